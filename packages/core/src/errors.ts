@@ -1,0 +1,208 @@
+/**
+ * Every error the downloader raises. Step Functions `Retry` and `Catch` match on `error.name`,
+ * so each class sets it explicitly (minifiers and bundlers rename classes) and the list of
+ * retryable names below is what the state machine's Retry is built from.
+ */
+
+/** Base class: a typed, named error whose `cause` chains. */
+export abstract class DownloaderError extends Error {
+  /** Whether the state machine retries this error (see RETRYABLE_ERROR_NAMES). */
+  abstract readonly retryable: boolean;
+}
+
+export interface ConfigIssue {
+  key: string;
+  message: string;
+}
+
+/** A setting is missing or invalid; `issues` names every bad key. */
+export class ConfigError extends DownloaderError {
+  readonly retryable = false;
+  readonly issues: ConfigIssue[];
+  constructor(issues: ConfigIssue[], options?: ErrorOptions) {
+    super(`invalid configuration: ${issues.map((i) => `${i.key}: ${i.message}`).join("; ")}`, options);
+    this.name = "ConfigError";
+    this.issues = issues;
+  }
+}
+
+/** Input to a handler, a CLI or a core function is malformed (backfill range, event shape, option). */
+export class InvalidInputError extends DownloaderError {
+  readonly retryable = false;
+  readonly field?: string;
+  constructor(message: string, options?: ErrorOptions & { field?: string }) {
+    super(message, options);
+    this.name = "InvalidInputError";
+    this.field = options?.field;
+  }
+}
+
+/** The hub answered 429; `retryAfterSeconds` is its Retry-After when it sent one. */
+export class HubThrottledError extends DownloaderError {
+  readonly retryable = true;
+  readonly retryAfterSeconds?: number;
+  readonly url?: string;
+  constructor(message: string, options?: ErrorOptions & { retryAfterSeconds?: number; url?: string }) {
+    super(message, options);
+    this.name = "HubThrottledError";
+    this.retryAfterSeconds = options?.retryAfterSeconds;
+    this.url = options?.url;
+  }
+}
+
+/** The hub failed in a way that may pass: 5xx, timeout, connection reset before a body started. */
+export class HubUnavailableError extends DownloaderError {
+  readonly retryable = true;
+  readonly status?: number;
+  readonly url?: string;
+  constructor(message: string, options?: ErrorOptions & { status?: number; url?: string }) {
+    super(message, options);
+    this.name = "HubUnavailableError";
+    this.status = options?.status;
+    this.url = options?.url;
+  }
+}
+
+/** The hub has not published the granule's MD5 yet (CDSE: hours after publication). Retry later, never guess. */
+export class ChecksumNotPublishedError extends DownloaderError {
+  readonly retryable = true;
+  readonly granuleId: string;
+  constructor(granuleId: string, options?: ErrorOptions) {
+    super(`checksum of granule ${granuleId} is not published yet`, options);
+    this.name = "ChecksumNotPublishedError";
+    this.granuleId = granuleId;
+  }
+}
+
+/** The body broke mid-transfer or the attempt ran out of time; progress may be resumed. */
+export class TransferInterruptedError extends DownloaderError {
+  readonly retryable = true;
+  readonly granuleId?: string;
+  readonly bytesTransferred?: number;
+  constructor(message: string, options?: ErrorOptions & { granuleId?: string; bytesTransferred?: number }) {
+    super(message, options);
+    this.name = "TransferInterruptedError";
+    this.granuleId = options?.granuleId;
+    this.bytesTransferred = options?.bytesTransferred;
+  }
+}
+
+/** The streamed bytes do not hash to the hub's MD5. The multipart upload was aborted; no object exists. */
+export class ChecksumMismatchError extends DownloaderError {
+  readonly retryable = false;
+  readonly granuleId: string;
+  readonly expectedMd5: string;
+  readonly actualMd5: string;
+  constructor(
+    granuleId: string,
+    expectedMd5: string,
+    actualMd5: string,
+    options?: ErrorOptions,
+  ) {
+    super(`granule ${granuleId}: MD5 ${actualMd5} of the streamed bytes differs from the hub's ${expectedMd5}`, options);
+    this.name = "ChecksumMismatchError";
+    this.granuleId = granuleId;
+    this.expectedMd5 = expectedMd5;
+    this.actualMd5 = actualMd5;
+  }
+}
+
+/** The hub answered 404 or 410: the product was withdrawn. Terminal. */
+export class GranuleGoneError extends DownloaderError {
+  readonly retryable = false;
+  readonly granuleId: string;
+  readonly status: number;
+  constructor(granuleId: string, status: number, options?: ErrorOptions) {
+    super(`granule ${granuleId} is gone from the hub (HTTP ${status})`, options);
+    this.name = "GranuleGoneError";
+    this.granuleId = granuleId;
+    this.status = status;
+  }
+}
+
+/** The hub refused our credentials (401/403 after any refresh). Terminal: an operator must fix the secret. */
+export class HubAuthError extends DownloaderError {
+  readonly retryable = false;
+  readonly status?: number;
+  readonly url?: string;
+  constructor(message: string, options?: ErrorOptions & { status?: number; url?: string }) {
+    super(message, options);
+    this.name = "HubAuthError";
+    this.status = options?.status;
+    this.url = options?.url;
+  }
+}
+
+/** A hub answer failed validation (malformed JSON, missing field, unsafe name, non-hex checksum). Terminal. */
+export class InvalidHubDataError extends DownloaderError {
+  readonly retryable = false;
+  readonly url?: string;
+  readonly granuleId?: string;
+  constructor(message: string, options?: ErrorOptions & { url?: string; granuleId?: string }) {
+    super(message, options);
+    this.name = "InvalidHubDataError";
+    this.url = options?.url;
+    this.granuleId = options?.granuleId;
+  }
+}
+
+/** No granule item exists for this id in the granule table. Terminal. */
+export class GranuleNotFoundError extends DownloaderError {
+  readonly retryable = false;
+  readonly granuleId: string;
+  constructor(granuleId: string, options?: ErrorOptions) {
+    super(`granule ${granuleId} is not in the granule table`, options);
+    this.name = "GranuleNotFoundError";
+    this.granuleId = granuleId;
+  }
+}
+
+/** This worker no longer holds the granule's lease (it expired and another worker claimed it). */
+export class LeaseLostError extends DownloaderError {
+  readonly retryable = false;
+  readonly granuleId: string;
+  readonly owner: string;
+  constructor(granuleId: string, owner: string, options?: ErrorOptions) {
+    super(`granule ${granuleId}: lease held by ${owner} was lost`, options);
+    this.name = "LeaseLostError";
+    this.granuleId = granuleId;
+    this.owner = owner;
+  }
+}
+
+/**
+ * Error names the state machine retries with exponential backoff and jitter. The stack builds its
+ * Retry from this list, so code and state machine cannot drift.
+ */
+export const RETRYABLE_ERROR_NAMES = [
+  "HubThrottledError",
+  "HubUnavailableError",
+  "ChecksumNotPublishedError",
+  "TransferInterruptedError",
+] as const;
+
+/**
+ * A checksum mismatch is retried a few times only (a byte flipped in transit heals on a second
+ * download; a product whose bytes never match the published MD5 does not), then becomes terminal.
+ */
+export const MISMATCH_ERROR_NAMES = ["ChecksumMismatchError"] as const;
+export const MISMATCH_MAX_ATTEMPTS = 2;
+
+/** Terminal names: recorded as FAILED at once, for an operator to inspect and redrive. */
+export const TERMINAL_ERROR_NAMES = [
+  "ChecksumMismatchError",
+  "GranuleGoneError",
+  "HubAuthError",
+  "InvalidHubDataError",
+  "InvalidInputError",
+  "GranuleNotFoundError",
+  "LeaseLostError",
+  "ConfigError",
+] as const;
+
+export type RetryableErrorName = (typeof RETRYABLE_ERROR_NAMES)[number];
+
+/** True when `error` is one of ours and the state machine would retry it. */
+export function isRetryable(error: unknown): boolean {
+  return error instanceof DownloaderError && error.retryable;
+}

@@ -1,0 +1,83 @@
+/** The granule's life in the table: DISCOVERED → DOWNLOADING → DOWNLOADED | FAILED (→ redrive → DOWNLOADING). */
+export const GRANULE_STATUSES = ["DISCOVERED", "DOWNLOADING", "DOWNLOADED", "FAILED"] as const;
+export type GranuleStatus = (typeof GRANULE_STATUSES)[number];
+
+/** Sentinel-2 platforms by their short id; hubs map them to their own vocabulary. */
+export const PLATFORMS = ["S2A", "S2B", "S2C"] as const;
+export type Platform = (typeof PLATFORMS)[number];
+
+/** A granule as a hub's search page describes it, after validation and filtering. */
+export interface DiscoveredGranule {
+  /** The hub's product id (DHuS UUID, CDSE UUID): the table's key. */
+  granuleId: string;
+  /** Product name without extension, e.g. S2B_MSIL1C_20240101T101419_N0510_R022_T32TQM_20240101T105935. */
+  name: string;
+  tileId: string;
+  platform: Platform;
+  /** ISO-8601 UTC timestamps with milliseconds. */
+  sensingStart: string;
+  sensingEnd: string;
+  publishedAt: string;
+  sizeBytes: number;
+  /** Present only when the source carried it (CDSE push notifications); lowercase hex. */
+  md5?: string;
+}
+
+export interface GranuleChecksum {
+  algorithm: "MD5";
+  /** Lowercase hex, 32 characters. */
+  value: string;
+  fetchedAt: string;
+}
+
+export interface GranuleError {
+  name: string;
+  message: string;
+}
+
+/** Resume state of an unfinished multipart upload, persisted between attempts. */
+export interface UploadProgress {
+  uploadId: string;
+  key: string;
+  parts: { PartNumber: number; ETag: string }[];
+  /** Bytes of the product already in completed parts. */
+  bytes: number;
+  /** Serialized MD5 state (hash-wasm `save()`), base64, covering exactly `bytes` bytes. */
+  hashState: string;
+}
+
+/** A granule item in the table. */
+export interface GranuleRecord extends DiscoveredGranule {
+  /** Publication day, YYYY-MM-DD (UTC): partition of the status index. */
+  day: string;
+  status: GranuleStatus;
+  attempts: number;
+  checksum?: GranuleChecksum;
+  lastError?: GranuleError;
+  s3Key?: string;
+  bytesWritten?: number;
+  leaseOwner?: string;
+  /** Epoch milliseconds after which a DOWNLOADING claim may be taken over. */
+  leaseExpiresAt?: number;
+  upload?: UploadProgress;
+  createdAt: string;
+  updatedAt: string;
+  downloadedAt?: string;
+}
+
+/** The object key of a granule: product name with `.zip` (the reference system's layout), under an optional prefix. */
+export function objectKeyFor(name: string, prefix = ""): string {
+  const base = name.endsWith(".SAFE") ? name.slice(0, -".SAFE".length) : name;
+  const cleanPrefix = prefix === "" ? "" : prefix.endsWith("/") ? prefix : `${prefix}/`;
+  return `${cleanPrefix}${base}.zip`;
+}
+
+/**
+ * The granule table's key schema, shared by the store and the stack that creates the table.
+ * Granule items: pk = `granule#<granuleId>`. Per (day, platform) fetch counters: pk = `fetch#<day>#<platform>`.
+ * The status index is sparse: only granule items carry `status`.
+ */
+export const TABLE_SCHEMA = {
+  partitionKey: "pk",
+  statusIndex: { name: "byDayStatus", partitionKey: "day", sortKey: "status" },
+} as const;
