@@ -93,13 +93,11 @@ export class ChecksumMismatchError extends DownloaderError {
   readonly granuleId: string;
   readonly expectedMd5: string;
   readonly actualMd5: string;
-  constructor(
-    granuleId: string,
-    expectedMd5: string,
-    actualMd5: string,
-    options?: ErrorOptions,
-  ) {
-    super(`granule ${granuleId}: MD5 ${actualMd5} of the streamed bytes differs from the hub's ${expectedMd5}`, options);
+  constructor(granuleId: string, expectedMd5: string, actualMd5: string, options?: ErrorOptions) {
+    super(
+      `granule ${granuleId}: MD5 ${actualMd5} of the streamed bytes differs from the hub's ${expectedMd5}`,
+      options,
+    );
     this.name = "ChecksumMismatchError";
     this.granuleId = granuleId;
     this.expectedMd5 = expectedMd5;
