@@ -7,3 +7,4 @@ export * from "./hub/hub";
 export * from "./hub/http";
 export * from "./store";
 export * from "./transfer";
+export * from "./queries";
