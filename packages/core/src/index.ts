@@ -8,3 +8,7 @@ export * from "./hub/http";
 export * from "./store";
 export * from "./transfer";
 export * from "./queries";
+export * from "./links";
+export * from "./manifest";
+export * from "./download";
+export * from "./summary";

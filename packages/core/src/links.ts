@@ -1,0 +1,102 @@
+import { InvalidHubDataError, InvalidInputError } from "./errors";
+import type { Hub, RejectedEntry } from "./hub/hub";
+import type { DayQuery } from "./queries";
+import type { GranuleStore } from "./store";
+
+/** How many rejected entries a fetch returns for the log: a sample to explain the count, not thousands of lines. */
+export const REJECTED_SAMPLE_SIZE = 5;
+
+export interface FetchLinksDeps {
+  hub: Hub;
+  store: Pick<GranuleStore, "recordDiscovered" | "getFetchProgress" | "recordFetchProgress">;
+}
+
+export interface FetchLinksOptions {
+  /** Epoch ms: no new page is requested at or after it (the handler's remaining time minus a margin). */
+  deadline: number;
+  now?: () => number;
+  signal?: AbortSignal;
+}
+
+/** One FetchPage iteration's output, which is also the next iteration's input. */
+export interface FetchLinksResult {
+  day: string;
+  platform: DayQuery["platform"];
+  /** True when the hub has no page after the last one read: the query is done. */
+  finished: boolean;
+  /** What the hub says the query has. */
+  available: number;
+  /** Entries read for this query so far, over every invocation (the stored offset). */
+  fetched: number;
+  /** Granules recorded as new by this invocation (already-known ones are not counted). */
+  recorded: number;
+  /** Entries the hub's filters or validation rejected in this invocation. */
+  rejected: number;
+  pages: number;
+  /** A few rejected entries with their reasons, for the handler to log. */
+  rejectedSample: RejectedEntry[];
+}
+
+/**
+ * Pages a (day, platform) search from its stored offset, records each accepted granule (idempotent)
+ * and the offset after each page, and stops before the deadline.
+ * @throws InvalidInputError on a bad option; HubThrottledError, HubUnavailableError, HubAuthError,
+ *   InvalidHubDataError from the hub (progress up to the failed page is kept).
+ */
+export async function fetchLinks(
+  query: DayQuery,
+  deps: FetchLinksDeps,
+  options: FetchLinksOptions,
+): Promise<FetchLinksResult> {
+  options = { ...options };
+  options.now ??= Date.now;
+  if (!Number.isFinite(options.deadline)) {
+    throw new InvalidInputError("options.deadline must be an epoch-ms number", { field: "deadline" });
+  }
+  const { hub, store } = deps;
+  const { day, platform } = query;
+
+  const progress = await store.getFetchProgress(day, platform);
+  // A finished query is asked again from where it stopped: one cheap page tells whether the hub
+  // published more for the day since (the day was still running, or the hub was catching up).
+  let offset = progress?.nextOffset ?? 0;
+  let available = progress?.available ?? 0;
+  let finished = false;
+  let recorded = 0;
+  let rejected = 0;
+  let pages = 0;
+  const rejectedSample: RejectedEntry[] = [];
+
+  while (options.now() < options.deadline) {
+    const page = await hub.listSearchPage(query, offset, { signal: options.signal });
+    for (const granule of page.granules) {
+      const outcome = await store.recordDiscovered(granule, day);
+      if (outcome.recorded) recorded += 1;
+    }
+    rejected += page.rejected.length;
+    for (const entry of page.rejected) {
+      if (rejectedSample.length >= REJECTED_SAMPLE_SIZE) break;
+      rejectedSample.push(entry);
+    }
+    const nextOffset = page.nextOffset ?? offset + page.entriesOnPage;
+    if (page.nextOffset !== undefined && page.nextOffset <= offset) {
+      // A hub that does not advance would loop this Lambda (and the state machine) forever.
+      throw new InvalidHubDataError(
+        `search ${day} ${platform}: next offset ${page.nextOffset} does not advance past ${offset}`,
+      );
+    }
+    finished = page.nextOffset === undefined || page.entriesOnPage === 0;
+    available = page.totalResults;
+    await store.recordFetchProgress(day, platform, {
+      available,
+      fetchedDelta: nextOffset - offset,
+      nextOffset,
+      finished,
+    });
+    offset = nextOffset;
+    pages += 1;
+    if (finished) break;
+  }
+
+  return { day, platform, finished, available, fetched: offset, recorded, rejected, pages, rejectedSample };
+}
