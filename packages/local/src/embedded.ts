@@ -1,0 +1,196 @@
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+} from "@aws-sdk/client-dynamodb";
+import { CreateBucketCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { InvalidInputError, TABLE_SCHEMA } from "@hls-s2/core";
+import dynalite from "dynalite";
+import S3rver from "s3rver";
+import { s3GapsMiddleware } from "./s3-gaps";
+
+export const LOCAL_REGION = "us-east-1";
+export const LOCAL_TABLE_NAME = "hls-s2-granules";
+export const LOCAL_BUCKET_NAME = "hls-s2-upload";
+export const LOCAL_WORK_BUCKET_NAME = "hls-s2-work";
+
+/** s3rver accepts only its built-in key pair; dynalite accepts any. Neither leaves loopback. */
+const S3RVER_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
+const DYNALITE_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" };
+
+export interface EmbeddedStoresInput {
+  /** Folder for the table (LevelDB) and the buckets (files); omitted: in-memory table, temp folder. */
+  dataDir?: string;
+  tableName?: string;
+  bucketName?: string;
+  workBucketName?: string;
+}
+
+export interface EmbeddedStores {
+  tableName: string;
+  bucketName: string;
+  workBucketName: string;
+  dynamoEndpoint: string;
+  s3Endpoint: string;
+  /** Where s3rver keeps the buckets' files. */
+  s3Directory: string;
+  dynamo: DynamoDBClient;
+  s3: S3Client;
+  /** Stops both servers and destroys the clients; a temporary folder is removed. */
+  close(): Promise<void>;
+}
+
+/** SDK settings for a DynamoDB client that talks to the embedded table. */
+export function dynamoClientConfig(endpoint: string) {
+  return { endpoint, region: LOCAL_REGION, credentials: DYNALITE_CREDENTIALS, maxAttempts: 3 };
+}
+
+/**
+ * SDK settings for an S3 client that talks to s3rver: path-style, its key pair, and checksums only
+ * when required, since newer SDKs otherwise send aws-chunked bodies with CRC trailers that s3rver
+ * would store verbatim.
+ */
+export function s3ClientConfig(endpoint: string) {
+  return {
+    endpoint,
+    region: LOCAL_REGION,
+    credentials: S3RVER_CREDENTIALS,
+    forcePathStyle: true,
+    requestChecksumCalculation: "WHEN_REQUIRED" as const,
+    responseChecksumValidation: "WHEN_REQUIRED" as const,
+  };
+}
+
+/**
+ * Starts dynalite and s3rver on 127.0.0.1 (free ports) and creates the granule table and both buckets
+ * when absent.
+ * @throws InvalidInputError when a name is empty.
+ */
+export async function startEmbeddedStores(
+  input: EmbeddedStoresInput = {},
+  options: { dynamoPort?: number; s3Port?: number } = {},
+): Promise<EmbeddedStores> {
+  const tableName = input.tableName ?? LOCAL_TABLE_NAME;
+  const bucketName = input.bucketName ?? LOCAL_BUCKET_NAME;
+  const workBucketName = input.workBucketName ?? LOCAL_WORK_BUCKET_NAME;
+  options.dynamoPort ??= 0;
+  options.s3Port ??= 0;
+  for (const [field, value] of Object.entries({ tableName, bucketName, workBucketName })) {
+    if (value === "") throw new InvalidInputError(`${field} must not be empty`, { field });
+  }
+
+  const temporary = input.dataDir === undefined ? await mkdtemp(join(tmpdir(), "hls-s2-local-")) : undefined;
+  const root = input.dataDir ?? temporary!;
+  const s3Directory = join(root, "s3");
+  await mkdir(s3Directory, { recursive: true });
+  let dynamoPath: string | undefined;
+  if (input.dataDir !== undefined) {
+    dynamoPath = join(root, "dynamodb");
+    await mkdir(dynamoPath, { recursive: true });
+  }
+
+  // createTableMs 0: the table is ACTIVE at once instead of after dynalite's simulated 500 ms.
+  const dynamoServer = dynalite({ path: dynamoPath, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    dynamoServer.once("error", reject);
+    dynamoServer.listen(options.dynamoPort, "127.0.0.1", () => resolve());
+  });
+  const dynamoEndpoint = `http://127.0.0.1:${(dynamoServer.address() as AddressInfo).port}`;
+
+  const s3rver = new S3rver({
+    address: "127.0.0.1",
+    port: options.s3Port,
+    silent: true,
+    directory: s3Directory,
+  });
+  // Just before the router: after s3rver's XML encoder, so the gap handlers can answer plain objects.
+  s3rver.middleware.splice(s3rver.middleware.length - 1, 0, s3GapsMiddleware(s3Directory));
+  const address = await s3rver.run();
+  const s3Endpoint = `http://127.0.0.1:${address.port}`;
+
+  const dynamo = new DynamoDBClient(dynamoClientConfig(dynamoEndpoint));
+  const s3 = new S3Client(s3ClientConfig(s3Endpoint));
+  const close = async () => {
+    dynamo.destroy();
+    s3.destroy();
+    await Promise.all([closeServer(dynamoServer), s3rver.close()]);
+    if (temporary !== undefined) await rm(temporary, { recursive: true, force: true });
+  };
+  try {
+    await ensureTable(dynamo, tableName);
+    await ensureBucket(s3, bucketName);
+    await ensureBucket(s3, workBucketName);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return {
+    tableName,
+    bucketName,
+    workBucketName,
+    dynamoEndpoint,
+    s3Endpoint,
+    s3Directory,
+    dynamo,
+    s3,
+    close,
+  };
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+}
+
+async function ensureTable(dynamo: DynamoDBClient, tableName: string): Promise<void> {
+  const { partitionKey, statusIndex } = TABLE_SCHEMA;
+  try {
+    await dynamo.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: "PAY_PER_REQUEST",
+        AttributeDefinitions: [
+          { AttributeName: partitionKey, AttributeType: "S" },
+          { AttributeName: statusIndex.partitionKey, AttributeType: "S" },
+          { AttributeName: statusIndex.sortKey, AttributeType: "S" },
+        ],
+        KeySchema: [{ AttributeName: partitionKey, KeyType: "HASH" }],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: statusIndex.name,
+            KeySchema: [
+              { AttributeName: statusIndex.partitionKey, KeyType: "HASH" },
+              { AttributeName: statusIndex.sortKey, KeyType: "RANGE" },
+            ],
+            Projection: { ProjectionType: "ALL" },
+          },
+        ],
+      }),
+    );
+  } catch (error) {
+    // A persistent data folder already has the table from an earlier run.
+    if (!(error instanceof ResourceInUseException)) throw error;
+  }
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: tableName }));
+    const indexesActive = (Table?.GlobalSecondaryIndexes ?? []).every(
+      (index) => index.IndexStatus === "ACTIVE",
+    );
+    if (Table?.TableStatus === "ACTIVE" && indexesActive) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`table ${tableName} did not become ACTIVE`);
+}
+
+async function ensureBucket(s3: S3Client, bucket: string): Promise<void> {
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+  } catch {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  }
+}

@@ -1,0 +1,207 @@
+import { readdir, readFile, rm, stat } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import type { KoaContext } from "s3rver";
+
+/**
+ * s3rver 3.7.1 lacks operations the downloader and its tests rely on. This Koa middleware, mounted in
+ * front of s3rver's router, fills them in over s3rver's own on-disk layout
+ * (`<dir>/<bucket>/._S3rver_uploads/<uploadId>/{key,metadata,<partNumber>}`):
+ * - AbortMultipartUpload (s3rver answers 405) and ListMultipartUploads (501), so a test can assert
+ *   "no incomplete multipart upload is left behind";
+ * - NoSuchUpload (404) for UploadPart / CompleteMultipartUpload / ListParts on an unknown or aborted
+ *   upload id (s3rver silently recreates the folder, which would hide a resume bug);
+ * - ListParts;
+ * - ListObjectsV2 pagination without OpenSSL's legacy provider (s3rver encrypts continuation tokens
+ *   with DES, which Node 17+ refuses unless started with --openssl-legacy-provider).
+ */
+
+const require = createRequire(import.meta.url);
+const S3Error = require("s3rver/lib/models/error") as new (
+  code: string,
+  message?: string,
+  detail?: Record<string, unknown>,
+) => Error;
+
+const UPLOADS_FOLDER = "._S3rver_uploads";
+const TOKEN_PREFIX = "local:";
+
+type Next = () => Promise<void>;
+
+/** The middleware filling s3rver's gaps, for the store rooted at `directory`. */
+export function s3GapsMiddleware(directory: string) {
+  return async function s3Gaps(ctx: KoaContext, next: Next): Promise<void> {
+    const route = parsePath(ctx.path);
+    if (route === undefined) return next();
+    const uploadId = single(ctx.query["uploadId"]);
+    if (route.key === undefined) {
+      if (ctx.method === "GET" && "uploads" in ctx.query) {
+        return listMultipartUploads(ctx, directory, route.bucket);
+      }
+      if (ctx.method === "GET" && single(ctx.query["list-type"]) === "2") {
+        return listObjectsV2(ctx, next);
+      }
+      return next();
+    }
+    if (uploadId === undefined) return next();
+    const upload = await readUpload(directory, route.bucket, uploadId);
+    if (upload === undefined || upload.key !== route.key) {
+      throw new S3Error("NoSuchUpload", "The specified upload does not exist.", { UploadId: uploadId });
+    }
+    if (ctx.method === "DELETE") {
+      await rm(upload.folder, { recursive: true, force: true });
+      ctx.status = 204;
+      return;
+    }
+    if (ctx.method === "GET") return listParts(ctx, route.bucket, upload);
+    return next();
+  };
+}
+
+interface Upload {
+  uploadId: string;
+  key: string;
+  folder: string;
+  initiated: Date;
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function parsePath(path: string): { bucket: string; key?: string } | undefined {
+  // The SDK addresses a bucket as `/<bucket>/` (path style) and an object as `/<bucket>/<key>`.
+  const match = /^\/([^/]+)(?:\/(.*))?$/.exec(path);
+  if (match === null) return undefined;
+  const bucket = decodeURIComponent(match[1]!);
+  return match[2] === undefined || match[2] === ""
+    ? { bucket }
+    : { bucket, key: decodeURIComponent(match[2]) };
+}
+
+function uploadsFolder(directory: string, bucket: string): string {
+  return join(directory, bucket, UPLOADS_FOLDER);
+}
+
+async function readUpload(directory: string, bucket: string, uploadId: string): Promise<Upload | undefined> {
+  // An id is a folder name: refuse anything that could walk out of the uploads folder.
+  if (!/^[A-Za-z0-9._-]+$/.test(uploadId) || uploadId.startsWith(".")) return undefined;
+  const folder = join(uploadsFolder(directory, bucket), uploadId);
+  try {
+    const [key, info] = await Promise.all([readFile(join(folder, "key"), "utf8"), stat(folder)]);
+    return { uploadId, key, folder, initiated: info.birthtime };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+/** Every unfinished upload of a bucket, oldest first (what ListMultipartUploads answers). */
+export async function listUploads(directory: string, bucket: string): Promise<Upload[]> {
+  let names: string[];
+  try {
+    names = await readdir(uploadsFolder(directory, bucket));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw error;
+  }
+  const uploads = await Promise.all(names.map((name) => readUpload(directory, bucket, name)));
+  return uploads
+    .filter((upload): upload is Upload => upload !== undefined)
+    .sort((a, b) => a.key.localeCompare(b.key) || a.initiated.getTime() - b.initiated.getTime());
+}
+
+async function listMultipartUploads(ctx: KoaContext, directory: string, bucket: string): Promise<void> {
+  const prefix = single(ctx.query["prefix"]) ?? "";
+  const uploads = (await listUploads(directory, bucket)).filter((upload) => upload.key.startsWith(prefix));
+  ctx.body = {
+    ListMultipartUploadsResult: {
+      "@": { xmlns: "http://s3.amazonaws.com/doc/2006-03-01/" },
+      Bucket: bucket,
+      Prefix: prefix,
+      MaxUploads: 1000,
+      IsTruncated: false,
+      Upload: uploads.map((upload) => ({
+        Key: upload.key,
+        UploadId: upload.uploadId,
+        Initiated: upload.initiated.toISOString(),
+        StorageClass: "STANDARD",
+      })),
+    },
+  };
+}
+
+async function listParts(ctx: KoaContext, bucket: string, upload: Upload): Promise<void> {
+  const names = await readdir(upload.folder);
+  const numbers = names
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .sort((a, b) => a - b);
+  const parts = await Promise.all(
+    numbers.map(async (partNumber) => {
+      const path = join(upload.folder, String(partNumber));
+      const [info, md5] = await Promise.all([stat(path), readFile(`${path}.md5`, "utf8")]);
+      return {
+        PartNumber: partNumber,
+        LastModified: info.mtime.toISOString(),
+        ETag: `"${md5}"`,
+        Size: info.size,
+      };
+    }),
+  );
+  ctx.body = {
+    ListPartsResult: {
+      "@": { xmlns: "http://s3.amazonaws.com/doc/2006-03-01/" },
+      Bucket: bucket,
+      Key: upload.key,
+      UploadId: upload.uploadId,
+      MaxParts: 1000,
+      IsTruncated: false,
+      Part: parts,
+    },
+  };
+}
+
+/**
+ * Lets s3rver list one page as if it were the last (so it never builds its DES token), then marks the
+ * page truncated itself with a plain token carrying the last key, which it replays as start-after.
+ */
+async function listObjectsV2(ctx: KoaContext, next: Next): Promise<void> {
+  const token = single(ctx.query["continuation-token"]);
+  const startAfter = single(ctx.query["start-after"]);
+  if (token !== undefined) {
+    if (!token.startsWith(TOKEN_PREFIX)) {
+      throw new S3Error("InvalidArgument", "The continuation token provided is incorrect", {
+        ArgumentName: "continuation-token",
+      });
+    }
+    const query = { ...ctx.query };
+    delete query["continuation-token"];
+    query["start-after"] = Buffer.from(token.slice(TOKEN_PREFIX.length), "base64url").toString("utf8");
+    ctx.querystring = new URLSearchParams(query as Record<string, string>).toString();
+  }
+  const store = ctx.store;
+  let truncated = false;
+  ctx.store = Object.assign(Object.create(store) as typeof store, {
+    async listObjects(bucket: string, options: Record<string, unknown>) {
+      const result = await store.listObjects(bucket, options);
+      truncated = result.isTruncated;
+      return { ...result, isTruncated: false };
+    },
+  });
+  await next();
+  const result = (ctx.body as { ListBucketResult?: Record<string, unknown> } | undefined)?.ListBucketResult;
+  if (result === undefined) return;
+  result["StartAfter"] = startAfter;
+  result["ContinuationToken"] = token;
+  result["IsTruncated"] = truncated;
+  if (truncated) {
+    const contents = result["Contents"] as { Key: string }[];
+    const prefixes = result["CommonPrefixes"] as { Prefix: string }[];
+    const lastKey = [contents.at(-1)?.Key, prefixes.at(-1)?.Prefix]
+      .filter((key): key is string => key !== undefined)
+      .sort()
+      .at(-1);
+    result["NextContinuationToken"] = `${TOKEN_PREFIX}${Buffer.from(lastKey ?? "").toString("base64url")}`;
+  }
+}
