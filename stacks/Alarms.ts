@@ -1,0 +1,72 @@
+import { Duration } from "aws-cdk-lib";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
+import * as sns from "aws-cdk-lib/aws-sns";
+import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
+import { type StackContext, use } from "sst/constructs";
+import { useStageSettings } from "./settings";
+import { METRICS_NAMESPACE, METRICS_SERVICE, Workflow } from "./Workflow";
+
+/** An SNS topic (optionally mailed) and the three alarms an operator acts on. */
+export function Alarms({ stack, app }: StackContext) {
+  const settings = useStageSettings(app);
+  const { stateMachine } = use(Workflow);
+  const topic = new sns.Topic(stack, "AlarmTopic", {
+    displayName: `HLS S2 downloader alarms (${app.stage})`,
+  });
+  if (settings.alarmEmail !== undefined) {
+    topic.addSubscription(new subscriptions.EmailSubscription(settings.alarmEmail));
+  }
+  const notify = new actions.SnsAction(topic);
+  // Powertools Metrics always adds the service dimension; an alarm must name it to match.
+  const summaryMetric = (metricName: string, statistic: string) =>
+    new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName,
+      dimensionsMap: { service: METRICS_SERVICE },
+      statistic,
+      period: Duration.days(1),
+    });
+
+  const alarms = [
+    // A whole execution failed: GenerateQueries, FetchLinks, WriteManifest or the Map itself
+    // (more than the tolerated share of granules failed). Redrive it once the cause is fixed.
+    new cloudwatch.Alarm(stack, "ExecutionsFailed", {
+      alarmDescription:
+        "A daily or backfill execution failed: open it in the Step Functions console, fix, Redrive",
+      metric: stateMachine.metricFailed({ period: Duration.minutes(5), statistic: "Sum" }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }),
+    // Summarize reports the FAILED count of each day it covers; Maximum reads it per day.
+    new cloudwatch.Alarm(stack, "GranulesFailed", {
+      alarmDescription: `More than ${settings.failedGranulesAlarmThreshold} granules of one day are FAILED`,
+      metric: summaryMetric("GranulesFailed", "Maximum"),
+      threshold: settings.failedGranulesAlarmThreshold,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }),
+  ];
+  // Without a schedule and downloads nothing is expected to arrive, so silence is not an outage.
+  if (settings.scheduleEnabled && settings.downloadsEnabled) {
+    alarms.push(
+      new cloudwatch.Alarm(stack, "NoGranulesDownloaded", {
+        alarmDescription:
+          "No granule was downloaded in 24 hours (or Summarize did not run): hub, secret or schedule",
+        metric: summaryMetric("GranulesDownloaded", "Sum"),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        // No datapoint at all means Summarize never ran, which is the worst case.
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      }),
+    );
+  }
+  for (const alarm of alarms) alarm.addAlarmAction(notify);
+
+  stack.addOutputs({ AlarmTopicArn: topic.topicArn });
+  return { topic, alarms };
+}

@@ -1,0 +1,31 @@
+import { ConfigError } from "@hls-s2/core";
+import { Fn } from "aws-cdk-lib";
+import { Function as SstFunction, type StackContext } from "sst/constructs";
+import { PRODUCTION_STAGE } from "./settings";
+
+/** The mock hub's public address, in the form the hub clients expect (no trailing slash). */
+export interface MockHubResources {
+  hubUrl: string;
+}
+
+/**
+ * The mock hub behind a Lambda function URL, so a test stage exercises the whole flow without a
+ * real hub account. Auth NONE is deliberate: it serves synthetic bytes only, never on prod.
+ */
+export function MockHub({ stack, app }: StackContext): MockHubResources {
+  if (app.stage === PRODUCTION_STAGE) {
+    throw new ConfigError([{ key: "MOCK_HUB_ENABLED", message: "the mock hub is never deployed on prod" }]);
+  }
+  const hub = new SstFunction(stack, "MockHubFunction", {
+    handler: "packages/mock-hub/src/lambda.handler",
+    runtime: "nodejs22.x",
+    architecture: "arm_64",
+    memorySize: "512 MB",
+    timeout: "900 seconds",
+    url: { authorizer: "none" },
+  });
+  // The function URL ends in "/"; hub clients append "/dhus/..." themselves.
+  const hubUrl = Fn.join("", ["https://", Fn.select(2, Fn.split("/", hub.url ?? ""))]);
+  stack.addOutputs({ MockHubUrl: hubUrl });
+  return { hubUrl };
+}

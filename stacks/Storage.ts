@@ -1,0 +1,93 @@
+import { TABLE_SCHEMA } from "@hls-s2/core";
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as s3 from "aws-cdk-lib/aws-s3";
+import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import type { StackContext } from "sst/constructs";
+import { useStageSettings } from "./settings";
+
+/** What the other stacks bind to: the granule table, both buckets and the hub credential secrets. */
+export interface StorageResources {
+  table: dynamodb.Table;
+  /** Created here, or imported by name when UPLOAD_BUCKET_NAME is set. */
+  uploadBucket: s3.IBucket;
+  workBucket: s3.Bucket;
+  hubSecret: secretsmanager.Secret;
+  /** Only for a separate DHuS download hub (IntHub2), which has its own account. */
+  downloadHubSecret?: secretsmanager.Secret;
+}
+
+/** The granule table, the upload and work buckets, and the hub credential secrets. */
+export function Storage({ stack, app }: StackContext): StorageResources {
+  const settings = useStageSettings(app);
+  const removalPolicy = settings.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+
+  const table = new dynamodb.Table(stack, "Granules", {
+    partitionKey: { name: TABLE_SCHEMA.partitionKey, type: dynamodb.AttributeType.STRING },
+    billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    deletionProtection: settings.retainData,
+    removalPolicy,
+  });
+  table.addGlobalSecondaryIndex({
+    indexName: TABLE_SCHEMA.statusIndex.name,
+    partitionKey: { name: TABLE_SCHEMA.statusIndex.partitionKey, type: dynamodb.AttributeType.STRING },
+    sortKey: { name: TABLE_SCHEMA.statusIndex.sortKey, type: dynamodb.AttributeType.STRING },
+    projectionType: dynamodb.ProjectionType.ALL,
+  });
+
+  const protectedBucket = {
+    blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+    enforceSSL: true,
+    encryption: s3.BucketEncryption.S3_MANAGED,
+    removalPolicy,
+    // Ephemeral stages must be removable even with granules inside.
+    autoDeleteObjects: !settings.retainData,
+  };
+  // A crashed transfer leaves parts that cost storage and are invisible in listings.
+  const abortIncompleteUploads: s3.LifecycleRule = {
+    id: "abort-incomplete-multipart-uploads",
+    abortIncompleteMultipartUploadAfter: Duration.days(2),
+  };
+
+  const uploadBucket: s3.IBucket =
+    settings.uploadBucketName === undefined
+      ? new s3.Bucket(stack, "UploadBucket", { ...protectedBucket, lifecycleRules: [abortIncompleteUploads] })
+      : s3.Bucket.fromBucketName(stack, "UploadBucket", settings.uploadBucketName);
+
+  const workBucket = new s3.Bucket(stack, "WorkBucket", {
+    ...protectedBucket,
+    // Manifests and Map results matter for a week of redrives, not forever.
+    lifecycleRules: [abortIncompleteUploads, { id: "expire-work-objects", expiration: Duration.days(30) }],
+  });
+
+  // Created with a placeholder username: `aws secretsmanager put-secret-value` sets the real pair.
+  const placeholderCredentials = {
+    secretStringTemplate: JSON.stringify({ username: "REPLACE_ME" }),
+    generateStringKey: "password",
+    excludePunctuation: true,
+  };
+  const hubSecret = new secretsmanager.Secret(stack, "HubCredentials", {
+    description: `HLS S2 downloader (${app.stage}): search hub {"username","password"}`,
+    generateSecretString: placeholderCredentials,
+    removalPolicy,
+  });
+  const downloadHubSecret =
+    settings.hubKind === "dhus" && settings.downloadHubUrl !== undefined
+      ? new secretsmanager.Secret(stack, "DownloadHubCredentials", {
+          description: `HLS S2 downloader (${app.stage}): download hub {"username","password"}`,
+          generateSecretString: placeholderCredentials,
+          removalPolicy,
+        })
+      : undefined;
+
+  stack.addOutputs({
+    TableName: table.tableName,
+    UploadBucketName: uploadBucket.bucketName,
+    WorkBucketName: workBucket.bucketName,
+    HubSecretArn: hubSecret.secretArn,
+    ...(downloadHubSecret && { DownloadHubSecretArn: downloadHubSecret.secretArn }),
+  });
+
+  return { table, uploadBucket, workBucket, hubSecret, ...(downloadHubSecret && { downloadHubSecret }) };
+}

@@ -1,0 +1,261 @@
+import { MISMATCH_ERROR_NAMES, MISMATCH_MAX_ATTEMPTS, RETRYABLE_ERROR_NAMES } from "@hls-s2/core";
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import type * as lambda from "aws-cdk-lib/aws-lambda";
+import * as logs from "aws-cdk-lib/aws-logs";
+import type * as s3 from "aws-cdk-lib/aws-s3";
+import * as sfn from "aws-cdk-lib/aws-stepfunctions";
+import * as tasks from "aws-cdk-lib/aws-stepfunctions-tasks";
+import { type FunctionProps, Function as SstFunction, type StackContext, use } from "sst/constructs";
+import { MockHub } from "./MockHub";
+import { Storage } from "./Storage";
+import { type StageSettings, useStageSettings } from "./settings";
+
+/** Each Lambda task of the state machine and the handler file (packages/functions/src/<file>.ts) it runs. */
+export const WORKFLOW_TASKS = {
+  GenerateQueries: "generate-queries",
+  FetchPage: "fetch-links",
+  WriteManifest: "write-manifest",
+  Download: "download-granule",
+  RecordFailure: "record-failure",
+  Summarize: "summarize",
+} as const;
+
+export type WorkflowTaskName = keyof typeof WORKFLOW_TASKS;
+
+/** CloudWatch namespace and Powertools service of the Summarize metrics the alarms watch. */
+export const METRICS_NAMESPACE = "HlsS2Downloader";
+export const METRICS_SERVICE = "hls-s2-downloader";
+
+/** The tile allow-list's name inside the fetch function's bundle (relative to its task root). */
+export const BUNDLED_TILE_ALLOW_LIST = "tile-allow-list.txt";
+
+/** What the fetch handler gets to page one query: seconds of its 900 s timeout, minus a slow page. */
+const FETCH_TIMEOUT_SECONDS = 900;
+const FETCH_TIME_BUDGET_SECONDS = FETCH_TIMEOUT_SECONDS - 120;
+
+export interface WorkflowDefinitionProps {
+  functions: Record<WorkflowTaskName, lambda.IFunction>;
+  workBucket: s3.IBucket;
+  settings: Pick<StageSettings, "downloadConcurrency" | "toleratedFailurePercentage">;
+}
+
+/**
+ * The state machine's definition (the data-flow contract shared by the handlers, this stack and
+ * the local runner), built from typed constructs so the local runner executes the same ASL.
+ */
+export function buildWorkflowDefinition(
+  scope: import("constructs").Construct,
+  { functions, workBucket, settings }: WorkflowDefinitionProps,
+): sfn.IChainable {
+  // Without a payload the task passes its whole input; the output is the handler's return value.
+  const invoke = (name: WorkflowTaskName, props: Partial<tasks.LambdaInvokeProps> = {}) =>
+    new tasks.LambdaInvoke(scope, name, {
+      lambdaFunction: functions[name],
+      payloadResponseOnly: true,
+      ...props,
+    }).addRetry({
+      // Lambda's own throttling when the account's concurrency is shared with other workloads.
+      errors: ["Lambda.TooManyRequestsException"],
+      interval: Duration.seconds(10),
+      backoffRate: 2,
+      maxAttempts: 6,
+      jitterStrategy: sfn.JitterType.FULL,
+    });
+  const retryable = {
+    errors: [...RETRYABLE_ERROR_NAMES],
+    interval: Duration.seconds(5),
+    backoffRate: 2,
+    maxAttempts: 6,
+    maxDelay: Duration.seconds(300),
+    jitterStrategy: sfn.JitterType.FULL,
+  };
+
+  const generateQueries = invoke("GenerateQueries", { resultPath: "$.plan" });
+
+  // One iteration per (day, platform): the handler pages until its time budget ends, then the
+  // loop calls it again with its own output until the query is exhausted.
+  const fetchPage = invoke("FetchPage").addRetry(retryable);
+  const pageLoop = new sfn.Choice(scope, "PageLoop")
+    .when(sfn.Condition.booleanEquals("$.finished", true), new sfn.Succeed(scope, "QueryDone"))
+    .otherwise(fetchPage);
+  const fetchLinks = new sfn.Map(scope, "FetchLinks", {
+    itemsPath: "$.plan.queries",
+    // The hub's search API is shared with other users; three queries at once stays polite.
+    maxConcurrency: 3,
+    resultPath: sfn.JsonPath.DISCARD,
+  }).itemProcessor(fetchPage.next(pageLoop));
+
+  const writeManifest = invoke("WriteManifest", {
+    payload: sfn.TaskInput.fromObject({
+      from: sfn.JsonPath.stringAt("$.plan.from"),
+      to: sfn.JsonPath.stringAt("$.plan.to"),
+      executionName: sfn.JsonPath.stringAt("$$.Execution.Name"),
+    }),
+    resultPath: "$.manifest",
+  });
+
+  const recordFailure = invoke("RecordFailure", {
+    payload: sfn.TaskInput.fromObject({
+      granuleId: sfn.JsonPath.stringAt("$.granuleId"),
+      owner: sfn.JsonPath.stringAt("$$.Execution.Id"),
+      error: sfn.JsonPath.objectAt("$.error"),
+    }),
+  });
+  // The child execution ends red so the console shows which granule failed, with its history.
+  const granuleFailed = new sfn.Fail(scope, "GranuleFailed", {
+    error: "GranuleFailed",
+    cause: "Recorded FAILED in the granule table; the Download step of this execution holds the error",
+  });
+  const download = invoke("Download", {
+    payload: sfn.TaskInput.fromObject({
+      granuleId: sfn.JsonPath.stringAt("$.granuleId"),
+      owner: sfn.JsonPath.stringAt("$$.Execution.Id"),
+    }),
+  })
+    .addRetry(retryable)
+    // A flipped byte heals on a second download; a product that never matches its MD5 does not.
+    .addRetry({
+      errors: [...MISMATCH_ERROR_NAMES],
+      maxAttempts: MISMATCH_MAX_ATTEMPTS,
+      interval: Duration.seconds(1),
+    })
+    .addCatch(recordFailure.next(granuleFailed), { errors: [sfn.Errors.ALL], resultPath: "$.error" });
+
+  const downloadGranules = new sfn.DistributedMap(scope, "DownloadGranules", {
+    itemReader: new sfn.S3JsonItemReader({
+      bucket: workBucket,
+      key: sfn.JsonPath.stringAt("$.manifest.key"),
+    }),
+    itemSelector: {
+      granuleId: sfn.JsonPath.stringAt("$$.Map.Item.Value.granuleId"),
+      name: sfn.JsonPath.stringAt("$$.Map.Item.Value.name"),
+    },
+    // The hub's concurrent-download quota, not Lambda, is the real limit.
+    maxConcurrency: settings.downloadConcurrency,
+    // STANDARD children: each granule is its own execution, inspectable and redrivable.
+    mapExecutionType: sfn.StateMachineType.STANDARD,
+    // One bad granule never fails the day; a hub outage beyond this stops the Map for a Redrive.
+    toleratedFailurePercentage: settings.toleratedFailurePercentage,
+    // Rendered only with the context flag that addStacks sets (V1 is deprecated).
+    resultWriterV2: new sfn.ResultWriterV2({ bucket: workBucket, prefix: "results/" }),
+    resultPath: sfn.JsonPath.DISCARD,
+  }).itemProcessor(download);
+
+  const summarize = invoke("Summarize", {
+    payload: sfn.TaskInput.fromObject({
+      from: sfn.JsonPath.stringAt("$.plan.from"),
+      to: sfn.JsonPath.stringAt("$.plan.to"),
+    }),
+  });
+
+  const hasWork = new sfn.Choice(scope, "HasWork")
+    .when(sfn.Condition.numberGreaterThan("$.manifest.count", 0), downloadGranules.next(summarize))
+    .otherwise(summarize);
+  const shouldDownload = new sfn.Choice(scope, "ShouldDownload")
+    .when(sfn.Condition.booleanEquals("$.plan.downloadsEnabled", true), writeManifest.next(hasWork))
+    .otherwise(summarize);
+  const shouldFetchLinks = new sfn.Choice(scope, "ShouldFetchLinks")
+    .when(sfn.Condition.booleanEquals("$.plan.fetchLinks", true), fetchLinks.next(shouldDownload))
+    .otherwise(shouldDownload);
+
+  return generateQueries.next(shouldFetchLinks);
+}
+
+/** The six Lambda functions and the daily state machine that drives them. */
+export function Workflow({ stack, app }: StackContext) {
+  const settings = useStageSettings(app);
+  const storage = use(Storage);
+  const hubUrl = settings.hubUrl ?? use(MockHub).hubUrl;
+  const removalPolicy = settings.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+
+  // Exactly the keys of core's parseConfig; credentials only as secret ids, never values.
+  const environment: Record<string, string> = {
+    TABLE_NAME: storage.table.tableName,
+    BUCKET_NAME: storage.uploadBucket.bucketName,
+    WORK_BUCKET_NAME: storage.workBucket.bucketName,
+    OBJECT_PREFIX: settings.objectPrefix,
+    HUB_KIND: settings.hubKind,
+    HUB_URL: hubUrl,
+    HUB_SECRET_ID: storage.hubSecret.secretArn,
+    ...(settings.downloadHubUrl !== undefined && { DOWNLOAD_HUB_URL: settings.downloadHubUrl }),
+    ...(storage.downloadHubSecret && { DOWNLOAD_HUB_SECRET_ID: storage.downloadHubSecret.secretArn }),
+    ...(settings.cdseTokenUrl !== undefined && { CDSE_TOKEN_URL: settings.cdseTokenUrl }),
+    PLATFORMS: settings.platforms.join(","),
+    LOOKBACK_DAYS: String(settings.lookbackDays),
+    DOWNLOADS_ENABLED: String(settings.downloadsEnabled),
+    FETCH_TIME_BUDGET_SECONDS: String(FETCH_TIME_BUDGET_SECONDS),
+    POWERTOOLS_SERVICE_NAME: METRICS_SERVICE,
+    POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+    NODE_OPTIONS: "--enable-source-maps",
+  };
+
+  const lambdaFunction = (name: WorkflowTaskName, props: Partial<FunctionProps> = {}) =>
+    new SstFunction(stack, `${name}Function`, {
+      handler: `packages/functions/src/${WORKFLOW_TASKS[name]}.handler`,
+      runtime: "nodejs22.x",
+      architecture: "arm_64",
+      memorySize: "512 MB",
+      timeout: "120 seconds",
+      // X-Ray off: its PutTraceSegments needs Resource "*", and the console's map run view suffices.
+      tracing: "disabled",
+      // An explicit log group instead of logRetention, whose custom resource needs Resource "*".
+      logGroup: new logs.LogGroup(stack, `${name}Logs`, {
+        retention: logs.RetentionDays.ONE_MONTH,
+        removalPolicy,
+      }),
+      ...props,
+      environment: { ...environment, ...props.environment },
+    });
+
+  const functions: Record<WorkflowTaskName, SstFunction> = {
+    GenerateQueries: lambdaFunction("GenerateQueries", { timeout: "60 seconds" }),
+    FetchPage: lambdaFunction("FetchPage", {
+      timeout: `${FETCH_TIMEOUT_SECONDS} seconds`,
+      ...(settings.tileAllowListFile !== undefined && {
+        copyFiles: [{ from: settings.tileAllowListFile, to: BUNDLED_TILE_ALLOW_LIST }],
+        environment: { TILE_ALLOW_LIST_FILE: BUNDLED_TILE_ALLOW_LIST },
+      }),
+    }),
+    WriteManifest: lambdaFunction("WriteManifest", { timeout: "300 seconds", memorySize: "1024 MB" }),
+    // Memory is part size × queue plus the runtime, whatever the product size; the handler stops
+    // 60 s before this timeout so an interrupted transfer checkpoints and is retried.
+    Download: lambdaFunction("Download", { timeout: "900 seconds", memorySize: "1024 MB" }),
+    RecordFailure: lambdaFunction("RecordFailure", { timeout: "60 seconds" }),
+    Summarize: lambdaFunction("Summarize", { timeout: "300 seconds" }),
+  };
+
+  storage.table.grantReadWriteData(functions.FetchPage);
+  storage.hubSecret.grantRead(functions.FetchPage);
+  storage.table.grantReadData(functions.WriteManifest);
+  storage.workBucket.grantPut(functions.WriteManifest);
+  storage.table.grantReadWriteData(functions.Download);
+  storage.uploadBucket.grantRead(functions.Download);
+  // Put covers the multipart calls and Abort*; the downloader never deletes a verified object.
+  storage.uploadBucket.grantPut(functions.Download);
+  storage.hubSecret.grantRead(functions.Download);
+  storage.downloadHubSecret?.grantRead(functions.Download);
+  storage.table.grantReadWriteData(functions.RecordFailure);
+  storage.table.grantReadData(functions.Summarize);
+
+  const logGroup = new logs.LogGroup(stack, "StateMachineLogs", {
+    // The vendedlogs prefix keeps CloudWatch's resource policy from growing with every log group.
+    logGroupName: `/aws/vendedlogs/states/${app.logicalPrefixedName("granules")}`,
+    retention: logs.RetentionDays.THREE_MONTHS,
+    removalPolicy,
+  });
+  const stateMachine = new sfn.StateMachine(stack, "StateMachine", {
+    stateMachineName: app.logicalPrefixedName("granules"),
+    stateMachineType: sfn.StateMachineType.STANDARD,
+    definitionBody: sfn.DefinitionBody.fromChainable(
+      buildWorkflowDefinition(stack, { functions, workBucket: storage.workBucket, settings }),
+    ),
+    logs: { destination: logGroup, level: sfn.LogLevel.ERROR, includeExecutionData: false },
+    comment: "HLS Sentinel-2 downloader: one execution per day or backfill, one child execution per granule",
+  });
+
+  stack.addOutputs({
+    StateMachineArn: stateMachine.stateMachineArn,
+    StateMachineName: stateMachine.stateMachineName,
+  });
+  return { stateMachine, functions };
+}

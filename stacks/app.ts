@@ -1,0 +1,24 @@
+import { STEPFUNCTIONS_USE_DISTRIBUTED_MAP_RESULT_WRITER_V2 } from "aws-cdk-lib/cx-api";
+import type { App } from "sst/constructs";
+import { Alarms } from "./Alarms";
+import { MockHub } from "./MockHub";
+import { Schedule } from "./Schedule";
+import { Storage } from "./Storage";
+import { provideStageSettings, type StageSettings } from "./settings";
+import { Workflow } from "./Workflow";
+
+/** Adds the stacks a stage gets, in dependency order; sst.config.ts and synthesizeApp share it. */
+export function addStacks(app: App, settings: StageSettings): App {
+  provideStageSettings(app, settings);
+  // The Distributed Map's non-deprecated ResultWriterV2 renders only under this flag, which must
+  // be set before the first construct exists.
+  app.node.setContext(STEPFUNCTIONS_USE_DISTRIBUTED_MAP_RESULT_WRITER_V2, true);
+  app.setDefaultFunctionProps({ runtime: "nodejs22.x" });
+  app.stack(Storage);
+  if (settings.mockHub) app.stack(MockHub);
+  app.stack(Workflow);
+  // An empty stack cannot be deployed, so a stage without the schedule has no Schedule stack.
+  if (settings.scheduleEnabled) app.stack(Schedule);
+  app.stack(Alarms);
+  return app;
+}

@@ -1,0 +1,226 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ConfigError, type ConfigIssue, HUB_KINDS, PLATFORMS, type Platform } from "@hls-s2/core";
+import * as v from "valibot";
+
+/** The one stage that keeps its data when removed and never gets the mock hub. */
+export const PRODUCTION_STAGE = "prod";
+
+/** Repository root: copyFiles sources and the tile allow-list are resolved against it. */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+/** Public CDSE endpoints: the production default, since SciHub closed in 2023. */
+export const CDSE_DEFAULTS = {
+  hubUrl: "https://catalogue.dataspace.copernicus.eu",
+  downloadHubUrl: "https://zipper.dataspace.copernicus.eu",
+  cdseTokenUrl: "https://identity.dataspace.copernicus.eu/auth/realms/CDSE/protocol/openid-connect/token",
+} as const;
+
+/** Deploy-time settings of one stage, read once at synth (see example.env for each variable). */
+export interface StageSettings {
+  stage: string;
+  /** RemovalPolicy.RETAIN for the table and buckets (always on `prod`). */
+  retainData: boolean;
+  hubKind: (typeof HUB_KINDS)[number];
+  /** Search hub; absent means "the stage's mock hub" (non-prod only). */
+  hubUrl?: string;
+  /** A separate download hub (IntHub2) with its own credentials secret. */
+  downloadHubUrl?: string;
+  cdseTokenUrl?: string;
+  platforms: Platform[];
+  lookbackDays: number;
+  /** Path relative to the repository root, copied next to the fetch handler. */
+  tileAllowListFile?: string;
+  /** Import this existing bucket instead of creating the upload bucket. */
+  uploadBucketName?: string;
+  objectPrefix: string;
+  downloadConcurrency: number;
+  toleratedFailurePercentage: number;
+  downloadsEnabled: boolean;
+  scheduleEnabled: boolean;
+  alarmEmail?: string;
+  failedGranulesAlarmThreshold: number;
+  mockHub: boolean;
+}
+
+/** Environment variables read at synth time, mapped to the settings they fill. */
+export const SETTINGS_ENV_KEYS = {
+  RETAIN_DATA: "retainData",
+  HUB_KIND: "hubKind",
+  HUB_URL: "hubUrl",
+  DOWNLOAD_HUB_URL: "downloadHubUrl",
+  CDSE_TOKEN_URL: "cdseTokenUrl",
+  PLATFORMS: "platforms",
+  LOOKBACK_DAYS: "lookbackDays",
+  TILE_ALLOW_LIST_FILE: "tileAllowListFile",
+  UPLOAD_BUCKET_NAME: "uploadBucketName",
+  OBJECT_PREFIX: "objectPrefix",
+  DOWNLOAD_CONCURRENCY: "downloadConcurrency",
+  TOLERATED_FAILURE_PERCENTAGE: "toleratedFailurePercentage",
+  DOWNLOADS_ENABLED: "downloadsEnabled",
+  SCHEDULE_ENABLED: "scheduleEnabled",
+  ALARM_EMAIL: "alarmEmail",
+  FAILED_GRANULES_ALARM_THRESHOLD: "failedGranulesAlarmThreshold",
+  MOCK_HUB_ENABLED: "mockHub",
+} as const satisfies Record<string, keyof StageSettings>;
+
+type SettingsEnvKey = keyof typeof SETTINGS_ENV_KEYS;
+
+const flag = v.pipe(
+  v.string(),
+  v.transform((value) => value.toLowerCase()),
+  v.picklist(["true", "false", "1", "0"], "must be true, false, 1 or 0"),
+  v.transform((value) => value === "true" || value === "1"),
+);
+
+function integer(min: number, max: number) {
+  return v.pipe(
+    v.string(),
+    v.regex(/^\d+$/, "must be a whole number"),
+    v.transform(Number),
+    v.minValue(min, `must be at least ${min}`),
+    v.maxValue(max, `must be at most ${max}`),
+  );
+}
+
+const url = v.pipe(
+  v.string(),
+  v.check(
+    (value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol),
+    "must be an http(s) URL",
+  ),
+  v.transform((value) => value.replace(/\/+$/, "")),
+);
+
+const ENV_SCHEMA = v.partial(
+  v.object({
+    RETAIN_DATA: flag,
+    HUB_KIND: v.picklist(HUB_KINDS, `must be one of ${HUB_KINDS.join(", ")}`),
+    HUB_URL: url,
+    DOWNLOAD_HUB_URL: url,
+    CDSE_TOKEN_URL: url,
+    PLATFORMS: v.pipe(
+      v.string(),
+      v.transform((value) => [...new Set(value.split(",").map((item) => item.trim()))].filter(Boolean)),
+      v.check((list) => list.length > 0, "must name at least one platform"),
+      v.check(
+        (list) => list.every((item) => (PLATFORMS as readonly string[]).includes(item)),
+        `must be a comma-separated list of ${PLATFORMS.join(", ")}`,
+      ),
+      v.transform((list) => list as Platform[]),
+    ),
+    LOOKBACK_DAYS: integer(1, 30),
+    TILE_ALLOW_LIST_FILE: v.string(),
+    // S3 bucket naming rules, so a typo fails at synth rather than at the first upload.
+    UPLOAD_BUCKET_NAME: v.pipe(
+      v.string(),
+      v.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name"),
+    ),
+    OBJECT_PREFIX: v.string(),
+    // The Distributed Map accepts up to 10,000; the hub's session quota is the real ceiling.
+    DOWNLOAD_CONCURRENCY: integer(1, 1000),
+    TOLERATED_FAILURE_PERCENTAGE: integer(0, 100),
+    DOWNLOADS_ENABLED: flag,
+    SCHEDULE_ENABLED: flag,
+    ALARM_EMAIL: v.pipe(v.string(), v.email("must be an email address")),
+    FAILED_GRANULES_ALARM_THRESHOLD: integer(0, 1_000_000),
+    MOCK_HUB_ENABLED: flag,
+  }),
+);
+
+/** The defaults of a stage before any environment variable or override applies. */
+export function stageDefaults(stage: string): StageSettings {
+  const production = stage === PRODUCTION_STAGE;
+  return {
+    stage,
+    retainData: production,
+    // Production talks to the hub users can reach today; other stages to their own mock hub.
+    hubKind: production ? "cdse" : "dhus",
+    ...(production && CDSE_DEFAULTS),
+    platforms: [...PLATFORMS],
+    lookbackDays: 1,
+    objectPrefix: "",
+    downloadConcurrency: 15,
+    toleratedFailurePercentage: 10,
+    downloadsEnabled: true,
+    scheduleEnabled: production,
+    failedGranulesAlarmThreshold: 50,
+    mockHub: !production,
+  };
+}
+
+/**
+ * Resolves a stage's settings: stage defaults, then the environment (blank values count as
+ * unset), then explicit overrides.
+ * @throws ConfigError naming every invalid variable, or a combination the stage forbids.
+ */
+export function resolveStageSettings(
+  stage: string,
+  env: Readonly<Record<string, string | undefined>> = {},
+  overrides: Partial<StageSettings> = {},
+): StageSettings {
+  const input: Partial<Record<SettingsEnvKey, string>> = {};
+  for (const key of Object.keys(SETTINGS_ENV_KEYS) as SettingsEnvKey[]) {
+    const value = env[key]?.trim();
+    if (value !== undefined && value !== "") input[key] = value;
+  }
+  const result = v.safeParse(ENV_SCHEMA, input, { abortPipeEarly: true });
+  if (!result.success) {
+    const issues: ConfigIssue[] = [];
+    for (const issue of result.issues) {
+      const key = String(issue.path?.[0]?.key ?? "environment");
+      if (!issues.some((known) => known.key === key)) issues.push({ key, message: issue.message });
+    }
+    throw new ConfigError(issues);
+  }
+  const fromEnv: Partial<StageSettings> = {};
+  for (const [key, value] of Object.entries(result.output)) {
+    if (value !== undefined) Object.assign(fromEnv, { [SETTINGS_ENV_KEYS[key as SettingsEnvKey]]: value });
+  }
+  const settings: StageSettings = { ...stageDefaults(stage), ...fromEnv, ...overrides, stage };
+  assertStageSettings(settings);
+  return settings;
+}
+
+function assertStageSettings(settings: StageSettings): void {
+  const issues: ConfigIssue[] = [];
+  if (settings.stage === PRODUCTION_STAGE) {
+    if (settings.mockHub)
+      issues.push({ key: "MOCK_HUB_ENABLED", message: "the mock hub is never deployed on prod" });
+    if (!settings.retainData) issues.push({ key: "RETAIN_DATA", message: "prod always retains its data" });
+  }
+  if (settings.hubUrl === undefined && !settings.mockHub) {
+    issues.push({ key: "HUB_URL", message: "is required when the stage has no mock hub" });
+  }
+  if (settings.hubKind === "cdse" && settings.hubUrl !== undefined && settings.cdseTokenUrl === undefined) {
+    issues.push({ key: "CDSE_TOKEN_URL", message: "is required when HUB_KIND is cdse" });
+  }
+  if (
+    settings.tileAllowListFile !== undefined &&
+    !existsSync(path.resolve(REPO_ROOT, settings.tileAllowListFile))
+  ) {
+    issues.push({
+      key: "TILE_ALLOW_LIST_FILE",
+      message: `no file ${settings.tileAllowListFile} in the repository`,
+    });
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+}
+
+const SETTINGS_BY_APP = new WeakMap<object, StageSettings>();
+
+/** Fixes the settings the stacks of `app` read (sst.config.ts and synthesizeApp call it first). */
+export function provideStageSettings(app: object, settings: StageSettings): void {
+  SETTINGS_BY_APP.set(app, settings);
+}
+
+/** The settings of `app`; without provideStageSettings, resolved from process.env for its stage. */
+export function useStageSettings(app: { stage: string }): StageSettings {
+  let settings = SETTINGS_BY_APP.get(app);
+  if (settings === undefined) {
+    settings = resolveStageSettings(app.stage, process.env);
+    SETTINGS_BY_APP.set(app, settings);
+  }
+  return settings;
+}

@@ -1,0 +1,143 @@
+import { rmSync } from "node:fs";
+import { App, getStack } from "sst/constructs";
+import { initProject, useProject } from "sst/project.js";
+import { Alarms } from "./Alarms";
+import { addStacks } from "./app";
+import { MockHub } from "./MockHub";
+import { Schedule } from "./Schedule";
+import { Storage } from "./Storage";
+import { REPO_ROOT, resolveStageSettings, type StageSettings } from "./settings";
+import { Workflow } from "./Workflow";
+
+/** A CloudFormation template as JSON. */
+export type TemplateJson = {
+  Resources?: Record<string, { Type: string; Properties?: Record<string, unknown>; [key: string]: unknown }>;
+  Outputs?: Record<string, unknown>;
+  [key: string]: unknown;
+};
+
+/** An Amazon States Language definition, every intrinsic flattened to a plain string. */
+export type StateMachineDefinition = {
+  StartAt: string;
+  States: Record<string, Record<string, unknown>>;
+  [key: string]: unknown;
+};
+
+export const STACKS = { Storage, MockHub, Workflow, Schedule, Alarms } as const;
+export type StackName = keyof typeof STACKS;
+
+export interface SynthesizeOptions {
+  stage: string;
+  /** Overrides on top of the stage's defaults; the environment is NOT read, so synthesis is reproducible. */
+  settings?: Partial<StageSettings>;
+  region?: string;
+}
+
+export interface SynthesizedApp {
+  settings: StageSettings;
+  region: string;
+  /** By stack function name; a stack the stage does not get (MockHub on prod, Schedule when off) is absent. */
+  templates: Partial<Record<StackName, TemplateJson>>;
+  /** The state machine's definition with Ref/GetAtt/Join/ImportValue flattened to placeholder values. */
+  stateMachineDefinition(stack?: StackName): StateMachineDefinition;
+}
+
+/** Placeholder account of flattened ARNs. */
+export const PLACEHOLDER_ACCOUNT = "123456789012";
+
+/**
+ * Synthesizes the app offline for a stage (functions are not bundled) and returns every stack's
+ * template: what the stack tests assert on and what the local runner executes.
+ * @throws ConfigError when the settings are invalid for the stage (e.g. the mock hub on prod).
+ */
+export async function synthesizeApp(options: SynthesizeOptions): Promise<SynthesizedApp> {
+  const { stage } = options;
+  if (stage.trim() === "") throw new TypeError("synthesizeApp: stage must be a non-empty stage name");
+  const settings = resolveStageSettings(stage, {}, options.settings ?? {});
+  // Without a stage initProject prompts for a personal stage and hangs; the root avoids cwd lookups.
+  await initProject({ stage, root: REPO_ROOT });
+  const region = options.region ?? useProject().config.region ?? "us-east-1";
+  const app = new App({ mode: "deploy", stage, name: useProject().config.name, region });
+  addStacks(app, settings);
+
+  const stacks = new Map<StackName, ReturnType<typeof getStack>>();
+  for (const [name, fn] of Object.entries(STACKS) as [StackName, (typeof STACKS)[StackName]][]) {
+    try {
+      stacks.set(name, getStack(fn));
+    } catch {
+      // Not part of this stage.
+    }
+  }
+  const assembly = app.synth();
+  const templates: Partial<Record<StackName, TemplateJson>> = {};
+  for (const [name, stack] of stacks) {
+    templates[name] = assembly.getStackArtifact(stack.artifactId).template as TemplateJson;
+  }
+  rmSync(assembly.directory, { recursive: true, force: true });
+
+  return {
+    settings,
+    region,
+    templates,
+    stateMachineDefinition(stackName: StackName = "Workflow") {
+      const template = templates[stackName];
+      const machine = Object.values(template?.Resources ?? {}).find(
+        (resource) => resource.Type === "AWS::StepFunctions::StateMachine",
+      );
+      if (template === undefined || machine === undefined) {
+        throw new TypeError(`stateMachineDefinition: stack ${stackName} has no state machine`);
+      }
+      const text = flattenIntrinsics(machine.Properties?.DefinitionString, template, region);
+      return JSON.parse(String(text)) as StateMachineDefinition;
+    },
+  };
+}
+
+/** Replaces CloudFormation intrinsics with placeholder strings (ARNs for functions, names for the rest). */
+export function flattenIntrinsics(value: unknown, template: TemplateJson, region: string): unknown {
+  const pseudo: Record<string, string> = {
+    "AWS::Partition": "aws",
+    "AWS::Region": region,
+    "AWS::AccountId": PLACEHOLDER_ACCOUNT,
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": "stack",
+  };
+  const resolve = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(resolve);
+    if (node === null || typeof node !== "object") return node;
+    const entries = Object.entries(node);
+    const [key, argument] = entries[0] ?? [];
+    if (entries.length === 1 && key !== undefined) {
+      if (key === "Ref") return pseudo[String(argument)] ?? placeholderFor(String(argument), "Ref");
+      if (key === "Fn::GetAtt") {
+        const [logicalId, attribute] = argument as [string, string];
+        return placeholderFor(logicalId, attribute);
+      }
+      if (key === "Fn::ImportValue")
+        return `import-${String(resolve(argument)).replace(/[^A-Za-z0-9-]/g, "-")}`;
+      if (key === "Fn::Join") {
+        const [separator, parts] = argument as [string, unknown[]];
+        return (resolve(parts) as unknown[]).join(separator);
+      }
+      if (key === "Fn::Split") {
+        const [separator, source] = argument as [string, unknown];
+        return String(resolve(source)).split(separator);
+      }
+      if (key === "Fn::Select") {
+        const [index, list] = argument as [number, unknown];
+        return (resolve(list) as unknown[])[Number(index)];
+      }
+    }
+    return Object.fromEntries(entries.map(([k, v]) => [k, resolve(v)]));
+  };
+  const placeholderFor = (logicalId: string, attribute: string): string => {
+    const type = template.Resources?.[logicalId]?.Type;
+    if (type === "AWS::Lambda::Function") {
+      return `arn:aws:lambda:${region}:${PLACEHOLDER_ACCOUNT}:function:${logicalId}`;
+    }
+    if (attribute === "Arn")
+      return `arn:aws:${logicalId.toLowerCase()}:${region}:${PLACEHOLDER_ACCOUNT}:${logicalId}`;
+    return logicalId.toLowerCase();
+  };
+  return resolve(value);
+}
