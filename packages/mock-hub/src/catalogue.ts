@@ -1,0 +1,225 @@
+import { ByteSource, productKey } from "./bytes";
+import { createRandom, type Random } from "./random";
+
+export const MOCK_PLATFORMS = ["S2A", "S2B", "S2C"] as const;
+export type MockPlatform = (typeof MOCK_PLATFORMS)[number];
+
+/** One synthetic Sentinel-2 L1C product. */
+export interface MockProduct {
+  /** UUID, the hub's product id. */
+  id: string;
+  /** Product name without `.SAFE`. */
+  name: string;
+  tileId: string;
+  platform: MockPlatform;
+  /** ISO-8601 UTC with milliseconds. */
+  sensingStart: string;
+  sensingEnd: string;
+  publishedAt: string;
+  /** Publication day, YYYY-MM-DD. */
+  day: string;
+  sizeBytes: number;
+  relativeOrbit: number;
+  absoluteOrbit: number;
+  cloudCover: number;
+  /** WKT polygon, lon/lat. */
+  footprint: string;
+  /** Selects the product's bytes (derived from the id). */
+  key: number;
+}
+
+export interface CatalogueOptions {
+  seed: string | number;
+  /** Publication days, YYYY-MM-DD. */
+  days: string[];
+  platforms?: MockPlatform[];
+  granulesPerDay: number;
+  /** A fixed size, or a uniform range; default 512 KiB – 4 MiB. */
+  sizeBytes?: { min: number; max: number } | number;
+  /** MGRS tiles to draw from; default: random valid-looking tiles. */
+  tiles?: string[];
+}
+
+export interface Catalogue {
+  readonly seed: string | number;
+  /** Every product, ordered by publication time (oldest first). */
+  readonly products: readonly MockProduct[];
+  get(id: string): MockProduct | undefined;
+  /** MD5 (lowercase hex) of exactly the bytes `$value` serves; computed once, then cached. */
+  expectedMd5(id: string): string;
+  /** Same as expectedMd5 without blocking the event loop for long on large products. */
+  expectedMd5Async(id: string): Promise<string>;
+  /** The product's bytes [start, end) in chunks of at most 64 KiB. */
+  chunks(id: string, start?: number, end?: number): Generator<Buffer>;
+  /** The product's bytes [start, end) in one buffer (small products and tests). */
+  bytes(id: string, start?: number, end?: number): Buffer;
+}
+
+const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
+const TILE_PATTERN = /^\d{2}[C-X][A-Z]{2}$/;
+const LATITUDE_BANDS = "CDEFGHJKLMNPQRSTUVWX";
+const SQUARE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ";
+const DAY_MS = 86_400_000;
+
+/** Builds a deterministic catalogue: the same options always give the same ids, names, sizes and bytes. */
+export function createCatalogue(options: CatalogueOptions): Catalogue {
+  const { seed, days, granulesPerDay } = options;
+  const platforms = options.platforms ?? ["S2A", "S2B"];
+  const sizeRange = normaliseSize(options.sizeBytes ?? { min: 512 * 1024, max: 4 * 1024 * 1024 });
+  if (!Number.isInteger(granulesPerDay) || granulesPerDay < 0) {
+    throw new RangeError(`granulesPerDay must be a non-negative integer, got ${granulesPerDay}`);
+  }
+  for (const day of days) {
+    if (!DAY_PATTERN.test(day) || Number.isNaN(Date.parse(`${day}T00:00:00Z`))) {
+      throw new RangeError(`days: ${day} is not YYYY-MM-DD`);
+    }
+  }
+  if (platforms.length === 0 || platforms.some((p) => !MOCK_PLATFORMS.includes(p))) {
+    throw new RangeError(`platforms must be a non-empty subset of ${MOCK_PLATFORMS.join(", ")}`);
+  }
+  const badTile = options.tiles?.find((tile) => !TILE_PATTERN.test(tile));
+  if (badTile !== undefined || options.tiles?.length === 0) {
+    throw new RangeError(`tiles: ${badTile ?? "(empty list)"} is not an MGRS tile like 32TQM`);
+  }
+
+  const products: MockProduct[] = [];
+  const names = new Set<string>();
+  for (const day of days) {
+    for (let i = 0; i < granulesPerDay; i++) {
+      // One generator per (day, index): adding a day or a granule never changes the others.
+      const random = createRandom(`${seed}:${day}:${i}`);
+      const product = makeProduct(random, day, platforms, sizeRange, options.tiles);
+      while (names.has(product.name)) product.name = `${product.name.slice(0, -1)}${random.int(0, 9)}`;
+      names.add(product.name);
+      products.push(product);
+    }
+  }
+  products.sort((a, b) => a.publishedAt.localeCompare(b.publishedAt) || a.id.localeCompare(b.id));
+
+  const byId = new Map(products.map((product) => [product.id, product]));
+  const source = new ByteSource(seed);
+  const md5s = new Map<string, string>();
+  const require = (id: string): MockProduct => {
+    const product = byId.get(id);
+    if (product === undefined) throw new RangeError(`no product ${id} in the catalogue`);
+    return product;
+  };
+  const range = (id: string, start = 0, end?: number): [MockProduct, number, number] => {
+    const product = require(id);
+    return [product, Math.max(0, start), Math.min(product.sizeBytes, end ?? product.sizeBytes)];
+  };
+
+  return {
+    seed,
+    products,
+    get: (id) => byId.get(id),
+    expectedMd5(id) {
+      const product = require(id);
+      let md5 = md5s.get(id);
+      if (md5 === undefined) {
+        md5 = source.md5(product.key, product.sizeBytes);
+        md5s.set(id, md5);
+      }
+      return md5;
+    },
+    async expectedMd5Async(id) {
+      const product = require(id);
+      const cached = md5s.get(id);
+      if (cached !== undefined) return cached;
+      const md5 = await source.md5Async(product.key, product.sizeBytes);
+      md5s.set(id, md5);
+      return md5;
+    },
+    *chunks(id, start, end) {
+      const [product, from, to] = range(id, start, end);
+      yield* source.chunks(product.key, from, to);
+    },
+    bytes(id, start, end) {
+      const [product, from, to] = range(id, start, end);
+      return source.slice(product.key, from, to);
+    },
+  };
+}
+
+function normaliseSize(size: { min: number; max: number } | number): { min: number; max: number } {
+  const range = typeof size === "number" ? { min: size, max: size } : size;
+  if (
+    !Number.isSafeInteger(range.min) ||
+    !Number.isSafeInteger(range.max) ||
+    range.min < 1 ||
+    range.max < range.min
+  ) {
+    throw new RangeError(`sizeBytes must be positive integers with min ≤ max, got ${JSON.stringify(size)}`);
+  }
+  return range;
+}
+
+function makeProduct(
+  random: Random,
+  day: string,
+  platforms: readonly MockPlatform[],
+  size: { min: number; max: number },
+  tiles: readonly string[] | undefined,
+): MockProduct {
+  const id = uuid(random);
+  const platform = random.pick(platforms);
+  const tileId = tiles === undefined ? randomTile(random) : random.pick(tiles);
+  const published = Date.parse(`${day}T00:00:00.000Z`) + random.int(0, DAY_MS - 1);
+  // Sensing 30 min to 3 days before publication; processing (the name's discriminator) in between.
+  const sensing =
+    Math.floor((published - random.int(30 * 60_000, 3 * DAY_MS)) / 1000) * 1000 + random.int(0, 999);
+  const processed =
+    Math.floor(sensing / 1000) * 1000 +
+    random.int(10 * 60, Math.max(10 * 60, (published - sensing) / 1000 - 1)) * 1000;
+  const relativeOrbit = random.int(1, 143);
+  const sizeBytes = random.int(size.min, size.max);
+  const name = `${platform}_MSIL1C_${compact(sensing)}_N0510_R${String(relativeOrbit).padStart(3, "0")}_T${tileId}_${compact(Math.min(processed, published))}`;
+  return {
+    id,
+    name,
+    tileId,
+    platform,
+    sensingStart: new Date(sensing).toISOString(),
+    sensingEnd: new Date(sensing).toISOString(),
+    publishedAt: new Date(published).toISOString(),
+    day,
+    sizeBytes,
+    relativeOrbit,
+    absoluteOrbit: random.int(30_000, 50_000),
+    cloudCover: Math.round(random.next() * 10_000) / 100,
+    footprint: footprintOf(tileId),
+    key: productKey(id),
+  };
+}
+
+function uuid(random: Random): string {
+  const hex = Array.from({ length: 4 }, () => random.uint32().toString(16).padStart(8, "0")).join("");
+  // Version 4, RFC 4122 variant, like the hubs' UUIDs.
+  const variant = ((Number.parseInt(hex[16] ?? "0", 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+function randomTile(random: Random): string {
+  const zone = String(random.int(1, 60)).padStart(2, "0");
+  return `${zone}${random.pick([...LATITUDE_BANDS])}${random.pick([...SQUARE_LETTERS])}${random.pick([...SQUARE_LETTERS])}`;
+}
+
+/** YYYYMMDDTHHMMSS, the product-name timestamp form. */
+function compact(epochMs: number): string {
+  return new Date(epochMs).toISOString().slice(0, 19).replace(/[-:]/g, "");
+}
+
+function footprintOf(tileId: string): string {
+  const zone = Number(tileId.slice(0, 2));
+  const band = LATITUDE_BANDS.indexOf(tileId[2] ?? "N");
+  const lon = zone * 6 - 183;
+  const lat = band * 8 - 76;
+  const ring = [
+    [lon, lat],
+    [lon + 1, lat],
+    [lon + 1, lat + 1],
+    [lon, lat + 1],
+    [lon, lat],
+  ];
+  return `POLYGON ((${ring.map(([x, y]) => `${x} ${y}`).join(", ")}))`;
+}

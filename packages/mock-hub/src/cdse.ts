@@ -1,0 +1,426 @@
+import { createHash } from "node:crypto";
+import type { MockProduct } from "./catalogue";
+import { faultResponse, type HubContext, productValue } from "./context";
+import { json, type MockRequest, type MockResponse } from "./http";
+
+const MAX_TOP = 1000;
+const MAX_SKIP = 10_000;
+const TOKEN_PATH = "/auth/realms/CDSE/protocol/openid-connect/token";
+const RESTO_PATH = "/resto/api/collections/Sentinel2/search.json";
+
+/** Routes a CDSE request (catalogue, zipper, resto, identity); undefined when the path is not one. */
+export function handleCdse(
+  ctx: HubContext,
+  req: MockRequest,
+): MockResponse | Promise<MockResponse> | undefined {
+  if (req.path === TOKEN_PATH) {
+    ctx.stats.countRoute("cdse.token");
+    if (req.method !== "POST") return json(405, { error: "method_not_allowed" });
+    const reply = ctx.tokens.grant(new URLSearchParams(req.body));
+    return json(reply.status, reply.body);
+  }
+  if (req.path === RESTO_PATH) {
+    ctx.stats.countRoute("cdse.resto");
+    return resto(ctx, req);
+  }
+  if (req.path === "/odata/v1/Products") {
+    ctx.stats.countRoute("cdse.products");
+    return listProducts(ctx, req);
+  }
+  const match = /^\/odata\/v1\/Products\('?([0-9a-fA-F-]+)'?\)(\/\$value)?$/.exec(req.path);
+  if (match === null) return undefined;
+  const id = match[1] ?? "";
+  if (match[2] === undefined) {
+    ctx.stats.countRoute("cdse.product");
+    return singleProduct(ctx, req, id);
+  }
+  ctx.stats.countRoute("cdse.value");
+  return zipper(ctx, req, id);
+}
+
+function notFound(id: string): MockResponse {
+  return json(404, { detail: { message: `Product ${id} not found`, request_id: id } });
+}
+
+/** CDSE's validation error (FastAPI shape) for a query parameter out of bounds. */
+function validationError(parameter: string, limit: number): MockResponse {
+  return json(400, {
+    detail: [
+      {
+        loc: ["query", parameter],
+        msg: `ensure this value is less than or equal to ${limit}`,
+        type: "value_error.number.not_le",
+        ctx: { limit_value: limit },
+      },
+    ],
+  });
+}
+
+type Predicate = (p: MockProduct) => boolean;
+
+/** Parses the `$filter` subset the downloader sends; throws RangeError naming a clause it cannot read. */
+export function parseCdseFilter(filter: string): Predicate {
+  const predicates = splitTopLevel(filter.trim()).map(parseClause);
+  return (p) => predicates.every((predicate) => predicate(p));
+}
+
+function splitTopLevel(expression: string): string[] {
+  let text = expression.trim();
+  while (text.startsWith("(") && closingParen(text, 0) === text.length - 1) text = text.slice(1, -1).trim();
+  const parts: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let from = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "'") quoted = !quoted;
+    else if (!quoted && c === "(") depth++;
+    else if (!quoted && c === ")") depth--;
+    else if (!quoted && depth === 0 && /^\sor\s/i.test(text.slice(i, i + 4))) {
+      throw new RangeError(`'or' is not imitated: ${text}`);
+    } else if (!quoted && depth === 0 && /^\sand\s/i.test(text.slice(i, i + 5))) {
+      parts.push(text.slice(from, i));
+      from = i + 5;
+    }
+  }
+  parts.push(text.slice(from));
+  return parts.flatMap((part) => {
+    const trimmed = part.trim();
+    return trimmed.startsWith("(") && closingParen(trimmed, 0) === trimmed.length - 1
+      ? splitTopLevel(trimmed)
+      : [trimmed];
+  });
+}
+
+function closingParen(text: string, open: number): number {
+  let depth = 0;
+  let quoted = false;
+  for (let i = open; i < text.length; i++) {
+    const c = text[i];
+    if (c === "'") quoted = !quoted;
+    else if (!quoted && c === "(") depth++;
+    else if (!quoted && c === ")" && --depth === 0) return i;
+  }
+  return -1;
+}
+
+const COMPARE: Record<string, (a: number, b: number) => boolean> = {
+  eq: (a, b) => a === b,
+  ge: (a, b) => a >= b,
+  gt: (a, b) => a > b,
+  le: (a, b) => a <= b,
+  lt: (a, b) => a < b,
+};
+
+function parseClause(clause: string): Predicate {
+  let m = /^Collection\/Name eq '([^']*)'$/i.exec(clause);
+  if (m !== null) {
+    const collection = m[1];
+    return () => collection === "SENTINEL-2";
+  }
+  m = /^(PublicationDate|ContentDate\/Start|ContentDate\/End) (eq|ge|gt|le|lt) '?([0-9T:.\-+Z]+)'?$/i.exec(
+    clause,
+  );
+  if (m !== null) {
+    const [, field = "", op = "", raw = ""] = m;
+    const bound = Date.parse(raw);
+    if (Number.isNaN(bound)) throw new RangeError(`cannot read the date in ${clause}`);
+    const compare = COMPARE[op.toLowerCase()] ?? COMPARE.eq!;
+    const pick = (p: MockProduct) =>
+      field === "PublicationDate"
+        ? p.publishedAt
+        : field === "ContentDate/Start"
+          ? p.sensingStart
+          : p.sensingEnd;
+    return (p) => compare(Date.parse(pick(p)), bound);
+  }
+  m =
+    /^Attributes\/OData\.CSC\.StringAttribute\/any\(att:att\/Name eq '([^']+)' and att\/OData\.CSC\.StringAttribute\/Value eq '([^']*)'\)$/i.exec(
+      clause,
+    );
+  if (m !== null) {
+    const [, name = "", value = ""] = m;
+    return (p) => stringAttributes(p)[name] === value;
+  }
+  m = /^(startswith|endswith|contains)\(Name,\s*'([^']*)'\)$/i.exec(clause);
+  if (m !== null) {
+    const [, fn = "", value = ""] = m;
+    const test = {
+      startswith: (name: string) => name.startsWith(value),
+      endswith: (name: string) => name.endsWith(value),
+      contains: (name: string) => name.includes(value),
+    }[fn.toLowerCase() as "startswith"];
+    return (p) => test(`${p.name}.SAFE`);
+  }
+  m = /^Name eq '([^']*)'$/.exec(clause);
+  if (m !== null) {
+    const name = m[1];
+    return (p) => `${p.name}.SAFE` === name || p.name === name;
+  }
+  if (/^Online eq true$/i.test(clause)) return () => true;
+  throw new RangeError(`the mock hub does not imitate the $filter clause: ${clause}`);
+}
+
+function stringAttributes(p: MockProduct): Record<string, string> {
+  return {
+    productType: "S2MSI1C",
+    processingLevel: "S2MSI1C",
+    platformShortName: "SENTINEL-2",
+    platformSerialIdentifier: p.platform.slice(2),
+    instrumentShortName: "MSI",
+    tileId: p.tileId,
+    origin: "ESA",
+    processorVersion: "05.10",
+    operationalMode: "INS-NOBS",
+  };
+}
+
+const ORDER_FIELDS: Record<string, (p: MockProduct) => string> = {
+  publicationdate: (p) => p.publishedAt,
+  "contentdate/start": (p) => p.sensingStart,
+  name: (p) => p.name,
+};
+
+async function listProducts(ctx: HubContext, req: MockRequest): Promise<MockResponse> {
+  const top = Number(req.query.get("$top") ?? "20");
+  const skip = Number(req.query.get("$skip") ?? "0");
+  if (!Number.isInteger(top) || top < 0) return json(400, { detail: "$top must be a non-negative integer" });
+  if (!Number.isInteger(skip) || skip < 0)
+    return json(400, { detail: "$skip must be a non-negative integer" });
+  if (top > MAX_TOP) return validationError("$top", MAX_TOP);
+  if (skip > MAX_SKIP) return validationError("$skip", MAX_SKIP);
+  let predicate: Predicate;
+  try {
+    predicate = parseCdseFilter(req.query.get("$filter") ?? "");
+  } catch (error) {
+    return json(400, { detail: (error as Error).message });
+  }
+  const orderby = /^(\S+)(?:\s+(asc|desc))?$/i.exec(
+    (req.query.get("$orderby") ?? "PublicationDate asc").trim(),
+  );
+  const orderKey = ORDER_FIELDS[(orderby?.[1] ?? "").toLowerCase()];
+  if (orderKey === undefined)
+    return json(400, { detail: `unsupported $orderby ${req.query.get("$orderby")}` });
+  const descending = (orderby?.[2] ?? "asc").toLowerCase() === "desc";
+  const pageKey = `cdse:${req.query.get("$filter")}:${req.query.get("$orderby")}:${top}:${skip}`;
+  const fault = ctx.faults.searchFault(pageKey, skip);
+  if (fault !== undefined && fault.kind !== "malformedPage") return searchFaultResponse(fault);
+
+  const matching = ctx.catalogue.products
+    .filter(predicate)
+    .sort((a, b) => orderKey(a).localeCompare(orderKey(b)) || a.id.localeCompare(b.id));
+  if (descending) matching.reverse();
+  const page = matching.slice(skip, skip + top);
+  const expand = (req.query.get("$expand") ?? "").split(",").includes("Attributes");
+  const body: Record<string, unknown> = {
+    "@odata.context": expand ? "$metadata#Products(Attributes())" : "$metadata#Products",
+  };
+  if (req.query.get("$count") === "true") body["@odata.count"] = matching.length;
+  body.value = await Promise.all(page.map((p) => productJson(ctx, p, expand)));
+  if (skip + page.length < matching.length && top > 0) {
+    const next = new URL(`${req.baseUrl}${req.path}`);
+    for (const [key, value] of req.query) next.searchParams.set(key, value);
+    next.searchParams.set("$skip", String(skip + top));
+    body["@odata.nextLink"] = next.toString();
+  }
+  const text = JSON.stringify(body);
+  return {
+    status: 200,
+    headers: { "content-type": "application/json" },
+    body: fault?.kind === "malformedPage" ? text.slice(0, Math.floor(text.length / 2)) : text,
+  };
+}
+
+function searchFaultResponse(fault: {
+  kind: string;
+  status?: number;
+  retryAfterSeconds?: number;
+}): MockResponse {
+  if (fault.kind === "http5xx")
+    return faultResponse({ kind: "http5xx", status: fault.status ?? 503 }, "cdse");
+  if (fault.kind === "throttle429") {
+    return faultResponse({ kind: "throttle429", retryAfterSeconds: fault.retryAfterSeconds ?? 1 }, "cdse");
+  }
+  return faultResponse({ kind: "authRefused" }, "cdse");
+}
+
+async function productJson(
+  ctx: HubContext,
+  p: MockProduct,
+  expand: boolean,
+): Promise<Record<string, unknown>> {
+  const published = Date.parse(p.publishedAt);
+  const checksumDate = new Date(published + 60_000).toISOString();
+  // MD5 stays absent while the checksumLate fault holds: CDSE publishes it hours after the product.
+  const checksums: Record<string, unknown>[] = [];
+  if (!ctx.faults.checksumPending(p.id)) {
+    checksums.push({
+      Value: await ctx.catalogue.expectedMd5Async(p.id),
+      Algorithm: "MD5",
+      ChecksumDate: checksumDate,
+    });
+  }
+  // Not a real BLAKE3 (no such hash in node:crypto): a stable stand-in no client should verify.
+  const blake3 = createHash("sha256").update(`blake3:${p.id}`).digest("hex");
+  checksums.push({ Value: blake3, Algorithm: "BLAKE3", ChecksumDate: checksumDate });
+  const [y, mo, d] = p.sensingStart.slice(0, 10).split("-");
+  const product: Record<string, unknown> = {
+    "@odata.mediaContentType": "application/octet-stream",
+    Id: p.id,
+    Name: `${p.name}.SAFE`,
+    ContentType: "application/octet-stream",
+    ContentLength: p.sizeBytes,
+    OriginDate: new Date(published - 5 * 60_000).toISOString(),
+    PublicationDate: p.publishedAt,
+    ModificationDate: p.publishedAt,
+    Online: true,
+    EvictionDate: "",
+    S3Path: `/eodata/Sentinel-2/MSI/L1C/${y}/${mo}/${d}/${p.name}.SAFE`,
+    Checksum: checksums,
+    ContentDate: { Start: p.sensingStart, End: p.sensingEnd },
+    Footprint: `geography'SRID=4326;${p.footprint}'`,
+    GeoFootprint: { type: "Polygon", coordinates: [polygonCoordinates(p.footprint)] },
+  };
+  if (expand) product.Attributes = attributes(p);
+  return product;
+}
+
+function polygonCoordinates(wkt: string): number[][] {
+  return wkt
+    .slice("POLYGON ((".length, -2)
+    .split(", ")
+    .map((pair) => pair.split(" ").map(Number));
+}
+
+function attributes(p: MockProduct): Record<string, unknown>[] {
+  const typed = (type: string, name: string, value: unknown) => ({
+    "@odata.type": `#OData.CSC.${type}Attribute`,
+    Name: name,
+    Value: value,
+    ValueType: type,
+  });
+  return [
+    ...Object.entries(stringAttributes(p)).map(([name, value]) => typed("String", name, value)),
+    typed("Integer", "orbitNumber", p.absoluteOrbit),
+    typed("Integer", "relativeOrbitNumber", p.relativeOrbit),
+    typed("Double", "cloudCover", p.cloudCover),
+    typed("DateTimeOffset", "beginningDateTime", p.sensingStart),
+    typed("DateTimeOffset", "endingDateTime", p.sensingEnd),
+  ];
+}
+
+async function singleProduct(ctx: HubContext, req: MockRequest, id: string): Promise<MockResponse> {
+  const product = ctx.catalogue.get(id);
+  if (product === undefined) return notFound(id);
+  ctx.stats.countGranule(id, "checksumGets");
+  const fault = ctx.faults.statusFault(id, "checksum");
+  if (fault !== undefined && fault.kind !== "checksumLate") return faultResponse(fault, "cdse");
+  const expand = (req.query.get("$expand") ?? "").split(",").includes("Attributes");
+  const body = await productJson(ctx, product, expand);
+  // checksumPending() is only consulted after this request's hit was consumed; keep the MD5 out of this reply too.
+  if (fault?.kind === "checksumLate") {
+    body.Checksum = (body.Checksum as { Algorithm: string }[]).filter((c) => c.Algorithm !== "MD5");
+  }
+  return json(200, { "@odata.context": "$metadata#Products/$entity", ...body });
+}
+
+function zipper(ctx: HubContext, req: MockRequest, id: string): MockResponse {
+  const auth = ctx.tokens.authorize(req.headers.authorization);
+  if (!("user" in auth)) return json(auth.status, auth.body);
+  const product = ctx.catalogue.get(id);
+  if (product === undefined) return notFound(id);
+  const fault = ctx.faults.statusFault(id, "value", req.method);
+  if (fault !== undefined) return faultResponse(fault, "cdse");
+  if (req.method === "HEAD") return productValue(ctx, req, product);
+  const user = auth.user;
+  if (!ctx.tokens.beginDownload(user)) {
+    return json(429, { detail: `Max session number ${ctx.tokens.maxDownloads} exceeded` });
+  }
+  return productValue(ctx, req, product, () => ctx.tokens.endDownload(user));
+}
+
+async function resto(ctx: HubContext, req: MockRequest): Promise<MockResponse> {
+  const q = req.query;
+  const maxRecords = Number(q.get("maxRecords") ?? "20");
+  const page = Number(q.get("page") ?? "1");
+  const index = q.has("index") ? Number(q.get("index")) : (page - 1) * maxRecords + 1;
+  if (!Number.isInteger(maxRecords) || maxRecords < 1 || maxRecords > MAX_TOP)
+    return validationError("maxRecords", MAX_TOP);
+  if (!Number.isInteger(index) || index < 1) return json(400, { detail: "index must be a positive integer" });
+  if (index - 1 > MAX_SKIP) return validationError("index", MAX_SKIP + 1);
+  const fault = ctx.faults.searchFault(`resto:${q.toString()}`, index - 1);
+  if (fault !== undefined && fault.kind !== "malformedPage") return searchFaultResponse(fault);
+  const bound = (name: string) => (q.has(name) ? Date.parse(q.get(name) ?? "") : undefined);
+  const after = bound("publishedAfter");
+  const before = bound("publishedBefore");
+  const productType = q.get("productType");
+  const platform = q.get("platform");
+  const tileId = q.get("tileId");
+  const matching = ctx.catalogue.products.filter((p) => {
+    const published = Date.parse(p.publishedAt);
+    return (
+      (productType === null || productType === "S2MSI1C") &&
+      (platform === null ||
+        platform.toUpperCase() === p.platform ||
+        platform.toUpperCase() === `SENTINEL-2${p.platform.slice(2)}`) &&
+      (tileId === null || tileId === p.tileId) &&
+      (after === undefined || published >= after) &&
+      (before === undefined || published < before)
+    );
+  });
+  if ((q.get("sortOrder") ?? "ascending").startsWith("desc")) matching.reverse();
+  const features = matching.slice(index - 1, index - 1 + maxRecords);
+  const links: { rel: string; type: string; title: string; href: string }[] = [];
+  if (index - 1 + features.length < matching.length) {
+    const next = new URL(`${req.baseUrl}${req.path}`);
+    for (const [key, value] of q) if (key !== "index") next.searchParams.set(key, value);
+    next.searchParams.set("page", String(Math.floor((index - 1) / maxRecords) + 2));
+    links.push({ rel: "next", type: "application/json", title: "Next", href: next.toString() });
+  }
+  const body = JSON.stringify({
+    type: "FeatureCollection",
+    properties: {
+      id: "mock-hub",
+      totalResults: matching.length,
+      exactCount: true,
+      startIndex: index,
+      itemsPerPage: features.length,
+      links,
+    },
+    features: features.map((p) => ({
+      type: "Feature",
+      id: p.id,
+      geometry: { type: "Polygon", coordinates: [polygonCoordinates(p.footprint)] },
+      properties: {
+        collection: "SENTINEL-2",
+        status: "ONLINE",
+        title: `${p.name}.SAFE`,
+        productIdentifier: `/eodata/Sentinel-2/MSI/L1C/${p.name}.SAFE`,
+        parentIdentifier: null,
+        published: p.publishedAt,
+        updated: p.publishedAt,
+        startDate: p.sensingStart,
+        completionDate: p.sensingEnd,
+        productType: "S2MSI1C",
+        processingLevel: "S2MSI1C",
+        platform: p.platform,
+        instrument: "MSI",
+        cloudCover: p.cloudCover,
+        orbitNumber: p.absoluteOrbit,
+        relativeOrbitNumber: p.relativeOrbit,
+        services: {
+          download: {
+            url: `${req.baseUrl}/odata/v1/Products(${p.id})/$value`,
+            mimeType: "application/octet-stream",
+            size: p.sizeBytes,
+          },
+        },
+      },
+    })),
+  });
+  return {
+    status: 200,
+    headers: { "content-type": "application/json" },
+    body: fault?.kind === "malformedPage" ? body.slice(0, Math.floor(body.length / 2)) : body,
+  };
+}

@@ -1,0 +1,98 @@
+import type { Catalogue, MockProduct } from "./catalogue";
+import type { FaultEngine, StatusFault } from "./faults";
+import { json, type MockRequest, type MockResponse, parseRange } from "./http";
+import type { Introspection } from "./stats";
+import type { Credentials, TokenStore } from "./tokens";
+
+/** Everything a route needs: the catalogue, the fault engine, the counters, the token service. */
+export interface HubContext {
+  catalogue: Catalogue;
+  faults: FaultEngine;
+  stats: Introspection;
+  tokens: TokenStore;
+  now: () => number;
+  /** DHuS Basic credentials (SciHub); none = any request is accepted. */
+  credentials?: Credentials;
+  /** A second accepted DHuS pair (IntHub2 downloads). */
+  downloadCredentials?: Credentials;
+  dhusPrefix: string;
+}
+
+export type Flavour = "dhus" | "cdse";
+
+/** The reply of a status fault, shaped like the hub family answers it. */
+export function faultResponse(fault: StatusFault, flavour: Flavour): MockResponse {
+  const error = (status: number, message: string, headers: Record<string, string> = {}) =>
+    flavour === "dhus"
+      ? json(status, { error: { code: null, message: { lang: "en", value: message } } }, headers)
+      : json(status, { detail: message }, headers);
+  switch (fault.kind) {
+    case "http5xx":
+      return error(fault.status, "Service temporarily unavailable");
+    case "throttle429":
+      return error(429, "Too Many Requests", { "retry-after": String(fault.retryAfterSeconds) });
+    case "authRefused":
+      return error(
+        401,
+        "Unauthorized",
+        flavour === "dhus" ? { "www-authenticate": 'Basic realm="OData service"' } : {},
+      );
+    case "gone":
+      return error(
+        fault.status,
+        fault.status === 410 ? "Product is no longer available" : "Product not found",
+      );
+    case "checksumLate":
+      return error(500, "checksumLate is answered by the checksum route");
+  }
+}
+
+/** Answers a `$value` GET or HEAD for a product, after the route's auth and status faults. */
+export function productValue(
+  ctx: HubContext,
+  req: MockRequest,
+  product: MockProduct,
+  onClose = () => {},
+): MockResponse {
+  const size = product.sizeBytes;
+  const headers: Record<string, string> = {
+    "content-type": "application/zip",
+    "accept-ranges": "bytes",
+    "content-disposition": `attachment; filename="${product.name}.zip"`,
+  };
+  if (req.method === "HEAD") {
+    ctx.stats.countGranule(product.id, "headRequests");
+    onClose();
+    return { status: 200, headers: { ...headers, "content-length": String(size) } };
+  }
+  const range = parseRange(req.headers.range, size);
+  if (range === "invalid") {
+    onClose();
+    return { status: 416, headers: { "content-range": `bytes */${size}` }, body: "" };
+  }
+  ctx.stats.countGranule(product.id, "valueGets");
+  if (range !== undefined) ctx.stats.countGranule(product.id, "rangeGets");
+  const { start, end } = range ?? { start: 0, end: size };
+  const faults = ctx.faults.bodyFaults(product.id, start, end, size);
+  return {
+    status: range === undefined ? 200 : 206,
+    headers: {
+      ...headers,
+      "content-length": String(end - start),
+      ...(range === undefined ? {} : { "content-range": `bytes ${start}-${end - 1}/${size}` }),
+    },
+    product: { granuleId: product.id, start, end, faults, onClose },
+  };
+}
+
+/** "660.95 MB": DHuS's size string (binary units, two decimals). */
+export function humanSize(bytes: number): string {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(2)} ${units[unit]}`;
+}

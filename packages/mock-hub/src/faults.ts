@@ -1,0 +1,301 @@
+import { fractionOf } from "./random";
+
+/**
+ * Fault kinds and where they apply:
+ * - `http5xx`       checksum and/or `$value` (per granule, default `$value`); search pages (search faults). 503 by default.
+ * - `throttle429`   as http5xx, with `Retry-After` (seconds, default 1).
+ * - `authRefused`   as http5xx, answers 401.
+ * - `gone`          checksum, `$value`, HEAD and CDSE's single-product route: 404 (or `status: 410`), every time.
+ * - `checksumLate`  DHuS checksum route answers `Checksum {Algorithm: null, Value: null}` and CDSE drops the MD5
+ *                   entry of `Checksum[]` (single product and listings) for the first `times` checksum requests (default 2).
+ * - `resetAfterBytes` `$value` GET: the socket is destroyed after `bytes` body bytes (default half the body).
+ * - `trickle`       `$value` GET: the body is sent at `bytesPerSecond` (default 16 KiB/s).
+ * - `corruptOnce`   `$value` GET: one byte (the middle of the product) is flipped the first time it is served.
+ * - `corruptAlways` `$value` GET: that byte is flipped every time.
+ * - `malformedPage` search pages only: the JSON is cut short.
+ * Faults with `times` hit that many requests, then the route recovers (`Infinity`: always).
+ */
+export const FAULT_KINDS = [
+  "http5xx",
+  "throttle429",
+  "resetAfterBytes",
+  "trickle",
+  "corruptOnce",
+  "corruptAlways",
+  "gone",
+  "checksumLate",
+  "authRefused",
+  "malformedPage",
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+export type GranuleFaultKind = Exclude<FaultKind, "malformedPage">;
+export type SearchFaultKind = "http5xx" | "throttle429" | "authRefused" | "malformedPage";
+/** The routes a granule fault can hit: the checksum (DHuS checksum, CDSE single product) and the download. */
+export type GranuleRoute = "checksum" | "value";
+
+export interface GranuleFault {
+  kind: GranuleFaultKind;
+  /** Requests it hits before the route recovers; default 1 (checksumLate: 2; gone, corruptAlways: always). */
+  times?: number;
+  /** Routes it hits, for http5xx, throttle429 and authRefused; default `value`. */
+  on?: GranuleRoute | "both";
+  /** Status for http5xx (default 503) and gone (default 404). */
+  status?: number;
+  retryAfterSeconds?: number;
+  /** resetAfterBytes: body bytes sent before the reset. */
+  bytes?: number;
+  /** trickle: body rate. */
+  bytesPerSecond?: number;
+}
+
+export interface SearchFault {
+  kind: SearchFaultKind;
+  /** Search requests it hits; default 1. */
+  times?: number;
+  /** Only pages at this offset (DHuS `start`, CDSE `$skip`, resto `index`); default any page. */
+  offset?: number;
+  status?: number;
+  retryAfterSeconds?: number;
+}
+
+export interface FaultPlan {
+  /** Seed of the rate draws; default the catalogue's. */
+  seed?: string | number;
+  /** Explicit faults by granule id. */
+  granules?: Record<string, GranuleFault | GranuleFault[]>;
+  /** Explicit faults on search pages (DHuS search, CDSE OData listing, resto). */
+  search?: SearchFault[];
+  /**
+   * Fraction of granules hit by each kind, drawn from the seed (malformedPage: fraction of search pages,
+   * each broken once). Parameters come from `defaults`.
+   */
+  rates?: Partial<Record<FaultKind, number>>;
+  defaults?: {
+    times?: number;
+    retryAfterSeconds?: number;
+    resetAfterBytes?: number;
+    trickleBytesPerSecond?: number;
+    checksumLateRequests?: number;
+  };
+}
+
+/** What a route must do instead of (or while) answering normally. */
+export type StatusFault =
+  | { kind: "http5xx"; status: number }
+  | { kind: "throttle429"; retryAfterSeconds: number }
+  | { kind: "authRefused" }
+  | { kind: "gone"; status: number }
+  | { kind: "checksumLate" };
+
+export interface BodyFaults {
+  resetAfterBytes?: number;
+  bytesPerSecond?: number;
+  /** Offset of the byte to flip. */
+  corruptAt?: number;
+}
+
+const ALWAYS = Number.POSITIVE_INFINITY;
+
+/** Named fault profiles for the CLI and the local mode. */
+export const FAULT_PROFILES: Record<"none" | "light" | "heavy", FaultPlan> = {
+  none: {},
+  light: {
+    rates: { http5xx: 0.03, throttle429: 0.03, resetAfterBytes: 0.03, corruptOnce: 0.01, checksumLate: 0.02 },
+  },
+  heavy: {
+    rates: {
+      http5xx: 0.1,
+      throttle429: 0.1,
+      resetAfterBytes: 0.1,
+      corruptOnce: 0.05,
+      checksumLate: 0.05,
+      gone: 0.01,
+      corruptAlways: 0.01,
+      malformedPage: 0.05,
+    },
+  },
+};
+
+/** Decides, request by request, which faults hit; counts what it injected. */
+export class FaultEngine {
+  private plan: FaultPlan;
+  private readonly hits = new Map<string, number>();
+  private readonly rateFaults = new Map<string, GranuleFault[]>();
+  private readonly injected = new Map<string, number>();
+
+  constructor(
+    plan: FaultPlan = {},
+    private readonly defaultSeed: string | number = 0,
+  ) {
+    this.plan = validatePlan(plan);
+  }
+
+  setPlan(plan: FaultPlan): void {
+    this.plan = validatePlan(plan);
+    this.hits.clear();
+    this.rateFaults.clear();
+  }
+
+  /** Injected faults by kind, for one granule or all. */
+  injectedByKind(granuleId?: string): Partial<Record<FaultKind, number>> {
+    const out: Partial<Record<FaultKind, number>> = {};
+    for (const [key, count] of this.injected) {
+      const [kind, id] = key.split("|") as [FaultKind, string];
+      if (granuleId !== undefined && id !== granuleId) continue;
+      out[kind] = (out[kind] ?? 0) + count;
+    }
+    return out;
+  }
+
+  resetCounters(): void {
+    this.injected.clear();
+  }
+
+  /** A status fault for a granule's route, consuming one hit, or undefined to answer normally. */
+  statusFault(granuleId: string, route: GranuleRoute, method = "GET"): StatusFault | undefined {
+    const faults = this.faultsOf(granuleId);
+    const gone = faults.find((f) => f.kind === "gone");
+    if (gone !== undefined) return this.record(granuleId, { kind: "gone", status: gone.status ?? 404 });
+    if (method === "HEAD") return undefined;
+    for (const [index, fault] of faults.entries()) {
+      const applies =
+        fault.kind === "checksumLate"
+          ? route === "checksum"
+          : (fault.kind === "http5xx" || fault.kind === "throttle429" || fault.kind === "authRefused") &&
+            (fault.on === "both" || (fault.on ?? "value") === route);
+      if (!applies) continue;
+      if (!this.take(`${granuleId}#${index}`, this.timesOf(fault))) continue;
+      switch (fault.kind) {
+        case "http5xx":
+          return this.record(granuleId, { kind: "http5xx", status: fault.status ?? 503 });
+        case "throttle429":
+          return this.record(granuleId, { kind: "throttle429", retryAfterSeconds: this.retryAfter(fault) });
+        case "authRefused":
+          return this.record(granuleId, { kind: "authRefused" });
+        default:
+          return this.record(granuleId, { kind: "checksumLate" });
+      }
+    }
+    return undefined;
+  }
+
+  /** Whether the MD5 is still unpublished in a listing (no hit is consumed: only checksum requests count). */
+  checksumPending(granuleId: string): boolean {
+    return this.faultsOf(granuleId).some(
+      (fault, index) =>
+        fault.kind === "checksumLate" && (this.hits.get(`${granuleId}#${index}`) ?? 0) < this.timesOf(fault),
+    );
+  }
+
+  /** Body faults for one `$value` GET of bytes [start, end) of a product of `size` bytes, consuming hits. */
+  bodyFaults(granuleId: string, start: number, end: number, size: number): BodyFaults {
+    const out: BodyFaults = {};
+    const corruptAt = Math.floor(size / 2);
+    for (const [index, fault] of this.faultsOf(granuleId).entries()) {
+      const key = `${granuleId}#${index}`;
+      if (fault.kind === "resetAfterBytes" && this.take(key, this.timesOf(fault))) {
+        out.resetAfterBytes =
+          fault.bytes ?? this.plan.defaults?.resetAfterBytes ?? Math.max(1, Math.floor((end - start) / 2));
+        this.record(granuleId, fault);
+      } else if (fault.kind === "trickle" && this.take(key, this.timesOf(fault))) {
+        out.bytesPerSecond = fault.bytesPerSecond ?? this.plan.defaults?.trickleBytesPerSecond ?? 16 * 1024;
+        this.record(granuleId, fault);
+      } else if (
+        (fault.kind === "corruptOnce" || fault.kind === "corruptAlways") &&
+        corruptAt >= start &&
+        corruptAt < end &&
+        this.take(key, this.timesOf(fault))
+      ) {
+        out.corruptAt = corruptAt;
+        this.record(granuleId, fault);
+      }
+    }
+    return out;
+  }
+
+  /** A fault for a search page, consuming one hit. `pageKey` names the page (query and offset). */
+  searchFault(
+    pageKey: string,
+    offset: number,
+  ): { kind: SearchFaultKind; status?: number; retryAfterSeconds?: number } | undefined {
+    for (const [index, fault] of (this.plan.search ?? []).entries()) {
+      if (fault.offset !== undefined && fault.offset !== offset) continue;
+      if (!this.take(`search#${index}`, fault.times ?? 1)) continue;
+      this.record("", fault);
+      return fault.kind === "throttle429" ? { ...fault, retryAfterSeconds: this.retryAfter(fault) } : fault;
+    }
+    const rate = this.plan.rates?.malformedPage;
+    if (rate !== undefined && fractionOf(`${this.seed()}:malformedPage:${pageKey}`) < rate) {
+      if (this.take(`page#${pageKey}`, 1)) return this.record("", { kind: "malformedPage" });
+    }
+    return undefined;
+  }
+
+  private faultsOf(granuleId: string): GranuleFault[] {
+    const explicit = this.plan.granules?.[granuleId];
+    if (explicit !== undefined) return Array.isArray(explicit) ? explicit : [explicit];
+    let drawn = this.rateFaults.get(granuleId);
+    if (drawn === undefined) {
+      drawn = [];
+      for (const [kind, rate] of Object.entries(this.plan.rates ?? {}) as [FaultKind, number][]) {
+        if (kind === "malformedPage") continue;
+        if (fractionOf(`${this.seed()}:${kind}:${granuleId}`) < rate) drawn.push({ kind });
+      }
+      this.rateFaults.set(granuleId, drawn);
+    }
+    return drawn;
+  }
+
+  private seed(): string | number {
+    return this.plan.seed ?? this.defaultSeed;
+  }
+
+  private timesOf(fault: GranuleFault): number {
+    if (fault.kind === "gone" || fault.kind === "corruptAlways") return ALWAYS;
+    if (fault.kind === "corruptOnce") return 1;
+    if (fault.kind === "checksumLate") return fault.times ?? this.plan.defaults?.checksumLateRequests ?? 2;
+    return fault.times ?? this.plan.defaults?.times ?? 1;
+  }
+
+  private retryAfter(fault: { retryAfterSeconds?: number }): number {
+    return fault.retryAfterSeconds ?? this.plan.defaults?.retryAfterSeconds ?? 1;
+  }
+
+  private take(key: string, times: number): boolean {
+    const used = this.hits.get(key) ?? 0;
+    if (used >= times) return false;
+    this.hits.set(key, used + 1);
+    return true;
+  }
+
+  private record<T extends { kind: FaultKind }>(granuleId: string, fault: T): T {
+    const key = `${fault.kind}|${granuleId}`;
+    this.injected.set(key, (this.injected.get(key) ?? 0) + 1);
+    return fault;
+  }
+}
+
+function validatePlan(plan: FaultPlan): FaultPlan {
+  for (const [kind, rate] of Object.entries(plan.rates ?? {})) {
+    if (!(FAULT_KINDS as readonly string[]).includes(kind))
+      throw new RangeError(`rates: unknown fault kind ${kind}`);
+    if (typeof rate !== "number" || rate < 0 || rate > 1)
+      throw new RangeError(`rates.${kind} must be in [0, 1]`);
+  }
+  for (const [id, faults] of Object.entries(plan.granules ?? {})) {
+    for (const fault of Array.isArray(faults) ? faults : [faults]) {
+      if (
+        !(FAULT_KINDS as readonly string[]).includes(fault.kind) ||
+        fault.kind === ("malformedPage" as string)
+      ) {
+        throw new RangeError(`granules.${id}: ${fault.kind} is not a granule fault kind`);
+      }
+    }
+  }
+  for (const fault of plan.search ?? []) {
+    if (!["http5xx", "throttle429", "authRefused", "malformedPage"].includes(fault.kind)) {
+      throw new RangeError(`search: ${fault.kind} is not a search fault kind`);
+    }
+  }
+  return plan;
+}

@@ -1,0 +1,28 @@
+export { BLOCK_SIZE, ByteSource, productKey } from "./bytes";
+export {
+  type Catalogue,
+  type CatalogueOptions,
+  createCatalogue,
+  MOCK_PLATFORMS,
+  type MockPlatform,
+  type MockProduct,
+} from "./catalogue";
+export { parseCdseFilter } from "./cdse";
+export type { HubContext } from "./context";
+export { parseDhusQuery } from "./dhus";
+export {
+  FAULT_KINDS,
+  FAULT_PROFILES,
+  FaultEngine,
+  type FaultKind,
+  type FaultPlan,
+  type GranuleFault,
+  type GranuleFaultKind,
+  type SearchFault,
+  type SearchFaultKind,
+} from "./faults";
+export type { MockRequest, MockResponse } from "./http";
+export { createHubContext, type HubContextOptions, handleRequest } from "./router";
+export { type MockHub, type MockHubOptions, startMockHub } from "./server";
+export { type GranuleStats, Introspection, ROUTE_NAMES, type RouteName } from "./stats";
+export { type Credentials, TokenStore } from "./tokens";
