@@ -1,0 +1,158 @@
+import { InvalidHubDataError, InvalidInputError } from "./errors";
+import type { DiscoveredGranule, Platform } from "./granule";
+
+/**
+ * The Sentinel-2 MSI product naming convention (compact form, since 2016), e.g.
+ * `S2A_MSIL1C_20240101T101419_N0510_R022_T32TQM_20240101T105935[.SAFE]`: mission, product level,
+ * sensing start, processing baseline, relative orbit, tile, product discriminator. Anchored, so a
+ * name that matches holds no `/`, `..` or whitespace and is safe as an S3 key. The level is left
+ * open (L1C, L2A, …) so a wrong-level entry is rejected by `evaluateGranule` with a reason rather
+ * than reported as corrupt hub data.
+ */
+export const PRODUCT_NAME_PATTERN =
+  /^(?<mission>S2[ABCD])_MSI(?<level>L[0-9][A-Z])_(?<sensingTime>\d{8}T\d{6})_N(?<baseline>\d{4})_R(?<relativeOrbit>\d{3})_T(?<tileId>\d{2}[A-Z]{3})_(?<discriminator>\d{8}T\d{6})(?:\.SAFE)?$/;
+
+/** The parts of a product name, see PRODUCT_NAME_PATTERN. */
+export interface ProductNameParts {
+  mission: string;
+  level: string;
+  sensingTime: string;
+  baseline: string;
+  relativeOrbit: string;
+  /** Without the leading "T", e.g. 32TQM. */
+  tileId: string;
+  discriminator: string;
+}
+
+/** Hub context attached to an InvalidHubDataError. */
+export interface HubDataContext {
+  granuleId?: string;
+  url?: string;
+}
+
+const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
+const DAY_MS = 86_400_000;
+// MGRS tile: UTM zone 01–60, latitude band C–X without I and O, a 100 km square of two letters
+// without I and O. The hubs write it with (title) or without (tileid) a leading "T".
+const TILE_ID_PATTERN = /^T?(\d{2})([C-HJ-NP-X][A-HJ-NP-Z]{2})$/;
+
+/** True when `value` is a real calendar day written YYYY-MM-DD. */
+export function isValidDay(value: string): boolean {
+  if (!DAY_PATTERN.test(value)) return false;
+  const time = Date.parse(`${value}T00:00:00.000Z`);
+  // Date.parse rolls 2024-02-30 over to March; a real day survives the round trip.
+  return !Number.isNaN(time) && new Date(time).toISOString().startsWith(value);
+}
+
+/** The tile id in its canonical form (`32TQM`), or undefined when `value` is not an MGRS tile id. */
+export function normalizeTileId(value: string): string | undefined {
+  const match = TILE_ID_PATTERN.exec(value.trim().toUpperCase());
+  if (match === null) return undefined;
+  const zone = Number(match[1]);
+  return zone >= 1 && zone <= 60 ? `${match[1]}${match[2]}` : undefined;
+}
+
+/** Splits a product name into its parts, or undefined when it does not follow the convention. */
+export function parseProductName(name: string): ProductNameParts | undefined {
+  const groups = PRODUCT_NAME_PATTERN.exec(name)?.groups;
+  if (groups === undefined) return undefined;
+  return {
+    mission: groups["mission"]!,
+    level: groups["level"]!,
+    sensingTime: groups["sensingTime"]!,
+    baseline: groups["baseline"]!,
+    relativeOrbit: groups["relativeOrbit"]!,
+    tileId: groups["tileId"]!,
+    discriminator: groups["discriminator"]!,
+  };
+}
+
+function describe(value: unknown): string {
+  const text = typeof value === "string" ? value : String(value);
+  return JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}…` : text);
+}
+
+/**
+ * Checks that a hub's product name follows the Sentinel-2 convention before it becomes a key.
+ * @returns the name without `.SAFE`.
+ * @throws InvalidHubDataError naming the offending value (path separators, `..`, whitespace, other shapes).
+ */
+export function assertSafeProductName(name: unknown, context: HubDataContext = {}): string {
+  if (typeof name === "string" && PRODUCT_NAME_PATTERN.test(name)) {
+    return name.endsWith(".SAFE") ? name.slice(0, -".SAFE".length) : name;
+  }
+  const where = context.granuleId === undefined ? "" : ` of granule ${context.granuleId}`;
+  let why = "does not follow the Sentinel-2 product naming convention";
+  if (typeof name !== "string") why = "is not a string";
+  else if (name.includes("..")) why = 'contains ".."';
+  else if (/[/\\]/.test(name)) why = "contains a path separator";
+  else if (/\s/.test(name)) why = "contains whitespace";
+  throw new InvalidHubDataError(`product name${where} ${describe(name)} ${why}`, context);
+}
+
+/**
+ * Turns a hub's MD5 (any case, optional surrounding whitespace) into 32 lowercase hex characters.
+ * @throws InvalidHubDataError when the value is not 32 hex characters.
+ */
+export function normalizeMd5(value: unknown, context: HubDataContext = {}): string {
+  const candidate = typeof value === "string" ? value.trim().toLowerCase() : undefined;
+  if (candidate !== undefined && /^[0-9a-f]{32}$/.test(candidate)) return candidate;
+  const where = context.granuleId === undefined ? "" : ` of granule ${context.granuleId}`;
+  throw new InvalidHubDataError(`MD5${where} ${describe(value)} is not 32 hexadecimal characters`, context);
+}
+
+/** What a search's granules must satisfy to be recorded. */
+export interface FilterRules {
+  /** Allowed tiles, `32TQM` or `T32TQM`; absent means every tile. */
+  tiles?: ReadonlySet<string>;
+  /** Oldest acquisition accepted, in days before the start of the publication day. */
+  maxAcquisitionAgeDays: number;
+  /** Publication day being fetched, YYYY-MM-DD. */
+  day: string;
+  /** Allowed platforms; absent means every platform. */
+  platforms?: readonly Platform[];
+}
+
+export type FilterVerdict = { accepted: true } | { accepted: false; reason: string };
+
+/**
+ * Decides whether a discovered granule is one the HLS chain wants: Level-1C, an allowed platform
+ * and tile, and an acquisition no older than `maxAcquisitionAgeDays` before its publication day.
+ * @throws InvalidInputError when the rules themselves are malformed.
+ */
+export function evaluateGranule(granule: DiscoveredGranule, rules: FilterRules): FilterVerdict {
+  if (!isValidDay(rules.day)) {
+    throw new InvalidInputError(`day must be YYYY-MM-DD, got ${describe(rules.day)}`, { field: "day" });
+  }
+  if (!Number.isInteger(rules.maxAcquisitionAgeDays) || rules.maxAcquisitionAgeDays < 0) {
+    throw new InvalidInputError(
+      `maxAcquisitionAgeDays must be a non-negative integer, got ${rules.maxAcquisitionAgeDays}`,
+      { field: "maxAcquisitionAgeDays" },
+    );
+  }
+  if (!granule.name.includes("_MSIL1C_")) {
+    return { accepted: false, reason: `not a Level-1C product: ${granule.name}` };
+  }
+  if (rules.platforms !== undefined && !rules.platforms.includes(granule.platform)) {
+    return { accepted: false, reason: `platform ${granule.platform} is not enabled` };
+  }
+  if (rules.tiles !== undefined) {
+    const tile = normalizeTileId(granule.tileId);
+    if (tile === undefined || !(rules.tiles.has(tile) || rules.tiles.has(`T${tile}`))) {
+      return { accepted: false, reason: `tile ${granule.tileId} is not in the allow-list` };
+    }
+  }
+  const sensed = Date.parse(granule.sensingStart);
+  if (Number.isNaN(sensed)) {
+    return { accepted: false, reason: `sensing start ${describe(granule.sensingStart)} is not a timestamp` };
+  }
+  // Measured from the publication day, not the clock, so a backfill judges a day as it was judged then.
+  const cutoff = Date.parse(`${rules.day}T00:00:00.000Z`) - rules.maxAcquisitionAgeDays * DAY_MS;
+  if (sensed < cutoff) {
+    return {
+      accepted: false,
+      reason: `acquired ${granule.sensingStart}, more than ${rules.maxAcquisitionAgeDays} days before ${rules.day}`,
+    };
+  }
+  return { accepted: true };
+}

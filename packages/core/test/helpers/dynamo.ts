@@ -1,0 +1,73 @@
+import type { Server } from "node:http";
+import { createRequire } from "node:module";
+import type { AddressInfo } from "node:net";
+import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { TABLE_SCHEMA } from "../../src/granule";
+
+// dynalite ships no type declarations; loading it through require keeps its typing local to this file.
+const dynalite = createRequire(import.meta.url)("dynalite") as (options: {
+  createTableMs?: number;
+  deleteTableMs?: number;
+  updateTableMs?: number;
+  path?: string;
+}) => Server;
+
+export interface LocalDynamo {
+  client: DynamoDBClient;
+  documentClient: DynamoDBDocumentClient;
+  endpoint: string;
+  close(): Promise<void>;
+}
+
+/** Starts an in-memory dynalite on 127.0.0.1 (a free port) with clients pointed at it. */
+export async function startLocalDynamo(): Promise<LocalDynamo> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new DynamoDBClient({
+    endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  });
+  return {
+    client,
+    documentClient: DynamoDBDocumentClient.from(client),
+    endpoint,
+    async close() {
+      client.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Creates the granule table as the stack does: pk, plus the sparse (day, status) index projecting everything. */
+export async function createGranuleTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  const index = TABLE_SCHEMA.statusIndex;
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: "PAY_PER_REQUEST",
+      AttributeDefinitions: [
+        { AttributeName: TABLE_SCHEMA.partitionKey, AttributeType: "S" },
+        { AttributeName: index.partitionKey, AttributeType: "S" },
+        { AttributeName: index.sortKey, AttributeType: "S" },
+      ],
+      KeySchema: [{ AttributeName: TABLE_SCHEMA.partitionKey, KeyType: "HASH" }],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: index.name,
+          KeySchema: [
+            { AttributeName: index.partitionKey, KeyType: "HASH" },
+            { AttributeName: index.sortKey, KeyType: "RANGE" },
+          ],
+          Projection: { ProjectionType: "ALL" },
+        },
+      ],
+    }),
+  );
+}
