@@ -171,3 +171,15 @@ describe("isValidDay", () => {
     expect(isValidDay(day)).toBe(expected);
   });
 });
+
+describe("aDiscoveredGranule", () => {
+  it("builds names that follow the convention for the granule's own platform and tile", () => {
+    const granule = aDiscoveredGranule({ platform: "S2C", tileId: "T01CDH" });
+    expect(parseProductName(assertSafeProductName(granule.name))).toMatchObject({
+      mission: "S2C",
+      level: "L1C",
+      tileId: "01CDH",
+    });
+    expect(aDiscoveredGranule().name).not.toBe(aDiscoveredGranule().name);
+  });
+});
