@@ -12,3 +12,5 @@ export * from "./links";
 export * from "./manifest";
 export * from "./download";
 export * from "./summary";
+export * from "./hub/cdse";
+export * from "./hub/token";
