@@ -217,8 +217,8 @@ export class GranuleStore {
   }
 
   /**
-   * Claims a granule for download: DISCOVERED, FAILED, an expired lease, or the caller's own lease
-   * (a retried child execution) become DOWNLOADING with a fresh lease and one more attempt.
+   * Claims a granule for download: DISCOVERED, FAILED or an expired lease become DOWNLOADING with a
+   * fresh lease and one more attempt; the caller's own lease (a retried child execution) is renewed.
    * @throws GranuleNotFoundError when the table does not hold the granule.
    */
   async claimGranule(granuleId: string, owner: string): Promise<ClaimResult> {
@@ -227,13 +227,28 @@ export class GranuleStore {
     let current: GranuleRecord | undefined;
     for (let round = 0; round < CLAIM_ROUNDS; round++) {
       const nowMs = this.#now().getTime();
+      // A Step Functions Retry of the same child execution re-claims its own live lease: that is the
+      // same attempt continuing (often resuming its upload), so it renews the lease without counting.
+      const renewed = await this.#conditionalUpdate(`claimGranule ${granuleId}`, {
+        Key: granuleKey(granuleId),
+        UpdateExpression: "SET #leaseExpiresAt = :expires, #updatedAt = :now",
+        ConditionExpression: "#status = :downloading AND #leaseOwner = :owner",
+        ExpressionAttributeNames: attributeNames("status", "leaseOwner", "leaseExpiresAt", "updatedAt"),
+        ExpressionAttributeValues: {
+          ":downloading": "DOWNLOADING",
+          ":owner": owner,
+          ":expires": nowMs + this.#leaseMs,
+          ":now": new Date(nowMs).toISOString(),
+        },
+      });
+      if (renewed !== undefined) return { outcome: "claimed", granule: renewed };
       const claimed = await this.#conditionalUpdate(`claimGranule ${granuleId}`, {
         Key: granuleKey(granuleId),
         UpdateExpression:
           "SET #status = :downloading, #leaseOwner = :owner, #leaseExpiresAt = :expires, #updatedAt = :now ADD #attempts :one",
         // Claimable: never leased, failed, leased by a worker that is gone, or leased by this very owner.
         ConditionExpression:
-          "attribute_exists(#pk) AND (#status IN (:discovered, :failed) OR (#status = :downloading AND (#leaseExpiresAt < :nowMs OR #leaseOwner = :owner)))",
+          "attribute_exists(#pk) AND (#status IN (:discovered, :failed) OR (#status = :downloading AND #leaseExpiresAt < :nowMs))",
         ExpressionAttributeNames: attributeNames(
           PK,
           "status",
