@@ -60,7 +60,7 @@ type Predicate = (p: MockProduct) => boolean;
 
 /** Parses the `$filter` subset the downloader sends; throws RangeError naming a clause it cannot read. */
 export function parseCdseFilter(filter: string): Predicate {
-  const predicates = splitTopLevel(filter.trim()).map(parseClause);
+  const predicates = filter.trim() === "" ? [] : splitTopLevel(filter.trim()).map(parseClause);
   return (p) => predicates.every((predicate) => predicate(p));
 }
 

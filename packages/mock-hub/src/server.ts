@@ -141,6 +141,9 @@ async function sendProduct(
         const reset = faults.resetAfterBytes !== undefined && sent + part.length >= faults.resetAfterBytes;
         if (reset) part = part.subarray(0, (faults.resetAfterBytes ?? 0) - sent);
         if (closed) return;
+        // Pace before writing, so the body ends (and frees its download slot) right after its last byte.
+        if (rate !== undefined) await sleep(began + (sent / rate) * 1000 - Date.now());
+        if (closed) return;
         sent += part.length;
         ctx.stats.countGranule(granuleId, "bytesServed", part.length);
         if (reset) {
@@ -149,7 +152,6 @@ async function sendProduct(
           return;
         }
         if (!res.write(part)) await drainOrClose(res);
-        if (rate !== undefined) await sleep(began + (sent / rate) * 1000 - Date.now());
       }
     }
     res.end();

@@ -1,0 +1,98 @@
+import { describe, expect, it } from "vitest";
+import { BLOCK_SIZE, createCatalogue } from "../src/index";
+import { DAY, md5, smallCatalogue } from "./helpers/hub";
+
+const NAME_PATTERN = /^S2[ABC]_MSIL1C_\d{8}T\d{6}_N0510_R\d{3}_T\d{2}[C-X][A-Z]{2}_\d{8}T\d{6}$/;
+
+describe("createCatalogue", () => {
+  it("builds the same products and bytes from the same seed", () => {
+    const first = smallCatalogue({ seed: 7 });
+    const second = smallCatalogue({ seed: 7 });
+    expect(second.products).toEqual(first.products);
+    const id = first.products[0]!.id;
+    expect(md5(second.bytes(id))).toBe(md5(first.bytes(id)));
+  });
+
+  it("builds different products from another seed", () => {
+    const ids = smallCatalogue({ seed: 1 }).products.map((p) => p.id);
+    const others = smallCatalogue({ seed: 2 }).products.map((p) => p.id);
+    expect(others.some((id) => ids.includes(id))).toBe(false);
+  });
+
+  it("keeps a day's products when another day is added", () => {
+    const one = smallCatalogue({ days: [DAY] });
+    const two = smallCatalogue({ days: [DAY, "2026-11-25"] });
+    expect(two.products.filter((p) => p.day === DAY)).toEqual(one.products);
+  });
+
+  it("names products like Sentinel-2 L1C products published within their day", () => {
+    const catalogue = smallCatalogue({ granulesPerDay: 40, platforms: ["S2A", "S2B", "S2C"] });
+    expect(catalogue.products).toHaveLength(40);
+    for (const p of catalogue.products) {
+      expect(p.name).toMatch(NAME_PATTERN);
+      expect(p.name.startsWith(`${p.platform}_`)).toBe(true);
+      expect(p.name).toContain(`_T${p.tileId}_`);
+      expect(p.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(p.publishedAt.slice(0, 10)).toBe(DAY);
+      const lag = Date.parse(p.publishedAt) - Date.parse(p.sensingStart);
+      expect(lag).toBeGreaterThan(0);
+      expect(lag).toBeLessThanOrEqual(3 * 86_400_000);
+      expect(p.sizeBytes).toBeGreaterThanOrEqual(100_000);
+      expect(p.sizeBytes).toBeLessThanOrEqual(300_000);
+    }
+    expect(new Set(catalogue.products.map((p) => p.name)).size).toBe(40);
+  });
+
+  it("draws tiles and platforms from the given lists", () => {
+    const catalogue = smallCatalogue({ tiles: ["32TQM", "18SUJ"], platforms: ["S2C"], granulesPerDay: 10 });
+    expect(new Set(catalogue.products.map((p) => p.tileId))).toEqual(new Set(["32TQM", "18SUJ"]));
+    expect(catalogue.products.every((p) => p.platform === "S2C")).toBe(true);
+  });
+
+  it("orders products by publication time", () => {
+    const times = smallCatalogue({ granulesPerDay: 20 }).products.map((p) => p.publishedAt);
+    expect(times).toEqual([...times].sort());
+  });
+
+  it("gives each product the MD5 of exactly its bytes", async () => {
+    const catalogue = smallCatalogue({ sizeBytes: { min: BLOCK_SIZE * 3 + 17, max: BLOCK_SIZE * 5 } });
+    for (const p of catalogue.products) {
+      const bytes = catalogue.bytes(p.id);
+      expect(bytes.length).toBe(p.sizeBytes);
+      expect(catalogue.expectedMd5(p.id)).toBe(md5(bytes));
+      await expect(catalogue.expectedMd5Async(p.id)).resolves.toBe(md5(bytes));
+    }
+  });
+
+  it("serves any byte range as the same bytes as the whole product", () => {
+    const catalogue = smallCatalogue({ sizeBytes: BLOCK_SIZE * 2 + 1000 });
+    const id = catalogue.products[0]!.id;
+    const whole = catalogue.bytes(id);
+    for (const [start, end] of [
+      [0, 10],
+      [BLOCK_SIZE - 3, BLOCK_SIZE + 5],
+      [12_345, 2 * BLOCK_SIZE + 1000],
+    ] as const) {
+      expect(catalogue.bytes(id, start, end).equals(whole.subarray(start, end))).toBe(true);
+    }
+  });
+
+  it("gives products of the same seed different bytes", () => {
+    const catalogue = smallCatalogue({ sizeBytes: 4096 });
+    const [a, b] = catalogue.products;
+    expect(catalogue.bytes(a!.id).equals(catalogue.bytes(b!.id))).toBe(false);
+  });
+
+  it("rejects a malformed day, an empty platform list and a bad size", () => {
+    const base = { seed: 1, days: [DAY], granulesPerDay: 1 };
+    expect(() => createCatalogue({ ...base, days: ["24/11/2026"] })).toThrow(/days/);
+    expect(() => createCatalogue({ ...base, platforms: [] })).toThrow(/platforms/);
+    expect(() => createCatalogue({ ...base, sizeBytes: { min: 10, max: 5 } })).toThrow(/sizeBytes/);
+    expect(() => createCatalogue({ ...base, tiles: ["T32TQM"] })).toThrow(/tiles/);
+    expect(() => createCatalogue({ ...base, granulesPerDay: -1 })).toThrow(/granulesPerDay/);
+  });
+
+  it("throws for an id it does not hold", () => {
+    expect(() => smallCatalogue().expectedMd5("nope")).toThrow(/no product nope/);
+  });
+});
