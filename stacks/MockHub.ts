@@ -22,6 +22,8 @@ export function MockHub({ stack, app }: StackContext): MockHubResources {
     architecture: "arm_64",
     memorySize: "512 MB",
     timeout: "900 seconds",
+    // X-Ray off: its PutTraceSegments needs Resource "*".
+    tracing: "disabled",
     url: { authorizer: "none" },
   });
   // The function URL ends in "/"; hub clients append "/dhus/..." themselves.

@@ -87,14 +87,24 @@ export async function synthesizeApp(options: SynthesizeOptions): Promise<Synthes
       if (template === undefined || machine === undefined) {
         throw new TypeError(`stateMachineDefinition: stack ${stackName} has no state machine`);
       }
-      const text = flattenIntrinsics(machine.Properties?.DefinitionString, template, region);
+      const others = Object.values(templates).filter((other) => other !== undefined);
+      const text = flattenIntrinsics(machine.Properties?.DefinitionString, template, region, others);
       return JSON.parse(String(text)) as StateMachineDefinition;
     },
   };
 }
 
-/** Replaces CloudFormation intrinsics with placeholder strings (ARNs for functions, names for the rest). */
-export function flattenIntrinsics(value: unknown, template: TemplateJson, region: string): unknown {
+/**
+ * Replaces CloudFormation intrinsics with placeholder strings (ARNs for functions, https URLs for
+ * function URLs, lower-cased logical ids for the rest); an import resolves through the exporting
+ * stack's output when that template is among `others`.
+ */
+export function flattenIntrinsics(
+  value: unknown,
+  template: TemplateJson,
+  region: string,
+  others: TemplateJson[] = [],
+): unknown {
   const pseudo: Record<string, string> = {
     "AWS::Partition": "aws",
     "AWS::Region": region,
@@ -113,8 +123,7 @@ export function flattenIntrinsics(value: unknown, template: TemplateJson, region
         const [logicalId, attribute] = argument as [string, string];
         return placeholderFor(logicalId, attribute);
       }
-      if (key === "Fn::ImportValue")
-        return `import-${String(resolve(argument)).replace(/[^A-Za-z0-9-]/g, "-")}`;
+      if (key === "Fn::ImportValue") return importValue(String(resolve(argument)));
       if (key === "Fn::Join") {
         const [separator, parts] = argument as [string, unknown[]];
         return (resolve(parts) as unknown[]).join(separator);
@@ -130,8 +139,21 @@ export function flattenIntrinsics(value: unknown, template: TemplateJson, region
     }
     return Object.fromEntries(entries.map(([k, v]) => [k, resolve(v)]));
   };
+  const importValue = (exportName: string): unknown => {
+    for (const exporter of others) {
+      for (const output of Object.values(exporter.Outputs ?? {}) as {
+        Value: unknown;
+        Export?: { Name: unknown };
+      }[]) {
+        if (output.Export?.Name === exportName)
+          return flattenIntrinsics(output.Value, exporter, region, others);
+      }
+    }
+    return `import-${exportName.replace(/[^A-Za-z0-9-]/g, "-")}`;
+  };
   const placeholderFor = (logicalId: string, attribute: string): string => {
     const type = template.Resources?.[logicalId]?.Type;
+    if (type === "AWS::Lambda::Url") return `https://${logicalId.toLowerCase()}.lambda-url.${region}.on.aws/`;
     if (type === "AWS::Lambda::Function") {
       return `arn:aws:lambda:${region}:${PLACEHOLDER_ACCOUNT}:function:${logicalId}`;
     }
