@@ -283,6 +283,21 @@ describe("CdseHub.listSearchPage", () => {
     expect(search?.headers.authorization).toBeUndefined();
   });
 
+  it("searches only the publication window a query names", async () => {
+    const fake = await startFakeCdse({ catalogue: { day: "2024-03-05", platform: "S2B", count: 48 } });
+    const hub = hubFor(fake);
+
+    const page = await hub.listSearchPage(
+      { day: "2024-03-05", platform: "S2B", from: "2024-03-05T06:00:00Z", to: "2024-03-05T07:00:00Z" },
+      0,
+    );
+
+    expect(fake.searches()[0]?.query.get("$filter")).toContain(
+      "PublicationDate ge 2024-03-05T06:00:00.000Z and PublicationDate lt 2024-03-05T07:00:00.000Z",
+    );
+    expect(page.granules.map((g) => g.granuleId)).toEqual([productId(12), productId(13)]);
+  });
+
   it("maps a listed product to a granule with its tile, platform, times, size and lowercase MD5", async () => {
     const fake = await startFakeCdse({ catalogue: { day: "2024-03-05", platform: "S2A", count: 1 } });
     const hub = hubFor(fake);
@@ -327,6 +342,8 @@ describe("CdseHub.listSearchPage", () => {
     expect(totalResults).toBe(12_000);
     expect(ids).toEqual(Array.from({ length: 12_000 }, (_, i) => productId(i)));
     expect(Math.max(...fake.searches().map((s) => Number(s.query.get("$skip"))))).toBeLessThanOrEqual(10_000);
+    // One count of the day and one per hour, once: the plan is reused by every later page.
+    expect(fake.searches().filter((s) => s.query.get("$top") === "0")).toHaveLength(25);
   });
 
   it("halves an hour that alone holds more than 10,000 products until each window fits", async () => {
@@ -526,6 +543,29 @@ describe("CdseHub.openDownload", () => {
     expect(fake.grants).toEqual(["password", "refresh_token"]);
     expect(fake.downloads().map((d) => d.headers.authorization)).toEqual([
       "Bearer access-1",
+      "Bearer access-1",
+      "Bearer access-2",
+    ]);
+  });
+
+  it("refreshes the shared token with the refresh grant when a download starts near its expiry", async () => {
+    const fake = await startFakeCdse();
+    let now = Date.parse("2024-03-05T12:00:00.000Z");
+    const hub = hubFor(fake, {
+      tokens: new CdseTokenManager({
+        tokenUrl: `${fake.server.url}/token`,
+        credentials: { username: USERNAME, password: PASSWORD },
+        now: () => now,
+        retries: 0,
+      }),
+    });
+
+    await buffer((await hub.openDownload(productId(13))).body);
+    now += 9 * 60_000; // 1 min before the 10-min token expires: inside the default 60 s margin
+    await buffer((await hub.openDownload(productId(14))).body);
+
+    expect(fake.grants).toEqual(["password", "refresh_token"]);
+    expect(fake.downloads().map((d) => d.headers.authorization)).toEqual([
       "Bearer access-1",
       "Bearer access-2",
     ]);
