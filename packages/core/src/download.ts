@@ -1,5 +1,5 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import { ChecksumMismatchError, InvalidInputError } from "./errors";
+import { ChecksumMismatchError, InvalidInputError, TransferInterruptedError } from "./errors";
 import { type GranuleError, type GranuleStatus, objectKeyFor } from "./granule";
 import type { Hub } from "./hub/hub";
 import type { GranuleStore } from "./store";
@@ -16,7 +16,7 @@ export interface DownloadInput {
 
 /** Where a download reports progress; Powertools' Logger fits. */
 export interface DownloadLogger {
-  info(message: string, extra?: Record<string, unknown>): void;
+  info(message: string, ...extra: Record<string, unknown>[]): void;
 }
 
 export interface DownloadDeps {
@@ -55,6 +55,8 @@ export async function downloadGranule(input: DownloadInput, deps: DownloadDeps):
   if (input.granuleId === "") throw new InvalidInputError("granuleId is empty", { field: "granuleId" });
   if (input.owner === "") throw new InvalidInputError("owner is empty", { field: "owner" });
   if (deps.bucket === "") throw new InvalidInputError("bucket is empty", { field: "bucket" });
+  // A raw AbortError/TimeoutError is in no Retry list: an attempt out of time must say "interrupted".
+  throwIfOutOfTime(input.granuleId, deps.signal);
   const now = deps.now ?? Date.now;
   const { granuleId, owner } = input;
   const { store, hub } = deps;
@@ -73,8 +75,11 @@ export async function downloadGranule(input: DownloadInput, deps: DownloadDeps):
 
   // Asked again on every attempt, never reused from the table: ESA has published wrong MD5s that it
   // corrected later, and a retry after a mismatch must compare against the corrected one.
-  const expectedMd5 = await hub.getChecksum(granuleId, { signal: deps.signal });
+  const expectedMd5 = await hub.getChecksum(granuleId, { signal: deps.signal }).catch((error: unknown) => {
+    throw interruptedIfAborted(error, granuleId, deps.signal);
+  });
   await store.recordChecksum(granuleId, owner, expectedMd5);
+  throwIfOutOfTime(granuleId, deps.signal);
 
   const key = objectKeyFor(granule.name, deps.objectPrefix);
   // A saved upload for another key (the prefix changed between attempts) cannot be continued.
@@ -107,6 +112,23 @@ export async function downloadGranule(input: DownloadInput, deps: DownloadDeps):
     seconds: Math.round(now() - started) / 1000,
     resumedFromBytes: result.resumedFromBytes,
   };
+}
+
+/** An abort (the attempt ran out of time) surfaces as the retryable TransferInterruptedError, whatever raised it. */
+function interruptedIfAborted(error: unknown, granuleId: string, signal: AbortSignal | undefined): unknown {
+  if (signal?.aborted !== true || error instanceof TransferInterruptedError) return error;
+  return new TransferInterruptedError(
+    `download of ${granuleId} ran out of time before the transfer started`,
+    {
+      granuleId,
+      bytesTransferred: 0,
+      cause: error,
+    },
+  );
+}
+
+function throwIfOutOfTime(granuleId: string, signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw interruptedIfAborted(signal.reason, granuleId, signal);
 }
 
 /** Step Functions' error object as a Catch hands it over. */

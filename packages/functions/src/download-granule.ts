@@ -1,0 +1,32 @@
+import { downloadGranule } from "@hls-s2/core";
+import * as v from "valibot";
+import { type LambdaClock, workingTimeMs } from "./lib/deadline";
+import { parseInput } from "./lib/input";
+import { logger } from "./lib/logger";
+import { getConfig, getHub, getS3, getStore } from "./lib/runtime";
+
+const NON_EMPTY = v.pipe(v.string(), v.minLength(1));
+const INPUT = v.object({ granuleId: NON_EMPTY, owner: NON_EMPTY });
+
+/** Download: one granule, claimed, streamed and verified; typed errors propagate for Retry/Catch. */
+export async function handler(event: unknown, context?: LambdaClock) {
+  const input = parseInput(INPUT, event);
+  const workingMs = workingTimeMs(context);
+  // Aborting before the timeout lets the transfer checkpoint and raise TransferInterruptedError (retried)
+  // instead of Lambda killing it mid-part (States.Timeout, progress lost).
+  const signal = workingMs === undefined ? undefined : AbortSignal.timeout(workingMs);
+  const config = getConfig();
+  const result = await downloadGranule(input, {
+    store: getStore(),
+    hub: await getHub(),
+    s3: getS3(),
+    bucket: config.bucketName,
+    objectPrefix: config.objectPrefix,
+    partSizeBytes: config.partSizeMib * 1024 * 1024,
+    queueSize: config.partQueueSize,
+    signal,
+    logger,
+  });
+  logger.info("download finished", { ...result });
+  return result;
+}

@@ -1,0 +1,25 @@
+import { fetchLinks, PLATFORMS } from "@hls-s2/core";
+import * as v from "valibot";
+import { type LambdaClock, workingTimeMs } from "./lib/deadline";
+import { DAY, parseInput } from "./lib/input";
+import { logger } from "./lib/logger";
+import { getConfig, getHub, getStore } from "./lib/runtime";
+
+// Loose: from the second page on, the input is this handler's own previous output.
+const INPUT = v.looseObject({ day: DAY, platform: v.picklist(PLATFORMS) });
+
+/** FetchPage: pages one (day, platform) search within the time budget, from the stored offset. */
+export async function handler(event: unknown, context?: LambdaClock) {
+  const { day, platform } = parseInput(INPUT, event);
+  const budgetMs = getConfig().fetchTimeBudgetSeconds * 1000;
+  const deadline = Date.now() + Math.min(budgetMs, workingTimeMs(context) ?? budgetMs);
+  const { rejectedSample, ...result } = await fetchLinks(
+    { day, platform },
+    { hub: await getHub(), store: getStore() },
+    { deadline },
+  );
+  if (result.rejected > 0)
+    logger.info("rejected hub entries", { day, platform, rejected: result.rejected, sample: rejectedSample });
+  logger.info("fetched links", result);
+  return result;
+}

@@ -1,0 +1,151 @@
+import { readFileSync } from "node:fs";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { S3Client } from "@aws-sdk/client-s3";
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import * as core from "@hls-s2/core";
+import {
+  type Config,
+  ConfigError,
+  type Credentials,
+  DhusHub,
+  GranuleStore,
+  type Hub,
+  loadTileAllowList,
+  parseConfig,
+} from "@hls-s2/core";
+import * as v from "valibot";
+
+/**
+ * What the local runner and tests replace: the environment a Lambda would get, SDK clients pointed
+ * at embedded servers, credentials instead of Secrets Manager, or a whole hub.
+ */
+export interface RuntimeOverrides {
+  env?: Readonly<Record<string, string | undefined>>;
+  clients?: { dynamo?: DynamoDBDocumentClient; s3?: S3Client; secrets?: SecretsManagerClient };
+  credentials?: { hub?: Credentials; download?: Credentials };
+  hub?: Hub;
+}
+
+const SECRET_SCHEMA = v.object({
+  username: v.pipe(v.string(), v.minLength(1)),
+  password: v.pipe(v.string(), v.minLength(1)),
+});
+
+let overrides: RuntimeOverrides = {};
+// Built on first use and kept for the container's life: cold start pays once, warm calls reuse.
+let config: Config | undefined;
+let store: GranuleStore | undefined;
+let s3: S3Client | undefined;
+let hub: Promise<Hub> | undefined;
+
+/** Replaces parts of the runtime (and drops what was built), so handlers run in-process against local servers. */
+export function configureRuntime(next: RuntimeOverrides): void {
+  resetRuntime();
+  overrides = next;
+}
+
+/** Forgets overrides and everything built, as a fresh Lambda container would. */
+export function resetRuntime(): void {
+  overrides = {};
+  config = undefined;
+  store = undefined;
+  s3 = undefined;
+  hub = undefined;
+}
+
+/** The parsed configuration. @throws ConfigError naming every bad key. */
+export function getConfig(): Config {
+  config ??= parseConfig(overrides.env ?? process.env);
+  return config;
+}
+
+export function getStore(): GranuleStore {
+  if (store === undefined) {
+    const { tableName, leaseSeconds, maxAttempts } = getConfig();
+    const client =
+      overrides.clients?.dynamo ??
+      DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+        marshallOptions: { removeUndefinedValues: true },
+      });
+    store = new GranuleStore(client, { tableName, leaseMs: leaseSeconds * 1000, maxAttempts });
+  }
+  return store;
+}
+
+export function getS3(): S3Client {
+  s3 ??= overrides.clients?.s3 ?? new S3Client({});
+  return s3;
+}
+
+/** The hub of the configured kind, with credentials from Secrets Manager. @throws ConfigError */
+export function getHub(): Promise<Hub> {
+  hub ??= buildHub().catch((error: unknown) => {
+    // A failed cold start (secret not yet filled in) must not poison the warm container.
+    hub = undefined;
+    throw error;
+  });
+  return hub;
+}
+
+async function buildHub(): Promise<Hub> {
+  if (overrides.hub !== undefined) return overrides.hub;
+  const cfg = getConfig();
+  const tiles =
+    cfg.tileAllowList ??
+    (cfg.tileAllowListFile === undefined
+      ? undefined
+      : loadTileAllowList(readFileSync(cfg.tileAllowListFile, "utf8")));
+  const credentials = overrides.credentials?.hub ?? (await readSecret("HUB_SECRET_ID", cfg.hubSecretId));
+  const download =
+    cfg.downloadHubUrl === undefined
+      ? undefined
+      : {
+          url: cfg.downloadHubUrl,
+          credentials:
+            overrides.credentials?.download ??
+            (cfg.downloadHubSecretId === undefined
+              ? credentials
+              : await readSecret("DOWNLOAD_HUB_SECRET_ID", cfg.downloadHubSecretId)),
+        };
+  const filterRules = { tiles, maxAcquisitionAgeDays: cfg.maxAcquisitionAgeDays };
+  if (cfg.hubKind === "dhus") {
+    return new DhusHub({ url: cfg.hubUrl, credentials, download, pageSize: cfg.searchPageSize, filterRules });
+  }
+  // Looked up by name: core's index exports the CDSE client only once that work lands.
+  const Cdse = (core as Record<string, unknown>)["CdseHub"] as (new (options: object) => Hub) | undefined;
+  if (Cdse === undefined)
+    throw new ConfigError([{ key: "HUB_KIND", message: "cdse hub not implemented yet" }]);
+  if (download === undefined) {
+    throw new ConfigError([
+      { key: "DOWNLOAD_HUB_URL", message: "is required with HUB_KIND cdse (the zipper host)" },
+    ]);
+  }
+  return new Cdse({
+    catalogueUrl: cfg.hubUrl,
+    downloadUrl: download.url,
+    credentials,
+    tokenUrl: cfg.cdseTokenUrl,
+    pageSize: cfg.searchPageSize,
+    filterRules,
+  });
+}
+
+async function readSecret(key: string, secretId: string | undefined): Promise<Credentials> {
+  if (secretId === undefined)
+    throw new ConfigError([{ key, message: "is required to read hub credentials" }]);
+  const secrets = overrides.clients?.secrets ?? new SecretsManagerClient({});
+  const answer = await secrets.send(new GetSecretValueCommand({ SecretId: secretId }));
+  let value: unknown;
+  try {
+    value = JSON.parse(answer.SecretString ?? "");
+  } catch {
+    value = undefined;
+  }
+  const parsed = v.safeParse(SECRET_SCHEMA, value);
+  // Never echo the secret's content: only say which secret is malformed.
+  if (!parsed.success) {
+    throw new ConfigError([{ key, message: `secret ${secretId} is not {"username","password"} JSON` }]);
+  }
+  return parsed.output;
+}

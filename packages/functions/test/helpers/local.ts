@@ -1,0 +1,126 @@
+import { createHash, randomUUID } from "node:crypto";
+import type { Server } from "node:http";
+import { createRequire } from "node:module";
+import type { AddressInfo } from "node:net";
+import { Readable } from "node:stream";
+import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { type DiscoveredGranule, type Hub, TABLE_SCHEMA } from "@hls-s2/core";
+
+// dynalite ships no type declarations; requiring it keeps its typing local to this file.
+const dynalite = createRequire(import.meta.url)("dynalite") as (options: {
+  createTableMs?: number;
+}) => Server;
+
+export const TABLE = "functions-test";
+
+/** The environment a deployed function gets, pointing nowhere real. */
+export function lambdaEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    TABLE_NAME: TABLE,
+    BUCKET_NAME: "upload-bucket",
+    WORK_BUCKET_NAME: "work-bucket",
+    HUB_KIND: "dhus",
+    HUB_URL: "http://127.0.0.1:9/hub",
+    HUB_SECRET_ID: "hub-secret",
+    PLATFORMS: "S2A,S2B",
+    LOOKBACK_DAYS: "1",
+    PART_SIZE_MIB: "5",
+    PART_QUEUE_SIZE: "1",
+    ...overrides,
+  };
+}
+
+export interface LocalTable {
+  documentClient: DynamoDBDocumentClient;
+  close(): Promise<void>;
+}
+
+/** An in-memory dynalite on 127.0.0.1 with the granule table created as the stack creates it. */
+export async function startLocalTable(): Promise<LocalTable> {
+  const server = dynalite({ createTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const client = new DynamoDBClient({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: "us-east-1",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  });
+  const index = TABLE_SCHEMA.statusIndex;
+  await client.send(
+    new CreateTableCommand({
+      TableName: TABLE,
+      BillingMode: "PAY_PER_REQUEST",
+      AttributeDefinitions: [
+        { AttributeName: TABLE_SCHEMA.partitionKey, AttributeType: "S" },
+        { AttributeName: index.partitionKey, AttributeType: "S" },
+        { AttributeName: index.sortKey, AttributeType: "S" },
+      ],
+      KeySchema: [{ AttributeName: TABLE_SCHEMA.partitionKey, KeyType: "HASH" }],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: index.name,
+          KeySchema: [
+            { AttributeName: index.partitionKey, KeyType: "HASH" },
+            { AttributeName: index.sortKey, KeyType: "RANGE" },
+          ],
+          Projection: { ProjectionType: "ALL" },
+        },
+      ],
+    }),
+  );
+  return {
+    documentClient: DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }),
+    async close() {
+      client.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+let sequence = 0;
+
+/** A granule with a fresh id, a valid product name and a publication day of its own. */
+export function aGranule(): { granule: DiscoveredGranule; day: string } {
+  sequence += 1;
+  const day = new Date(Date.UTC(2031, 0, 1) + sequence * 86_400_000).toISOString().slice(0, 10);
+  const stamp = `${day.replace(/-/g, "")}T${String(100000 + sequence).slice(-6)}`;
+  return {
+    day,
+    granule: {
+      granuleId: randomUUID(),
+      name: `S2B_MSIL1C_20240101T101419_N0510_R022_T32TQM_${stamp}`,
+      tileId: "32TQM",
+      platform: "S2B",
+      sensingStart: "2024-01-01T10:14:19.024Z",
+      sensingEnd: "2024-01-01T10:14:19.024Z",
+      publishedAt: `${day}T12:00:00.000Z`,
+      sizeBytes: 0,
+    },
+  };
+}
+
+export function md5Of(bytes: Buffer): string {
+  return createHash("md5").update(bytes).digest("hex");
+}
+
+/** A hub serving one product body (honouring the offset like a Range request) and its checksum. */
+export function fakeHub(body: Buffer, overrides: Partial<Hub> = {}): Hub {
+  return {
+    kind: "dhus",
+    async listSearchPage() {
+      return { totalResults: 0, entriesOnPage: 0, granules: [], rejected: [] };
+    },
+    async getChecksum() {
+      return md5Of(body);
+    },
+    async openDownload(_id, options = {}) {
+      const offset = options.offset ?? 0;
+      return { body: Readable.from([body.subarray(offset)]), offset, contentLength: body.length - offset };
+    },
+    ...overrides,
+  };
+}

@@ -1,0 +1,37 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { handler as downloadGranule } from "../src/download-granule";
+import { handler as fetchLinks } from "../src/fetch-links";
+import { handler as generateQueries } from "../src/generate-queries";
+import { configureRuntime, resetRuntime } from "../src/lib/runtime";
+import { handler as recordFailure } from "../src/record-failure";
+import { handler as summarize } from "../src/summarize";
+import { handler as writeManifest } from "../src/write-manifest";
+import { lambdaEnv } from "./helpers/local";
+
+afterEach(() => resetRuntime());
+
+const CASES: [string, (event: unknown) => Promise<unknown>, unknown, string][] = [
+  ["generate-queries", generateQueries, { from: "2024-1-1" }, "from"],
+  ["generate-queries", generateQueries, { form: "2024-01-01" }, "form"],
+  ["fetch-links", fetchLinks, { day: "2024-01-01", platform: "L8" }, "platform"],
+  ["fetch-links", fetchLinks, { platform: "S2A" }, "day"],
+  ["write-manifest", writeManifest, { from: "2024-01-01", to: "2024-01-02" }, "executionName"],
+  ["download-granule", downloadGranule, { granuleId: "", owner: "arn:exec" }, "granuleId"],
+  ["download-granule", downloadGranule, "not an object", "event"],
+  ["record-failure", recordFailure, { granuleId: "g", owner: "o", error: { Cause: "x" } }, "error.Error"],
+  ["summarize", summarize, { from: "2024-01-01" }, "to"],
+];
+
+describe("handler input", () => {
+  it.each(CASES)(
+    "%s rejects a malformed event with InvalidInputError naming the field",
+    async (_name, handler, event, field) => {
+      configureRuntime({ env: lambdaEnv() });
+      const error = await handler(event).then(
+        () => undefined,
+        (thrown: unknown) => thrown,
+      );
+      expect(error).toMatchObject({ name: "InvalidInputError", field });
+    },
+  );
+});

@@ -1,0 +1,87 @@
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterEach, describe, expect, it } from "vitest";
+import { configureRuntime, getConfig, getHub, resetRuntime } from "../src/lib/runtime";
+import { lambdaEnv } from "./helpers/local";
+
+afterEach(() => resetRuntime());
+
+function secretsAnswering(secretString: string) {
+  const secrets = new SecretsManagerClient({ region: "us-east-1" });
+  const mock = mockClient(secrets);
+  mock.on(GetSecretValueCommand).resolves({ SecretString: secretString });
+  return { secrets, mock };
+}
+
+describe("runtime", () => {
+  it("parses the configuration once per container", () => {
+    const env = lambdaEnv({ LOOKBACK_DAYS: "3" });
+    configureRuntime({ env });
+
+    const first = getConfig();
+    env.LOOKBACK_DAYS = "7";
+
+    expect(getConfig()).toBe(first);
+    expect(first.lookbackDays).toBe(3);
+  });
+
+  it("builds the DHuS hub with credentials read once from Secrets Manager", async () => {
+    const { secrets, mock } = secretsAnswering(JSON.stringify({ username: "alice", password: "s3cret" }));
+    configureRuntime({ env: lambdaEnv(), clients: { secrets } });
+
+    const hub = await getHub();
+    await getHub();
+
+    expect(hub.kind).toBe("dhus");
+    expect(mock.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+    expect(mock.commandCalls(GetSecretValueCommand)[0]!.args[0].input).toEqual({ SecretId: "hub-secret" });
+  });
+
+  it("reads the download hub's own secret when one is configured", async () => {
+    const { secrets, mock } = secretsAnswering(JSON.stringify({ username: "bob", password: "pw" }));
+    configureRuntime({
+      env: lambdaEnv({
+        DOWNLOAD_HUB_URL: "http://127.0.0.1:9/inthub",
+        DOWNLOAD_HUB_SECRET_ID: "inthub-secret",
+      }),
+      clients: { secrets },
+    });
+
+    await getHub();
+
+    const ids = mock.commandCalls(GetSecretValueCommand).map((call) => call.args[0].input.SecretId);
+    expect(ids.sort()).toEqual(["hub-secret", "inthub-secret"]);
+  });
+
+  it("refuses a malformed secret with a ConfigError that does not echo its content", async () => {
+    const { secrets } = secretsAnswering(JSON.stringify({ user: "alice", pass: "hunter2" }));
+    configureRuntime({ env: lambdaEnv(), clients: { secrets } });
+
+    const error = await getHub().then(
+      () => undefined,
+      (thrown: unknown) => thrown as Error,
+    );
+
+    expect(error).toMatchObject({ name: "ConfigError", issues: [{ key: "HUB_SECRET_ID" }] });
+    expect(error?.message).not.toContain("hunter2");
+  });
+
+  it("needs HUB_SECRET_ID unless credentials are given", async () => {
+    const { HUB_SECRET_ID: _dropped, ...env } = lambdaEnv();
+    configureRuntime({ env });
+
+    await expect(getHub()).rejects.toMatchObject({ name: "ConfigError", issues: [{ key: "HUB_SECRET_ID" }] });
+  });
+
+  it("uses the credentials it is given without asking Secrets Manager", async () => {
+    const { secrets, mock } = secretsAnswering("{}");
+    configureRuntime({
+      env: lambdaEnv(),
+      clients: { secrets },
+      credentials: { hub: { username: "u", password: "p" } },
+    });
+
+    expect((await getHub()).kind).toBe("dhus");
+    expect(mock.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+  });
+});

@@ -1,0 +1,44 @@
+import type { S3Client } from "@aws-sdk/client-s3";
+import { GranuleStore } from "@hls-s2/core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { configureRuntime, resetRuntime } from "../src/lib/runtime";
+import { handler } from "../src/write-manifest";
+import { aGranule, type LocalTable, lambdaEnv, startLocalTable, TABLE } from "./helpers/local";
+
+let table: LocalTable;
+let store: GranuleStore;
+
+beforeAll(async () => {
+  table = await startLocalTable();
+  store = new GranuleStore(table.documentClient, { tableName: TABLE });
+});
+afterAll(() => table.close());
+afterEach(() => resetRuntime());
+
+describe("write-manifest handler", () => {
+  it("writes the window's pending granules to the work bucket under the execution's name", async () => {
+    // A recording stand-in: core sends commands of its own SDK copy, which a class-matching mock would miss.
+    const sent: { command: string; input: Record<string, unknown> }[] = [];
+    const s3 = {
+      async send(command: { constructor: { name: string }; input: Record<string, unknown> }) {
+        sent.push({ command: command.constructor.name, input: command.input });
+        return {};
+      },
+    } as unknown as S3Client;
+    configureRuntime({ env: lambdaEnv(), clients: { dynamo: table.documentClient, s3 } });
+    const { granule, day } = aGranule();
+    await store.recordDiscovered(granule, day);
+
+    const result = await handler({ from: day, to: day, executionName: "daily-run-1" });
+
+    expect(result).toEqual({ bucket: "work-bucket", key: "manifests/daily-run-1.json", count: 1 });
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({
+      command: "PutObjectCommand",
+      input: { Bucket: "work-bucket", Key: "manifests/daily-run-1.json", ContentType: "application/json" },
+    });
+    expect(JSON.parse(sent[0]!.input["Body"] as string)).toEqual([
+      { granuleId: granule.granuleId, name: granule.name, day },
+    ]);
+  });
+});
