@@ -11,6 +11,7 @@ import { type Credentials, parseRetryAfter } from "./http";
 
 /** CDSE's public Keycloak client: the one its documentation gives for the password grant. */
 export const CDSE_CLIENT_ID = "cdse-public";
+/** CDSE identity (Keycloak) token endpoint, used when a hub is given credentials without a token URL. */
 export const CDSE_TOKEN_URL =
   "https://identity.dataspace.copernicus.eu/auth/realms/CDSE/protocol/openid-connect/token";
 
