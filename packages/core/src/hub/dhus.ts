@@ -123,20 +123,14 @@ export class DhusHub implements Hub {
       });
     }
     const checksum = parsed.output.d.Checksum;
-    if (
-      checksum === undefined ||
-      checksum === null ||
-      checksum.Value === undefined ||
-      checksum.Value.trim() === ""
-    ) {
-      throw new ChecksumNotPublishedError(granuleId);
-    }
-    if (checksum.Algorithm !== undefined && checksum.Algorithm.toUpperCase() !== "MD5") {
+    const value = checksum?.Value;
+    if (typeof value !== "string" || value.trim() === "") throw new ChecksumNotPublishedError(granuleId);
+    if (checksum?.Algorithm !== undefined && checksum.Algorithm.toUpperCase() !== "MD5") {
       throw new InvalidHubDataError(`checksum of granule ${granuleId} is ${checksum.Algorithm}, not MD5`, {
         granuleId,
       });
     }
-    return normalizeMd5(checksum.Value, { granuleId });
+    return normalizeMd5(value, { granuleId });
   }
 
   /**

@@ -431,7 +431,9 @@ describe("DhusHub.getChecksum", () => {
     empty.d.Checksum.Value = "";
     const nulled = fixture("checksum");
     nulled.d.Checksum = null;
-    const bodies = [absent, empty, nulled];
+    const nullValue = fixture("checksum");
+    nullValue.d.Checksum.Value = null;
+    const bodies = [absent, empty, nulled, nullValue];
     const server = await serve((_req, res) => sendJson(res, bodies[server.requests.length - 1]));
     const hub = hubFor(server);
 
