@@ -1,0 +1,214 @@
+import { S3Client } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type DownloadDeps, describeStepFunctionsError, downloadGranule, recordFailure } from "../src/download";
+import { ChecksumMismatchError, GranuleGoneError, TransferInterruptedError } from "../src/errors";
+import { objectKeyFor } from "../src/granule";
+import type { Hub } from "../src/hub/hub";
+import { GranuleStore } from "../src/store";
+import { createGranuleTable, type LocalDynamo, startLocalDynamo } from "./helpers/dynamo";
+import { aDiscoveredGranule, aUniqueDay } from "./helpers/factories";
+import { type FakeHub, type FakeHubOptions, fakeHub, memoryS3 } from "./helpers/s3";
+
+const MIB = 1024 * 1024;
+const TABLE = "download-test";
+let dynamo: LocalDynamo;
+let store: GranuleStore;
+
+beforeAll(async () => {
+  dynamo = await startLocalDynamo();
+  await createGranuleTable(dynamo.client, TABLE);
+  store = new GranuleStore(dynamo.documentClient, { tableName: TABLE });
+});
+
+afterAll(async () => {
+  await dynamo.close();
+});
+
+/** A whole Hub around the transfer tests' fake product; the checksum answer can be replaced. */
+function hubFor(product: FakeHub, checksum: () => Promise<string> = async () => product.md5.toUpperCase()) {
+  let checksumCalls = 0;
+  const hub: Hub = {
+    kind: "dhus",
+    async listSearchPage() {
+      throw new Error("not used by downloads");
+    },
+    async getChecksum() {
+      checksumCalls += 1;
+      return checksum();
+    },
+    openDownload: (id, options) => product.openDownload(id, options),
+  };
+  return { hub, checksumCalls: () => checksumCalls };
+}
+
+async function aDiscoveredRecord() {
+  const granule = aDiscoveredGranule();
+  await store.recordDiscovered(granule, aUniqueDay());
+  return granule;
+}
+
+function depsWith(hub: Hub, overrides: Partial<DownloadDeps> = {}) {
+  const s3 = new S3Client({ region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "x" } });
+  const memory = memoryS3(s3);
+  const deps: DownloadDeps = {
+    store,
+    hub,
+    s3,
+    bucket: "upload-bucket",
+    objectPrefix: "incoming",
+    partSizeBytes: 5 * MIB,
+    queueSize: 1,
+    ...overrides,
+  };
+  return { deps, memory: memory.state };
+}
+
+function product(options: Partial<FakeHubOptions> = {}) {
+  return fakeHub({ size: 6 * MIB, chunkBytes: 256 * 1024, ...options });
+}
+
+describe("downloadGranule", () => {
+  it("claims, verifies and uploads the granule under its object key, then marks it downloaded", async () => {
+    const granule = await aDiscoveredRecord();
+    const source = product();
+    const { hub } = hubFor(source);
+    const { deps, memory } = depsWith(hub);
+
+    const result = await downloadGranule({ granuleId: granule.granuleId, owner: "exec-1" }, deps);
+
+    const key = objectKeyFor(granule.name, "incoming");
+    expect(result).toMatchObject({ granuleId: granule.granuleId, outcome: "downloaded", key, bytes: 6 * MIB, resumedFromBytes: 0 });
+    expect(result.seconds).toBeGreaterThanOrEqual(0);
+    expect(memory.objects.get(key)?.length).toBe(6 * MIB);
+    expect(await store.getGranule(granule.granuleId)).toMatchObject({
+      status: "DOWNLOADED",
+      s3Key: key,
+      bytesWritten: 6 * MIB,
+      checksum: { algorithm: "MD5", value: source.md5 },
+    });
+  });
+
+  it("reports a granule already downloaded without touching the hub", async () => {
+    const granule = await aDiscoveredRecord();
+    await store.claimGranule(granule.granuleId, "earlier");
+    await store.markDownloaded(granule.granuleId, "earlier", { s3Key: "k.zip", bytesWritten: 7 });
+    const { hub, checksumCalls } = hubFor(product());
+
+    const result = await downloadGranule({ granuleId: granule.granuleId, owner: "exec-2" }, depsWith(hub).deps);
+
+    expect(result).toEqual({ granuleId: granule.granuleId, outcome: "already-downloaded", key: "k.zip", bytes: 7 });
+    expect(checksumCalls()).toBe(0);
+  });
+
+  it("leaves a granule another worker holds a live lease on", async () => {
+    const granule = await aDiscoveredRecord();
+    await store.claimGranule(granule.granuleId, "other-worker");
+    const { hub, checksumCalls } = hubFor(product());
+
+    const result = await downloadGranule({ granuleId: granule.granuleId, owner: "exec-3" }, depsWith(hub).deps);
+
+    expect(result).toEqual({ granuleId: granule.granuleId, outcome: "leased-elsewhere" });
+    expect(checksumCalls()).toBe(0);
+  });
+
+  it("checkpoints when its signal aborts and resumes the saved upload on the next attempt", async () => {
+    const granule = await aDiscoveredRecord();
+    const controller = new AbortController();
+    const source = product({ size: 11 * MIB, onServed: (served) => served >= 6 * MIB && controller.abort() });
+    const { hub } = hubFor(source);
+    const { deps, memory } = depsWith(hub, { signal: controller.signal });
+
+    await expect(downloadGranule({ granuleId: granule.granuleId, owner: "exec-4" }, deps)).rejects.toThrow(
+      TransferInterruptedError,
+    );
+    expect((await store.getGranule(granule.granuleId))?.upload?.bytes).toBe(5 * MIB);
+
+    const retry = await downloadGranule({ granuleId: granule.granuleId, owner: "exec-4" }, { ...deps, signal: undefined });
+
+    expect(retry).toMatchObject({ outcome: "downloaded", bytes: 11 * MIB, resumedFromBytes: 5 * MIB });
+    expect(memory.objects.get(retry.key!)?.length).toBe(11 * MIB);
+    expect(source.opens.at(-1)?.requested).toBe(5 * MIB);
+  });
+
+  it("asks the hub for the checksum on every attempt and forgets the aborted upload after a mismatch", async () => {
+    const granule = await aDiscoveredRecord();
+    const source = product();
+    let answer = "0".repeat(32);
+    const { hub, checksumCalls } = hubFor(source, async () => answer);
+    const { deps, memory } = depsWith(hub);
+
+    await expect(downloadGranule({ granuleId: granule.granuleId, owner: "exec-5" }, deps)).rejects.toThrow(
+      ChecksumMismatchError,
+    );
+    expect((await store.getGranule(granule.granuleId))?.upload).toBeUndefined();
+    expect([...memory.uploads.values()].every((upload) => upload.state === "aborted")).toBe(true);
+
+    // ESA corrected its MD5: the retry must compare against the new one, not a stored copy.
+    answer = source.md5;
+    const retry = await downloadGranule({ granuleId: granule.granuleId, owner: "exec-5" }, deps);
+
+    expect(retry.outcome).toBe("downloaded");
+    expect(checksumCalls()).toBe(2);
+  });
+
+  it("propagates the hub's GranuleGoneError unchanged", async () => {
+    const granule = await aDiscoveredRecord();
+    const { hub } = hubFor(product(), async () => {
+      throw new GranuleGoneError(granule.granuleId, 410);
+    });
+
+    await expect(
+      downloadGranule({ granuleId: granule.granuleId, owner: "exec-6" }, depsWith(hub).deps),
+    ).rejects.toMatchObject({ name: "GranuleGoneError", status: 410 });
+  });
+
+  it("raises TransferInterruptedError, not an AbortError, when the attempt has no time left", async () => {
+    const granule = await aDiscoveredRecord();
+    const { hub } = hubFor(product());
+
+    await expect(
+      downloadGranule(
+        { granuleId: granule.granuleId, owner: "exec-7" },
+        depsWith(hub, { signal: AbortSignal.abort(new DOMException("timed out", "TimeoutError")) }).deps,
+      ),
+    ).rejects.toMatchObject({ name: "TransferInterruptedError" });
+  });
+});
+
+describe("recordFailure", () => {
+  it("marks the claimed granule FAILED with the error name and Lambda's errorMessage", async () => {
+    const granule = await aDiscoveredRecord();
+    await store.claimGranule(granule.granuleId, "exec-8");
+    const cause = JSON.stringify({ errorType: "HubAuthError", errorMessage: "401 from hub", trace: [] });
+
+    const result = await recordFailure(
+      { granuleId: granule.granuleId, owner: "exec-8", error: { Error: "HubAuthError", Cause: cause } },
+      { store },
+    );
+
+    expect(result).toEqual({
+      granuleId: granule.granuleId,
+      status: "FAILED",
+      error: { name: "HubAuthError", message: "401 from hub" },
+      attempts: 1,
+    });
+  });
+});
+
+describe("describeStepFunctionsError", () => {
+  it("takes the message from a Lambda Cause JSON", () => {
+    const cause = JSON.stringify({ errorType: "GranuleGoneError", errorMessage: "gone (HTTP 410)", trace: ["at x"] });
+    expect(describeStepFunctionsError({ Error: "GranuleGoneError", Cause: cause })).toEqual({
+      name: "GranuleGoneError",
+      message: "gone (HTTP 410)",
+    });
+  });
+
+  it("keeps a plain-text or missing Cause as it is", () => {
+    expect(describeStepFunctionsError({ Error: "States.Timeout", Cause: "Task timed out" })).toEqual({
+      name: "States.Timeout",
+      message: "Task timed out",
+    });
+    expect(describeStepFunctionsError({ Error: "Lambda.Unknown" })).toEqual({ name: "Lambda.Unknown", message: "" });
+  });
+});
