@@ -1,0 +1,625 @@
+import { createHash } from "node:crypto";
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  type S3Client,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
+import { createMD5, type IHasher } from "hash-wasm";
+import {
+  ChecksumMismatchError,
+  DownloaderError,
+  InvalidHubDataError,
+  InvalidInputError,
+  TransferInterruptedError,
+} from "./errors";
+import type { UploadProgress } from "./granule";
+import type { DownloadStream, Hub } from "./hub/hub";
+
+const MIB = 1024 * 1024;
+/** S3 refuses parts below 5 MiB (except the last one). */
+export const MIN_PART_SIZE_BYTES = 5 * MIB;
+/** S3's largest part. */
+export const MAX_PART_SIZE_BYTES = 5 * 1024 * MIB;
+export const DEFAULT_PART_SIZE_BYTES = 16 * MIB;
+export const DEFAULT_QUEUE_SIZE = 4;
+export const MAX_QUEUE_SIZE = 16;
+export const DEFAULT_MAX_RESUMES = 5;
+const MAX_PARTS = 10_000;
+const MD5_HEX = /^[0-9a-f]{32}$/i;
+
+export interface TransferInput {
+  granuleId: string;
+  bucket: string;
+  /** Object key, already computed by objectKeyFor(). */
+  key: string;
+  /** The hub's MD5 of the product, hex (any case). */
+  expectedMd5: string;
+  hub: Pick<Hub, "openDownload">;
+  s3: S3Client;
+  /** Saved progress of an earlier attempt: continue its multipart upload instead of starting over. */
+  resume?: UploadProgress;
+}
+
+export interface TransferOptions {
+  /** Bytes per multipart part; default 16 MiB, at least 5 MiB (S3's minimum). */
+  partSizeBytes?: number;
+  /** Parts uploading concurrently, 1..16, default 4. */
+  queueSize?: number;
+  /** Range resumes (and clean restarts) within this call after a broken body, default 5. */
+  maxResumes?: number;
+  /** Aborting stops cleanly: progress is checkpointed, TransferInterruptedError thrown, the upload kept. */
+  signal?: AbortSignal;
+  /** Called (serially) whenever completed parts extend the resumable prefix; the caller persists it. */
+  onProgress?: (progress: UploadProgress) => Promise<void>;
+  /** Extra object metadata; `hub-id` and `md5` are always set by the transfer. */
+  metadata?: Record<string, string>;
+}
+
+export interface TransferResult {
+  key: string;
+  bytes: number;
+  /** Lowercase hex MD5 of the object's bytes, equal to the hub's. */
+  md5: string;
+  etag?: string;
+  /** Bytes taken over from `input.resume` (0 when there was none or it could not be used). */
+  resumedFromBytes: number;
+  /** Bytes read from the hub in this call. */
+  fetchedBytes: number;
+  /** Times this call started over from byte 0 on a new upload (hub ignored Range, upload vanished). */
+  restarts: number;
+  /** Times this call re-opened a broken body with a Range request. */
+  resumes: number;
+}
+
+/**
+ * Streams a product from the hub into an S3 multipart upload, verifying its MD5 before the object becomes visible.
+ * @throws ChecksumMismatchError when the streamed bytes differ from `expectedMd5` (the upload is aborted).
+ * @throws TransferInterruptedError when the signal aborts, the body keeps breaking or S3 fails transiently (the upload is kept for `resume`).
+ * @throws InvalidInputError for a bad option or input; the hub's own errors (GranuleGoneError, HubAuthError, …) pass through.
+ */
+export async function transferGranule(
+  input: TransferInput,
+  options: TransferOptions = {},
+): Promise<TransferResult> {
+  let { partSizeBytes, queueSize, maxResumes } = options;
+  partSizeBytes ??= DEFAULT_PART_SIZE_BYTES;
+  queueSize ??= DEFAULT_QUEUE_SIZE;
+  maxResumes ??= DEFAULT_MAX_RESUMES;
+  if (
+    !Number.isInteger(partSizeBytes) ||
+    partSizeBytes < MIN_PART_SIZE_BYTES ||
+    partSizeBytes > MAX_PART_SIZE_BYTES
+  ) {
+    throw new InvalidInputError(
+      `partSizeBytes must be an integer from ${MIN_PART_SIZE_BYTES} (5 MiB, S3's minimum part) to ${MAX_PART_SIZE_BYTES}, got ${partSizeBytes}`,
+      { field: "partSizeBytes" },
+    );
+  }
+  if (!Number.isInteger(queueSize) || queueSize < 1 || queueSize > MAX_QUEUE_SIZE) {
+    throw new InvalidInputError(
+      `queueSize must be an integer from 1 to ${MAX_QUEUE_SIZE}, got ${queueSize}`,
+      {
+        field: "queueSize",
+      },
+    );
+  }
+  if (!Number.isInteger(maxResumes) || maxResumes < 0) {
+    throw new InvalidInputError(`maxResumes must be a non-negative integer, got ${maxResumes}`, {
+      field: "maxResumes",
+    });
+  }
+  if (!MD5_HEX.test(input.expectedMd5)) {
+    throw new InvalidInputError(`expectedMd5 must be 32 hex digits, got "${input.expectedMd5}"`, {
+      field: "expectedMd5",
+    });
+  }
+  for (const field of ["granuleId", "bucket", "key"] as const) {
+    if (input[field] === "") throw new InvalidInputError(`${field} must not be empty`, { field });
+  }
+  if (options.signal?.aborted) {
+    throw new TransferInterruptedError(`transfer of ${input.granuleId} was aborted before it started`, {
+      cause: options.signal.reason,
+      granuleId: input.granuleId,
+      bytesTransferred: input.resume?.bytes ?? 0,
+    });
+  }
+
+  const transfer = new MultipartTransfer(input, {
+    partSizeBytes,
+    queueSize,
+    maxResumes,
+    signal: options.signal,
+    onProgress: options.onProgress,
+    metadata: options.metadata ?? {},
+  });
+  try {
+    return await transfer.run();
+  } catch (error) {
+    throw await transfer.fail(error);
+  }
+}
+
+/** Raised internally when a download body errors, closes early or ends short; never escapes transferGranule. */
+class BodyBrokenError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "BodyBrokenError";
+  }
+}
+
+interface ResolvedOptions {
+  partSizeBytes: number;
+  queueSize: number;
+  maxResumes: number;
+  signal?: AbortSignal;
+  onProgress?: (progress: UploadProgress) => Promise<void>;
+  metadata: Record<string, string>;
+}
+
+/** Hash state and byte count after a dispatched part: what a checkpoint ending at that part resumes from. */
+interface PartBoundary {
+  bytes: number;
+  hashState: string;
+}
+
+/**
+ * One transfer's state. Invariant that makes resume safe: the MD5 is fed each part when it is
+ * dispatched, in part order, so the hash state saved after part n covers exactly the bytes of
+ * parts 1..n, whatever order the part uploads finish in; a checkpoint only ever names a
+ * contiguous prefix of completed parts together with that part's saved state.
+ */
+class MultipartTransfer {
+  private readonly expectedMd5: string;
+  private hasher!: IHasher;
+  private uploadId = "";
+  private uploadOpen = false;
+  private readonly completed = new Map<number, string>();
+  private readonly boundaries = new Map<number, PartBoundary>();
+  private contiguousParts = 0;
+  private nextPartNumber = 1;
+  private finalPartNumber: number | undefined;
+  private dispatchedBytes = 0;
+  private pending: Buffer | undefined;
+  private pendingLength = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+  private partFailure: { error: unknown } | undefined;
+  private partsController = new AbortController();
+  private checkpoint: UploadProgress | undefined;
+  private persisted: UploadProgress | undefined;
+  private progressChain: Promise<void> = Promise.resolve();
+  private progressFailure: { error: unknown } | undefined;
+  private fetchedBytes = 0;
+  private resumedFromBytes = 0;
+  private restarts = 0;
+  private resumes = 0;
+
+  constructor(
+    private readonly input: TransferInput,
+    private readonly options: ResolvedOptions,
+  ) {
+    this.expectedMd5 = input.expectedMd5.toLowerCase();
+  }
+
+  async run(): Promise<TransferResult> {
+    this.hasher = await createMD5();
+    await this.begin();
+    let recoveriesLeft = this.options.maxResumes;
+    for (;;) {
+      try {
+        this.options.signal?.throwIfAborted();
+        const download = await this.open();
+        await this.consume(download);
+        return await this.finish();
+      } catch (error) {
+        const noSuchUpload = isNoSuchUpload(error);
+        if (this.options.signal?.aborted || !(error instanceof BodyBrokenError || noSuchUpload)) throw error;
+        if (recoveriesLeft === 0) throw error;
+        recoveriesLeft -= 1;
+        if (noSuchUpload) {
+          // The upload was aborted behind our back (lifecycle rule, operator): its parts are gone.
+          this.uploadOpen = false;
+          await this.restartClean();
+        } else {
+          this.resumes += 1;
+        }
+      }
+    }
+  }
+
+  /** Turns whatever stopped the transfer into the error to throw, aborting or keeping the upload. */
+  async fail(error: unknown): Promise<unknown> {
+    if (error instanceof ChecksumMismatchError) return error;
+    const { signal, maxResumes } = this.options;
+    const { granuleId, key } = this.input;
+    const fromProgress = this.progressFailure !== undefined && this.progressFailure.error === error;
+    if (!signal?.aborted && !fromProgress && error instanceof DownloaderError && !error.retryable) {
+      // The hub says these bytes will never be right (gone, refused, invalid): drop the parts.
+      this.partsController.abort();
+      await this.settleParts();
+      const abortError = await this.abortUpload();
+      if (abortError !== undefined) {
+        console.warn(
+          JSON.stringify({ msg: "abort of multipart upload failed", granuleId, key, error: `${abortError}` }),
+        );
+      }
+      return error;
+    }
+    // Keep the upload: let running parts land so the checkpoint covers them, then persist it.
+    await this.settleParts();
+    await this.progressChain;
+    const resumable = { granuleId, bytesTransferred: this.checkpoint?.bytes ?? this.resumedFromBytes };
+    if (signal?.aborted) {
+      return new TransferInterruptedError(
+        `transfer of ${granuleId} to ${key} stopped by its signal; resumable from byte ${resumable.bytesTransferred}`,
+        { cause: signal.reason, ...resumable },
+      );
+    }
+    if (error instanceof BodyBrokenError || isNoSuchUpload(error)) {
+      return new TransferInterruptedError(
+        `transfer of ${granuleId} to ${key} failed after ${maxResumes} resumes; resumable from byte ${resumable.bytesTransferred}`,
+        { cause: error instanceof BodyBrokenError ? (error.cause ?? error) : error, ...resumable },
+      );
+    }
+    return error;
+  }
+
+  private get consumedBytes(): number {
+    return this.dispatchedBytes + this.pendingLength;
+  }
+
+  /** Adopts the saved upload when it is usable, else starts a new one. */
+  private async begin(): Promise<void> {
+    const { resume } = this.input;
+    if (resume !== undefined && this.adopt(resume)) return;
+    if (resume !== undefined && resume.uploadId !== "") {
+      // An unusable checkpoint's upload is dead weight; S3 bills its parts until aborted.
+      await this.abortUpload(resume.key, resume.uploadId);
+    }
+    await this.createUpload();
+  }
+
+  private adopt(resume: UploadProgress): boolean {
+    const contiguous = resume.parts.every((part, index) => part.PartNumber === index + 1 && part.ETag !== "");
+    if (resume.key !== this.input.key || !contiguous || resume.uploadId === "") return false;
+    if (resume.parts.length === 0 ? resume.bytes !== 0 : resume.bytes <= 0) return false;
+    try {
+      this.hasher.load(Buffer.from(resume.hashState, "base64"));
+    } catch {
+      this.hasher.init();
+      return false;
+    }
+    this.uploadId = resume.uploadId;
+    this.uploadOpen = true;
+    for (const part of resume.parts) this.completed.set(part.PartNumber, part.ETag);
+    this.contiguousParts = resume.parts.length;
+    this.nextPartNumber = resume.parts.length + 1;
+    this.dispatchedBytes = resume.bytes;
+    this.resumedFromBytes = resume.bytes;
+    this.checkpoint = resume;
+    this.persisted = resume;
+    return true;
+  }
+
+  private async createUpload(): Promise<void> {
+    const { bucket, key, granuleId, s3 } = this.input;
+    const created = await callS3(`create multipart upload of ${key}`, () =>
+      s3.send(
+        new CreateMultipartUploadCommand({
+          Bucket: bucket,
+          Key: key,
+          ContentType: "application/zip",
+          Metadata: { ...this.options.metadata, "hub-id": granuleId, md5: this.expectedMd5 },
+        }),
+        { abortSignal: this.options.signal },
+      ),
+    );
+    if (created.UploadId === undefined) {
+      throw new TransferInterruptedError(`S3 returned no upload id for ${key}`, { granuleId });
+    }
+    this.uploadId = created.UploadId;
+    this.uploadOpen = true;
+  }
+
+  /** Best-effort abort; returns the failure (s3rver answers 405) so the caller keeps its own error. */
+  private async abortUpload(key = this.input.key, uploadId = this.uploadId): Promise<unknown> {
+    if (uploadId === this.uploadId) this.uploadOpen = false;
+    try {
+      await this.input.s3.send(
+        new AbortMultipartUploadCommand({ Bucket: this.input.bucket, Key: key, UploadId: uploadId }),
+      );
+      return undefined;
+    } catch (error) {
+      return error;
+    }
+  }
+
+  /** Drops every part and the hash and begins again from byte 0 on a new upload. */
+  private async restartClean(): Promise<void> {
+    this.partsController.abort();
+    await this.settleParts();
+    if (this.uploadOpen) await this.abortUpload();
+    this.partsController = new AbortController();
+    this.partFailure = undefined;
+    this.completed.clear();
+    this.boundaries.clear();
+    this.contiguousParts = 0;
+    this.nextPartNumber = 1;
+    this.finalPartNumber = undefined;
+    this.dispatchedBytes = 0;
+    this.pending = undefined;
+    this.pendingLength = 0;
+    this.checkpoint = undefined;
+    this.resumedFromBytes = 0;
+    this.hasher.init();
+    this.restarts += 1;
+    await this.createUpload();
+  }
+
+  /** Opens the body where the consumed bytes end; a hub that ignored Range forces a clean restart. */
+  private async open(): Promise<DownloadStream> {
+    const offset = this.consumedBytes;
+    const { granuleId } = this.input;
+    const download = await this.input.hub.openDownload(granuleId, { offset, signal: this.options.signal });
+    if (download.offset === offset) return download;
+    try {
+      if (download.offset !== 0) {
+        throw new InvalidHubDataError(
+          `hub answered a download of ${granuleId} from byte ${offset} with a body from byte ${download.offset}`,
+          { granuleId },
+        );
+      }
+      // The body repeats bytes the parts and the hash already hold: keeping either would corrupt both.
+      await this.restartClean();
+      return download;
+    } catch (error) {
+      download.body.destroy();
+      throw error;
+    }
+  }
+
+  /** Reads one body into parts; the async iterator only pulls while write() is not waiting for a slot (backpressure). */
+  private async consume(download: DownloadStream): Promise<void> {
+    const { body, contentLength } = download;
+    const { signal } = this.options;
+    const stop = () => body.destroy(signal?.reason instanceof Error ? signal.reason : new Error("aborted"));
+    signal?.addEventListener("abort", stop, { once: true });
+    let received = 0;
+    try {
+      signal?.throwIfAborted();
+      const chunks = body[Symbol.asyncIterator]();
+      for (;;) {
+        let next: IteratorResult<unknown>;
+        try {
+          next = await chunks.next();
+        } catch (error) {
+          throw new BodyBrokenError(`body of ${this.input.granuleId} broke after ${received} bytes`, {
+            cause: error,
+          });
+        }
+        if (next.done) break;
+        const chunk = next.value;
+        if (!(chunk instanceof Uint8Array)) {
+          throw new InvalidHubDataError(`download body of ${this.input.granuleId} yields non-binary chunks`, {
+            granuleId: this.input.granuleId,
+          });
+        }
+        received += chunk.length;
+        this.fetchedBytes += chunk.length;
+        await this.write(chunk);
+      }
+    } finally {
+      signal?.removeEventListener("abort", stop);
+      body.destroy();
+    }
+    if (contentLength !== undefined && received < contentLength) {
+      throw new BodyBrokenError(
+        `body of ${this.input.granuleId} ended after ${received} of ${contentLength} bytes`,
+      );
+    }
+  }
+
+  private async write(chunk: Uint8Array): Promise<void> {
+    const { partSizeBytes } = this.options;
+    let position = 0;
+    while (position < chunk.length) {
+      // A full part waits for the next byte before it goes: only then is it known not to be the
+      // last part, and the last part is never checkpointed (resuming at the very end would ask
+      // the hub for an empty Range).
+      if (this.pendingLength === partSizeBytes) await this.dispatch(false);
+      this.pending ??= Buffer.allocUnsafe(partSizeBytes);
+      const length = Math.min(partSizeBytes - this.pendingLength, chunk.length - position);
+      this.pending.set(chunk.subarray(position, position + length), this.pendingLength);
+      this.pendingLength += length;
+      position += length;
+    }
+  }
+
+  /** Hashes the pending part and starts its upload once fewer than queueSize parts are in flight. */
+  private async dispatch(final: boolean): Promise<void> {
+    while (this.inFlight.size >= this.options.queueSize) await Promise.race(this.inFlight);
+    this.throwIfFailed();
+    const partNumber = this.nextPartNumber;
+    if (partNumber > MAX_PARTS) {
+      throw new InvalidInputError(
+        `${this.input.key} needs more than ${MAX_PARTS} parts; raise partSizeBytes`,
+        {
+          field: "partSizeBytes",
+        },
+      );
+    }
+    const body = this.pending === undefined ? Buffer.alloc(0) : this.pending.subarray(0, this.pendingLength);
+    this.pending = undefined;
+    this.pendingLength = 0;
+    this.nextPartNumber += 1;
+    this.hasher.update(body);
+    this.dispatchedBytes += body.length;
+    if (final) {
+      this.finalPartNumber = partNumber;
+    } else {
+      const hashState = Buffer.from(this.hasher.save()).toString("base64");
+      this.boundaries.set(partNumber, { bytes: this.dispatchedBytes, hashState });
+    }
+    const uploadId = this.uploadId;
+    const upload: Promise<void> = this.uploadPart(uploadId, partNumber, body)
+      .then(
+        (etag) => this.partCompleted(uploadId, partNumber, etag),
+        (error: unknown) => {
+          if (uploadId === this.uploadId) this.partFailure ??= { error };
+        },
+      )
+      .finally(() => this.inFlight.delete(upload));
+    this.inFlight.add(upload);
+  }
+
+  private async uploadPart(uploadId: string, partNumber: number, body: Buffer): Promise<string> {
+    const { bucket, key, s3 } = this.input;
+    const { signal } = this.options;
+    const abortSignal = signal
+      ? AbortSignal.any([signal, this.partsController.signal])
+      : this.partsController.signal;
+    const uploaded = await callS3(`part ${partNumber} of ${key}`, () =>
+      s3.send(
+        new UploadPartCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId: uploadId,
+          PartNumber: partNumber,
+          Body: body,
+          ContentLength: body.length,
+          // S3 rejects the part if it arrives different from what we hashed.
+          ContentMD5: createHash("md5").update(body).digest("base64"),
+        }),
+        { abortSignal },
+      ),
+    );
+    if (uploaded.ETag === undefined) {
+      throw new TransferInterruptedError(`S3 returned no ETag for part ${partNumber} of ${key}`);
+    }
+    return uploaded.ETag;
+  }
+
+  private partCompleted(uploadId: string, partNumber: number, etag: string): void {
+    if (uploadId !== this.uploadId) return;
+    this.completed.set(partNumber, etag);
+    const before = this.contiguousParts;
+    while (
+      this.completed.has(this.contiguousParts + 1) &&
+      this.contiguousParts + 1 !== this.finalPartNumber
+    ) {
+      this.contiguousParts += 1;
+    }
+    const boundary = this.boundaries.get(this.contiguousParts);
+    if (this.contiguousParts === before || boundary === undefined) return;
+    for (const number of this.boundaries.keys()) {
+      if (number < this.contiguousParts) this.boundaries.delete(number);
+    }
+    const parts = [];
+    for (let number = 1; number <= this.contiguousParts; number += 1) {
+      parts.push({ PartNumber: number, ETag: this.completed.get(number)! });
+    }
+    this.checkpoint = {
+      uploadId,
+      key: this.input.key,
+      parts,
+      bytes: boundary.bytes,
+      hashState: boundary.hashState,
+    };
+    this.scheduleProgress();
+  }
+
+  /** Persists the newest checkpoint; calls never overlap and stale checkpoints are skipped. */
+  private scheduleProgress(): void {
+    const { onProgress } = this.options;
+    if (onProgress === undefined) return;
+    this.progressChain = this.progressChain.then(async () => {
+      const checkpoint = this.checkpoint;
+      if (this.progressFailure !== undefined || checkpoint === undefined || checkpoint === this.persisted)
+        return;
+      try {
+        await onProgress(checkpoint);
+        this.persisted = checkpoint;
+      } catch (error) {
+        this.progressFailure = { error };
+      }
+    });
+  }
+
+  private throwIfFailed(): void {
+    if (this.progressFailure !== undefined) throw this.progressFailure.error;
+    if (this.partFailure !== undefined) throw this.partFailure.error;
+  }
+
+  private async settleParts(): Promise<void> {
+    await Promise.all(this.inFlight);
+  }
+
+  /** Uploads the last part, then completes the upload only if the streamed MD5 is the hub's. */
+  private async finish(): Promise<TransferResult> {
+    const { granuleId, bucket, key, s3 } = this.input;
+    // Only an empty product has nothing pending here: it still needs one (empty) part.
+    if (this.pendingLength > 0 || this.nextPartNumber === 1) await this.dispatch(true);
+    const md5 = this.hasher.digest("hex");
+    if (md5 !== this.expectedMd5) {
+      // Aborting before Complete is what keeps a bad object from ever becoming visible.
+      this.partsController.abort();
+      await this.settleParts();
+      const abortError = await this.abortUpload();
+      throw new ChecksumMismatchError(
+        granuleId,
+        this.expectedMd5,
+        md5,
+        abortError === undefined ? undefined : { cause: abortError },
+      );
+    }
+    await this.settleParts();
+    this.throwIfFailed();
+    await this.progressChain;
+    this.throwIfFailed();
+    const parts = [...this.completed]
+      .sort(([a], [b]) => a - b)
+      .map(([PartNumber, ETag]) => ({ PartNumber, ETag }));
+    const completed = await callS3(`complete multipart upload of ${key}`, () =>
+      s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId: this.uploadId,
+          MultipartUpload: { Parts: parts },
+        }),
+        { abortSignal: this.options.signal },
+      ),
+    );
+    this.uploadOpen = false;
+    return {
+      key,
+      bytes: this.dispatchedBytes,
+      md5,
+      etag: completed.ETag,
+      resumedFromBytes: this.resumedFromBytes,
+      fetchedBytes: this.fetchedBytes,
+      restarts: this.restarts,
+      resumes: this.resumes,
+    };
+  }
+}
+
+function isNoSuchUpload(error: unknown): boolean {
+  return error instanceof Error && error.name === "NoSuchUpload";
+}
+
+/**
+ * Runs one S3 call, turning transient failures (5xx, throttling, network) into the retryable
+ * TransferInterruptedError; S3's 4xx refusals (AccessDenied, NoSuchBucket, NoSuchUpload) pass unchanged.
+ */
+async function callS3<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    const refused = status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
+    if (refused || error instanceof DownloaderError) throw error;
+    throw new TransferInterruptedError(`S3 failed on ${what}`, { cause: error });
+  }
+}
