@@ -1,6 +1,11 @@
 import { S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DownloadDeps, describeStepFunctionsError, downloadGranule, recordFailure } from "../src/download";
+import {
+  type DownloadDeps,
+  describeStepFunctionsError,
+  downloadGranule,
+  recordFailure,
+} from "../src/download";
 import { ChecksumMismatchError, GranuleGoneError, TransferInterruptedError } from "../src/errors";
 import { objectKeyFor } from "../src/granule";
 import type { Hub } from "../src/hub/hub";
@@ -77,7 +82,13 @@ describe("downloadGranule", () => {
     const result = await downloadGranule({ granuleId: granule.granuleId, owner: "exec-1" }, deps);
 
     const key = objectKeyFor(granule.name, "incoming");
-    expect(result).toMatchObject({ granuleId: granule.granuleId, outcome: "downloaded", key, bytes: 6 * MIB, resumedFromBytes: 0 });
+    expect(result).toMatchObject({
+      granuleId: granule.granuleId,
+      outcome: "downloaded",
+      key,
+      bytes: 6 * MIB,
+      resumedFromBytes: 0,
+    });
     expect(result.seconds).toBeGreaterThanOrEqual(0);
     expect(memory.objects.get(key)?.length).toBe(6 * MIB);
     expect(await store.getGranule(granule.granuleId)).toMatchObject({
@@ -94,9 +105,17 @@ describe("downloadGranule", () => {
     await store.markDownloaded(granule.granuleId, "earlier", { s3Key: "k.zip", bytesWritten: 7 });
     const { hub, checksumCalls } = hubFor(product());
 
-    const result = await downloadGranule({ granuleId: granule.granuleId, owner: "exec-2" }, depsWith(hub).deps);
+    const result = await downloadGranule(
+      { granuleId: granule.granuleId, owner: "exec-2" },
+      depsWith(hub).deps,
+    );
 
-    expect(result).toEqual({ granuleId: granule.granuleId, outcome: "already-downloaded", key: "k.zip", bytes: 7 });
+    expect(result).toEqual({
+      granuleId: granule.granuleId,
+      outcome: "already-downloaded",
+      key: "k.zip",
+      bytes: 7,
+    });
     expect(checksumCalls()).toBe(0);
   });
 
@@ -105,7 +124,10 @@ describe("downloadGranule", () => {
     await store.claimGranule(granule.granuleId, "other-worker");
     const { hub, checksumCalls } = hubFor(product());
 
-    const result = await downloadGranule({ granuleId: granule.granuleId, owner: "exec-3" }, depsWith(hub).deps);
+    const result = await downloadGranule(
+      { granuleId: granule.granuleId, owner: "exec-3" },
+      depsWith(hub).deps,
+    );
 
     expect(result).toEqual({ granuleId: granule.granuleId, outcome: "leased-elsewhere" });
     expect(checksumCalls()).toBe(0);
@@ -123,7 +145,10 @@ describe("downloadGranule", () => {
     );
     expect((await store.getGranule(granule.granuleId))?.upload?.bytes).toBe(5 * MIB);
 
-    const retry = await downloadGranule({ granuleId: granule.granuleId, owner: "exec-4" }, { ...deps, signal: undefined });
+    const retry = await downloadGranule(
+      { granuleId: granule.granuleId, owner: "exec-4" },
+      { ...deps, signal: undefined },
+    );
 
     expect(retry).toMatchObject({ outcome: "downloaded", bytes: 11 * MIB, resumedFromBytes: 5 * MIB });
     expect(memory.objects.get(retry.key!)?.length).toBe(11 * MIB);
@@ -197,7 +222,11 @@ describe("recordFailure", () => {
 
 describe("describeStepFunctionsError", () => {
   it("takes the message from a Lambda Cause JSON", () => {
-    const cause = JSON.stringify({ errorType: "GranuleGoneError", errorMessage: "gone (HTTP 410)", trace: ["at x"] });
+    const cause = JSON.stringify({
+      errorType: "GranuleGoneError",
+      errorMessage: "gone (HTTP 410)",
+      trace: ["at x"],
+    });
     expect(describeStepFunctionsError({ Error: "GranuleGoneError", Cause: cause })).toEqual({
       name: "GranuleGoneError",
       message: "gone (HTTP 410)",
@@ -209,6 +238,9 @@ describe("describeStepFunctionsError", () => {
       name: "States.Timeout",
       message: "Task timed out",
     });
-    expect(describeStepFunctionsError({ Error: "Lambda.Unknown" })).toEqual({ name: "Lambda.Unknown", message: "" });
+    expect(describeStepFunctionsError({ Error: "Lambda.Unknown" })).toEqual({
+      name: "Lambda.Unknown",
+      message: "",
+    });
   });
 });

@@ -4,6 +4,7 @@ import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { type DiscoveredGranule, type Hub, TABLE_SCHEMA } from "@hls-s2/core";
 
@@ -123,4 +124,57 @@ export function fakeHub(body: Buffer, overrides: Partial<Hub> = {}): Hub {
     },
     ...overrides,
   };
+}
+
+/** What the in-memory S3 stand-in holds: objects appear only when their multipart upload completes. */
+export interface MemoryBucket {
+  objects: Map<string, Buffer>;
+  aborted: string[];
+}
+
+/**
+ * An in-memory S3 for the multipart path, dispatching on the command's class name: core sends commands
+ * built by its own copy of the SDK, which a class-matching mock from this package would not recognise.
+ */
+export function memoryS3(): { s3: S3Client; bucket: MemoryBucket } {
+  const uploads = new Map<string, { key: string; parts: Map<number, Buffer> }>();
+  const bucket: MemoryBucket = { objects: new Map(), aborted: [] };
+  const s3 = {
+    async send(command: { constructor: { name: string }; input: Record<string, unknown> }) {
+      const input = command.input as {
+        Key: string;
+        UploadId: string;
+        PartNumber: number;
+        Body: Uint8Array;
+        MultipartUpload?: { Parts?: { PartNumber: number }[] };
+      };
+      switch (command.constructor.name) {
+        case "CreateMultipartUploadCommand": {
+          const uploadId = randomUUID();
+          uploads.set(uploadId, { key: input.Key, parts: new Map() });
+          return { UploadId: uploadId };
+        }
+        case "UploadPartCommand": {
+          const body = Buffer.from(input.Body);
+          uploads.get(input.UploadId)?.parts.set(input.PartNumber, body);
+          return { ETag: `"${md5Of(body)}"` };
+        }
+        case "CompleteMultipartUploadCommand": {
+          const upload = uploads.get(input.UploadId)!;
+          const parts = (input.MultipartUpload?.Parts ?? []).map(
+            (part) => upload.parts.get(part.PartNumber)!,
+          );
+          bucket.objects.set(input.Key, Buffer.concat(parts));
+          return { ETag: '"done"' };
+        }
+        case "AbortMultipartUploadCommand":
+          bucket.aborted.push(input.UploadId);
+          uploads.delete(input.UploadId);
+          return {};
+        default:
+          throw new Error(`memory S3 does not implement ${command.constructor.name}`);
+      }
+    },
+  };
+  return { s3: s3 as unknown as S3Client, bucket };
 }
