@@ -59,8 +59,13 @@ async function parent(sizeText: string, verify: boolean): Promise<void> {
       };
       server.on("message", listener);
     });
+  const ask = <K extends ToChild>(key: K) => {
+    const answer = next(key);
+    server.send(key);
+    return answer;
+  };
   const { ready } = (await next("ready")) as { ready: { url: string; id: string; sizeBytes: number } };
-  const idleRss = ((await (server.send("rss"), next("rss"))) as { rss: number }).rss;
+  const idleRss = ((await ask("rss")) as { rss: number }).rss;
 
   let sampled = idleRss;
   const sampler = setInterval(() => {
@@ -85,7 +90,7 @@ async function parent(sizeText: string, verify: boolean): Promise<void> {
   });
   const seconds = Number(process.hrtime.bigint() - began) / 1e9;
   clearInterval(sampler);
-  const peak = ((await (server.send("peak"), next("peak"))) as { peak: number }).peak;
+  const peak = ((await ask("peak")) as { peak: number }).peak;
 
   console.log(
     `product            ${(ready.sizeBytes / MiB).toFixed(0)} MiB, received ${(received / MiB).toFixed(0)} MiB`,
@@ -98,7 +103,7 @@ async function parent(sizeText: string, verify: boolean): Promise<void> {
   );
   let ok = received === ready.sizeBytes && peak < RSS_LIMIT;
   if (hash !== undefined) {
-    const expected = ((await (server.send("md5"), next("md5"))) as { md5: string }).md5;
+    const expected = ((await ask("md5")) as { md5: string }).md5;
     const actual = hash.digest("hex");
     console.log(`md5                ${actual} ${actual === expected ? "==" : "!="} catalogue ${expected}`);
     ok &&= actual === expected;

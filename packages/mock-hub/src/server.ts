@@ -41,7 +41,8 @@ export async function startMockHub(options: MockHubOptions): Promise<MockHub> {
     throw new RangeError(`bandwidthBytesPerSecond must be > 0, got ${bandwidth}`);
   const ctx = createHubContext(options);
 
-  const server = createServer((req, res) => {
+  // A 1 MiB socket buffer lets a body go out in fewer drain round trips; memory stays bounded per connection.
+  const server = createServer({ highWaterMark: 1024 * 1024 }, (req, res) => {
     serve(ctx, req, res, bandwidth).catch((error: unknown) => {
       if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
       res.end(JSON.stringify({ detail: `mock hub error: ${(error as Error).message}` }));
