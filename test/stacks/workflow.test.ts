@@ -255,6 +255,17 @@ describe("permissions", () => {
   });
 });
 
+describe("a stage without the schedule", () => {
+  it("has no Schedule stack and no EventBridge rule", () => {
+    expect(synthesized.settings.scheduleEnabled).toBe(false);
+    expect(synthesized.templates.Schedule).toBeUndefined();
+    const rules = Object.values(synthesized.templates).flatMap((template) =>
+      resourcesOfType(template, "AWS::Events::Rule"),
+    );
+    expect(rules).toEqual([]);
+  });
+});
+
 describe("alarms", () => {
   it("alarms on a failed execution, on failed granules and on a day without downloads only when scheduled", () => {
     const alarms = resourcesOfType(synthesized.templates.Alarms, "AWS::CloudWatch::Alarm").map(
