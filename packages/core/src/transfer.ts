@@ -230,7 +230,11 @@ class MultipartTransfer {
 
   /** Turns whatever stopped the transfer into the error to throw, aborting or keeping the upload. */
   async fail(error: unknown): Promise<unknown> {
-    if (error instanceof ChecksumMismatchError) return error;
+    if (error instanceof ChecksumMismatchError) {
+      // No onProgress call may outlive the transfer (it would write progress after the caller moved on).
+      await this.progressChain;
+      return error;
+    }
     const { signal, maxResumes } = this.options;
     const { granuleId, key } = this.input;
     const fromProgress = this.progressFailure !== undefined && this.progressFailure.error === error;
@@ -244,6 +248,7 @@ class MultipartTransfer {
           JSON.stringify({ msg: "abort of multipart upload failed", granuleId, key, error: `${abortError}` }),
         );
       }
+      await this.progressChain;
       return error;
     }
     // Keep the upload: let running parts land so the checkpoint covers them, then persist it.

@@ -13,6 +13,7 @@ import {
   ChecksumMismatchError,
   GranuleGoneError,
   InvalidInputError,
+  LeaseLostError,
   TransferInterruptedError,
 } from "../src/errors";
 import type { UploadProgress } from "../src/granule";
@@ -103,7 +104,7 @@ describe("transferGranule against s3rver", () => {
 
   it("resumes a broken body with a Range request into the same upload", async () => {
     const s3 = s3Server.client();
-    const size = 4 * PART + 777;
+    const size = 3 * PART + 777;
     const hub = fakeHub({ size, breakAfter: [Math.floor(size * 0.7)] });
     const { granuleId, key } = uniqueGranule();
     const checkpoints: UploadProgress[] = [];
@@ -321,6 +322,64 @@ describe("transferGranule with a mocked S3", () => {
     expect(error).toMatchObject({ name: "TransferInterruptedError", granuleId, bytesTransferred: PART });
     expect(checkpoints.at(-1)).toMatchObject({ bytes: PART, parts: [{ PartNumber: 1 }] });
     expect(hub.opens).toHaveLength(3);
+    expect(mock.commandCalls(AbortMultipartUploadCommand)).toHaveLength(0);
+    expect(mock.commandCalls(CompleteMultipartUploadCommand)).toHaveLength(0);
+  });
+
+  it("keeps the upload for the next attempt when its signal aborts", async () => {
+    const s3 = offlineS3Client();
+    const { mock } = memoryS3(s3);
+    const hub = fakeHub({ size: 3 * PART + 1 });
+    const { granuleId, key } = uniqueGranule();
+    const controller = new AbortController();
+    const checkpoints: UploadProgress[] = [];
+
+    const error = await rejection(
+      transferGranule(
+        { granuleId, bucket: BUCKET, key, expectedMd5: hub.md5, hub, s3 },
+        {
+          partSizeBytes: PART,
+          signal: controller.signal,
+          onProgress: async (progress) => {
+            checkpoints.push(progress);
+            controller.abort();
+          },
+        },
+      ),
+    );
+
+    const checkpoint = checkpoints.at(-1)!;
+    expect(checkpoint.bytes % PART).toBe(0);
+    expect(error).toMatchObject({
+      name: "TransferInterruptedError",
+      granuleId,
+      bytesTransferred: checkpoint.bytes,
+    });
+    expect(hub.servedBytes()).toBeLessThan(hub.size);
+    expect(mock.commandCalls(AbortMultipartUploadCommand)).toHaveLength(0);
+    expect(mock.commandCalls(CompleteMultipartUploadCommand)).toHaveLength(0);
+  });
+
+  it("stops without completing or aborting when onProgress fails, passing its error through", async () => {
+    const s3 = offlineS3Client();
+    const { mock } = memoryS3(s3);
+    const hub = fakeHub({ size: 3 * PART + 1 });
+    const { granuleId, key } = uniqueGranule();
+    const leaseLost = new LeaseLostError(granuleId, "worker-1");
+
+    const error = await rejection(
+      transferGranule(
+        { granuleId, bucket: BUCKET, key, expectedMd5: hub.md5, hub, s3 },
+        {
+          partSizeBytes: PART,
+          onProgress: async () => {
+            throw leaseLost;
+          },
+        },
+      ),
+    );
+
+    expect(error).toBe(leaseLost);
     expect(mock.commandCalls(AbortMultipartUploadCommand)).toHaveLength(0);
     expect(mock.commandCalls(CompleteMultipartUploadCommand)).toHaveLength(0);
   });

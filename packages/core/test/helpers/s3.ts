@@ -239,14 +239,6 @@ export function memoryS3(client: S3Client, options: MemoryS3Options = {}) {
       });
     }
     const body = Buffer.from(input.Body as Uint8Array);
-    if (input.ContentMD5 !== createHash("md5").update(body).digest("base64")) {
-      throw new S3ServiceException({
-        name: "BadDigest",
-        $fault: "client",
-        $metadata: { httpStatusCode: 400 },
-        message: "The Content-MD5 you specified did not match what we received.",
-      });
-    }
     if (options.partDelayMs !== undefined)
       await new Promise((resolve) => setTimeout(resolve, options.partDelayMs));
     upload.parts.set(input.PartNumber, body);
