@@ -27,14 +27,19 @@ export function handleCdse(
     ctx.stats.countRoute("cdse.products");
     return listProducts(ctx, req);
   }
-  const match = /^\/odata\/v1\/Products\('?([0-9a-fA-F-]+)'?\)(\/\$value)?$/.exec(req.path);
-  if (match === null) return undefined;
-  const id = match[1] ?? "";
-  if (match[2] === undefined) {
+  const match = /^(\/download)?\/odata\/v1\/Products\('?([0-9a-fA-F-]+)'?\)(\/\$value)?$/.exec(req.path);
+  if (match === null || (match[1] !== undefined && match[3] === undefined)) return undefined;
+  const id = match[2] ?? "";
+  if (match[3] === undefined) {
     ctx.stats.countRoute("cdse.product");
     return singleProduct(ctx, req, id);
   }
   ctx.stats.countRoute("cdse.value");
+  if (ctx.redirectDownloads && match[1] === undefined) {
+    // The catalogue host sends downloads to the zipper host; the client must carry its token along.
+    const location = `${req.baseUrl}/download/odata/v1/Products(${id})/$value`;
+    return { status: 301, headers: { location, "content-type": "text/html" }, body: "" };
+  }
   return zipper(ctx, req, id);
 }
 

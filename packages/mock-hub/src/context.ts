@@ -16,6 +16,8 @@ export interface HubContext {
   /** A second accepted DHuS pair (IntHub2 downloads). */
   downloadCredentials?: Credentials;
   dhusPrefix: string;
+  /** CDSE `$value` answers 301 to `/download/odata/v1/Products(<id>)/$value`, like the catalogue's redirect to the zipper. */
+  redirectDownloads: boolean;
 }
 
 export type Flavour = "dhus" | "cdse";

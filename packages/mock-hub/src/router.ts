@@ -14,6 +14,8 @@ export interface HubContextOptions {
   downloadCredentials?: Credentials;
   faults?: FaultPlan;
   dhusPrefix?: string;
+  /** CDSE `$value` redirects (301) to `/download/odata/v1/Products(<id>)/$value`, which serves it; default false. */
+  redirectDownloads?: boolean;
   /** Clock in epoch ms (token expiry); default Date.now. */
   now?: () => number;
   accessTokenSeconds?: number;
@@ -45,13 +47,14 @@ export function createHubContext(options: HubContextOptions): HubContext {
     credentials: options.credentials,
     downloadCredentials: options.downloadCredentials,
     dhusPrefix,
+    redirectDownloads: options.redirectDownloads ?? false,
   };
 }
 
 /** Answers one request: a hub route, an introspection route, or 404. */
 export async function handleRequest(ctx: HubContext, req: MockRequest): Promise<MockResponse> {
   try {
-    if (req.path.startsWith("/__mock/")) return mockRoute(ctx, req);
+    if (req.path.startsWith("/__mock/")) return await mockRoute(ctx, req);
     const dhus = req.path.startsWith(`${ctx.dhusPrefix}/`) ? handleDhus(ctx, req) : undefined;
     const response = dhus ?? handleCdse(ctx, req);
     if (response !== undefined) return await response;
@@ -62,7 +65,7 @@ export async function handleRequest(ctx: HubContext, req: MockRequest): Promise<
   }
 }
 
-function mockRoute(ctx: HubContext, req: MockRequest): MockResponse {
+async function mockRoute(ctx: HubContext, req: MockRequest): Promise<MockResponse> {
   switch (req.path) {
     case "/__mock/stats":
       ctx.stats.countRoute("mock.stats");
@@ -71,7 +74,8 @@ function mockRoute(ctx: HubContext, req: MockRequest): MockResponse {
       ctx.stats.countRoute("mock.catalogue");
       return json(200, {
         seed: ctx.catalogue.seed,
-        products: ctx.catalogue.products.map((p) => ({
+        // Sequential and yielding: large products' MD5s are computed once without freezing the server.
+        products: await mapSequential(ctx.catalogue.products, async (p) => ({
           id: p.id,
           name: p.name,
           platform: p.platform,
@@ -79,7 +83,7 @@ function mockRoute(ctx: HubContext, req: MockRequest): MockResponse {
           day: p.day,
           publishedAt: p.publishedAt,
           sizeBytes: p.sizeBytes,
-          md5: ctx.catalogue.expectedMd5(p.id),
+          md5: await ctx.catalogue.expectedMd5Async(p.id),
         })),
       });
     case "/__mock/faults":
@@ -98,4 +102,10 @@ function mockRoute(ctx: HubContext, req: MockRequest): MockResponse {
     default:
       return json(404, { detail: `no mock route ${req.path}` });
   }
+}
+
+async function mapSequential<T, R>(items: readonly T[], map: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (const item of items) out.push(await map(item));
+  return out;
 }

@@ -215,6 +215,23 @@ describe("CDSE identity and zipper", () => {
     expect(Number(head.headers.get("content-length"))).toBe(hub.catalogue.get(id)!.sizeBytes);
   });
 
+  it("redirects downloads to the download path when asked, where the token still counts", async () => {
+    hub = await startHub({ redirectDownloads: true });
+    const id = firstId(hub);
+    const { access_token } = await cdseToken(hub);
+    const headers = { authorization: `Bearer ${access_token}` };
+    const redirect = await fetch(`${hub.url}/odata/v1/Products(${id})/$value`, {
+      headers,
+      redirect: "manual",
+    });
+    expect(redirect.status).toBe(301);
+    const location = redirect.headers.get("location")!;
+    expect(location).toBe(`${hub.url}/download/odata/v1/Products(${id})/$value`);
+    expect((await fetch(location)).status).toBe(401);
+    const response = await fetch(location, { headers });
+    expect(md5(new Uint8Array(await response.arrayBuffer()))).toBe(hub.catalogue.expectedMd5(id));
+  });
+
   it("expires access tokens after 10 minutes and sessions after an hour, on the injected clock", async () => {
     let now = Date.parse(`${DAY}T12:00:00Z`);
     hub = await startHub({ now: () => now });
