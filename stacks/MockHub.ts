@@ -1,7 +1,7 @@
 import { ConfigError } from "@hls-s2/core";
 import { Fn } from "aws-cdk-lib";
 import { Function as SstFunction, type StackContext } from "sst/constructs";
-import { PRODUCTION_STAGE } from "./settings";
+import { PRODUCTION_STAGE, useStageSettings } from "./settings";
 
 /** The mock hub's public address, in the form the hub clients expect (no trailing slash). */
 export interface MockHubResources {
@@ -25,6 +25,8 @@ export function MockHub({ stack, app }: StackContext): MockHubResources {
     // X-Ray off: its PutTraceSegments needs Resource "*".
     tracing: "disabled",
     url: { authorizer: "none" },
+    // Catalogue shape (MOCK_HUB_SEED, _DAYS, _GRANULES, _SIZE, _FAULT_PROFILE…) from the deploy environment.
+    environment: useStageSettings(app).mockHubEnvironment,
   });
   // The function URL ends in "/"; hub clients append "/dhus/..." themselves.
   const hubUrl = Fn.join("", ["https://", Fn.select(2, Fn.split("/", hub.url ?? ""))]);

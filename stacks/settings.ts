@@ -42,6 +42,8 @@ export interface StageSettings {
   alarmEmail?: string;
   failedGranulesAlarmThreshold: number;
   mockHub: boolean;
+  /** MOCK_HUB_* variables (seed, days, granules, size, fault profile) passed to the mock hub function. */
+  mockHubEnvironment: Record<string, string>;
 }
 
 /** Environment variables read at synth time, mapped to the settings they fill. */
@@ -147,6 +149,7 @@ export function stageDefaults(stage: string): StageSettings {
     scheduleEnabled: production,
     failedGranulesAlarmThreshold: 50,
     mockHub: !production,
+    mockHubEnvironment: {},
   };
 }
 
@@ -178,7 +181,19 @@ export function resolveStageSettings(
   for (const [key, value] of Object.entries(result.output)) {
     if (value !== undefined) Object.assign(fromEnv, { [SETTINGS_ENV_KEYS[key as SettingsEnvKey]]: value });
   }
-  const settings: StageSettings = { ...stageDefaults(stage), ...fromEnv, ...overrides, stage };
+  const mockHubEnvironment = Object.fromEntries(
+    Object.entries(env).filter(
+      (entry): entry is [string, string] =>
+        entry[0].startsWith("MOCK_HUB_") && entry[0] !== "MOCK_HUB_ENABLED" && (entry[1] ?? "").trim() !== "",
+    ),
+  );
+  const settings: StageSettings = {
+    ...stageDefaults(stage),
+    ...fromEnv,
+    mockHubEnvironment,
+    ...overrides,
+    stage,
+  };
   assertStageSettings(settings);
   return settings;
 }
