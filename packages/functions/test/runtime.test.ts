@@ -84,4 +84,44 @@ describe("runtime", () => {
     expect((await getHub()).kind).toBe("dhus");
     expect(mock.commandCalls(GetSecretValueCommand)).toHaveLength(0);
   });
+
+  it("builds the CDSE hub with the catalogue and zipper hosts", async () => {
+    configureRuntime({
+      env: lambdaEnv({ HUB_KIND: "cdse", DOWNLOAD_HUB_URL: "http://127.0.0.1:9/zipper" }),
+      credentials: { hub: { username: "u", password: "p" } },
+    });
+
+    const hub = await getHub();
+
+    expect(hub).toMatchObject({
+      kind: "cdse",
+      catalogueUrl: "http://127.0.0.1:9/hub",
+      downloadUrl: "http://127.0.0.1:9/zipper",
+    });
+  });
+
+  it("refuses a CDSE hub without a download host", async () => {
+    configureRuntime({
+      env: lambdaEnv({ HUB_KIND: "cdse" }),
+      credentials: { hub: { username: "u", password: "p" } },
+    });
+
+    await expect(getHub()).rejects.toMatchObject({
+      name: "ConfigError",
+      issues: [{ key: "DOWNLOAD_HUB_URL" }],
+    });
+  });
+
+  it("asks Secrets Manager again after a failed cold start instead of keeping the failure", async () => {
+    const secrets = new SecretsManagerClient({ region: "us-east-1" });
+    mockClient(secrets)
+      .on(GetSecretValueCommand)
+      .rejectsOnce(new Error("Rate exceeded"))
+      .resolves({ SecretString: JSON.stringify({ username: "u", password: "p" }) });
+    configureRuntime({ env: lambdaEnv(), clients: { secrets } });
+
+    await expect(getHub()).rejects.toThrow("Rate exceeded");
+
+    expect((await getHub()).kind).toBe("dhus");
+  });
 });

@@ -3,8 +3,8 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import * as core from "@hls-s2/core";
 import {
+  CdseHub,
   type Config,
   ConfigError,
   type Credentials,
@@ -112,20 +112,18 @@ async function buildHub(): Promise<Hub> {
   if (cfg.hubKind === "dhus") {
     return new DhusHub({ url: cfg.hubUrl, credentials, download, pageSize: cfg.searchPageSize, filterRules });
   }
-  // Looked up by name: core's index exports the CDSE client only once that work lands.
-  const Cdse = (core as Record<string, unknown>)["CdseHub"] as (new (options: object) => Hub) | undefined;
-  if (Cdse === undefined)
-    throw new ConfigError([{ key: "HUB_KIND", message: "cdse hub not implemented yet" }]);
+  // CDSE searches the OData catalogue and downloads from the zipper, another host: no sensible default.
   if (download === undefined) {
     throw new ConfigError([
       { key: "DOWNLOAD_HUB_URL", message: "is required with HUB_KIND cdse (the zipper host)" },
     ]);
   }
-  return new Cdse({
+  // One hub per container, so one Keycloak token manager: CDSE caps sessions per user.
+  return new CdseHub({
     catalogueUrl: cfg.hubUrl,
     downloadUrl: download.url,
-    credentials,
-    tokenUrl: cfg.cdseTokenUrl,
+    credentials: download.credentials,
+    ...(cfg.cdseTokenUrl !== undefined && { tokenUrl: cfg.cdseTokenUrl }),
     pageSize: cfg.searchPageSize,
     filterRules,
   });
