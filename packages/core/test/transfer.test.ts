@@ -456,6 +456,20 @@ describe("transferGranule with a mocked S3", () => {
     expect(mock.calls()).toHaveLength(0);
   });
 
+  it("rejects an expected MD5 that is not 32 hex digits", async () => {
+    const s3 = offlineS3Client();
+    const { mock } = memoryS3(s3);
+    const hub = fakeHub({ size: 10 });
+    const { granuleId, key } = uniqueGranule();
+
+    const error = await rejection(
+      transferGranule({ granuleId, bucket: BUCKET, key, expectedMd5: "not-an-md5", hub, s3 }),
+    );
+
+    expect(error).toMatchObject({ name: "InvalidInputError", field: "expectedMd5" });
+    expect(mock.calls()).toHaveLength(0);
+  });
+
   it("uploads every part with its Content-MD5", async () => {
     const s3 = offlineS3Client();
     const { mock } = memoryS3(s3);
