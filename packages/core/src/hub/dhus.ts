@@ -125,7 +125,7 @@ export class DhusHub implements Hub {
     const checksum = parsed.output.d.Checksum;
     const value = checksum?.Value;
     if (typeof value !== "string" || value.trim() === "") throw new ChecksumNotPublishedError(granuleId);
-    if (checksum?.Algorithm !== undefined && checksum.Algorithm.toUpperCase() !== "MD5") {
+    if (typeof checksum?.Algorithm === "string" && checksum.Algorithm.toUpperCase() !== "MD5") {
       throw new InvalidHubDataError(`checksum of granule ${granuleId} is ${checksum.Algorithm}, not MD5`, {
         granuleId,
       });
@@ -296,7 +296,8 @@ const ChecksumAnswer = v.object({
   d: v.object({
     Checksum: v.nullish(
       v.object({
-        Algorithm: v.optional(v.string()),
+        // OData v2 writes a withheld complex value as its fields set to null.
+        Algorithm: v.nullish(v.string()),
         Value: v.nullish(v.string()),
       }),
     ),

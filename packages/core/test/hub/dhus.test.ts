@@ -433,7 +433,9 @@ describe("DhusHub.getChecksum", () => {
     nulled.d.Checksum = null;
     const nullValue = fixture("checksum");
     nullValue.d.Checksum.Value = null;
-    const bodies = [absent, empty, nulled, nullValue];
+    const nullFields = fixture("checksum");
+    nullFields.d.Checksum = { __metadata: { type: "DHuS.Checksum" }, Algorithm: null, Value: null };
+    const bodies = [absent, empty, nulled, nullValue, nullFields];
     const server = await serve((_req, res) => sendJson(res, bodies[server.requests.length - 1]));
     const hub = hubFor(server);
 
