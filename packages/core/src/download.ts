@@ -1,6 +1,6 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { ChecksumMismatchError, InvalidInputError, TransferInterruptedError } from "./errors";
-import { type GranuleError, type GranuleStatus, objectKeyFor } from "./granule";
+import { type GranuleError, type GranuleStatus, objectKeyFor, type UploadProgress } from "./granule";
 import type { Hub } from "./hub/hub";
 import type { GranuleStore } from "./store";
 import { transferGranule } from "./transfer";
@@ -20,7 +20,10 @@ export interface DownloadLogger {
 }
 
 export interface DownloadDeps {
-  store: Pick<GranuleStore, "claimGranule" | "recordChecksum" | "saveUploadProgress" | "markDownloaded">;
+  store: Pick<
+    GranuleStore,
+    "claimGranule" | "recordChecksum" | "saveUploadProgress" | "renewLease" | "markDownloaded"
+  >;
   hub: Hub;
   s3: S3Client;
   bucket: string;
@@ -86,6 +89,14 @@ export async function downloadGranule(input: DownloadInput, deps: DownloadDeps):
   const resume = granule.upload?.key === key ? granule.upload : undefined;
   deps.logger?.info("downloading granule", { granuleId, key, resumeFromBytes: resume?.bytes ?? 0 });
   const started = now();
+  // Renewed at half-life from the checkpoints, so a long transfer never outlives its claim (LEASE_SECONDS
+  // may be shorter than the Lambda timeout) while a crashed worker's claim still lapses soon.
+  let leaseExpiresAt = granule.leaseExpiresAt ?? started;
+  const halfLeaseMs = Math.max(leaseExpiresAt - started, 0) / 2;
+  const checkpoint = async (progress: UploadProgress) => {
+    await store.saveUploadProgress(granuleId, owner, progress);
+    if (now() >= leaseExpiresAt - halfLeaseMs) leaseExpiresAt = await store.renewLease(granuleId, owner);
+  };
   let result: Awaited<ReturnType<typeof transferGranule>>;
   try {
     result = await transferGranule(
@@ -94,13 +105,16 @@ export async function downloadGranule(input: DownloadInput, deps: DownloadDeps):
         partSizeBytes: deps.partSizeBytes,
         queueSize: deps.queueSize,
         signal: deps.signal,
-        onProgress: (progress) => store.saveUploadProgress(granuleId, owner, progress),
-        metadata: { "granule-id": granuleId, md5: expectedMd5 },
+        onProgress: checkpoint,
       },
     );
   } catch (error) {
     // The transfer aborted that multipart upload: a retry must start a new one, not resume a dead id.
-    if (error instanceof ChecksumMismatchError) await store.saveUploadProgress(granuleId, owner, null);
+    // Best effort: should forgetting it fail, the transfer restarts on NoSuchUpload, and the mismatch
+    // is the error Step Functions must see.
+    if (error instanceof ChecksumMismatchError) {
+      await store.saveUploadProgress(granuleId, owner, null).catch(() => undefined);
+    }
     throw error;
   }
   await store.markDownloaded(granuleId, owner, { s3Key: result.key, bytesWritten: result.bytes });

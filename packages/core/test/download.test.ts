@@ -155,6 +155,31 @@ describe("downloadGranule", () => {
     expect(source.opens.at(-1)?.requested).toBe(5 * MIB);
   });
 
+  it("renews its lease from the upload checkpoints once half of it has passed", async () => {
+    const granule = await aDiscoveredRecord();
+    const { hub } = hubFor(product({ size: 11 * MIB }));
+    const renewals: string[] = [];
+    const renewingStore: DownloadDeps["store"] = {
+      claimGranule: (id, owner) => store.claimGranule(id, owner),
+      recordChecksum: (id, owner, md5) => store.recordChecksum(id, owner, md5),
+      saveUploadProgress: (id, owner, progress) => store.saveUploadProgress(id, owner, progress),
+      markDownloaded: (id, owner, result) => store.markDownloaded(id, owner, result),
+      renewLease: (id, owner) => {
+        renewals.push(id);
+        return store.renewLease(id, owner);
+      },
+    };
+    // A clock ten minutes ahead: the 15-minute lease taken at the claim is past its half-life at once.
+    let calls = 0;
+    const now = () => Date.now() + (calls++ === 0 ? 0 : 600_000);
+    const { deps } = depsWith(hub, { store: renewingStore, now });
+
+    await downloadGranule({ granuleId: granule.granuleId, owner: "exec-9" }, deps);
+
+    expect(renewals.length).toBeGreaterThan(0);
+    expect(renewals.every((id) => id === granule.granuleId)).toBe(true);
+  });
+
   it("asks the hub for the checksum on every attempt and forgets the aborted upload after a mismatch", async () => {
     const granule = await aDiscoveredRecord();
     const source = product();
