@@ -30,7 +30,10 @@ export interface ManifestLocation {
   count: number;
 }
 
-const EXECUTION_NAME = /^[A-Za-z0-9_.:-]{1,80}$/;
+// Step Functions names are 1–80 characters and already exclude "/" and controls; checked again
+// because the name becomes an object key.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it rejects
+const EXECUTION_NAME = /^[^/\\\u0000-\u001f\u007f]{1,80}$/;
 
 /** The manifest's object key for an execution. */
 export function manifestKeyFor(executionName: string): string {
