@@ -9,7 +9,13 @@ import {
   DynamoDBClient,
   ResourceInUseException,
 } from "@aws-sdk/client-dynamodb";
-import { CreateBucketCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  paginateListObjectsV2,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { InvalidInputError, TABLE_SCHEMA } from "@hls-s2/core";
 import dynalite from "dynalite";
 import S3rver from "s3rver";
@@ -42,6 +48,10 @@ export interface EmbeddedStores {
   s3Directory: string;
   dynamo: DynamoDBClient;
   s3: S3Client;
+  /** An object's bytes (default: the upload bucket), or undefined when there is none. */
+  readObject(key: string, bucket?: string): Promise<Buffer | undefined>;
+  /** Every object key of a bucket (default: the upload bucket), sorted. */
+  listKeys(bucket?: string): Promise<string[]>;
   /** Stops both servers and destroys the clients; a temporary folder is removed. */
   close(): Promise<void>;
 }
@@ -130,6 +140,22 @@ export async function startEmbeddedStores(
     await close();
     throw error;
   }
+  const readObject = async (key: string, bucket = bucketName) => {
+    try {
+      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return Buffer.from(await object.Body!.transformToByteArray());
+    } catch (error) {
+      if ((error as Error).name === "NoSuchKey") return undefined;
+      throw error;
+    }
+  };
+  const listKeys = async (bucket = bucketName) => {
+    const keys: string[] = [];
+    for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket })) {
+      for (const object of page.Contents ?? []) keys.push(object.Key!);
+    }
+    return keys.sort();
+  };
   return {
     tableName,
     bucketName,
@@ -139,6 +165,8 @@ export async function startEmbeddedStores(
     s3Directory,
     dynamo,
     s3,
+    readObject,
+    listKeys,
     close,
   };
 }

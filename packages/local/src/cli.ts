@@ -1,0 +1,264 @@
+import "./polyfills";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { DownloaderError, InvalidInputError, PLATFORMS, type Platform } from "@hls-s2/core";
+import { createProgressReporter } from "./progress";
+import { formatSummary } from "./report";
+import {
+  FAULT_PROFILE_NAMES,
+  type FaultProfileName,
+  type ProductSize,
+  type RunLocalOptions,
+  runLocal,
+} from "./runner";
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+export const DEFAULT_DATA_DIR = resolve(REPO_ROOT, ".local-data");
+
+/** Exit codes: 0 all downloaded, 1 granules failed, 2 bad flags, 3 the run itself failed. */
+export const EXIT = { ok: 0, granulesFailed: 1, usage: 2, runFailed: 3 } as const;
+
+export const USAGE = `Usage: npm run local -- [options]
+
+Runs the daily job on this machine: the synthesized state machine, the real handlers, a mock hub,
+an embedded DynamoDB and S3, all on 127.0.0.1. With no options: yesterday, 3 platforms, 30 granules.
+
+  --data-dir DIR        where the table, buckets and catalogue persist (default .local-data/)
+  --clean               start from an empty table and buckets
+  --day YYYY-MM-DD      one publication day (default yesterday, UTC)
+  --from D --to D       a backfill window (at most 31 days)
+  --platforms LIST      comma-separated, of ${PLATFORMS.join(",")} (default all)
+  --granules N          mock catalogue: granules per day (default 30, kept for reruns)
+  --size SIZE           mock catalogue: product size, e.g. 4MiB or 2MiB-8MiB (default 2MiB-8MiB)
+  --seed S              mock catalogue seed (kept for reruns)
+  --concurrency N       Distributed Map MaxConcurrency (default 15)
+  --faults PROFILE      mock hub faults: ${FAULT_PROFILE_NAMES.join("|")} (default none)
+  --hub dhus|cdse       hub API family (default dhus); with --hub-url, an external hub instead of the mock
+  --hub-url URL         external hub base URL; credentials from HUB_USERNAME / HUB_PASSWORD
+  --token-url URL       CDSE token endpoint of the external hub
+  --json                print the summary as JSON on stdout
+  --verbose             show the handlers' structured logs
+  -h, --help            this text`;
+
+const SIZE_UNITS: Record<string, number> = {
+  b: 1,
+  k: 1024,
+  kb: 1000,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1000 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1000 ** 3,
+  gib: 1024 ** 3,
+};
+
+/** Parses `4MiB`, `512KiB`, `1000000` or a range `2MiB-8MiB` into bytes. @throws InvalidInputError */
+export function parseSize(text: string): ProductSize {
+  const one = (part: string): number => {
+    const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(part.trim());
+    const factor = SIZE_UNITS[(match?.[2] ?? "").toLowerCase() || "b"];
+    if (match === null || factor === undefined) {
+      throw new InvalidInputError(`--size: ${part} is not a size like 4MiB`, { field: "size" });
+    }
+    const bytes = Math.round(Number(match[1]) * factor);
+    if (bytes < 1) throw new InvalidInputError(`--size: ${part} is not positive`, { field: "size" });
+    return bytes;
+  };
+  const [low, high, ...rest] = text.split(/-|\.\./);
+  if (rest.length > 0 || low === undefined)
+    throw new InvalidInputError(`--size: ${text} is not a size`, { field: "size" });
+  if (high === undefined) return one(low);
+  const range = { min: one(low), max: one(high) };
+  if (range.min > range.max) throw new InvalidInputError(`--size: ${text}: min above max`, { field: "size" });
+  return range;
+}
+
+function positiveInteger(flag: string, text: string | undefined, min = 1): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text) || Number(text) < min) {
+    throw new InvalidInputError(`--${flag} must be an integer ≥ ${min}, got ${text}`, { field: flag });
+  }
+  return Number(text);
+}
+
+export interface ParsedCli {
+  help: boolean;
+  json: boolean;
+  verbose: boolean;
+  options: RunLocalOptions;
+}
+
+/**
+ * Turns argv and the environment into runLocal options; credentials come only from the environment.
+ * @throws InvalidInputError naming the bad flag.
+ */
+export function parseCli(
+  argv: string[],
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ParsedCli {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        "data-dir": { type: "string" },
+        clean: { type: "boolean" },
+        day: { type: "string" },
+        from: { type: "string" },
+        to: { type: "string" },
+        platforms: { type: "string" },
+        granules: { type: "string" },
+        size: { type: "string" },
+        seed: { type: "string" },
+        concurrency: { type: "string" },
+        faults: { type: "string" },
+        hub: { type: "string" },
+        "hub-url": { type: "string" },
+        "token-url": { type: "string" },
+        json: { type: "boolean" },
+        verbose: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    throw new InvalidInputError((error as Error).message, { cause: error });
+  }
+  const text = (name: string) => values[name] as string | undefined;
+  const options: RunLocalOptions = { dataDir: resolve(text("data-dir") ?? DEFAULT_DATA_DIR) };
+  if (values["clean"] === true) options.clean = true;
+
+  const day = text("day");
+  if (day !== undefined && (text("from") !== undefined || text("to") !== undefined)) {
+    throw new InvalidInputError("--day cannot be combined with --from/--to", { field: "day" });
+  }
+  options.from = day ?? text("from");
+  options.to = day ?? text("to");
+  for (const [flag, value] of [
+    ["day/--from", options.from],
+    ["day/--to", options.to],
+  ] as const) {
+    if (value !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(value)) {
+      throw new InvalidInputError(`--${flag} must be YYYY-MM-DD, got ${value}`, { field: flag });
+    }
+  }
+
+  const platforms = text("platforms");
+  if (platforms !== undefined) {
+    const list = [...new Set(platforms.split(",").map((p) => p.trim().toUpperCase()))].filter(
+      (p) => p !== "",
+    );
+    const unknown = list.filter((p) => !(PLATFORMS as readonly string[]).includes(p));
+    if (list.length === 0 || unknown.length > 0) {
+      throw new InvalidInputError(`--platforms must list ${PLATFORMS.join(", ")}, got ${platforms}`, {
+        field: "platforms",
+      });
+    }
+    options.platforms = list as Platform[];
+  }
+  options.granulesPerDay = positiveInteger("granules", text("granules"), 0);
+  options.concurrency = positiveInteger("concurrency", text("concurrency"));
+  const size = text("size");
+  if (size !== undefined) options.productSize = parseSize(size);
+  if (text("seed") !== undefined) options.seed = text("seed");
+  const faults = text("faults");
+  if (faults !== undefined) {
+    if (!(FAULT_PROFILE_NAMES as string[]).includes(faults)) {
+      throw new InvalidInputError(
+        `--faults must be one of ${FAULT_PROFILE_NAMES.join(", ")}, got ${faults}`,
+        {
+          field: "faults",
+        },
+      );
+    }
+    options.faults = faults as FaultProfileName;
+  }
+
+  const kind = text("hub");
+  if (kind !== undefined && kind !== "dhus" && kind !== "cdse") {
+    throw new InvalidInputError(`--hub must be dhus or cdse, got ${kind}`, { field: "hub" });
+  }
+  const hubUrl = text("hub-url");
+  if (hubUrl === undefined) {
+    if (text("token-url") !== undefined) {
+      throw new InvalidInputError("--token-url needs --hub-url", { field: "token-url" });
+    }
+    if (kind !== undefined) options.mockKind = kind;
+  } else {
+    if (!URL.canParse(hubUrl) || !/^https?:$/.test(new URL(hubUrl).protocol)) {
+      throw new InvalidInputError(`--hub-url must be an http(s) URL, got ${hubUrl}`, { field: "hub-url" });
+    }
+    const username = env["HUB_USERNAME"];
+    const password = env["HUB_PASSWORD"];
+    if (!username || !password) {
+      throw new InvalidInputError("--hub-url needs HUB_USERNAME and HUB_PASSWORD in the environment", {
+        field: "hub-url",
+      });
+    }
+    if (
+      options.granulesPerDay !== undefined ||
+      options.productSize !== undefined ||
+      options.faults !== undefined
+    ) {
+      throw new InvalidInputError("--granules, --size and --faults shape the mock hub; not with --hub-url", {
+        field: "hub-url",
+      });
+    }
+    options.hub = {
+      kind: kind ?? "dhus",
+      url: hubUrl,
+      credentials: { username, password },
+      ...(text("token-url") !== undefined && { tokenUrl: text("token-url") }),
+    };
+  }
+  return {
+    help: values["help"] === true,
+    json: values["json"] === true,
+    verbose: values["verbose"] === true,
+    options,
+  };
+}
+
+/** `npm run local`: parse flags, run, print progress on stderr and the summary; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let parsed: ParsedCli;
+  try {
+    parsed = parseCli(argv);
+  } catch (error) {
+    process.stderr.write(`error: ${(error as Error).message}\n\n${USAGE}\n`);
+    return EXIT.usage;
+  }
+  if (parsed.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return EXIT.ok;
+  }
+  if (parsed.verbose) process.env["POWERTOOLS_LOG_LEVEL"] ??= "INFO";
+  const progress = createProgressReporter(process.stderr);
+  try {
+    const summary = await runLocal({
+      ...parsed.options,
+      onProgress: (snapshot) => progress.update(snapshot),
+    });
+    progress.stop();
+    process.stdout.write(
+      parsed.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`,
+    );
+    return summary.totals.failed > 0 ? EXIT.granulesFailed : EXIT.ok;
+  } catch (error) {
+    progress.stop();
+    const name = error instanceof Error ? error.name : "Error";
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`local run failed: ${name}: ${message}\n`);
+    return error instanceof InvalidInputError ||
+      (error instanceof DownloaderError && error.name === "ConfigError")
+      ? EXIT.usage
+      : EXIT.runFailed;
+  }
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = await main(process.argv.slice(2));
+}

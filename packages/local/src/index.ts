@@ -1,0 +1,6 @@
+export * from "./definition";
+export * from "./embedded";
+export * from "./progress";
+export * from "./report";
+export * from "./runner";
+export { listUploads } from "./s3-gaps";

@@ -1,0 +1,81 @@
+import { formatBytes } from "./progress";
+import type { LocalRunSummary, PlatformCounts } from "./runner";
+
+function failureText(failures: Record<string, number>): string {
+  return Object.entries(failures)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, count]) => `${name}×${count}`)
+    .join(", ");
+}
+
+function row(cells: string[], widths: number[]): string {
+  return cells
+    .map((cell, i) => (i < 2 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
+    .join("  ")
+    .trimEnd();
+}
+
+function countCells(label: [string, string], counts: PlatformCounts): string[] {
+  return [
+    ...label,
+    String(counts.found),
+    String(counts.downloaded),
+    String(counts.failed),
+    String(counts.pending),
+    formatBytes(counts.bytes),
+    failureText(counts.failures),
+  ];
+}
+
+/** The human summary printed at the end of `npm run local`: per day and platform, this run, throughput. */
+export function formatSummary(summary: LocalRunSummary): string {
+  const lines: string[] = [];
+  const hub = summary.hub.mock
+    ? `mock ${summary.hub.kind.toUpperCase()} hub at ${summary.hub.url}`
+    : `${summary.hub.kind.toUpperCase()} hub at ${summary.hub.url}`;
+  const window = summary.from === summary.to ? summary.from : `${summary.from} … ${summary.to}`;
+  lines.push(`Local run ${summary.executionName}: ${window}, ${summary.platforms.join(",")}, ${hub}`);
+  lines.push("");
+
+  const header = ["day", "platform", "found", "downloaded", "failed", "pending", "bytes", "failures"];
+  const body: string[][] = [];
+  for (const day of summary.days) {
+    if (day.platforms.length === 0) body.push(countCells([day.day, "-"], day));
+    for (const platform of day.platforms) body.push(countCells([day.day, platform.platform], platform));
+  }
+  const total = countCells(["total", ""], summary.totals);
+  const widths = header.map((cell, i) =>
+    Math.max(cell.length, ...[...body, total].map((r) => (r[i] ?? "").length)),
+  );
+  lines.push(row(header, widths));
+  for (const cells of body) lines.push(row(cells, widths));
+  lines.push(row(total, widths));
+  lines.push("");
+
+  const run = summary.run;
+  if (summary.nothingToDownload) {
+    lines.push(`Nothing to download, ${summary.totals.downloaded} granules already downloaded.`);
+  } else {
+    const failed = run.failed === 0 ? "0 failed" : `${run.failed} failed (${failureText(run.failures)})`;
+    const extras = [
+      run.alreadyDownloaded > 0 ? `${run.alreadyDownloaded} already downloaded` : "",
+      run.leasedElsewhere > 0 ? `${run.leasedElsewhere} leased elsewhere` : "",
+      run.retries > 0 ? `${run.retries} retries` : "",
+    ].filter((text) => text !== "");
+    lines.push(
+      `This run: ${run.manifest} to download, ${run.downloaded} downloaded (${formatBytes(run.bytes)}), ${failed}` +
+        (extras.length > 0 ? `, ${extras.join(", ")}` : "") +
+        ".",
+    );
+  }
+  lines.push(`Wall time ${run.wallSeconds.toFixed(1)} s, ${run.mbPerSecond.toFixed(1)} MB/s.`);
+  if (summary.toleranceExceeded !== undefined) {
+    const t = summary.toleranceExceeded;
+    lines.push(
+      `Warning: ${t.failedPercentage.toFixed(1)}% of the granules failed; in AWS ${t.stateName} tolerates ` +
+        `${t.toleratedFailurePercentage}% and would have failed the execution for a redrive.`,
+    );
+  }
+  lines.push(`Data: ${summary.dataDir}`);
+  return lines.join("\n");
+}

@@ -1,0 +1,738 @@
+import "./polyfills";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import {
+  type Credentials,
+  GRANULE_STATUSES,
+  type GranuleStatus,
+  GranuleStore,
+  InvalidInputError,
+  isValidDay,
+  PLATFORMS,
+  type Platform,
+  type WindowSummary,
+} from "@hls-s2/core";
+import {
+  type Catalogue,
+  createCatalogue,
+  FAULT_PROFILES,
+  type FaultPlan,
+  MOCK_PLATFORMS,
+  type MockHub,
+  startMockHub,
+} from "@hls-s2/mock-hub";
+import { StateMachine } from "aws-local-stepfunctions";
+import {
+  flattenIntrinsics,
+  type SynthesizedApp,
+  synthesizeApp,
+  type TemplateJson,
+} from "../../../stacks/synth";
+import { WORKFLOW_TASKS, type WorkflowTaskName } from "../../../stacks/Workflow";
+import { adaptDefinition, type LocalDefinition } from "./definition";
+import { type EmbeddedStores, startEmbeddedStores } from "./embedded";
+import type { ProgressSnapshot } from "./progress";
+
+export type FaultProfileName = keyof typeof FAULT_PROFILES;
+export const FAULT_PROFILE_NAMES = Object.keys(FAULT_PROFILES) as FaultProfileName[];
+
+export const DEFAULT_GRANULES_PER_DAY = 30;
+export const DEFAULT_PRODUCT_SIZE = { min: 2 * 1024 * 1024, max: 8 * 1024 * 1024 };
+export const DEFAULT_SEED = "hls-s2-local";
+export const DEFAULT_CONCURRENCY = 15;
+/** The mock hub's account; a local secret, never a real one. */
+export const MOCK_CREDENTIALS: Credentials = { username: "local", password: "local" };
+const MOCK_CDSE_TOKEN_PATH = "/auth/realms/CDSE/protocol/openid-connect/token";
+
+export interface ExternalHub {
+  kind: "dhus" | "cdse";
+  url: string;
+  credentials: Credentials;
+  /** CDSE only: Keycloak token endpoint; default the mock hub's path under `url`. */
+  tokenUrl?: string;
+}
+
+export type ProductSize = number | { min: number; max: number };
+
+export interface RunLocalOptions {
+  /** Where the table, the buckets and the catalogue parameters persist between runs. */
+  dataDir: string;
+  /** Remove the data folder's table, buckets and catalogue parameters first. */
+  clean?: boolean;
+  /** Publication window, YYYY-MM-DD; default yesterday (UTC) for both. */
+  from?: string;
+  to?: string;
+  /** Platforms to query; default all three. */
+  platforms?: Platform[];
+  /** Mock catalogue: granules per day (all platforms together); default the persisted value, else 30. */
+  granulesPerDay?: number;
+  /** Mock catalogue: product size in bytes, fixed or a range; default persisted, else 2–8 MiB. */
+  productSize?: ProductSize;
+  /** Mock catalogue seed; default persisted, else "hls-s2-local". */
+  seed?: string | number;
+  /** Distributed Map MaxConcurrency; default 15. */
+  concurrency?: number;
+  /** Mock hub faults: a named profile or an explicit plan; default none. */
+  faults?: FaultProfileName | FaultPlan;
+  /** Mock hub's hub API family when no external hub is given; default dhus. */
+  mockKind?: "dhus" | "cdse";
+  /** A real (or separately started) hub instead of the built-in mock. */
+  hub?: ExternalHub;
+  /** Wait before each Retry, instead of the definition's seconds-long backoff; default 100 ms. */
+  retryDelayMs?: number;
+  /** Hands over the built-in mock hub once it listens (tests read its counters after the run). */
+  onMockHub?: (hub: MockHub) => void;
+  /** Called whenever the run's counters change. */
+  onProgress?: (snapshot: ProgressSnapshot) => void;
+  /** The run's clock for the default window; default now. */
+  now?: Date;
+}
+
+export interface PlatformCounts {
+  found: number;
+  downloaded: number;
+  failed: number;
+  /** DISCOVERED or DOWNLOADING. */
+  pending: number;
+  /** FAILED granules by error name. */
+  failures: Record<string, number>;
+  /** Bytes of the DOWNLOADED granules. */
+  bytes: number;
+}
+
+export interface LocalDaySummary extends PlatformCounts {
+  day: string;
+  platforms: ({ platform: Platform } & PlatformCounts)[];
+}
+
+export interface LocalRunSummary {
+  executionName: string;
+  from: string;
+  to: string;
+  platforms: Platform[];
+  dataDir: string;
+  hub: { kind: "dhus" | "cdse"; url: string; mock: boolean };
+  /** The granule table after the run, per day and platform: the whole window, not only this run. */
+  days: LocalDaySummary[];
+  totals: PlatformCounts;
+  /** What this run did. */
+  run: {
+    manifest: number;
+    downloaded: number;
+    alreadyDownloaded: number;
+    leasedElsewhere: number;
+    failed: number;
+    failures: Record<string, number>;
+    retries: number;
+    bytes: number;
+    wallSeconds: number;
+    mbPerSecond: number;
+  };
+  /** True when the manifest was empty: everything in the window was already downloaded (or failed for good). */
+  nothingToDownload: boolean;
+  /** Set when more granules failed than the Distributed Map tolerates in AWS (it would fail the execution there). */
+  toleranceExceeded?: { stateName: string; toleratedFailurePercentage: number; failedPercentage: number };
+  /** The state machine's output (Summarize's return value). */
+  output: WindowSummary;
+}
+
+/** The catalogue parameters kept in the data folder so a rerun serves the same products. */
+export interface CatalogueParams {
+  seed: string | number;
+  granulesPerDay: number;
+  productSize: ProductSize;
+}
+
+const PARAMS_FILE = "catalogue.json";
+
+/** The mock catalogue a run with these parameters serves for a window (deterministic). */
+export function buildCatalogue(params: CatalogueParams, days: string[]): Catalogue {
+  return createCatalogue({
+    seed: params.seed,
+    days,
+    platforms: [...MOCK_PLATFORMS],
+    granulesPerDay: params.granulesPerDay,
+    sizeBytes: params.productSize,
+  });
+}
+
+/** Days from `from` to `to` inclusive. */
+export function windowDays(from: string, to: string): string[] {
+  const days: string[] = [];
+  for (let t = Date.parse(`${from}T00:00:00Z`); t <= Date.parse(`${to}T00:00:00Z`); t += 86_400_000) {
+    days.push(new Date(t).toISOString().slice(0, 10));
+  }
+  return days;
+}
+
+/** Yesterday (UTC) of a date, YYYY-MM-DD: the default daily window. */
+export function yesterdayOf(now: Date): string {
+  return new Date(now.getTime() - 86_400_000).toISOString().slice(0, 10);
+}
+
+/**
+ * Runs the daily workflow on this machine: the state machine the stacks synthesize, executed by
+ * aws-local-stepfunctions with every Task bound to its real handler in-process, against the mock
+ * hub (or an external hub), an embedded DynamoDB and an embedded S3 on 127.0.0.1.
+ * @throws InvalidInputError on a bad option; whatever fails the execution itself (e.g. a hub outage
+ *   in GenerateQueries or FetchLinks) propagates with its name.
+ */
+export async function runLocal(options: RunLocalOptions): Promise<LocalRunSummary> {
+  const checked = checkOptions(options);
+  const dataDir = resolve(options.dataDir);
+  if (options.clean === true) await cleanDataDir(dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const params = await resolveCatalogueParams(dataDir, options);
+  const started = Date.now();
+
+  const resources: { close(): Promise<void> }[] = [];
+  try {
+    let hub: {
+      kind: "dhus" | "cdse";
+      url: string;
+      credentials: Credentials;
+      tokenUrl?: string;
+      mock?: MockHub;
+    };
+    if (options.hub === undefined) {
+      const mock = await startMockHub({
+        catalogue: buildCatalogue(params, windowDays(checked.from, checked.to)),
+        port: 0,
+        host: "127.0.0.1",
+        credentials: MOCK_CREDENTIALS,
+        faults:
+          typeof options.faults === "object" ? options.faults : FAULT_PROFILES[options.faults ?? "none"],
+      });
+      resources.push(mock);
+      options.onMockHub?.(mock);
+      const kind = options.mockKind ?? "dhus";
+      hub = { kind, url: mock.url, credentials: MOCK_CREDENTIALS, mock };
+    } else {
+      hub = { ...options.hub };
+    }
+    if (hub.kind === "cdse") hub.tokenUrl ??= `${hub.url}${MOCK_CDSE_TOKEN_PATH}`;
+
+    const stores = await startEmbeddedStores({ dataDir });
+    resources.push(stores);
+    const app = await synthesizeLocalApp();
+    const local = adaptDefinition(app.stateMachineDefinition(), { concurrency: checked.concurrency });
+    const env = lambdaEnvironment(app, stores, hub);
+    const run = await execute({ local, env, stores, hub, app, checked, options });
+
+    const store = new GranuleStore(documentClient(stores), { tableName: stores.tableName });
+    const days = await summarizeByPlatform(store, windowDays(checked.from, checked.to));
+    const totals = addUp(days);
+    const wallSeconds = (Date.now() - started) / 1000;
+    const downloadSeconds = run.firstDownloadAt === undefined ? 0 : (Date.now() - run.firstDownloadAt) / 1000;
+    const summary: LocalRunSummary = {
+      executionName: run.executionName,
+      from: checked.from,
+      to: checked.to,
+      platforms: checked.platforms,
+      dataDir,
+      hub: { kind: hub.kind, url: hub.url, mock: hub.mock !== undefined },
+      days,
+      totals,
+      run: {
+        manifest: run.manifest ?? 0,
+        downloaded: run.downloaded,
+        alreadyDownloaded: run.alreadyDownloaded,
+        leasedElsewhere: run.leasedElsewhere,
+        failed: run.failed,
+        failures: run.failures,
+        retries: run.retries,
+        bytes: run.bytes,
+        wallSeconds,
+        mbPerSecond: downloadSeconds > 0 ? run.bytes / 1e6 / downloadSeconds : 0,
+      },
+      nothingToDownload: (run.manifest ?? 0) === 0,
+      output: run.output,
+    };
+    const map = local.distributedMaps[0];
+    if (map?.toleratedFailurePercentage !== undefined && run.manifest !== undefined && run.manifest > 0) {
+      const failedPercentage = (run.failed / run.manifest) * 100;
+      if (failedPercentage > map.toleratedFailurePercentage) {
+        summary.toleranceExceeded = {
+          stateName: map.stateName,
+          toleratedFailurePercentage: map.toleratedFailurePercentage,
+          failedPercentage,
+        };
+      }
+    }
+    return summary;
+  } finally {
+    // Stop in reverse order of start; a close failure must not hide the run's own error.
+    for (const resource of resources.reverse()) await resource.close().catch(() => undefined);
+  }
+}
+
+let synthesized: Promise<SynthesizedApp> | undefined;
+
+/**
+ * The stacks synthesized once per process (a few seconds of CDK): the definition does not depend on
+ * the hub, and the hub's URL, kind and the concurrency are overridden per run (environment and
+ * adaptDefinition), so every run executes the same synthesized states.
+ */
+function synthesizeLocalApp(): Promise<SynthesizedApp> {
+  synthesized ??= synthesizeApp({
+    stage: "local",
+    settings: { hubKind: "dhus", hubUrl: "http://127.0.0.1", mockHub: false, scheduleEnabled: false },
+  }).catch((error: unknown) => {
+    synthesized = undefined;
+    throw error;
+  });
+  return synthesized;
+}
+
+interface CheckedOptions {
+  from: string;
+  to: string;
+  platforms: Platform[];
+  concurrency: number;
+  retryDelayMs: number;
+}
+
+function checkOptions(options: RunLocalOptions): CheckedOptions {
+  if (typeof options.dataDir !== "string" || options.dataDir === "") {
+    throw new InvalidInputError("dataDir is required", { field: "dataDir" });
+  }
+  const yesterday = yesterdayOf(options.now ?? new Date());
+  const from = options.from ?? options.to ?? yesterday;
+  const to = options.to ?? options.from ?? yesterday;
+  for (const [field, day] of [
+    ["from", from],
+    ["to", to],
+  ] as const) {
+    if (!isValidDay(day))
+      throw new InvalidInputError(`${field} must be a real YYYY-MM-DD day, got ${day}`, { field });
+  }
+  if (from > to) throw new InvalidInputError(`from ${from} is after to ${to}`, { field: "from" });
+  const platforms = options.platforms ?? [...PLATFORMS];
+  if (platforms.length === 0 || platforms.some((p) => !(PLATFORMS as readonly string[]).includes(p))) {
+    throw new InvalidInputError(`platforms must be a non-empty subset of ${PLATFORMS.join(", ")}`, {
+      field: "platforms",
+    });
+  }
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) {
+    throw new InvalidInputError(`concurrency must be an integer 1–1000, got ${concurrency}`, {
+      field: "concurrency",
+    });
+  }
+  const retryDelayMs = options.retryDelayMs ?? 100;
+  if (!Number.isFinite(retryDelayMs) || retryDelayMs < 0) {
+    throw new InvalidInputError(`retryDelayMs must be ≥ 0, got ${retryDelayMs}`, { field: "retryDelayMs" });
+  }
+  if (
+    options.granulesPerDay !== undefined &&
+    (!Number.isInteger(options.granulesPerDay) || options.granulesPerDay < 0)
+  ) {
+    throw new InvalidInputError(
+      `granulesPerDay must be a non-negative integer, got ${options.granulesPerDay}`,
+      {
+        field: "granulesPerDay",
+      },
+    );
+  }
+  if (typeof options.faults === "string" && !FAULT_PROFILE_NAMES.includes(options.faults)) {
+    throw new InvalidInputError(`faults must be one of ${FAULT_PROFILE_NAMES.join(", ")}`, {
+      field: "faults",
+    });
+  }
+  if (options.hub !== undefined) {
+    if (!URL.canParse(options.hub.url) || !/^https?:$/.test(new URL(options.hub.url).protocol)) {
+      throw new InvalidInputError(`hub url must be an http(s) URL, got ${options.hub.url}`, {
+        field: "hub.url",
+      });
+    }
+    if (options.hub.credentials.username === "" || options.hub.credentials.password === "") {
+      throw new InvalidInputError("hub credentials need a username and a password", {
+        field: "hub.credentials",
+      });
+    }
+  }
+  return { from, to, platforms, concurrency, retryDelayMs };
+}
+
+/** Removes only what a local run writes, so a mistyped --data-dir cannot wipe an unrelated folder. */
+async function cleanDataDir(dataDir: string): Promise<void> {
+  for (const name of ["dynamodb", "s3", PARAMS_FILE]) {
+    await rm(join(dataDir, name), { recursive: true, force: true });
+  }
+}
+
+async function resolveCatalogueParams(dataDir: string, options: RunLocalOptions): Promise<CatalogueParams> {
+  let saved: Partial<CatalogueParams> = {};
+  try {
+    saved = JSON.parse(await readFile(join(dataDir, PARAMS_FILE), "utf8")) as Partial<CatalogueParams>;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  const params: CatalogueParams = {
+    seed: options.seed ?? saved.seed ?? DEFAULT_SEED,
+    granulesPerDay: options.granulesPerDay ?? saved.granulesPerDay ?? DEFAULT_GRANULES_PER_DAY,
+    productSize: options.productSize ?? saved.productSize ?? DEFAULT_PRODUCT_SIZE,
+  };
+  if (options.hub === undefined) {
+    await writeFile(join(dataDir, PARAMS_FILE), `${JSON.stringify(params, null, 2)}\n`);
+  }
+  return params;
+}
+
+function documentClient(stores: EmbeddedStores): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(stores.dynamo, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+/**
+ * The environment the stack gives its Lambda functions (read from the synthesized template, so a
+ * key the stack adds reaches the local run too), pointed at the embedded stores and the hub.
+ * Secret ids are dropped: the runtime gets the credentials directly.
+ */
+function lambdaEnvironment(
+  app: SynthesizedApp,
+  stores: EmbeddedStores,
+  hub: { kind: "dhus" | "cdse"; url: string; tokenUrl?: string },
+): Record<string, string> {
+  const template = app.templates.Workflow as TemplateJson;
+  const fn = Object.values(template.Resources ?? {}).find(
+    (resource) =>
+      resource.Type === "AWS::Lambda::Function" &&
+      (resource.Properties?.["Environment"] as { Variables?: Record<string, unknown> } | undefined)
+        ?.Variables?.["TABLE_NAME"] !== undefined,
+  );
+  const variables = (fn?.Properties?.["Environment"] as { Variables?: Record<string, unknown> } | undefined)
+    ?.Variables;
+  if (variables === undefined)
+    throw new Error("the Workflow stack has no Lambda function with the downloader's environment");
+  const env = flattenIntrinsics(variables, template, app.region) as Record<string, string>;
+  delete env["HUB_SECRET_ID"];
+  delete env["DOWNLOAD_HUB_SECRET_ID"];
+  delete env["NODE_OPTIONS"];
+  return {
+    ...env,
+    TABLE_NAME: stores.tableName,
+    BUCKET_NAME: stores.bucketName,
+    WORK_BUCKET_NAME: stores.workBucketName,
+    HUB_KIND: hub.kind,
+    HUB_URL: hub.url,
+    ...(hub.tokenUrl !== undefined && { CDSE_TOKEN_URL: hub.tokenUrl }),
+  };
+}
+
+interface RunState {
+  executionName: string;
+  step: string;
+  discovered: number;
+  manifest?: number;
+  downloaded: number;
+  alreadyDownloaded: number;
+  leasedElsewhere: number;
+  failed: number;
+  failures: Record<string, number>;
+  inFlight: number;
+  retries: number;
+  bytes: number;
+  firstDownloadAt?: number;
+  output: WindowSummary;
+}
+
+type Handler = (event: unknown, context?: { getRemainingTimeInMillis(): number }) => Promise<unknown>;
+
+async function execute(args: {
+  local: LocalDefinition;
+  env: Record<string, string>;
+  stores: EmbeddedStores;
+  hub: { credentials: Credentials };
+  app: SynthesizedApp;
+  checked: CheckedOptions;
+  options: RunLocalOptions;
+}): Promise<RunState> {
+  const { local, env, stores, hub, app, checked, options } = args;
+  // Handlers log and publish metrics through Powertools, which reads process.env when first
+  // imported; locally the progress line and the summary replace both unless the user asks.
+  process.env["POWERTOOLS_LOG_LEVEL"] ??= "SILENT";
+  process.env["POWERTOOLS_METRICS_DISABLED"] ??= "true";
+  const runtime = await import("@hls-s2/functions/lib/runtime");
+  runtime.configureRuntime({
+    env,
+    clients: { dynamo: documentClient(stores), s3: stores.s3 },
+    credentials: { hub: hub.credentials, download: hub.credentials },
+  });
+  const handlers = await loadHandlers();
+  const timeouts = functionTimeouts(app);
+
+  const executionName = `local-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+  const started = Date.now();
+  const state: RunState = {
+    executionName,
+    step: "starting",
+    discovered: 0,
+    downloaded: 0,
+    alreadyDownloaded: 0,
+    leasedElsewhere: 0,
+    failed: 0,
+    failures: {},
+    inFlight: 0,
+    retries: 0,
+    bytes: 0,
+    output: undefined as unknown as WindowSummary,
+  };
+  const report = () => {
+    if (options.onProgress === undefined) return;
+    const done = state.downloaded + state.alreadyDownloaded + state.leasedElsewhere + state.failed;
+    const downloadMs = state.firstDownloadAt === undefined ? 0 : Date.now() - state.firstDownloadAt;
+    options.onProgress({
+      step: state.step,
+      discovered: state.discovered,
+      manifest: state.manifest,
+      downloaded: state.downloaded + state.alreadyDownloaded,
+      failed: state.failed,
+      pending: Math.max(0, (state.manifest ?? 0) - done),
+      inFlight: state.inFlight,
+      retries: state.retries,
+      bytes: state.bytes,
+      elapsedMs: Date.now() - started,
+      mbPerSecond: downloadMs > 0 ? state.bytes / 1e6 / (downloadMs / 1000) : 0,
+    });
+  };
+
+  const invoke = async (name: WorkflowTaskName, input: unknown): Promise<unknown> => {
+    // A LambdaInvoke without payloadResponseOnly hands over {FunctionName, Payload}; with it, the payload.
+    const payload =
+      typeof input === "object" && input !== null && "FunctionName" in input && "Payload" in input
+        ? (input as { Payload: unknown }).Payload
+        : input;
+    const deadline = Date.now() + (timeouts[name] ?? 900) * 1000;
+    try {
+      const result = await handlers[name](payload, { getRemainingTimeInMillis: () => deadline - Date.now() });
+      // Lambda returns JSON: drop what JSON drops (undefined, functions) exactly as the service would.
+      return JSON.parse(JSON.stringify(result ?? null));
+    } catch (error) {
+      throw asLambdaError(error);
+    }
+  };
+
+  const bindings: Record<WorkflowTaskName, (input: unknown) => Promise<unknown>> = {
+    GenerateQueries: (input) => invoke("GenerateQueries", input),
+    FetchPage: async (input) => {
+      const result = (await invoke("FetchPage", input)) as { recorded?: number };
+      state.discovered += result.recorded ?? 0;
+      report();
+      return result;
+    },
+    WriteManifest: async (input) => {
+      const result = (await invoke("WriteManifest", input)) as { bucket: string; key: string; count: number };
+      // The engine ignores ItemReader: read the manifest the handler wrote and hand its items to ItemsPath.
+      const object = await stores.s3.send(new GetObjectCommand({ Bucket: result.bucket, Key: result.key }));
+      const items = JSON.parse(await object.Body!.transformToString()) as unknown[];
+      state.manifest = result.count;
+      report();
+      return { ...result, items };
+    },
+    Download: async (input) => {
+      state.inFlight++;
+      state.firstDownloadAt ??= Date.now();
+      report();
+      try {
+        const result = (await invoke("Download", input)) as { outcome: string; bytes?: number };
+        if (result.outcome === "downloaded") {
+          state.downloaded++;
+          state.bytes += result.bytes ?? 0;
+        } else if (result.outcome === "already-downloaded") {
+          state.alreadyDownloaded++;
+        } else {
+          state.leasedElsewhere++;
+        }
+        return result;
+      } finally {
+        state.inFlight--;
+        report();
+      }
+    },
+    RecordFailure: async (input) => {
+      const result = (await invoke("RecordFailure", input)) as { status?: string; error?: { name?: string } };
+      if (result.status === "FAILED") {
+        state.failed++;
+        const name = result.error?.name ?? "Unknown";
+        state.failures[name] = (state.failures[name] ?? 0) + 1;
+      }
+      report();
+      return result;
+    },
+    Summarize: (input) => invoke("Summarize", input),
+  };
+  const unbound = local.taskStates.filter((name) => !(name in bindings));
+  if (unbound.length > 0) throw new Error(`no local binding for Task state(s) ${unbound.join(", ")}`);
+
+  const retryIntervalOverrides: Record<string, number> = {};
+  for (const name of local.taskStates) retryIntervalOverrides[name] = checked.retryDelayMs;
+
+  const machine = new StateMachine(local.definition as never, { validationOptions: { checkArn: false } });
+  const execution = machine.run(
+    { from: checked.from, to: checked.to, platforms: checked.platforms },
+    {
+      overrides: {
+        taskResourceLocalHandlers: bindings as never,
+        retryIntervalOverrides,
+      },
+      context: {
+        Execution: {
+          Id: `arn:aws:states:us-east-1:123456789012:execution:local:${executionName}`,
+          Name: executionName,
+        },
+      },
+    },
+  );
+  const watching = watchEvents(execution.eventLogs, (event) => {
+    if (event.type === "StateEntered" && event.index === undefined) {
+      state.step = event.state.name;
+      report();
+    } else if (event.type === "StateRetried") {
+      state.retries++;
+      report();
+    }
+  });
+  try {
+    state.output = (await execution.result) as unknown as WindowSummary;
+  } catch (error) {
+    throw originalError(error);
+  } finally {
+    runtime.resetRuntime();
+    await watching;
+  }
+  state.step = "done";
+  report();
+  return state;
+}
+
+/** One event of an execution's log (the package does not export the type). */
+type EventLog = ReturnType<StateMachine["run"]>["eventLogs"] extends AsyncGenerator<infer E> ? E : never;
+
+async function watchEvents(
+  events: AsyncGenerator<EventLog>,
+  onEvent: (event: EventLog) => void,
+): Promise<void> {
+  for await (const event of events) {
+    onEvent(event);
+    if (
+      event.type === "ExecutionSucceeded" ||
+      event.type === "ExecutionFailed" ||
+      event.type === "ExecutionAborted"
+    ) {
+      return;
+    }
+  }
+}
+
+async function loadHandlers(): Promise<Record<WorkflowTaskName, Handler>> {
+  const entries = await Promise.all(
+    (Object.entries(WORKFLOW_TASKS) as [WorkflowTaskName, string][]).map(async ([name, file]) => {
+      const module = (await import(`@hls-s2/functions/${file}`)) as { handler: Handler };
+      return [name, module.handler] as const;
+    }),
+  );
+  return Object.fromEntries(entries) as Record<WorkflowTaskName, Handler>;
+}
+
+/** Each task's Lambda timeout in seconds, from the template, for the fake context's remaining time. */
+function functionTimeouts(app: SynthesizedApp): Partial<Record<WorkflowTaskName, number>> {
+  const resources = (app.templates.Workflow as TemplateJson).Resources ?? {};
+  const timeouts: Partial<Record<WorkflowTaskName, number>> = {};
+  for (const name of Object.keys(WORKFLOW_TASKS) as WorkflowTaskName[]) {
+    const entry = Object.entries(resources).find(
+      ([logicalId, resource]) =>
+        resource.Type === "AWS::Lambda::Function" && logicalId.startsWith(`${name}Function`),
+    );
+    const timeout = entry?.[1].Properties?.["Timeout"];
+    if (typeof timeout === "number") timeouts[name] = timeout;
+  }
+  return timeouts;
+}
+
+/**
+ * Lambda reports a function error to Step Functions as Error = errorType and Cause = a JSON string
+ * `{errorType, errorMessage, trace}`; the local engine uses the thrown error's name and message, so
+ * build exactly that and RecordFailure sees what it sees in AWS.
+ */
+const LAMBDA_ERRORS = new WeakSet<Error>();
+
+function asLambdaError(error: unknown): Error {
+  const original = error instanceof Error ? error : new Error(String(error));
+  const cause = JSON.stringify({
+    errorType: original.name,
+    errorMessage: original.message,
+    trace: (original.stack ?? "").split("\n"),
+  });
+  const lambdaError = new Error(cause, { cause: original });
+  lambdaError.name = original.name;
+  LAMBDA_ERRORS.add(lambdaError);
+  return lambdaError;
+}
+
+/** The engine wraps a failed execution's error (ExecutionError → our Lambda error → the handler's): unwrap to the handler's, e.g. HubAuthError. */
+function originalError(error: unknown): unknown {
+  let current = error;
+  while (current instanceof Error && (current.name === "ExecutionError" || LAMBDA_ERRORS.has(current))) {
+    if (current.cause === undefined) break;
+    current = current.cause;
+  }
+  return current;
+}
+
+async function summarizeByPlatform(store: GranuleStore, days: string[]): Promise<LocalDaySummary[]> {
+  const summaries: LocalDaySummary[] = [];
+  for (const day of days) {
+    const byPlatform = new Map<Platform, PlatformCounts>();
+    const countsOf = (platform: Platform) => {
+      let counts = byPlatform.get(platform);
+      if (counts === undefined) {
+        counts = emptyCounts();
+        byPlatform.set(platform, counts);
+      }
+      return counts;
+    };
+    const lists = await Promise.all(GRANULE_STATUSES.map((status) => store.listByStatus(day, status)));
+    GRANULE_STATUSES.forEach((status: GranuleStatus, i) => {
+      for (const granule of lists[i] ?? []) {
+        const counts = countsOf(granule.platform);
+        counts.found++;
+        if (status === "DOWNLOADED") {
+          counts.downloaded++;
+          counts.bytes += granule.bytesWritten ?? 0;
+        } else if (status === "FAILED") {
+          counts.failed++;
+          const name = granule.lastError?.name ?? "Unknown";
+          counts.failures[name] = (counts.failures[name] ?? 0) + 1;
+        } else {
+          counts.pending++;
+        }
+      }
+    });
+    const platforms = PLATFORMS.filter((p) => byPlatform.has(p)).map((platform) => ({
+      platform,
+      ...byPlatform.get(platform)!,
+    }));
+    summaries.push({ day, ...addUp(platforms), platforms });
+  }
+  return summaries;
+}
+
+function emptyCounts(): PlatformCounts {
+  return { found: 0, downloaded: 0, failed: 0, pending: 0, failures: {}, bytes: 0 };
+}
+
+function addUp(rows: PlatformCounts[]): PlatformCounts {
+  const total = emptyCounts();
+  for (const row of rows) {
+    total.found += row.found;
+    total.downloaded += row.downloaded;
+    total.failed += row.failed;
+    total.pending += row.pending;
+    total.bytes += row.bytes;
+    for (const [name, n] of Object.entries(row.failures))
+      total.failures[name] = (total.failures[name] ?? 0) + n;
+  }
+  return total;
+}

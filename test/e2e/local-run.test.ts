@@ -1,0 +1,257 @@
+import { createHash } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { type GranuleRecord, GranuleStore, MISMATCH_MAX_ATTEMPTS, objectKeyFor } from "@hls-s2/core";
+import {
+  buildCatalogue,
+  type CatalogueParams,
+  type EmbeddedStores,
+  listUploads,
+  type RunLocalOptions,
+  runLocal,
+  startEmbeddedStores,
+} from "@hls-s2/local";
+import { createCatalogue, type MockHub, startMockHub } from "@hls-s2/mock-hub";
+import { afterEach, describe, expect, it } from "vitest";
+
+const DAY = "2026-03-14";
+const MIB = 1024 * 1024;
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+async function tempDataDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "hls-s2-e2e-"));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Reopens a finished run's data folder to inspect its table and buckets. */
+async function reopen(dataDir: string): Promise<{ stores: EmbeddedStores; store: GranuleStore }> {
+  const stores = await startEmbeddedStores({ dataDir });
+  cleanups.push(() => stores.close());
+  const store = new GranuleStore(DynamoDBDocumentClient.from(stores.dynamo), { tableName: stores.tableName });
+  return { stores, store };
+}
+
+async function objectMd5(stores: EmbeddedStores, key: string): Promise<string | undefined> {
+  const bytes = await stores.readObject(key);
+  return bytes === undefined ? undefined : createHash("md5").update(bytes).digest("hex");
+}
+
+async function granulesOf(store: GranuleStore, day: string): Promise<GranuleRecord[]> {
+  const lists = await Promise.all(
+    (["DISCOVERED", "DOWNLOADING", "DOWNLOADED", "FAILED"] as const).map((status) =>
+      store.listByStatus(day, status),
+    ),
+  );
+  return lists.flat();
+}
+
+function smallDay(
+  dataDir: string,
+  params: CatalogueParams,
+  extra: Partial<RunLocalOptions> = {},
+): RunLocalOptions {
+  return {
+    dataDir,
+    from: DAY,
+    to: DAY,
+    seed: params.seed,
+    granulesPerDay: params.granulesPerDay,
+    productSize: params.productSize,
+    concurrency: 6,
+    retryDelayMs: 10,
+    ...extra,
+  };
+}
+
+describe("runLocal against the built-in mock hub", () => {
+  it("downloads every granule of a day exactly once, each object hashing to the catalogue's MD5", async () => {
+    const dataDir = await tempDataDir();
+    const params = { seed: "e2e-first-run", granulesPerDay: 12, productSize: { min: MIB, max: 2 * MIB } };
+    const catalogue = buildCatalogue(params, [DAY]);
+    let mock: MockHub | undefined;
+    const snapshots: string[] = [];
+
+    const summary = await runLocal(
+      smallDay(dataDir, params, {
+        onMockHub: (hub) => {
+          mock = hub;
+        },
+        onProgress: (snapshot) => snapshots.push(snapshot.step),
+      }),
+    );
+
+    const { stores, store } = await reopen(dataDir);
+    const records = new Map((await granulesOf(store, DAY)).map((record) => [record.granuleId, record]));
+    expect(records.size).toBe(catalogue.products.length);
+    for (const product of catalogue.products) {
+      const key = objectKeyFor(product.name);
+      expect(records.get(product.id)).toMatchObject({
+        status: "DOWNLOADED",
+        s3Key: key,
+        bytesWritten: product.sizeBytes,
+      });
+      expect(await objectMd5(stores, key)).toBe(catalogue.expectedMd5(product.id));
+      expect(mock!.stats.granule(product.id).valueGets).toBe(1);
+    }
+    expect(await stores.listKeys()).toHaveLength(catalogue.products.length);
+    expect(await listUploads(stores.s3Directory, stores.bucketName)).toEqual([]);
+
+    const bytes = catalogue.products.reduce((sum, product) => sum + product.sizeBytes, 0);
+    expect(summary.totals).toEqual({ found: 12, downloaded: 12, failed: 0, pending: 0, failures: {}, bytes });
+    expect(summary.run).toMatchObject({ manifest: 12, downloaded: 12, failed: 0, bytes });
+    expect(summary.output.totals.counts.DOWNLOADED).toBe(12);
+    expect(summary.days[0]!.platforms.reduce((sum, p) => sum + p.found, 0)).toBe(12);
+    expect(summary.nothingToDownload).toBe(false);
+    expect(snapshots).toEqual(
+      expect.arrayContaining(["GenerateQueries", "FetchLinks", "DownloadGranules", "Summarize"]),
+    );
+  });
+
+  it("downloads nothing on a second run over the same data folder", async () => {
+    const dataDir = await tempDataDir();
+    const params = { seed: "e2e-rerun", granulesPerDay: 4, productSize: 256 * 1024 };
+    await runLocal(smallDay(dataDir, params));
+    let mock: MockHub | undefined;
+
+    // No catalogue flags: the rerun must serve the same products from the parameters it persisted.
+    const second = await runLocal({
+      dataDir,
+      from: DAY,
+      to: DAY,
+      retryDelayMs: 10,
+      onMockHub: (hub) => {
+        mock = hub;
+      },
+    });
+
+    expect(JSON.parse(await readFile(join(dataDir, "catalogue.json"), "utf8"))).toEqual(params);
+    expect(mock!.stats.route("dhus.value")).toBe(0);
+    expect(second.nothingToDownload).toBe(true);
+    expect(second.run).toMatchObject({ manifest: 0, downloaded: 0, bytes: 0 });
+    expect(second.totals).toMatchObject({ found: 4, downloaded: 4, failed: 0 });
+  });
+
+  it("records always-corrupt and withdrawn granules FAILED with their error names and leaves no stray object or upload", async () => {
+    const dataDir = await tempDataDir();
+    const params = {
+      seed: "e2e-faults",
+      granulesPerDay: 8,
+      productSize: { min: 256 * 1024, max: 512 * 1024 },
+    };
+    const [gone1, gone2, corrupt, flaky, unavailable] = buildCatalogue(params, [DAY]).products;
+    let mock: MockHub | undefined;
+
+    const summary = await runLocal(
+      smallDay(dataDir, params, {
+        faults: {
+          granules: {
+            [gone1!.id]: { kind: "gone" },
+            [gone2!.id]: { kind: "gone", status: 410 },
+            [corrupt!.id]: { kind: "corruptAlways" },
+            [flaky!.id]: { kind: "corruptOnce" },
+            [unavailable!.id]: { kind: "http5xx", times: 2 },
+          },
+        },
+        onMockHub: (hub) => {
+          mock = hub;
+        },
+      }),
+    );
+
+    const { stores, store } = await reopen(dataDir);
+    const failed = await store.listByStatus(DAY, "FAILED");
+    expect(Object.fromEntries(failed.map((g) => [g.granuleId, g.lastError?.name]))).toEqual({
+      [gone1!.id]: "GranuleGoneError",
+      [gone2!.id]: "GranuleGoneError",
+      [corrupt!.id]: "ChecksumMismatchError",
+    });
+    for (const granule of [gone1!, gone2!, corrupt!]) {
+      expect(await objectMd5(stores, objectKeyFor(granule.name))).toBeUndefined();
+    }
+    // A flipped byte heals on the second download; a 503 twice is retried by the hub client or the state machine.
+    expect((await store.getGranule(flaky!.id))?.status).toBe("DOWNLOADED");
+    expect((await store.getGranule(unavailable!.id))?.status).toBe("DOWNLOADED");
+    // MaxAttempts counts retries, as in AWS: the first download plus MISMATCH_MAX_ATTEMPTS more.
+    expect(mock!.stats.granule(corrupt!.id).valueGets).toBe(1 + MISMATCH_MAX_ATTEMPTS);
+    expect(await stores.listKeys()).toHaveLength(5);
+    expect(await listUploads(stores.s3Directory, stores.bucketName)).toEqual([]);
+    expect(summary.totals).toMatchObject({
+      found: 8,
+      downloaded: 5,
+      failed: 3,
+      failures: { GranuleGoneError: 2, ChecksumMismatchError: 1 },
+    });
+    expect(summary.run.failures).toEqual({ GranuleGoneError: 2, ChecksumMismatchError: 1 });
+    expect(summary.output.totals.failures).toEqual({ GranuleGoneError: 2, ChecksumMismatchError: 1 });
+  });
+});
+
+describe("runLocal against an external hub", () => {
+  async function separateMockHub(seed: string, granulesPerDay: number) {
+    const catalogue = createCatalogue({
+      seed,
+      days: [DAY],
+      platforms: ["S2A", "S2B"],
+      granulesPerDay,
+      sizeBytes: 300 * 1024,
+    });
+    const credentials = { username: "operator", password: "s3cret-for-test" };
+    const hub = await startMockHub({ catalogue, port: 0, host: "127.0.0.1", credentials });
+    cleanups.push(() => hub.close());
+    return { hub, catalogue, credentials };
+  }
+
+  it("downloads from a hub reachable by URL with the credentials given", async () => {
+    const dataDir = await tempDataDir();
+    const { hub, catalogue, credentials } = await separateMockHub("e2e-external", 5);
+
+    const summary = await runLocal({
+      dataDir,
+      from: DAY,
+      to: DAY,
+      platforms: ["S2A", "S2B"],
+      retryDelayMs: 10,
+      hub: { kind: "dhus", url: hub.url, credentials },
+    });
+
+    expect(summary.hub).toEqual({ kind: "dhus", url: hub.url, mock: false });
+    expect(summary.totals).toMatchObject({ found: 5, downloaded: 5, failed: 0 });
+    const { stores } = await reopen(dataDir);
+    for (const product of catalogue.products) {
+      expect(hub.stats.granule(product.id).valueGets).toBe(1);
+      expect(await objectMd5(stores, objectKeyFor(product.name))).toBe(catalogue.expectedMd5(product.id));
+    }
+    // An external hub's catalogue is not ours to persist.
+    await expect(readFile(join(dataDir, "catalogue.json"), "utf8")).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
+  it("fails the run with HubAuthError when the hub refuses the credentials", async () => {
+    const dataDir = await tempDataDir();
+    const { hub } = await separateMockHub("e2e-refused", 2);
+
+    const run = runLocal({
+      dataDir,
+      from: DAY,
+      to: DAY,
+      retryDelayMs: 10,
+      hub: { kind: "dhus", url: hub.url, credentials: { username: "operator", password: "wrong" } },
+    });
+
+    await expect(run).rejects.toMatchObject({ name: "HubAuthError" });
+    await expect(run).rejects.not.toThrow(/wrong/);
+  });
+
+  it("rejects a window whose from is after its to before creating anything", async () => {
+    const dataDir = join(await tempDataDir(), "never-created");
+    await expect(runLocal({ dataDir, from: DAY, to: "2026-03-01" })).rejects.toMatchObject({
+      name: "InvalidInputError",
+    });
+    await expect(readFile(join(dataDir, "catalogue.json"))).rejects.toMatchObject({ code: "ENOENT" });
+  });
+});
