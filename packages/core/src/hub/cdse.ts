@@ -583,3 +583,6 @@ async function mapLimit<T, R>(
   await Promise.all(lanes);
   return results;
 }
+
+/** A catalogue product's shape and its mapping to a granule, shared with push notifications (push.ts). */
+export { PRODUCT_SCHEMA as CDSE_PRODUCT_SCHEMA, toDiscoveredGranule as cdseProductToGranule };
