@@ -182,6 +182,8 @@ export const RETRYABLE_ERROR_NAMES = [
 /**
  * A checksum mismatch is retried a few times only (a byte flipped in transit heals on a second
  * download; a product whose bytes never match the published MD5 does not), then becomes terminal.
+ * As in Step Functions' Retry, MISMATCH_MAX_ATTEMPTS counts retries: 1 + 2 downloads at most. The
+ * checksum is refetched on each (ESA's first published checksum is sometimes wrong).
  */
 export const MISMATCH_ERROR_NAMES = ["ChecksumMismatchError"] as const;
 export const MISMATCH_MAX_ATTEMPTS = 2;
