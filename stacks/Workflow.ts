@@ -3,10 +3,12 @@ import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
+import * as ssm from "aws-cdk-lib/aws-ssm";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import * as tasks from "aws-cdk-lib/aws-stepfunctions-tasks";
 import { type FunctionProps, Function as SstFunction, type StackContext, use } from "sst/constructs";
 import { MockHub } from "./MockHub";
+import { STAGE_PARAMETERS, type StageParameterKey, stageParameterPath } from "./parameters";
 import { Storage } from "./Storage";
 import { type StageSettings, useStageSettings } from "./settings";
 
@@ -257,5 +259,19 @@ export function Workflow({ stack, app }: StackContext) {
     StateMachineArn: stateMachine.stateMachineArn,
     StateMachineName: stateMachine.stateMachineName,
   });
+  // What the operator CLI resolves `--stage NAME` from (stacks/parameters.ts names them).
+  const published: Record<StageParameterKey, string> = {
+    stateMachineArn: stateMachine.stateMachineArn,
+    tableName: storage.table.tableName,
+    uploadBucketName: storage.uploadBucket.bucketName,
+    workBucketName: storage.workBucket.bucketName,
+    lookbackDays: String(settings.lookbackDays),
+  };
+  for (const [key, value] of Object.entries(published) as [StageParameterKey, string][]) {
+    new ssm.StringParameter(stack, `Parameter-${key}`, {
+      parameterName: `${stageParameterPath(app.stage)}${STAGE_PARAMETERS[key]}`,
+      stringValue: value,
+    });
+  }
   return { stateMachine, functions };
 }

@@ -1,0 +1,47 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { STAGE_PARAMETERS, stageParameterPath } from "../../stacks/parameters";
+import { type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
+import { resourcesOfType } from "./helpers";
+
+let synthesized: SynthesizedApp;
+
+beforeAll(async () => {
+  synthesized = await synthesizeApp({ stage: "opstest", settings: { lookbackDays: 3 } });
+});
+
+function parametersByName(): Map<string, unknown> {
+  const parameters = resourcesOfType(synthesized.templates.Workflow, "AWS::SSM::Parameter");
+  return new Map(
+    parameters.map(([, resource]) => [
+      String(resource.Properties?.["Name"]),
+      resource.Properties?.["Value"] as unknown,
+    ]),
+  );
+}
+
+describe("the stage parameters the operator CLI reads", () => {
+  it("publishes every resource under /hls-s2/<stage>/", () => {
+    const names = [...parametersByName().keys()].sort();
+    expect(names).toEqual(
+      Object.values(STAGE_PARAMETERS)
+        .map((name) => `/hls-s2/opstest/${name}`)
+        .sort(),
+    );
+    expect(stageParameterPath("opstest")).toBe("/hls-s2/opstest/");
+  });
+
+  it("points the state machine parameter at the stack's state machine", () => {
+    const workflow = synthesized.templates.Workflow!;
+    const [machineId] = resourcesOfType(workflow, "AWS::StepFunctions::StateMachine")[0]!;
+    expect(parametersByName().get("/hls-s2/opstest/state-machine-arn")).toEqual({ Ref: machineId });
+  });
+
+  it("carries the stage's look-back days and the table and bucket names from Storage", () => {
+    const values = parametersByName();
+    expect(values.get("/hls-s2/opstest/lookback-days")).toBe("3");
+    // Cross-stack references: the names come from the Storage stack's exports, never literals.
+    for (const name of ["table-name", "upload-bucket", "work-bucket"]) {
+      expect(JSON.stringify(values.get(`/hls-s2/opstest/${name}`))).toContain("Fn::ImportValue");
+    }
+  });
+});
