@@ -9,6 +9,7 @@ import {
   ConfigError,
   type Credentials,
   DhusHub,
+  type FilterRules,
   GranuleStore,
   type Hub,
   loadTileAllowList,
@@ -23,7 +24,7 @@ import * as v from "valibot";
 export interface RuntimeOverrides {
   env?: Readonly<Record<string, string | undefined>>;
   clients?: { dynamo?: DynamoDBDocumentClient; s3?: S3Client; secrets?: SecretsManagerClient };
-  credentials?: { hub?: Credentials; download?: Credentials };
+  credentials?: { hub?: Credentials; download?: Credentials; push?: Credentials };
   hub?: Hub;
 }
 
@@ -38,6 +39,8 @@ let config: Config | undefined;
 let store: GranuleStore | undefined;
 let s3: S3Client | undefined;
 let hub: Promise<Hub> | undefined;
+let pushCredentials: Promise<Credentials> | undefined;
+let filterRules: Omit<FilterRules, "day"> | undefined;
 
 /** Replaces parts of the runtime (and drops what was built), so handlers run in-process against local servers. */
 export function configureRuntime(next: RuntimeOverrides): void {
@@ -52,6 +55,8 @@ export function resetRuntime(): void {
   store = undefined;
   s3 = undefined;
   hub = undefined;
+  pushCredentials = undefined;
+  filterRules = undefined;
 }
 
 /** The parsed configuration. @throws ConfigError naming every bad key. */
@@ -86,6 +91,37 @@ export function getHub(): Promise<Hub> {
     throw error;
   });
   return hub;
+}
+
+/** The search's filters (tiles, platforms, acquisition age) for a granule that did not come from a search. */
+export function getFilterRules(): Omit<FilterRules, "day"> {
+  if (filterRules === undefined) {
+    const cfg = getConfig();
+    const tiles =
+      cfg.tileAllowList ??
+      (cfg.tileAllowListFile === undefined
+        ? undefined
+        : loadTileAllowList(readFileSync(cfg.tileAllowListFile, "utf8")));
+    filterRules = { tiles, platforms: cfg.platforms, maxAcquisitionAgeDays: cfg.maxAcquisitionAgeDays };
+  }
+  return filterRules;
+}
+
+/**
+ * The Basic credentials CDSE presents to the push endpoint, from the secret named by PUSH_SECRET_ID
+ * (not a core config key: only the push function has it); read once per container.
+ * @throws ConfigError when the variable is missing or the secret is malformed.
+ */
+export function getPushCredentials(): Promise<Credentials> {
+  const given = overrides.credentials?.push;
+  if (given !== undefined) return Promise.resolve(given);
+  const secretId = (overrides.env ?? process.env)["PUSH_SECRET_ID"]?.trim() || undefined;
+  pushCredentials ??= readSecret("PUSH_SECRET_ID", secretId).catch((error: unknown) => {
+    // A secret not yet filled in must not poison the warm container.
+    pushCredentials = undefined;
+    throw error;
+  });
+  return pushCredentials;
 }
 
 async function buildHub(): Promise<Hub> {

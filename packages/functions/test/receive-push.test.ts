@@ -1,0 +1,240 @@
+import { randomUUID } from "node:crypto";
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { GranuleStore } from "@hls-s2/core";
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { basicAuthMatches, parseBasicAuth, safeEqual } from "../src/lib/basic-auth";
+import { configureRuntime, resetRuntime } from "../src/lib/runtime";
+import { handler } from "../src/receive-push";
+import { type LocalTable, lambdaEnv, startLocalTable, TABLE } from "./helpers/local";
+
+const PUSH = { username: "cdse-push", password: "correct horse battery staple" };
+
+let table: LocalTable;
+let store: GranuleStore;
+
+beforeAll(async () => {
+  table = await startLocalTable();
+  store = new GranuleStore(table.documentClient, { tableName: TABLE });
+});
+afterAll(() => table.close());
+afterEach(() => resetRuntime());
+
+function useLocalRuntime(env: Record<string, string> = {}): void {
+  configureRuntime({
+    env: lambdaEnv({ HUB_KIND: "cdse", ...env }),
+    clients: { dynamo: table.documentClient },
+    credentials: { push: PUSH },
+  });
+}
+
+function basic(credentials: { username: string; password: string }): string {
+  return `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}`;
+}
+
+let sequence = 0;
+
+/** A "created" notification for a fresh L1C product published today, on tile 32TQM unless told. */
+function aNotification(options: { tileId?: string; level?: string } = {}) {
+  sequence += 1;
+  const id = randomUUID();
+  const day = new Date().toISOString().slice(0, 10);
+  const compact = `${day.replace(/-/g, "")}T${String(100000 + sequence).slice(-6)}`;
+  const tileId = options.tileId ?? "32TQM";
+  const name = `S2A_MSI${options.level ?? "L1C"}_${compact}_N0511_R108_T${tileId}_${compact}.SAFE`;
+  return {
+    "@odata.context": "$metadata#Notification/$entity",
+    SubscriptionEvent: "created",
+    ProductId: id,
+    ProductName: name,
+    SubscriptionId: randomUUID(),
+    NotificationDate: new Date().toISOString(),
+    value: {
+      Id: id,
+      Name: name,
+      ContentLength: 812_345_678,
+      PublicationDate: `${day}T00:00:01.000Z`,
+      ContentDate: { Start: `${day}T00:00:00.000Z`, End: `${day}T00:00:00.000Z` },
+      Checksum: [{ Value: "AABBCCDDEEFF00112233445566778899", Algorithm: "MD5" }],
+      Attributes: [
+        { Name: "platformSerialIdentifier", Value: "A" },
+        { Name: "tileId", Value: tileId },
+      ],
+    },
+  };
+}
+
+/** A Lambda function URL event (payload format 2.0). */
+function aRequest(
+  options: { body?: unknown; authorization?: string; method?: string; path?: string; base64?: boolean } = {},
+): APIGatewayProxyEventV2 {
+  const text = typeof options.body === "string" ? options.body : JSON.stringify(options.body ?? {});
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (options.authorization !== undefined) headers.authorization = options.authorization;
+  return {
+    version: "2.0",
+    routeKey: "$default",
+    rawPath: options.path ?? "/events",
+    rawQueryString: "",
+    headers,
+    body: options.base64 ? Buffer.from(text).toString("base64") : text,
+    isBase64Encoded: options.base64 ?? false,
+    requestContext: {
+      http: {
+        method: options.method ?? "POST",
+        path: options.path ?? "/events",
+        protocol: "HTTP/1.1",
+        sourceIp: "127.0.0.1",
+        userAgent: "test",
+      },
+    },
+  } as unknown as APIGatewayProxyEventV2;
+}
+
+describe("constant-time credential compare", () => {
+  it("is true for equal strings and false for different ones of the same length", () => {
+    expect(safeEqual("s3cret-value", "s3cret-value")).toBe(true);
+    expect(safeEqual("s3cret-value", "s3cret-valuf")).toBe(false);
+  });
+
+  it("answers false for strings of different lengths without throwing", () => {
+    expect(() => safeEqual("short", "a much longer expected secret")).not.toThrow();
+    expect(safeEqual("short", "a much longer expected secret")).toBe(false);
+    expect(safeEqual("", "x")).toBe(false);
+  });
+
+  it("accepts only the exact pair, and no header that is not Basic", () => {
+    expect(basicAuthMatches(basic(PUSH), PUSH)).toBe(true);
+    expect(basicAuthMatches(basic({ ...PUSH, username: "cdse-pusH" }), PUSH)).toBe(false);
+    expect(basicAuthMatches(basic({ ...PUSH, password: `${PUSH.password} ` }), PUSH)).toBe(false);
+    expect(basicAuthMatches(undefined, PUSH)).toBe(false);
+    expect(basicAuthMatches("Bearer abc", PUSH)).toBe(false);
+  });
+
+  it("keeps a colon inside the password", () => {
+    expect(parseBasicAuth(basic({ username: "u", password: "a:b" }))).toEqual({
+      username: "u",
+      password: "a:b",
+    });
+  });
+});
+
+describe("receive-push handler", () => {
+  it("answers 204 to good credentials and records the pushed granule with its MD5", async () => {
+    useLocalRuntime();
+    const body = aNotification();
+
+    const response = await handler(aRequest({ body, authorization: basic(PUSH) }));
+
+    expect(response.statusCode).toBe(204);
+    expect(await store.getGranule(body.ProductId)).toMatchObject({
+      status: "DISCOVERED",
+      platform: "S2A",
+      checksum: { value: "aabbccddeeff00112233445566778899" },
+    });
+  });
+
+  it("reads a base64-encoded body the way a function URL may deliver it", async () => {
+    useLocalRuntime();
+    const body = aNotification();
+
+    const response = await handler(aRequest({ body, authorization: basic(PUSH), base64: true }));
+
+    expect(response.statusCode).toBe(204);
+    expect(await store.getGranule(body.ProductId)).toBeDefined();
+  });
+
+  it("answers 401 with a Basic challenge to wrong or missing credentials and writes nothing", async () => {
+    useLocalRuntime();
+    const body = aNotification();
+
+    const wrong = await handler(aRequest({ body, authorization: basic({ ...PUSH, password: "guess" }) }));
+    const missing = await handler(aRequest({ body }));
+
+    for (const response of [wrong, missing]) {
+      expect(response.statusCode).toBe(401);
+      expect(response.headers?.["www-authenticate"]).toMatch(/^Basic realm=/);
+    }
+    expect(await store.getGranule(body.ProductId)).toBeUndefined();
+  });
+
+  it("answers 400 to an invalid notification and writes nothing", async () => {
+    useLocalRuntime();
+    const body = aNotification();
+    const broken = { ...body, value: { ...body.value, ContentLength: "big" } };
+
+    const invalid = await handler(aRequest({ body: broken, authorization: basic(PUSH) }));
+    const notJson = await handler(aRequest({ body: "{not json", authorization: basic(PUSH) }));
+
+    expect(invalid.statusCode).toBe(400);
+    expect(JSON.parse(String(invalid.body)).detail).toMatch(/value\.ContentLength/);
+    expect(notJson.statusCode).toBe(400);
+    expect(await store.getGranule(body.ProductId)).toBeUndefined();
+  });
+
+  it("answers 204 to a second push of the same product and leaves its item as it was", async () => {
+    useLocalRuntime();
+    const body = aNotification();
+    await handler(aRequest({ body, authorization: basic(PUSH) }));
+    const first = await store.getGranule(body.ProductId);
+
+    const again = await handler(aRequest({ body, authorization: basic(PUSH) }));
+
+    expect(again.statusCode).toBe(204);
+    expect(await store.getGranule(body.ProductId)).toEqual(first);
+  });
+
+  it("answers 204 to a product outside the tile allow-list or of another level, recording nothing", async () => {
+    useLocalRuntime({ TILE_ALLOW_LIST: "32TQM" });
+    const otherTile = aNotification({ tileId: "31UDQ" });
+    const l2a = aNotification({ level: "L2A" });
+
+    const responses = [
+      await handler(aRequest({ body: otherTile, authorization: basic(PUSH) })),
+      await handler(aRequest({ body: l2a, authorization: basic(PUSH) })),
+    ];
+
+    expect(responses.map((r) => r.statusCode)).toEqual([204, 204]);
+    expect(await store.getGranule(otherTile.ProductId)).toBeUndefined();
+    expect(await store.getGranule(l2a.ProductId)).toBeUndefined();
+  });
+
+  it("serves POST /events only", async () => {
+    useLocalRuntime();
+
+    const get = await handler(aRequest({ method: "GET", authorization: basic(PUSH) }));
+    const elsewhere = await handler(aRequest({ path: "/other", authorization: basic(PUSH) }));
+
+    expect(get).toMatchObject({ statusCode: 405, headers: { allow: "POST" } });
+    expect(elsewhere.statusCode).toBe(404);
+  });
+
+  it("reads the push credentials from Secrets Manager once per container", async () => {
+    const secrets = new SecretsManagerClient({ region: "us-east-1" });
+    const mock = mockClient(secrets);
+    mock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(PUSH) });
+    configureRuntime({
+      env: lambdaEnv({ HUB_KIND: "cdse", PUSH_SECRET_ID: "push-secret" }),
+      clients: { dynamo: table.documentClient, secrets },
+    });
+
+    const first = await handler(aRequest({ body: aNotification(), authorization: basic(PUSH) }));
+    const second = await handler(aRequest({ body: aNotification(), authorization: basic(PUSH) }));
+
+    expect([first.statusCode, second.statusCode]).toEqual([204, 204]);
+    expect(mock.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+    expect(mock.commandCalls(GetSecretValueCommand)[0]!.args[0].input).toEqual({ SecretId: "push-secret" });
+  });
+
+  it("fails without PUSH_SECRET_ID rather than accept anyone", async () => {
+    configureRuntime({ env: lambdaEnv({ HUB_KIND: "cdse" }), clients: { dynamo: table.documentClient } });
+
+    await expect(
+      handler(aRequest({ body: aNotification(), authorization: basic(PUSH) })),
+    ).rejects.toMatchObject({
+      name: "ConfigError",
+      issues: [expect.objectContaining({ key: "PUSH_SECRET_ID" })],
+    });
+  });
+});
