@@ -1,3 +1,4 @@
+import "./quiet";
 import "./polyfills";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";

@@ -85,6 +85,7 @@ export function createProgressReporter(
   let lastWrite = Number.NEGATIVE_INFINITY;
   let lastStep: string | undefined;
   let drawn = false;
+  let printed: ProgressSnapshot | undefined;
 
   const draw = (snapshot: ProgressSnapshot) => {
     const line = formatProgress(snapshot);
@@ -98,6 +99,7 @@ export function createProgressReporter(
     }
     lastWrite = now();
     lastStep = snapshot.step;
+    printed = snapshot;
   };
 
   return {
@@ -109,7 +111,7 @@ export function createProgressReporter(
     stop() {
       if (tty) {
         if (drawn) stream.write("\r\x1b[2K");
-      } else if (last !== undefined) {
+      } else if (last !== undefined && last !== printed) {
         draw(last);
       }
     },

@@ -24,16 +24,10 @@ import {
   startMockHub,
 } from "@hls-s2/mock-hub";
 import { StateMachine } from "aws-local-stepfunctions";
-import {
-  flattenIntrinsics,
-  type SynthesizedApp,
-  synthesizeApp,
-  type TemplateJson,
-} from "../../../stacks/synth";
-import { WORKFLOW_TASKS, type WorkflowTaskName } from "../../../stacks/Workflow";
 import { adaptDefinition, type LocalDefinition } from "./definition";
 import { type EmbeddedStores, startEmbeddedStores } from "./embedded";
 import type { ProgressSnapshot } from "./progress";
+import { loadSynthesizedWorkflow, type SynthesizedWorkflow, type WorkflowTaskName } from "./workflow";
 
 export type FaultProfileName = keyof typeof FAULT_PROFILES;
 export const FAULT_PROFILE_NAMES = Object.keys(FAULT_PROFILES) as FaultProfileName[];
@@ -146,6 +140,8 @@ export interface CatalogueParams {
 }
 
 const PARAMS_FILE = "catalogue.json";
+/** The synthesized workflow, reused while the stacks and core are unchanged (see workflow.ts). */
+const SYNTH_CACHE_FILE = "synthesized-workflow.json";
 
 /** The mock catalogue a run with these parameters serves for a window (deterministic). */
 export function buildCatalogue(params: CatalogueParams, days: string[]): Catalogue {
@@ -216,10 +212,10 @@ export async function runLocal(options: RunLocalOptions): Promise<LocalRunSummar
 
     const stores = await startEmbeddedStores({ dataDir });
     resources.push(stores);
-    const app = await synthesizeLocalApp();
-    const local = adaptDefinition(app.stateMachineDefinition(), { concurrency: checked.concurrency });
-    const env = lambdaEnvironment(app, stores, hub);
-    const run = await execute({ local, env, stores, hub, app, checked, options });
+    const workflow = await loadSynthesizedWorkflow({ cacheFile: join(dataDir, SYNTH_CACHE_FILE) });
+    const local = adaptDefinition(workflow.definition, { concurrency: checked.concurrency });
+    const env = lambdaEnvironment(workflow, stores, hub);
+    const run = await execute({ local, env, stores, hub, workflow, checked, options });
 
     const store = new GranuleStore(documentClient(stores), { tableName: stores.tableName });
     const days = await summarizeByPlatform(store, windowDays(checked.from, checked.to));
@@ -266,24 +262,6 @@ export async function runLocal(options: RunLocalOptions): Promise<LocalRunSummar
     // Stop in reverse order of start; a close failure must not hide the run's own error.
     for (const resource of resources.reverse()) await resource.close().catch(() => undefined);
   }
-}
-
-let synthesized: Promise<SynthesizedApp> | undefined;
-
-/**
- * The stacks synthesized once per process (a few seconds of CDK): the definition does not depend on
- * the hub, and the hub's URL, kind and the concurrency are overridden per run (environment and
- * adaptDefinition), so every run executes the same synthesized states.
- */
-function synthesizeLocalApp(): Promise<SynthesizedApp> {
-  synthesized ??= synthesizeApp({
-    stage: "local",
-    settings: { hubKind: "dhus", hubUrl: "http://127.0.0.1", mockHub: false, scheduleEnabled: false },
-  }).catch((error: unknown) => {
-    synthesized = undefined;
-    throw error;
-  });
-  return synthesized;
 }
 
 interface CheckedOptions {
@@ -391,22 +369,11 @@ function documentClient(stores: EmbeddedStores): DynamoDBDocumentClient {
  * Secret ids are dropped: the runtime gets the credentials directly.
  */
 function lambdaEnvironment(
-  app: SynthesizedApp,
+  workflow: SynthesizedWorkflow,
   stores: EmbeddedStores,
   hub: { kind: "dhus" | "cdse"; url: string; tokenUrl?: string },
 ): Record<string, string> {
-  const template = app.templates.Workflow as TemplateJson;
-  const fn = Object.values(template.Resources ?? {}).find(
-    (resource) =>
-      resource.Type === "AWS::Lambda::Function" &&
-      (resource.Properties?.["Environment"] as { Variables?: Record<string, unknown> } | undefined)
-        ?.Variables?.["TABLE_NAME"] !== undefined,
-  );
-  const variables = (fn?.Properties?.["Environment"] as { Variables?: Record<string, unknown> } | undefined)
-    ?.Variables;
-  if (variables === undefined)
-    throw new Error("the Workflow stack has no Lambda function with the downloader's environment");
-  const env = flattenIntrinsics(variables, template, app.region) as Record<string, string>;
+  const env = { ...workflow.environment };
   delete env["HUB_SECRET_ID"];
   delete env["DOWNLOAD_HUB_SECRET_ID"];
   delete env["NODE_OPTIONS"];
@@ -445,11 +412,11 @@ async function execute(args: {
   env: Record<string, string>;
   stores: EmbeddedStores;
   hub: { credentials: Credentials };
-  app: SynthesizedApp;
+  workflow: SynthesizedWorkflow;
   checked: CheckedOptions;
   options: RunLocalOptions;
 }): Promise<RunState> {
-  const { local, env, stores, hub, app, checked, options } = args;
+  const { local, env, stores, hub, workflow, checked, options } = args;
   // Handlers log and publish metrics through Powertools, which reads process.env when first
   // imported; locally the progress line and the summary replace both unless the user asks.
   process.env["POWERTOOLS_LOG_LEVEL"] ??= "SILENT";
@@ -460,8 +427,8 @@ async function execute(args: {
     clients: { dynamo: documentClient(stores), s3: stores.s3 },
     credentials: { hub: hub.credentials, download: hub.credentials },
   });
-  const handlers = await loadHandlers();
-  const timeouts = functionTimeouts(app);
+  const handlers = await loadHandlers(workflow.tasks);
+  const timeouts = workflow.timeouts;
 
   const executionName = `local-${new Date().toISOString().replace(/[:.]/g, "-")}`;
   const started = Date.now();
@@ -626,29 +593,16 @@ async function watchEvents(
   }
 }
 
-async function loadHandlers(): Promise<Record<WorkflowTaskName, Handler>> {
+async function loadHandlers(
+  tasks: Record<WorkflowTaskName, string>,
+): Promise<Record<WorkflowTaskName, Handler>> {
   const entries = await Promise.all(
-    (Object.entries(WORKFLOW_TASKS) as [WorkflowTaskName, string][]).map(async ([name, file]) => {
+    (Object.entries(tasks) as [WorkflowTaskName, string][]).map(async ([name, file]) => {
       const module = (await import(`@hls-s2/functions/${file}`)) as { handler: Handler };
       return [name, module.handler] as const;
     }),
   );
   return Object.fromEntries(entries) as Record<WorkflowTaskName, Handler>;
-}
-
-/** Each task's Lambda timeout in seconds, from the template, for the fake context's remaining time. */
-function functionTimeouts(app: SynthesizedApp): Partial<Record<WorkflowTaskName, number>> {
-  const resources = (app.templates.Workflow as TemplateJson).Resources ?? {};
-  const timeouts: Partial<Record<WorkflowTaskName, number>> = {};
-  for (const name of Object.keys(WORKFLOW_TASKS) as WorkflowTaskName[]) {
-    const entry = Object.entries(resources).find(
-      ([logicalId, resource]) =>
-        resource.Type === "AWS::Lambda::Function" && logicalId.startsWith(`${name}Function`),
-    );
-    const timeout = entry?.[1].Properties?.["Timeout"];
-    if (typeof timeout === "number") timeouts[name] = timeout;
-  }
-  return timeouts;
 }
 
 /**
