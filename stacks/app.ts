@@ -2,6 +2,7 @@ import { STEPFUNCTIONS_USE_DISTRIBUTED_MAP_RESULT_WRITER_V2 } from "aws-cdk-lib/
 import type { App } from "sst/constructs";
 import { Alarms } from "./Alarms";
 import { MockHub } from "./MockHub";
+import { Push } from "./Push";
 import { Schedule } from "./Schedule";
 import { Storage } from "./Storage";
 import { provideStageSettings, type StageSettings } from "./settings";
@@ -19,6 +20,7 @@ export function addStacks(app: App, settings: StageSettings): App {
   app.stack(Workflow);
   // An empty stack cannot be deployed, so a stage without the schedule has no Schedule stack.
   if (settings.scheduleEnabled) app.stack(Schedule);
+  if (settings.pushEnabled) app.stack(Push);
   app.stack(Alarms);
   return app;
 }

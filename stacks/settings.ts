@@ -39,6 +39,8 @@ export interface StageSettings {
   toleratedFailurePercentage: number;
   downloadsEnabled: boolean;
   scheduleEnabled: boolean;
+  /** CDSE push subscriptions: the push endpoint and an hourly download-only run (HUB_KIND cdse only). */
+  pushEnabled: boolean;
   alarmEmail?: string;
   failedGranulesAlarmThreshold: number;
   mockHub: boolean;
@@ -62,6 +64,7 @@ export const SETTINGS_ENV_KEYS = {
   TOLERATED_FAILURE_PERCENTAGE: "toleratedFailurePercentage",
   DOWNLOADS_ENABLED: "downloadsEnabled",
   SCHEDULE_ENABLED: "scheduleEnabled",
+  PUSH_ENABLED: "pushEnabled",
   ALARM_EMAIL: "alarmEmail",
   FAILED_GRANULES_ALARM_THRESHOLD: "failedGranulesAlarmThreshold",
   MOCK_HUB_ENABLED: "mockHub",
@@ -125,6 +128,7 @@ const ENV_SCHEMA = v.partial(
     TOLERATED_FAILURE_PERCENTAGE: integer(0, 100),
     DOWNLOADS_ENABLED: flag,
     SCHEDULE_ENABLED: flag,
+    PUSH_ENABLED: flag,
     ALARM_EMAIL: v.pipe(v.string(), v.email("must be an email address")),
     FAILED_GRANULES_ALARM_THRESHOLD: integer(0, 1_000_000),
     MOCK_HUB_ENABLED: flag,
@@ -147,6 +151,7 @@ export function stageDefaults(stage: string): StageSettings {
     toleratedFailurePercentage: 10,
     downloadsEnabled: true,
     scheduleEnabled: production,
+    pushEnabled: false,
     failedGranulesAlarmThreshold: 50,
     mockHub: !production,
     mockHubEnvironment: {},
@@ -210,6 +215,9 @@ function assertStageSettings(settings: StageSettings): void {
   }
   if (settings.hubKind === "cdse" && settings.hubUrl !== undefined && settings.cdseTokenUrl === undefined) {
     issues.push({ key: "CDSE_TOKEN_URL", message: "is required when HUB_KIND is cdse" });
+  }
+  if (settings.pushEnabled && settings.hubKind !== "cdse") {
+    issues.push({ key: "PUSH_ENABLED", message: "push subscriptions need HUB_KIND cdse" });
   }
   if (
     settings.tileAllowListFile !== undefined &&

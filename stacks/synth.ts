@@ -4,6 +4,7 @@ import { initProject, useProject } from "sst/project.js";
 import { Alarms } from "./Alarms";
 import { addStacks } from "./app";
 import { MockHub } from "./MockHub";
+import { Push } from "./Push";
 import { Schedule } from "./Schedule";
 import { Storage } from "./Storage";
 import { REPO_ROOT, resolveStageSettings, type StageSettings } from "./settings";
@@ -23,7 +24,7 @@ export type StateMachineDefinition = {
   [key: string]: unknown;
 };
 
-export const STACKS = { Storage, MockHub, Workflow, Schedule, Alarms } as const;
+export const STACKS = { Storage, MockHub, Workflow, Schedule, Push, Alarms } as const;
 export type StackName = keyof typeof STACKS;
 
 export interface SynthesizeOptions {

@@ -1,0 +1,97 @@
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import * as events from "aws-cdk-lib/aws-events";
+import * as targets from "aws-cdk-lib/aws-events-targets";
+import * as logs from "aws-cdk-lib/aws-logs";
+import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import { Function as SstFunction, type StackContext, use } from "sst/constructs";
+import { MockHub } from "./MockHub";
+import { Storage } from "./Storage";
+import { useStageSettings } from "./settings";
+import { BUNDLED_TILE_ALLOW_LIST, METRICS_NAMESPACE, METRICS_SERVICE, Workflow } from "./Workflow";
+
+/** How often pushed granules are downloaded: the issue's "within an hour". */
+export const PUSH_DOWNLOAD_SCHEDULE = "rate(1 hour)";
+/** The execution input of the hourly run: no link fetching, download what is pending. */
+export const PUSH_DOWNLOAD_INPUT = { downloadOnly: true } as const;
+
+/**
+ * CDSE push subscriptions: the endpoint CDSE posts new products to (a Lambda function URL, see
+ * receive-push.ts for why not an HTTP API), its Basic credentials in Secrets Manager, and an hourly
+ * download-only execution of the state machine.
+ *
+ * Why an hourly run and not one execution per push: a push is one granule, and CDSE publishes ~10,000
+ * L1C products a day. One execution per push would be ~10,000 parent executions a day, each with its own
+ * Distributed Map, so MaxConcurrency (the hub's download quota) would hold per execution only and a burst
+ * of pushes would open as many downloads as pushes. The hourly run batches everything pending into one
+ * manifest and one Distributed Map, so MaxConcurrency and the tolerated failure share hold across every
+ * push, and the push endpoint stays a fast conditional put that never waits for a download.
+ */
+export function Push({ stack, app }: StackContext) {
+  const settings = useStageSettings(app);
+  const storage = use(Storage);
+  const { stateMachine } = use(Workflow);
+  const hubUrl = settings.hubUrl ?? use(MockHub).hubUrl;
+  const removalPolicy = settings.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+
+  // The pair the subscription is created with (npm run subscriptions -- create reads it from the operator).
+  const pushSecret = new secretsmanager.Secret(stack, "PushCredentials", {
+    description: `HLS S2 downloader (${app.stage}): Basic credentials CDSE presents to the push endpoint`,
+    generateSecretString: {
+      secretStringTemplate: JSON.stringify({ username: "cdse-push" }),
+      generateStringKey: "password",
+      excludePunctuation: true,
+      passwordLength: 40,
+    },
+    removalPolicy,
+  });
+
+  const receiver = new SstFunction(stack, "ReceivePushFunction", {
+    handler: "packages/functions/src/receive-push.handler",
+    runtime: "nodejs22.x",
+    architecture: "arm_64",
+    memorySize: "256 MB",
+    timeout: "30 seconds",
+    // X-Ray off: its PutTraceSegments needs Resource "*".
+    tracing: "disabled",
+    logGroup: new logs.LogGroup(stack, "ReceivePushLogs", {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy,
+    }),
+    // CDSE authenticates with Basic credentials, not IAM signatures: the function checks them itself.
+    url: { authorizer: "none" },
+    environment: {
+      TABLE_NAME: storage.table.tableName,
+      BUCKET_NAME: storage.uploadBucket.bucketName,
+      WORK_BUCKET_NAME: storage.workBucket.bucketName,
+      HUB_KIND: settings.hubKind,
+      HUB_URL: hubUrl,
+      PLATFORMS: settings.platforms.join(","),
+      PUSH_SECRET_ID: pushSecret.secretArn,
+      ...(settings.tileAllowListFile !== undefined && { TILE_ALLOW_LIST_FILE: BUNDLED_TILE_ALLOW_LIST }),
+      POWERTOOLS_SERVICE_NAME: METRICS_SERVICE,
+      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+      NODE_OPTIONS: "--enable-source-maps",
+    },
+    // The same allow-list the search applies, so a push never records what a search would reject.
+    ...(settings.tileAllowListFile !== undefined && {
+      copyFiles: [{ from: settings.tileAllowListFile, to: BUNDLED_TILE_ALLOW_LIST }],
+    }),
+  });
+  // A conditional put is all it writes; it never reads the table, the buckets or the hub secret.
+  storage.table.grantWriteData(receiver);
+  pushSecret.grantRead(receiver);
+
+  const rule = new events.Rule(stack, "PushedGranulesRun", {
+    description: "Downloads the granules CDSE pushed since the last run",
+    schedule: events.Schedule.rate(Duration.hours(1)),
+    targets: [
+      new targets.SfnStateMachine(stateMachine, {
+        input: events.RuleTargetInput.fromObject(PUSH_DOWNLOAD_INPUT),
+      }),
+    ],
+  });
+
+  const endpoint = `${receiver.url ?? ""}events`;
+  stack.addOutputs({ PushEndpoint: endpoint, PushSecretArn: pushSecret.secretArn });
+  return { receiver, endpoint, pushSecret, rule };
+}

@@ -1,0 +1,103 @@
+import { ConfigError, parseConfig } from "@hls-s2/core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { resolveStageSettings } from "../../stacks/settings";
+import { flattenIntrinsics, type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
+import { iamStatements, resourcesOfType } from "./helpers";
+
+let withPush: SynthesizedApp;
+let withoutPush: SynthesizedApp;
+
+beforeAll(async () => {
+  withPush = await synthesizeApp({
+    stage: "test",
+    settings: { hubKind: "cdse", pushEnabled: true, tileAllowListFile: "config/tiles.example.txt" },
+  });
+  withoutPush = await synthesizeApp({ stage: "test", settings: { hubKind: "cdse" } });
+});
+
+function pushFunction(app: SynthesizedApp) {
+  const found = resourcesOfType(app.templates.Push, "AWS::Lambda::Function").find(([logicalId]) =>
+    logicalId.startsWith("ReceivePushFunction"),
+  );
+  if (found === undefined) throw new Error("no push function");
+  return found;
+}
+
+describe("push subscriptions enabled", () => {
+  it("exposes the push function at a public function URL that it authenticates itself", () => {
+    const [functionId, fn] = pushFunction(withPush);
+    expect(fn.Properties).toMatchObject({ Runtime: "nodejs22.x", Timeout: 30 });
+    const urls = resourcesOfType(withPush.templates.Push, "AWS::Lambda::Url");
+    expect(urls).toHaveLength(1);
+    expect(urls[0]![1].Properties).toMatchObject({
+      AuthType: "NONE",
+      TargetFunctionArn: { "Fn::GetAtt": [functionId, "Arn"] },
+    });
+    expect(withPush.templates.Push?.Outputs).toHaveProperty("PushEndpoint");
+  });
+
+  it("gives the function an environment core's parseConfig accepts, the push secret by id only", () => {
+    const template = withPush.templates.Push!;
+    const [, fn] = pushFunction(withPush);
+    const others = Object.values(withPush.templates).filter((other) => other !== undefined);
+    const variables = (fn.Properties!.Environment as { Variables: Record<string, unknown> }).Variables;
+    const env = flattenIntrinsics(variables, template, withPush.region, others) as Record<string, string>;
+    expect(parseConfig(env)).toMatchObject({ hubKind: "cdse", tileAllowListFile: "tile-allow-list.txt" });
+    const [secretId] = resourcesOfType(template, "AWS::SecretsManager::Secret")[0]!;
+    // A secret's Ref is its ARN.
+    expect(variables.PUSH_SECRET_ID).toEqual({ Ref: secretId });
+    expect(Object.keys(env).filter((key) => /PASSWORD|USERNAME|CREDENTIAL/i.test(key))).toEqual([]);
+    expect(resourcesOfType(template, "AWS::SecretsManager::Secret")).toHaveLength(1);
+  });
+
+  it("starts a download-only execution every hour", () => {
+    const rules = resourcesOfType(withPush.templates.Push, "AWS::Events::Rule");
+    expect(rules).toHaveLength(1);
+    const properties = rules[0]![1].Properties!;
+    expect(properties.ScheduleExpression).toBe("rate(1 hour)");
+    const [target] = properties.Targets as { Arn: unknown; Input: string }[];
+    expect(JSON.parse(target!.Input)).toEqual({ downloadOnly: true });
+    const arn = flattenIntrinsics(target!.Arn, withPush.templates.Push!, withPush.region, [
+      withPush.templates.Workflow!,
+    ]);
+    expect(String(arn)).toMatch(/statemachine/i);
+  });
+
+  it("lets the function write the table and read its secret, and nothing with Resource *", () => {
+    const [functionId] = pushFunction(withPush);
+    const template = withPush.templates.Push!;
+    const role = template.Resources![functionId]!.Properties!.Role as { "Fn::GetAtt": [string, string] };
+    const roleId = role["Fn::GetAtt"][0];
+    const statements = iamStatements(template)
+      .filter(({ logicalId }) => {
+        const roles = template.Resources?.[logicalId]?.Properties?.Roles as { Ref: string }[] | undefined;
+        return roles?.some((role) => role.Ref === roleId);
+      })
+      .map(({ statement }) => statement);
+    const actions = statements.flatMap((statement) => [statement.Action].flat());
+    expect(actions).toContain("dynamodb:PutItem");
+    expect(actions).toContain("secretsmanager:GetSecretValue");
+    expect(actions.filter((action) => /^dynamodb:(Get|Query|Scan)/.test(action))).toEqual([]);
+    expect(actions.filter((action) => action.startsWith("s3:"))).toEqual([]);
+    const starred = iamStatements(template).filter(({ statement }) =>
+      [statement.Resource].flat().includes("*"),
+    );
+    expect(starred).toEqual([]);
+  });
+});
+
+describe("push subscriptions disabled", () => {
+  it("has no Push stack, no push endpoint and no hourly rule (the default)", () => {
+    expect(withoutPush.settings.pushEnabled).toBe(false);
+    expect(withoutPush.templates.Push).toBeUndefined();
+    const everything = Object.values(withoutPush.templates);
+    expect(everything.flatMap((template) => resourcesOfType(template, "AWS::Events::Rule"))).toEqual([]);
+  });
+
+  it("refuses push on a DHuS stage", () => {
+    expect(() => resolveStageSettings("test", { PUSH_ENABLED: "true", HUB_KIND: "dhus" })).toThrow(
+      ConfigError,
+    );
+    expect(resolveStageSettings("test", { PUSH_ENABLED: "1", HUB_KIND: "cdse" }).pushEnabled).toBe(true);
+  });
+});
