@@ -1,0 +1,143 @@
+import type { BackfillResult } from "./commands/backfill";
+import type { RedriveResult } from "./commands/redrive";
+import type { RequeueResult } from "./commands/requeue";
+import type { StatusCounts, StatusReport } from "./commands/status";
+import type { ExecutionRow, Launched } from "./executions";
+
+/** A plain-text table: a header row, a rule, and columns padded to their widest cell (numbers right-aligned). */
+export function formatTable(headers: string[], rows: (string | number)[][]): string {
+  const widths = headers.map((header, i) =>
+    Math.max(header.length, ...rows.map((row) => String(row[i] ?? "").length)),
+  );
+  const line = (cells: (string | number)[]) =>
+    cells
+      .map((cell, i) =>
+        typeof cell === "number" ? String(cell).padStart(widths[i]!) : String(cell).padEnd(widths[i]!),
+      )
+      .join("  ")
+      .trimEnd();
+  return [line(headers), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
+
+/** Bytes in binary units, one decimal: 1.5 GiB. */
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+function failuresText(failures: Record<string, number>): string {
+  const entries = Object.entries(failures).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  return entries.length === 0 ? "" : entries.map(([name, n]) => `${name}×${n}`).join(" ");
+}
+
+function countCells(counts: StatusCounts): (string | number)[] {
+  return [
+    counts.found,
+    counts.downloaded,
+    counts.failed,
+    counts.pending,
+    counts.stuck,
+    formatBytes(counts.bytes),
+    failuresText(counts.failures),
+  ];
+}
+
+export function formatStatus(report: StatusReport, label: string): string {
+  const rows: (string | number)[][] = [];
+  for (const day of report.days) {
+    for (const p of day.platforms) {
+      const hub = p.available === undefined ? "-" : `${p.available}${p.searchFinished ? "" : "+"}`;
+      rows.push([day.day, p.platform, hub, ...countCells(p)]);
+    }
+    if (day.platforms.length === 0) rows.push([day.day, "-", "-", ...countCells(day)]);
+    else if (day.platforms.length > 1) rows.push([day.day, "all", "", ...countCells(day)]);
+  }
+  if (report.days.length > 1) rows.push(["total", "", "", ...countCells(report.totals)]);
+  const headers = [
+    "day",
+    "platform",
+    "hub",
+    "found",
+    "downloaded",
+    "failed",
+    "pending",
+    "stuck",
+    "bytes",
+    "failures",
+  ];
+  const parts = [
+    `Granules ${report.from}..${report.to} — ${label}`,
+    formatTable(headers, rows),
+    "hub: results the hub reported (+ = search not finished); stuck: DOWNLOADING with an expired lease",
+  ];
+  parts.push("", formatExecutions(report.executions));
+  return parts.join("\n");
+}
+
+export function formatExecutions(executions: ExecutionRow[] | null): string {
+  if (executions === null) return "executions: n/a locally (each local run is one process; see its summary)";
+  if (executions.length === 0) return "executions: none yet";
+  return `Latest executions\n${formatTable(
+    ["name", "status", "started", "stopped", "redrives"],
+    executions.map((e) => [e.name, e.status, e.startDate ?? "", e.stopDate ?? "", e.redriveCount ?? 0]),
+  )}`;
+}
+
+export function formatLaunched(execution: Launched): string {
+  if (execution.mode === "aws") {
+    return `started ${execution.executionName}\n  arn:     ${execution.executionArn}\n  console: ${execution.consoleUrl}`;
+  }
+  const s = execution.summary;
+  return [
+    `local run ${execution.executionName} finished: ${s.from}..${s.to}`,
+    `  downloaded ${s.run.downloaded} (${formatBytes(s.run.bytes)}), already there ${s.run.alreadyDownloaded}, failed ${s.run.failed}${
+      s.run.failed > 0 ? ` (${failuresText(s.run.failures)})` : ""
+    }`,
+    `  table now: found ${s.totals.found}, downloaded ${s.totals.downloaded}, failed ${s.totals.failed}, pending ${s.totals.pending}`,
+  ].join("\n");
+}
+
+export function formatBackfill(result: BackfillResult): string {
+  return `backfill ${JSON.stringify(result.input)}\n${formatLaunched(result.execution)}`;
+}
+
+export function formatRedrive(result: RedriveResult): string {
+  const lines: string[] = [];
+  for (const r of result.redriven) lines.push(`redrove ${r.name} (was ${r.status})  ${r.executionArn}`);
+  for (const s of result.skipped) lines.push(`skipped ${s.name}: ${s.reason}`);
+  if (lines.length === 0) lines.push("no execution covers that day: nothing to redrive");
+  return lines.join("\n");
+}
+
+export function formatRequeue(result: RequeueResult): string {
+  const rows = result.candidates.map((c) => [
+    c.granuleId,
+    c.name,
+    c.status,
+    c.attempts,
+    c.status === "FAILED"
+      ? `${c.lastError?.name ?? "Unknown"}: ${c.lastError?.message ?? ""}`
+      : `lease expired ${c.leaseExpiredAt}`,
+  ]);
+  const lines = [
+    result.candidates.length === 0
+      ? `${result.day}: no FAILED or stuck DOWNLOADING granules`
+      : formatTable(["granule", "name", "status", "attempts", "why"], rows),
+  ];
+  if (result.dryRun) {
+    if (result.candidates.length > 0)
+      lines.push(`dry run: ${result.candidates.length} granule(s) would be requeued; nothing changed`);
+    return lines.join("\n");
+  }
+  lines.push(`requeued ${result.requeued.length} granule(s) to DISCOVERED`);
+  for (const s of result.skipped) lines.push(`skipped ${s.granuleId}: now ${s.status}`);
+  if (result.execution !== undefined) lines.push(formatLaunched(result.execution));
+  else if (result.candidates.length > 0) lines.push("nothing requeued: no execution started");
+  return lines.join("\n");
+}

@@ -1,0 +1,213 @@
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SFNClient } from "@aws-sdk/client-sfn";
+import { GetParametersByPathCommand, type Parameter, SSMClient } from "@aws-sdk/client-ssm";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { ConfigError, GranuleStore, InvalidInputError } from "@hls-s2/core";
+import type { EmbeddedStores, LocalRunSummary, RunLocalOptions } from "@hls-s2/local";
+import { STAGE_PARAMETERS, type StageParameterKey, stageParameterPath } from "../../../stacks/parameters";
+import { type Launcher, type SfnTarget, sfnLauncher } from "./executions";
+
+/** A deployed stage's resources, as its SSM parameters name them. */
+export interface StageResources {
+  stage: string;
+  region: string;
+  stateMachineArn: string;
+  tableName: string;
+  uploadBucketName: string;
+  workBucketName: string;
+  lookbackDays: number;
+}
+
+/** What every command works against: the granule table and a way to start executions. */
+export interface OpsContext {
+  mode: "aws" | "local";
+  /** "stage prod (us-west-2)" or "local data /path". */
+  label: string;
+  store(): Promise<GranuleStore>;
+  launch: Launcher;
+  /** Step Functions of the stage; absent in local mode. */
+  sfn?: SfnTarget;
+  lookbackDays: number;
+  close(): Promise<void>;
+}
+
+/** SDK settings shared by the stage's clients (tests pass endpoints and credentials here). */
+export interface AwsClientConfig {
+  region?: string;
+  endpoint?: string;
+  credentials?: unknown;
+  maxAttempts?: number;
+}
+
+const STAGE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9-]*$/;
+
+/**
+ * Reads a stage's SSM parameters (`/hls-s2/<stage>/…`).
+ * @throws InvalidInputError on a malformed stage name; ConfigError naming the stage when it has no
+ *   parameters (not deployed in this region) or misses some, or when no region is configured.
+ */
+export async function resolveStage(
+  input: { stage: string },
+  options: { ssm?: SSMClient; clientConfig?: AwsClientConfig } = {},
+): Promise<StageResources> {
+  const { stage } = input;
+  if (!STAGE_PATTERN.test(stage)) {
+    throw new InvalidInputError(`--stage must be a stage name like prod or dev-alice, got ${stage}`, {
+      field: "stage",
+    });
+  }
+  const ssm = options.ssm ?? new SSMClient({ ...options.clientConfig } as never);
+  const region = await resolveRegion(ssm);
+  const path = stageParameterPath(stage);
+  const parameters: Parameter[] = [];
+  try {
+    let nextToken: string | undefined;
+    do {
+      const page = await ssm.send(new GetParametersByPathCommand({ Path: path, NextToken: nextToken }));
+      parameters.push(...(page.Parameters ?? []));
+      nextToken = page.NextToken;
+    } while (nextToken !== undefined);
+  } finally {
+    if (options.ssm === undefined) ssm.destroy();
+  }
+  if (parameters.length === 0) {
+    throw new ConfigError([
+      {
+        key: "stage",
+        message: `stage "${stage}" is not deployed in ${region}: no SSM parameters under ${path} (wrong --stage or --region?)`,
+      },
+    ]);
+  }
+  const byName = new Map(parameters.map((p) => [p.Name, p.Value]));
+  const values = {} as Record<StageParameterKey, string>;
+  const missing: string[] = [];
+  for (const [key, name] of Object.entries(STAGE_PARAMETERS) as [StageParameterKey, string][]) {
+    const value = byName.get(`${path}${name}`);
+    if (value === undefined || value === "") missing.push(`${path}${name}`);
+    else values[key] = value;
+  }
+  if (missing.length > 0) {
+    throw new ConfigError([
+      { key: "stage", message: `stage "${stage}" in ${region} lacks ${missing.join(", ")} (redeploy it)` },
+    ]);
+  }
+  return {
+    stage,
+    region,
+    stateMachineArn: values.stateMachineArn,
+    tableName: values.tableName,
+    uploadBucketName: values.uploadBucketName,
+    workBucketName: values.workBucketName,
+    lookbackDays: Number(values.lookbackDays) || 1,
+  };
+}
+
+async function resolveRegion(client: { config: { region: () => Promise<string> } }): Promise<string> {
+  try {
+    return await client.config.region();
+  } catch (error) {
+    throw new ConfigError(
+      [{ key: "region", message: "no AWS region: pass --region or set AWS_REGION (or a profile's region)" }],
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Opens a deployed stage: resolves its resources, then the granule table and Step Functions clients.
+ * @throws as resolveStage.
+ */
+export async function openStage(
+  input: { stage: string },
+  options: { clientConfig?: AwsClientConfig; ssm?: SSMClient; now?: () => Date } = {},
+): Promise<OpsContext> {
+  const resources = await resolveStage(input, options);
+  const config = { ...options.clientConfig, region: resources.region } as never;
+  const dynamo = new DynamoDBClient(config);
+  const sfn: SfnTarget = {
+    client: new SFNClient(config),
+    stateMachineArn: resources.stateMachineArn,
+    region: resources.region,
+  };
+  const store = new GranuleStore(documentClient(dynamo), { tableName: resources.tableName });
+  return {
+    mode: "aws",
+    label: `stage ${resources.stage} (${resources.region})`,
+    store: async () => store,
+    launch: sfnLauncher(sfn, { now: options.now }),
+    sfn,
+    lookbackDays: resources.lookbackDays,
+    close: async () => {
+      dynamo.destroy();
+      sfn.client.destroy();
+    },
+  };
+}
+
+export interface OpenLocalOptions {
+  /** Commands that read the table need an existing data folder; a backfill may create one. */
+  requireData?: boolean;
+  /** The local runner (tests replace it). */
+  run?: (options: RunLocalOptions) => Promise<LocalRunSummary>;
+  onProgress?: RunLocalOptions["onProgress"];
+}
+
+/**
+ * Opens a local-mode data folder: its embedded table on demand, and the local runner in place of
+ * StartExecution.
+ * @throws ConfigError when the folder holds no local data and `requireData` is set.
+ */
+export async function openLocal(
+  input: { dataDir: string },
+  options: OpenLocalOptions = {},
+): Promise<OpsContext> {
+  const dataDir = resolve(input.dataDir);
+  // Loaded on demand: the local runtime pulls in the CDK synth, which a --stage command never needs.
+  const local = await import("@hls-s2/local");
+  const run = options.run ?? local.runLocal;
+  if (options.requireData === true && !existsSync(join(dataDir, "dynamodb"))) {
+    throw new ConfigError([
+      {
+        key: "local",
+        message: `no local-mode data in ${dataDir}: run \`npm run local -- --data-dir ${input.dataDir}\` first`,
+      },
+    ]);
+  }
+  let stores: EmbeddedStores | undefined;
+  let store: GranuleStore | undefined;
+  const closeStores = async () => {
+    const open = stores;
+    stores = undefined;
+    store = undefined;
+    await open?.close();
+  };
+  return {
+    mode: "local",
+    label: `local data ${dataDir}`,
+    store: async () => {
+      stores ??= await local.startEmbeddedStores({ dataDir });
+      store ??= new GranuleStore(documentClient(stores.dynamo), { tableName: stores.tableName });
+      return store;
+    },
+    launch: async (executionInput) => {
+      // The runner opens the same on-disk table, which LevelDB lets only one holder lock at a time.
+      await closeStores();
+      const summary = await run({
+        dataDir,
+        from: executionInput.from,
+        to: executionInput.to,
+        ...(executionInput.platforms !== undefined && { platforms: executionInput.platforms }),
+        ...(options.onProgress !== undefined && { onProgress: options.onProgress }),
+      });
+      return { mode: "local", executionName: summary.executionName, summary };
+    },
+    lookbackDays: 1,
+    close: closeStores,
+  };
+}
+
+function documentClient(dynamo: DynamoDBClient): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
+}
