@@ -5,6 +5,7 @@ import { handleDhus } from "./dhus";
 import { FaultEngine, type FaultPlan } from "./faults";
 import { json, type MockRequest, type MockResponse } from "./http";
 import { Introspection } from "./stats";
+import { handleSubscriptions } from "./subscriptions";
 import { type Credentials, TokenStore } from "./tokens";
 
 export interface HubContextOptions {
@@ -54,6 +55,8 @@ export function createHubContext(options: HubContextOptions): HubContext {
 /** Answers one request: a hub route, an introspection route, or 404. */
 export async function handleRequest(ctx: HubContext, req: MockRequest): Promise<MockResponse> {
   try {
+    const subscriptions = handleSubscriptions(ctx, req);
+    if (subscriptions !== undefined) return await subscriptions;
     if (req.path.startsWith("/__mock/")) return await mockRoute(ctx, req);
     const dhus = req.path.startsWith(`${ctx.dhusPrefix}/`) ? handleDhus(ctx, req) : undefined;
     const response = dhus ?? handleCdse(ctx, req);
