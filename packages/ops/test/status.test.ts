@@ -1,0 +1,143 @@
+import { ListExecutionsCommand, SFNClient } from "@aws-sdk/client-sfn";
+import { InvalidInputError } from "@hls-s2/core";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { status } from "../src/commands/status";
+import { seedGranule, startTable, storeOf, type TestTable, uniqueDay } from "./helpers/granules";
+
+let stores: TestTable;
+
+beforeAll(async () => {
+  stores = await startTable();
+});
+
+afterAll(async () => {
+  await stores?.close();
+});
+
+const TODAY = new Date("2025-06-01T12:00:00Z");
+
+describe("status", () => {
+  it("counts each platform's granules by outcome, failures by error name and downloaded bytes", async () => {
+    const day = uniqueDay();
+    await seedGranule(stores, day, "S2A", { status: "DOWNLOADED", bytes: 100 });
+    await seedGranule(stores, day, "S2A", { status: "DOWNLOADED", bytes: 250 });
+    await seedGranule(stores, day, "S2A", { status: "FAILED", error: "GranuleGoneError" });
+    await seedGranule(stores, day, "S2A", { status: "DISCOVERED" });
+    await seedGranule(stores, day, "S2B", { status: "FAILED", error: "ChecksumMismatchError" });
+    await seedGranule(stores, day, "S2B", { status: "FAILED", error: "GranuleGoneError" });
+    await seedGranule(stores, day, "S2B", { status: "DOWNLOADING", leaseExpired: true });
+    await storeOf(stores).recordFetchProgress(day, "S2A", {
+      available: 5,
+      fetchedDelta: 5,
+      nextOffset: 5,
+      finished: true,
+    });
+
+    const report = await status({ day }, { store: storeOf(stores), today: TODAY });
+
+    expect(report).toMatchObject({ from: day, to: day, executions: null });
+    const [dayStatus] = report.days;
+    expect(dayStatus?.platforms).toEqual([
+      {
+        platform: "S2A",
+        available: 5,
+        searchFinished: true,
+        found: 4,
+        downloaded: 2,
+        failed: 1,
+        pending: 1,
+        stuck: 0,
+        failures: { GranuleGoneError: 1 },
+        bytes: 350,
+      },
+      {
+        platform: "S2B",
+        found: 3,
+        downloaded: 0,
+        failed: 2,
+        pending: 1,
+        stuck: 1,
+        failures: { ChecksumMismatchError: 1, GranuleGoneError: 1 },
+        bytes: 0,
+      },
+    ]);
+    expect(dayStatus).toMatchObject({
+      found: 7,
+      downloaded: 2,
+      failed: 3,
+      pending: 2,
+      failures: { GranuleGoneError: 2, ChecksumMismatchError: 1 },
+      bytes: 350,
+    });
+  });
+
+  it("adds up every day of a window", async () => {
+    const first = uniqueDay();
+    const second = uniqueDay();
+    await seedGranule(stores, first, "S2C", { status: "DOWNLOADED", bytes: 7 });
+    await seedGranule(stores, second, "S2C", { status: "FAILED", error: "HubAuthError" });
+
+    const report = await status({ from: first, to: second }, { store: storeOf(stores), today: TODAY });
+
+    expect(report.days.map((d) => [d.day, d.found])).toEqual([
+      [first, 1],
+      [second, 1],
+    ]);
+    expect(report.totals).toMatchObject({ found: 2, downloaded: 1, failed: 1, bytes: 7 });
+    expect(report.totals.failures).toEqual({ HubAuthError: 1 });
+  });
+
+  it("lists the stage's latest executions with their state", async () => {
+    const sfn = mockClient(SFNClient);
+    sfn.on(ListExecutionsCommand).resolves({
+      executions: [
+        {
+          executionArn: "arn:aws:states:us-west-2:123456789012:execution:granules:daily-1",
+          stateMachineArn: "arn:aws:states:us-west-2:123456789012:stateMachine:granules",
+          name: "daily-1",
+          status: "FAILED",
+          startDate: new Date("2025-05-31T12:00:00Z"),
+          stopDate: new Date("2025-05-31T13:00:00Z"),
+          redriveCount: 1,
+        },
+      ],
+    });
+    try {
+      const report = await status(
+        { day: uniqueDay() },
+        {
+          store: storeOf(stores),
+          today: TODAY,
+          sfn: {
+            client: new SFNClient({ region: "us-west-2" }),
+            stateMachineArn: "arn:aws:states:us-west-2:123456789012:stateMachine:granules",
+            region: "us-west-2",
+          },
+        },
+      );
+      expect(report.executions).toEqual([
+        {
+          executionArn: "arn:aws:states:us-west-2:123456789012:execution:granules:daily-1",
+          name: "daily-1",
+          status: "FAILED",
+          startDate: "2025-05-31T12:00:00.000Z",
+          stopDate: "2025-05-31T13:00:00.000Z",
+          redriveCount: 1,
+        },
+      ]);
+      expect(sfn.commandCalls(ListExecutionsCommand)[0]?.args[0].input).toMatchObject({
+        stateMachineArn: "arn:aws:states:us-west-2:123456789012:stateMachine:granules",
+        maxResults: 10,
+      });
+    } finally {
+      sfn.restore();
+    }
+  });
+
+  it("rejects a day that does not exist", async () => {
+    await expect(status({ day: "2024-02-30" }, { store: storeOf(stores), today: TODAY })).rejects.toThrow(
+      InvalidInputError,
+    );
+  });
+});
