@@ -9,16 +9,23 @@ import {
   type CatalogueParams,
   type EmbeddedStores,
   listUploads,
+  loadSynthesizedWorkflow,
   type RunLocalOptions,
   runLocal,
   startEmbeddedStores,
 } from "@hls-s2/local";
+import { EXIT, main } from "@hls-s2/local/cli";
 import { createCatalogue, type MockHub, startMockHub } from "@hls-s2/mock-hub";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 
 const DAY = "2026-03-14";
 const MIB = 1024 * 1024;
 const cleanups: (() => Promise<void>)[] = [];
+
+// Synthesizing the stacks (importing sst and CDK) takes seconds: once per file, under the hook timeout.
+beforeAll(async () => {
+  await loadSynthesizedWorkflow();
+});
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
@@ -253,5 +260,28 @@ describe("runLocal against an external hub", () => {
       name: "InvalidInputError",
     });
     await expect(readFile(join(dataDir, "catalogue.json"))).rejects.toMatchObject({ code: "ENOENT" });
+  });
+});
+
+describe("npm run local (the CLI's main)", () => {
+  it("prints a JSON summary, then says a second run has nothing to download", async () => {
+    const dataDir = await tempDataDir();
+    const stdout = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    const flags = ["--data-dir", dataDir, "--day", DAY, "--platforms", "S2B"];
+
+    const first = await main([...flags, "--granules", "3", "--size", "64KiB", "--seed", "e2e-cli", "--json"]);
+    const json = JSON.parse(stdout.mock.calls.map(([chunk]) => String(chunk)).join(""));
+    stdout.mockClear();
+    const second = await main(flags);
+    const text = stdout.mock.calls.map(([chunk]) => String(chunk)).join("");
+    vi.restoreAllMocks();
+
+    expect(first).toBe(EXIT.ok);
+    expect(json.platforms).toEqual(["S2B"]);
+    expect(json.run.downloaded).toBe(json.totals.found);
+    expect(second).toBe(EXIT.ok);
+    expect(text).toContain(`Nothing to download, ${json.totals.downloaded} granules already downloaded.`);
+    expect(stderr.mock.calls.map(([chunk]) => String(chunk)).join("")).toContain("Summarize");
   });
 });

@@ -4,3 +4,4 @@ export * from "./progress";
 export * from "./report";
 export * from "./runner";
 export { listUploads } from "./s3-gaps";
+export * from "./workflow";

@@ -9,10 +9,15 @@ function failureText(failures: Record<string, number>): string {
 }
 
 function row(cells: string[], widths: number[]): string {
-  return cells
-    .map((cell, i) => (i < 2 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
-    .join("  ")
-    .trimEnd();
+  return (
+    cells
+      // Names left, numbers right; the trailing failures column is text.
+      .map((cell, i) =>
+        i < 2 || i === cells.length - 1 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0),
+      )
+      .join("  ")
+      .trimEnd()
+  );
 }
 
 function countCells(label: [string, string], counts: PlatformCounts): string[] {

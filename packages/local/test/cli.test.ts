@@ -1,0 +1,215 @@
+import { resolve } from "node:path";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { DEFAULT_DATA_DIR, EXIT, main, parseCli, parseSize } from "../src/cli";
+import { formatSummary } from "../src/report";
+import type { LocalRunSummary } from "../src/runner";
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("parseCli", () => {
+  it("runs the default day into .local-data with no flags", () => {
+    const parsed = parseCli([], {});
+    expect(parsed).toEqual({
+      help: false,
+      json: false,
+      verbose: false,
+      options: { dataDir: DEFAULT_DATA_DIR },
+    });
+    expect(DEFAULT_DATA_DIR.endsWith(".local-data")).toBe(true);
+  });
+
+  it("maps every mock-hub flag onto the run options", () => {
+    const { options, json } = parseCli(
+      [
+        "--data-dir",
+        "tmp/x",
+        "--clean",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-01-03",
+        "--platforms",
+        "s2a,S2C",
+        "--granules",
+        "7",
+        "--size",
+        "2MiB-3MiB",
+        "--concurrency",
+        "4",
+        "--faults",
+        "light",
+        "--seed",
+        "abc",
+        "--hub",
+        "cdse",
+        "--json",
+      ],
+      {},
+    );
+    expect(json).toBe(true);
+    expect(options).toEqual({
+      dataDir: resolve("tmp/x"),
+      clean: true,
+      from: "2026-01-01",
+      to: "2026-01-03",
+      platforms: ["S2A", "S2C"],
+      granulesPerDay: 7,
+      productSize: { min: 2 * 1024 * 1024, max: 3 * 1024 * 1024 },
+      concurrency: 4,
+      faults: "light",
+      seed: "abc",
+      mockKind: "cdse",
+    });
+  });
+
+  it("uses one --day for both ends of the window", () => {
+    expect(parseCli(["--day", "2026-02-03"], {}).options).toMatchObject({
+      from: "2026-02-03",
+      to: "2026-02-03",
+    });
+  });
+
+  it("takes an external hub's credentials from the environment only", () => {
+    const { options } = parseCli(["--hub", "dhus", "--hub-url", "https://hub.example/"], {
+      HUB_USERNAME: "me",
+      HUB_PASSWORD: "pw",
+    });
+    expect(options.hub).toEqual({
+      kind: "dhus",
+      url: "https://hub.example/",
+      credentials: { username: "me", password: "pw" },
+    });
+  });
+
+  it.each([
+    [["--bogus"], /bogus/],
+    [["--day", "2026-1-1"], /YYYY-MM-DD/],
+    [["--day", "2026-01-01", "--from", "2026-01-01"], /--day cannot be combined/],
+    [["--platforms", "S2A,S3A"], /--platforms/],
+    [["--granules", "-1"], /--granules/],
+    [["--concurrency", "0"], /--concurrency/],
+    [["--size", "big"], /--size/],
+    [["--size", "8MiB-2MiB"], /min above max/],
+    [["--faults", "extreme"], /--faults/],
+    [["--hub", "scihub"], /--hub must be/],
+    [["--hub-url", "ftp://x"], /--hub-url must be an http/],
+    [["--hub-url", "https://hub.example"], /HUB_USERNAME and HUB_PASSWORD/],
+    [["--token-url", "https://id.example"], /--token-url needs --hub-url/],
+  ])("rejects %j with a message naming the flag", (argv, message) => {
+    expect(() => parseCli(argv, {})).toThrow(message);
+  });
+});
+
+describe("parseSize", () => {
+  it("reads binary and decimal units, plain bytes and ranges", () => {
+    expect(parseSize("4MiB")).toBe(4 * 1024 * 1024);
+    expect(parseSize("1.5KiB")).toBe(1536);
+    expect(parseSize("2MB")).toBe(2_000_000);
+    expect(parseSize("1000")).toBe(1000);
+    expect(parseSize("1MiB..2MiB")).toEqual({ min: 1024 * 1024, max: 2 * 1024 * 1024 });
+  });
+});
+
+describe("main", () => {
+  it("exits 2 with the usage on a bad flag, starting nothing", async () => {
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    expect(await main(["--granules", "many"])).toBe(EXIT.usage);
+    const text = stderr.mock.calls.map(([chunk]) => String(chunk)).join("");
+    expect(text).toMatch(/error: --granules must be an integer/);
+    expect(text).toMatch(/Usage: npm run local/);
+  });
+
+  it("prints the usage and exits 0 for --help", async () => {
+    const stdout = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    expect(await main(["--help"])).toBe(EXIT.ok);
+    expect(String(stdout.mock.calls[0]?.[0])).toMatch(/--hub-url URL/);
+  });
+});
+
+function summary(overrides: Partial<LocalRunSummary> = {}): LocalRunSummary {
+  const counts = {
+    found: 3,
+    downloaded: 2,
+    failed: 1,
+    pending: 0,
+    failures: { GranuleGoneError: 1 },
+    bytes: 3 * 1024 ** 2,
+  };
+  return {
+    executionName: "local-x",
+    from: "2026-01-01",
+    to: "2026-01-01",
+    platforms: ["S2A", "S2B"],
+    dataDir: "/data",
+    hub: { kind: "dhus", url: "http://127.0.0.1:1234", mock: true },
+    days: [
+      {
+        day: "2026-01-01",
+        ...counts,
+        platforms: [
+          { platform: "S2A", ...counts, found: 2, downloaded: 2, failed: 0, failures: {} },
+          { platform: "S2B", ...counts, found: 1, downloaded: 0, bytes: 0 },
+        ],
+      },
+    ],
+    totals: counts,
+    run: {
+      manifest: 3,
+      downloaded: 2,
+      alreadyDownloaded: 0,
+      leasedElsewhere: 0,
+      failed: 1,
+      failures: { GranuleGoneError: 1 },
+      retries: 2,
+      bytes: 3 * 1024 ** 2,
+      wallSeconds: 4.25,
+      mbPerSecond: 1.5,
+    },
+    nothingToDownload: false,
+    output: {
+      from: "2026-01-01",
+      to: "2026-01-01",
+      days: [],
+      totals: {},
+    } as unknown as LocalRunSummary["output"],
+    ...overrides,
+  };
+}
+
+describe("formatSummary", () => {
+  it("lists each day and platform with its failures, then this run and its throughput", () => {
+    const text = formatSummary(summary());
+    expect(text).toContain(
+      "2026-01-01  S2B           1           0       1        0      0 B  GranuleGoneError×1",
+    );
+    expect(text).toContain(
+      "total                     3           2       1        0  3.0 MiB  GranuleGoneError×1",
+    );
+    expect(text).toContain(
+      "This run: 3 to download, 2 downloaded (3.0 MiB), 1 failed (GranuleGoneError×1), 2 retries.",
+    );
+    expect(text).toContain("Wall time 4.3 s, 1.5 MB/s.");
+  });
+
+  it("says nothing was to download and how many granules already were", () => {
+    const text = formatSummary(
+      summary({ nothingToDownload: true, totals: { ...summary().totals, downloaded: 30 } }),
+    );
+    expect(text).toContain("Nothing to download, 30 granules already downloaded.");
+  });
+
+  it("warns when more granules failed than the Distributed Map tolerates in AWS", () => {
+    const text = formatSummary(
+      summary({
+        toleranceExceeded: {
+          stateName: "DownloadGranules",
+          toleratedFailurePercentage: 10,
+          failedPercentage: 33.3,
+        },
+      }),
+    );
+    expect(text).toMatch(/33\.3% of the granules failed; in AWS DownloadGranules tolerates 10%/);
+  });
+});
