@@ -108,6 +108,12 @@ export function parseCommandLine(argv: string[]): ParsedCommandLine {
   if ((result.stage === undefined) === (result.local === undefined)) {
     throw new InvalidInputError("pass exactly one of --stage NAME or --local DIR", { field: "stage" });
   }
+  if (command === "redrive" && result.local !== undefined) {
+    throw new InvalidInputError(
+      "redrive needs a deployed stage; locally, `requeue --day D` puts failed granules back and reruns them",
+      { field: "local" },
+    );
+  }
   if (result.local !== undefined && result.region !== undefined) {
     throw new InvalidInputError("--region applies to --stage only", { field: "region" });
   }
