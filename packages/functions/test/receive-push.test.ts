@@ -1,6 +1,9 @@
 import { randomUUID } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { GranuleStore } from "@hls-s2/core";
+import { createCatalogue, startMockHub } from "@hls-s2/mock-hub";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -236,5 +239,85 @@ describe("receive-push handler", () => {
       name: "ConfigError",
       issues: [expect.objectContaining({ key: "PUSH_SECRET_ID" })],
     });
+  });
+});
+
+describe("push end to end", () => {
+  it("records the product the mock hub pushes to a subscription's endpoint, with the catalogue's MD5", async () => {
+    useLocalRuntime();
+    const day = new Date().toISOString().slice(0, 10);
+    const hub = await startMockHub({
+      catalogue: createCatalogue({
+        seed: `push-${randomUUID()}`,
+        days: [day],
+        granulesPerDay: 2,
+        sizeBytes: 2048,
+      }),
+    });
+    // The function URL in miniature: an HTTP request becomes a payload 2.0 event for the handler.
+    const endpoint = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.on("end", () => {
+        const event = aRequest({
+          body: Buffer.concat(chunks).toString("utf8"),
+          authorization: req.headers.authorization,
+        });
+        handler(event).then(
+          (reply) =>
+            res.writeHead(reply.statusCode ?? 500, reply.headers as Record<string, string>).end(reply.body),
+          () => res.writeHead(502).end(),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => endpoint.listen(0, "127.0.0.1", resolve));
+    try {
+      const tokenAnswer = await fetch(`${hub.url}/auth/realms/CDSE/protocol/openid-connect/token`, {
+        method: "POST",
+        body: new URLSearchParams({
+          grant_type: "password",
+          client_id: "cdse-public",
+          username: "u",
+          password: "p",
+        }),
+      });
+      const { access_token: token } = (await tokenAnswer.json()) as { access_token: string };
+      const created = await fetch(`${hub.url}/odata/v1/Subscriptions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          SubscriptionType: "push",
+          SubscriptionEvent: ["created"],
+          FilterParam: "Collection/Name eq 'SENTINEL-2'",
+          NotificationEndpoint: `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/events`,
+          NotificationEpUsername: PUSH.username,
+          NotificationEpPassword: PUSH.password,
+        }),
+      });
+      expect(created.status).toBe(201);
+      const product = hub.catalogue.products[0]!;
+
+      const pushed = await fetch(`${hub.url}/__mock/push`, {
+        method: "POST",
+        body: JSON.stringify({ productId: product.id }),
+      });
+      const again = await fetch(`${hub.url}/__mock/push`, {
+        method: "POST",
+        body: JSON.stringify({ productId: product.id }),
+      });
+
+      expect(await pushed.json()).toMatchObject({ delivered: true, status: 204 });
+      expect(await again.json()).toMatchObject({ delivered: true, status: 204 });
+      expect(await store.getGranule(product.id)).toMatchObject({
+        status: "DISCOVERED",
+        name: product.name,
+        day,
+        attempts: 0,
+        checksum: { algorithm: "MD5", value: hub.catalogue.expectedMd5(product.id) },
+      });
+    } finally {
+      await new Promise<void>((resolve) => endpoint.close(() => resolve()));
+      await hub.close();
+    }
   });
 });
