@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { type GranuleRecord, GranuleStore, MISMATCH_MAX_ATTEMPTS, objectKeyFor } from "@hls-s2/core";
 import {
+  adaptDefinition,
   buildCatalogue,
   type CatalogueParams,
   type EmbeddedStores,
@@ -196,6 +197,41 @@ describe("runLocal against the built-in mock hub", () => {
     });
     expect(summary.run.failures).toEqual({ GranuleGoneError: 2, ChecksumMismatchError: 1 });
     expect(summary.output.totals.failures).toEqual({ GranuleGoneError: 2, ChecksumMismatchError: 1 });
+  });
+});
+
+describe("the synthesized workflow the local run executes", () => {
+  it("adapts the stack's Distributed Map and binds every Task state to a handler", async () => {
+    const workflow = await loadSynthesizedWorkflow();
+    const local = adaptDefinition(workflow.definition, { concurrency: 4 });
+
+    expect(local.distributedMaps).toEqual([
+      {
+        stateName: "DownloadGranules",
+        itemsPath: "$.manifest.items",
+        maxConcurrency: 4,
+        toleratedFailurePercentage: 10,
+        replacedFailStates: ["GranuleFailed"],
+      },
+    ]);
+    expect([...local.taskStates].sort()).toEqual(Object.keys(workflow.tasks).sort());
+    expect(workflow.environment).toMatchObject({ HUB_KIND: "dhus", DOWNLOADS_ENABLED: "true" });
+    expect(workflow.timeouts.Download).toBe(900);
+  });
+
+  it("runs the same states against the mock hub speaking CDSE (token, catalogue, zipper)", async () => {
+    const dataDir = await tempDataDir();
+    const params = { seed: "e2e-cdse", granulesPerDay: 3, productSize: 128 * 1024 };
+    const catalogue = buildCatalogue(params, [DAY]);
+
+    const summary = await runLocal(smallDay(dataDir, params, { mockKind: "cdse" }));
+
+    expect(summary.hub.kind).toBe("cdse");
+    expect(summary.totals).toMatchObject({ found: 3, downloaded: 3, failed: 0 });
+    const { stores } = await reopen(dataDir);
+    for (const product of catalogue.products) {
+      expect(await objectMd5(stores, objectKeyFor(product.name))).toBe(catalogue.expectedMd5(product.id));
+    }
   });
 });
 

@@ -37,7 +37,8 @@ an embedded DynamoDB and S3, all on 127.0.0.1. With no options: yesterday, 3 pla
   --faults PROFILE      mock hub faults: ${FAULT_PROFILE_NAMES.join("|")} (default none)
   --hub dhus|cdse       hub API family (default dhus); with --hub-url, an external hub instead of the mock
   --hub-url URL         external hub base URL; credentials from HUB_USERNAME / HUB_PASSWORD
-  --token-url URL       CDSE token endpoint of the external hub
+  --token-url URL       CDSE token endpoint of the external hub (default <hub-url>/auth/realms/CDSE/…)
+  --download-url URL    download host of the external hub (CDSE zipper, IntHub2; CDSE default <hub-url>)
   --json                print the summary as JSON on stdout
   --verbose             show the handlers' structured logs
   -h, --help            this text`;
@@ -120,6 +121,7 @@ export function parseCli(
         hub: { type: "string" },
         "hub-url": { type: "string" },
         "token-url": { type: "string" },
+        "download-url": { type: "string" },
         json: { type: "boolean" },
         verbose: { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -184,13 +186,16 @@ export function parseCli(
   }
   const hubUrl = text("hub-url");
   if (hubUrl === undefined) {
-    if (text("token-url") !== undefined) {
-      throw new InvalidInputError("--token-url needs --hub-url", { field: "token-url" });
+    for (const flag of ["token-url", "download-url"]) {
+      if (text(flag) !== undefined) throw new InvalidInputError(`--${flag} needs --hub-url`, { field: flag });
     }
     if (kind !== undefined) options.mockKind = kind;
   } else {
-    if (!URL.canParse(hubUrl) || !/^https?:$/.test(new URL(hubUrl).protocol)) {
-      throw new InvalidInputError(`--hub-url must be an http(s) URL, got ${hubUrl}`, { field: "hub-url" });
+    for (const flag of ["hub-url", "token-url", "download-url"]) {
+      const url = text(flag);
+      if (url !== undefined && (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))) {
+        throw new InvalidInputError(`--${flag} must be an http(s) URL, got ${url}`, { field: flag });
+      }
     }
     const username = env["HUB_USERNAME"];
     const password = env["HUB_PASSWORD"];
@@ -213,6 +218,7 @@ export function parseCli(
       url: hubUrl,
       credentials: { username, password },
       ...(text("token-url") !== undefined && { tokenUrl: text("token-url") }),
+      ...(text("download-url") !== undefined && { downloadUrl: text("download-url") }),
     };
   }
   return {

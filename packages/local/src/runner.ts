@@ -46,6 +46,8 @@ export interface ExternalHub {
   credentials: Credentials;
   /** CDSE only: Keycloak token endpoint; default the mock hub's path under `url`. */
   tokenUrl?: string;
+  /** Download host (CDSE's zipper, DHuS's IntHub2); default `url` for CDSE (the mock serves both), none for DHuS. */
+  downloadUrl?: string;
 }
 
 export type ProductSize = number | { min: number; max: number };
@@ -190,6 +192,7 @@ export async function runLocal(options: RunLocalOptions): Promise<LocalRunSummar
       url: string;
       credentials: Credentials;
       tokenUrl?: string;
+      downloadUrl?: string;
       mock?: MockHub;
     };
     if (options.hub === undefined) {
@@ -208,7 +211,11 @@ export async function runLocal(options: RunLocalOptions): Promise<LocalRunSummar
     } else {
       hub = { ...options.hub };
     }
-    if (hub.kind === "cdse") hub.tokenUrl ??= `${hub.url}${MOCK_CDSE_TOKEN_PATH}`;
+    if (hub.kind === "cdse") {
+      // CDSE splits catalogue, zipper and identity hosts; the mock hub answers all three on one.
+      hub.tokenUrl ??= `${hub.url}${MOCK_CDSE_TOKEN_PATH}`;
+      hub.downloadUrl ??= hub.url;
+    }
 
     const stores = await startEmbeddedStores({ dataDir });
     resources.push(stores);
@@ -371,7 +378,7 @@ function documentClient(stores: EmbeddedStores): DynamoDBDocumentClient {
 function lambdaEnvironment(
   workflow: SynthesizedWorkflow,
   stores: EmbeddedStores,
-  hub: { kind: "dhus" | "cdse"; url: string; tokenUrl?: string },
+  hub: { kind: "dhus" | "cdse"; url: string; tokenUrl?: string; downloadUrl?: string },
 ): Record<string, string> {
   const env = { ...workflow.environment };
   delete env["HUB_SECRET_ID"];
@@ -385,6 +392,7 @@ function lambdaEnvironment(
     HUB_KIND: hub.kind,
     HUB_URL: hub.url,
     ...(hub.tokenUrl !== undefined && { CDSE_TOKEN_URL: hub.tokenUrl }),
+    ...(hub.downloadUrl !== undefined && { DOWNLOAD_HUB_URL: hub.downloadUrl }),
   };
 }
 

@@ -97,6 +97,7 @@ describe("parseCli", () => {
     [["--hub-url", "ftp://x"], /--hub-url must be an http/],
     [["--hub-url", "https://hub.example"], /HUB_USERNAME and HUB_PASSWORD/],
     [["--token-url", "https://id.example"], /--token-url needs --hub-url/],
+    [["--download-url", "https://zipper.example"], /--download-url needs --hub-url/],
   ])("rejects %j with a message naming the flag", (argv, message) => {
     expect(() => parseCli(argv, {})).toThrow(message);
   });
