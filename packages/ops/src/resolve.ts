@@ -201,7 +201,15 @@ export async function openLocal(
         ...(executionInput.platforms !== undefined && { platforms: executionInput.platforms }),
         ...(options.onProgress !== undefined && { onProgress: options.onProgress }),
       });
-      return { mode: "local", executionName: summary.executionName, summary };
+      return {
+        mode: "local",
+        executionName: summary.executionName,
+        summary,
+        // The local runner always runs the whole flow; re-searching the (mock) hub records nothing twice.
+        ...(executionInput.downloadOnly === true && {
+          note: "the local runner has no download-only mode: it searched the hub again (idempotent)",
+        }),
+      };
     },
     lookbackDays: 1,
     close: closeStores,

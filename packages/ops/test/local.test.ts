@@ -72,7 +72,11 @@ describe("--local DIR", () => {
     expect(statusSeenByRun).toBe("DISCOVERED");
     expect(JSON.parse(out.stdout)).toMatchObject({
       requeued: [seeded.failed.granuleId],
-      execution: { mode: "local", executionName: "local-test" },
+      execution: {
+        mode: "local",
+        executionName: "local-test",
+        note: expect.stringContaining("download-only"),
+      },
     });
   });
 
