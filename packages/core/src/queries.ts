@@ -105,7 +105,9 @@ export function planWindow(input: WindowInput, options: PlanWindowOptions = {}):
   let to: string;
   if (input.from === undefined && input.to === undefined) {
     from = formatDay(todayMs - options.lookbackDays * DAY_MS);
-    to = formatDay(todayMs - DAY_MS);
+    // A download-only run (the hourly run for pushed granules) also covers today: it fetches no
+    // links, it downloads what push notifications recorded on today's publication day.
+    to = formatDay(input.downloadOnly === true ? todayMs : todayMs - DAY_MS);
   } else {
     // One bound alone means that single day: the common "redo the day we missed" backfill.
     from = input.from ?? (input.to as string);

@@ -41,6 +41,12 @@ describe("planWindow", () => {
     expect(plan.queries).toHaveLength(3);
   });
 
+  it("extends a download-only default window to today, where pushed granules are recorded", () => {
+    const plan = planWindow({ downloadOnly: true }, { today: TODAY, lookbackDays: 1, platforms: ["S2A"] });
+    expect(plan).toMatchObject({ from: "2024-03-09", to: "2024-03-10", fetchLinks: false });
+    expect(plan.days).toEqual(["2024-03-09", "2024-03-10"]);
+  });
+
   it("uses the backfill range and platforms of the input", () => {
     const plan = planWindow(
       { from: "2024-02-28", to: "2024-03-01", platforms: ["S2B"], downloadOnly: true },
