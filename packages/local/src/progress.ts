@@ -91,7 +91,7 @@ export function createProgressReporter(
     const line = formatProgress(snapshot);
     if (tty) {
       // Clip to the terminal width: a wrapped line cannot be redrawn in place.
-      const width = Math.max(20, (stream.columns ?? 120) - 1);
+      const width = Math.max(20, (stream.columns || 120) - 1);
       stream.write(`\r\x1b[2K${line.slice(0, width)}`);
       drawn = true;
     } else {

@@ -73,7 +73,8 @@ export function formatSummary(summary: LocalRunSummary): string {
         ".",
     );
   }
-  lines.push(`Wall time ${run.wallSeconds.toFixed(1)} s, ${run.mbPerSecond.toFixed(1)} MB/s.`);
+  const throughput = run.bytes > 0 ? `, ${run.mbPerSecond.toFixed(1)} MB/s while downloading` : "";
+  lines.push(`Wall time ${run.wallSeconds.toFixed(1)} s${throughput}.`);
   if (summary.toleranceExceeded !== undefined) {
     const t = summary.toleranceExceeded;
     lines.push(

@@ -191,7 +191,7 @@ describe("formatSummary", () => {
     expect(text).toContain(
       "This run: 3 to download, 2 downloaded (3.0 MiB), 1 failed (GranuleGoneError×1), 2 retries.",
     );
-    expect(text).toContain("Wall time 4.3 s, 1.5 MB/s.");
+    expect(text).toContain("Wall time 4.3 s, 1.5 MB/s while downloading.");
   });
 
   it("says nothing was to download and how many granules already were", () => {
@@ -199,6 +199,7 @@ describe("formatSummary", () => {
       summary({ nothingToDownload: true, totals: { ...summary().totals, downloaded: 30 } }),
     );
     expect(text).toContain("Nothing to download, 30 granules already downloaded.");
+    expect(formatSummary(summary({ run: { ...summary().run, bytes: 0 } }))).toContain("Wall time 4.3 s.");
   });
 
   it("warns when more granules failed than the Distributed Map tolerates in AWS", () => {
