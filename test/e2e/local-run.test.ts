@@ -145,6 +145,28 @@ describe("runLocal against the built-in mock hub", () => {
     expect(second.totals).toMatchObject({ found: 4, downloaded: 4, failed: 0 });
   });
 
+  it("skips the search with downloadOnly, so an empty table has nothing to download", async () => {
+    const dataDir = await tempDataDir();
+    let mock: MockHub | undefined;
+
+    const summary = await runLocal(
+      smallDay(
+        dataDir,
+        { seed: "e2e-download-only", granulesPerDay: 3, productSize: 64 * 1024 },
+        {
+          downloadOnly: true,
+          onMockHub: (hub) => {
+            mock = hub;
+          },
+        },
+      ),
+    );
+
+    expect(mock!.stats.route("dhus.search")).toBe(0);
+    expect(summary.totals.found).toBe(0);
+    expect(summary.nothingToDownload).toBe(true);
+  });
+
   it("records always-corrupt and withdrawn granules FAILED with their error names and leaves no stray object or upload", async () => {
     const dataDir = await tempDataDir();
     const params = {

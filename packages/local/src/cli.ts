@@ -30,6 +30,7 @@ an embedded DynamoDB and S3, all on 127.0.0.1. With no options: yesterday, 3 pla
   --day YYYY-MM-DD      one publication day (default yesterday, UTC)
   --from D --to D       a backfill window (at most 31 days)
   --platforms LIST      comma-separated, of ${PLATFORMS.join(",")} (default all)
+  --download-only       skip the search; download what the table already holds
   --granules N          mock catalogue: granules per day (default 30, kept for reruns)
   --size SIZE           mock catalogue: product size, e.g. 4MiB or 2MiB-8MiB (default 2MiB-8MiB)
   --seed S              mock catalogue seed (kept for reruns)
@@ -109,6 +110,7 @@ export function parseCli(
       options: {
         "data-dir": { type: "string" },
         clean: { type: "boolean" },
+        "download-only": { type: "boolean" },
         day: { type: "string" },
         from: { type: "string" },
         to: { type: "string" },
@@ -133,6 +135,7 @@ export function parseCli(
   const text = (name: string) => values[name] as string | undefined;
   const options: RunLocalOptions = { dataDir: resolve(text("data-dir") ?? DEFAULT_DATA_DIR) };
   if (values["clean"] === true) options.clean = true;
+  if (values["download-only"] === true) options.downloadOnly = true;
 
   const day = text("day");
   if (day !== undefined && (text("from") !== undefined || text("to") !== undefined)) {

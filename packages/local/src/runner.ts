@@ -62,6 +62,8 @@ export interface RunLocalOptions {
   to?: string;
   /** Platforms to query; default all three. */
   platforms?: Platform[];
+  /** Skip the search (FetchLinks) and only download what the table already holds, like the deployed input. */
+  downloadOnly?: boolean;
   /** Mock catalogue: granules per day (all platforms together); default the persisted value, else 30. */
   granulesPerDay?: number;
   /** Mock catalogue: product size in bytes, fixed or a range; default persisted, else 2–8 MiB. */
@@ -546,7 +548,12 @@ async function execute(args: {
 
   const machine = new StateMachine(local.definition as never, { validationOptions: { checkArn: false } });
   const execution = machine.run(
-    { from: checked.from, to: checked.to, platforms: checked.platforms },
+    {
+      from: checked.from,
+      to: checked.to,
+      platforms: checked.platforms,
+      ...(options.downloadOnly === true && { downloadOnly: true }),
+    },
     {
       overrides: {
         taskResourceLocalHandlers: bindings as never,

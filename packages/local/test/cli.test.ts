@@ -26,6 +26,7 @@ describe("parseCli", () => {
         "--data-dir",
         "tmp/x",
         "--clean",
+        "--download-only",
         "--from",
         "2026-01-01",
         "--to",
@@ -52,6 +53,7 @@ describe("parseCli", () => {
     expect(options).toEqual({
       dataDir: resolve("tmp/x"),
       clean: true,
+      downloadOnly: true,
       from: "2026-01-01",
       to: "2026-01-03",
       platforms: ["S2A", "S2C"],
