@@ -480,10 +480,9 @@ class MultipartTransfer {
 
   private async uploadPart(uploadId: string, partNumber: number, body: Buffer): Promise<string> {
     const { bucket, key, s3 } = this.input;
-    const { signal } = this.options;
-    const abortSignal = signal
-      ? AbortSignal.any([signal, this.partsController.signal])
-      : this.partsController.signal;
+    // Not the caller's signal: a deadline stops the body, but parts already read are the progress the
+    // next attempt resumes from, so they land (seconds, inside the deadline's margin) and get checkpointed.
+    const abortSignal = this.partsController.signal;
     const uploaded = await callS3(`part ${partNumber} of ${key}`, () =>
       s3.send(
         new UploadPartCommand({
