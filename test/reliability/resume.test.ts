@@ -1,0 +1,132 @@
+import { DhusHub, downloadGranule, objectKeyFor } from "@hls-s2/core";
+import { createCatalogue, type MockHub, type MockProduct, startMockHub } from "@hls-s2/mock-hub";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  cleanupList,
+  incompleteUploads,
+  MIB,
+  type OpenedData,
+  objectMd5,
+  reopen,
+  tempDataDir,
+} from "./helpers";
+
+const DAY = "2026-03-16";
+const CREDENTIALS = { username: "resume", password: "resume-test" };
+/** S3's smallest part: what a resume across attempts can lose is the unfinished part. */
+const PART_SIZE = 5 * MIB;
+const cleanups = cleanupList();
+afterEach(() => cleanups.run());
+
+async function oneProductWorld(seed: string, sizeBytes: number) {
+  const catalogue = createCatalogue({ seed, days: [DAY], platforms: ["S2A"], granulesPerDay: 1, sizeBytes });
+  const product = catalogue.products[0]!;
+  const hub = await startMockHub({ catalogue, port: 0, host: "127.0.0.1", credentials: CREDENTIALS });
+  cleanups.add(() => hub.close());
+  const opened = await reopen(await tempDataDir(cleanups), cleanups);
+  await opened.store.recordDiscovered(
+    {
+      granuleId: product.id,
+      name: product.name,
+      tileId: product.tileId,
+      platform: product.platform,
+      sensingStart: product.sensingStart,
+      sensingEnd: product.sensingEnd,
+      publishedAt: product.publishedAt,
+      sizeBytes: product.sizeBytes,
+    },
+    DAY,
+  );
+  const client = new DhusHub({
+    url: hub.url,
+    credentials: CREDENTIALS,
+    filterRules: { maxAcquisitionAgeDays: 30 },
+    http: { retries: 0 },
+  });
+  return { catalogue, product, hub, opened, client };
+}
+
+function attempt(
+  world: { product: MockProduct; opened: OpenedData; client: DhusHub },
+  owner: string,
+  signal?: AbortSignal,
+) {
+  const { product, opened, client } = world;
+  return downloadGranule(
+    { granuleId: product.id, owner },
+    {
+      store: opened.store,
+      hub: client,
+      s3: opened.stores.s3,
+      bucket: opened.stores.bucketName,
+      partSizeBytes: PART_SIZE,
+      signal,
+    },
+  );
+}
+
+/** Aborts once the hub has served `fraction` of the product: an attempt stopped at an arbitrary byte. */
+function abortAtFraction(hub: MockHub, product: MockProduct, fraction: number): AbortSignal {
+  const controller = new AbortController();
+  const timer = setInterval(() => {
+    if (hub.stats.granule(product.id).bytesServed >= product.sizeBytes * fraction) {
+      controller.abort(new Error("Lambda deadline"));
+      clearInterval(timer);
+    }
+  }, 1);
+  cleanups.add(async () => clearInterval(timer));
+  return controller.signal;
+}
+
+describe("resuming an interrupted product", () => {
+  it("re-fetches at most 35% of a product whose body broke at 70%, within one attempt", async () => {
+    const world = await oneProductWorld("resume-within", 40 * MIB);
+    const { product, hub, opened, catalogue } = world;
+    hub.setFaults({
+      granules: { [product.id]: { kind: "resetAfterBytes", bytes: Math.floor(product.sizeBytes * 0.7) } },
+    });
+
+    const result = await attempt(world, "owner-within");
+
+    const stats = hub.stats.granule(product.id);
+    expect(result.outcome).toBe("downloaded");
+    expect(stats).toMatchObject({ valueGets: 2, rangeGets: 1 });
+    const fetchedAfterBreak = stats.bytesServed - Math.floor(product.sizeBytes * 0.7);
+    expect(fetchedAfterBreak / product.sizeBytes).toBeLessThanOrEqual(0.35);
+    // The Range resume continues the running MD5 and the same upload: nothing is fetched twice.
+    expect(stats.bytesServed).toBe(product.sizeBytes);
+    expect(await objectMd5(opened.stores, objectKeyFor(product.name))).toBe(
+      catalogue.expectedMd5(product.id),
+    );
+    expect(await incompleteUploads(opened.stores)).toEqual([]);
+  });
+
+  it("re-fetches at most 35% of a product stopped at 70% by its deadline, on the next attempt into the same upload", async () => {
+    const world = await oneProductWorld("resume-across", 128 * MIB);
+    const { product, hub, opened, catalogue } = world;
+
+    const first = attempt(world, "child-execution-1", abortAtFraction(hub, product, 0.7));
+
+    await expect(first).rejects.toMatchObject({ name: "TransferInterruptedError" });
+    const saved = (await opened.store.getGranule(product.id))!.upload!;
+    expect(saved.bytes).toBeGreaterThan(product.sizeBytes * 0.6);
+    const servedBefore = hub.stats.granule(product.id).bytesServed;
+    expect(servedBefore / product.sizeBytes).toBeGreaterThanOrEqual(0.7);
+    expect(servedBefore / product.sizeBytes).toBeLessThan(0.8);
+
+    // The Step Functions Retry of the same child execution.
+    const second = await attempt(world, "child-execution-1");
+
+    const fetchedAgain = hub.stats.granule(product.id).bytesServed - servedBefore;
+    expect(second).toMatchObject({ outcome: "downloaded", resumedFromBytes: saved.bytes });
+    expect(fetchedAgain).toBe(product.sizeBytes - saved.bytes);
+    expect(fetchedAgain / product.sizeBytes).toBeLessThanOrEqual(0.35);
+    expect(hub.stats.granule(product.id)).toMatchObject({ valueGets: 2, rangeGets: 1 });
+    expect(await objectMd5(opened.stores, objectKeyFor(product.name))).toBe(
+      catalogue.expectedMd5(product.id),
+    );
+    // The saved upload was completed, not abandoned for a new one.
+    expect(await incompleteUploads(opened.stores)).toEqual([]);
+    expect((await opened.store.getGranule(product.id))?.status).toBe("DOWNLOADED");
+  });
+});
