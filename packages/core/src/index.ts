@@ -14,4 +14,5 @@ export * from "./push";
 export * from "./queries";
 export * from "./store";
 export * from "./summary";
+export * from "./table";
 export * from "./transfer";

@@ -16,7 +16,7 @@ import {
   paginateListObjectsV2,
   S3Client,
 } from "@aws-sdk/client-s3";
-import { InvalidInputError, TABLE_SCHEMA } from "@hls-s2/core";
+import { granuleTableDefinition, InvalidInputError } from "@hls-s2/core";
 import dynalite from "dynalite";
 import S3rver from "s3rver";
 import { s3GapsMiddleware } from "./s3-gaps";
@@ -176,30 +176,8 @@ function closeServer(server: Server): Promise<void> {
 }
 
 async function ensureTable(dynamo: DynamoDBClient, tableName: string): Promise<void> {
-  const { partitionKey, statusIndex } = TABLE_SCHEMA;
   try {
-    await dynamo.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        BillingMode: "PAY_PER_REQUEST",
-        AttributeDefinitions: [
-          { AttributeName: partitionKey, AttributeType: "S" },
-          { AttributeName: statusIndex.partitionKey, AttributeType: "S" },
-          { AttributeName: statusIndex.sortKey, AttributeType: "S" },
-        ],
-        KeySchema: [{ AttributeName: partitionKey, KeyType: "HASH" }],
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: statusIndex.name,
-            KeySchema: [
-              { AttributeName: statusIndex.partitionKey, KeyType: "HASH" },
-              { AttributeName: statusIndex.sortKey, KeyType: "RANGE" },
-            ],
-            Projection: { ProjectionType: "ALL" },
-          },
-        ],
-      }),
-    );
+    await dynamo.send(new CreateTableCommand(granuleTableDefinition(tableName)));
   } catch (error) {
     // A persistent data folder already has the table from an earlier run.
     if (!(error instanceof ResourceInUseException)) throw error;

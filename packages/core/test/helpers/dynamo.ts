@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { TABLE_SCHEMA } from "../../src/granule";
+import { granuleTableDefinition } from "../../src/table";
 
 // dynalite ships no type declarations; loading it through require keeps its typing local to this file.
 const dynalite = createRequire(import.meta.url)("dynalite") as (options: {
@@ -47,27 +47,5 @@ export async function startLocalDynamo(): Promise<LocalDynamo> {
 
 /** Creates the granule table as the stack does: pk, plus the sparse (day, status) index projecting everything. */
 export async function createGranuleTable(client: DynamoDBClient, tableName: string): Promise<void> {
-  const index = TABLE_SCHEMA.statusIndex;
-  await client.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: "PAY_PER_REQUEST",
-      AttributeDefinitions: [
-        { AttributeName: TABLE_SCHEMA.partitionKey, AttributeType: "S" },
-        { AttributeName: index.partitionKey, AttributeType: "S" },
-        { AttributeName: index.sortKey, AttributeType: "S" },
-      ],
-      KeySchema: [{ AttributeName: TABLE_SCHEMA.partitionKey, KeyType: "HASH" }],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: index.name,
-          KeySchema: [
-            { AttributeName: index.partitionKey, KeyType: "HASH" },
-            { AttributeName: index.sortKey, KeyType: "RANGE" },
-          ],
-          Projection: { ProjectionType: "ALL" },
-        },
-      ],
-    }),
-  );
+  await client.send(new CreateTableCommand(granuleTableDefinition(tableName)));
 }

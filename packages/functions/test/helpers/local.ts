@@ -1,17 +1,10 @@
 import { createHash, randomUUID } from "node:crypto";
-import type { Server } from "node:http";
-import { createRequire } from "node:module";
-import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
-import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { type DiscoveredGranule, type Hub, TABLE_SCHEMA } from "@hls-s2/core";
-
-// dynalite ships no type declarations; requiring it keeps its typing local to this file.
-const dynalite = createRequire(import.meta.url)("dynalite") as (options: {
-  createTableMs?: number;
-}) => Server;
+import type { DiscoveredGranule, Hub } from "@hls-s2/core";
+// Core's test helpers are not part of its package exports, so they are reached by path.
+import { createGranuleTable, startLocalDynamo } from "../../../core/test/helpers/dynamo";
 
 export const TABLE = "functions-test";
 
@@ -39,46 +32,13 @@ export interface LocalTable {
 
 /** An in-memory dynalite on 127.0.0.1 with the granule table created as the stack creates it. */
 export async function startLocalTable(): Promise<LocalTable> {
-  const server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const client = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: "us-east-1",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
-  });
-  const index = TABLE_SCHEMA.statusIndex;
-  await client.send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      BillingMode: "PAY_PER_REQUEST",
-      AttributeDefinitions: [
-        { AttributeName: TABLE_SCHEMA.partitionKey, AttributeType: "S" },
-        { AttributeName: index.partitionKey, AttributeType: "S" },
-        { AttributeName: index.sortKey, AttributeType: "S" },
-      ],
-      KeySchema: [{ AttributeName: TABLE_SCHEMA.partitionKey, KeyType: "HASH" }],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: index.name,
-          KeySchema: [
-            { AttributeName: index.partitionKey, KeyType: "HASH" },
-            { AttributeName: index.sortKey, KeyType: "RANGE" },
-          ],
-          Projection: { ProjectionType: "ALL" },
-        },
-      ],
-    }),
-  );
+  const dynamo = await startLocalDynamo();
+  await createGranuleTable(dynamo.client, TABLE);
   return {
-    documentClient: DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }),
-    async close() {
-      client.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    documentClient: DynamoDBDocumentClient.from(dynamo.client, {
+      marshallOptions: { removeUndefinedValues: true },
+    }),
+    close: () => dynamo.close(),
   };
 }
 

@@ -1,23 +1,9 @@
 import { randomUUID } from "node:crypto";
-import type { Server } from "node:http";
-import { createRequire } from "node:module";
-import type { AddressInfo } from "node:net";
-import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import {
-  type DiscoveredGranule,
-  type GranuleRecord,
-  GranuleStore,
-  type Platform,
-  TABLE_SCHEMA,
-} from "@hls-s2/core";
-
-// dynalite ships no type declarations; loading it through require keeps its typing local to this file.
-const dynalite = createRequire(import.meta.url)("dynalite") as (options: {
-  createTableMs?: number;
-  deleteTableMs?: number;
-  updateTableMs?: number;
-}) => Server;
+import { type DiscoveredGranule, type GranuleRecord, GranuleStore, type Platform } from "@hls-s2/core";
+// Core's test helpers are not part of its package exports, so they are reached by path.
+import { createGranuleTable, startLocalDynamo } from "../../../core/test/helpers/dynamo";
 
 /** The granule table on an in-memory dynalite, without the local runtime (whose import loads the CDK). */
 export interface TestTable {
@@ -92,48 +78,10 @@ export function storeOf(stores: Pick<TestTable, "dynamo" | "tableName">): Granul
 
 /** Starts an in-memory dynalite on 127.0.0.1 with the granule table laid out as the stack creates it. */
 export async function startTable(): Promise<TestTable> {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const dynamo = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    region: "us-east-1",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
-  });
+  const { client: dynamo, close } = await startLocalDynamo();
   const tableName = "ops-test-granules";
-  const index = TABLE_SCHEMA.statusIndex;
-  await dynamo.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: "PAY_PER_REQUEST",
-      AttributeDefinitions: [
-        { AttributeName: TABLE_SCHEMA.partitionKey, AttributeType: "S" },
-        { AttributeName: index.partitionKey, AttributeType: "S" },
-        { AttributeName: index.sortKey, AttributeType: "S" },
-      ],
-      KeySchema: [{ AttributeName: TABLE_SCHEMA.partitionKey, KeyType: "HASH" }],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: index.name,
-          KeySchema: [
-            { AttributeName: index.partitionKey, KeyType: "HASH" },
-            { AttributeName: index.sortKey, KeyType: "RANGE" },
-          ],
-          Projection: { ProjectionType: "ALL" },
-        },
-      ],
-    }),
-  );
-  return {
-    dynamo,
-    tableName,
-    close: async () => {
-      dynamo.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  await createGranuleTable(dynamo, tableName);
+  return { dynamo, tableName, close };
 }
 
 let dayCounter = 0;
