@@ -1,28 +1,12 @@
 import { createHash } from "node:crypto";
-import { GranuleGoneError, GranuleStore, type Hub, HubUnavailableError, objectKeyFor } from "@hls-s2/core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { GranuleGoneError, type Hub, HubUnavailableError, objectKeyFor } from "@hls-s2/core";
+import { describe, expect, it } from "vitest";
 import { handler } from "../src/download-granule";
-import { configureRuntime, resetRuntime } from "../src/lib/runtime";
-import {
-  aGranule,
-  fakeHub,
-  type LocalTable,
-  lambdaEnv,
-  memoryS3,
-  startLocalTable,
-  TABLE,
-} from "./helpers/local";
+import { configureRuntime } from "../src/lib/runtime";
+import { aGranule, fakeHub, lambdaEnv, memoryS3, useLocalTable } from "./helpers/local";
 
 const MIB = 1024 * 1024;
-let table: LocalTable;
-let store: GranuleStore;
-
-beforeAll(async () => {
-  table = await startLocalTable();
-  store = new GranuleStore(table.documentClient, { tableName: TABLE });
-});
-afterAll(() => table.close());
-afterEach(() => resetRuntime());
+const table = useLocalTable();
 
 /** 6 MiB of bytes that differ per call: two parts at the 5 MiB part size of lambdaEnv(). */
 function aProduct(): Buffer {
@@ -33,7 +17,7 @@ function aProduct(): Buffer {
 /** A recorded granule, the runtime bound to dynalite, a memory S3 and `hub`, and the handler's event. */
 async function setUp(hub: Hub, env: Record<string, string> = {}) {
   const { granule, day } = aGranule();
-  await store.recordDiscovered(granule, day);
+  await table.store.recordDiscovered(granule, day);
   const { s3, bucket } = memoryS3();
   configureRuntime({ env: lambdaEnv(env), clients: { dynamo: table.documentClient, s3 }, hub });
   const event = {
@@ -67,7 +51,10 @@ describe("download-granule handler", () => {
       bytes: body.length,
     });
     expect(bucket.objects.get(key)?.equals(body)).toBe(true);
-    expect(await store.getGranule(granule.granuleId)).toMatchObject({ status: "DOWNLOADED", s3Key: key });
+    expect(await table.store.getGranule(granule.granuleId)).toMatchObject({
+      status: "DOWNLOADED",
+      s3Key: key,
+    });
   });
 
   it("answers already-downloaded when called again for the same granule", async () => {

@@ -1,18 +1,10 @@
-import { GranuleStore, type Hub } from "@hls-s2/core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Hub } from "@hls-s2/core";
+import { describe, expect, it } from "vitest";
 import { handler } from "../src/fetch-links";
-import { configureRuntime, resetRuntime } from "../src/lib/runtime";
-import { aGranule, fakeHub, type LocalTable, lambdaEnv, startLocalTable, TABLE } from "./helpers/local";
+import { configureRuntime } from "../src/lib/runtime";
+import { aGranule, fakeHub, lambdaEnv, useLocalTable } from "./helpers/local";
 
-let table: LocalTable;
-let store: GranuleStore;
-
-beforeAll(async () => {
-  table = await startLocalTable();
-  store = new GranuleStore(table.documentClient, { tableName: TABLE });
-});
-afterAll(() => table.close());
-afterEach(() => resetRuntime());
+const table = useLocalTable();
 
 describe("fetch-links handler", () => {
   it("records the hub's granules and returns the iteration state the PageLoop reads", async () => {
@@ -42,7 +34,7 @@ describe("fetch-links handler", () => {
       rejected: 1,
       pages: 1,
     });
-    expect(await store.getGranule(granule.granuleId)).toMatchObject({ status: "DISCOVERED", day });
+    expect(await table.store.getGranule(granule.granuleId)).toMatchObject({ status: "DISCOVERED", day });
   });
 
   it("requests no page when the Lambda has no time left beyond its margin, and says it is not finished", async () => {

@@ -2,27 +2,18 @@ import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { GranuleStore } from "@hls-s2/core";
 import { createCatalogue, startMockHub } from "@hls-s2/mock-hub";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { basicAuthMatches, parseBasicAuth, safeEqual } from "../src/lib/basic-auth";
-import { configureRuntime, resetRuntime } from "../src/lib/runtime";
+import { configureRuntime } from "../src/lib/runtime";
 import { handler } from "../src/receive-push";
-import { type LocalTable, lambdaEnv, startLocalTable, TABLE } from "./helpers/local";
+import { lambdaEnv, useLocalTable } from "./helpers/local";
 
 const PUSH = { username: "cdse-push", password: "correct horse battery staple" };
 
-let table: LocalTable;
-let store: GranuleStore;
-
-beforeAll(async () => {
-  table = await startLocalTable();
-  store = new GranuleStore(table.documentClient, { tableName: TABLE });
-});
-afterAll(() => table.close());
-afterEach(() => resetRuntime());
+const table = useLocalTable();
 
 function useLocalRuntime(env: Record<string, string> = {}): void {
   configureRuntime({
@@ -131,7 +122,7 @@ describe("receive-push handler", () => {
     const response = await handler(aRequest({ body, authorization: basic(PUSH) }));
 
     expect(response.statusCode).toBe(204);
-    expect(await store.getGranule(body.ProductId)).toMatchObject({
+    expect(await table.store.getGranule(body.ProductId)).toMatchObject({
       status: "DISCOVERED",
       platform: "S2A",
       checksum: { value: "aabbccddeeff00112233445566778899" },
@@ -145,7 +136,7 @@ describe("receive-push handler", () => {
     const response = await handler(aRequest({ body, authorization: basic(PUSH), base64: true }));
 
     expect(response.statusCode).toBe(204);
-    expect(await store.getGranule(body.ProductId)).toBeDefined();
+    expect(await table.store.getGranule(body.ProductId)).toBeDefined();
   });
 
   it("answers 401 with a Basic challenge to wrong or missing credentials and writes nothing", async () => {
@@ -159,7 +150,7 @@ describe("receive-push handler", () => {
       expect(response.statusCode).toBe(401);
       expect(response.headers?.["www-authenticate"]).toMatch(/^Basic realm=/);
     }
-    expect(await store.getGranule(body.ProductId)).toBeUndefined();
+    expect(await table.store.getGranule(body.ProductId)).toBeUndefined();
   });
 
   it("answers 400 to an invalid notification and writes nothing", async () => {
@@ -173,19 +164,19 @@ describe("receive-push handler", () => {
     expect(invalid.statusCode).toBe(400);
     expect(JSON.parse(String(invalid.body)).detail).toMatch(/value\.ContentLength/);
     expect(notJson.statusCode).toBe(400);
-    expect(await store.getGranule(body.ProductId)).toBeUndefined();
+    expect(await table.store.getGranule(body.ProductId)).toBeUndefined();
   });
 
   it("answers 204 to a second push of the same product and leaves its item as it was", async () => {
     useLocalRuntime();
     const body = aNotification();
     await handler(aRequest({ body, authorization: basic(PUSH) }));
-    const first = await store.getGranule(body.ProductId);
+    const first = await table.store.getGranule(body.ProductId);
 
     const again = await handler(aRequest({ body, authorization: basic(PUSH) }));
 
     expect(again.statusCode).toBe(204);
-    expect(await store.getGranule(body.ProductId)).toEqual(first);
+    expect(await table.store.getGranule(body.ProductId)).toEqual(first);
   });
 
   it("answers 204 to a product outside the tile allow-list or of another level, recording nothing", async () => {
@@ -199,8 +190,8 @@ describe("receive-push handler", () => {
     ];
 
     expect(responses.map((r) => r.statusCode)).toEqual([204, 204]);
-    expect(await store.getGranule(otherTile.ProductId)).toBeUndefined();
-    expect(await store.getGranule(l2a.ProductId)).toBeUndefined();
+    expect(await table.store.getGranule(otherTile.ProductId)).toBeUndefined();
+    expect(await table.store.getGranule(l2a.ProductId)).toBeUndefined();
   });
 
   it("serves POST /events only", async () => {
@@ -308,7 +299,7 @@ describe("push end to end", () => {
 
       expect(await pushed.json()).toMatchObject({ delivered: true, status: 204 });
       expect(await again.json()).toMatchObject({ delivered: true, status: 204 });
-      expect(await store.getGranule(product.id)).toMatchObject({
+      expect(await table.store.getGranule(product.id)).toMatchObject({
         status: "DISCOVERED",
         name: product.name,
         day,

@@ -1,23 +1,14 @@
-import { GranuleStore } from "@hls-s2/core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { configureRuntime, resetRuntime } from "../src/lib/runtime";
+import { describe, expect, it } from "vitest";
+import { configureRuntime } from "../src/lib/runtime";
 import { handler } from "../src/record-failure";
-import { aGranule, type LocalTable, lambdaEnv, startLocalTable, TABLE } from "./helpers/local";
+import { aGranule, lambdaEnv, useLocalTable } from "./helpers/local";
 
-let table: LocalTable;
-let store: GranuleStore;
-
-beforeAll(async () => {
-  table = await startLocalTable();
-  store = new GranuleStore(table.documentClient, { tableName: TABLE });
-});
-afterAll(() => table.close());
-afterEach(() => resetRuntime());
+const table = useLocalTable();
 
 async function aClaimedGranule(owner: string): Promise<string> {
   const { granule, day } = aGranule();
-  await store.recordDiscovered(granule, day);
-  await store.claimGranule(granule.granuleId, owner);
+  await table.store.recordDiscovered(granule, day);
+  await table.store.claimGranule(granule.granuleId, owner);
   return granule.granuleId;
 }
 
@@ -43,7 +34,7 @@ describe("record-failure handler", () => {
       message: "granule x: MD5 aa of the streamed bytes differs from the hub's bb",
     };
     expect(result).toEqual({ granuleId, status: "FAILED", error, attempts: 1 });
-    expect(await store.getGranule(granuleId)).toMatchObject({ status: "FAILED", lastError: error });
+    expect(await table.store.getGranule(granuleId)).toMatchObject({ status: "FAILED", lastError: error });
   });
 
   it("keeps a plain-text Cause as the message", async () => {

@@ -1,19 +1,10 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import { GranuleStore } from "@hls-s2/core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { configureRuntime, resetRuntime } from "../src/lib/runtime";
+import { describe, expect, it } from "vitest";
+import { configureRuntime } from "../src/lib/runtime";
 import { handler } from "../src/write-manifest";
-import { aGranule, type LocalTable, lambdaEnv, startLocalTable, TABLE } from "./helpers/local";
+import { aGranule, lambdaEnv, useLocalTable } from "./helpers/local";
 
-let table: LocalTable;
-let store: GranuleStore;
-
-beforeAll(async () => {
-  table = await startLocalTable();
-  store = new GranuleStore(table.documentClient, { tableName: TABLE });
-});
-afterAll(() => table.close());
-afterEach(() => resetRuntime());
+const table = useLocalTable();
 
 describe("write-manifest handler", () => {
   it("writes the window's pending granules to the work bucket under the execution's name", async () => {
@@ -27,7 +18,7 @@ describe("write-manifest handler", () => {
     } as unknown as S3Client;
     configureRuntime({ env: lambdaEnv(), clients: { dynamo: table.documentClient, s3 } });
     const { granule, day } = aGranule();
-    await store.recordDiscovered(granule, day);
+    await table.store.recordDiscovered(granule, day);
 
     const result = await handler({ from: day, to: day, executionName: "daily-run-1" });
 

@@ -2,9 +2,11 @@ import { createHash, randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import type { DiscoveredGranule, Hub } from "@hls-s2/core";
+import { type DiscoveredGranule, GranuleStore, type Hub } from "@hls-s2/core";
+import { afterAll, afterEach, beforeAll } from "vitest";
 // Core's test helpers are not part of its package exports, so they are reached by path.
 import { createGranuleTable, startLocalDynamo } from "../../../core/test/helpers/dynamo";
+import { resetRuntime } from "../../src/lib/runtime";
 
 export const TABLE = "functions-test";
 
@@ -25,20 +27,44 @@ export function lambdaEnv(overrides: Record<string, string> = {}): Record<string
   };
 }
 
+/** The file's granule table and a store on it, readable inside tests (the table starts in `beforeAll`). */
 export interface LocalTable {
-  documentClient: DynamoDBDocumentClient;
-  close(): Promise<void>;
+  readonly documentClient: DynamoDBDocumentClient;
+  readonly store: GranuleStore;
 }
 
-/** An in-memory dynalite on 127.0.0.1 with the granule table created as the stack creates it. */
-export async function startLocalTable(): Promise<LocalTable> {
-  const dynamo = await startLocalDynamo();
-  await createGranuleTable(dynamo.client, TABLE);
-  return {
-    documentClient: DynamoDBDocumentClient.from(dynamo.client, {
+/**
+ * Registers the file's hooks: one in-memory dynalite on 127.0.0.1 with the granule table created as
+ * the stack creates it, closed after the file, and the runtime reset after each test so no test
+ * inherits another's clients or config.
+ */
+export function useLocalTable(): LocalTable {
+  let started: (LocalTable & { close(): Promise<void> }) | undefined;
+  beforeAll(async () => {
+    const dynamo = await startLocalDynamo();
+    await createGranuleTable(dynamo.client, TABLE);
+    const documentClient = DynamoDBDocumentClient.from(dynamo.client, {
       marshallOptions: { removeUndefinedValues: true },
-    }),
-    close: () => dynamo.close(),
+    });
+    started = {
+      documentClient,
+      store: new GranuleStore(documentClient, { tableName: TABLE }),
+      close: () => dynamo.close(),
+    };
+  });
+  afterAll(() => started?.close());
+  afterEach(() => resetRuntime());
+  const running = () => {
+    if (!started) throw new Error("the local table starts in beforeAll: read it inside a test or hook");
+    return started;
+  };
+  return {
+    get documentClient() {
+      return running().documentClient;
+    },
+    get store() {
+      return running().store;
+    },
   };
 }
 
