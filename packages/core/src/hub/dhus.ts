@@ -356,8 +356,13 @@ function parseSize(value: string): number | undefined {
   const match = /^(\d+(?:\.\d+)?)\s*([KMGT]?B)$/i.exec(value.trim());
   const unit = match?.[2] === undefined ? undefined : SIZE_UNITS[match[2].toUpperCase()];
   if (match?.[1] === undefined || unit === undefined) return undefined;
-  return Math.round(Number(match[1]) * unit);
+  const bytes = Math.round(Number(match[1]) * unit);
+  // Beyond S3's largest object the product could never be stored (and the number would not survive DynamoDB).
+  return bytes > MAX_PRODUCT_BYTES ? undefined : bytes;
 }
+
+/** S3's largest object, 5 TiB; a Sentinel-2 L1C product is about 1 GB. */
+const MAX_PRODUCT_BYTES = 5 * 1024 ** 4;
 
 function timestamp(value: string): string | undefined {
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(value)) return undefined;
