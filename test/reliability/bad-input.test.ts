@@ -68,7 +68,7 @@ async function lyingHub(products: number, tamper: (products: readonly MockProduc
         answer.on("data", (chunk: Buffer) => chunks.push(chunk));
         answer.on("end", () => {
           const raw = Buffer.concat(chunks);
-          let body: any;
+          let body: { d: { Checksum: { Value: string } }; feed: { entry?: Entry | Entry[] } };
           try {
             body = JSON.parse(raw.toString("utf8"));
           } catch {
@@ -118,7 +118,13 @@ describe("bad hub data end to end", () => {
     let nonHex = "";
     let shortMd5 = "";
     const { catalogue, mock, url } = await lyingHub(10, (products) => {
-      [traversal, absurd, missing, nonHex, shortMd5] = products.map((product) => product.id);
+      [traversal, absurd, missing, nonHex, shortMd5] = products.map((product) => product.id) as [
+        string,
+        string,
+        string,
+        string,
+        string,
+      ];
       return {
         entries: {
           [traversal]: (entry) => {
