@@ -1,0 +1,85 @@
+/**
+ * `npm run reliability`: the local day over 1,000 granules under the issue's fault mix, printing the
+ * figures the README quotes. Options: --granules N (default 1000), --seed S, --concurrency N.
+ */
+import "../setup/polyfills";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { buildCatalogue, runLocal } from "@hls-s2/local";
+import type { MockHub } from "@hls-s2/mock-hub";
+import { FAULT_MIX, faultMixPlan, granulesOf, incompleteUploads, KIB, reopen } from "./helpers";
+
+const { values } = parseArgs({
+  options: { granules: { type: "string" }, seed: { type: "string" }, concurrency: { type: "string" } },
+});
+const granules = Number(values.granules ?? 1000);
+const seed = values.seed ?? "mix-large";
+const concurrency = Number(values.concurrency ?? 15);
+const day = "2026-03-20";
+const params = {
+  seed: "reliability-large-run",
+  granulesPerDay: granules,
+  productSize: { min: 64 * KIB, max: 512 * KIB },
+};
+const dataDir = await mkdtemp(join(tmpdir(), "hls-s2-reliability-"));
+const started = Date.now();
+let hub: MockHub | undefined;
+try {
+  const summary = await runLocal({
+    dataDir,
+    from: day,
+    to: day,
+    ...params,
+    concurrency,
+    retryDelayMs: 5,
+    faults: faultMixPlan(seed),
+    onMockHub: (mock) => {
+      hub = mock;
+    },
+  });
+  const wallSeconds = (Date.now() - started) / 1000;
+  const catalogue = buildCatalogue(params, [day]);
+  const ids = catalogue.products.map((product) => product.id);
+  const size = new Map(catalogue.products.map((product) => [product.id, product.sizeBytes]));
+  const resetIds = ids.filter((id) => (hub!.stats.faultsInjected(id).resetAfterBytes ?? 0) > 0);
+  const resetRefetched = resetIds.reduce((sum, id) => {
+    const stats = hub!.stats.granule(id);
+    const whole = 1 + (hub!.stats.faultsInjected(id).corruptOnce ?? 0);
+    return sum + stats.bytesServed - whole * size.get(id)!;
+  }, 0);
+  const resetBytes = resetIds.reduce((sum, id) => sum + size.get(id)!, 0);
+  const served = ids.reduce((sum, id) => sum + hub!.stats.granule(id).bytesServed, 0);
+  const total = ids.reduce((sum, id) => sum + size.get(id)!, 0);
+
+  const { stores, store } = await reopen(dataDir, { add: () => undefined });
+  const records = await granulesOf(store, day);
+  const byStatus: Record<string, number> = {};
+  for (const record of records) byStatus[record.status] = (byStatus[record.status] ?? 0) + 1;
+  const keys = await stores.listKeys();
+  const uploads = await incompleteUploads(stores);
+  await stores.close();
+
+  const figures = {
+    granules,
+    faultMix: FAULT_MIX,
+    faultsInjected: hub!.stats.faultsInjected(),
+    outcomes: { byStatus, failures: summary.totals.failures },
+    objects: keys.length,
+    incompleteUploads: uploads.length,
+    valueGets: hub!.stats.route("dhus.value"),
+    bytes: { catalogue: total, served, reFetchedOverall: served - total },
+    resets: {
+      granules: resetIds.length,
+      productBytes: resetBytes,
+      reFetchedBytes: resetRefetched,
+      reFetchedPercent: resetBytes === 0 ? 0 : Number(((resetRefetched / resetBytes) * 100).toFixed(3)),
+    },
+    retries: summary.run.retries,
+    wallSeconds,
+  };
+  process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
+} finally {
+  await rm(dataDir, { recursive: true, force: true });
+}
