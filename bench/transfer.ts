@@ -12,6 +12,7 @@
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { get } from "node:http";
+import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
@@ -213,6 +214,13 @@ async function runOurs({ hub, store, key }: RunRequest): Promise<RunAnswer> {
   return { seconds: elapsed, bytes: result.bytes, tailSeconds, completeSeconds };
 }
 
+const SLICE_BYTES = 256 * MiB;
+
+function* slices(whole: Buffer): Generator<Buffer> {
+  for (let offset = 0; offset < whole.length; offset += SLICE_BYTES)
+    yield whole.subarray(offset, offset + SLICE_BYTES);
+}
+
 async function runBuffered({ hub, store, key }: RunRequest): Promise<RunAnswer> {
   const s3 = s3Client(store.endpoint);
   const began = process.hrtime.bigint();
@@ -226,13 +234,18 @@ async function runBuffered({ hub, store, key }: RunRequest): Promise<RunAnswer> 
     filled += chunk.length;
   }
   if (filled !== length) throw new Error(`body ended after ${filled} of ${length} bytes`);
-  const md5 = createHash("md5").update(whole).digest();
+  // OpenSSL takes at most 2 GiB per update: feed the one buffer in slices.
+  const hash = createHash("md5");
+  for (let offset = 0; offset < length; offset += SLICE_BYTES)
+    hash.update(whole.subarray(offset, offset + SLICE_BYTES));
+  const md5 = hash.digest();
   if (md5.toString("hex") !== hub.md5) throw new Error("MD5 mismatch");
   await s3.send(
     new PutObjectCommand({
       Bucket: store.bucket,
       Key: key,
-      Body: whole,
+      // One PUT of the one buffer, handed to the socket in slices (a single write stops at 2 GiB).
+      Body: Readable.from(slices(whole)),
       ContentLength: length,
       ContentMD5: md5.toString("base64"),
     }),
@@ -271,7 +284,11 @@ export interface HubLimitedResult {
 /** Runs one variant once in a fresh client process; checks the stored object; returns time and peak RSS. */
 async function runOnce(variant: Variant, hub: HubInfo, store: Child, storeInfo: StoreInfo) {
   const key = `bench/${variant}/${hub.name}.zip`;
-  const client = new Child(SCRIPT, ["--role", "client"]);
+  // BENCH_PROFILE_DIR=/tmp/x writes each client's CPU profile there (how ours was compared with raw).
+  const profileDir = process.env["BENCH_PROFILE_DIR"];
+  const client = new Child(SCRIPT, ["--role", "client"], {
+    execArgv: profileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir],
+  });
   try {
     const answer = await client.call<RunAnswer>({ variant, hub, store: storeInfo, key });
     const peak = await client.call<number>({ op: "peak" });
@@ -315,7 +332,15 @@ export async function benchTransfer(options: {
         for (let rep = 0; rep < reps; rep++) {
           for (const entry of bySize) {
             if (entry.skipped !== undefined) continue;
-            const { seconds: took, peak } = await runOnce(entry.variant, hub, store, storeInfo);
+            let outcome: Awaited<ReturnType<typeof runOnce>>;
+            try {
+              outcome = await runOnce(entry.variant, hub, store, storeInfo);
+            } catch (error) {
+              entry.skipped = `failed: ${(error as Error).message.split("\n")[0]}`;
+              log(`transfer ${formatBytes(sizeBytes)} ${entry.variant} #${rep + 1}: ${entry.skipped}`);
+              continue;
+            }
+            const { seconds: took, peak } = outcome;
             entry.seconds.push(took);
             entry.peakRssBytes.push(peak);
             log(
