@@ -43,7 +43,15 @@ try {
   const catalogue = buildCatalogue(params, [day]);
   const ids = catalogue.products.map((product) => product.id);
   const size = new Map(catalogue.products.map((product) => [product.id, product.sizeBytes]));
-  const resetIds = ids.filter((id) => (hub!.stats.faultsInjected(id).resetAfterBytes ?? 0) > 0);
+  // Downloaded granules whose body was broken: what their Range resumes fetched beyond the product.
+  const resetIds = ids.filter((id) => {
+    const injected = hub!.stats.faultsInjected(id);
+    return (
+      (injected.resetAfterBytes ?? 0) > 0 &&
+      injected.gone === undefined &&
+      injected.corruptAlways === undefined
+    );
+  });
   const resetRefetched = resetIds.reduce((sum, id) => {
     const stats = hub!.stats.granule(id);
     const whole = 1 + (hub!.stats.faultsInjected(id).corruptOnce ?? 0);
