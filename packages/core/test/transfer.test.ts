@@ -8,7 +8,7 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { createMD5 } from "hash-wasm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   ChecksumMismatchError,
   GranuleGoneError,
@@ -468,6 +468,30 @@ describe("transferGranule with a mocked S3", () => {
 
     expect(error).toMatchObject({ name: "InvalidInputError", field: "expectedMd5" });
     expect(mock.calls()).toHaveLength(0);
+  });
+
+  it("reuses a part buffer once its upload succeeded instead of allocating one per part", async () => {
+    const s3 = offlineS3Client();
+    const { mock, state } = memoryS3(s3);
+    const hub = fakeHub({ size: 6 * PART + 7 });
+    const { granuleId, key } = uniqueGranule();
+    const allocUnsafe = vi.spyOn(Buffer, "allocUnsafe");
+
+    let partBuffers: number;
+    try {
+      await transferGranule(
+        { granuleId, bucket: BUCKET, key, expectedMd5: hub.md5, hub, s3 },
+        { partSizeBytes: PART, queueSize: 1 },
+      );
+    } finally {
+      // Counted before the restore, which forgets the calls.
+      partBuffers = allocUnsafe.mock.calls.filter(([size]) => size === PART).length;
+      allocUnsafe.mockRestore();
+    }
+
+    expect(mock.commandCalls(UploadPartCommand)).toHaveLength(7);
+    expect(partBuffers).toBeLessThanOrEqual(3);
+    expect(md5Of(state.objects.get(key)!)).toBe(hub.md5);
   });
 
   it("uploads every part with its Content-MD5", async () => {
