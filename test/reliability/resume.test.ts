@@ -1,5 +1,6 @@
-import { DhusHub, downloadGranule, objectKeyFor } from "@hls-s2/core";
-import { createCatalogue, type MockHub, type MockProduct, startMockHub } from "@hls-s2/mock-hub";
+import { Transform } from "node:stream";
+import { DhusHub, downloadGranule, type Hub, objectKeyFor } from "@hls-s2/core";
+import { createCatalogue, type MockProduct, startMockHub } from "@hls-s2/mock-hub";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   cleanupList,
@@ -47,7 +48,7 @@ async function oneProductWorld(seed: string, sizeBytes: number) {
 }
 
 function attempt(
-  world: { product: MockProduct; opened: OpenedData; client: DhusHub },
+  world: { product: MockProduct; opened: OpenedData; client: Hub },
   owner: string,
   signal?: AbortSignal,
 ) {
@@ -65,17 +66,36 @@ function attempt(
   );
 }
 
-/** Aborts once the hub has served `fraction` of the product: an attempt stopped at an arbitrary byte. */
-function abortAtFraction(hub: MockHub, product: MockProduct, fraction: number): AbortSignal {
+/**
+ * A hub client that stops the attempt (as a Lambda deadline would) once the downloader has
+ * consumed `fraction` of the product's body. Counted where the transfer reads, not at the mock
+ * hub: bytes still in socket buffers were never received, so they do not count as downloaded.
+ */
+function deadlineAtFraction(
+  client: DhusHub,
+  product: MockProduct,
+  fraction: number,
+): { hub: Hub; signal: AbortSignal } {
   const controller = new AbortController();
-  const timer = setInterval(() => {
-    if (hub.stats.granule(product.id).bytesServed >= product.sizeBytes * fraction) {
-      controller.abort(new Error("Lambda deadline"));
-      clearInterval(timer);
-    }
-  }, 1);
-  cleanups.add(async () => clearInterval(timer));
-  return controller.signal;
+  const hub: Hub = {
+    kind: client.kind,
+    listSearchPage: (query, offset, options) => client.listSearchPage(query, offset, options),
+    getChecksum: (id, options) => client.getChecksum(id, options),
+    async openDownload(id, options) {
+      const opened = await client.openDownload(id, options);
+      let consumed = opened.offset;
+      const counted = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          consumed += chunk.length;
+          done(null, chunk);
+          if (consumed >= product.sizeBytes * fraction) controller.abort(new Error("Lambda deadline"));
+        },
+      });
+      opened.body.on("error", (error) => counted.destroy(error));
+      return { ...opened, body: opened.body.pipe(counted) };
+    },
+  };
+  return { hub, signal: controller.signal };
 }
 
 describe("resuming an interrupted product", () => {
@@ -105,7 +125,8 @@ describe("resuming an interrupted product", () => {
     const world = await oneProductWorld("resume-across", 128 * MIB);
     const { product, hub, opened, catalogue } = world;
 
-    const first = attempt(world, "child-execution-1", abortAtFraction(hub, product, 0.7));
+    const deadline = deadlineAtFraction(world.client, product, 0.7);
+    const first = attempt({ ...world, client: deadline.hub }, "child-execution-1", deadline.signal);
 
     await expect(first).rejects.toMatchObject({ name: "TransferInterruptedError" });
     const saved = (await opened.store.getGranule(product.id))!.upload!;
