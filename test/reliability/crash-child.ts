@@ -4,10 +4,8 @@
  * hub's counters at the end. `--trickle BYTES_PER_SECOND` slows each product's first body.
  */
 import { parseArgs } from "node:util";
-import { runLocal, startEmbeddedStores } from "@hls-s2/local";
+import { runLocal } from "@hls-s2/local";
 import type { MockHub } from "@hls-s2/mock-hub";
-// Not yet exported by @hls-s2/local: the hook runLocal should call after opening the stores.
-import { releaseStaleLocalLeases } from "../../packages/local/src/leases";
 
 const { values } = parseArgs({
   options: {
@@ -20,11 +18,6 @@ const { values } = parseArgs({
 });
 const dataDir = values["data-dir"]!;
 const day = values.day!;
-
-const stores = await startEmbeddedStores({ dataDir });
-const released = await releaseStaleLocalLeases(stores);
-await stores.close();
-process.stdout.write(`${JSON.stringify({ event: "released", released })}\n`);
 
 let hub: MockHub | undefined;
 const summary = await runLocal({
@@ -49,4 +42,5 @@ const summary = await runLocal({
       process.stdout.write(`${JSON.stringify({ event: "progress", ...snapshot })}\n`);
   },
 });
+process.stdout.write(`${JSON.stringify({ event: "released", released: summary.releasedLeases })}\n`);
 process.stdout.write(`${JSON.stringify({ event: "done", summary, stats: hub?.stats.toJSON() })}\n`);

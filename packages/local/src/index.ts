@@ -1,5 +1,6 @@
 export * from "./definition";
 export * from "./embedded";
+export * from "./leases";
 export * from "./progress";
 export * from "./report";
 export * from "./runner";

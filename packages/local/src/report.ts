@@ -58,6 +58,12 @@ export function formatSummary(summary: LocalRunSummary): string {
   lines.push("");
 
   const run = summary.run;
+  if (summary.releasedLeases.length > 0) {
+    const resumable = summary.releasedLeases.filter((lease) => lease.resumableBytes > 0).length;
+    lines.push(
+      `Released ${summary.releasedLeases.length} lease(s) a killed run left behind (${resumable} with a saved upload to resume).`,
+    );
+  }
   if (summary.nothingToDownload) {
     lines.push(`Nothing to download, ${summary.totals.downloaded} granules already downloaded.`);
   } else {

@@ -26,6 +26,7 @@ import {
 import { StateMachine } from "aws-local-stepfunctions";
 import { adaptDefinition, type LocalDefinition } from "./definition";
 import { type EmbeddedStores, startEmbeddedStores } from "./embedded";
+import { type ReleasedLease, releaseStaleLocalLeases } from "./leases";
 import type { ProgressSnapshot } from "./progress";
 import { loadSynthesizedWorkflow, type SynthesizedWorkflow, type WorkflowTaskName } from "./workflow";
 
@@ -130,6 +131,8 @@ export interface LocalRunSummary {
   };
   /** True when the manifest was empty: everything in the window was already downloaded (or failed for good). */
   nothingToDownload: boolean;
+  /** Leases a killed earlier run left behind, ended at start so their saved uploads resume now. */
+  releasedLeases: ReleasedLease[];
   /** Set when more granules failed than the Distributed Map tolerates in AWS (it would fail the execution there). */
   toleranceExceeded?: { stateName: string; toleratedFailurePercentage: number; failedPercentage: number };
   /** The state machine's output (Summarize's return value). */
@@ -221,6 +224,8 @@ export async function runLocal(options: RunLocalOptions): Promise<LocalRunSummar
 
     const stores = await startEmbeddedStores({ dataDir });
     resources.push(stores);
+    // The folder's LevelDB lock is ours now, so any DOWNLOADING lease in it belongs to a dead run.
+    const releasedLeases = await releaseStaleLocalLeases(stores);
     const workflow = await loadSynthesizedWorkflow({ cacheFile: join(dataDir, SYNTH_CACHE_FILE) });
     const local = adaptDefinition(workflow.definition, { concurrency: checked.concurrency });
     const env = lambdaEnvironment(workflow, stores, hub);
@@ -253,6 +258,7 @@ export async function runLocal(options: RunLocalOptions): Promise<LocalRunSummar
         mbPerSecond: downloadSeconds > 0 ? run.bytes / 1e6 / downloadSeconds : 0,
       },
       nothingToDownload: (run.manifest ?? 0) === 0,
+      releasedLeases,
       output: run.output,
     };
     const map = local.distributedMaps[0];

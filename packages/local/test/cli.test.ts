@@ -171,6 +171,7 @@ function summary(overrides: Partial<LocalRunSummary> = {}): LocalRunSummary {
       mbPerSecond: 1.5,
     },
     nothingToDownload: false,
+    releasedLeases: [],
     output: {
       from: "2026-01-01",
       to: "2026-01-01",
