@@ -107,8 +107,8 @@ export function redactUrl(url: string | URL): string {
 
 /**
  * GETs a JSON document from a hub, retrying throttling and transient failures, and returns the parsed body.
- * @throws HubThrottledError, HubUnavailableError (retries exhausted), HubAuthError, InvalidHubDataError
- *   (non-JSON body, unexpected status), `goneError(status)` on 404/410, InvalidInputError (bad option);
+ * @throws HubThrottledError, HubUnavailableError (retries exhausted, including a body that is not JSON),
+ *   HubAuthError, InvalidHubDataError (unexpected status), `goneError(status)` on 404/410, InvalidInputError (bad option);
  *   the signal's reason when aborted.
  */
 export async function getJson(url: string, options: HttpRequestOptions = {}): Promise<unknown> {
@@ -136,10 +136,12 @@ export async function getJson(url: string, options: HttpRequestOptions = {}): Pr
     try {
       return JSON.parse(response.body) as unknown;
     } catch (error) {
-      // The body may be an HTML login or maintenance page: name what came back, not its content.
-      throw new InvalidHubDataError(
+      // A 200 whose body does not parse is a page cut short or an HTML maintenance page: transient
+      // in practice, so it is retried like a 5xx. JSON of the wrong shape stays InvalidHubDataError
+      // (terminal: contract drift). Name what came back, never its content.
+      throw new HubUnavailableError(
         `GET ${where} answered a body that is not JSON (${response.headers["content-type"] ?? "no content-type"}, ${response.body.length} characters)`,
-        { url: where, cause: sanitizedCause(error, auth) },
+        { url: where, status: response.statusCode, cause: sanitizedCause(error, auth) },
       );
     }
   });

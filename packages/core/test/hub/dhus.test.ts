@@ -338,7 +338,7 @@ describe("DhusHub.listSearchPage", () => {
     expect(server.requests).toHaveLength(bodies.length);
   });
 
-  it("throws InvalidHubDataError on a body that is not JSON", async () => {
+  it("throws the retryable HubUnavailableError on a page cut short", async () => {
     const server = await serve((_req, res) => {
       res.writeHead(200, { "content-type": "application/json" });
       res.end('{"feed": {"opensearch:totalResults": "1", "entry": [');
@@ -346,8 +346,8 @@ describe("DhusHub.listSearchPage", () => {
 
     const error = await rejection(hubFor(server).listSearchPage(S2A, 0));
 
-    expect(error).toBeInstanceOf(InvalidHubDataError);
-    expect(error.name).toBe("InvalidHubDataError");
+    expect(error).toBeInstanceOf(HubUnavailableError);
+    expect(error.name).toBe("HubUnavailableError");
   });
 
   it("refuses a bad query before calling the hub", async () => {

@@ -116,17 +116,28 @@ describe("getJson", () => {
     expect(server.requests).toHaveLength(3);
   });
 
-  it("throws InvalidHubDataError on a body that is not JSON", async () => {
+  it("retries a body that is not JSON as a transient failure, then throws HubUnavailableError", async () => {
     const server = await serve((_req, res) => {
       res.writeHead(200, { "content-type": "text/html" });
-      res.end("<html>please log in</html>");
+      res.end("<html>down for maintenance</html>");
     });
 
-    const error = await rejection(getJson(`${server.url}/x`, FAST));
+    const error = await rejection(getJson(`${server.url}/x`, { ...FAST, retries: 2 }));
 
-    expect(error).toBeInstanceOf(InvalidHubDataError);
+    expect(error).toBeInstanceOf(HubUnavailableError);
     expect(error.message).toContain("text/html");
-    expect(server.requests).toHaveLength(1);
+    expect(error.message).not.toContain("maintenance");
+    expect(server.requests).toHaveLength(3);
+  });
+
+  it("returns the page when a body cut short is followed by a whole one", async () => {
+    const server = await serve((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(server.requests.length === 1 ? '{"feed": {"entry": [' : '{"feed": {}}');
+    });
+
+    await expect(getJson(`${server.url}/x`, FAST)).resolves.toEqual({ feed: {} });
+    expect(server.requests).toHaveLength(2);
   });
 
   it("maps a refused connection to HubUnavailableError", async () => {
