@@ -43,20 +43,22 @@ try {
   const catalogue = buildCatalogue(params, [day]);
   const ids = catalogue.products.map((product) => product.id);
   const size = new Map(catalogue.products.map((product) => [product.id, product.sizeBytes]));
-  // Downloaded granules whose body was broken: what their Range resumes fetched beyond the product.
+  // Downloaded granules whose body was broken and never corrupted: every byte served beyond the
+  // product is a re-fetch caused by the resets (5xx/429/late-checksum answers carry no body bytes).
+  // Corrupted granules are left out: their second whole download is the mismatch retry, not a reset.
   const resetIds = ids.filter((id) => {
     const injected = hub!.stats.faultsInjected(id);
     return (
       (injected.resetAfterBytes ?? 0) > 0 &&
       injected.gone === undefined &&
-      injected.corruptAlways === undefined
+      injected.corruptAlways === undefined &&
+      injected.corruptOnce === undefined
     );
   });
-  const resetRefetched = resetIds.reduce((sum, id) => {
-    const stats = hub!.stats.granule(id);
-    const whole = 1 + (hub!.stats.faultsInjected(id).corruptOnce ?? 0);
-    return sum + stats.bytesServed - whole * size.get(id)!;
-  }, 0);
+  const resetRefetched = resetIds.reduce(
+    (sum, id) => sum + hub!.stats.granule(id).bytesServed - size.get(id)!,
+    0,
+  );
   const resetBytes = resetIds.reduce((sum, id) => sum + size.get(id)!, 0);
   const served = ids.reduce((sum, id) => sum + hub!.stats.granule(id).bytesServed, 0);
   const total = ids.reduce((sum, id) => sum + size.get(id)!, 0);
