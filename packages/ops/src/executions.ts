@@ -26,7 +26,7 @@ export interface ExecutionInput {
 
 export type Launched =
   | { mode: "aws"; executionArn: string; executionName: string; consoleUrl: string; startDate: string }
-  | { mode: "local"; executionName: string; summary: LocalRunSummary; note?: string };
+  | { mode: "local"; executionName: string; summary: LocalRunSummary };
 
 /** Starts one execution of the workflow: StartExecution on AWS, a run of the local runner locally. */
 export type Launcher = (input: ExecutionInput, options?: { reason?: string }) => Promise<Launched>;

@@ -100,7 +100,6 @@ export function formatLaunched(execution: Launched): string {
       s.run.failed > 0 ? ` (${failuresText(s.run.failures)})` : ""
     }`,
     `  table now: found ${s.totals.found}, downloaded ${s.totals.downloaded}, failed ${s.totals.failed}, pending ${s.totals.pending}`,
-    ...(execution.note !== undefined ? [`  note: ${execution.note}`] : []),
   ].join("\n");
 }
 

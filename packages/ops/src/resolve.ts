@@ -199,17 +199,10 @@ export async function openLocal(
         from: executionInput.from,
         to: executionInput.to,
         ...(executionInput.platforms !== undefined && { platforms: executionInput.platforms }),
+        ...(executionInput.downloadOnly === true && { downloadOnly: true }),
         ...(options.onProgress !== undefined && { onProgress: options.onProgress }),
       });
-      return {
-        mode: "local",
-        executionName: summary.executionName,
-        summary,
-        // The local runner always runs the whole flow; re-searching the (mock) hub records nothing twice.
-        ...(executionInput.downloadOnly === true && {
-          note: "the local runner has no download-only mode: it searched the hub again (idempotent)",
-        }),
-      };
+      return { mode: "local", executionName: summary.executionName, summary };
     },
     lookbackDays: 1,
     close: closeStores,

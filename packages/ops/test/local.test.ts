@@ -68,15 +68,11 @@ describe("--local DIR", () => {
 
     expect(await main(["requeue", "--local", dataDir, "--day", "2025-05-21", "--json"], io)).toBe(EXIT.ok);
     expect(runs).toHaveLength(1);
-    expect(runs[0]).toMatchObject({ dataDir, from: "2025-05-21", to: "2025-05-21" });
+    expect(runs[0]).toMatchObject({ dataDir, from: "2025-05-21", to: "2025-05-21", downloadOnly: true });
     expect(statusSeenByRun).toBe("DISCOVERED");
     expect(JSON.parse(out.stdout)).toMatchObject({
       requeued: [seeded.failed.granuleId],
-      execution: {
-        mode: "local",
-        executionName: "local-test",
-        note: expect.stringContaining("download-only"),
-      },
+      execution: { mode: "local", executionName: "local-test" },
     });
   });
 
