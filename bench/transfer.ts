@@ -513,6 +513,54 @@ export function hubLimitedRows(result: HubLimitedResult): Row[] {
   ];
 }
 
+/**
+ * What ours computes that raw does not, timed alone on this machine: the streamed MD5 (hash-wasm,
+ * resumable) and the per-part Content-MD5 (native), over `sizeBytes` in 16 MiB parts.
+ */
+export async function benchHashing(
+  sizeBytes = 256 * MiB,
+): Promise<{ sizeBytes: number; hashWasmSeconds: number; partMd5Seconds: number }> {
+  const { createMD5 } = await import("hash-wasm");
+  const part = Buffer.allocUnsafe(PART_SIZE_BYTES).fill(7);
+  const parts = Math.ceil(sizeBytes / PART_SIZE_BYTES);
+  const hasher = await createMD5();
+  let began = process.hrtime.bigint();
+  for (let i = 0; i < parts; i++) hasher.update(part);
+  hasher.digest("hex");
+  const hashWasmSeconds = seconds(began);
+  began = process.hrtime.bigint();
+  for (let i = 0; i < parts; i++) createHash("md5").update(part).digest("base64");
+  return { sizeBytes, hashWasmSeconds, partMd5Seconds: seconds(began) };
+}
+
+export function hashingRows(
+  hashing: { sizeBytes: number; hashWasmSeconds: number; partMd5Seconds: number },
+  runs: readonly VariantResult[],
+): Row[] {
+  const perByte = (hashing.hashWasmSeconds + hashing.partMd5Seconds) / hashing.sizeBytes;
+  const rows: Row[] = [
+    {
+      benchmark: "transfer",
+      case: "hashing alone",
+      metric: "hash-wasm MD5 + part MD5",
+      value: `${(hashing.sizeBytes / 1e6 / hashing.hashWasmSeconds).toFixed(0)} MB/s + ${(hashing.sizeBytes / 1e6 / hashing.partMd5Seconds).toFixed(0)} MB/s (one core)`,
+    },
+  ];
+  for (const ours of runs.filter((run) => run.variant === "ours" && run.seconds.length > 0)) {
+    const raw = runs.find(
+      (run) => run.variant === "raw" && run.sizeBytes === ours.sizeBytes && run.seconds.length > 0,
+    );
+    if (raw === undefined) continue;
+    rows.push({
+      benchmark: "transfer",
+      case: formatBytes(ours.sizeBytes),
+      metric: "ours − raw vs hashing",
+      value: `${(median(ours.seconds) - median(raw.seconds)).toFixed(2)} s slower; its hashing alone ${(perByte * ours.sizeBytes).toFixed(2)} s`,
+    });
+  }
+  return rows;
+}
+
 /** "256MiB", "1GiB" → bytes. */
 export function parseSize(text: string): number {
   const match = /^(\d+)(MiB|GiB)$/.exec(text.trim());
@@ -530,6 +578,7 @@ if (invokedDirectly) {
       sizes: { type: "string", default: "256MiB,1GiB" },
       reps: { type: "string", default: "3" },
       "hub-limited": { type: "string" },
+      hashing: { type: "boolean", default: false },
     },
   });
   if (values.role === "hub") {
@@ -541,6 +590,10 @@ if (invokedDirectly) {
   } else {
     const { printTable } = await import("./lib");
     const log = (line: string) => console.log(line);
+    if (values.hashing) {
+      printTable(hashingRows(await benchHashing(), []));
+      process.exit(0);
+    }
     const runs = await benchTransfer({
       sizes: values.sizes
         .split(",")
