@@ -1,4 +1,5 @@
 import { InvalidHubDataError, InvalidInputError } from "./errors";
+import type { DiscoveredGranule } from "./granule";
 import type { Hub, RejectedEntry } from "./hub/hub";
 import type { DayQuery } from "./queries";
 import type { GranuleStore } from "./store";
@@ -16,6 +17,30 @@ export interface FetchLinksOptions {
   deadline: number;
   now?: () => number;
   signal?: AbortSignal;
+}
+
+/**
+ * Conditional puts in flight per page. One at a time, a 1,000-entry CDSE page costs ~1,000 round
+ * trips (~5 s against DynamoDB); 16 at a time stays far below a table's on-demand limits.
+ */
+export const RECORD_CONCURRENCY = 16;
+
+/** Records a page's granules, RECORD_CONCURRENCY at a time; returns how many were new. */
+async function recordPage(
+  granules: readonly DiscoveredGranule[],
+  day: string,
+  store: FetchLinksDeps["store"],
+): Promise<number> {
+  let next = 0;
+  let recorded = 0;
+  const worker = async () => {
+    while (next < granules.length) {
+      const granule = granules[next++]!;
+      if ((await store.recordDiscovered(granule, day)).recorded) recorded += 1;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(RECORD_CONCURRENCY, granules.length) }, worker));
+  return recorded;
 }
 
 /** One FetchPage iteration's output, which is also the next iteration's input. */
@@ -69,10 +94,7 @@ export async function fetchLinks(
 
   while (options.now() < options.deadline) {
     const page = await hub.listSearchPage(query, offset, { signal: options.signal });
-    for (const granule of page.granules) {
-      const outcome = await store.recordDiscovered(granule, day);
-      if (outcome.recorded) recorded += 1;
-    }
+    recorded += await recordPage(page.granules, day, store);
     rejected += page.rejected.length;
     for (const entry of page.rejected) {
       if (rejectedSample.length >= REJECTED_SAMPLE_SIZE) break;

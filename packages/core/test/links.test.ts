@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HubUnavailableError, InvalidHubDataError } from "../src/errors";
 import type { Hub, RejectedEntry } from "../src/hub/hub";
-import { fetchLinks } from "../src/links";
+import { fetchLinks, RECORD_CONCURRENCY } from "../src/links";
 import { GranuleStore } from "../src/store";
 import { createGranuleTable, type LocalDynamo, startLocalDynamo } from "./helpers/dynamo";
 import { aDiscoveredGranule, aUniqueDay } from "./helpers/factories";
@@ -51,6 +51,34 @@ describe("fetchLinks", () => {
       nextOffset: 5,
       finished: true,
     });
+  });
+
+  it("records a page's granules concurrently, at most RECORD_CONCURRENCY at a time", async () => {
+    const entries = Array.from({ length: 40 }, () => aDiscoveredGranule());
+    const { hub } = pagedHub(entries, 40);
+    const query = aQuery();
+    let inFlight = 0;
+    let peak = 0;
+    const counting = {
+      getFetchProgress: store.getFetchProgress.bind(store),
+      recordFetchProgress: store.recordFetchProgress.bind(store),
+      async recordDiscovered(...args: Parameters<GranuleStore["recordDiscovered"]>) {
+        inFlight += 1;
+        peak = Math.max(peak, inFlight);
+        try {
+          return await store.recordDiscovered(...args);
+        } finally {
+          inFlight -= 1;
+        }
+      },
+    };
+
+    const result = await fetchLinks(query, { hub, store: counting }, { deadline: FAR() });
+
+    expect(result).toMatchObject({ finished: true, recorded: 40 });
+    expect(peak).toBeGreaterThan(1);
+    expect(peak).toBeLessThanOrEqual(RECORD_CONCURRENCY);
+    expect(await store.listPending(query.day)).toHaveLength(40);
   });
 
   it("counts rejected entries and returns only a small sample of them", async () => {
