@@ -18,14 +18,13 @@ import {
   adaptDefinition,
   buildCatalogue,
   DEFAULT_CONCURRENCY,
+  loadSynthesizedWorkflow,
   MOCK_CREDENTIALS,
   runLocal,
   startEmbeddedStores,
 } from "@hls-s2/local";
 import { MOCK_PLATFORMS, startMockHub } from "@hls-s2/mock-hub";
 import { StateMachine } from "aws-local-stepfunctions";
-// Not exported by @hls-s2/local's index: the loop needs the same synthesized environment the runner uses.
-import { loadSynthesizedWorkflow } from "../packages/local/src/workflow";
 import type { Row } from "./lib";
 
 const DAY = "2026-11-24";
