@@ -127,11 +127,6 @@ export function getPushCredentials(): Promise<Credentials> {
 async function buildHub(): Promise<Hub> {
   if (overrides.hub !== undefined) return overrides.hub;
   const cfg = getConfig();
-  const tiles =
-    cfg.tileAllowList ??
-    (cfg.tileAllowListFile === undefined
-      ? undefined
-      : loadTileAllowList(readFileSync(cfg.tileAllowListFile, "utf8")));
   const credentials = overrides.credentials?.hub ?? (await readSecret("HUB_SECRET_ID", cfg.hubSecretId));
   const download =
     cfg.downloadHubUrl === undefined
@@ -144,7 +139,7 @@ async function buildHub(): Promise<Hub> {
               ? credentials
               : await readSecret("DOWNLOAD_HUB_SECRET_ID", cfg.downloadHubSecretId)),
         };
-  const filterRules = { tiles, maxAcquisitionAgeDays: cfg.maxAcquisitionAgeDays };
+  const filterRules = getFilterRules();
   if (cfg.hubKind === "dhus") {
     return new DhusHub({ url: cfg.hubUrl, credentials, download, pageSize: cfg.searchPageSize, filterRules });
   }
