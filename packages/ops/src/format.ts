@@ -1,3 +1,5 @@
+// The local CLI's byte formatter, through a subpath that does not load the CDK with the rest of @hls-s2/local.
+import { formatBytes } from "@hls-s2/local/progress";
 import type { BackfillResult } from "./commands/backfill";
 import type { RedriveResult } from "./commands/redrive";
 import type { RequeueResult } from "./commands/requeue";
@@ -17,18 +19,6 @@ export function formatTable(headers: string[], rows: (string | number)[][]): str
       .join("  ")
       .trimEnd();
   return [line(headers), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
-}
-
-/** Bytes in binary units, one decimal: 1.5 GiB. */
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 function failuresText(failures: Record<string, number>): string {
