@@ -71,13 +71,7 @@ export async function benchLinks(options: { granules?: number } = {}): Promise<L
       marshallOptions: { removeUndefinedValues: true },
     });
     const store = new GranuleStore(documents, { tableName: stores.tableName });
-    const hub = new CdseHub({
-      catalogueUrl: url,
-      downloadUrl: url,
-      credentials: CREDENTIALS,
-      tokenUrl: `${url}${TOKEN_PATH}`,
-      filterRules: { maxAcquisitionAgeDays: 30 },
-    });
+    const hub = cdseClient(url);
 
     const began = process.hrtime.bigint();
     let pages = 0;
@@ -133,15 +127,20 @@ export async function benchLinks(options: { granules?: number } = {}): Promise<L
   }
 }
 
-/** The hub side alone: a fresh client (so it plans its windows again) pages the whole query. */
-async function timeHubAlone(url: string): Promise<number> {
-  const hub = new CdseHub({
+/** A fresh CDSE client of the mock hub (a fresh one plans its query windows again). */
+function cdseClient(url: string): CdseHub {
+  return new CdseHub({
     catalogueUrl: url,
     downloadUrl: url,
     credentials: CREDENTIALS,
     tokenUrl: `${url}${TOKEN_PATH}`,
     filterRules: { maxAcquisitionAgeDays: 30 },
   });
+}
+
+/** The hub side alone: a fresh client (so it plans its windows again) pages the whole query. */
+async function timeHubAlone(url: string): Promise<number> {
+  const hub = cdseClient(url);
   const began = process.hrtime.bigint();
   let offset: number | undefined = 0;
   while (offset !== undefined) {
