@@ -18,6 +18,7 @@ import {
   adaptDefinition,
   buildCatalogue,
   DEFAULT_CONCURRENCY,
+  lambdaEnvironment,
   loadSynthesizedWorkflow,
   MOCK_CREDENTIALS,
   runLocal,
@@ -149,16 +150,8 @@ async function timeLoop(granules: number, concurrency: number, cacheDir: string)
   process.env["POWERTOOLS_METRICS_DISABLED"] ??= "true";
   const runtime = await import("@hls-s2/functions/lib/runtime");
   try {
-    // The environment the runner gives the handlers (its lambdaEnvironment), against these servers.
-    const env = { ...workflow.environment };
-    for (const name of ["HUB_SECRET_ID", "DOWNLOAD_HUB_SECRET_ID", "NODE_OPTIONS"]) delete env[name];
-    Object.assign(env, {
-      TABLE_NAME: stores.tableName,
-      BUCKET_NAME: stores.bucketName,
-      WORK_BUCKET_NAME: stores.workBucketName,
-      HUB_KIND: "dhus",
-      HUB_URL: hub.url,
-    });
+    // The environment the runner gives the handlers, against these servers.
+    const env = lambdaEnvironment(workflow, stores, { kind: "dhus", url: hub.url });
     runtime.configureRuntime({
       env,
       clients: {

@@ -383,7 +383,11 @@ function documentClient(stores: EmbeddedStores): DynamoDBDocumentClient {
  * key the stack adds reaches the local run too), pointed at the embedded stores and the hub.
  * Secret ids are dropped: the runtime gets the credentials directly.
  */
-function lambdaEnvironment(
+/**
+ * The environment a synthesized function has, pointed at the embedded stores and the hub: secret ids
+ * are dropped (local credentials are passed in directly) and so is the Lambda-only NODE_OPTIONS.
+ */
+export function lambdaEnvironment(
   workflow: SynthesizedWorkflow,
   stores: EmbeddedStores,
   hub: { kind: "dhus" | "cdse"; url: string; tokenUrl?: string; downloadUrl?: string },
