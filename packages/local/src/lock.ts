@@ -2,11 +2,13 @@ import { randomUUID } from "node:crypto";
 import { readFileSync, unlinkSync } from "node:fs";
 import { link, mkdir, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { DataFolderInUseError, InvalidInputError } from "@hls-s2/core";
 
 /** The lock file at the root of a data folder; it holds the holder's PID, host and start time as JSON. */
 export const LOCK_FILE_NAME = "run.lock";
+/** Held for the moment a stale lock is replaced, so only one taker removes it (see removeStale). */
+export const LOCK_TAKEOVER_FILE_NAME = `${LOCK_FILE_NAME}.takeover`;
 
 /** What a lock file says about the run that holds the folder. */
 export interface LockHolder {
@@ -42,6 +44,8 @@ const MAX_ATTEMPTS = 200;
 
 /** Lock files this process holds, with the exact content it wrote (so release never removes another's). */
 const held = new Map<string, string>();
+/** Tokens of the locks this process holds or is taking: a lock with our PID and one of these is not stale. */
+const ownTokens = new Set<string>();
 
 /**
  * Takes a data folder for this process before anything in it is read or written (the `--clean` wipe,
@@ -71,6 +75,22 @@ export async function lockDataFolder(
     token: randomUUID(),
   };
   const content = `${JSON.stringify(holder)}\n`;
+  ownTokens.add(holder.token);
+  try {
+    return await acquire(folder, lockFile, holder, content, isAlive);
+  } catch (error) {
+    ownTokens.delete(holder.token);
+    throw error;
+  }
+}
+
+async function acquire(
+  folder: string,
+  lockFile: string,
+  holder: LockHolder,
+  content: string,
+  isAlive: (pid: number) => boolean,
+): Promise<DataFolderLock> {
   let lastSeen: LockHolder | undefined;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt += 1) {
     if (await createExclusive(lockFile, content)) return hold(folder, lockFile, holder, content);
@@ -110,6 +130,7 @@ function hold(folder: string, lockFile: string, holder: LockHolder, content: str
     release: async () => {
       if (held.get(lockFile) !== content) return;
       held.delete(lockFile);
+      ownTokens.delete(holder.token);
       process.off("exit", onExit);
       const current = await readFile(lockFile, "utf8").catch(() => undefined);
       if (current === content) await unlink(lockFile).catch(ignoreMissing);
@@ -172,9 +193,9 @@ function holderOf(raw: string | undefined): LockHolder | undefined {
 function isStale(holder: LockHolder, isAlive: (pid: number) => boolean): boolean {
   // Another host's PID cannot be probed from here (a folder on a shared disk): never assume it dead.
   if (holder.host !== hostname()) return false;
-  // Our own PID in a lock this process does not hold: a previous process that had it (a container
-  // restarted with the same PID) died without releasing.
-  if (holder.pid === process.pid) return true;
+  // Our own PID in a lock this process neither holds nor is taking: a previous process that had the
+  // PID (a container restarted with the same PID) died without releasing.
+  if (holder.pid === process.pid) return !ownTokens.has(holder.token);
   return !isAlive(holder.pid);
 }
 
@@ -184,7 +205,7 @@ function isStale(holder: LockHolder, isAlive: (pid: number) => boolean): boolean
  * each remove it, the second removing the lock the first had just created.
  */
 async function removeStale(lockFile: string, staleRaw: string): Promise<void> {
-  const guard = `${lockFile}.takeover`;
+  const guard = join(dirname(lockFile), LOCK_TAKEOVER_FILE_NAME);
   try {
     await writeFile(guard, String(process.pid), { flag: "wx" });
   } catch (error) {
@@ -206,13 +227,15 @@ async function removeStale(lockFile: string, staleRaw: string): Promise<void> {
 }
 
 function inUse(folder: string, lockFile: string, holder: LockHolder | undefined): DataFolderInUseError {
-  const since = holder?.since ? ` since ${holder.since}` : "";
-  const host = holder !== undefined && holder.host !== hostname() ? ` on host ${holder.host}` : "";
+  const where = [
+    holder !== undefined && holder.host !== hostname() ? `on host ${holder.host}` : "",
+    holder?.since ? `since ${holder.since}` : "",
+  ].filter((part) => part !== "");
   return new DataFolderInUseError(folder, holder?.pid ?? 0, {
     lockFile,
     detail:
-      `${host}${since}: another run holds it; wait for it to end, or use another --data-dir ` +
-      `(if no such process runs, remove ${lockFile})`,
+      `${where.map((part) => `${part} `).join("")}(another run holds it: wait for it to end or use ` +
+      `another --data-dir; if no such process runs, remove ${lockFile})`,
   });
 }
 
