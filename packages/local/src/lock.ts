@@ -29,11 +29,6 @@ export interface DataFolderLock {
   release(): Promise<void>;
 }
 
-export interface LockDataFolderOptions {
-  /** Whether a process with this PID runs on this host; default a signal-0 probe. Tests replace it. */
-  isAlive?: (pid: number) => boolean;
-}
-
 // A lock file whose content cannot be read yet may be one being written by a filesystem without
 // hard links (see createExclusive); after this long it is debris, not a run.
 const UNREADABLE_GRACE_MS = 2_000;
@@ -55,15 +50,10 @@ const ownTokens = new Set<string>();
  * `dynamodb/` comes too late for this, after `--clean` has already wiped the holder's table.
  * @throws DataFolderInUseError naming the PID of the live run holding the folder (this process too).
  */
-export async function lockDataFolder(
-  dataDir: string,
-  options: LockDataFolderOptions = {},
-): Promise<DataFolderLock> {
+export async function lockDataFolder(dataDir: string): Promise<DataFolderLock> {
   if (typeof dataDir !== "string" || dataDir === "") {
     throw new InvalidInputError("dataDir is required", { field: "dataDir" });
   }
-  let { isAlive } = options;
-  isAlive ??= processIsAlive;
   const folder = resolve(dataDir);
   const lockFile = join(folder, LOCK_FILE_NAME);
   if (held.has(lockFile)) throw inUse(folder, lockFile, holderOf(held.get(lockFile)));
@@ -77,7 +67,7 @@ export async function lockDataFolder(
   const content = `${JSON.stringify(holder)}\n`;
   ownTokens.add(holder.token);
   try {
-    return await acquire(folder, lockFile, holder, content, isAlive);
+    return await acquire(folder, lockFile, holder, content);
   } catch (error) {
     ownTokens.delete(holder.token);
     throw error;
@@ -89,7 +79,6 @@ async function acquire(
   lockFile: string,
   holder: LockHolder,
   content: string,
-  isAlive: (pid: number) => boolean,
 ): Promise<DataFolderLock> {
   let lastSeen: LockHolder | undefined;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt += 1) {
@@ -104,7 +93,7 @@ async function acquire(
       }
     } else {
       lastSeen = current;
-      if (!isStale(current, isAlive)) throw inUse(folder, lockFile, current);
+      if (!isStale(current)) throw inUse(folder, lockFile, current);
     }
     await removeStale(lockFile, found.raw);
   }
@@ -190,13 +179,13 @@ function holderOf(raw: string | undefined): LockHolder | undefined {
   }
 }
 
-function isStale(holder: LockHolder, isAlive: (pid: number) => boolean): boolean {
+function isStale(holder: LockHolder): boolean {
   // Another host's PID cannot be probed from here (a folder on a shared disk): never assume it dead.
   if (holder.host !== hostname()) return false;
   // Our own PID in a lock this process neither holds nor is taking: a previous process that had the
   // PID (a container restarted with the same PID) died without releasing.
   if (holder.pid === process.pid) return !ownTokens.has(holder.token);
-  return !isAlive(holder.pid);
+  return !processIsAlive(holder.pid);
 }
 
 /**
