@@ -83,8 +83,9 @@ export function quoteValue(value: unknown, max = QUOTE_MAX_CHARS): string {
 
 // RFC 3339 §5.6 date-time: full-date "T" full-time, where the time offset ("Z" or ±hh:mm) is
 // mandatory; "T"/"Z" may be lower case (§5.6 NOTE). A leap second (:60) is refused: Date cannot hold it.
+// Fractions stop at nanoseconds, so a 200 kB run of digits is not a timestamp.
 const RFC3339_PATTERN =
-  /^(\d{4}-\d{2}-\d{2})[Tt]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
+  /^(\d{4}-\d{2}-\d{2})[Tt]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
 
 /** True when `value` is an RFC 3339 timestamp with a time zone, on a real calendar day. */
 export function isRfc3339Timestamp(value: string): boolean {

@@ -179,7 +179,7 @@ function checkPushDates(dates: Record<string, string>, now: Date): void {
     }
     if (time < earliest) {
       throw new InvalidInputError(
-        `invalid push value: ${field} ${quoteValue(value)} is more than ${PUSH_DATE_WINDOW.beforePublicationDays} days before the publication ${dates["value.PublicationDate"]}`,
+        `invalid push value: ${field} ${quoteValue(value)} is more than ${PUSH_DATE_WINDOW.beforePublicationDays} days before the publication ${quoteValue(dates["value.PublicationDate"])}`,
         { field },
       );
     }

@@ -210,6 +210,7 @@ describe("isRfc3339Timestamp", () => {
       "2026-06-01T24:00:00Z",
       "2026-06-01 10:00:00Z extra",
       "Mon, 01 Jun 2026 10:00:00 GMT",
+      `2026-06-01T10:00:00.${"1".repeat(200_000)}Z`,
     ]) {
       expect(isRfc3339Timestamp(value), value).toBe(false);
     }
