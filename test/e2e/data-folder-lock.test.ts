@@ -63,7 +63,8 @@ function runCli(args: string[]): CliRun {
 
 /**
  * The mock hub behind a proxy that holds every `$value` download until `open()`: the first run sits
- * mid-day, holding its data folder, for exactly as long as the test needs.
+ * mid-day, holding its data folder, for exactly as long as the test needs. `downloading` resolves
+ * once every product's download is held, so the first run writes nothing until the gate opens.
  */
 async function gatedHub(): Promise<{ url: string; hub: MockHub; downloading: Promise<void>; open(): void }> {
   const hub = await startMockHub({
@@ -74,10 +75,11 @@ async function gatedHub(): Promise<{ url: string; hub: MockHub; downloading: Pro
   const opened = new Promise<void>((resolve) => {
     open = resolve;
   });
-  let started!: () => void;
+  let allHeld!: () => void;
   const downloading = new Promise<void>((resolve) => {
-    started = resolve;
+    allHeld = resolve;
   });
+  let held = 0;
   const proxy: Server = createServer((req, res) => {
     const forward = () => {
       const upstream = request(
@@ -92,7 +94,8 @@ async function gatedHub(): Promise<{ url: string; hub: MockHub; downloading: Pro
       req.pipe(upstream);
     };
     if (/(\$|%24)value/.test(req.url ?? "")) {
-      started();
+      held += 1;
+      if (held === hub.catalogue.products.length) allHeld();
       void opened.then(forward);
     } else {
       forward();
@@ -129,57 +132,64 @@ async function snapshot(dir: string): Promise<Record<string, string>> {
 }
 
 describe("two local runs on one data folder", () => {
-  for (const clean of [false, true]) {
-    it(`refuses the second${clean ? " with --clean" : ""} with exit 3 and the holder's PID, and the first completes untouched`, async () => {
-      const dir = await dataFolder();
-      const gate = await gatedHub();
-      const first = runCli(["--data-dir", dir, "--day", DAY, "--hub-url", gate.url, "--concurrency", "3"]);
-      await Promise.race([
-        gate.downloading,
-        first.exited.then((code) => {
-          throw new Error(`first run ended (exit ${code}) before downloading: ${first.stderr()}`);
-        }),
-      ]);
-      const lock = JSON.parse(await readFile(join(dir, LOCK_FILE_NAME), "utf8")) as { pid: number };
-      expect(lock.pid).toBe(first.child.pid);
-      const before = await snapshot(dir);
+  it("refuses the second, with and without --clean, with exit 3 and the holder's PID, and the first completes untouched", async () => {
+    const dir = await dataFolder();
+    const gate = await gatedHub();
+    const first = runCli(["--data-dir", dir, "--day", DAY, "--hub-url", gate.url, "--concurrency", "3"]);
+    await Promise.race([
+      gate.downloading,
+      first.exited.then((code) => {
+        throw new Error(`first run ended (exit ${code}) before downloading: ${first.stderr()}`);
+      }),
+    ]);
+    // Writes the first run issued alongside its last download request land before the snapshot.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const lock = JSON.parse(await readFile(join(dir, LOCK_FILE_NAME), "utf8")) as { pid: number };
+    expect(lock.pid).toBe(first.child.pid);
+    const before = await snapshot(dir);
 
-      // The built-in mock with another catalogue: unlocked, it would rewrite the catalogue file,
-      // and --clean would wipe the first run's table and buckets.
-      const second = runCli([
-        "--data-dir",
-        dir,
-        "--day",
-        DAY,
-        "--granules",
-        "5",
-        "--seed",
-        "intruder",
-        "--size",
-        "1KiB",
-        ...(clean ? ["--clean"] : []),
-      ]);
+    // The built-in mock with another catalogue: unlocked, the plain run would rewrite the catalogue
+    // file and crash on the table's LevelDB lock (exit 1), and --clean would wipe the first run's
+    // table and buckets and then run to exit 0 (both measured before the lock existed).
+    const intruder = [
+      "--data-dir",
+      dir,
+      "--day",
+      DAY,
+      "--granules",
+      "5",
+      "--seed",
+      "intruder",
+      "--size",
+      "1KiB",
+    ];
+    const second = runCli(intruder);
+    const secondClean = runCli([...intruder, "--clean"]);
 
-      expect(await second.exited).toBe(EXIT.runFailed);
-      expect(second.stderr()).toContain(`data folder ${dir} in use by PID ${first.child.pid}`);
-      expect(second.stderr()).not.toMatch(/Database is closed|at .*\.ts:\d+/);
-      expect(await snapshot(dir)).toEqual(before);
+    for (const [what, run] of [
+      ["plain", second],
+      ["--clean", secondClean],
+    ] as const) {
+      expect(await run.exited, `${what}: ${run.stderr()}`).toBe(EXIT.runFailed);
+      expect(run.stderr(), what).toContain(`data folder ${dir} in use by PID ${first.child.pid}`);
+      expect(run.stderr(), what).not.toMatch(/Database is closed|at .*\.ts:\d+/);
+    }
+    expect(await snapshot(dir)).toEqual(before);
 
-      gate.open();
-      expect(await first.exited, first.stderr()).toBe(EXIT.ok);
-      const stores = await startEmbeddedStores({ dataDir: dir });
-      cleanups.push(() => stores.close());
-      const store = new GranuleStore(DynamoDBDocumentClient.from(stores.dynamo), {
-        tableName: stores.tableName,
-      });
-      for (const product of gate.hub.catalogue.products) {
-        expect(await store.getGranule(product.id)).toMatchObject({ status: "DOWNLOADED", attempts: 1 });
-        const bytes = await stores.readObject(objectKeyFor(product.name));
-        expect(bytes && createHash("md5").update(bytes).digest("hex")).toBe(
-          gate.hub.catalogue.expectedMd5(product.id),
-        );
-      }
-      await expect(stat(join(dir, LOCK_FILE_NAME))).rejects.toMatchObject({ code: "ENOENT" });
-    }, 90_000);
-  }
+    gate.open();
+    expect(await first.exited, first.stderr()).toBe(EXIT.ok);
+    const stores = await startEmbeddedStores({ dataDir: dir });
+    cleanups.push(() => stores.close());
+    const store = new GranuleStore(DynamoDBDocumentClient.from(stores.dynamo), {
+      tableName: stores.tableName,
+    });
+    for (const product of gate.hub.catalogue.products) {
+      expect(await store.getGranule(product.id)).toMatchObject({ status: "DOWNLOADED", attempts: 1 });
+      const bytes = await stores.readObject(objectKeyFor(product.name));
+      expect(bytes && createHash("md5").update(bytes).digest("hex")).toBe(
+        gate.hub.catalogue.expectedMd5(product.id),
+      );
+    }
+    await expect(stat(join(dir, LOCK_FILE_NAME))).rejects.toMatchObject({ code: "ENOENT" });
+  }, 90_000);
 });
