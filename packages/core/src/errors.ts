@@ -26,6 +26,27 @@ export class ConfigError extends DownloaderError {
   }
 }
 
+/**
+ * A local-mode data folder is held by another live run (its lock file names the holder's PID), so this
+ * run could not start: the folder's table and buckets are the holder's until it ends.
+ */
+export class DataFolderInUseError extends DownloaderError {
+  readonly retryable = false;
+  readonly dataDir: string;
+  readonly pid: number;
+  readonly lockFile?: string;
+  constructor(dataDir: string, pid: number, options?: ErrorOptions & { lockFile?: string; detail?: string }) {
+    super(
+      `data folder ${dataDir} in use by PID ${pid}${options?.detail === undefined ? "" : ` ${options.detail}`}`,
+      options,
+    );
+    this.name = "DataFolderInUseError";
+    this.dataDir = dataDir;
+    this.pid = pid;
+    this.lockFile = options?.lockFile;
+  }
+}
+
 /** Input to a handler, a CLI or a core function is malformed (backfill range, event shape, option). */
 export class InvalidInputError extends DownloaderError {
   readonly retryable = false;

@@ -67,9 +67,30 @@ export function parseProductName(name: string): ProductNameParts | undefined {
   };
 }
 
-function describe(value: unknown): string {
+/** How many characters of an offending value an error message or a log line quotes. */
+export const QUOTE_MAX_CHARS = 100;
+
+/**
+ * A value as an error message, a problem detail or a log line may quote it: JSON-quoted and cut to
+ * `max` characters, saying how long it was. A hostile hub or push caller controls these values, and a
+ * 200 kB field must not become a 200 kB answer or log line.
+ */
+export function quoteValue(value: unknown, max = QUOTE_MAX_CHARS): string {
   const text = typeof value === "string" ? value : String(value);
-  return JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}…` : text);
+  if (text.length <= max) return JSON.stringify(text);
+  return `${JSON.stringify(`${text.slice(0, max)}…`)} (${text.length} characters)`;
+}
+
+// RFC 3339 §5.6 date-time: full-date "T" full-time, where the time offset ("Z" or ±hh:mm) is
+// mandatory; "T"/"Z" may be lower case (§5.6 NOTE). A leap second (:60) is refused: Date cannot hold it.
+// Fractions stop at nanoseconds, so a 200 kB run of digits is not a timestamp.
+const RFC3339_PATTERN =
+  /^(\d{4}-\d{2}-\d{2})[Tt]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
+
+/** True when `value` is an RFC 3339 timestamp with a time zone, on a real calendar day. */
+export function isRfc3339Timestamp(value: string): boolean {
+  const match = RFC3339_PATTERN.exec(value);
+  return match !== null && isValidDay(match[1]!) && !Number.isNaN(Date.parse(value));
 }
 
 /**
@@ -87,7 +108,7 @@ export function assertSafeProductName(name: unknown, context: HubDataContext = {
   else if (name.includes("..")) why = 'contains ".."';
   else if (/[/\\]/.test(name)) why = "contains a path separator";
   else if (/\s/.test(name)) why = "contains whitespace";
-  throw new InvalidHubDataError(`product name${where} ${describe(name)} ${why}`, context);
+  throw new InvalidHubDataError(`product name${where} ${quoteValue(name)} ${why}`, context);
 }
 
 /**
@@ -98,7 +119,7 @@ export function normalizeMd5(value: unknown, context: HubDataContext = {}): stri
   const candidate = typeof value === "string" ? value.trim().toLowerCase() : undefined;
   if (candidate !== undefined && /^[0-9a-f]{32}$/.test(candidate)) return candidate;
   const where = context.granuleId === undefined ? "" : ` of granule ${context.granuleId}`;
-  throw new InvalidHubDataError(`MD5${where} ${describe(value)} is not 32 hexadecimal characters`, context);
+  throw new InvalidHubDataError(`MD5${where} ${quoteValue(value)} is not 32 hexadecimal characters`, context);
 }
 
 /** What a search's granules must satisfy to be recorded. */
@@ -122,7 +143,7 @@ export type FilterVerdict = { accepted: true } | { accepted: false; reason: stri
  */
 export function evaluateGranule(granule: DiscoveredGranule, rules: FilterRules): FilterVerdict {
   if (!isValidDay(rules.day)) {
-    throw new InvalidInputError(`day must be YYYY-MM-DD, got ${describe(rules.day)}`, { field: "day" });
+    throw new InvalidInputError(`day must be YYYY-MM-DD, got ${quoteValue(rules.day)}`, { field: "day" });
   }
   if (!Number.isInteger(rules.maxAcquisitionAgeDays) || rules.maxAcquisitionAgeDays < 0) {
     throw new InvalidInputError(
@@ -144,7 +165,10 @@ export function evaluateGranule(granule: DiscoveredGranule, rules: FilterRules):
   }
   const sensed = Date.parse(granule.sensingStart);
   if (Number.isNaN(sensed)) {
-    return { accepted: false, reason: `sensing start ${describe(granule.sensingStart)} is not a timestamp` };
+    return {
+      accepted: false,
+      reason: `sensing start ${quoteValue(granule.sensingStart)} is not a timestamp`,
+    };
   }
   // Measured from the publication day, not the clock, so a backfill judges a day as it was judged then.
   const cutoff = Date.parse(`${rules.day}T00:00:00.000Z`) - rules.maxAcquisitionAgeDays * DAY_MS;

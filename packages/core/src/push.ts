@@ -1,6 +1,12 @@
 import * as v from "valibot";
 import { InvalidHubDataError, InvalidInputError } from "./errors";
-import { evaluateGranule, type FilterRules } from "./filters";
+import {
+  evaluateGranule,
+  type FilterRules,
+  isRfc3339Timestamp,
+  QUOTE_MAX_CHARS,
+  quoteValue,
+} from "./filters";
 import type { DiscoveredGranule } from "./granule";
 import { CDSE_PRODUCT_SCHEMA, cdseProductToGranule } from "./hub/cdse";
 import type { GranuleStore } from "./store";
@@ -8,10 +14,25 @@ import type { GranuleStore } from "./store";
 /** The subscription event the downloader asks CDSE for; others (modified, deleted) are acknowledged and ignored. */
 export const PUSH_RECORDED_EVENT = "created";
 
+/**
+ * The largest push body the endpoint parses. A CDSE notification with its product's Attributes is a
+ * few kB; anything near this is not one, and parsing it would only spend the function's memory.
+ */
+export const PUSH_MAX_BODY_BYTES = 1024 * 1024;
+
+/** How far a pushed product's dates may lie before its publication, and after now. */
+export const PUSH_DATE_WINDOW = { beforePublicationDays: 366, afterNowDays: 1 } as const;
+
+const DAY_MS = 86_400_000;
+
 const TIMESTAMP = v.pipe(
   v.string(),
-  v.check((value) => !Number.isNaN(Date.parse(value)), "is not a timestamp"),
+  v.check(isRfc3339Timestamp, "is not an RFC 3339 timestamp with a time zone"),
 );
+
+/** A short identifier: bounded, so neither a log line nor a reason can carry a caller's 200 kB string. */
+const SHORT_TEXT = (max: number) =>
+  v.pipe(v.string(), v.minLength(1, "is empty"), v.maxLength(max, `is longer than ${max} characters`));
 
 /**
  * A CDSE push subscription notification: the event, the product's id and name, and (for "created")
@@ -19,10 +40,10 @@ const TIMESTAMP = v.pipe(
  */
 const NOTIFICATION_SCHEMA = v.looseObject({
   "@odata.context": v.optional(v.string()),
-  SubscriptionEvent: v.pipe(v.string(), v.minLength(1, "is empty")),
-  ProductId: v.pipe(v.string(), v.minLength(1, "is empty")),
-  ProductName: v.optional(v.nullable(v.string())),
-  SubscriptionId: v.optional(v.nullable(v.string())),
+  SubscriptionEvent: SHORT_TEXT(64),
+  ProductId: SHORT_TEXT(100),
+  ProductName: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(256, "is longer than 256 characters")))),
+  SubscriptionId: v.optional(v.nullable(SHORT_TEXT(100))),
   NotificationDate: v.optional(v.nullable(TIMESTAMP)),
   value: v.optional(v.nullable(v.unknown())),
 });
@@ -36,6 +57,11 @@ export interface PushNotification {
   notificationDate?: string;
   /** The product as a granule; present for "created" events. */
   granule?: DiscoveredGranule;
+}
+
+export interface ParsePushOptions {
+  /** The clock the date window is judged by; default the system clock. */
+  now?: () => Date;
 }
 
 export interface RecordPushOptions {
@@ -53,11 +79,16 @@ export interface RecordPushResult {
 
 /**
  * Validates a CDSE push notification body and maps its product to a granule, exactly as a search page's
- * entry is mapped (same schema, same name and tile checks).
+ * entry is mapped (same schema, same name and tile checks), and checks that its dates are RFC 3339
+ * timestamps with a time zone within [publication − 1 year, now + 1 day] (see checkPushDates).
  * @throws InvalidInputError naming the malformed field; InvalidHubDataError when the product name is unsafe
- *   or the platform or tile unknown.
+ *   or the platform or tile unknown. Messages quote at most QUOTE_MAX_CHARS of an offending value.
  */
-export function parsePushNotification(body: unknown): PushNotification {
+export function parsePushNotification(body: unknown, options: ParsePushOptions = {}): PushNotification {
+  let { now } = options;
+  now ??= () => new Date();
+  if (typeof now !== "function")
+    throw new InvalidInputError("options.now must be a function", { field: "now" });
   const parsed = v.safeParse(NOTIFICATION_SCHEMA, body);
   if (!parsed.success) throw invalid("notification", parsed.issues);
   const { SubscriptionEvent: event, ProductId: productId, value } = parsed.output;
@@ -74,10 +105,22 @@ export function parsePushNotification(body: unknown): PushNotification {
   const product = v.safeParse(CDSE_PRODUCT_SCHEMA, value);
   if (!product.success) throw invalid("value", product.issues);
   if (product.output.Id !== productId) {
-    throw new InvalidInputError(`value.Id ${product.output.Id} differs from ProductId ${productId}`, {
-      field: "value.Id",
-    });
+    throw new InvalidInputError(
+      `value.Id ${quoteValue(product.output.Id)} differs from ProductId ${quoteValue(productId)}`,
+      { field: "value.Id" },
+    );
   }
+  checkPushDates(
+    {
+      "value.PublicationDate": product.output.PublicationDate,
+      "value.ContentDate.Start": product.output.ContentDate.Start,
+      "value.ContentDate.End": product.output.ContentDate.End,
+      ...(typeof notification.notificationDate === "string" && {
+        NotificationDate: notification.notificationDate,
+      }),
+    },
+    now(),
+  );
   return { ...notification, granule: cdseProductToGranule(product.output) };
 }
 
@@ -109,14 +152,67 @@ export async function recordPushedGranule(
   return recorded ? { recorded, granuleId } : { recorded, granuleId, reason: "already recorded" };
 }
 
+/**
+ * A pushed product's dates: each an RFC 3339 timestamp with a time zone, the publication
+ * no later than now + 1 day, every other date within [publication − 1 year, now + 1 day]. Outside it
+ * the product would be recorded under a day no run ever downloads (`PublicationDate` "1" parses as
+ * 2001-01-01, 9999-12-31 is a day that never comes), so it is refused, not recorded.
+ */
+function checkPushDates(dates: Record<string, string>, now: Date): void {
+  const latest = now.getTime() + PUSH_DATE_WINDOW.afterNowDays * DAY_MS;
+  const publication = Date.parse(dates["value.PublicationDate"]!);
+  const earliest = publication - PUSH_DATE_WINDOW.beforePublicationDays * DAY_MS;
+  for (const [field, value] of Object.entries(dates)) {
+    // The catalogue schema takes anything Date.parse reads ("1" is 2001-01-01 to V8); a push must be exact.
+    if (!isRfc3339Timestamp(value)) {
+      throw new InvalidInputError(
+        `invalid push value: ${field} ${quoteValue(value)} is not an RFC 3339 timestamp with a time zone`,
+        { field },
+      );
+    }
+    const time = Date.parse(value);
+    if (time > latest) {
+      throw new InvalidInputError(
+        `invalid push value: ${field} ${quoteValue(value)} is more than ${PUSH_DATE_WINDOW.afterNowDays} day after now (${now.toISOString()})`,
+        { field },
+      );
+    }
+    if (time < earliest) {
+      throw new InvalidInputError(
+        `invalid push value: ${field} ${quoteValue(value)} is more than ${PUSH_DATE_WINDOW.beforePublicationDays} days before the publication ${quoteValue(dates["value.PublicationDate"])}`,
+        { field },
+      );
+    }
+  }
+}
+
 function invalid(what: string, issues: readonly v.BaseIssue<unknown>[]): InvalidInputError {
   const issue = issues[0];
   const path = issue === undefined ? undefined : v.getDotPath(issue);
   const field = path === null || path === undefined ? what : what === "value" ? `value.${path}` : path;
-  // Name the field and the rule only: the body is the hub's, but echoing it would bloat the log.
-  return new InvalidInputError(`invalid push ${what}: ${field} ${issue?.message ?? "is invalid"}`, {
-    field,
-  });
+  return new InvalidInputError(
+    `invalid push ${what}: ${field} ${issue === undefined ? "is invalid" : describeIssue(issue)}`,
+    {
+      field,
+    },
+  );
+}
+
+/**
+ * An issue's message with the offending value cut to QUOTE_MAX_CHARS: valibot's default messages end
+ * in "…received <the whole value>", which for a 200 kB string is a 200 kB problem detail and log line.
+ */
+function describeIssue(issue: v.BaseIssue<unknown>): string {
+  const { message, received, input } = issue;
+  if (!message.endsWith(received)) return message;
+  // A string is quoted from its value; other types valibot names briefly (`Object`, `123`) unless long.
+  const quoted =
+    typeof input === "string"
+      ? quoteValue(input)
+      : received.length <= QUOTE_MAX_CHARS
+        ? received
+        : quoteValue(received);
+  return `${message.slice(0, message.length - received.length)}${quoted}`;
 }
 
 /** Errors of a push body that mean "this notification is malformed" (HTTP 400), not "try again". */

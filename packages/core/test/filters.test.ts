@@ -3,11 +3,13 @@ import { InvalidHubDataError, InvalidInputError } from "../src/errors";
 import {
   assertSafeProductName,
   evaluateGranule,
+  isRfc3339Timestamp,
   isValidDay,
   normalizeMd5,
   normalizeTileId,
   PRODUCT_NAME_PATTERN,
   parseProductName,
+  quoteValue,
 } from "../src/filters";
 import { aDiscoveredGranule } from "./helpers/factories";
 
@@ -181,5 +183,36 @@ describe("aDiscoveredGranule", () => {
       tileId: "01CDH",
     });
     expect(aDiscoveredGranule().name).not.toBe(aDiscoveredGranule().name);
+  });
+});
+
+describe("quoteValue", () => {
+  it("quotes a short value whole and cuts a long one to 100 characters, saying its length", () => {
+    expect(quoteValue("S2A")).toBe('"S2A"');
+    expect(quoteValue(42)).toBe('"42"');
+    expect(quoteValue("y".repeat(200_000))).toBe(`"${"y".repeat(100)}…" (200000 characters)`);
+  });
+});
+
+describe("isRfc3339Timestamp", () => {
+  it("accepts date-times with Z or a numeric offset, in either case", () => {
+    for (const value of ["2026-06-01T10:00:00Z", "2026-06-01T10:00:00.123+02:00", "2026-06-01t10:00:00z"]) {
+      expect(isRfc3339Timestamp(value), value).toBe(true);
+    }
+  });
+
+  it("refuses a bare number, a date alone, no time zone, an impossible day or another shape", () => {
+    for (const value of [
+      "1",
+      "9999-12-31",
+      "2026-06-01T10:00:00",
+      "2026-02-30T10:00:00Z",
+      "2026-06-01T24:00:00Z",
+      "2026-06-01 10:00:00Z extra",
+      "Mon, 01 Jun 2026 10:00:00 GMT",
+      `2026-06-01T10:00:00.${"1".repeat(200_000)}Z`,
+    ]) {
+      expect(isRfc3339Timestamp(value), value).toBe(false);
+    }
   });
 });

@@ -5,7 +5,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-sec
 import { createCatalogue, startMockHub } from "@hls-s2/mock-hub";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { basicAuthMatches, parseBasicAuth, safeEqual } from "../src/lib/basic-auth";
 import { configureRuntime } from "../src/lib/runtime";
 import { handler } from "../src/receive-push";
@@ -114,6 +114,29 @@ describe("constant-time credential compare", () => {
   });
 });
 
+const MIB = 1024 * 1024;
+
+/** Everything the handler's logger writes while `run` runs, one string per line. */
+async function capturingLogs<T>(run: () => Promise<T>): Promise<{ result: T; lines: string[] }> {
+  const lines: string[] = [];
+  const capture = (chunk: unknown) => {
+    lines.push(String(chunk));
+    return true;
+  };
+  const out = vi.spyOn(process.stdout, "write").mockImplementation(capture);
+  const err = vi.spyOn(process.stderr, "write").mockImplementation(capture);
+  try {
+    return { result: await run(), lines };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
 describe("receive-push handler", () => {
   it("answers 204 to good credentials and records the pushed granule with its MD5", async () => {
     useLocalRuntime();
@@ -165,6 +188,85 @@ describe("receive-push handler", () => {
     expect(JSON.parse(String(invalid.body)).detail).toMatch(/value\.ContentLength/);
     expect(notJson.statusCode).toBe(400);
     expect(await table.store.getGranule(body.ProductId)).toBeUndefined();
+  });
+
+  it("answers 413 to a body over 1 MiB, plain, multi-byte or base64, before parsing it, and writes nothing", async () => {
+    useLocalRuntime();
+    const parse = vi.spyOn(JSON, "parse");
+    // Valid notifications that would be recorded but for their size (the schema keeps unknown keys).
+    const padded = (padding: string) => {
+      const body = aNotification();
+      return { body, text: JSON.stringify({ ...body, padding }) };
+    };
+    const plain = padded("x".repeat(MIB));
+    const multiByte = padded("é".repeat(MIB / 2)); // fewer UTF-16 units than 1 MiB, more UTF-8 bytes
+    const base64 = padded("x".repeat(MIB));
+
+    const responses = [
+      await handler(aRequest({ body: plain.text, authorization: basic(PUSH) })),
+      await handler(aRequest({ body: multiByte.text, authorization: basic(PUSH) })),
+      await handler(aRequest({ body: base64.text, authorization: basic(PUSH), base64: true })),
+      // Without credentials too: the size is judged first, at no Secrets Manager call.
+      await handler(aRequest({ body: plain.text })),
+    ];
+
+    expect(responses.map((r) => r.statusCode)).toEqual([413, 413, 413, 413]);
+    expect(JSON.parse(String(responses[0]!.body)).detail).toMatch(/1048576-byte limit/);
+    expect(parse.mock.calls.filter(([text]) => String(text).length > MIB)).toEqual([]);
+    for (const { body } of [plain, multiByte, base64]) {
+      expect(await table.store.getGranule(body.ProductId)).toBeUndefined();
+    }
+  });
+
+  it("still records a notification just under 1 MiB", async () => {
+    useLocalRuntime();
+    const body = aNotification();
+    const bare = JSON.stringify({ ...body, padding: "" });
+    const text = JSON.stringify({ ...body, padding: "x".repeat(MIB - Buffer.byteLength(bare)) });
+    expect(Buffer.byteLength(text)).toBe(MIB);
+
+    const plain = await handler(aRequest({ body: text, authorization: basic(PUSH) }));
+
+    expect(plain.statusCode).toBe(204);
+    expect(await table.store.getGranule(body.ProductId)).toBeDefined();
+  });
+
+  it("quotes at most about 100 characters of a 200 kB offending value, in the answer and in the log", async () => {
+    useLocalRuntime();
+    const body = aNotification();
+    const broken = { ...body, value: { ...body.value, ContentLength: "9".repeat(200_000) } };
+
+    const { result, lines } = await capturingLogs(() =>
+      handler(aRequest({ body: broken, authorization: basic(PUSH) })),
+    );
+
+    expect(result.statusCode).toBe(400);
+    const detail = JSON.parse(String(result.body)).detail as string;
+    expect(detail).toContain("value.ContentLength");
+    expect(detail).toContain(`"${"9".repeat(100)}…" (200000 characters)`);
+    expect(detail.length).toBeLessThan(300);
+    const warning = lines.find((line) => line.includes("invalid push notification"));
+    expect(warning).toBeDefined();
+    expect(Math.max(...lines.map((line) => line.length))).toBeLessThan(4000);
+    expect(await table.store.getGranule(body.ProductId)).toBeUndefined();
+  });
+
+  it('answers 400 to a PublicationDate of "1" or 9999-12-31, naming the field, and writes nothing', async () => {
+    useLocalRuntime();
+    const cases = ["1", "9999-12-31", "9999-12-31T00:00:00Z"].map((date) => {
+      const body = aNotification();
+      return { body: { ...body, value: { ...body.value, PublicationDate: date } }, date };
+    });
+
+    for (const { body, date } of cases) {
+      const response = await handler(aRequest({ body, authorization: basic(PUSH) }));
+
+      expect(response.statusCode, date).toBe(400);
+      expect(JSON.parse(String(response.body)).detail, date).toMatch(
+        /value\.PublicationDate .*(RFC 3339|after now)/,
+      );
+      expect(await table.store.getGranule(body.ProductId), date).toBeUndefined();
+    }
   });
 
   it("answers 204 to a second push of the same product and leaves its item as it was", async () => {

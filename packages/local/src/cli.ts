@@ -3,7 +3,13 @@ import "./polyfills";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { DownloaderError, InvalidInputError, PLATFORMS, type Platform } from "@hls-s2/core";
+import {
+  DataFolderInUseError,
+  DownloaderError,
+  InvalidInputError,
+  PLATFORMS,
+  type Platform,
+} from "@hls-s2/core";
 import { createProgressReporter } from "./progress";
 import { formatSummary } from "./report";
 import {
@@ -17,7 +23,7 @@ import {
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const DEFAULT_DATA_DIR = resolve(REPO_ROOT, ".local-data");
 
-/** Exit codes: 0 all downloaded, 1 granules failed, 2 bad flags, 3 the run itself failed. */
+/** Exit codes: 0 all downloaded, 1 granules failed, 2 bad flags, 3 the run could not start (data folder in use) or itself failed. */
 export const EXIT = { ok: 0, granulesFailed: 1, usage: 2, runFailed: 3 } as const;
 
 export const USAGE = `Usage: npm run local -- [options]
@@ -42,7 +48,10 @@ an embedded DynamoDB and S3, all on 127.0.0.1. With no options: yesterday, 3 pla
   --download-url URL    download host of the external hub (CDSE zipper, IntHub2; CDSE default <hub-url>)
   --json                print the summary as JSON on stdout
   --verbose             show the handlers' structured logs
-  -h, --help            this text`;
+  -h, --help            this text
+
+Exit codes: 0 every granule downloaded, 1 some granules FAILED, 2 bad flags, 3 the run could not
+start (e.g. "data folder … in use by PID N": another run holds --data-dir) or itself failed.`;
 
 const SIZE_UNITS: Record<string, number> = {
   b: 1,
@@ -259,6 +268,10 @@ export async function main(argv: string[]): Promise<number> {
     return summary.totals.failed > 0 ? EXIT.granulesFailed : EXIT.ok;
   } catch (error) {
     progress.stop();
+    if (error instanceof DataFolderInUseError) {
+      process.stderr.write(`local run could not start: ${error.message}\n`);
+      return EXIT.runFailed;
+    }
     const name = error instanceof Error ? error.name : "Error";
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`local run failed: ${name}: ${message}\n`);

@@ -1,6 +1,7 @@
 export * from "./definition";
 export * from "./embedded";
 export * from "./leases";
+export * from "./lock";
 export * from "./progress";
 export * from "./report";
 export * from "./runner";

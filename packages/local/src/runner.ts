@@ -27,6 +27,7 @@ import { StateMachine } from "aws-local-stepfunctions";
 import { adaptDefinition, type LocalDefinition } from "./definition";
 import { type EmbeddedStores, startEmbeddedStores } from "./embedded";
 import { type ReleasedLease, releaseStaleLocalLeases } from "./leases";
+import { lockDataFolder } from "./lock";
 import type { ProgressSnapshot } from "./progress";
 import { loadSynthesizedWorkflow, type SynthesizedWorkflow, type WorkflowTaskName } from "./workflow";
 
@@ -148,7 +149,7 @@ export interface CatalogueParams {
 
 const PARAMS_FILE = "catalogue.json";
 /** The synthesized workflow, reused while the stacks and core are unchanged (see workflow.ts). */
-const SYNTH_CACHE_FILE = "synthesized-workflow.json";
+export const SYNTH_CACHE_FILE = "synthesized-workflow.json";
 
 /** The mock catalogue a run with these parameters serves for a window (deterministic). */
 export function buildCatalogue(params: CatalogueParams, days: string[]): Catalogue {
@@ -179,10 +180,22 @@ export function yesterdayOf(now: Date): string {
  * Runs the daily workflow on this machine: the state machine the stacks synthesize, executed by
  * aws-local-stepfunctions with every Task bound to its real handler in-process, against the mock
  * hub (or an external hub), an embedded DynamoDB and an embedded S3 on 127.0.0.1.
- * @throws InvalidInputError on a bad option; whatever fails the execution itself (e.g. a hub outage
- *   in GenerateQueries or FetchLinks) propagates with its name.
+ * @throws InvalidInputError on a bad option; DataFolderInUseError when another live run holds the data
+ *   folder (nothing in it is touched); whatever fails the execution itself (e.g. a hub outage in
+ *   GenerateQueries or FetchLinks) propagates with its name.
  */
 export async function runLocal(options: RunLocalOptions): Promise<LocalRunSummary> {
+  checkOptions(options);
+  // The folder is this run's before anything in it is wiped, read or written (--clean, catalogue, stores).
+  const lock = await lockDataFolder(options.dataDir);
+  try {
+    return await runInLockedFolder(options);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function runInLockedFolder(options: RunLocalOptions): Promise<LocalRunSummary> {
   const checked = checkOptions(options);
   const dataDir = resolve(options.dataDir);
   if (options.clean === true) await cleanDataDir(dataDir);
@@ -224,7 +237,7 @@ export async function runLocal(options: RunLocalOptions): Promise<LocalRunSummar
 
     const stores = await startEmbeddedStores({ dataDir });
     resources.push(stores);
-    // The folder's LevelDB lock is ours now, so any DOWNLOADING lease in it belongs to a dead run.
+    // The folder's lock is ours, so any DOWNLOADING lease in it belongs to a dead run.
     const releasedLeases = await releaseStaleLocalLeases(stores);
     const workflow = await loadSynthesizedWorkflow({ cacheFile: join(dataDir, SYNTH_CACHE_FILE) });
     const local = adaptDefinition(workflow.definition, { concurrency: checked.concurrency });

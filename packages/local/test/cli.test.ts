@@ -128,6 +128,9 @@ describe("main", () => {
     const stdout = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
     expect(await main(["--help"])).toBe(EXIT.ok);
     expect(String(stdout.mock.calls[0]?.[0])).toMatch(/--hub-url URL/);
+    expect(String(stdout.mock.calls[0]?.[0])).toMatch(
+      /3 the run could not\s+start \(e\.g\. "data folder … in use by PID N"/,
+    );
   });
 });
 

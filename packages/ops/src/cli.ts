@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { ConfigError, InvalidInputError } from "@hls-s2/core";
+import { ConfigError, DataFolderInUseError, InvalidInputError } from "@hls-s2/core";
 import type { ProgressReporter } from "@hls-s2/local";
 import { backfill } from "./commands/backfill";
 import { redrive } from "./commands/redrive";
@@ -236,6 +236,7 @@ export function describeFailure(
     if (parsed?.flags["day"] !== undefined && (field === "from" || field === "to")) field = "day";
     return { code: EXIT.usage, message: `error (--${field}): ${message}\n\n${USAGE}` };
   }
+  if (error instanceof DataFolderInUseError) return { code: EXIT.environment, message: `error: ${message}` };
   if (error instanceof ConfigError) {
     return { code: EXIT.environment, message: `error: ${error.issues.map((i) => i.message).join("; ")}` };
   }

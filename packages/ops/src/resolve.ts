@@ -5,7 +5,7 @@ import { SFNClient } from "@aws-sdk/client-sfn";
 import { GetParametersByPathCommand, type Parameter, SSMClient } from "@aws-sdk/client-ssm";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { ConfigError, GranuleStore, InvalidInputError } from "@hls-s2/core";
-import type { EmbeddedStores, LocalRunSummary, RunLocalOptions } from "@hls-s2/local";
+import type { DataFolderLock, EmbeddedStores, LocalRunSummary, RunLocalOptions } from "@hls-s2/local";
 import { STAGE_PARAMETERS, type StageParameterKey, stageParameterPath } from "../../../stacks/parameters";
 import { type Launcher, type SfnTarget, sfnLauncher } from "./executions";
 
@@ -175,24 +175,33 @@ export async function openLocal(
       },
     ]);
   }
+  let lock: DataFolderLock | undefined;
   let stores: EmbeddedStores | undefined;
   let store: GranuleStore | undefined;
   const closeStores = async () => {
     const open = stores;
+    const held = lock;
     stores = undefined;
     store = undefined;
-    await open?.close();
+    lock = undefined;
+    try {
+      await open?.close();
+    } finally {
+      await held?.release();
+    }
   };
   return {
     mode: "local",
     label: `local data ${dataDir}`,
     store: async () => {
+      // A local run may be writing this folder: take it first, as the runner does (exit 3 when held).
+      lock ??= await local.lockDataFolder(dataDir);
       stores ??= await local.startEmbeddedStores({ dataDir });
       store ??= new GranuleStore(documentClient(stores.dynamo), { tableName: stores.tableName });
       return store;
     },
     launch: async (executionInput) => {
-      // The runner opens the same on-disk table, which LevelDB lets only one holder lock at a time.
+      // The runner takes the folder's lock and opens the same on-disk table itself: let both go first.
       await closeStores();
       const summary = await run({
         dataDir,

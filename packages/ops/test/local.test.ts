@@ -1,8 +1,15 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { GranuleStore } from "@hls-s2/core";
-import { type LocalRunSummary, type RunLocalOptions, startEmbeddedStores } from "@hls-s2/local";
+import {
+  LOCK_FILE_NAME,
+  type LocalRunSummary,
+  lockDataFolder,
+  type RunLocalOptions,
+  startEmbeddedStores,
+} from "@hls-s2/local";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { EXIT, main } from "../src/cli";
 import { documentClient, seedGranule } from "./helpers/granules";
@@ -48,13 +55,16 @@ describe("--local DIR", () => {
     let statusSeenByRun: string | undefined;
     const run = async (options: RunLocalOptions) => {
       runs.push(options);
-      // The runner opens the same on-disk table: this fails unless the CLI closed its own handle first.
+      // The runner takes the folder's lock and opens the same on-disk table: this fails unless the
+      // CLI released both first.
+      const lock = await lockDataFolder(options.dataDir);
       const stores = await startEmbeddedStores({ dataDir: options.dataDir });
       try {
         const store = new GranuleStore(documentClient(stores), { tableName: stores.tableName });
         statusSeenByRun = (await store.getGranule(seeded.failed.granuleId))?.status;
       } finally {
         await stores.close();
+        await lock.release();
       }
       return {
         executionName: "local-test",
@@ -74,6 +84,23 @@ describe("--local DIR", () => {
       requeued: [seeded.failed.granuleId],
       execution: { mode: "local", executionName: "local-test" },
     });
+  });
+
+  it("exits 3 while a local run holds the folder, naming its PID and opening nothing", async () => {
+    await seedDataDir("2025-05-22");
+    // A run in another terminal: a live process whose PID the folder's lock names.
+    const other = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+    try {
+      const lock = `${JSON.stringify({ pid: other.pid, host: hostname(), since: "2025-05-22T12:00:00Z", token: "t" })}\n`;
+      await writeFile(join(dataDir, LOCK_FILE_NAME), lock);
+      const { out, io } = captureIo();
+
+      expect(await main(["status", "--local", dataDir, "--day", "2025-05-22"], io)).toBe(EXIT.environment);
+      expect(out.stderr).toContain(`data folder ${dataDir} in use by PID ${other.pid}`);
+      expect(await readFile(join(dataDir, LOCK_FILE_NAME), "utf8")).toBe(lock);
+    } finally {
+      other.kill("SIGKILL");
+    }
   });
 
   it("exits 3 when the folder holds no local-mode data, creating nothing", async () => {

@@ -15,6 +15,7 @@ import {
   normalizeMd5,
   normalizeTileId,
   parseProductName,
+  quoteValue,
 } from "../filters";
 import { type DiscoveredGranule, PLATFORMS, type Platform } from "../granule";
 import { type Credentials, getJson, type HttpTuning, openStream } from "./http";
@@ -467,15 +468,12 @@ function toDiscoveredGranule(product: Product): DiscoveredGranule {
   const serial = attribute("platformSerialIdentifier");
   const platform = serial === undefined ? parts?.mission : `S2${serial.toUpperCase()}`;
   if (!PLATFORMS.includes(platform as Platform))
-    throw new InvalidHubDataError(
-      `product ${product.Id}: unknown platform ${JSON.stringify(platform)}`,
-      context,
-    );
+    throw new InvalidHubDataError(`product ${product.Id}: unknown platform ${quoteValue(platform)}`, context);
   const tileAttribute = attribute("tileId");
   const tileId = normalizeTileId(tileAttribute ?? parts?.tileId ?? "");
   if (tileId === undefined)
     throw new InvalidHubDataError(
-      `product ${product.Id}: tile id ${JSON.stringify(tileAttribute)} is not MGRS`,
+      `product ${product.Id}: tile id ${quoteValue(tileAttribute)} is not MGRS`,
       context,
     );
   const granule: DiscoveredGranule = {
