@@ -18,9 +18,11 @@ export function addStacks(app: App, settings: StageSettings): App {
   app.stack(Storage);
   if (settings.mockHub) app.stack(MockHub);
   app.stack(Workflow);
-  // An empty stack cannot be deployed, so a stage without the schedule has no Schedule stack.
-  if (settings.scheduleEnabled) app.stack(Schedule);
-  if (settings.pushEnabled) app.stack(Push);
+  // Every stage gets the same stacks whatever its toggles: `sst deploy` never deletes a stack that
+  // left the app, so a toggle that dropped its stack would leave the old rule running. "Off" lives
+  // inside the stack instead (a DISABLED rule; no push endpoint, only a parameter saying so).
+  app.stack(Schedule);
+  app.stack(Push);
   app.stack(Alarms);
   return app;
 }
