@@ -5,6 +5,7 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import * as ssm from "aws-cdk-lib/aws-ssm";
+import { NagSuppressions } from "cdk-nag";
 import { Function as SstFunction, type StackContext, use } from "sst/constructs";
 import { MockHub } from "./MockHub";
 import { PUBLISHED_PARAMETERS, PUSH_ENDPOINT_DISABLED, stageParameterPath } from "./parameters";
@@ -109,6 +110,26 @@ export function Push({ stack, app }: StackContext) {
     actions: ["secretsmanager:GetSecretValue"],
     resourceArns: [pushSecret.secretArn],
   });
+
+  NagSuppressions.addResourceSuppressions(pushSecret, [
+    {
+      id: "AwsSolutions-SMG4",
+      reason:
+        "CDSE's push subscription holds this pair (NotificationEpUsername/Password): a rotation here would lock CDSE out until the subscription is recreated with `npm run subscriptions`, so it is changed by hand, together",
+    },
+  ]);
+  NagSuppressions.addResourceSuppressions(
+    receiver,
+    [
+      {
+        id: "AwsSolutions-IAM5",
+        reason:
+          "Table.grant adds the table's index ARNs (table/index/*) with the table's; PutItem is the only action and acts on the table itself",
+        appliesTo: [{ regex: "/^Resource::<Granules[0-9A-F]+\\.Arn>\\/index\\/\\*$/" }],
+      },
+    ],
+    true,
+  );
 
   const rule = new events.Rule(stack, "PushedGranulesRun", {
     description: "Downloads the granules CDSE pushed since the last run",

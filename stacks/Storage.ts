@@ -97,6 +97,27 @@ export function Storage({ stack, app }: StackContext): StorageResources {
         })
       : undefined;
 
+  NagSuppressions.addResourceSuppressions(
+    [workBucket, ...(uploadBucket instanceof s3.Bucket ? [uploadBucket] : [])],
+    [
+      {
+        id: "AwsSolutions-S1",
+        reason:
+          "Server access logs would need a third bucket for data that is public (Sentinel-2 L1C) or derived (manifests, Map results); every write is by our own roles, and CloudTrail data events are the audit trail if one is needed",
+      },
+    ],
+  );
+  NagSuppressions.addResourceSuppressions(
+    [hubSecret, ...(downloadHubSecret ? [downloadHubSecret] : [])],
+    [
+      {
+        id: "AwsSolutions-SMG4",
+        reason:
+          "The hub credentials are the password of an ESA/Copernicus account: Secrets Manager cannot rotate a password that another organisation's identity provider owns; the operator changes it there and puts the new pair in",
+      },
+    ],
+  );
+
   stack.addOutputs({
     TableName: table.tableName,
     UploadBucketName: uploadBucket.bucketName,
