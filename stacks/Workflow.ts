@@ -1,4 +1,9 @@
-import { MISMATCH_ERROR_NAMES, MISMATCH_MAX_ATTEMPTS, RETRYABLE_ERROR_NAMES, manifestKeyFor } from "@hls-s2/core";
+import {
+  MISMATCH_ERROR_NAMES,
+  MISMATCH_MAX_ATTEMPTS,
+  manifestKeyFor,
+  RETRYABLE_ERROR_NAMES,
+} from "@hls-s2/core";
 import { Aws, Duration, Fn, RemovalPolicy } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";
@@ -11,7 +16,12 @@ import * as tasks from "aws-cdk-lib/aws-stepfunctions-tasks";
 import { NagSuppressions } from "cdk-nag";
 import { type FunctionProps, Function as SstFunction, type StackContext, use } from "sst/constructs";
 import { MockHub } from "./MockHub";
-import { PUBLISHED_PARAMETERS, STAGE_PARAMETERS, type StageParameterKey, stageParameterPath } from "./parameters";
+import {
+  PUBLISHED_PARAMETERS,
+  STAGE_PARAMETERS,
+  type StageParameterKey,
+  stageParameterPath,
+} from "./parameters";
 import { Storage, useUploadBucket } from "./Storage";
 import { type StageSettings, useStageSettings } from "./settings";
 
@@ -388,7 +398,8 @@ function suppressWorkflowFindings(
     [
       {
         id: "AwsSolutions-IAM5",
-        reason: "One manifest per execution, manifests/<execution name>.json: only PutObject, only that prefix",
+        reason:
+          "One manifest per execution, manifests/<execution name>.json: only PutObject, only that prefix",
         appliesTo: [finding("<WorkBucket[0-9A-F]+\\.Arn>\\/manifests\\/\\*\\.json")],
       },
     ],
@@ -416,7 +427,7 @@ function suppressWorkflowFindings(
       {
         id: "AwsSolutions-SF2",
         reason:
-          "X-Ray off: its PutTraceSegments needs Resource \"*\", and the Map Run view of the console already shows each granule's child execution",
+          'X-Ray off: its PutTraceSegments needs Resource "*", and the Map Run view of the console already shows each granule\'s child execution',
       },
     ],
     true,

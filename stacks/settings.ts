@@ -1,7 +1,14 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ConfigError, type ConfigIssue, HUB_KINDS, PLATFORMS, type Platform } from "@hls-s2/core";
+import {
+  AWS_REGION_PATTERN,
+  ConfigError,
+  type ConfigIssue,
+  HUB_KINDS,
+  PLATFORMS,
+  type Platform,
+} from "@hls-s2/core";
 import * as v from "valibot";
 
 /** The one stage that keeps its data when removed and never gets the mock hub. */
@@ -141,11 +148,17 @@ const ENV_SCHEMA = v.partial(
     ALARM_EMAIL: v.pipe(v.string(), v.email("must be an email address")),
     FAILED_GRANULES_ALARM_THRESHOLD: integer(0, 1_000_000),
     MOCK_HUB_ENABLED: flag,
-    UPLOAD_BUCKET_REGION: v.pipe(v.string(), v.regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS region like us-west-2")),
+    UPLOAD_BUCKET_REGION: v.pipe(
+      v.string(),
+      v.regex(AWS_REGION_PATTERN, "must be an AWS region like us-west-2"),
+    ),
     UPLOAD_BUCKET_KMS_KEY_ARN: v.pipe(
       v.string(),
       // A key ARN, not an alias: IAM grants on a key match its key ARN only.
-      v.regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, "must be a KMS key ARN (…:key/<id>)"),
+      v.regex(
+        /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/,
+        "must be a KMS key ARN (…:key/<id>)",
+      ),
     ),
     // Lambda keeps at least 100 of the account's concurrency unreserved, so a reservation needs an account above that.
     PUSH_RESERVED_CONCURRENCY: integer(1, 1000),

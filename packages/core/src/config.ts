@@ -32,6 +32,9 @@ export const CONFIG_KEYS = [
 
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
+/** An AWS region name (`us-west-2`): the shape both the Lambda config and the deploy settings accept. */
+export const AWS_REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d$/;
+
 export const HUB_KINDS = ["dhus", "cdse"] as const;
 export type HubKind = (typeof HUB_KINDS)[number];
 
@@ -163,7 +166,7 @@ const ENV_SCHEMA = v.object({
   ),
   SEARCH_PAGE_SIZE: integer(100, 1, 1000),
   FETCH_TIME_BUDGET_SECONDS: integer(600, 10, 900),
-  BUCKET_REGION: v.optional(v.pipe(v.string(), v.regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS region"))),
+  BUCKET_REGION: v.optional(v.pipe(v.string(), v.regex(AWS_REGION_PATTERN, "must be an AWS region"))),
 });
 
 /**
