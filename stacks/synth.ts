@@ -40,7 +40,7 @@ export interface SynthesizeOptions {
 export interface SynthesizedApp {
   settings: StageSettings;
   region: string;
-  /** By stack function name; a stack the stage does not get (MockHub on prod, Schedule when off) is absent. */
+  /** By stack function name; a stack the stage does not get (MockHub on prod) is absent. */
   templates: Partial<Record<StackName, TemplateJson>>;
   /** The state machine's definition with Ref/GetAtt/Join/ImportValue flattened to placeholder values. */
   stateMachineDefinition(stack?: StackName): StateMachineDefinition;
