@@ -81,8 +81,10 @@ export function Push({ stack, app }: StackContext) {
     // No CORS: the caller is CDSE's server, never a browser, so no origin may read the answers.
     url: { authorizer: "none", cors: false },
     // A ceiling on what a flood of requests can take from the account's concurrency (which the
-    // downloads need); Lambda: reserved concurrency "sets both the maximum and minimum number of
-    // concurrent instances allocated to your function", taken from the account's unreserved pool.
+    // downloads need). Lambda: "You can throttle the rate of requests that your Lambda function
+    // processes through a function URL by configuring reserved concurrency"; it is taken from the
+    // account's unreserved pool, of which Lambda keeps 100 ("reserve up to the Unreserved account
+    // concurrency value … minus 100"), so a small account must raise its quota first.
     reservedConcurrentExecutions: settings.pushReservedConcurrency,
     environment: {
       TABLE_NAME: storage.table.tableName,
