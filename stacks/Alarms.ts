@@ -13,6 +13,8 @@ export function Alarms({ stack, app }: StackContext) {
   const { stateMachine } = use(Workflow);
   const topic = new sns.Topic(stack, "AlarmTopic", {
     displayName: `HLS S2 downloader alarms (${app.stage})`,
+    // Denies publishing over plain HTTP (cdk-nag AwsSolutions-SNS3); CloudWatch publishes over TLS.
+    enforceSSL: true,
   });
   if (settings.alarmEmail !== undefined) {
     topic.addSubscription(new subscriptions.EmailSubscription(settings.alarmEmail));

@@ -1,11 +1,15 @@
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
+import * as iam from "aws-cdk-lib/aws-iam";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import * as ssm from "aws-cdk-lib/aws-ssm";
+import { NagSuppressions } from "cdk-nag";
 import { Function as SstFunction, type StackContext, use } from "sst/constructs";
 import { MockHub } from "./MockHub";
-import { Storage } from "./Storage";
+import { PUBLISHED_PARAMETERS, PUSH_ENDPOINT_DISABLED, stageParameterPath } from "./parameters";
+import { Storage, useUploadBucket } from "./Storage";
 import { useStageSettings } from "./settings";
 import { BUNDLED_TILE_ALLOW_LIST, METRICS_NAMESPACE, METRICS_SERVICE, Workflow } from "./Workflow";
 
@@ -13,6 +17,8 @@ import { BUNDLED_TILE_ALLOW_LIST, METRICS_NAMESPACE, METRICS_SERVICE, Workflow }
 export const PUSH_DOWNLOAD_SCHEDULE = "rate(1 hour)";
 /** The execution input of the hourly run: no link fetching, download what is pending. */
 export const PUSH_DOWNLOAD_INPUT = { downloadOnly: true } as const;
+/** The receiver's one table call: recordDiscovered's conditional PutItem (core/push.ts). */
+export const PUSH_TABLE_ACTIONS = ["dynamodb:PutItem"] as const;
 
 /**
  * CDSE push subscriptions: the endpoint CDSE posts new products to (a Lambda function URL, see
@@ -28,6 +34,20 @@ export const PUSH_DOWNLOAD_INPUT = { downloadOnly: true } as const;
  */
 export function Push({ stack, app }: StackContext) {
   const settings = useStageSettings(app);
+  // Same logical id on and off, so switching push off updates this parameter in place.
+  const endpointParameter = (value: string) =>
+    new ssm.StringParameter(stack, "PushEndpointParameter", {
+      parameterName: `${stageParameterPath(app.stage)}${PUBLISHED_PARAMETERS.pushEndpoint}`,
+      stringValue: value,
+      description: `CDSE push endpoint, or "${PUSH_ENDPOINT_DISABLED}"`,
+    });
+  // The stack stays in the app when push is off (sst deploy would not delete it, leaving the public
+  // endpoint and the hourly rule in place); it then holds only this parameter, since CloudFormation
+  // cannot deploy an empty stack.
+  if (!settings.pushEnabled) {
+    endpointParameter(PUSH_ENDPOINT_DISABLED);
+    return { enabled: false as const };
+  }
   const storage = use(Storage);
   const { stateMachine } = use(Workflow);
   const hubUrl = settings.hubUrl ?? use(MockHub).hubUrl;
@@ -58,10 +78,18 @@ export function Push({ stack, app }: StackContext) {
       removalPolicy,
     }),
     // CDSE authenticates with Basic credentials, not IAM signatures: the function checks them itself.
-    url: { authorizer: "none" },
+    // No CORS: the caller is CDSE's server, never a browser, so no origin may read the answers.
+    url: { authorizer: "none", cors: false },
+    // A ceiling on what a flood of requests can take from the account's concurrency (which the
+    // downloads need). Lambda: "You can throttle the rate of requests that your Lambda function
+    // processes through a function URL by configuring reserved concurrency"; it is taken from the
+    // account's unreserved pool, of which Lambda keeps 100 ("reserve up to the Unreserved account
+    // concurrency value … minus 100"), so a small account must raise its quota first.
+    reservedConcurrentExecutions: settings.pushReservedConcurrency,
     environment: {
       TABLE_NAME: storage.table.tableName,
-      BUCKET_NAME: storage.uploadBucket.bucketName,
+      // Required by core's config; the receiver never touches the bucket.
+      BUCKET_NAME: useUploadBucket(stack, settings).bucketName,
       WORK_BUCKET_NAME: storage.workBucket.bucketName,
       HUB_KIND: settings.hubKind,
       HUB_URL: hubUrl,
@@ -78,8 +106,32 @@ export function Push({ stack, app }: StackContext) {
     }),
   });
   // A conditional put is all it writes; it never reads the table, the buckets or the hub secret.
-  storage.table.grantWriteData(receiver);
-  pushSecret.grantRead(receiver);
+  storage.table.grant(receiver, ...PUSH_TABLE_ACTIONS);
+  iam.Grant.addToPrincipal({
+    grantee: receiver,
+    actions: ["secretsmanager:GetSecretValue"],
+    resourceArns: [pushSecret.secretArn],
+  });
+
+  NagSuppressions.addResourceSuppressions(pushSecret, [
+    {
+      id: "AwsSolutions-SMG4",
+      reason:
+        "CDSE's push subscription holds this pair (NotificationEpUsername/Password): a rotation here would lock CDSE out until the subscription is recreated with `npm run subscriptions`, so it is changed by hand, together",
+    },
+  ]);
+  NagSuppressions.addResourceSuppressions(
+    receiver,
+    [
+      {
+        id: "AwsSolutions-IAM5",
+        reason:
+          "Table.grant adds the table's index ARNs (table/index/*) with the table's; PutItem is the only action and acts on the table itself",
+        appliesTo: [{ regex: "/^Resource::<Granules[0-9A-F]+\\.Arn>\\/index\\/\\*$/" }],
+      },
+    ],
+    true,
+  );
 
   const rule = new events.Rule(stack, "PushedGranulesRun", {
     description: "Downloads the granules CDSE pushed since the last run",
@@ -92,6 +144,7 @@ export function Push({ stack, app }: StackContext) {
   });
 
   const endpoint = `${receiver.url ?? ""}events`;
+  endpointParameter(endpoint);
   stack.addOutputs({ PushEndpoint: endpoint, PushSecretArn: pushSecret.secretArn });
-  return { receiver, endpoint, pushSecret, rule };
+  return { enabled: true as const, receiver, endpoint, pushSecret, rule };
 }

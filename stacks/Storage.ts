@@ -3,13 +3,20 @@ import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import * as ssm from "aws-cdk-lib/aws-ssm";
+import { NagSuppressions } from "cdk-nag";
+import type { Construct } from "constructs";
 import type { StackContext } from "sst/constructs";
-import { useStageSettings } from "./settings";
+import { uploadBucketNameParameter } from "./parameters";
+import { type StageSettings, useStageSettings } from "./settings";
 
 /** What the other stacks bind to: the granule table, both buckets and the hub credential secrets. */
 export interface StorageResources {
   table: dynamodb.Table;
-  /** Created here, or imported by name when UPLOAD_BUCKET_NAME is set. */
+  /**
+   * Created here, or imported by name when UPLOAD_BUCKET_NAME is set. Other stacks do not use it:
+   * they call useUploadBucket, which reads the name Storage publishes, so no export ties them to it.
+   */
   uploadBucket: s3.IBucket;
   workBucket: s3.Bucket;
   hubSecret: secretsmanager.Secret;
@@ -53,7 +60,16 @@ export function Storage({ stack, app }: StackContext): StorageResources {
   const uploadBucket: s3.IBucket =
     settings.uploadBucketName === undefined
       ? new s3.Bucket(stack, "UploadBucket", { ...protectedBucket, lifecycleRules: [abortIncompleteUploads] })
-      : s3.Bucket.fromBucketName(stack, "UploadBucket", settings.uploadBucketName);
+      : s3.Bucket.fromBucketAttributes(stack, "UploadBucket", {
+          bucketName: settings.uploadBucketName,
+          ...(settings.uploadBucketRegion !== undefined && { region: settings.uploadBucketRegion }),
+        });
+  // The one place the other stacks learn the upload bucket's name (see useUploadBucket).
+  new ssm.StringParameter(stack, "UploadBucketNameParameter", {
+    parameterName: uploadBucketNameParameter(app.stage),
+    stringValue: uploadBucket.bucketName,
+    description: "Upload bucket name, read at deploy time by the Workflow and Push stacks",
+  });
 
   const workBucket = new s3.Bucket(stack, "WorkBucket", {
     ...protectedBucket,
@@ -81,6 +97,27 @@ export function Storage({ stack, app }: StackContext): StorageResources {
         })
       : undefined;
 
+  NagSuppressions.addResourceSuppressions(
+    [workBucket, ...(uploadBucket instanceof s3.Bucket ? [uploadBucket] : [])],
+    [
+      {
+        id: "AwsSolutions-S1",
+        reason:
+          "Server access logs would need a third bucket for data that is public (Sentinel-2 L1C) or derived (manifests, Map results); every write is by our own roles, and CloudTrail data events are the audit trail if one is needed",
+      },
+    ],
+  );
+  NagSuppressions.addResourceSuppressions(
+    [hubSecret, ...(downloadHubSecret ? [downloadHubSecret] : [])],
+    [
+      {
+        id: "AwsSolutions-SMG4",
+        reason:
+          "The hub credentials are the password of an ESA/Copernicus account: Secrets Manager cannot rotate a password that another organisation's identity provider owns; the operator changes it there and puts the new pair in",
+      },
+    ],
+  );
+
   stack.addOutputs({
     TableName: table.tableName,
     UploadBucketName: uploadBucket.bucketName,
@@ -90,4 +127,21 @@ export function Storage({ stack, app }: StackContext): StorageResources {
   });
 
   return { table, uploadBucket, workBucket, hubSecret, ...(downloadHubSecret && { downloadHubSecret }) };
+}
+
+/**
+ * The upload bucket as seen from another stack: its name is read at deploy time from the SSM
+ * parameter Storage writes (a CloudFormation parameter of type AWS::SSM::Parameter::Value<String>),
+ * not imported from an export. CloudFormation: "After another stack imports an output value, you
+ * can't delete the stack that is exporting the output value or modify the exported output value."
+ * Switching UPLOAD_BUCKET_NAME on after the first deploy would do exactly that to the bucket's name.
+ */
+export function useUploadBucket(
+  scope: Construct,
+  settings: Pick<StageSettings, "stage" | "uploadBucketRegion">,
+): s3.IBucket {
+  return s3.Bucket.fromBucketAttributes(scope, "UploadBucket", {
+    bucketName: ssm.StringParameter.valueForStringParameter(scope, uploadBucketNameParameter(settings.stage)),
+    ...(settings.uploadBucketRegion !== undefined && { region: settings.uploadBucketRegion }),
+  });
 }

@@ -1,15 +1,28 @@
-import { MISMATCH_ERROR_NAMES, MISMATCH_MAX_ATTEMPTS, RETRYABLE_ERROR_NAMES } from "@hls-s2/core";
-import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import {
+  MISMATCH_ERROR_NAMES,
+  MISMATCH_MAX_ATTEMPTS,
+  manifestKeyFor,
+  RETRYABLE_ERROR_NAMES,
+} from "@hls-s2/core";
+import { Aws, Duration, Fn, RemovalPolicy } from "aws-cdk-lib";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as kms from "aws-cdk-lib/aws-kms";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import * as ssm from "aws-cdk-lib/aws-ssm";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import * as tasks from "aws-cdk-lib/aws-stepfunctions-tasks";
+import { NagSuppressions } from "cdk-nag";
 import { type FunctionProps, Function as SstFunction, type StackContext, use } from "sst/constructs";
 import { MockHub } from "./MockHub";
-import { STAGE_PARAMETERS, type StageParameterKey, stageParameterPath } from "./parameters";
-import { Storage } from "./Storage";
+import {
+  PUBLISHED_PARAMETERS,
+  STAGE_PARAMETERS,
+  type StageParameterKey,
+  stageParameterPath,
+} from "./parameters";
+import { Storage, useUploadBucket } from "./Storage";
 import { type StageSettings, useStageSettings } from "./settings";
 
 /** Each Lambda task of the state machine and the handler file (packages/functions/src/<file>.ts) it runs. */
@@ -163,17 +176,47 @@ export function buildWorkflowDefinition(
   return generateQueries.next(shouldFetchLinks);
 }
 
+/**
+ * The DynamoDB actions each function's code sends (GranuleStore: PutItem in recordDiscovered, GetItem
+ * in getGranule/getFetchProgress, UpdateItem in every transition and recordFetchProgress, Query in the
+ * (day, status) listings and counts) and nothing else: no Scan, BatchWriteItem, DeleteItem.
+ */
+export const TABLE_ACTIONS = {
+  GenerateQueries: [],
+  FetchPage: ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
+  WriteManifest: ["dynamodb:Query"],
+  Download: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+  RecordFailure: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+  Summarize: ["dynamodb:Query"],
+} as const satisfies Record<WorkflowTaskName, readonly string[]>;
+
+/**
+ * What the Download role may do on the upload bucket. S3's multipart permissions: "You must be allowed
+ * to perform the s3:PutObject action on an object to initiate multipart upload", and the same
+ * s3:PutObject for Upload Part and Complete Multipart Upload; "You must be allowed to perform the
+ * s3:AbortMultipartUpload action to abort a multipart upload". No read, head or list: HLS's bucket
+ * policy grants none, and the code (core/transfer.ts) sends none.
+ */
+export const UPLOAD_BUCKET_ACTIONS = ["s3:PutObject", "s3:AbortMultipartUpload"] as const;
+
+/**
+ * SSE-KMS multipart uploads: "you must have permission to the kms:Decrypt and kms:GenerateDataKey
+ * actions on the key" (GenerateDataKey at CreateMultipartUpload, Decrypt for the parts).
+ */
+export const UPLOAD_KEY_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"] as const;
+
 /** The six Lambda functions and the daily state machine that drives them. */
 export function Workflow({ stack, app }: StackContext) {
   const settings = useStageSettings(app);
   const storage = use(Storage);
   const hubUrl = settings.hubUrl ?? use(MockHub).hubUrl;
   const removalPolicy = settings.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+  const uploadBucket = useUploadBucket(stack, settings);
 
   // Exactly the keys of core's parseConfig; credentials only as secret ids, never values.
   const environment: Record<string, string> = {
     TABLE_NAME: storage.table.tableName,
-    BUCKET_NAME: storage.uploadBucket.bucketName,
+    BUCKET_NAME: uploadBucket.bucketName,
     WORK_BUCKET_NAME: storage.workBucket.bucketName,
     OBJECT_PREFIX: settings.objectPrefix,
     HUB_KIND: settings.hubKind,
@@ -221,27 +264,63 @@ export function Workflow({ stack, app }: StackContext) {
     WriteManifest: lambdaFunction("WriteManifest", { timeout: "300 seconds", memorySize: "1024 MB" }),
     // Memory is part size × queue plus the runtime, whatever the product size; the handler stops
     // 60 s before this timeout so an interrupted transfer checkpoints and is retried.
-    Download: lambdaFunction("Download", { timeout: "900 seconds", memorySize: "1024 MB" }),
+    Download: lambdaFunction("Download", {
+      timeout: "900 seconds",
+      memorySize: "1024 MB",
+      // Only the download talks to the upload bucket, so only it needs the bucket's region.
+      ...(settings.uploadBucketRegion !== undefined && {
+        environment: { BUCKET_REGION: settings.uploadBucketRegion },
+      }),
+    }),
     RecordFailure: lambdaFunction("RecordFailure", { timeout: "60 seconds" }),
     Summarize: lambdaFunction("Summarize", { timeout: "300 seconds" }),
   };
 
-  storage.table.grantReadWriteData(functions.FetchPage);
-  storage.hubSecret.grantRead(functions.FetchPage);
-  storage.table.grantReadData(functions.WriteManifest);
-  storage.workBucket.grantPut(functions.WriteManifest);
-  storage.table.grantReadWriteData(functions.Download);
-  storage.uploadBucket.grantRead(functions.Download);
-  // Put covers the multipart calls and Abort*; the downloader never deletes a verified object.
-  storage.uploadBucket.grantPut(functions.Download);
-  storage.hubSecret.grantRead(functions.Download);
-  storage.downloadHubSecret?.grantRead(functions.Download);
-  storage.table.grantReadWriteData(functions.RecordFailure);
-  storage.table.grantReadData(functions.Summarize);
+  for (const [name, actions] of Object.entries(TABLE_ACTIONS) as [WorkflowTaskName, readonly string[]][]) {
+    // Table.grant covers the table and, when it has any, its indexes (`table/index/*`) for Query.
+    if (actions.length > 0) storage.table.grant(functions[name], ...actions);
+  }
+  const readSecret = (fn: SstFunction, secret: { secretArn: string }) =>
+    // GetSecretValue is the only Secrets Manager call (functions/lib/runtime.ts readSecret).
+    iam.Grant.addToPrincipal({
+      grantee: fn,
+      actions: ["secretsmanager:GetSecretValue"],
+      resourceArns: [secret.secretArn],
+    });
+  readSecret(functions.FetchPage, storage.hubSecret);
+  readSecret(functions.Download, storage.hubSecret);
+  if (storage.downloadHubSecret) readSecret(functions.Download, storage.downloadHubSecret);
+  // WriteManifest's one S3 call: PutObject of manifests/<execution>.json.
+  iam.Grant.addToPrincipal({
+    grantee: functions.WriteManifest,
+    actions: ["s3:PutObject"],
+    resourceArns: [storage.workBucket.arnForObjects(manifestKeyFor("*"))],
+  });
+  // Objects under OBJECT_PREFIX only (HLS's policy grants `bucket/prefix*`); arnForObjects builds the ARN.
+  iam.Grant.addToPrincipal({
+    grantee: functions.Download,
+    actions: [...UPLOAD_BUCKET_ACTIONS],
+    resourceArns: [uploadBucket.arnForObjects(`${settings.objectPrefix}*`)],
+  });
+  if (settings.uploadBucketKmsKeyArn !== undefined) {
+    // An imported key has no policy here: this adds to the role's policy; HLS's key policy must allow it too.
+    kms.Key.fromKeyArn(stack, "UploadBucketKey", settings.uploadBucketKmsKeyArn).grant(
+      functions.Download,
+      ...UPLOAD_KEY_ACTIONS,
+    );
+  }
+  const downloadRole = functions.Download.role;
+  if (downloadRole === undefined) throw new TypeError("Workflow: the Download function has no role");
 
   const logGroup = new logs.LogGroup(stack, "StateMachineLogs", {
-    // The vendedlogs prefix keeps CloudWatch's resource policy from growing with every log group.
-    logGroupName: `/aws/vendedlogs/states/${app.logicalPrefixedName("granules")}`,
+    // Step Functions: "To avoid reaching the CloudWatch Logs resource policy size limit, prefix your
+    // CloudWatch Logs log group names with /aws/vendedlogs/". The suffix is the first block of this
+    // stack's id, which is stable across deploys but new after `sst remove`, so a log group retained
+    // on prod never collides with the one a later deploy creates ("already exists").
+    logGroupName: Fn.join("", [
+      `/aws/vendedlogs/states/${app.logicalPrefixedName("granules")}-`,
+      Fn.select(0, Fn.split("-", Fn.select(2, Fn.split("/", Aws.STACK_ID)))),
+    ]),
     retention: logs.RetentionDays.THREE_MONTHS,
     removalPolicy,
   });
@@ -255,15 +334,19 @@ export function Workflow({ stack, app }: StackContext) {
     comment: "HLS Sentinel-2 downloader: one execution per day or backfill, one child execution per granule",
   });
 
+  suppressWorkflowFindings(stateMachine, functions, settings.objectPrefix);
+
   stack.addOutputs({
     StateMachineArn: stateMachine.stateMachineArn,
     StateMachineName: stateMachine.stateMachineName,
+    // The principal HLS's bucket policy (and key policy) names.
+    DownloadRoleArn: downloadRole.roleArn,
   });
   // What the operator CLI resolves `--stage NAME` from (stacks/parameters.ts names them).
   const published: Record<StageParameterKey, string> = {
     stateMachineArn: stateMachine.stateMachineArn,
     tableName: storage.table.tableName,
-    uploadBucketName: storage.uploadBucket.bucketName,
+    uploadBucketName: uploadBucket.bucketName,
     workBucketName: storage.workBucket.bucketName,
     lookbackDays: String(settings.lookbackDays),
   };
@@ -273,5 +356,80 @@ export function Workflow({ stack, app }: StackContext) {
       stringValue: value,
     });
   }
-  return { stateMachine, functions };
+  new ssm.StringParameter(stack, "Parameter-downloadRoleArn", {
+    parameterName: `${stageParameterPath(app.stage)}${PUBLISHED_PARAMETERS.downloadRoleArn}`,
+    stringValue: downloadRole.roleArn,
+    description: "The role that uploads granules: the principal of the upload bucket's policy",
+  });
+  return { stateMachine, functions, downloadRole };
+}
+
+/** A cdk-nag `appliesTo` matching an IAM5 finding exactly, logical-id hashes left open. */
+function finding(pattern: string): { regex: string } {
+  return { regex: `/^Resource::${pattern}$/` };
+}
+
+/** The cdk-nag findings of the Workflow stack that stay, each with the reason it stays. */
+function suppressWorkflowFindings(
+  stateMachine: sfn.StateMachine,
+  functions: Record<WorkflowTaskName, SstFunction>,
+  objectPrefix: string,
+): void {
+  const indexWildcard = {
+    id: "AwsSolutions-IAM5",
+    reason:
+      "Table.grant adds the table's index ARNs (table/index/*) next to the table's: Query reads the byDayStatus index, the table's only one",
+    appliesTo: [finding("<Granules[0-9A-F]+\\.Arn>\\/index\\/\\*")],
+  };
+  NagSuppressions.addResourceSuppressions(Object.values(functions), [indexWildcard], true);
+  NagSuppressions.addResourceSuppressions(
+    functions.Download,
+    [
+      {
+        id: "AwsSolutions-IAM5",
+        reason: `Objects under the upload prefix ("${objectPrefix}*"): one key per granule, named after products not known at deploy time; only PutObject and AbortMultipartUpload`,
+        appliesTo: [finding("arn:<AWS::Partition>:s3:::<[A-Za-z0-9]+>\\/.*\\*")],
+      },
+    ],
+    true,
+  );
+  NagSuppressions.addResourceSuppressions(
+    functions.WriteManifest,
+    [
+      {
+        id: "AwsSolutions-IAM5",
+        reason:
+          "One manifest per execution, manifests/<execution name>.json: only PutObject, only that prefix",
+        appliesTo: [finding("<WorkBucket[0-9A-F]+\\.Arn>\\/manifests\\/\\*\\.json")],
+      },
+    ],
+    true,
+  );
+  NagSuppressions.addResourceSuppressions(
+    stateMachine,
+    [
+      {
+        id: "AwsSolutions-IAM5",
+        reason:
+          "What CDK grants the state machine: its Lambda tasks' versions (function:*), the Distributed Map's ItemReader/ResultWriter objects in the work bucket, its own child executions (Describe/Stop/Redrive), and the CloudWatch Logs delivery actions, which have no resource-level permissions (Resource *)",
+        appliesTo: [
+          finding("<[A-Za-z]+Function[0-9A-F]+\\.Arn>:\\*"),
+          finding("arn:<AWS::Partition>:s3:::<WorkBucket[0-9A-F]+>\\/\\*"),
+          finding("arn:<AWS::Partition>:states:.*:execution:.*"),
+          "Resource::*",
+        ],
+      },
+      {
+        id: "AwsSolutions-SF1",
+        reason:
+          "Level ERROR on purpose: ALL would log every state of ~13,000 child executions a day; each execution's full history stays in Step Functions (90 days) and is what an operator reads",
+      },
+      {
+        id: "AwsSolutions-SF2",
+        reason:
+          'X-Ray off: its PutTraceSegments needs Resource "*", and the Map Run view of the console already shows each granule\'s child execution',
+      },
+    ],
+    true,
+  );
 }

@@ -20,3 +20,26 @@ export const STAGE_PARAMETERS = {
 } as const;
 
 export type StageParameterKey = keyof typeof STAGE_PARAMETERS;
+
+/**
+ * Parameters a stage publishes for others than the operator CLI (which does not require them): the
+ * Download role's ARN, for the HLS side's bucket policy (issue 14 names this path), and the push endpoint.
+ */
+export const PUBLISHED_PARAMETERS = {
+  downloadRoleArn: "downloadRoleArn",
+  /** The CDSE push endpoint's URL, or PUSH_ENDPOINT_DISABLED on a stage without push. */
+  pushEndpoint: "push-endpoint",
+} as const;
+
+/** The push-endpoint parameter's value on a stage without push subscriptions. */
+export const PUSH_ENDPOINT_DISABLED = "disabled";
+
+/**
+ * Where Storage writes the upload bucket's name for the stacks that use it (Workflow, Push). They
+ * read it at deploy time instead of importing a CloudFormation export: an export's value cannot change
+ * while another stack imports it, and switching UPLOAD_BUCKET_NAME on changes exactly that value.
+ * A sub-folder, so `GetParametersByPath` of the stage folder (not recursive) never lists it.
+ */
+export function uploadBucketNameParameter(stage: string): string {
+  return `${stageParameterPath(stage)}storage/upload-bucket-name`;
+}

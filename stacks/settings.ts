@@ -1,7 +1,14 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ConfigError, type ConfigIssue, HUB_KINDS, PLATFORMS, type Platform } from "@hls-s2/core";
+import {
+  AWS_REGION_PATTERN,
+  ConfigError,
+  type ConfigIssue,
+  HUB_KINDS,
+  PLATFORMS,
+  type Platform,
+} from "@hls-s2/core";
 import * as v from "valibot";
 
 /** The one stage that keeps its data when removed and never gets the mock hub. */
@@ -46,6 +53,12 @@ export interface StageSettings {
   mockHub: boolean;
   /** MOCK_HUB_* variables (seed, days, granules, size, fault profile) passed to the mock hub function. */
   mockHubEnvironment: Record<string, string>;
+  /** Region of the imported UPLOAD_BUCKET_NAME when it is not the stage's region (HLS's bucket). */
+  uploadBucketRegion?: string;
+  /** KMS key of the imported upload bucket's default encryption (SSE-KMS), if it has one. */
+  uploadBucketKmsKeyArn?: string;
+  /** Reserved concurrency of the public push function: its ceiling, and what it takes from the account. */
+  pushReservedConcurrency: number;
 }
 
 /** Environment variables read at synth time, mapped to the settings they fill. */
@@ -68,6 +81,9 @@ export const SETTINGS_ENV_KEYS = {
   ALARM_EMAIL: "alarmEmail",
   FAILED_GRANULES_ALARM_THRESHOLD: "failedGranulesAlarmThreshold",
   MOCK_HUB_ENABLED: "mockHub",
+  UPLOAD_BUCKET_REGION: "uploadBucketRegion",
+  UPLOAD_BUCKET_KMS_KEY_ARN: "uploadBucketKmsKeyArn",
+  PUSH_RESERVED_CONCURRENCY: "pushReservedConcurrency",
 } as const satisfies Record<string, keyof StageSettings>;
 
 type SettingsEnvKey = keyof typeof SETTINGS_ENV_KEYS;
@@ -132,6 +148,20 @@ const ENV_SCHEMA = v.partial(
     ALARM_EMAIL: v.pipe(v.string(), v.email("must be an email address")),
     FAILED_GRANULES_ALARM_THRESHOLD: integer(0, 1_000_000),
     MOCK_HUB_ENABLED: flag,
+    UPLOAD_BUCKET_REGION: v.pipe(
+      v.string(),
+      v.regex(AWS_REGION_PATTERN, "must be an AWS region like us-west-2"),
+    ),
+    UPLOAD_BUCKET_KMS_KEY_ARN: v.pipe(
+      v.string(),
+      // A key ARN, not an alias: IAM grants on a key match its key ARN only.
+      v.regex(
+        /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/,
+        "must be a KMS key ARN (…:key/<id>)",
+      ),
+    ),
+    // Lambda keeps at least 100 of the account's concurrency unreserved, so a reservation needs an account above that.
+    PUSH_RESERVED_CONCURRENCY: integer(1, 1000),
   }),
 );
 
@@ -155,6 +185,9 @@ export function stageDefaults(stage: string): StageSettings {
     failedGranulesAlarmThreshold: 50,
     mockHub: !production,
     mockHubEnvironment: {},
+    // CDSE delivers pushes one product at a time, a few a second at most: 5 absorbs bursts, and a flood
+    // of requests is throttled (429) at 5 instead of taking the concurrency the downloads need.
+    pushReservedConcurrency: 5,
   };
 }
 
@@ -227,6 +260,14 @@ function assertStageSettings(settings: StageSettings): void {
       key: "TILE_ALLOW_LIST_FILE",
       message: `no file ${settings.tileAllowListFile} in the repository`,
     });
+  }
+  for (const [key, value] of [
+    ["UPLOAD_BUCKET_REGION", settings.uploadBucketRegion],
+    ["UPLOAD_BUCKET_KMS_KEY_ARN", settings.uploadBucketKmsKeyArn],
+  ] as const) {
+    if (value !== undefined && settings.uploadBucketName === undefined) {
+      issues.push({ key, message: "applies only to an imported bucket: set UPLOAD_BUCKET_NAME too" });
+    }
   }
   if (issues.length > 0) throw new ConfigError(issues);
 }

@@ -1,4 +1,5 @@
 import { rmSync } from "node:fs";
+import { Aspects, type IAspect } from "aws-cdk-lib";
 import { App, getStack } from "sst/constructs";
 import { initProject, useProject } from "sst/project.js";
 import { Alarms } from "./Alarms";
@@ -32,12 +33,14 @@ export interface SynthesizeOptions {
   /** Overrides on top of the stage's defaults; the environment is NOT read, so synthesis is reproducible. */
   settings?: Partial<StageSettings>;
   region?: string;
+  /** Aspects applied to the whole app before synthesis (the stack tests run cdk-nag's checks this way). */
+  aspects?: IAspect[];
 }
 
 export interface SynthesizedApp {
   settings: StageSettings;
   region: string;
-  /** By stack function name; a stack the stage does not get (MockHub on prod, Schedule when off) is absent. */
+  /** By stack function name; a stack the stage does not get (MockHub on prod) is absent. */
   templates: Partial<Record<StackName, TemplateJson>>;
   /** The state machine's definition with Ref/GetAtt/Join/ImportValue flattened to placeholder values. */
   stateMachineDefinition(stack?: StackName): StateMachineDefinition;
@@ -60,6 +63,7 @@ export async function synthesizeApp(options: SynthesizeOptions): Promise<Synthes
   const region = options.region ?? useProject().config.region ?? "us-east-1";
   const app = new App({ mode: "deploy", stage, name: useProject().config.name, region });
   addStacks(app, settings);
+  for (const aspect of options.aspects ?? []) Aspects.of(app).add(aspect);
 
   const stacks = new Map<StackName, ReturnType<typeof getStack>>();
   for (const [name, fn] of Object.entries(STACKS) as [StackName, (typeof STACKS)[StackName]][]) {

@@ -51,3 +51,31 @@ export function iamStatements(template: TemplateJson): { logicalId: string; stat
 export function resourcesOfType(template: TemplateJson | undefined, type: string) {
   return Object.entries(template?.Resources ?? {}).filter(([, resource]) => resource.Type === type);
 }
+
+/** The logical id of the function whose logical id starts with `prefix` (SST appends a hash). */
+export function functionId(template: TemplateJson | undefined, prefix: string): string {
+  const found = resourcesOfType(template, "AWS::Lambda::Function").find(([id]) => id.startsWith(prefix));
+  if (found === undefined) throw new Error(`no function ${prefix}*`);
+  return found[0];
+}
+
+/** Every statement of the policies attached to the role of the function `prefix*`. */
+export function functionRoleStatements(template: TemplateJson, prefix: string): PolicyStatement[] {
+  const role = template.Resources?.[functionId(template, prefix)]?.Properties?.Role as
+    | { "Fn::GetAtt": [string, string] }
+    | undefined;
+  if (role === undefined) throw new Error(`function ${prefix}* has no role`);
+  const roleId = role["Fn::GetAtt"][0];
+  return iamStatements(template)
+    .filter(({ logicalId }) => {
+      const roles = template.Resources?.[logicalId]?.Properties?.Roles as { Ref: string }[] | undefined;
+      return roles?.some((role) => role.Ref === roleId) ?? false;
+    })
+    .map(({ statement }) => statement);
+}
+
+/** The actions of those statements, sorted, without duplicates. */
+export function functionRoleActions(template: TemplateJson, prefix: string): string[] {
+  const actions = functionRoleStatements(template, prefix).flatMap((statement) => [statement.Action].flat());
+  return [...new Set(actions)].sort();
+}

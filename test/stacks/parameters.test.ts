@@ -1,5 +1,10 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { STAGE_PARAMETERS, stageParameterPath } from "../../stacks/parameters";
+import {
+  PUBLISHED_PARAMETERS,
+  STAGE_PARAMETERS,
+  stageParameterPath,
+  uploadBucketNameParameter,
+} from "../../stacks/parameters";
 import { type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
 import { resourcesOfType } from "./helpers";
 
@@ -23,7 +28,7 @@ describe("the stage parameters the operator CLI reads", () => {
   it("publishes every resource under /hls-s2/<stage>/", () => {
     const names = [...parametersByName().keys()].sort();
     expect(names).toEqual(
-      Object.values(STAGE_PARAMETERS)
+      [...Object.values(STAGE_PARAMETERS), PUBLISHED_PARAMETERS.downloadRoleArn]
         .map((name) => `/hls-s2/opstest/${name}`)
         .sort(),
     );
@@ -40,8 +45,12 @@ describe("the stage parameters the operator CLI reads", () => {
     const values = parametersByName();
     expect(values.get("/hls-s2/opstest/lookback-days")).toBe("3");
     // Cross-stack references: the names come from the Storage stack's exports, never literals.
-    for (const name of ["table-name", "upload-bucket", "work-bucket"]) {
+    for (const name of ["table-name", "work-bucket"]) {
       expect(JSON.stringify(values.get(`/hls-s2/opstest/${name}`))).toContain("Fn::ImportValue");
     }
+    // The upload bucket's name comes from the parameter Storage writes, read at deploy time.
+    const uploadBucket = values.get("/hls-s2/opstest/upload-bucket") as { Ref: string };
+    const parameters = synthesized.templates.Workflow?.Parameters as Record<string, { Default: string }>;
+    expect(parameters[uploadBucket.Ref]?.Default).toBe(uploadBucketNameParameter("opstest"));
   });
 });

@@ -1,5 +1,6 @@
 import { ConfigError, parseConfig } from "@hls-s2/core";
 import { beforeAll, describe, expect, it } from "vitest";
+import { PUSH_ENDPOINT_DISABLED } from "../../stacks/parameters";
 import { resolveStageSettings } from "../../stacks/settings";
 import { flattenIntrinsics, type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
 import { iamStatements, resourcesOfType } from "./helpers";
@@ -34,6 +35,28 @@ describe("push subscriptions enabled", () => {
       TargetFunctionArn: { "Fn::GetAtt": [functionId, "Arn"] },
     });
     expect(withPush.templates.Push?.Outputs).toHaveProperty("PushEndpoint");
+  });
+
+  it("allows no CORS: the caller is CDSE's server, never a browser", () => {
+    const urls = resourcesOfType(withPush.templates.Push, "AWS::Lambda::Url");
+    expect(urls).toHaveLength(1);
+    expect(urls[0]?.[1].Properties).not.toHaveProperty("Cors");
+  });
+
+  it("reserves 5 concurrent executions by default, and PUSH_RESERVED_CONCURRENCY changes it", async () => {
+    const [, fn] = pushFunction(withPush);
+    expect(fn.Properties?.ReservedConcurrentExecutions).toBe(5);
+    expect(resolveStageSettings("test", { PUSH_RESERVED_CONCURRENCY: "12" }).pushReservedConcurrency).toBe(
+      12,
+    );
+    expect(() => resolveStageSettings("test", { PUSH_RESERVED_CONCURRENCY: "0" })).toThrow(
+      /PUSH_RESERVED_CONCURRENCY/,
+    );
+    const tuned = await synthesizeApp({
+      stage: "test",
+      settings: { hubKind: "cdse", pushEnabled: true, pushReservedConcurrency: 2 },
+    });
+    expect(pushFunction(tuned)[1].Properties?.ReservedConcurrentExecutions).toBe(2);
   });
 
   it("gives the function an environment core's parseConfig accepts, the push secret by id only", () => {
@@ -87,11 +110,15 @@ describe("push subscriptions enabled", () => {
 });
 
 describe("push subscriptions disabled", () => {
-  it("has no Push stack, no push endpoint and no hourly rule (the default)", () => {
+  it("keeps the Push stack without a push endpoint or an hourly rule (the default)", () => {
     expect(withoutPush.settings.pushEnabled).toBe(false);
-    expect(withoutPush.templates.Push).toBeUndefined();
-    const everything = Object.values(withoutPush.templates);
-    expect(everything.flatMap((template) => resourcesOfType(template, "AWS::Events::Rule"))).toEqual([]);
+    const push = withoutPush.templates.Push;
+    expect(resourcesOfType(push, "AWS::Lambda::Url")).toEqual([]);
+    expect(resourcesOfType(push, "AWS::Events::Rule")).toEqual([]);
+    expect(resourcesOfType(push, "AWS::SecretsManager::Secret")).toEqual([]);
+    expect(resourcesOfType(push, "AWS::SSM::Parameter").map(([, p]) => p.Properties?.Value)).toEqual([
+      PUSH_ENDPOINT_DISABLED,
+    ]);
   });
 
   it("refuses push on a DHuS stage", () => {

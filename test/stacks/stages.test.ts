@@ -215,6 +215,34 @@ describe("settings", () => {
     ]);
   });
 
+  it("reads HLS's bucket settings and refuses a region or key without UPLOAD_BUCKET_NAME", () => {
+    const key = "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    expect(
+      resolveStageSettings("dev", {
+        UPLOAD_BUCKET_NAME: "hls-landing",
+        UPLOAD_BUCKET_REGION: "us-east-1",
+        UPLOAD_BUCKET_KMS_KEY_ARN: key,
+      }),
+    ).toMatchObject({
+      uploadBucketName: "hls-landing",
+      uploadBucketRegion: "us-east-1",
+      uploadBucketKmsKeyArn: key,
+    });
+    let error: unknown;
+    try {
+      resolveStageSettings("dev", { UPLOAD_BUCKET_REGION: "us-east-1", UPLOAD_BUCKET_KMS_KEY_ARN: key });
+    } catch (caught) {
+      error = caught;
+    }
+    expect((error as ConfigError).issues.map((issue) => issue.key).sort()).toEqual([
+      "UPLOAD_BUCKET_KMS_KEY_ARN",
+      "UPLOAD_BUCKET_REGION",
+    ]);
+    expect(() =>
+      resolveStageSettings("dev", { UPLOAD_BUCKET_NAME: "b-x", UPLOAD_BUCKET_KMS_KEY_ARN: "alias/hls" }),
+    ).toThrow(/UPLOAD_BUCKET_KMS_KEY_ARN/);
+  });
+
   it("requires a hub URL on a stage without the mock hub", () => {
     expect(() => resolveStageSettings("staging", { MOCK_HUB_ENABLED: "false" })).toThrow(/HUB_URL/);
   });

@@ -256,13 +256,13 @@ describe("permissions", () => {
 });
 
 describe("a stage without the schedule", () => {
-  it("has no Schedule stack and no EventBridge rule", () => {
+  it("keeps its Schedule stack with the daily rule DISABLED, and no other rule", () => {
     expect(synthesized.settings.scheduleEnabled).toBe(false);
-    expect(synthesized.templates.Schedule).toBeUndefined();
     const rules = Object.values(synthesized.templates).flatMap((template) =>
       resourcesOfType(template, "AWS::Events::Rule"),
     );
-    expect(rules).toEqual([]);
+    expect(rules.map(([, rule]) => rule.Properties?.State)).toEqual(["DISABLED"]);
+    expect(resourcesOfType(synthesized.templates.Schedule, "AWS::Events::Rule")).toHaveLength(1);
   });
 });
 

@@ -27,9 +27,13 @@ export const CONFIG_KEYS = [
   "DOWNLOADS_ENABLED",
   "SEARCH_PAGE_SIZE",
   "FETCH_TIME_BUDGET_SECONDS",
+  "BUCKET_REGION",
 ] as const;
 
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
+
+/** An AWS region name (`us-west-2`): the shape both the Lambda config and the deploy settings accept. */
+export const AWS_REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d$/;
 
 export const HUB_KINDS = ["dhus", "cdse"] as const;
 export type HubKind = (typeof HUB_KINDS)[number];
@@ -64,6 +68,8 @@ export interface Config {
   downloadsEnabled: boolean;
   searchPageSize: number;
   fetchTimeBudgetSeconds: number;
+  /** Region of the upload bucket when it is not the function's own (HLS's bucket in another region). */
+  bucketRegion?: string;
 }
 
 function integer(fallback: number, min: number, max: number) {
@@ -160,6 +166,7 @@ const ENV_SCHEMA = v.object({
   ),
   SEARCH_PAGE_SIZE: integer(100, 1, 1000),
   FETCH_TIME_BUDGET_SECONDS: integer(600, 10, 900),
+  BUCKET_REGION: v.optional(v.pipe(v.string(), v.regex(AWS_REGION_PATTERN, "must be an AWS region"))),
 });
 
 /**
@@ -217,6 +224,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     downloadsEnabled: parsed.DOWNLOADS_ENABLED,
     searchPageSize: parsed.SEARCH_PAGE_SIZE,
     fetchTimeBudgetSeconds: parsed.FETCH_TIME_BUDGET_SECONDS,
+    ...(parsed.BUCKET_REGION !== undefined && { bucketRegion: parsed.BUCKET_REGION }),
   };
 }
 

@@ -65,6 +65,7 @@ describe("parseConfig", () => {
         DOWNLOADS_ENABLED: "0",
         SEARCH_PAGE_SIZE: "1000",
         FETCH_TIME_BUDGET_SECONDS: "300",
+        BUCKET_REGION: "eu-central-1",
       }),
     );
 
@@ -85,6 +86,7 @@ describe("parseConfig", () => {
       downloadsEnabled: false,
       searchPageSize: 1000,
       fetchTimeBudgetSeconds: 300,
+      bucketRegion: "eu-central-1",
     });
     expect([...(config.tileAllowList ?? [])]).toEqual(["32TQM", "33UUP"]);
   });
@@ -126,6 +128,7 @@ describe("parseConfig", () => {
     ["DOWNLOADS_ENABLED", "yes", /true, false, 1 or 0/],
     ["SEARCH_PAGE_SIZE", "-1", /at least 1/],
     ["FETCH_TIME_BUDGET_SECONDS", "5000", /at most/],
+    ["BUCKET_REGION", "Oregon", /AWS region/],
   ])("names %s when it is %s", (key, value, message) => {
     const issues = issuesOf(minimalEnv({ [key]: value }));
     expect(issues).toEqual([{ key, message: expect.stringMatching(message) }]);

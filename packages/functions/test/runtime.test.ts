@@ -1,7 +1,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
-import { configureRuntime, getConfig, getHub, resetRuntime } from "../src/lib/runtime";
+import { configureRuntime, getConfig, getHub, getS3, resetRuntime } from "../src/lib/runtime";
 import { lambdaEnv } from "./helpers/local";
 
 afterEach(() => resetRuntime());
@@ -23,6 +23,15 @@ describe("runtime", () => {
 
     expect(getConfig()).toBe(first);
     expect(first.lookbackDays).toBe(3);
+  });
+
+  it("points the S3 client at BUCKET_REGION when the upload bucket lives in another region", async () => {
+    configureRuntime({ env: lambdaEnv({ BUCKET_REGION: "eu-central-1" }) });
+    expect(await getS3().config.region()).toBe("eu-central-1");
+    resetRuntime();
+    configureRuntime({ env: { ...lambdaEnv(), AWS_REGION: "us-west-2" } });
+    // Without it the SDK's own chain decides (the function's AWS_REGION on Lambda).
+    expect(getConfig().bucketRegion).toBeUndefined();
   });
 
   it("builds the DHuS hub with credentials read once from Secrets Manager", async () => {

@@ -79,8 +79,14 @@ export function getStore(): GranuleStore {
 }
 
 export function getS3(): S3Client {
-  s3 ??= overrides.clients?.s3 ?? new S3Client({});
+  // The SDK does not follow S3's cross-region redirect by default (followRegionRedirects: false), so a
+  // bucket in another region than the function's needs its region named.
+  s3 ??= overrides.clients?.s3 ?? newS3Client(getConfig().bucketRegion);
   return s3;
+}
+
+function newS3Client(region: string | undefined): S3Client {
+  return new S3Client(region === undefined ? {} : { region });
 }
 
 /** The hub of the configured kind, with credentials from Secrets Manager. @throws ConfigError */
