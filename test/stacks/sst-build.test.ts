@@ -106,19 +106,30 @@ async function buildLikeSstDeploy(stage: string, mode: "deploy" | "dev"): Promis
  * AWS_SESSION_TOKEN – The access keys obtained from the function's execution role. …
  * LAMBDA_TASK_ROOT – The path to your Lambda function code."
  */
-async function importInLambdaLikeProcess(fn: BuiltFunction): Promise<{ handler: string }> {
+async function importInLambdaLikeProcess(
+  fn: BuiltFunction,
+  invoke?: unknown,
+): Promise<{ handler: string; statusCode?: number; body?: string }> {
   const modulePath = path.join(fn.codeDir, fn.handler.replace(/\.[^.]+$/, ".mjs"));
+  const script = [
+    "const m = await import(process.argv[1]);",
+    "const out = { handler: typeof m.handler };",
+    "if (process.argv[2]) Object.assign(out, await m.handler(JSON.parse(process.argv[2])));",
+    "console.log(JSON.stringify(out));",
+  ].join("\n");
   const { stdout } = await run(
     process.execPath,
     [
       "--input-type=module",
       "-e",
-      "const m = await import(process.argv[1]); console.log(JSON.stringify({ handler: typeof m.handler }));",
+      script,
       modulePath,
+      ...(invoke === undefined ? [] : [JSON.stringify(invoke)]),
     ],
     {
       cwd: fn.codeDir,
       timeout: 20_000,
+      maxBuffer: 16 * 1024 * 1024,
       env: {
         ...fn.environment,
         AWS_REGION: REGION,
@@ -134,7 +145,11 @@ async function importInLambdaLikeProcess(fn: BuiltFunction): Promise<{ handler: 
       },
     },
   );
-  return JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as { handler: string };
+  return JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as {
+    handler: string;
+    statusCode?: number;
+    body?: string;
+  };
 }
 
 /**
@@ -277,7 +292,26 @@ describe("sst deploy's own build", () => {
     const fetch = dev.functions.find((fn) => fn.handler === "packages/functions/src/fetch-links.handler")!;
     const file = path.join(fetch.codeDir, fetch.environment.TILE_ALLOW_LIST_FILE!);
     expect([...loadTileAllowList(readFileSync(file, "utf8"))]).toEqual(["32TQM", "33UUP", "10SEG"]);
-    expect(dev.functions.map((fn) => fn.handler)).toContain("packages/mock-hub/src/lambda.handler");
+  });
+
+  it("gives the deployed mock hub HLS's grid to draw its catalogue from", async () => {
+    const mockHub = dev.functions.find((fn) => fn.handler === "packages/mock-hub/src/lambda.handler")!;
+    // A function URL request (payload format 2.0) for the catalogue listing.
+    const result = await importInLambdaLikeProcess(mockHub, {
+      version: "2.0",
+      rawPath: "/__mock/catalogue",
+      rawQueryString: "",
+      headers: {},
+      isBase64Encoded: false,
+      requestContext: { domainName: "mock.lambda-url.us-west-2.on.aws", http: { method: "GET" } },
+    });
+    expect(result.statusCode).toBe(200);
+    const { products } = JSON.parse(result.body ?? "{}") as { products: { tileId: string }[] };
+    const hls = new Set(
+      loadTileAllowList(readFileSync(path.join(REPO_ROOT, "config/hls-tiles.txt"), "utf8")),
+    );
+    expect(products.length).toBeGreaterThan(0);
+    expect(products.some((product) => hls.has(product.tileId))).toBe(true);
   });
 
   it("synthesizes the dev stage with an allow-list for `sst dev` too", () => {
