@@ -187,8 +187,11 @@ function bootstrapStack(name: string, outputs: Record<string, string>) {
   };
 }
 
-// npm runs once per function (SST writes a package.json for "install" packages); keep it off the network.
-const OFFLINE_NPM = {
+const BUILD_ENV = {
+  // SST builds cpus − 1 functions at a time (constructs/deferred_task.js), one on these 2 cores; each
+  // build waits on an npm child, so two overlap well.
+  SST_BUILD_CONCURRENCY: "2",
+  // npm runs once per function (SST writes a package.json for "install" packages); keep it off the network.
   npm_config_offline: "true",
   npm_config_audit: "false",
   npm_config_fund: "false",
@@ -224,12 +227,12 @@ beforeAll(async () => {
   // prod as shipped: CDSE and the HLS tile list by default, push on, an alarm email.
   prod = await asSstCli(
     REPO_ROOT,
-    { ...OFFLINE_NPM, PUSH_ENABLED: "true", ALARM_EMAIL: "ops@example.org" },
+    { ...BUILD_ENV, PUSH_ENABLED: "true", ALARM_EMAIL: "ops@example.org" },
     () => buildLikeSstDeploy("prod", "deploy"),
   );
   // A dev stage run from a workspace folder, as `npx sst deploy` from packages/functions would be,
   // with the allow-list given as an absolute path (what copyFiles must still receive relative).
-  const devEnv = { ...OFFLINE_NPM, TILE_ALLOW_LIST_FILE: path.join(REPO_ROOT, "config/tiles.example.txt") };
+  const devEnv = { ...BUILD_ENV, TILE_ALLOW_LIST_FILE: path.join(REPO_ROOT, "config/tiles.example.txt") };
   dev = await asSstCli(path.join(REPO_ROOT, "packages/functions"), devEnv, () =>
     buildLikeSstDeploy("dev", "deploy"),
   );
