@@ -283,7 +283,8 @@ describe("sst deploy's own build", () => {
       "packages/functions/src/receive-push.handler",
     ]);
     for (const fn of withList) {
-      // Relative, as Lambda reads it from /var/task, the runtime's working directory.
+      // Relative: the handler reads it from its working directory, the code directory on Lambda
+      // (/var/task, LAMBDA_TASK_ROOT) as in the child processes below.
       const file = path.join(fn.codeDir, fn.environment.TILE_ALLOW_LIST_FILE!);
       const tiles = loadTileAllowList(readFileSync(file, "utf8"));
       expect(tiles.size).toBe(18_952);
