@@ -122,6 +122,8 @@ async function timeStateMachine(granules: number, concurrency: number, cacheDir:
       productSize: SIZE_BYTES,
       seed: SEED,
       concurrency,
+      // Both sides must orchestrate every catalogue product; the tile filter is not what is timed.
+      allTiles: true,
       onProgress: (snapshot) => {
         if (!marks.has(snapshot.step)) marks.set(snapshot.step, performance.now());
       },
@@ -151,7 +153,7 @@ async function timeLoop(granules: number, concurrency: number, cacheDir: string)
   const runtime = await import("@hls-s2/functions/lib/runtime");
   try {
     // The environment the runner gives the handlers, against these servers.
-    const env = lambdaEnvironment(workflow, stores, { kind: "dhus", url: hub.url });
+    const env = lambdaEnvironment(workflow, stores, { kind: "dhus", url: hub.url }, { allTiles: true });
     runtime.configureRuntime({
       env,
       clients: {

@@ -1,7 +1,7 @@
 import { ConfigError } from "@hls-s2/core";
 import { Fn } from "aws-cdk-lib";
 import { Function as SstFunction, type StackContext } from "sst/constructs";
-import { PRODUCTION_STAGE, useStageSettings } from "./settings";
+import { HLS_TILE_ALLOW_LIST_FILE, PRODUCTION_STAGE, useStageSettings } from "./settings";
 
 /** The mock hub's public address, in the form the hub clients expect (no trailing slash). */
 export interface MockHubResources {
@@ -27,6 +27,9 @@ export function MockHub({ stack, app }: StackContext): MockHubResources {
     url: { authorizer: "none" },
     // Catalogue shape (MOCK_HUB_SEED, _DAYS, _GRANULES, _SIZE, _FAULT_PROFILE…) from the deploy environment.
     environment: useStageSettings(app).mockHubEnvironment,
+    // The catalogue draws its tiles from HLS's grid, read at the same place relative to the handler
+    // as in the repository (packages/mock-hub/src/catalogue.ts HLS_TILES_FILE).
+    copyFiles: [{ from: HLS_TILE_ALLOW_LIST_FILE, to: HLS_TILE_ALLOW_LIST_FILE }],
   });
   // The function URL ends in "/"; hub clients append "/dhus/..." themselves.
   const hubUrl = Fn.join("", ["https://", Fn.select(2, Fn.split("/", hub.url ?? ""))]);

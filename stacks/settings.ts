@@ -1,6 +1,5 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   AWS_REGION_PATTERN,
   ConfigError,
@@ -9,13 +8,38 @@ import {
   PLATFORMS,
   type Platform,
 } from "@hls-s2/core";
+import { useProject } from "sst/project.js";
 import * as v from "valibot";
 
 /** The one stage that keeps its data when removed and never gets the mock hub. */
 export const PRODUCTION_STAGE = "prod";
 
-/** Repository root: copyFiles sources and the tile allow-list are resolved against it. */
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+/** HLS's own tile grid (the reference system's list, 18,952 MGRS tiles): prod's default allow-list. */
+export const HLS_TILE_ALLOW_LIST_FILE = "config/hls-tiles.txt";
+
+/** The TILE_ALLOW_LIST_FILE value that turns the allow-list off: every tile of the world. */
+export const ALL_TILES = "all";
+
+/**
+ * The SST project root (the directory of sst.config.ts): a relative TILE_ALLOW_LIST_FILE is
+ * resolved against it, and it is what SST's copyFiles joins `from` to
+ * (sst/runtime/handlers.js: `path.join(project.paths.root, entry.from)`).
+ * Not derived from import.meta.url: `sst deploy`/`sst dev` bundle sst.config.ts with the stacks into
+ * `.sst.config.<time>.mjs` in the current directory (sst/stacks/build.js), where import.meta.url
+ * names that bundle, not stacks/. Outside an SST run (tests and the local mode import the
+ * TypeScript) no project exists yet, so the root is found as SST's own findRoot does: the nearest
+ * directory above process.cwd() that holds sst.config.ts.
+ */
+export function projectRoot(): string {
+  try {
+    return useProject().paths.root;
+  } catch {
+    for (let dir = process.cwd(); ; dir = path.dirname(dir)) {
+      if (existsSync(path.join(dir, "sst.config.ts"))) return dir;
+      if (path.dirname(dir) === dir) return process.cwd();
+    }
+  }
+}
 
 /** Public CDSE endpoints: the production default, since SciHub closed in 2023. */
 export const CDSE_DEFAULTS = {
@@ -37,7 +61,10 @@ export interface StageSettings {
   cdseTokenUrl?: string;
   platforms: Platform[];
   lookbackDays: number;
-  /** Path relative to the repository root, copied next to the fetch handler. */
+  /**
+   * The tile allow-list, relative to the project root (what SST's copyFiles expects), copied next to
+   * the fetch and push handlers; absent means every tile.
+   */
   tileAllowListFile?: string;
   /** Import this existing bucket instead of creating the upload bucket. */
   uploadBucketName?: string;
@@ -174,6 +201,8 @@ export function stageDefaults(stage: string): StageSettings {
     // Production talks to the hub users can reach today; other stages to their own mock hub.
     hubKind: production ? "cdse" : "dhus",
     ...(production && CDSE_DEFAULTS),
+    // HLS processes only its own grid: production fetches nothing else unless told TILE_ALLOW_LIST_FILE=all.
+    ...(production && { tileAllowListFile: HLS_TILE_ALLOW_LIST_FILE }),
     platforms: [...PLATFORMS],
     lookbackDays: 1,
     objectPrefix: "",
@@ -219,6 +248,8 @@ export function resolveStageSettings(
   for (const [key, value] of Object.entries(result.output)) {
     if (value !== undefined) Object.assign(fromEnv, { [SETTINGS_ENV_KEYS[key as SettingsEnvKey]]: value });
   }
+  // The explicit opt-out: a key present with no value, so it also clears prod's default list.
+  if (fromEnv.tileAllowListFile?.toLowerCase() === ALL_TILES) fromEnv.tileAllowListFile = undefined;
   const mockHubEnvironment = Object.fromEntries(
     Object.entries(env).filter(
       (entry): entry is [string, string] =>
@@ -233,6 +264,12 @@ export function resolveStageSettings(
     stage,
   };
   assertStageSettings(settings);
+  if (settings.tileAllowListFile !== undefined) {
+    settings.tileAllowListFile = path.relative(
+      projectRoot(),
+      path.resolve(projectRoot(), settings.tileAllowListFile),
+    );
+  }
   return settings;
 }
 
@@ -254,11 +291,11 @@ function assertStageSettings(settings: StageSettings): void {
   }
   if (
     settings.tileAllowListFile !== undefined &&
-    !existsSync(path.resolve(REPO_ROOT, settings.tileAllowListFile))
+    !existsSync(path.resolve(projectRoot(), settings.tileAllowListFile))
   ) {
     issues.push({
       key: "TILE_ALLOW_LIST_FILE",
-      message: `no file ${settings.tileAllowListFile} in the repository`,
+      message: `no file ${settings.tileAllowListFile} under the project root ${projectRoot()} (or "${ALL_TILES}" for every tile)`,
     });
   }
   for (const [key, value] of [

@@ -1,4 +1,6 @@
 import { rmSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { Aspects, type IAspect } from "aws-cdk-lib";
 import { App, getStack } from "sst/constructs";
 import { initProject, useProject } from "sst/project.js";
@@ -8,7 +10,7 @@ import { MockHub } from "./MockHub";
 import { Push } from "./Push";
 import { Schedule } from "./Schedule";
 import { Storage } from "./Storage";
-import { REPO_ROOT, resolveStageSettings, type StageSettings } from "./settings";
+import { resolveStageSettings, type StageSettings } from "./settings";
 import { Workflow } from "./Workflow";
 
 /** A CloudFormation template as JSON. */
@@ -24,6 +26,12 @@ export type StateMachineDefinition = {
   States: Record<string, Record<string, unknown>>;
   [key: string]: unknown;
 };
+
+/**
+ * The repository this file belongs to. import.meta.url is sound here, unlike in the stacks: this
+ * module only ever runs as TypeScript (tests, the local mode), never inside SST's config bundle.
+ */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 export const STACKS = { Storage, MockHub, Workflow, Schedule, Push, Alarms } as const;
 export type StackName = keyof typeof STACKS;
@@ -57,9 +65,10 @@ export const PLACEHOLDER_ACCOUNT = "123456789012";
 export async function synthesizeApp(options: SynthesizeOptions): Promise<SynthesizedApp> {
   const { stage } = options;
   if (stage.trim() === "") throw new TypeError("synthesizeApp: stage must be a non-empty stage name");
-  const settings = resolveStageSettings(stage, {}, options.settings ?? {});
   // Without a stage initProject prompts for a personal stage and hangs; the root avoids cwd lookups.
+  // The project comes first: the settings resolve file paths against its root, as under `sst deploy`.
   await initProject({ stage, root: REPO_ROOT });
+  const settings = resolveStageSettings(stage, {}, options.settings ?? {});
   const region = options.region ?? useProject().config.region ?? "us-east-1";
   const app = new App({ mode: "deploy", stage, name: useProject().config.name, region });
   addStacks(app, settings);

@@ -135,7 +135,17 @@ describe("two local runs on one data folder", () => {
   it("refuses the second, with and without --clean, with exit 3 and the holder's PID, and the first completes untouched", async () => {
     const dir = await dataFolder();
     const gate = await gatedHub();
-    const first = runCli(["--data-dir", dir, "--day", DAY, "--hub-url", gate.url, "--concurrency", "3"]);
+    const first = runCli([
+      "--data-dir",
+      dir,
+      "--day",
+      DAY,
+      "--hub-url",
+      gate.url,
+      "--concurrency",
+      "3",
+      "--all-tiles",
+    ]);
     await Promise.race([
       gate.downloading,
       first.exited.then((code) => {

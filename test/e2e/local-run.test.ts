@@ -73,6 +73,8 @@ function smallDay(
     productSize: params.productSize,
     concurrency: 6,
     retryDelayMs: 10,
+    // These tests follow every catalogue product; the HLS tile filter is test/e2e/hls-tiles.test.ts's.
+    allTiles: true,
     ...extra,
   };
 }

@@ -147,6 +147,8 @@ describe("bad hub data end to end", () => {
       to: DAY,
       retryDelayMs: 5,
       hub: { kind: "dhus", url, credentials: CREDENTIALS },
+      // Every catalogue product counts here; the HLS tile filter is test/e2e/hls-tiles.test.ts's.
+      allTiles: true,
     });
     await shareSynthesis(dataDir);
 
@@ -193,6 +195,8 @@ describe("bad hub data end to end", () => {
       to: DAY,
       retryDelayMs: 5,
       hub: { kind: "dhus", url, credentials: CREDENTIALS },
+      // Every catalogue product counts here; the HLS tile filter is test/e2e/hls-tiles.test.ts's.
+      allTiles: true,
     });
 
     expect(mock.stats.faultsInjected().malformedPage).toBe(1);

@@ -37,6 +37,8 @@ async function runDay(
     concurrency: 15,
     retryDelayMs: 5,
     faults,
+    // Every catalogue product is accounted for here; the HLS tile filter is test/e2e/hls-tiles.test.ts's.
+    allTiles: true,
     onMockHub: (mock) => {
       hub = mock;
     },

@@ -35,6 +35,8 @@ try {
     concurrency,
     retryDelayMs: 5,
     faults: faultMixPlan(seed),
+    // The report accounts for every catalogue product, not only HLS's tiles.
+    allTiles: true,
     onMockHub: (mock) => {
       hub = mock;
     },

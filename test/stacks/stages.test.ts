@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { ConfigError, loadTileAllowList } from "@hls-s2/core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT, resolveStageSettings } from "../../stacks/settings";
-import { type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
+import { resolveStageSettings } from "../../stacks/settings";
+import { REPO_ROOT, type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
 import { resourcesOfType } from "./helpers";
 
 let prod: SynthesizedApp;

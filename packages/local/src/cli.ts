@@ -46,6 +46,7 @@ an embedded DynamoDB and S3, all on 127.0.0.1. With no options: yesterday, 3 pla
   --hub-url URL         external hub base URL; credentials from HUB_USERNAME / HUB_PASSWORD
   --token-url URL       CDSE token endpoint of the external hub (default <hub-url>/auth/realms/CDSE/…)
   --download-url URL    download host of the external hub (CDSE zipper, IntHub2; CDSE default <hub-url>)
+  --all-tiles           record every tile, not only HLS's 18,952 (config/hls-tiles.txt, the default)
   --json                print the summary as JSON on stdout
   --verbose             show the handlers' structured logs
   -h, --help            this text
@@ -133,6 +134,7 @@ export function parseCli(
         "hub-url": { type: "string" },
         "token-url": { type: "string" },
         "download-url": { type: "string" },
+        "all-tiles": { type: "boolean" },
         json: { type: "boolean" },
         verbose: { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -145,6 +147,7 @@ export function parseCli(
   const options: RunLocalOptions = { dataDir: resolve(text("data-dir") ?? DEFAULT_DATA_DIR) };
   if (values["clean"] === true) options.clean = true;
   if (values["download-only"] === true) options.downloadOnly = true;
+  if (values["all-tiles"] === true) options.allTiles = true;
 
   const day = text("day");
   if (day !== undefined && (text("from") !== undefined || text("to") !== undefined)) {

@@ -29,7 +29,12 @@ import { type EmbeddedStores, startEmbeddedStores } from "./embedded";
 import { type ReleasedLease, releaseStaleLocalLeases } from "./leases";
 import { lockDataFolder } from "./lock";
 import type { ProgressSnapshot } from "./progress";
-import { loadSynthesizedWorkflow, type SynthesizedWorkflow, type WorkflowTaskName } from "./workflow";
+import {
+  loadSynthesizedWorkflow,
+  type SynthesizedWorkflow,
+  tileAllowListPath,
+  type WorkflowTaskName,
+} from "./workflow";
 
 export type FaultProfileName = keyof typeof FAULT_PROFILES;
 export const FAULT_PROFILE_NAMES = Object.keys(FAULT_PROFILES) as FaultProfileName[];
@@ -80,6 +85,8 @@ export interface RunLocalOptions {
   mockKind?: "dhus" | "cdse";
   /** A real (or separately started) hub instead of the built-in mock. */
   hub?: ExternalHub;
+  /** Record every tile instead of only HLS's grid (the stack's allow-list, config/hls-tiles.txt). */
+  allTiles?: boolean;
   /** Wait before each Retry, instead of the definition's seconds-long backoff; default 100 ms. */
   retryDelayMs?: number;
   /** Hands over the built-in mock hub once it listens (tests read its counters after the run). */
@@ -241,7 +248,7 @@ async function runInLockedFolder(options: RunLocalOptions): Promise<LocalRunSumm
     const releasedLeases = await releaseStaleLocalLeases(stores);
     const workflow = await loadSynthesizedWorkflow({ cacheFile: join(dataDir, SYNTH_CACHE_FILE) });
     const local = adaptDefinition(workflow.definition, { concurrency: checked.concurrency });
-    const env = lambdaEnvironment(workflow, stores, hub);
+    const env = lambdaEnvironment(workflow, stores, hub, { allTiles: options.allTiles === true });
     const run = await execute({ local, env, stores, hub, workflow, checked, options });
 
     const store = new GranuleStore(documentClient(stores), { tableName: stores.tableName });
@@ -399,18 +406,22 @@ function documentClient(stores: EmbeddedStores): DynamoDBDocumentClient {
 /**
  * The environment a synthesized function has, pointed at the embedded stores and the hub: secret ids
  * are dropped (local credentials are passed in directly) and so is the Lambda-only NODE_OPTIONS.
+ * The stack's tile allow-list is read from the repository, unless `allTiles`.
  */
 export function lambdaEnvironment(
   workflow: SynthesizedWorkflow,
   stores: EmbeddedStores,
   hub: { kind: "dhus" | "cdse"; url: string; tokenUrl?: string; downloadUrl?: string },
+  options: { allTiles?: boolean } = {},
 ): Record<string, string> {
   const env = { ...workflow.environment };
   delete env["HUB_SECRET_ID"];
   delete env["DOWNLOAD_HUB_SECRET_ID"];
   delete env["NODE_OPTIONS"];
+  const tiles = options.allTiles === true ? undefined : tileAllowListPath(workflow);
   return {
     ...env,
+    ...(tiles !== undefined && { TILE_ALLOW_LIST_FILE: tiles }),
     TABLE_NAME: stores.tableName,
     BUCKET_NAME: stores.bucketName,
     WORK_BUCKET_NAME: stores.workBucketName,

@@ -22,6 +22,15 @@ export interface SynthesizedWorkflow {
   tasks: Record<WorkflowTaskName, string>;
   /** Each Task's Lambda timeout in seconds. */
   timeouts: Partial<Record<WorkflowTaskName, number>>;
+  /** The tile allow-list the stack bundles with the fetch function, relative to the repository root. */
+  tileAllowListFile?: string;
+}
+
+/** Where the local run reads the stack's tile allow-list (the deployed function reads its bundled copy). */
+export function tileAllowListPath(workflow: SynthesizedWorkflow): string | undefined {
+  return workflow.tileAllowListFile === undefined
+    ? undefined
+    : resolve(REPO_ROOT, workflow.tileAllowListFile);
 }
 
 let inProcess: Promise<SynthesizedWorkflow> | undefined;
@@ -91,10 +100,18 @@ async function synthesisKey(): Promise<string> {
 async function synthesize(key: string): Promise<SynthesizedWorkflow> {
   const { flattenIntrinsics, synthesizeApp } = await import("../../../stacks/synth");
   const { WORKFLOW_TASKS } = await import("../../../stacks/Workflow");
+  const { HLS_TILE_ALLOW_LIST_FILE } = await import("../../../stacks/settings");
   // The hub, its kind and the concurrency are replaced per run, so one synthesis serves every run.
+  // HLS's grid, as prod ships it: runLocal's allTiles drops it per run.
   const app: SynthesizedApp = await synthesizeApp({
     stage: "local",
-    settings: { hubKind: "dhus", hubUrl: "http://127.0.0.1", mockHub: false, scheduleEnabled: false },
+    settings: {
+      hubKind: "dhus",
+      hubUrl: "http://127.0.0.1",
+      mockHub: false,
+      scheduleEnabled: false,
+      tileAllowListFile: HLS_TILE_ALLOW_LIST_FILE,
+    },
   });
   const template = app.templates.Workflow as TemplateJson;
   const resources = Object.entries(template.Resources ?? {});
@@ -127,5 +144,8 @@ async function synthesize(key: string): Promise<SynthesizedWorkflow> {
     environment,
     tasks: { ...WORKFLOW_TASKS },
     timeouts,
+    ...(app.settings.tileAllowListFile !== undefined && {
+      tileAllowListFile: app.settings.tileAllowListFile,
+    }),
   };
 }

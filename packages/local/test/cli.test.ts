@@ -66,6 +66,11 @@ describe("parseCli", () => {
     });
   });
 
+  it("filters on HLS's tiles unless --all-tiles", () => {
+    expect(parseCli([], {}).options.allTiles).toBeUndefined();
+    expect(parseCli(["--all-tiles"], {}).options.allTiles).toBe(true);
+  });
+
   it("uses one --day for both ends of the window", () => {
     expect(parseCli(["--day", "2026-02-03"], {}).options).toMatchObject({
       from: "2026-02-03",

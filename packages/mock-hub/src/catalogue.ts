@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { ByteSource, productKey } from "./bytes";
 import { createRandom, type Random } from "./random";
 
@@ -36,7 +38,10 @@ export interface CatalogueOptions {
   granulesPerDay: number;
   /** A fixed size, or a uniform range; default 512 KiB – 4 MiB. */
   sizeBytes?: { min: number; max: number } | number;
-  /** MGRS tiles to draw from; default: random valid-looking tiles. */
+  /**
+   * MGRS tiles to draw from, uniformly. Default: HLS's grid (`readTileList()`), with one product in
+   * ten on a tile outside it (NON_HLS_TILES), so a downloader's tile filter always has work.
+   */
   tiles?: string[];
 }
 
@@ -58,8 +63,45 @@ export interface Catalogue {
 const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 const TILE_PATTERN = /^\d{2}[C-X][A-Z]{2}$/;
 const LATITUDE_BANDS = "CDEFGHJKLMNPQRSTUVWX";
-const SQUARE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ";
 const DAY_MS = 86_400_000;
+
+/**
+ * Real MGRS tiles HLS does not process (Antarctica, open ocean): none is in config/hls-tiles.txt,
+ * which has no latitude band C at all.
+ */
+export const NON_HLS_TILES = ["51CWM", "01CCV", "40CEE", "25MHT"] as const;
+/** Share of the default catalogue's products on a NON_HLS_TILES tile. */
+const NON_HLS_SHARE = 0.1;
+
+/**
+ * The repository's copy of HLS's tile grid (18,952 tiles), read by path rather than through core:
+ * the mock hub imitates the world and shares no code with the downloader. Bundled next to the
+ * mock hub's Lambda at the same relative place (stacks/MockHub.ts copies it).
+ */
+export const HLS_TILES_FILE = fileURLToPath(new URL("../../../config/hls-tiles.txt", import.meta.url));
+
+const tileLists = new Map<string, string[]>();
+
+/**
+ * Reads a tile-list file: one MGRS tile id per line, an optional leading "T", "#" starts a comment.
+ * @throws RangeError naming the first line that is not a tile id, or when it lists none.
+ */
+export function readTileList(file: string = HLS_TILES_FILE): string[] {
+  let tiles = tileLists.get(file);
+  if (tiles === undefined) {
+    tiles = [];
+    for (const [index, line] of readFileSync(file, "utf8").split(/\r?\n/).entries()) {
+      const content = line.replace(/#.*$/, "").trim().replace(/^T/i, "").toUpperCase();
+      if (content === "") continue;
+      if (!TILE_PATTERN.test(content))
+        throw new RangeError(`${file} line ${index + 1}: ${content} is not a tile id`);
+      tiles.push(content);
+    }
+    if (tiles.length === 0) throw new RangeError(`${file} lists no tile ids`);
+    tileLists.set(file, tiles);
+  }
+  return tiles;
+}
 
 /** Builds a deterministic catalogue: the same options always give the same ids, names, sizes and bytes. */
 export function createCatalogue(options: CatalogueOptions): Catalogue {
@@ -82,13 +124,22 @@ export function createCatalogue(options: CatalogueOptions): Catalogue {
     throw new RangeError(`tiles: ${badTile ?? "(empty list)"} is not an MGRS tile like 32TQM`);
   }
 
+  const explicitTiles = options.tiles;
+  const hlsTiles = explicitTiles === undefined ? readTileList() : [];
+  const drawTile = (random: Random): string =>
+    explicitTiles !== undefined
+      ? random.pick(explicitTiles)
+      : random.next() < NON_HLS_SHARE
+        ? random.pick(NON_HLS_TILES)
+        : random.pick(hlsTiles);
+
   const products: MockProduct[] = [];
   const names = new Set<string>();
   for (const day of days) {
     for (let i = 0; i < granulesPerDay; i++) {
       // One generator per (day, index): adding a day or a granule never changes the others.
       const random = createRandom(`${seed}:${day}:${i}`);
-      const product = makeProduct(random, day, platforms, sizeRange, options.tiles);
+      const product = makeProduct(random, day, platforms, sizeRange, drawTile);
       while (names.has(product.name)) product.name = `${product.name.slice(0, -1)}${random.int(0, 9)}`;
       names.add(product.name);
       products.push(product);
@@ -159,11 +210,11 @@ function makeProduct(
   day: string,
   platforms: readonly MockPlatform[],
   size: { min: number; max: number },
-  tiles: readonly string[] | undefined,
+  drawTile: (random: Random) => string,
 ): MockProduct {
   const id = uuid(random);
   const platform = random.pick(platforms);
-  const tileId = tiles === undefined ? randomTile(random) : random.pick(tiles);
+  const tileId = drawTile(random);
   const published = Date.parse(`${day}T00:00:00.000Z`) + random.int(0, DAY_MS - 1);
   // Sensing 30 min to 3 days before publication; processing (the name's discriminator) in between.
   const sensing =
@@ -197,11 +248,6 @@ function uuid(random: Random): string {
   // Version 4, RFC 4122 variant, like the hubs' UUIDs.
   const variant = ((Number.parseInt(hex[16] ?? "0", 16) & 0x3) | 0x8).toString(16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
-}
-
-function randomTile(random: Random): string {
-  const zone = String(random.int(1, 60)).padStart(2, "0");
-  return `${zone}${random.pick([...LATITUDE_BANDS])}${random.pick([...SQUARE_LETTERS])}${random.pick([...SQUARE_LETTERS])}`;
 }
 
 /** YYYYMMDDTHHMMSS, the product-name timestamp form. */

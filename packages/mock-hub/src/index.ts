@@ -3,9 +3,12 @@ export {
   type Catalogue,
   type CatalogueOptions,
   createCatalogue,
+  HLS_TILES_FILE,
   MOCK_PLATFORMS,
   type MockPlatform,
   type MockProduct,
+  NON_HLS_TILES,
+  readTileList,
 } from "./catalogue";
 export { parseCdseFilter } from "./cdse";
 export type { HubContext } from "./context";

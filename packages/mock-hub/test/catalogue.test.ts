@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { BLOCK_SIZE, createCatalogue } from "../src/index";
+import { BLOCK_SIZE, createCatalogue, NON_HLS_TILES, readTileList } from "../src/index";
 import { DAY, md5, smallCatalogue } from "./helpers/hub";
 
 const NAME_PATTERN = /^S2[ABC]_MSIL1C_\d{8}T\d{6}_N0510_R\d{3}_T\d{2}[C-X][A-Z]{2}_\d{8}T\d{6}$/;
@@ -49,6 +52,17 @@ describe("createCatalogue", () => {
     expect(catalogue.products.every((p) => p.platform === "S2C")).toBe(true);
   });
 
+  it("draws from HLS's tile grid by default, with one product in ten on a tile outside it", () => {
+    const hls = new Set(readTileList());
+    const catalogue = smallCatalogue({ granulesPerDay: 400 });
+    const outside = catalogue.products.filter((p) => !hls.has(p.tileId));
+    expect(outside.length).toBeGreaterThan(20);
+    expect(outside.length).toBeLessThan(70);
+    expect(new Set(outside.map((p) => p.tileId))).toEqual(new Set(NON_HLS_TILES));
+    // Spread over the grid, not a handful of tiles.
+    expect(new Set(catalogue.products.map((p) => p.tileId)).size).toBeGreaterThan(300);
+  });
+
   it("orders products by publication time", () => {
     const times = smallCatalogue({ granulesPerDay: 20 }).products.map((p) => p.publishedAt);
     expect(times).toEqual([...times].sort());
@@ -94,5 +108,28 @@ describe("createCatalogue", () => {
 
   it("throws for an id it does not hold", () => {
     expect(() => smallCatalogue().expectedMd5("nope")).toThrow(/no product nope/);
+  });
+});
+
+describe("readTileList", () => {
+  it("reads HLS's 18,952 tiles past the file's two header lines, none of NON_HLS_TILES among them", () => {
+    const tiles = readTileList();
+    expect(tiles).toHaveLength(18_952);
+    expect(tiles.slice(0, 2)).toEqual(["01FBE", "01FBF"]);
+    for (const tile of NON_HLS_TILES) expect(tiles).not.toContain(tile);
+  });
+
+  it("accepts a leading T and comments, and names the first line that is no tile", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mock-hub-tiles-"));
+    try {
+      const good = join(dir, "good.txt");
+      writeFileSync(good, "# header\nT32TQM\n33uup   # a comment\n\n");
+      expect(readTileList(good)).toEqual(["32TQM", "33UUP"]);
+      const bad = join(dir, "bad.txt");
+      writeFileSync(bad, "32TQM\n99ZZZ\n");
+      expect(() => readTileList(bad)).toThrow(/line 2: 99ZZZ/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
