@@ -640,7 +640,7 @@ class MultipartTransfer {
 
   /** Uploads the last part, then completes the upload only if the streamed MD5 is the hub's. */
   private async finish(): Promise<TransferResult> {
-    const { granuleId, bucket, key, s3 } = this.input;
+    const { granuleId, key } = this.input;
     // Only an empty product has nothing pending here: it still needs one (empty) part.
     if (this.pendingLength > 0 || this.nextPartNumber === 1) await this.dispatch(true);
     const md5 = this.hasher.digest("hex");
