@@ -4,5 +4,5 @@ export * from "./leases";
 export * from "./progress";
 export * from "./report";
 export * from "./runner";
-export { listUploads } from "./s3-gaps";
+export { completedUploads, listUploads } from "./s3-gaps";
 export * from "./workflow";
