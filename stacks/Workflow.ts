@@ -1,5 +1,6 @@
 import { MISMATCH_ERROR_NAMES, MISMATCH_MAX_ATTEMPTS, RETRYABLE_ERROR_NAMES } from "@hls-s2/core";
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import * as iam from "aws-cdk-lib/aws-iam";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
@@ -237,7 +238,14 @@ export function Workflow({ stack, app }: StackContext) {
   storage.hubSecret.grantRead(functions.Download);
   storage.downloadHubSecret?.grantRead(functions.Download);
   storage.table.grantReadWriteData(functions.RecordFailure);
-  storage.table.grantReadData(functions.Summarize);
+  // Summarize sweeps abandoned multipart uploads: it clears them from the table and may only abort them.
+  storage.table.grantReadWriteData(functions.Summarize);
+  functions.Summarize.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ["s3:AbortMultipartUpload"],
+      resources: [storage.uploadBucket.arnForObjects(`${settings.objectPrefix}*`)],
+    }),
+  );
 
   const logGroup = new logs.LogGroup(stack, "StateMachineLogs", {
     // The vendedlogs prefix keeps CloudWatch's resource policy from growing with every log group.

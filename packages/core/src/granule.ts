@@ -52,6 +52,8 @@ export interface UploadProgress {
    * here on the upload is never aborted; a later attempt re-issues Complete instead of downloading.
    */
   completing?: { md5: string };
+  /** Set (epoch ms) by the sweeper before it aborts the upload: an attempt that finds it never resumes it. */
+  abandonedAt?: number;
 }
 
 /** A granule item in the table. */

@@ -338,6 +338,66 @@ export class GranuleStore {
   }
 
   /**
+   * The sweeper's claim on an upload it is about to abort: marks `upload.abandonedAt` only while the
+   * granule is still in the status the sweeper saw (for DOWNLOADING, with its lease expired before
+   * `leaseExpiredBefore`), the upload is the same and it is not completing. A worker claiming the
+   * granule serializes with this write, so no worker ever resumes (or completes) an upload the
+   * sweeper aborts.
+   * @returns whether the upload is now marked (false: the granule moved on, leave it).
+   */
+  async markUploadAbandoned(
+    granuleId: string,
+    uploadId: string,
+    expected: { status: GranuleStatus; leaseExpiredBefore?: number },
+  ): Promise<boolean> {
+    requireText(granuleId, "granuleId");
+    requireText(uploadId, "uploadId");
+    const values: Record<string, unknown> = {
+      ":status": expected.status,
+      ":uploadId": uploadId,
+      ":now": this.#now().getTime(),
+    };
+    let condition =
+      "#status = :status AND #upload.#uploadId = :uploadId AND attribute_not_exists(#upload.#completing)";
+    if (expected.leaseExpiredBefore !== undefined) {
+      condition += " AND #leaseExpiresAt < :cutoff";
+      values[":cutoff"] = expected.leaseExpiredBefore;
+    }
+    const updated = await this.#conditionalUpdate(`markUploadAbandoned ${granuleId}`, {
+      Key: granuleKey(granuleId),
+      UpdateExpression: "SET #upload.#abandonedAt = :now",
+      ConditionExpression: condition,
+      ExpressionAttributeNames: attributeNames(
+        "status",
+        "upload",
+        "uploadId",
+        "completing",
+        "abandonedAt",
+        ...(expected.leaseExpiredBefore === undefined ? [] : ["leaseExpiresAt"]),
+      ),
+      ExpressionAttributeValues: values,
+    });
+    return updated !== undefined;
+  }
+
+  /**
+   * Drops an upload the sweeper marked abandoned and aborted, if the granule still records that one.
+   * @returns whether it was removed.
+   */
+  async forgetAbandonedUpload(granuleId: string, uploadId: string): Promise<boolean> {
+    requireText(granuleId, "granuleId");
+    requireText(uploadId, "uploadId");
+    const updated = await this.#conditionalUpdate(`forgetAbandonedUpload ${granuleId}`, {
+      Key: granuleKey(granuleId),
+      UpdateExpression: "SET #updatedAt = :now REMOVE #upload",
+      ConditionExpression: "#upload.#uploadId = :uploadId AND attribute_exists(#upload.#abandonedAt)",
+      ExpressionAttributeNames: attributeNames("upload", "uploadId", "abandonedAt", "updatedAt"),
+      ExpressionAttributeValues: { ":uploadId": uploadId, ":now": this.#now().toISOString() },
+    });
+    return updated !== undefined;
+  }
+
+  /**
    * Marks the caller's granule DOWNLOADED (terminal) and drops its lease, resume state and last error.
    * Repeating the call with the same key after it succeeded is a no-op.
    * @throws LeaseLostError when the caller does not hold the lease; GranuleNotFoundError.

@@ -327,6 +327,8 @@ class MultipartTransfer {
   private adopt(resume: UploadProgress): boolean {
     const contiguous = resume.parts.every((part, index) => part.PartNumber === index + 1 && part.ETag !== "");
     if (resume.key !== this.input.key || !contiguous || resume.uploadId === "") return false;
+    // The sweeper claimed it for abort (its granule had ended): aborting it again is ours to do.
+    if (resume.abandonedAt !== undefined) return false;
     if (resume.parts.length === 0 ? resume.bytes !== 0 : resume.bytes <= 0) return false;
     try {
       this.hasher.load(Buffer.from(resume.hashState, "base64"));
