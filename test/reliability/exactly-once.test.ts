@@ -212,7 +212,11 @@ describe("exactly one object per granule", () => {
         catalogue.expectedMd5(product.id),
       );
       // Each product was fetched from the hub once: no path downloaded it a second time.
-      expect(hub.stats.granule(product.id)).toMatchObject({ valueGets: 1, bytesServed: product.sizeBytes });
+      expect(hub.stats.granule(product.id)).toMatchObject({
+        valueGets: 1,
+        bytesServed: product.sizeBytes,
+        checksumGets: 1,
+      });
     }
     const open = await opened.stores.s3.send(
       new ListMultipartUploadsCommand({ Bucket: opened.stores.bucketName }),

@@ -545,6 +545,33 @@ describe("transferGranule with a mocked S3", () => {
     expect(mock.commandCalls(CreateMultipartUploadCommand)).toHaveLength(0);
   });
 
+  it("never resumes an upload the sweeper marked abandoned: aborts it and starts a new one", async () => {
+    const s3 = offlineS3Client();
+    const { state } = memoryS3(s3);
+    const hub = fakeHub({ size: PART + 10 });
+    const { granuleId, key } = uniqueGranule();
+    const hasher = await createMD5();
+    hasher.init();
+    const marked: UploadProgress = {
+      uploadId: "swept-upload",
+      key,
+      parts: [],
+      bytes: 0,
+      hashState: Buffer.from(hasher.save()).toString("base64"),
+      abandonedAt: Date.now(),
+    };
+    state.uploads.set(marked.uploadId, { key, metadata: {}, parts: new Map(), state: "open" });
+
+    await transferGranule(
+      { granuleId, bucket: BUCKET, key, expectedMd5: hub.md5, hub, s3, resume: marked },
+      { partSizeBytes: PART },
+    );
+
+    expect(state.uploads.get(marked.uploadId)!.state).toBe("aborted");
+    expect([...state.uploads.values()].filter((upload) => upload.state === "completed")).toHaveLength(1);
+    expect(state.objects.get(key)?.length).toBe(hub.size);
+  });
+
   it("aborts a saved upload of another key before it creates the new one", async () => {
     const s3 = offlineS3Client();
     const { mock, state } = memoryS3(s3);
