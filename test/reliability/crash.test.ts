@@ -22,10 +22,14 @@ const DAY = "2026-03-17";
 const CATALOGUE = { seed: "crash-16", granulesPerDay: 4, sizeBytes: { min: 3 * MIB, max: 30 * MIB } };
 /** The local runs' part size: a SIGKILL loses at most the unfinished part of each product in flight. */
 const PART_SIZE = LOCAL_PART_SIZE_MIB * MIB;
-/** Per body while a run is to be killed: one 5 MiB part takes 5 s, so kills land where they are aimed. */
-const TRICKLE_BYTES_PER_SECOND = MIB;
+/**
+ * Body rates while a run is to be killed, so kills land where they are aimed on a loaded machine: the
+ * first run's 3.6 MiB product needs 7 s and a part 10 s; in the second a part takes 5 s.
+ */
+const FIRST_RUN_BYTES_PER_SECOND = 512 * 1024;
+const SECOND_RUN_BYTES_PER_SECOND = MIB;
 /** Time for the checkpoint that follows an S3 event (a single table write) to land before the kill. */
-const SETTLE_MS = 300;
+const SETTLE_MS = 800;
 const cleanups = cleanupList();
 afterEach(() => cleanups.run());
 
@@ -72,17 +76,20 @@ function startLocal(dataDir: string, hub: MockHub, extra: string[] = []): ChildR
 }
 
 /** A hub of its own per run (the counters live here, in the test, so they survive the kills). */
-async function hubFor(catalogue: ReturnType<typeof createCatalogue>, trickle: boolean): Promise<MockHub> {
+async function hubFor(
+  catalogue: ReturnType<typeof createCatalogue>,
+  trickleBytesPerSecond?: number,
+): Promise<MockHub> {
   const hub = await startMockHub({
     catalogue,
     port: 0,
     host: "127.0.0.1",
     credentials: MOCK_CREDENTIALS,
-    ...(trickle && {
+    ...(trickleBytesPerSecond !== undefined && {
       faults: {
         seed: "crash",
         rates: { trickle: 1 },
-        defaults: { trickleBytesPerSecond: TRICKLE_BYTES_PER_SECOND, times: Number.POSITIVE_INFINITY },
+        defaults: { trickleBytesPerSecond, times: Number.POSITIVE_INFINITY },
       },
     }),
   });
@@ -153,7 +160,7 @@ describe("a local run killed again and again", () => {
     const hubs: MockHub[] = [];
 
     // Kill 1: every product in flight, every upload created, no part complete yet.
-    hubs.push(await hubFor(catalogue, true));
+    hubs.push(await hubFor(catalogue, FIRST_RUN_BYTES_PER_SECOND));
     const first = startLocal(dataDir, hubs.at(-1)!);
     await until(async () => (await openUploads(dataDir)).size === catalogue.products.length, 60_000);
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
@@ -170,7 +177,7 @@ describe("a local run killed again and again", () => {
     ).toBe(true);
 
     // Kill 2: two at a time, killed once a part of a multi-part product landed and was checkpointed.
-    hubs.push(await hubFor(catalogue, true));
+    hubs.push(await hubFor(catalogue, SECOND_RUN_BYTES_PER_SECOND));
     const second = startLocal(dataDir, hubs.at(-1)!, ["--concurrency", "2"]);
     await until(
       async () => [...(await openUploads(dataDir)).values()].some((parts) => parts.length > 0),
@@ -187,7 +194,7 @@ describe("a local run killed again and again", () => {
     }
 
     // Kill 3: one at a time, killed after S3 stored the first object and before it even answered.
-    hubs.push(await hubFor(catalogue, false));
+    hubs.push(await hubFor(catalogue));
     const third = startLocal(dataDir, hubs.at(-1)!, ["--concurrency", "1", "--kill-after-complete", "1"]);
     expect(await third.exited).toMatchObject({ signal: "SIGKILL" });
     const afterThird = await tableAfterKill(dataDir);
@@ -196,7 +203,7 @@ describe("a local run killed again and again", () => {
     expect(completing[0]!.status).toBe("DOWNLOADING");
 
     // The last run finishes the day.
-    hubs.push(await hubFor(catalogue, false));
+    hubs.push(await hubFor(catalogue));
     const last = startLocal(dataDir, hubs.at(-1)!);
     expect(await last.exited).toMatchObject({ code: 0 });
     await shareSynthesis(dataDir);
