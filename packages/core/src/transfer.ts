@@ -324,6 +324,12 @@ class MultipartTransfer {
     await this.createUpload();
   }
 
+  /**
+   * Continues a recorded upload from its last checkpointed part (a 0-byte checkpoint: from byte 0 of
+   * the same upload). Parts a dead attempt sent after its checkpoint are simply sent again: the S3 API
+   * reference on UploadPart, "If you upload a new part using the same part number that was used with a
+   * previous part, the previously uploaded part is overwritten."
+   */
   private adopt(resume: UploadProgress): boolean {
     const contiguous = resume.parts.every((part, index) => part.PartNumber === index + 1 && part.ETag !== "");
     if (resume.key !== this.input.key || !contiguous || resume.uploadId === "") return false;
