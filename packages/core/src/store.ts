@@ -331,8 +331,11 @@ export class GranuleStore {
           }
         : {
             UpdateExpression: "SET #upload = :upload, #updatedAt = :now",
-            names: ["upload", "updatedAt"],
-            values: { ":upload": progress, ":now": now },
+            // Never over an upload the sweeper marked abandoned: it may be aborting it right now, and a
+            // completing record on an aborted upload would later read NoSuchUpload as "completed".
+            condition: "(attribute_not_exists(#upload.#abandonedAt) OR #upload.#uploadId <> :uploadId)",
+            names: ["upload", "updatedAt", "abandonedAt", "uploadId"],
+            values: { ":upload": progress, ":now": now, ":uploadId": progress.uploadId },
           },
     );
   }
@@ -686,14 +689,20 @@ export class GranuleStore {
     operation: string,
     granuleId: string,
     owner: string,
-    update: { UpdateExpression: string; names: string[]; values: Record<string, unknown> },
+    update: {
+      UpdateExpression: string;
+      condition?: string;
+      names: string[];
+      values: Record<string, unknown>;
+    },
   ): Promise<GranuleRecord> {
     requireText(granuleId, "granuleId");
     requireText(owner, "owner");
+    const holder = "#leaseOwner = :owner AND #status = :downloading";
     const updated = await this.#conditionalUpdate(`${operation} ${granuleId}`, {
       Key: granuleKey(granuleId),
       UpdateExpression: update.UpdateExpression,
-      ConditionExpression: "#leaseOwner = :owner AND #status = :downloading",
+      ConditionExpression: update.condition === undefined ? holder : `${holder} AND ${update.condition}`,
       ExpressionAttributeNames: attributeNames(...new Set(["leaseOwner", "status", ...update.names])),
       ExpressionAttributeValues: { ...update.values, ":owner": owner, ":downloading": "DOWNLOADING" },
     });

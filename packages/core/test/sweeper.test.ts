@@ -142,6 +142,32 @@ describe("sweepAbandonedUploads", () => {
     expect((await store.getGranule(granuleId))!.upload?.abandonedAt).toBeUndefined();
   });
 
+  it("refuses a late worker's checkpoint over an upload marked abandoned, but not over its new upload", async () => {
+    const { store, clock } = aStore();
+    const day = aUniqueDay();
+    const granuleId = await aGranuleWithUpload(store, day, anUpload("stale-up"), "stale-worker");
+    clock.ms = T0 + 2 * HOUR;
+    expect(
+      await store.markUploadAbandoned(granuleId, "stale-up", {
+        status: "DOWNLOADING",
+        leaseExpiredBefore: T0 + HOUR,
+      }),
+    ).toBe(true);
+
+    // Its lease ran out long ago but the worker still runs: a completing record here would later take
+    // the sweeper's abort for a completion.
+    await expect(
+      store.saveUploadProgress(
+        granuleId,
+        "stale-worker",
+        anUpload("stale-up", { completing: { md5: "0".repeat(32) } }),
+      ),
+    ).rejects.toMatchObject({ name: "LeaseLostError" });
+    // After NoSuchUpload it starts a new upload, which it may record.
+    await store.saveUploadProgress(granuleId, "stale-worker", anUpload("fresh-up", { parts: [], bytes: 0 }));
+    expect((await store.getGranule(granuleId))!.upload).toMatchObject({ uploadId: "fresh-up" });
+  });
+
   it("keeps an upload marked for the next sweep when S3 refuses the abort, and takes NoSuchUpload as done", async () => {
     const { store } = aStore();
     const day = aUniqueDay();
