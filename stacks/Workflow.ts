@@ -187,7 +187,8 @@ export const TABLE_ACTIONS = {
   WriteManifest: ["dynamodb:Query"],
   Download: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
   RecordFailure: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-  Summarize: ["dynamodb:Query"],
+  // Query lists the window; UpdateItem marks and forgets abandoned uploads (core/sweeper.ts).
+  Summarize: ["dynamodb:Query", "dynamodb:UpdateItem"],
 } as const satisfies Record<WorkflowTaskName, readonly string[]>;
 
 /**
@@ -309,6 +310,13 @@ export function Workflow({ stack, app }: StackContext) {
       ...UPLOAD_KEY_ACTIONS,
     );
   }
+  // Summarize sweeps abandoned multipart uploads (core/sweeper.ts): from the table alone, and it may
+  // only abort them, under the same prefix as the Download role's objects.
+  iam.Grant.addToPrincipal({
+    grantee: functions.Summarize,
+    actions: ["s3:AbortMultipartUpload"],
+    resourceArns: [uploadBucket.arnForObjects(`${settings.objectPrefix}*`)],
+  });
   const downloadRole = functions.Download.role;
   if (downloadRole === undefined) throw new TypeError("Workflow: the Download function has no role");
 

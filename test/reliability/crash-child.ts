@@ -1,43 +1,42 @@
 /**
- * `npm run local` as the crash test drives it: one local day in this process, printing a JSON line
- * per event on stdout so the parent knows when transfers are in flight, and the summary and the mock
- * hub's counters at the end. `--trickle BYTES_PER_SECOND` slows each product's first body.
+ * `npm run local` as the crash test drives it: one local day in this process against a hub the test
+ * runs (so the hub's byte counters survive this process being killed), printing a JSON line per event
+ * on stdout and the summary at the end. `--kill-after-complete N` SIGKILLs this process right after
+ * the embedded S3 stored the Nth object and before it answers: the crash between
+ * CompleteMultipartUpload and the table's DOWNLOADED mark.
  */
 import { parseArgs } from "node:util";
-import { runLocal } from "@hls-s2/local";
-import type { MockHub } from "@hls-s2/mock-hub";
+import { MOCK_CREDENTIALS, runLocal } from "@hls-s2/local";
 
 const { values } = parseArgs({
   options: {
     "data-dir": { type: "string" },
     day: { type: "string" },
-    granules: { type: "string" },
-    size: { type: "string" },
-    trickle: { type: "string" },
+    "hub-url": { type: "string" },
+    concurrency: { type: "string" },
+    "kill-after-complete": { type: "string" },
   },
 });
 const dataDir = values["data-dir"]!;
 const day = values.day!;
+const killAfter =
+  values["kill-after-complete"] === undefined ? undefined : Number(values["kill-after-complete"]);
+let completed = 0;
 
-let hub: MockHub | undefined;
 const summary = await runLocal({
   dataDir,
   from: day,
   to: day,
   platforms: ["S2A", "S2B", "S2C"],
-  seed: "crash",
-  granulesPerDay: Number(values.granules),
-  productSize: Number(values.size),
-  concurrency: 4,
+  hub: { kind: "dhus", url: values["hub-url"]!, credentials: MOCK_CREDENTIALS },
+  concurrency: Number(values.concurrency ?? 4),
   retryDelayMs: 10,
   // The parent counts every catalogue product; the HLS tile filter is test/e2e/hls-tiles.test.ts's.
   allTiles: true,
-  ...(values.trickle !== undefined && {
-    faults: { rates: { trickle: 1 }, defaults: { trickleBytesPerSecond: Number(values.trickle) } },
-  }),
-  onMockHub: (mock) => {
-    hub = mock;
-    process.stdout.write(`${JSON.stringify({ event: "hub", url: mock.url })}\n`);
+  onUploadCompleted: ({ key }) => {
+    completed += 1;
+    process.stdout.write(`${JSON.stringify({ event: "completed", key })}\n`);
+    if (completed === killAfter) process.kill(process.pid, "SIGKILL");
   },
   onProgress: (snapshot) => {
     if (snapshot.inFlight > 0)
@@ -45,4 +44,4 @@ const summary = await runLocal({
   },
 });
 process.stdout.write(`${JSON.stringify({ event: "released", released: summary.releasedLeases })}\n`);
-process.stdout.write(`${JSON.stringify({ event: "done", summary, stats: hub?.stats.toJSON() })}\n`);
+process.stdout.write(`${JSON.stringify({ event: "done", summary })}\n`);

@@ -1,14 +1,14 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { objectKeyFor, type UploadProgress } from "@hls-s2/core";
-import { buildCatalogue, LOCAL_BUCKET_NAME } from "@hls-s2/local";
-import type { GranuleStats } from "@hls-s2/mock-hub";
+import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
+import { type GranuleRecord, objectKeyFor } from "@hls-s2/core";
+import { completedUploads, LOCAL_BUCKET_NAME, LOCAL_PART_SIZE_MIB, MOCK_CREDENTIALS } from "@hls-s2/local";
+import { createCatalogue, type MockHub, startMockHub } from "@hls-s2/mock-hub";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   cleanupList,
   granulesOf,
-  incompleteUploads,
   MIB,
   objectMd5,
   reopen,
@@ -18,10 +18,18 @@ import {
 } from "./helpers";
 
 const DAY = "2026-03-17";
-const SIZE = 40 * MIB;
-const GRANULES = 4;
-/** The local stack's part size (core's default PART_SIZE_MIB). */
-const PART_SIZE = 16 * MIB;
+/** Seed and sizes chosen for a mix: 18.7, 27.4, 3.6 and 29.2 MiB — one one-part product, three multi-part. */
+const CATALOGUE = { seed: "crash-16", granulesPerDay: 4, sizeBytes: { min: 3 * MIB, max: 30 * MIB } };
+/** The local runs' part size: a SIGKILL loses at most the unfinished part of each product in flight. */
+const PART_SIZE = LOCAL_PART_SIZE_MIB * MIB;
+/**
+ * Body rates while a run is to be killed, so kills land where they are aimed on a loaded machine: the
+ * first run's 3.6 MiB product needs 7 s and a part 10 s; in the second a part takes 5 s.
+ */
+const FIRST_RUN_BYTES_PER_SECOND = 512 * 1024;
+const SECOND_RUN_BYTES_PER_SECOND = MIB;
+/** Time for the checkpoint that follows an S3 event (a single table write) to land before the kill. */
+const SETTLE_MS = 800;
 const cleanups = cleanupList();
 afterEach(() => cleanups.run());
 
@@ -31,7 +39,7 @@ interface ChildRun {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function startLocal(dataDir: string, extra: string[] = []): ChildRun {
+function startLocal(dataDir: string, hub: MockHub, extra: string[] = []): ChildRun {
   const child = spawn(
     process.execPath,
     [
@@ -42,10 +50,8 @@ function startLocal(dataDir: string, extra: string[] = []): ChildRun {
       dataDir,
       "--day",
       DAY,
-      "--granules",
-      String(GRANULES),
-      "--size",
-      String(SIZE),
+      "--hub-url",
+      hub.url,
       ...extra,
     ],
     { stdio: ["ignore", "pipe", "pipe"] },
@@ -69,7 +75,29 @@ function startLocal(dataDir: string, extra: string[] = []): ChildRun {
   return { child, lines, exited };
 }
 
-/** Upload ids of the multipart uploads s3rver holds open, with the part numbers it fully received. */
+/** A hub of its own per run (the counters live here, in the test, so they survive the kills). */
+async function hubFor(
+  catalogue: ReturnType<typeof createCatalogue>,
+  trickleBytesPerSecond?: number,
+): Promise<MockHub> {
+  const hub = await startMockHub({
+    catalogue,
+    port: 0,
+    host: "127.0.0.1",
+    credentials: MOCK_CREDENTIALS,
+    ...(trickleBytesPerSecond !== undefined && {
+      faults: {
+        seed: "crash",
+        rates: { trickle: 1 },
+        defaults: { trickleBytesPerSecond, times: Number.POSITIVE_INFINITY },
+      },
+    }),
+  });
+  cleanups.add(() => hub.close());
+  return hub;
+}
+
+/** The multipart uploads s3rver holds open, with the part numbers it fully received. */
 async function openUploads(dataDir: string): Promise<Map<string, number[]>> {
   const folder = join(dataDir, "s3", LOCAL_BUCKET_NAME, "._S3rver_uploads");
   const uploads = new Map<string, number[]>();
@@ -77,7 +105,7 @@ async function openUploads(dataDir: string): Promise<Map<string, number[]>> {
     const files = await readdir(join(folder, id)).catch(() => [] as string[]);
     const parts: number[] = [];
     for (const name of files.filter((file) => /^\d+$/.test(file))) {
-      // s3rver writes a part file while it arrives: only a whole 16 MiB part counts.
+      // s3rver writes a part file while it arrives: only a whole part counts.
       const size = await stat(join(folder, id, name)).then(
         (info) => info.size,
         () => 0,
@@ -97,68 +125,116 @@ async function until(condition: () => Promise<boolean>, timeoutMs: number): Prom
   }
 }
 
-describe("a local run killed mid-transfer", () => {
-  it("resumes on restart into the same uploads and ends with every granule downloaded once", async () => {
+async function kill(run: ChildRun): Promise<void> {
+  run.child.kill("SIGKILL");
+  expect(await run.exited).toMatchObject({ signal: "SIGKILL" });
+  expect(run.lines.some((line) => line["event"] === "done")).toBe(false);
+}
+
+/** The granules of the day as the killed run left them (read from the item: it carries the upload). */
+async function tableAfterKill(dataDir: string): Promise<GranuleRecord[]> {
+  const opened = await reopen(dataDir, cleanups);
+  const granules = await Promise.all(
+    (await granulesOf(opened.store, DAY)).map(
+      async (listed) => (await opened.store.getGranule(listed.granuleId))!,
+    ),
+  );
+  await opened.stores.close();
+  return granules;
+}
+
+describe("a local run killed again and again", () => {
+  it("resumes every upload, leaves none behind and stores each granule once", async () => {
     const dataDir = await tempDataDir(cleanups);
     await useSharedSynthesis(dataDir);
-    const catalogue = buildCatalogue({ seed: "crash", granulesPerDay: GRANULES, productSize: SIZE }, [DAY]);
+    const catalogue = createCatalogue({
+      seed: CATALOGUE.seed,
+      days: [DAY],
+      platforms: ["S2A", "S2B", "S2C"],
+      granulesPerDay: CATALOGUE.granulesPerDay,
+      sizeBytes: CATALOGUE.sizeBytes,
+    });
+    const sizes = catalogue.products.map((product) => product.sizeBytes);
+    expect(sizes.filter((size) => size <= PART_SIZE).length).toBeGreaterThanOrEqual(1);
+    expect(sizes.filter((size) => size > 3 * PART_SIZE).length).toBeGreaterThanOrEqual(2);
+    const hubs: MockHub[] = [];
 
-    // 6 MiB/s per body: a 40 MiB product takes ~7 s; its first 16 MiB part lands after ~3 s, the second is read at ~5 s.
-    const first = startLocal(dataDir, ["--trickle", String(6 * MIB)]);
-    await until(async () => {
-      const uploads = await openUploads(dataDir);
-      return uploads.size === GRANULES && [...uploads.values()].every((parts) => parts.includes(1));
-    }, 45_000);
-    // Let the checkpoints of those parts reach the table, then pull the plug.
-    await new Promise((resolve) => setTimeout(resolve, 700));
-    first.child.kill("SIGKILL");
-    expect(await first.exited).toMatchObject({ signal: "SIGKILL" });
-    expect(first.lines.some((line) => line["event"] === "done")).toBe(false);
+    // Kill 1: every product in flight, every upload created, no part complete yet.
+    hubs.push(await hubFor(catalogue, FIRST_RUN_BYTES_PER_SECOND));
+    const first = startLocal(dataDir, hubs.at(-1)!);
+    await until(async () => (await openUploads(dataDir)).size === catalogue.products.length, 60_000);
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    const atFirstKill = await openUploads(dataDir);
+    await kill(first);
+    expect([...atFirstKill.values()].every((parts) => parts.length === 0)).toBe(true);
+    const afterFirst = await tableAfterKill(dataDir);
+    // Every upload S3 holds is recorded on its granule before any part was sent: none is an orphan.
+    expect(afterFirst.map((granule) => granule.upload?.uploadId).sort()).toEqual(
+      [...atFirstKill.keys()].sort(),
+    );
+    expect(
+      afterFirst.every((granule) => granule.status === "DOWNLOADING" && granule.upload?.bytes === 0),
+    ).toBe(true);
 
-    const before = await reopen(dataDir, cleanups);
-    const interrupted = new Map<string, UploadProgress>();
-    for (const listed of await granulesOf(before.store, DAY)) {
-      // The status index does not carry the upload: read the item itself.
-      const granule = (await before.store.getGranule(listed.granuleId))!;
-      expect(granule.status).toBe("DOWNLOADING");
-      expect(granule.upload?.bytes).toBeGreaterThan(0);
-      interrupted.set(granule.granuleId, granule.upload!);
+    // Kill 2: two at a time, killed once a part of a multi-part product landed and was checkpointed.
+    hubs.push(await hubFor(catalogue, SECOND_RUN_BYTES_PER_SECOND));
+    const second = startLocal(dataDir, hubs.at(-1)!, ["--concurrency", "2"]);
+    await until(
+      async () => [...(await openUploads(dataDir)).values()].some((parts) => parts.length > 0),
+      60_000,
+    );
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    await kill(second);
+    const afterSecond = await tableAfterKill(dataDir);
+    const resumedParts = afterSecond.filter((granule) => (granule.upload?.parts.length ?? 0) > 0);
+    expect(resumedParts.length).toBeGreaterThanOrEqual(1);
+    // Still the uploads of the first run: each continued, none replaced.
+    for (const granule of afterSecond.filter((g) => g.status !== "DOWNLOADED")) {
+      expect(atFirstKill.has(granule.upload!.uploadId)).toBe(true);
     }
-    expect(interrupted.size).toBe(GRANULES);
-    await before.stores.close();
-    const uploadsBefore = await openUploads(dataDir);
 
-    const second = startLocal(dataDir);
-    expect(await second.exited).toMatchObject({ code: 0 });
+    // Kill 3: one at a time, killed after S3 stored the first object and before it even answered.
+    hubs.push(await hubFor(catalogue));
+    const third = startLocal(dataDir, hubs.at(-1)!, ["--concurrency", "1", "--kill-after-complete", "1"]);
+    expect(await third.exited).toMatchObject({ signal: "SIGKILL" });
+    const afterThird = await tableAfterKill(dataDir);
+    const completing = afterThird.filter((granule) => granule.upload?.completing !== undefined);
+    expect(completing).toHaveLength(1);
+    expect(completing[0]!.status).toBe("DOWNLOADING");
+
+    // The last run finishes the day.
+    hubs.push(await hubFor(catalogue));
+    const last = startLocal(dataDir, hubs.at(-1)!);
+    expect(await last.exited).toMatchObject({ code: 0 });
     await shareSynthesis(dataDir);
+    const done = last.lines.find((line) => line["event"] === "done")!;
+    expect(done["summary"]).toMatchObject({ totals: { downloaded: catalogue.products.length, failed: 0 } });
 
-    const released = second.lines.find((line) => line["event"] === "released")!["released"] as {
-      granuleId: string;
-    }[];
-    expect(released.map((lease) => lease.granuleId).sort()).toEqual([...interrupted.keys()].sort());
-    const done = second.lines.find((line) => line["event"] === "done")!;
-    const stats = (done["stats"] as { granules: Record<string, GranuleStats> }).granules;
     const after = await reopen(dataDir, cleanups);
+    const completions = await completedUploads(after.stores.s3Directory, after.stores.bucketName);
+    let served = 0;
     for (const product of catalogue.products) {
-      const saved = interrupted.get(product.id)!;
-      // Each upload open at the kill is the one the restart continued and completed.
-      expect(uploadsBefore.has(saved.uploadId)).toBe(true);
-      expect(stats[product.id]).toMatchObject({
-        valueGets: 1,
-        rangeGets: 1,
-        bytesServed: SIZE - saved.bytes,
-      });
-      expect(stats[product.id]!.bytesServed).toBeLessThan(SIZE);
+      const key = objectKeyFor(product.name);
       expect(await after.store.getGranule(product.id)).toMatchObject({
         status: "DOWNLOADED",
-        bytesWritten: SIZE,
+        bytesWritten: product.sizeBytes,
       });
-      expect(await objectMd5(after.stores, objectKeyFor(product.name))).toBe(
-        catalogue.expectedMd5(product.id),
-      );
+      expect(await objectMd5(after.stores, key)).toBe(catalogue.expectedMd5(product.id));
+      expect(completions.get(key)).toBe(1);
+      served += hubs.reduce((sum, hub) => sum + hub.stats.granule(product.id).bytesServed, 0);
     }
-    expect(await after.stores.listKeys()).toHaveLength(GRANULES);
-    expect(await incompleteUploads(after.stores)).toEqual([]);
-    expect(done["summary"]).toMatchObject({ run: { downloaded: GRANULES, failed: 0 } });
-  }, 90_000);
+    expect(await after.stores.listKeys()).toHaveLength(catalogue.products.length);
+    const open = await after.stores.s3.send(
+      new ListMultipartUploadsCommand({ Bucket: after.stores.bucketName }),
+    );
+    expect(open.Uploads ?? []).toEqual([]);
+    const total = sizes.reduce((sum, size) => sum + size, 0);
+    // Three kills cost at most the unfinished parts in flight, not the products.
+    expect(served / total).toBeLessThanOrEqual(1.15);
+    console.info(
+      JSON.stringify({
+        crashTest: { servedMiB: served / MIB, productsMiB: total / MIB, ratio: served / total },
+      }),
+    );
+  }, 120_000);
 });

@@ -132,7 +132,7 @@ describe("table grants", () => {
       WriteManifest: ["dynamodb:Query"],
       Download: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
       RecordFailure: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-      Summarize: ["dynamodb:Query"],
+      Summarize: ["dynamodb:Query", "dynamodb:UpdateItem"],
     });
   });
 

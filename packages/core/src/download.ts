@@ -1,5 +1,10 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import { ChecksumMismatchError, InvalidInputError, TransferInterruptedError } from "./errors";
+import {
+  ChecksumMismatchError,
+  InvalidInputError,
+  TransferInterruptedError,
+  UploadOutcomeUnknownError,
+} from "./errors";
 import { type GranuleError, type GranuleStatus, objectKeyFor, type UploadProgress } from "./granule";
 import type { Hub } from "./hub/hub";
 import type { GranuleStore } from "./store";
@@ -76,18 +81,32 @@ export async function downloadGranule(input: DownloadInput, deps: DownloadDeps):
   if (claim.outcome === "leased") return { granuleId, outcome: "leased-elsewhere" };
   const granule = claim.granule;
 
-  // Asked again on every attempt, never reused from the table: ESA has published wrong MD5s that it
-  // corrected later, and a retry after a mismatch must compare against the corrected one.
-  const expectedMd5 = await hub.getChecksum(granuleId, { signal: deps.signal }).catch((error: unknown) => {
-    throw interruptedIfAborted(error, granuleId, deps.signal);
-  });
-  await store.recordChecksum(granuleId, owner, expectedMd5);
+  // Every upload we created is on the granule (the transfer records it before its first part), so the
+  // transfer either continues it or, when it cannot (another key: the prefix changed), aborts it.
+  const resume = granule.upload;
+  // An upload recorded as completing was verified against the hub's MD5 of that attempt and may
+  // already be the object: it is only finished, never downloaded again, so the hub is not asked.
+  const completing = resume?.completing;
+  let expectedMd5: string;
+  if (completing !== undefined) {
+    expectedMd5 = completing.md5;
+  } else {
+    // Asked again on every attempt, never reused from the table: ESA has published wrong MD5s that it
+    // corrected later, and a retry after a mismatch must compare against the corrected one.
+    expectedMd5 = await hub.getChecksum(granuleId, { signal: deps.signal }).catch((error: unknown) => {
+      throw interruptedIfAborted(error, granuleId, deps.signal);
+    });
+    await store.recordChecksum(granuleId, owner, expectedMd5);
+  }
   throwIfOutOfTime(granuleId, deps.signal);
 
-  const key = objectKeyFor(granule.name, deps.objectPrefix);
-  // A saved upload for another key (the prefix changed between attempts) cannot be continued.
-  const resume = granule.upload?.key === key ? granule.upload : undefined;
-  deps.logger?.info("downloading granule", { granuleId, key, resumeFromBytes: resume?.bytes ?? 0 });
+  const key = completing !== undefined ? resume!.key : objectKeyFor(granule.name, deps.objectPrefix);
+  deps.logger?.info("downloading granule", {
+    granuleId,
+    key,
+    resumeFromBytes: resume?.key === key ? resume.bytes : 0,
+    ...(completing !== undefined && { completing: true }),
+  });
   const started = now();
   // Renewed at half-life from the checkpoints, so a long transfer never outlives its claim (LEASE_SECONDS
   // may be shorter than the Lambda timeout) while a crashed worker's claim still lapses soon.
@@ -106,13 +125,16 @@ export async function downloadGranule(input: DownloadInput, deps: DownloadDeps):
         queueSize: deps.queueSize,
         signal: deps.signal,
         onProgress: checkpoint,
+        now,
       },
     );
   } catch (error) {
     // The transfer aborted that multipart upload: a retry must start a new one, not resume a dead id.
     // Best effort: should forgetting it fail, the transfer restarts on NoSuchUpload, and the mismatch
     // is the error Step Functions must see.
-    if (error instanceof ChecksumMismatchError) {
+    // After UploadOutcomeUnknownError the record has told what it knows (the error says it): an
+    // operator who finds no object requeues, and that attempt must upload afresh.
+    if (error instanceof ChecksumMismatchError || error instanceof UploadOutcomeUnknownError) {
       await store.saveUploadProgress(granuleId, owner, null).catch(() => undefined);
     }
     throw error;

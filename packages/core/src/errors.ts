@@ -190,6 +190,28 @@ export class LeaseLostError extends DownloaderError {
 }
 
 /**
+ * A verified upload was sent CompleteMultipartUpload but S3 no longer knows its id, and the upload is
+ * old enough that a lifecycle rule may have aborted it instead: without read rights on the bucket we
+ * cannot tell whether the object exists. Terminal: an operator checks the bucket and requeues if not.
+ */
+export class UploadOutcomeUnknownError extends DownloaderError {
+  readonly retryable = false;
+  readonly granuleId: string;
+  readonly key: string;
+  readonly uploadId: string;
+  constructor(granuleId: string, key: string, uploadId: string, options?: ErrorOptions) {
+    super(
+      `granule ${granuleId}: upload ${uploadId} of ${key} was verified and completed, but S3 no longer knows it and it is older than a lifecycle abort: the object may be missing; check the bucket, then requeue`,
+      options,
+    );
+    this.name = "UploadOutcomeUnknownError";
+    this.granuleId = granuleId;
+    this.key = key;
+    this.uploadId = uploadId;
+  }
+}
+
+/**
  * Error names the state machine retries with exponential backoff and jitter. The stack builds its
  * Retry from this list, so code and state machine cannot drift.
  */

@@ -44,6 +44,16 @@ export interface UploadProgress {
   bytes: number;
   /** Serialized MD5 state (hash-wasm `save()`), base64, covering exactly `bytes` bytes. */
   hashState: string;
+  /** Epoch milliseconds when CreateMultipartUpload answered: how old the upload is (lifecycle rules abort by age). */
+  createdAt?: number;
+  /**
+   * Set once every part is uploaded and the streamed MD5 equals the hub's, just before
+   * CompleteMultipartUpload: `parts` then lists every part and `bytes` is the product's size. From
+   * here on the upload is never aborted; a later attempt re-issues Complete instead of downloading.
+   */
+  completing?: { md5: string };
+  /** Set (epoch ms) by the sweeper before it aborts the upload: an attempt that finds it never resumes it. */
+  abandonedAt?: number;
 }
 
 /** A granule item in the table. */

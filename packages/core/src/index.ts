@@ -14,5 +14,6 @@ export * from "./push";
 export * from "./queries";
 export * from "./store";
 export * from "./summary";
+export * from "./sweeper";
 export * from "./table";
 export * from "./transfer";

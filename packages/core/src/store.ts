@@ -331,10 +331,73 @@ export class GranuleStore {
           }
         : {
             UpdateExpression: "SET #upload = :upload, #updatedAt = :now",
-            names: ["upload", "updatedAt"],
-            values: { ":upload": progress, ":now": now },
+            // Never over an upload the sweeper marked abandoned: it may be aborting it right now, and a
+            // completing record on an aborted upload would later read NoSuchUpload as "completed".
+            condition: "(attribute_not_exists(#upload.#abandonedAt) OR #upload.#uploadId <> :uploadId)",
+            names: ["upload", "updatedAt", "abandonedAt", "uploadId"],
+            values: { ":upload": progress, ":now": now, ":uploadId": progress.uploadId },
           },
     );
+  }
+
+  /**
+   * The sweeper's claim on an upload it is about to abort: marks `upload.abandonedAt` only while the
+   * granule is still in the status the sweeper saw (for DOWNLOADING, with its lease expired before
+   * `leaseExpiredBefore`), the upload is the same and it is not completing. A worker claiming the
+   * granule serializes with this write, so no worker ever resumes (or completes) an upload the
+   * sweeper aborts.
+   * @returns whether the upload is now marked (false: the granule moved on, leave it).
+   */
+  async markUploadAbandoned(
+    granuleId: string,
+    uploadId: string,
+    expected: { status: GranuleStatus; leaseExpiredBefore?: number },
+  ): Promise<boolean> {
+    requireText(granuleId, "granuleId");
+    requireText(uploadId, "uploadId");
+    const values: Record<string, unknown> = {
+      ":status": expected.status,
+      ":uploadId": uploadId,
+      ":now": this.#now().getTime(),
+    };
+    let condition =
+      "#status = :status AND #upload.#uploadId = :uploadId AND attribute_not_exists(#upload.#completing)";
+    if (expected.leaseExpiredBefore !== undefined) {
+      condition += " AND #leaseExpiresAt < :cutoff";
+      values[":cutoff"] = expected.leaseExpiredBefore;
+    }
+    const updated = await this.#conditionalUpdate(`markUploadAbandoned ${granuleId}`, {
+      Key: granuleKey(granuleId),
+      UpdateExpression: "SET #upload.#abandonedAt = :now",
+      ConditionExpression: condition,
+      ExpressionAttributeNames: attributeNames(
+        "status",
+        "upload",
+        "uploadId",
+        "completing",
+        "abandonedAt",
+        ...(expected.leaseExpiredBefore === undefined ? [] : ["leaseExpiresAt"]),
+      ),
+      ExpressionAttributeValues: values,
+    });
+    return updated !== undefined;
+  }
+
+  /**
+   * Drops an upload the sweeper marked abandoned and aborted, if the granule still records that one.
+   * @returns whether it was removed.
+   */
+  async forgetAbandonedUpload(granuleId: string, uploadId: string): Promise<boolean> {
+    requireText(granuleId, "granuleId");
+    requireText(uploadId, "uploadId");
+    const updated = await this.#conditionalUpdate(`forgetAbandonedUpload ${granuleId}`, {
+      Key: granuleKey(granuleId),
+      UpdateExpression: "SET #updatedAt = :now REMOVE #upload",
+      ConditionExpression: "#upload.#uploadId = :uploadId AND attribute_exists(#upload.#abandonedAt)",
+      ExpressionAttributeNames: attributeNames("upload", "uploadId", "abandonedAt", "updatedAt"),
+      ExpressionAttributeValues: { ":uploadId": uploadId, ":now": this.#now().toISOString() },
+    });
+    return updated !== undefined;
   }
 
   /**
@@ -626,14 +689,20 @@ export class GranuleStore {
     operation: string,
     granuleId: string,
     owner: string,
-    update: { UpdateExpression: string; names: string[]; values: Record<string, unknown> },
+    update: {
+      UpdateExpression: string;
+      condition?: string;
+      names: string[];
+      values: Record<string, unknown>;
+    },
   ): Promise<GranuleRecord> {
     requireText(granuleId, "granuleId");
     requireText(owner, "owner");
+    const holder = "#leaseOwner = :owner AND #status = :downloading";
     const updated = await this.#conditionalUpdate(`${operation} ${granuleId}`, {
       Key: granuleKey(granuleId),
       UpdateExpression: update.UpdateExpression,
-      ConditionExpression: "#leaseOwner = :owner AND #status = :downloading",
+      ConditionExpression: update.condition === undefined ? holder : `${holder} AND ${update.condition}`,
       ExpressionAttributeNames: attributeNames(...new Set(["leaseOwner", "status", ...update.names])),
       ExpressionAttributeValues: { ...update.values, ":owner": owner, ":downloading": "DOWNLOADING" },
     });

@@ -13,6 +13,7 @@ import {
   InvalidHubDataError,
   InvalidInputError,
   TransferInterruptedError,
+  UploadOutcomeUnknownError,
 } from "./errors";
 import type { UploadProgress } from "./granule";
 import type { DownloadStream, Hub } from "./hub/hub";
@@ -27,6 +28,12 @@ export const DEFAULT_QUEUE_SIZE = 4;
 export const MAX_QUEUE_SIZE = 16;
 export const DEFAULT_MAX_RESUMES = 5;
 const MAX_PARTS = 10_000;
+/**
+ * The youngest upload a lifecycle rule can have aborted. S3's AbortIncompleteMultipartUpload
+ * "specifies the days since the initiation of an incomplete multipart upload that Amazon S3 will wait
+ * before permanently removing all parts of the upload" (DaysAfterInitiation; HLS's bucket uses 1).
+ */
+export const DEFAULT_LIFECYCLE_ABORT_AFTER_MS = 24 * 60 * 60 * 1000;
 const MD5_HEX = /^[0-9a-f]{32}$/i;
 
 export interface TransferInput {
@@ -55,6 +62,10 @@ export interface TransferOptions {
   onProgress?: (progress: UploadProgress) => Promise<void>;
   /** Extra object metadata; `hub-id` and `md5` are always set by the transfer. */
   metadata?: Record<string, string>;
+  /** Age from which an upload S3 no longer knows may have been aborted by a lifecycle rule; default 1 day. */
+  lifecycleAbortAfterMs?: number;
+  /** Clock for upload ages, epoch milliseconds; default Date.now. */
+  now?: () => number;
 }
 
 export interface TransferResult {
@@ -71,6 +82,11 @@ export interface TransferResult {
   restarts: number;
   /** Times this call re-opened a broken body with a Range request. */
   resumes: number;
+  /**
+   * True when S3 answered NoSuchUpload to the Complete of an upload already verified and recorded as
+   * completing: an earlier Complete (an SDK retry, a crashed attempt) created the object.
+   */
+  completedEarlier: boolean;
 }
 
 /**
@@ -133,6 +149,8 @@ export async function transferGranule(
     signal: options.signal,
     onProgress: options.onProgress,
     metadata: options.metadata ?? {},
+    lifecycleAbortAfterMs: options.lifecycleAbortAfterMs ?? DEFAULT_LIFECYCLE_ABORT_AFTER_MS,
+    now: options.now ?? Date.now,
   });
   try {
     return await transfer.run();
@@ -156,6 +174,8 @@ interface ResolvedOptions {
   signal?: AbortSignal;
   onProgress?: (progress: UploadProgress) => Promise<void>;
   metadata: Record<string, string>;
+  lifecycleAbortAfterMs: number;
+  now: () => number;
 }
 
 /** Hash state and byte count after a dispatched part: what a checkpoint ending at that part resumes from. */
@@ -175,6 +195,10 @@ class MultipartTransfer {
   private hasher!: IHasher;
   private uploadId = "";
   private uploadOpen = false;
+  /** When the current upload was created (epoch ms); undefined for a legacy checkpoint without it. */
+  private createdAt: number | undefined;
+  /** Set once the completing checkpoint is written: from then on the upload is never aborted. */
+  private completing = false;
   private readonly completed = new Map<number, string>();
   private readonly boundaries = new Map<number, PartBoundary>();
   private contiguousParts = 0;
@@ -208,6 +232,10 @@ class MultipartTransfer {
   }
 
   async run(): Promise<TransferResult> {
+    const { resume } = this.input;
+    // A verified upload whose Complete may already have happened: finishing it is all that is left,
+    // and downloading again could create a second object (a second HLS processing run).
+    if (resume?.completing !== undefined && resume.uploadId !== "") return this.completeRecorded(resume);
     this.hasher = await createMD5();
     await this.begin();
     let recoveriesLeft = this.options.maxResumes;
@@ -235,7 +263,7 @@ class MultipartTransfer {
 
   /** Turns whatever stopped the transfer into the error to throw, aborting or keeping the upload. */
   async fail(error: unknown): Promise<unknown> {
-    if (error instanceof ChecksumMismatchError) {
+    if (error instanceof ChecksumMismatchError || error instanceof UploadOutcomeUnknownError) {
       // No onProgress call may outlive the transfer (it would write progress after the caller moved on).
       await this.progressChain;
       return error;
@@ -243,7 +271,13 @@ class MultipartTransfer {
     const { signal, maxResumes } = this.options;
     const { granuleId, key } = this.input;
     const fromProgress = this.progressFailure !== undefined && this.progressFailure.error === error;
-    if (!signal?.aborted && !fromProgress && error instanceof DownloaderError && !error.retryable) {
+    if (
+      !this.completing &&
+      !signal?.aborted &&
+      !fromProgress &&
+      error instanceof DownloaderError &&
+      !error.retryable
+    ) {
       // The hub says these bytes will never be right (gone, refused, invalid): drop the parts.
       this.partsController.abort();
       await this.settleParts();
@@ -290,9 +324,17 @@ class MultipartTransfer {
     await this.createUpload();
   }
 
+  /**
+   * Continues a recorded upload from its last checkpointed part (a 0-byte checkpoint: from byte 0 of
+   * the same upload). Parts a dead attempt sent after its checkpoint are simply sent again: the S3 API
+   * reference on UploadPart, "If you upload a new part using the same part number that was used with a
+   * previous part, the previously uploaded part is overwritten."
+   */
   private adopt(resume: UploadProgress): boolean {
     const contiguous = resume.parts.every((part, index) => part.PartNumber === index + 1 && part.ETag !== "");
     if (resume.key !== this.input.key || !contiguous || resume.uploadId === "") return false;
+    // The sweeper claimed it for abort (its granule had ended): aborting it again is ours to do.
+    if (resume.abandonedAt !== undefined) return false;
     if (resume.parts.length === 0 ? resume.bytes !== 0 : resume.bytes <= 0) return false;
     try {
       this.hasher.load(Buffer.from(resume.hashState, "base64"));
@@ -302,6 +344,7 @@ class MultipartTransfer {
     }
     this.uploadId = resume.uploadId;
     this.uploadOpen = true;
+    this.createdAt = resume.createdAt;
     for (const part of resume.parts) this.completed.set(part.PartNumber, part.ETag);
     this.contiguousParts = resume.parts.length;
     this.nextPartNumber = resume.parts.length + 1;
@@ -330,6 +373,37 @@ class MultipartTransfer {
     }
     this.uploadId = created.UploadId;
     this.uploadOpen = true;
+    this.createdAt = this.options.now();
+    await this.checkpointNewUpload();
+  }
+
+  /**
+   * Records the new upload before its first part is sent, so every upload we create is known to the
+   * table: a crash from here on leaves an upload the next attempt resumes (or aborts), never an orphan.
+   */
+  private async checkpointNewUpload(): Promise<void> {
+    const { onProgress } = this.options;
+    const checkpoint: UploadProgress = {
+      uploadId: this.uploadId,
+      key: this.input.key,
+      parts: [],
+      bytes: 0,
+      hashState: Buffer.from(this.hasher.save()).toString("base64"),
+      ...(this.createdAt !== undefined && { createdAt: this.createdAt }),
+    };
+    this.checkpoint = checkpoint;
+    if (onProgress === undefined) return;
+    // An earlier upload's checkpoint still being written must not land after this one.
+    await this.progressChain;
+    try {
+      await onProgress(checkpoint);
+      this.persisted = checkpoint;
+    } catch (error) {
+      // Nobody else knows this upload (the lease may be gone): abort it rather than leak it.
+      this.progressFailure = { error };
+      await this.abortUpload();
+      throw error;
+    }
   }
 
   /** Best-effort abort; returns the failure (s3rver answers 405) so the caller keeps its own error. */
@@ -541,6 +615,7 @@ class MultipartTransfer {
       parts,
       bytes: boundary.bytes,
       hashState: boundary.hashState,
+      ...(this.createdAt !== undefined && { createdAt: this.createdAt }),
     };
     this.scheduleProgress();
   }
@@ -573,7 +648,7 @@ class MultipartTransfer {
 
   /** Uploads the last part, then completes the upload only if the streamed MD5 is the hub's. */
   private async finish(): Promise<TransferResult> {
-    const { granuleId, bucket, key, s3 } = this.input;
+    const { granuleId, key } = this.input;
     // Only an empty product has nothing pending here: it still needs one (empty) part.
     if (this.pendingLength > 0 || this.nextPartNumber === 1) await this.dispatch(true);
     const md5 = this.hasher.digest("hex");
@@ -596,28 +671,96 @@ class MultipartTransfer {
     const parts = [...this.completed]
       .sort(([a], [b]) => a - b)
       .map(([PartNumber, ETag]) => ({ PartNumber, ETag }));
-    const completed = await callS3(`complete multipart upload of ${key}`, () =>
-      s3.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: bucket,
-          Key: key,
-          UploadId: this.uploadId,
-          MultipartUpload: { Parts: parts },
-        }),
-        { abortSignal: this.options.signal },
-      ),
-    );
+    const completing: UploadProgress = {
+      uploadId: this.uploadId,
+      key,
+      parts,
+      bytes: this.dispatchedBytes,
+      // The digest is final (completing.md5): a completing upload is finished, never hashed further.
+      hashState: "",
+      ...(this.createdAt !== undefined && { createdAt: this.createdAt }),
+      completing: { md5 },
+    };
+    // Written before Complete: a crash between Complete and the DOWNLOADED mark leaves this record,
+    // and the next attempt re-issues Complete on the same upload instead of uploading a second object.
+    if (this.options.onProgress !== undefined) {
+      try {
+        await this.options.onProgress(completing);
+      } catch (error) {
+        this.progressFailure = { error };
+        throw error;
+      }
+    }
+    this.completing = true;
+    const outcome = await this.completeUpload(completing);
     this.uploadOpen = false;
     return {
       key,
       bytes: this.dispatchedBytes,
       md5,
-      etag: completed.ETag,
+      etag: outcome.etag,
       resumedFromBytes: this.resumedFromBytes,
       fetchedBytes: this.fetchedBytes,
       restarts: this.restarts,
       resumes: this.resumes,
+      completedEarlier: outcome.completedEarlier,
     };
+  }
+
+  /** Finishes an upload an earlier attempt verified and recorded as completing; reads nothing from the hub. */
+  private async completeRecorded(resume: UploadProgress): Promise<TransferResult> {
+    this.completing = true;
+    this.uploadId = resume.uploadId;
+    this.createdAt = resume.createdAt;
+    const outcome = await this.completeUpload(resume);
+    return {
+      key: resume.key,
+      bytes: resume.bytes,
+      md5: resume.completing!.md5,
+      etag: outcome.etag,
+      resumedFromBytes: resume.bytes,
+      fetchedBytes: 0,
+      restarts: 0,
+      resumes: 0,
+      completedEarlier: outcome.completedEarlier,
+    };
+  }
+
+  /**
+   * CompleteMultipartUpload of a verified upload, where NoSuchUpload means "already completed".
+   * The S3 API reference: "Note that if CompleteMultipartUpload fails, applications should be prepared
+   * to retry any failed requests (including 500 error responses)", and its NoSuchUpload: "The specified
+   * multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have
+   * been aborted or completed." A completing upload is never aborted by this code (nor by the sweeper),
+   * so a NoSuchUpload on it means completed — unless it is old enough that a lifecycle rule may have
+   * aborted it: then the outcome is unknown without read rights, and we say so instead of guessing.
+   */
+  private async completeUpload(
+    progress: UploadProgress,
+  ): Promise<{ etag: string | undefined; completedEarlier: boolean }> {
+    const { granuleId, bucket, s3 } = this.input;
+    const { key, uploadId, parts } = progress;
+    try {
+      const completed = await callS3(`complete multipart upload of ${key}`, () =>
+        s3.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: bucket,
+            Key: key,
+            UploadId: uploadId,
+            MultipartUpload: { Parts: parts },
+          }),
+          { abortSignal: this.options.signal },
+        ),
+      );
+      return { etag: completed.ETag, completedEarlier: false };
+    } catch (error) {
+      if (!isNoSuchUpload(error)) throw error;
+      const age = progress.createdAt === undefined ? undefined : this.options.now() - progress.createdAt;
+      if (age === undefined || age >= this.options.lifecycleAbortAfterMs) {
+        throw new UploadOutcomeUnknownError(granuleId, key, uploadId, { cause: error });
+      }
+      return { etag: undefined, completedEarlier: true };
+    }
   }
 }
 

@@ -360,12 +360,13 @@ describe("transferGranule with a mocked S3", () => {
     expect(mock.commandCalls(CompleteMultipartUploadCommand)).toHaveLength(0);
   });
 
-  it("stops without completing or aborting when onProgress fails, passing its error through", async () => {
+  it("stops without completing or aborting when a part checkpoint fails, passing its error through", async () => {
     const s3 = offlineS3Client();
     const { mock } = memoryS3(s3);
     const hub = fakeHub({ size: 3 * PART + 1 });
     const { granuleId, key } = uniqueGranule();
     const leaseLost = new LeaseLostError(granuleId, "worker-1");
+    let calls = 0;
 
     const error = await rejection(
       transferGranule(
@@ -373,7 +374,9 @@ describe("transferGranule with a mocked S3", () => {
         {
           partSizeBytes: PART,
           onProgress: async () => {
-            throw leaseLost;
+            // The first call records the new upload; the table knows it, so later failures keep it.
+            calls += 1;
+            if (calls > 1) throw leaseLost;
           },
         },
       ),
@@ -382,6 +385,218 @@ describe("transferGranule with a mocked S3", () => {
     expect(error).toBe(leaseLost);
     expect(mock.commandCalls(AbortMultipartUploadCommand)).toHaveLength(0);
     expect(mock.commandCalls(CompleteMultipartUploadCommand)).toHaveLength(0);
+  });
+
+  it("records the new upload before its first part and aborts it when that record fails", async () => {
+    const s3 = offlineS3Client();
+    const { mock, state } = memoryS3(s3);
+    const hub = fakeHub({ size: 2 * PART + 1 });
+    const { granuleId, key } = uniqueGranule();
+    const leaseLost = new LeaseLostError(granuleId, "worker-1");
+    const seen: { progress: UploadProgress; partsSent: number }[] = [];
+
+    const error = await rejection(
+      transferGranule(
+        { granuleId, bucket: BUCKET, key, expectedMd5: hub.md5, hub, s3 },
+        {
+          partSizeBytes: PART,
+          onProgress: async (progress) => {
+            seen.push({ progress, partsSent: mock.commandCalls(UploadPartCommand).length });
+            throw leaseLost;
+          },
+        },
+      ),
+    );
+
+    expect(error).toBe(leaseLost);
+    const [uploadId] = [...state.uploads.keys()];
+    expect(seen).toEqual([
+      {
+        progress: expect.objectContaining({
+          uploadId,
+          key,
+          parts: [],
+          bytes: 0,
+          createdAt: expect.any(Number),
+        }),
+        partsSent: 0,
+      },
+    ]);
+    // Unknown to the table, the upload would leak: it is aborted, and no byte was sent into it.
+    expect(mock.commandCalls(UploadPartCommand)).toHaveLength(0);
+    expect(mock.commandCalls(AbortMultipartUploadCommand)).toHaveLength(1);
+    expect(state.uploads.get(uploadId!)!.state).toBe("aborted");
+    expect(hub.opens).toHaveLength(0);
+  });
+
+  it("records the upload as completing with the verified MD5 before CompleteMultipartUpload", async () => {
+    const s3 = offlineS3Client();
+    const { mock, state } = memoryS3(s3);
+    const hub = fakeHub({ size: PART - 100 });
+    const { granuleId, key } = uniqueGranule();
+    const seen: { progress: UploadProgress; completes: number }[] = [];
+
+    const result = await transferGranule(
+      { granuleId, bucket: BUCKET, key, expectedMd5: hub.md5, hub, s3 },
+      {
+        partSizeBytes: PART,
+        onProgress: async (progress) => {
+          seen.push({ progress, completes: mock.commandCalls(CompleteMultipartUploadCommand).length });
+        },
+      },
+    );
+
+    expect(result.completedEarlier).toBe(false);
+    // A one-part product: the upload is recorded before its part, then as completing before Complete.
+    expect(seen.map(({ progress }) => [progress.bytes, progress.parts.length, progress.completing])).toEqual([
+      [0, 0, undefined],
+      [hub.size, 1, { md5: hub.md5 }],
+    ]);
+    expect(seen.every(({ completes }) => completes === 0)).toBe(true);
+    expect(state.objects.get(key)?.length).toBe(hub.size);
+  });
+
+  it("finishes a completing upload with Complete alone, without reading the hub", async () => {
+    const s3 = offlineS3Client();
+    const { mock, state } = memoryS3(s3);
+    const hub = fakeHub({ size: PART + 10 });
+    const { granuleId, key } = uniqueGranule();
+    let completing: UploadProgress | undefined;
+    // The first attempt dies right after it recorded "completing" (before its Complete is sent).
+    const dying = new Error("killed");
+    mock.on(CompleteMultipartUploadCommand).rejectsOnce(dying);
+    await rejection(
+      transferGranule(
+        { granuleId, bucket: BUCKET, key, expectedMd5: hub.md5, hub, s3 },
+        {
+          partSizeBytes: PART,
+          onProgress: async (progress) => {
+            if (progress.completing !== undefined) completing = progress;
+          },
+        },
+      ),
+    );
+    expect(completing).toBeDefined();
+    const memory = memoryS3(s3);
+    memory.state.uploads.set(completing!.uploadId, state.uploads.get(completing!.uploadId)!);
+    const opens = hub.opens.length;
+
+    const result = await transferGranule(
+      { granuleId, bucket: BUCKET, key, expectedMd5: hub.md5, hub, s3, resume: completing },
+      { partSizeBytes: PART },
+    );
+
+    expect(hub.opens).toHaveLength(opens);
+    expect(result).toMatchObject({
+      key,
+      bytes: hub.size,
+      md5: hub.md5,
+      fetchedBytes: 0,
+      completedEarlier: false,
+    });
+    expect(memory.mock.commandCalls(CompleteMultipartUploadCommand)[0]!.args[0].input).toMatchObject({
+      UploadId: completing!.uploadId,
+      MultipartUpload: { Parts: completing!.parts },
+    });
+    expect(memory.mock.commandCalls(UploadPartCommand)).toHaveLength(0);
+    expect(memory.state.objects.get(key)?.length).toBe(hub.size);
+  });
+
+  it("takes NoSuchUpload on a young completing upload as completed, and refuses to guess on an old one", async () => {
+    const s3 = offlineS3Client();
+    const { mock } = memoryS3(s3);
+    const hub = fakeHub({ size: PART + 10 });
+    const { granuleId, key } = uniqueGranule();
+    const now = Date.parse("2026-03-17T12:00:00Z");
+    const completing: UploadProgress = {
+      uploadId: "done-already",
+      key,
+      parts: [
+        { PartNumber: 1, ETag: '"a"' },
+        { PartNumber: 2, ETag: '"b"' },
+      ],
+      bytes: hub.size,
+      hashState: "",
+      createdAt: now - 60_000,
+      completing: { md5: hub.md5 },
+    };
+
+    // The memory S3 never saw this upload id: it answers NoSuchUpload, as S3 does for a completed one.
+    const young = await transferGranule(
+      { granuleId, bucket: BUCKET, key, expectedMd5: hub.md5, hub, s3, resume: completing },
+      { now: () => now },
+    );
+    expect(young).toMatchObject({ key, bytes: hub.size, completedEarlier: true, fetchedBytes: 0 });
+
+    const old = await rejection(
+      transferGranule(
+        { granuleId, bucket: BUCKET, key, expectedMd5: hub.md5, hub, s3, resume: completing },
+        { now: () => now + 25 * 60 * 60 * 1000 },
+      ),
+    );
+    expect(old).toMatchObject({
+      name: "UploadOutcomeUnknownError",
+      granuleId,
+      key,
+      uploadId: "done-already",
+    });
+    expect(hub.opens).toHaveLength(0);
+    expect(mock.commandCalls(AbortMultipartUploadCommand)).toHaveLength(0);
+    expect(mock.commandCalls(CreateMultipartUploadCommand)).toHaveLength(0);
+  });
+
+  it("never resumes an upload the sweeper marked abandoned: aborts it and starts a new one", async () => {
+    const s3 = offlineS3Client();
+    const { state } = memoryS3(s3);
+    const hub = fakeHub({ size: PART + 10 });
+    const { granuleId, key } = uniqueGranule();
+    const hasher = await createMD5();
+    hasher.init();
+    const marked: UploadProgress = {
+      uploadId: "swept-upload",
+      key,
+      parts: [],
+      bytes: 0,
+      hashState: Buffer.from(hasher.save()).toString("base64"),
+      abandonedAt: Date.now(),
+    };
+    state.uploads.set(marked.uploadId, { key, metadata: {}, parts: new Map(), state: "open" });
+
+    await transferGranule(
+      { granuleId, bucket: BUCKET, key, expectedMd5: hub.md5, hub, s3, resume: marked },
+      { partSizeBytes: PART },
+    );
+
+    expect(state.uploads.get(marked.uploadId)!.state).toBe("aborted");
+    expect([...state.uploads.values()].filter((upload) => upload.state === "completed")).toHaveLength(1);
+    expect(state.objects.get(key)?.length).toBe(hub.size);
+  });
+
+  it("aborts a saved upload of another key before it creates the new one", async () => {
+    const s3 = offlineS3Client();
+    const { mock, state } = memoryS3(s3);
+    const hub = fakeHub({ size: PART + 10 });
+    const { granuleId, key } = uniqueGranule();
+    const stale: UploadProgress = {
+      uploadId: "old-prefix-upload",
+      key: `old/${key}`,
+      parts: [],
+      bytes: 0,
+      hashState: "",
+    };
+    state.uploads.set(stale.uploadId, { key: stale.key, metadata: {}, parts: new Map(), state: "open" });
+
+    await transferGranule(
+      { granuleId, bucket: BUCKET, key, expectedMd5: hub.md5, hub, s3, resume: stale },
+      { partSizeBytes: PART },
+    );
+
+    expect(state.uploads.get(stale.uploadId)!.state).toBe("aborted");
+    const abortAt = mock.calls().findIndex((call) => call.args[0] instanceof AbortMultipartUploadCommand);
+    const createAt = mock.calls().findIndex((call) => call.args[0] instanceof CreateMultipartUploadCommand);
+    expect(abortAt).toBeGreaterThanOrEqual(0);
+    expect(abortAt).toBeLessThan(createAt);
+    expect(state.objects.get(key)?.length).toBe(hub.size);
   });
 
   it("aborts the upload when the hub says the granule is gone", async () => {

@@ -1,23 +1,37 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
-import { summarizeWindow } from "@hls-s2/core";
+import { summarizeWindow, sweepAbandonedUploads } from "@hls-s2/core";
 import * as v from "valibot";
 import { DAY, parseInput } from "./lib/input";
 import { logger } from "./lib/logger";
 import { metrics } from "./lib/metrics";
-import { getStore } from "./lib/runtime";
+import { getConfig, getS3, getStore } from "./lib/runtime";
 
 const INPUT = v.object({ from: DAY, to: DAY });
 
-/** Summarize: the window's counts as the execution output and as CloudWatch metrics. */
+/**
+ * Summarize: aborts the window's uploads nobody will continue (HLS's bucket grants no list, and may
+ * have no abort rule when imported), then the window's counts as the execution output and metrics.
+ */
 export async function handler(event: unknown) {
   const input = parseInput(INPUT, event);
+  const sweep = await sweepAbandonedUploads(input, {
+    store: getStore(),
+    s3: getS3(),
+    bucket: getConfig().bucketName,
+  });
+  logger.info("swept uploads", {
+    aborted: sweep.aborted,
+    failed: sweep.failed,
+    completing: sweep.completing,
+  });
   const summary = await summarizeWindow(input, { store: getStore() });
   const { counts, bytes } = summary.totals;
   metrics.addMetric("GranulesDownloaded", MetricUnit.Count, counts.DOWNLOADED);
   metrics.addMetric("GranulesFailed", MetricUnit.Count, counts.FAILED);
   metrics.addMetric("GranulesPending", MetricUnit.Count, counts.DISCOVERED + counts.DOWNLOADING);
   metrics.addMetric("BytesDownloaded", MetricUnit.Bytes, bytes);
+  metrics.addMetric("UploadsAborted", MetricUnit.Count, sweep.aborted.length);
   metrics.publishStoredMetrics();
   logger.info("summary", { from: summary.from, to: summary.to, totals: summary.totals });
-  return summary;
+  return { ...summary, sweptUploads: { aborted: sweep.aborted.length, failed: sweep.failed.length } };
 }

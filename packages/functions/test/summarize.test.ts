@@ -1,3 +1,5 @@
+import { AbortMultipartUploadCommand, S3Client } from "@aws-sdk/client-s3";
+import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { metrics } from "../src/lib/metrics";
 import { configureRuntime } from "../src/lib/runtime";
@@ -39,7 +41,46 @@ describe("summarize handler", () => {
       ["GranulesFailed", 1],
       ["GranulesPending", 0],
       ["BytesDownloaded", 4096],
+      ["UploadsAborted", 0],
     ]);
     expect(published).toHaveBeenCalledOnce();
+  });
+
+  it("aborts the upload a failed granule left, found in the table, never by listing the bucket", async () => {
+    const s3 = new S3Client({ region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "x" } });
+    const s3Mock = mockClient(s3);
+    s3Mock.on(AbortMultipartUploadCommand).resolves({});
+    const env = lambdaEnv();
+    configureRuntime({ env, clients: { dynamo: table.documentClient, s3 } });
+    const { granule, day } = aGranule();
+    await table.store.recordDiscovered(granule, day);
+    await table.store.claimGranule(granule.granuleId, "w");
+    const upload = {
+      uploadId: "left-behind",
+      key: `${granule.name}.zip`,
+      parts: [],
+      bytes: 0,
+      hashState: "",
+    };
+    await table.store.saveUploadProgress(granule.granuleId, "w", upload);
+    await table.store.markFailed(
+      granule.granuleId,
+      { name: "GranuleGoneError", message: "410" },
+      { owner: "w" },
+    );
+    vi.spyOn(metrics, "publishStoredMetrics").mockImplementation(() => metrics);
+
+    const summary = await handler({ from: day, to: day });
+
+    expect(summary.sweptUploads).toEqual({ aborted: 1, failed: 0 });
+    expect(s3Mock.calls().map((call) => call.args[0].constructor.name)).toEqual([
+      "AbortMultipartUploadCommand",
+    ]);
+    expect(s3Mock.commandCalls(AbortMultipartUploadCommand)[0]!.args[0].input).toEqual({
+      Bucket: env["BUCKET_NAME"],
+      Key: upload.key,
+      UploadId: "left-behind",
+    });
+    expect((await table.store.getGranule(granule.granuleId))!.upload).toBeUndefined();
   });
 });

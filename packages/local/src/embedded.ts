@@ -19,7 +19,7 @@ import {
 import { granuleTableDefinition, InvalidInputError } from "@hls-s2/core";
 import dynalite from "dynalite";
 import S3rver from "s3rver";
-import { s3GapsMiddleware } from "./s3-gaps";
+import { type S3GapsOptions, s3GapsMiddleware } from "./s3-gaps";
 
 export const LOCAL_REGION = "us-east-1";
 export const LOCAL_TABLE_NAME = "hls-s2-granules";
@@ -36,6 +36,8 @@ export interface EmbeddedStoresInput {
   tableName?: string;
   bucketName?: string;
   workBucketName?: string;
+  /** Called after each CompleteMultipartUpload stored its object, before S3 answers (crash tests). */
+  onUploadCompleted?: S3GapsOptions["onUploadCompleted"];
 }
 
 export interface EmbeddedStores {
@@ -120,7 +122,11 @@ export async function startEmbeddedStores(
     directory: s3Directory,
   });
   // Just before the router: after s3rver's XML encoder, so the gap handlers can answer plain objects.
-  s3rver.middleware.splice(s3rver.middleware.length - 1, 0, s3GapsMiddleware(s3Directory));
+  s3rver.middleware.splice(
+    s3rver.middleware.length - 1,
+    0,
+    s3GapsMiddleware(s3Directory, { onUploadCompleted: input.onUploadCompleted }),
+  );
   const address = await s3rver.run();
   const s3Endpoint = `http://127.0.0.1:${address.port}`;
 

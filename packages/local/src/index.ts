@@ -5,5 +5,5 @@ export * from "./lock";
 export * from "./progress";
 export * from "./report";
 export * from "./runner";
-export { listUploads } from "./s3-gaps";
+export { completedUploads, listUploads } from "./s3-gaps";
 export * from "./workflow";

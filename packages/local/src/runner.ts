@@ -43,6 +43,11 @@ export const DEFAULT_GRANULES_PER_DAY = 30;
 export const DEFAULT_PRODUCT_SIZE = { min: 2 * 1024 * 1024, max: 8 * 1024 * 1024 };
 export const DEFAULT_SEED = "hls-s2-local";
 export const DEFAULT_CONCURRENCY = 15;
+/**
+ * Multipart part size of local runs: S3's 5 MiB minimum rather than the Lambda's 16, because a killed
+ * run re-fetches the bytes of every part not yet uploaded, and the local products are only 2–8 MiB.
+ */
+export const LOCAL_PART_SIZE_MIB = 5;
 /** The mock hub's account; a local secret, never a real one. */
 export const MOCK_CREDENTIALS: Credentials = { username: "local", password: "local" };
 const MOCK_CDSE_TOKEN_PATH = "/auth/realms/CDSE/protocol/openid-connect/token";
@@ -95,6 +100,10 @@ export interface RunLocalOptions {
   onProgress?: (snapshot: ProgressSnapshot) => void;
   /** The run's clock for the default window; default now. */
   now?: Date;
+  /** Multipart part size in MiB (PART_SIZE_MIB of the Download function); default 5. */
+  partSizeMib?: number;
+  /** Called after each CompleteMultipartUpload stored its object in the embedded S3, before it answers. */
+  onUploadCompleted?: (completion: { bucket: string; key: string; uploadId: string }) => void;
 }
 
 export interface PlatformCounts {
@@ -242,13 +251,16 @@ async function runInLockedFolder(options: RunLocalOptions): Promise<LocalRunSumm
       hub.downloadUrl ??= hub.url;
     }
 
-    const stores = await startEmbeddedStores({ dataDir });
+    const stores = await startEmbeddedStores({ dataDir, onUploadCompleted: options.onUploadCompleted });
     resources.push(stores);
     // The folder's lock is ours, so any DOWNLOADING lease in it belongs to a dead run.
     const releasedLeases = await releaseStaleLocalLeases(stores);
     const workflow = await loadSynthesizedWorkflow({ cacheFile: join(dataDir, SYNTH_CACHE_FILE) });
     const local = adaptDefinition(workflow.definition, { concurrency: checked.concurrency });
-    const env = lambdaEnvironment(workflow, stores, hub, { allTiles: options.allTiles === true });
+    const env = {
+      ...lambdaEnvironment(workflow, stores, hub, { allTiles: options.allTiles === true }),
+      PART_SIZE_MIB: String(options.partSizeMib ?? LOCAL_PART_SIZE_MIB),
+    };
     const run = await execute({ local, env, stores, hub, workflow, checked, options });
 
     const store = new GranuleStore(documentClient(stores), { tableName: stores.tableName });

@@ -1,4 +1,4 @@
-import { readdir, readFile, rm, stat } from "node:fs/promises";
+import { appendFile, readdir, readFile, rm, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { KoaContext } from "s3rver";
@@ -12,6 +12,10 @@ import type { KoaContext } from "s3rver";
  * - NoSuchUpload (404) for UploadPart / CompleteMultipartUpload / ListParts on an unknown or aborted
  *   upload id (s3rver silently recreates the folder, which would hide a resume bug);
  * - ListParts;
+ * - CompleteMultipartUpload as S3 documents it for a repeated call: once an upload is completed its id
+ *   answers NoSuchUpload ("the multipart upload might have been aborted or completed"), also when two
+ *   Completes of one id race (s3rver alone would store the object twice); every successful Complete is
+ *   logged per key, so tests can count objects created (each one an HLS processing run);
  * - ListObjectsV2 pagination without OpenSSL's legacy provider (s3rver encrypts continuation tokens
  *   with DES, which Node 17+ refuses unless started with --openssl-legacy-provider).
  */
@@ -24,12 +28,41 @@ const S3Error = require("s3rver/lib/models/error") as new (
 ) => Error;
 
 const UPLOADS_FOLDER = "._S3rver_uploads";
+/** At the store's root, beside the bucket folders: s3rver lists only folders as buckets. */
+const COMPLETIONS_FILE = "._S3rver_completions.jsonl";
 const TOKEN_PREFIX = "local:";
 
 type Next = () => Promise<void>;
 
+export interface S3GapsOptions {
+  /** Called after a CompleteMultipartUpload stored its object, before the answer is sent. */
+  onUploadCompleted?: (completion: { bucket: string; key: string; uploadId: string }) => void;
+}
+
 /** The middleware filling s3rver's gaps, for the store rooted at `directory`. */
-export function s3GapsMiddleware(directory: string) {
+export function s3GapsMiddleware(directory: string, options: S3GapsOptions = {}) {
+  // One request at a time per upload id for Complete: the next one then finds the upload gone.
+  const locks = new Map<string, Promise<void>>();
+  const gaps = async (
+    ctx: KoaContext,
+    next: Next,
+    route: { bucket: string; key: string },
+    uploadId: string,
+  ) => {
+    const upload = await readUpload(directory, route.bucket, uploadId);
+    if (upload === undefined || upload.key !== route.key) {
+      throw new S3Error("NoSuchUpload", "The specified upload does not exist.", { UploadId: uploadId });
+    }
+    if (ctx.method === "DELETE") {
+      await rm(upload.folder, { recursive: true, force: true });
+      ctx.status = 204;
+      return;
+    }
+    if (ctx.method === "GET") return listParts(ctx, route.bucket, upload);
+    if (ctx.method !== "POST") return next();
+    const completion = { bucket: route.bucket, key: upload.key, uploadId };
+    if (await completeUpload(ctx, next, directory, completion)) options.onUploadCompleted?.(completion);
+  };
   return async function s3Gaps(ctx: KoaContext, next: Next): Promise<void> {
     const route = parsePath(ctx.path);
     if (route === undefined) return next();
@@ -44,18 +77,49 @@ export function s3GapsMiddleware(directory: string) {
       return next();
     }
     if (uploadId === undefined) return next();
-    const upload = await readUpload(directory, route.bucket, uploadId);
-    if (upload === undefined || upload.key !== route.key) {
-      throw new S3Error("NoSuchUpload", "The specified upload does not exist.", { UploadId: uploadId });
+    if (ctx.method !== "POST") return gaps(ctx, next, { bucket: route.bucket, key: route.key }, uploadId);
+    const previous = locks.get(uploadId) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = previous.then(() => new Promise<void>((resolve) => (release = resolve)));
+    locks.set(uploadId, mine);
+    await previous;
+    try {
+      await gaps(ctx, next, { bucket: route.bucket, key: route.key }, uploadId);
+    } finally {
+      release();
+      if (locks.get(uploadId) === mine) locks.delete(uploadId);
     }
-    if (ctx.method === "DELETE") {
-      await rm(upload.folder, { recursive: true, force: true });
-      ctx.status = 204;
-      return;
-    }
-    if (ctx.method === "GET") return listParts(ctx, route.bucket, upload);
-    return next();
   };
+}
+
+async function completeUpload(
+  ctx: KoaContext,
+  next: Next,
+  directory: string,
+  completion: { bucket: string; key: string; uploadId: string },
+): Promise<boolean> {
+  await next();
+  const body = ctx.body as { CompleteMultipartUploadResult?: unknown } | undefined;
+  if (body?.CompleteMultipartUploadResult === undefined) return false;
+  await appendFile(join(directory, COMPLETIONS_FILE), `${JSON.stringify(completion)}\n`);
+  return true;
+}
+
+/** How many times each key of a bucket was created by CompleteMultipartUpload, over the store's life. */
+export async function completedUploads(directory: string, bucket: string): Promise<Map<string, number>> {
+  let text = "";
+  try {
+    text = await readFile(join(directory, COMPLETIONS_FILE), "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  const counts = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    const completion = JSON.parse(line) as { bucket: string; key: string };
+    if (completion.bucket === bucket) counts.set(completion.key, (counts.get(completion.key) ?? 0) + 1);
+  }
+  return counts;
 }
 
 interface Upload {

@@ -1,0 +1,226 @@
+import {
+  CompleteMultipartUploadCommand,
+  ListMultipartUploadsCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import {
+  DhusHub,
+  type DownloadDeps,
+  downloadGranule,
+  GranuleStore,
+  objectKeyFor,
+  recordFailure,
+} from "@hls-s2/core";
+import { completedUploads, type LocalRunSummary } from "@hls-s2/local";
+import { createCatalogue, type MockProduct, startMockHub } from "@hls-s2/mock-hub";
+import { requeue } from "@hls-s2/ops";
+import { afterEach, describe, expect, it } from "vitest";
+import { cleanupList, MIB, objectMd5, reopen, tempDataDir } from "./helpers";
+
+const DAY = "2026-03-18";
+const CREDENTIALS = { username: "once", password: "exactly-once-test" };
+const PART_SIZE = 5 * MIB;
+const LEASE_MS = 60_000;
+const cleanups = cleanupList();
+afterEach(() => cleanups.run());
+
+/** Every granule of one day on the mock hub, recorded in an embedded table, with a clock for leases. */
+async function world(granules: number) {
+  const catalogue = createCatalogue({
+    seed: "exactly-once",
+    days: [DAY],
+    platforms: ["S2A"],
+    granulesPerDay: granules,
+    // One-part and two-part products.
+    sizeBytes: { min: 3 * MIB, max: 8 * MIB },
+  });
+  const hub = await startMockHub({ catalogue, port: 0, host: "127.0.0.1", credentials: CREDENTIALS });
+  cleanups.add(() => hub.close());
+  const opened = await reopen(await tempDataDir(cleanups), cleanups);
+  const clock = { ms: Date.now() };
+  const store = new GranuleStore(
+    DynamoDBDocumentClient.from(opened.stores.dynamo, { marshallOptions: { removeUndefinedValues: true } }),
+    { tableName: opened.stores.tableName, leaseMs: LEASE_MS, now: () => new Date(clock.ms) },
+  );
+  for (const product of catalogue.products) await store.recordDiscovered(discovered(product), DAY);
+  const client = new DhusHub({
+    url: hub.url,
+    credentials: CREDENTIALS,
+    filterRules: { maxAcquisitionAgeDays: 30 },
+    http: { retries: 0 },
+  });
+  const deps = (overrides: Partial<DownloadDeps> = {}): DownloadDeps => ({
+    store,
+    hub: client,
+    s3: opened.stores.s3,
+    bucket: opened.stores.bucketName,
+    partSizeBytes: PART_SIZE,
+    now: () => clock.ms,
+    ...overrides,
+  });
+  return { catalogue, hub, opened, store, clock, deps };
+}
+
+function discovered(product: MockProduct) {
+  return {
+    granuleId: product.id,
+    name: product.name,
+    tileId: product.tileId,
+    platform: product.platform,
+    sensingStart: product.sensingStart,
+    sensingEnd: product.sensingEnd,
+    publishedAt: product.publishedAt,
+    sizeBytes: product.sizeBytes,
+  };
+}
+
+/** A store whose markDownloaded dies once: the process is gone after S3 completed, before the table knew. */
+function crashingBeforeMark(store: GranuleStore): DownloadDeps["store"] {
+  let crashed = false;
+  return {
+    claimGranule: store.claimGranule.bind(store),
+    recordChecksum: store.recordChecksum.bind(store),
+    saveUploadProgress: store.saveUploadProgress.bind(store),
+    renewLease: store.renewLease.bind(store),
+    markDownloaded: async (...args) => {
+      if (!crashed) {
+        crashed = true;
+        throw new Error("process killed after CompleteMultipartUpload");
+      }
+      return store.markDownloaded(...args);
+    },
+  };
+}
+
+/** An S3 client whose first CompleteMultipartUpload never reaches S3 (connection reset). */
+function losingFirstComplete(s3: S3Client): S3Client {
+  let lost = false;
+  return new Proxy(s3, {
+    get(target, property, receiver) {
+      if (property !== "send") return Reflect.get(target, property, receiver);
+      return (command: unknown, options?: unknown) => {
+        if ((command as object).constructor.name === CompleteMultipartUploadCommand.name && !lost) {
+          lost = true;
+          return Promise.reject(Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }));
+        }
+        return (target.send as (c: unknown, o?: unknown) => Promise<unknown>)(command, options);
+      };
+    },
+  });
+}
+
+describe("exactly one object per granule", () => {
+  it("is created once across duplicate workers, reruns, pushes, requeues, redrives and crashes around Complete", async () => {
+    const { catalogue, hub, opened, store, clock, deps } = await world(6);
+    const [twice, crashed, retried, redriven, requeued, lostComplete] = catalogue.products;
+    const fail = (granuleId: string, owner: string, error: unknown) =>
+      recordFailure(
+        { granuleId, owner, error: { Error: (error as Error).name, Cause: (error as Error).message } },
+        { store },
+      );
+
+    // Two executions list the same granule at once: one downloads, the other finds it leased.
+    const raced = await Promise.all([
+      downloadGranule({ granuleId: twice!.id, owner: "exec-a" }, deps()),
+      downloadGranule({ granuleId: twice!.id, owner: "exec-b" }, deps()),
+    ]);
+    expect(raced.map((result) => result.outcome).sort()).toEqual(["downloaded", "leased-elsewhere"]);
+    // A rerun of the day and a duplicate push of the same product find it downloaded.
+    expect((await downloadGranule({ granuleId: twice!.id, owner: "rerun" }, deps())).outcome).toBe(
+      "already-downloaded",
+    );
+    expect(await store.recordDiscovered(discovered(twice!), DAY)).toEqual({ recorded: false });
+    expect((await downloadGranule({ granuleId: twice!.id, owner: "push" }, deps())).outcome).toBe(
+      "already-downloaded",
+    );
+
+    // Killed after S3 completed, before DOWNLOADED: another execution takes over once the lease lapsed.
+    await expect(
+      downloadGranule(
+        { granuleId: crashed!.id, owner: "killed" },
+        deps({ store: crashingBeforeMark(store) }),
+      ),
+    ).rejects.toThrow(/killed/);
+    clock.ms += LEASE_MS + 1;
+    expect(await downloadGranule({ granuleId: crashed!.id, owner: "next-run" }, deps())).toMatchObject({
+      outcome: "downloaded",
+      bytes: crashed!.sizeBytes,
+    });
+
+    // The same crash, then a Step Functions Retry of the same child (it holds its own lease still).
+    const retrying = deps({ store: crashingBeforeMark(store) });
+    await expect(downloadGranule({ granuleId: retried!.id, owner: "child" }, retrying)).rejects.toThrow();
+    expect((await downloadGranule({ granuleId: retried!.id, owner: "child" }, retrying)).outcome).toBe(
+      "downloaded",
+    );
+
+    // The same crash, recorded FAILED, then redriven.
+    const redriveError = await downloadGranule(
+      { granuleId: redriven!.id, owner: "child-r" },
+      deps({ store: crashingBeforeMark(store) }),
+    ).catch((error: unknown) => error);
+    expect((await fail(redriven!.id, "child-r", redriveError)).status).toBe("FAILED");
+    expect((await downloadGranule({ granuleId: redriven!.id, owner: "redrive" }, deps())).outcome).toBe(
+      "downloaded",
+    );
+
+    // Verified and recorded completing, but the Complete itself was lost: the retry completes it.
+    const losing = deps({ s3: losingFirstComplete(opened.stores.s3) });
+    await expect(
+      downloadGranule({ granuleId: lostComplete!.id, owner: "child-l" }, losing),
+    ).rejects.toMatchObject({ name: "TransferInterruptedError" });
+    expect((await downloadGranule({ granuleId: lostComplete!.id, owner: "child-l" }, deps())).outcome).toBe(
+      "downloaded",
+    );
+
+    // The same crash, recorded FAILED, then `ops requeue` of the day (which also sees every DOWNLOADED one).
+    const requeueError = await downloadGranule(
+      { granuleId: requeued!.id, owner: "child-q" },
+      deps({ store: crashingBeforeMark(store) }),
+    ).catch((error: unknown) => error);
+    await fail(requeued!.id, "child-q", requeueError);
+    const requeueRun = await requeue(
+      { day: DAY },
+      {
+        store,
+        now: new Date(clock.ms),
+        launch: async () => {
+          for (const granule of await store.listPending(DAY)) {
+            await downloadGranule({ granuleId: granule.granuleId, owner: "requeue-run" }, deps());
+          }
+          return { mode: "local", executionName: "requeue-run", summary: {} as LocalRunSummary };
+        },
+      },
+    );
+    expect(requeueRun.requeued).toEqual([requeued!.id]);
+    expect(await store.requeueGranule(twice!.id)).toMatchObject({ requeued: false });
+
+    // A last rerun over everything: nothing to do.
+    for (const product of catalogue.products) {
+      expect((await downloadGranule({ granuleId: product.id, owner: "final-rerun" }, deps())).outcome).toBe(
+        "already-downloaded",
+      );
+    }
+
+    const completions = await completedUploads(opened.stores.s3Directory, opened.stores.bucketName);
+    const keys = catalogue.products.map((product) => objectKeyFor(product.name));
+    expect(Object.fromEntries(completions)).toEqual(Object.fromEntries(keys.map((key) => [key, 1])));
+    for (const product of catalogue.products) {
+      expect(await store.getGranule(product.id)).toMatchObject({ status: "DOWNLOADED" });
+      expect(await objectMd5(opened.stores, objectKeyFor(product.name))).toBe(
+        catalogue.expectedMd5(product.id),
+      );
+      // Each product was fetched from the hub once: no path downloaded it a second time.
+      expect(hub.stats.granule(product.id)).toMatchObject({
+        valueGets: 1,
+        bytesServed: product.sizeBytes,
+        checksumGets: 1,
+      });
+    }
+    const open = await opened.stores.s3.send(
+      new ListMultipartUploadsCommand({ Bucket: opened.stores.bucketName }),
+    );
+    expect(open.Uploads ?? []).toEqual([]);
+  }, 60_000);
+});

@@ -1,0 +1,19 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
+import { iamStatements } from "./helpers";
+
+let synthesized: SynthesizedApp;
+
+beforeAll(async () => {
+  synthesized = await synthesizeApp({ stage: "test" });
+});
+
+describe("the Summarize sweeper's grants", () => {
+  it("may abort multipart uploads in the upload bucket and do nothing else there: no read, list or put", () => {
+    const s3Actions = iamStatements(synthesized.templates.Workflow!)
+      .filter(({ logicalId }) => logicalId.startsWith("SummarizeFunction"))
+      .flatMap(({ statement }) => [statement.Action].flat())
+      .filter((action) => action.startsWith("s3:"));
+    expect(s3Actions).toEqual(["s3:AbortMultipartUpload"]);
+  });
+});
