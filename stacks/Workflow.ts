@@ -18,7 +18,6 @@ export const WORKFLOW_TASKS = {
   FetchPage: "fetch-links",
   WriteManifest: "write-manifest",
   Download: "download-granule",
-  RecordFailure: "record-failure",
   Summarize: "summarize",
 } as const;
 
@@ -96,18 +95,6 @@ export function buildWorkflowDefinition(
     resultPath: "$.manifest",
   });
 
-  const recordFailure = invoke("RecordFailure", {
-    payload: sfn.TaskInput.fromObject({
-      granuleId: sfn.JsonPath.stringAt("$.granuleId"),
-      owner: sfn.JsonPath.stringAt("$$.Execution.Id"),
-      error: sfn.JsonPath.objectAt("$.error"),
-    }),
-  });
-  // The child execution ends red so the console shows which granule failed, with its history.
-  const granuleFailed = new sfn.Fail(scope, "GranuleFailed", {
-    error: "GranuleFailed",
-    cause: "Recorded FAILED in the granule table; the Download step of this execution holds the error",
-  });
   const download = invoke("Download", {
     payload: sfn.TaskInput.fromObject({
       granuleId: sfn.JsonPath.stringAt("$.granuleId"),
@@ -120,8 +107,11 @@ export function buildWorkflowDefinition(
       errors: [...MISMATCH_ERROR_NAMES],
       maxAttempts: MISMATCH_MAX_ATTEMPTS,
       interval: Duration.seconds(1),
-    })
-    .addCatch(recordFailure.next(granuleFailed), { errors: [sfn.Errors.ALL], resultPath: "$.error" });
+    });
+  // No Catch: the handler records FAILED (error name and message) itself before it throws, so the child
+  // execution ends unsuccessfully at Download. AWS redrives "from the unsuccessful step" (RedriveExecution:
+  // "it continues the failed execution from the unsuccessful step and uses the same input"), so a
+  // redriven child downloads again; a Catch into a Fail state would make it re-enter the Fail and fail.
 
   const downloadGranules = new sfn.DistributedMap(scope, "DownloadGranules", {
     itemReader: new sfn.S3JsonItemReader({
@@ -222,7 +212,6 @@ export function Workflow({ stack, app }: StackContext) {
     // Memory is part size × queue plus the runtime, whatever the product size; the handler stops
     // 60 s before this timeout so an interrupted transfer checkpoints and is retried.
     Download: lambdaFunction("Download", { timeout: "900 seconds", memorySize: "1024 MB" }),
-    RecordFailure: lambdaFunction("RecordFailure", { timeout: "60 seconds" }),
     Summarize: lambdaFunction("Summarize", { timeout: "300 seconds" }),
   };
 
@@ -236,7 +225,6 @@ export function Workflow({ stack, app }: StackContext) {
   storage.uploadBucket.grantPut(functions.Download);
   storage.hubSecret.grantRead(functions.Download);
   storage.downloadHubSecret?.grantRead(functions.Download);
-  storage.table.grantReadWriteData(functions.RecordFailure);
   storage.table.grantReadData(functions.Summarize);
 
   const logGroup = new logs.LogGroup(stack, "StateMachineLogs", {
