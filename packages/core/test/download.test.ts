@@ -158,6 +158,7 @@ describe("downloadGranule", () => {
       claimGranule: (id, owner) => store.claimGranule(id, owner),
       recordChecksum: (id, owner, md5) => store.recordChecksum(id, owner, md5),
       saveUploadProgress: (id, owner, progress) => store.saveUploadProgress(id, owner, progress),
+      markFailed: (id, error, options) => store.markFailed(id, error, options),
       markDownloaded: (id, owner, result) => store.markDownloaded(id, owner, result),
       renewLease: (id, owner) => {
         renewals.push(id);
@@ -230,7 +231,10 @@ describe("downloadGranule's failure record", () => {
     const error = await downloadGranule(
       { granuleId: granule.granuleId, owner: "exec-8" },
       depsWith(hub).deps,
-    ).catch((e: unknown) => e as Error);
+    ).then(
+      () => new Error("resolved"),
+      (e: unknown) => e as Error,
+    );
 
     const record = await store.getGranule(granule.granuleId);
     expect(record).toMatchObject({

@@ -53,6 +53,8 @@ export interface LocalDefinition {
   distributedMaps: DistributedMapNote[];
   /** Every Lambda Task state name (top level and nested), each needing a local binding. */
   taskStates: string[];
+  /** Each Task's Lambda function (its Resource, or a lambda:invoke integration's FunctionName). */
+  taskResources: Record<string, string>;
 }
 
 export interface AdaptOptions {
@@ -118,7 +120,7 @@ export function adaptDefinition(
     );
   }
   const asl = parseAsl(definition);
-  const result: LocalDefinition = { definition: asl, distributedMaps: [], taskStates: [] };
+  const result: LocalDefinition = { definition: asl, distributedMaps: [], taskStates: [], taskResources: {} };
   adaptStates(asl, options as Required<Pick<AdaptOptions, "taskTimeoutSeconds">> & AdaptOptions, result);
   return result;
 }
@@ -155,6 +157,12 @@ function adaptStates(
     }
     if (state.Type === "Task") {
       result.taskStates.push(name);
+      const parameters = state["Parameters"] as Record<string, unknown> | undefined;
+      const resource =
+        state["Resource"] === "arn:aws:states:::lambda:invoke"
+          ? parameters?.["FunctionName"]
+          : state["Resource"];
+      if (typeof resource === "string") result.taskResources[name] = resource;
       if (state["TimeoutSeconds"] === undefined && state["TimeoutSecondsPath"] === undefined) {
         state["TimeoutSeconds"] = options.taskTimeoutSeconds;
       }

@@ -80,6 +80,8 @@ export interface MapRunOptions {
   previous?: MapRunRecord;
   /** Each call the state machine makes in AWS: StartExecution/RedriveExecution, GetObject, PutObject. */
   onAwsCall?: (call: AwsCall) => void;
+  /** The Map Run once its children are known, before any runs. */
+  onStart?: (record: MapRunRecord) => void;
   /** Each event of each child execution (retries, state changes). */
   onChildEvent?: (child: MapRunChild, event: EventLog) => void;
   /** Each child once it ends. */
@@ -110,6 +112,7 @@ export async function runMapRun(options: MapRunOptions): Promise<unknown> {
     record.status = "RUNNING";
     delete record.error;
   }
+  options.onStart?.(record);
   const tolerance = await toleranceOf(state, options.input);
   const total = record.children.length;
   const failedCount = () => record.children.filter((c) => c.status === "FAILED").length;
@@ -191,7 +194,7 @@ async function startMapRun(options: MapRunOptions, state: AslState): Promise<Map
     const input =
       select === undefined
         ? value
-        : await select.run(options.input, {
+        : await select.run(options.input as never, {
             context: {
               Execution: { Id: options.execution.arn, Name: options.execution.name },
               Map: { Item: { Index: index, Value: value } },
@@ -239,7 +242,7 @@ async function readItems(options: MapRunOptions, state: AslState): Promise<unkno
     | undefined;
   if (reader === undefined) {
     const items = await passState({ InputPath: (state["ItemsPath"] as string | undefined) ?? "$" }).run(
-      options.input,
+      options.input as never,
     ).result;
     if (!Array.isArray(items)) {
       throw new StatesError(
@@ -256,8 +259,9 @@ async function readItems(options: MapRunOptions, state: AslState): Promise<unkno
     );
   }
   // The reader's Parameters (Bucket, `Key.$`) are resolved against the Map's input, like any Parameters.
-  const { Bucket, Key } = (await passState({ Parameters: reader.Parameters ?? {} }).run(options.input)
-    .result) as {
+  const { Bucket, Key } = (await passState({ Parameters: reader.Parameters ?? {} }).run(
+    options.input as never,
+  ).result) as {
     Bucket?: unknown;
     Key?: unknown;
   };
@@ -294,7 +298,7 @@ async function toleranceOf(state: AslState, input: unknown): Promise<Tolerance> 
   const fromPath = async (field: string): Promise<number | undefined> => {
     const path = state[`${field}Path`];
     if (typeof path === "string") {
-      const value = await passState({ InputPath: path }).run(input).result;
+      const value = await passState({ InputPath: path }).run(input as never).result;
       if (typeof value !== "number") throw new InvalidInputError(`${field}Path does not select a number`);
       return value;
     }
@@ -348,10 +352,13 @@ async function runChild(
   delete child.output;
   child.startDate ??= new Date().toISOString();
   const machine = machineFrom(from?.name ?? processor.StartAt);
-  const execution = machine.run(from === undefined ? child.input : from.input, {
-    overrides: options.child ?? {},
-    context: { Execution: { Id: child.executionArn, Name: child.name } },
-  } as never);
+  const execution = machine.run(
+    (from === undefined ? child.input : from.input) as never,
+    {
+      overrides: options.child ?? {},
+      context: { Execution: { Id: child.executionArn, Name: child.name } },
+    } as never,
+  );
   let entered: FailedState | undefined;
   const watching = (async () => {
     for await (const event of execution.eventLogs) {
@@ -403,8 +410,9 @@ async function writeResults(
   writer: { Parameters?: Record<string, unknown> },
   options: MapRunOptions,
 ): Promise<{ Bucket: string; Key: string }> {
-  const { Bucket, Prefix } = (await passState({ Parameters: writer.Parameters ?? {} }).run(options.input)
-    .result) as {
+  const { Bucket, Prefix } = (await passState({ Parameters: writer.Parameters ?? {} }).run(
+    options.input as never,
+  ).result) as {
     Bucket?: unknown;
     Prefix?: unknown;
   };

@@ -58,7 +58,11 @@ const ITEMS = (n: number) => Array.from({ length: n }, (_, i) => ({ granuleId: `
 async function run(
   map: DistributedMapNote,
   items: unknown[],
-  options: { fails?: (id: string) => boolean; previous?: MapRunRecord; onDownload?: (id: string) => Promise<void> } = {},
+  options: {
+    fails?: (id: string) => boolean;
+    previous?: MapRunRecord;
+    onDownload?: (id: string) => Promise<void>;
+  } = {},
 ) {
   const { s3, put } = s3With(items);
   const calls: AwsCall[] = [];
@@ -196,10 +200,13 @@ describe("runMapRun", () => {
   });
 
   it("runs the item processor verbatim: a Fail state fails its child, and with no threshold the Map", async () => {
-    const map = aMap({}, {
-      Download: { Type: "Task", Resource: "arn:aws:lambda:::function:dl", Next: "Stop" },
-      Stop: { Type: "Fail", Error: "Stopped", Cause: "by definition" },
-    });
+    const map = aMap(
+      {},
+      {
+        Download: { Type: "Task", Resource: "arn:aws:lambda:::function:dl", Next: "Stop" },
+        Stop: { Type: "Fail", Error: "Stopped", Cause: "by definition" },
+      },
+    );
     const result = await run(map, ITEMS(1));
 
     expect(result.error).toMatchObject({ name: "States.ExceedToleratedFailureThreshold" });
@@ -242,10 +249,13 @@ describe("runMapRun", () => {
   });
 
   it("redrives only the unsuccessful and not-started children, each from its failed state, same ARN", async () => {
-    const map = aMap({ MaxConcurrency: 1 }, {
-      Prepare: { Type: "Pass", Result: "prepared", ResultPath: "$.step", Next: "Download" },
-      Download: { Type: "Task", Resource: "arn:aws:lambda:::function:dl", End: true },
-    });
+    const map = aMap(
+      { MaxConcurrency: 1 },
+      {
+        Prepare: { Type: "Pass", Result: "prepared", ResultPath: "$.step", Next: "Download" },
+        Download: { Type: "Task", Resource: "arn:aws:lambda:::function:dl", End: true },
+      },
+    );
     (map.state["ItemProcessor"] as { StartAt: string }).StartAt = "Prepare";
     const first = await run(map, ITEMS(5), { fails: (id) => id === "g1" });
     expect(first.record.children[1]).toMatchObject({
