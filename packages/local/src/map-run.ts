@@ -75,6 +75,11 @@ export interface MapRunOptions {
   stateMachineArn: string;
   /** The client of the ItemReader's and ResultWriter's S3 (locally the embedded one). */
   s3: S3Client;
+  /**
+   * The bucket each bucket name of the definition stands for here (the synthesized work bucket → the
+   * embedded one); a name not listed is used as it is. Calls are reported under the definition's name.
+   */
+  buckets?: Record<string, string>;
   child?: ChildRunOptions;
   /** A Map Run of an earlier attempt of this execution: redrive it instead of starting a new one. */
   previous?: MapRunRecord;
@@ -165,8 +170,14 @@ export async function runMapRun(options: MapRunOptions): Promise<unknown> {
     };
   }
   const writer = state["ResultWriter"] as { Parameters?: Record<string, unknown> } | undefined;
-  if (writer !== undefined) {
-    record.resultWriterDetails = await writeResults(record, writer, options);
+  try {
+    if (writer !== undefined) record.resultWriterDetails = await writeResults(record, writer, options);
+  } catch (error) {
+    // The children's outcomes stand; a redrive writes the results again.
+    record.status = "FAILED";
+    record.error = { Error: (error as Error).name, Cause: (error as Error).message };
+    options.onRecord?.(record);
+    throw error;
   }
   options.onRecord?.(record);
   if (record.error !== undefined)
@@ -274,7 +285,9 @@ async function readItems(options: MapRunOptions, state: AslState): Promise<unkno
   options.onAwsCall?.({ service: "s3", action: "GetObject", resource: `arn:aws:s3:::${Bucket}/${Key}` });
   let items: unknown;
   try {
-    const object = await options.s3.send(new GetObjectCommand({ Bucket, Key }));
+    const object = await options.s3.send(
+      new GetObjectCommand({ Bucket: options.buckets?.[Bucket] ?? Bucket, Key }),
+    );
     items = JSON.parse(await object.Body!.transformToString());
   } catch (error) {
     throw new StatesError("States.ItemReaderFailed", `s3://${Bucket}/${Key}: ${(error as Error).message}`, {
@@ -425,7 +438,12 @@ async function writeResults(
     options.onAwsCall?.({ service: "s3", action: "PutObject", resource: `arn:aws:s3:::${Bucket}/${Key}` });
     try {
       await options.s3.send(
-        new PutObjectCommand({ Bucket, Key, Body: body, ContentType: "application/json" }),
+        new PutObjectCommand({
+          Bucket: options.buckets?.[Bucket] ?? Bucket,
+          Key,
+          Body: body,
+          ContentType: "application/json",
+        }),
       );
     } catch (error) {
       throw new StatesError(

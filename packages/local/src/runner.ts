@@ -670,6 +670,15 @@ async function execute(args: {
       execution: { arn: executionArn, name: executionName },
       stateMachineArn: LOCAL_STATE_MACHINE_ARN,
       s3: stores.s3,
+      // The definition names the synthesized buckets; here they are the embedded ones.
+      buckets: {
+        ...(workflow.environment["WORK_BUCKET_NAME"] !== undefined && {
+          [workflow.environment["WORK_BUCKET_NAME"]]: stores.workBucketName,
+        }),
+        ...(workflow.environment["BUCKET_NAME"] !== undefined && {
+          [workflow.environment["BUCKET_NAME"]]: stores.bucketName,
+        }),
+      },
       child: { taskResourceLocalHandlers: lambdaBindings as never, retryIntervalOverrides },
       previous: record.mapRuns[map.stateName],
       onAwsCall: options.onAwsCall,
