@@ -243,7 +243,8 @@ describe("the synthesized workflow the local run executes", () => {
     // The Map's own fields reach the Map Run executor as synthesized.
     expect(local.distributedMaps[0]!.state).toEqual(
       expect.objectContaining({
-        ToleratedFailurePercentage: workflow.definition.States["DownloadGranules"]!["ToleratedFailurePercentage"],
+        ToleratedFailurePercentage:
+          workflow.definition.States["DownloadGranules"]!["ToleratedFailurePercentage"],
         ItemReader: workflow.definition.States["DownloadGranules"]!["ItemReader"],
         ResultWriter: workflow.definition.States["DownloadGranules"]!["ResultWriter"],
       }),
