@@ -108,6 +108,8 @@ export async function runMapRun(options: MapRunOptions): Promise<unknown> {
   const { map } = options;
   const state = map.state;
   const processor = (state["ItemProcessor"] ?? state["Iterator"]) as Asl;
+  // "If the Map Run wasn't started in the original execution attempt of the parent workflow,
+  // redriving the parent workflow starts the Map Run for the first time" (Redriving Map Runs).
   const record = options.previous ?? (await startMapRun(options, state));
   if (options.previous !== undefined) {
     // "A redriven parent workflow redrives all the unsuccessful states, including Distributed Map"
