@@ -560,6 +560,8 @@ async function execute(args: {
   };
   // "Redriven executions use the same state machine definition and execution ARN as the original
   // execution attempt" and continue "from the unsuccessful step" with its input (RedriveExecution).
+  // One difference: AWS redrives only the failed iterations of an inline Map (FetchLinks); here that
+  // state restarts whole, which FetchPage tolerates (it resumes each query from its stored offset).
   const restartAt: FailedState | undefined = redriven?.failedState;
   if (redriven !== undefined) {
     record.redriveCount++;
