@@ -168,7 +168,14 @@ export class LeaseLostError extends DownloaderError {
   }
 }
 
-/** The Step Functions service errors the local runtime raises where AWS would (names as AWS spells them). */
+/**
+ * The Step Functions service errors the local runtime raises where AWS would, names as AWS spells
+ * them ("States.ExceedToleratedFailureThreshold: a Map state failed because the number of failed
+ * items exceeded the threshold specified in the state machine definition"; "States.ItemReaderFailed:
+ * a Map state failed because it couldn't read from the item source specified in the ItemReader
+ * field" — AWS docs, Error handling in Step Functions workflows; the API's ExecutionNotRedrivable
+ * and ExecutionDoesNotExist).
+ */
 export const STATES_ERROR_NAMES = [
   "States.ExceedToleratedFailureThreshold",
   "States.ItemReaderFailed",
