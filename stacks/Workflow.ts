@@ -31,7 +31,6 @@ export const WORKFLOW_TASKS = {
   FetchPage: "fetch-links",
   WriteManifest: "write-manifest",
   Download: "download-granule",
-  RecordFailure: "record-failure",
   Summarize: "summarize",
 } as const;
 
@@ -109,18 +108,6 @@ export function buildWorkflowDefinition(
     resultPath: "$.manifest",
   });
 
-  const recordFailure = invoke("RecordFailure", {
-    payload: sfn.TaskInput.fromObject({
-      granuleId: sfn.JsonPath.stringAt("$.granuleId"),
-      owner: sfn.JsonPath.stringAt("$$.Execution.Id"),
-      error: sfn.JsonPath.objectAt("$.error"),
-    }),
-  });
-  // The child execution ends red so the console shows which granule failed, with its history.
-  const granuleFailed = new sfn.Fail(scope, "GranuleFailed", {
-    error: "GranuleFailed",
-    cause: "Recorded FAILED in the granule table; the Download step of this execution holds the error",
-  });
   const download = invoke("Download", {
     payload: sfn.TaskInput.fromObject({
       granuleId: sfn.JsonPath.stringAt("$.granuleId"),
@@ -133,8 +120,11 @@ export function buildWorkflowDefinition(
       errors: [...MISMATCH_ERROR_NAMES],
       maxAttempts: MISMATCH_MAX_ATTEMPTS,
       interval: Duration.seconds(1),
-    })
-    .addCatch(recordFailure.next(granuleFailed), { errors: [sfn.Errors.ALL], resultPath: "$.error" });
+    });
+  // No Catch: the handler records FAILED (error name and message) itself before it throws, so the child
+  // execution ends unsuccessfully at Download. AWS redrives "from the unsuccessful step" (RedriveExecution:
+  // "it continues the failed execution from the unsuccessful step and uses the same input"), so a
+  // redriven child downloads again; a Catch into a Fail state would make it re-enter the Fail and fail.
 
   const downloadGranules = new sfn.DistributedMap(scope, "DownloadGranules", {
     itemReader: new sfn.S3JsonItemReader({
@@ -186,7 +176,6 @@ export const TABLE_ACTIONS = {
   FetchPage: ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
   WriteManifest: ["dynamodb:Query"],
   Download: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-  RecordFailure: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
   // Query lists the window; UpdateItem marks and forgets abandoned uploads (core/sweeper.ts).
   Summarize: ["dynamodb:Query", "dynamodb:UpdateItem"],
 } as const satisfies Record<WorkflowTaskName, readonly string[]>;
@@ -273,7 +262,6 @@ export function Workflow({ stack, app }: StackContext) {
         environment: { BUCKET_REGION: settings.uploadBucketRegion },
       }),
     }),
-    RecordFailure: lambdaFunction("RecordFailure", { timeout: "60 seconds" }),
     Summarize: lambdaFunction("Summarize", { timeout: "300 seconds" }),
   };
 

@@ -115,7 +115,8 @@ describe("runLocal against the built-in mock hub", () => {
     const bytes = catalogue.products.reduce((sum, product) => sum + product.sizeBytes, 0);
     expect(summary.totals).toEqual({ found: 12, downloaded: 12, failed: 0, pending: 0, failures: {}, bytes });
     expect(summary.run).toMatchObject({ manifest: 12, downloaded: 12, failed: 0, bytes });
-    expect(summary.output.totals.counts.DOWNLOADED).toBe(12);
+    expect(summary.status).toBe("SUCCEEDED");
+    expect(summary.output?.totals.counts.DOWNLOADED).toBe(12);
     expect(summary.days[0]!.platforms.reduce((sum, p) => sum + p.found, 0)).toBe(12);
     expect(summary.nothingToDownload).toBe(false);
     expect(snapshots).toEqual(
@@ -169,7 +170,7 @@ describe("runLocal against the built-in mock hub", () => {
     expect(summary.nothingToDownload).toBe(true);
   });
 
-  it("records always-corrupt and withdrawn granules FAILED with their error names and leaves no stray object or upload", async () => {
+  it("records always-corrupt and withdrawn granules FAILED with their error names, fails the Map beyond its tolerance and leaves no stray object or upload", async () => {
     const dataDir = await tempDataDir();
     const params = {
       seed: "e2e-faults",
@@ -179,8 +180,10 @@ describe("runLocal against the built-in mock hub", () => {
     const [gone1, gone2, corrupt, flaky, unavailable] = buildCatalogue(params, [DAY]).products;
     let mock: MockHub | undefined;
 
+    // Concurrency 8: every child starts before the first failure exceeds the tolerated 10%.
     const summary = await runLocal(
       smallDay(dataDir, params, {
+        concurrency: 8,
         faults: {
           granules: {
             [gone1!.id]: { kind: "gone" },
@@ -220,7 +223,14 @@ describe("runLocal against the built-in mock hub", () => {
       failures: { GranuleGoneError: 2, ChecksumMismatchError: 1 },
     });
     expect(summary.run.failures).toEqual({ GranuleGoneError: 2, ChecksumMismatchError: 1 });
-    expect(summary.output.totals.failures).toEqual({ GranuleGoneError: 2, ChecksumMismatchError: 1 });
+    // 3 of 8 failed, more than the synthesized ToleratedFailurePercentage (10): the execution FAILED there.
+    expect(summary.status).toBe("FAILED");
+    expect(summary.error).toMatchObject({
+      name: "States.ExceedToleratedFailureThreshold",
+      state: "DownloadGranules",
+    });
+    expect(summary.mapRun).toMatchObject({ status: "FAILED", succeeded: 5, failed: 3, pending: 0 });
+    expect(summary.output).toBeUndefined();
   });
 });
 
@@ -229,15 +239,18 @@ describe("the synthesized workflow the local run executes", () => {
     const workflow = await loadSynthesizedWorkflow();
     const local = adaptDefinition(workflow.definition, { concurrency: 4 });
 
-    expect(local.distributedMaps).toEqual([
-      {
-        stateName: "DownloadGranules",
-        itemsPath: "$.manifest.items",
-        maxConcurrency: 4,
-        toleratedFailurePercentage: 10,
-        replacedFailStates: ["GranuleFailed"],
-      },
+    expect(local.distributedMaps.map((map) => [map.stateName, map.maxConcurrency])).toEqual([
+      ["DownloadGranules", 4],
     ]);
+    // The Map's own fields reach the Map Run executor as synthesized.
+    expect(local.distributedMaps[0]!.state).toEqual(
+      expect.objectContaining({
+        ToleratedFailurePercentage:
+          workflow.definition.States["DownloadGranules"]!["ToleratedFailurePercentage"],
+        ItemReader: workflow.definition.States["DownloadGranules"]!["ItemReader"],
+        ResultWriter: workflow.definition.States["DownloadGranules"]!["ResultWriter"],
+      }),
+    );
     expect([...local.taskStates].sort()).toEqual(Object.keys(workflow.tasks).sort());
     expect(workflow.environment).toMatchObject({ HUB_KIND: "dhus", DOWNLOADS_ENABLED: "true" });
     expect(workflow.timeouts.Download).toBe(900);

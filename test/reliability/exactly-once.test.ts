@@ -4,14 +4,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import {
-  DhusHub,
-  type DownloadDeps,
-  downloadGranule,
-  GranuleStore,
-  objectKeyFor,
-  recordFailure,
-} from "@hls-s2/core";
+import { DhusHub, type DownloadDeps, downloadGranule, GranuleStore, objectKeyFor } from "@hls-s2/core";
 import { completedUploads, type LocalRunSummary } from "@hls-s2/local";
 import { createCatalogue, type MockProduct, startMockHub } from "@hls-s2/mock-hub";
 import { requeue } from "@hls-s2/ops";
@@ -75,10 +68,21 @@ function discovered(product: MockProduct) {
   };
 }
 
-/** A store whose markDownloaded dies once: the process is gone after S3 completed, before the table knew. */
-function crashingBeforeMark(store: GranuleStore): DownloadDeps["store"] {
+/**
+ * A store whose markDownloaded dies once: the process is gone after S3 completed, before the table knew.
+ * With `recordsFailure`, the attempt instead fails there and lives on to record FAILED itself, as the
+ * Download step does; without it nothing more reaches the table (a SIGKILL).
+ */
+function crashingBeforeMark(
+  store: GranuleStore,
+  options: { recordsFailure?: boolean } = {},
+): DownloadDeps["store"] {
   let crashed = false;
   return {
+    markFailed: async (...args) => {
+      if (crashed && options.recordsFailure !== true) throw new Error("process killed: nothing recorded");
+      return store.markFailed(...args);
+    },
     claimGranule: store.claimGranule.bind(store),
     recordChecksum: store.recordChecksum.bind(store),
     saveUploadProgress: store.saveUploadProgress.bind(store),
@@ -114,11 +118,6 @@ describe("exactly one object per granule", () => {
   it("is created once across duplicate workers, reruns, pushes, requeues, redrives and crashes around Complete", async () => {
     const { catalogue, hub, opened, store, clock, deps } = await world(6);
     const [twice, crashed, retried, redriven, requeued, lostComplete] = catalogue.products;
-    const fail = (granuleId: string, owner: string, error: unknown) =>
-      recordFailure(
-        { granuleId, owner, error: { Error: (error as Error).name, Cause: (error as Error).message } },
-        { store },
-      );
 
     // Two executions list the same granule at once: one downloads, the other finds it leased.
     const raced = await Promise.all([
@@ -155,12 +154,14 @@ describe("exactly one object per granule", () => {
       "downloaded",
     );
 
-    // The same crash, recorded FAILED, then redriven.
-    const redriveError = await downloadGranule(
-      { granuleId: redriven!.id, owner: "child-r" },
-      deps({ store: crashingBeforeMark(store) }),
-    ).catch((error: unknown) => error);
-    expect((await fail(redriven!.id, "child-r", redriveError)).status).toBe("FAILED");
+    // The same failure, recorded FAILED by the Download step itself, then redriven.
+    await expect(
+      downloadGranule(
+        { granuleId: redriven!.id, owner: "child-r" },
+        deps({ store: crashingBeforeMark(store, { recordsFailure: true }) }),
+      ),
+    ).rejects.toThrow();
+    expect((await store.getGranule(redriven!.id))?.status).toBe("FAILED");
     expect((await downloadGranule({ granuleId: redriven!.id, owner: "redrive" }, deps())).outcome).toBe(
       "downloaded",
     );
@@ -175,11 +176,13 @@ describe("exactly one object per granule", () => {
     );
 
     // The same crash, recorded FAILED, then `ops requeue` of the day (which also sees every DOWNLOADED one).
-    const requeueError = await downloadGranule(
-      { granuleId: requeued!.id, owner: "child-q" },
-      deps({ store: crashingBeforeMark(store) }),
-    ).catch((error: unknown) => error);
-    await fail(requeued!.id, "child-q", requeueError);
+    await expect(
+      downloadGranule(
+        { granuleId: requeued!.id, owner: "child-q" },
+        deps({ store: crashingBeforeMark(store, { recordsFailure: true }) }),
+      ),
+    ).rejects.toThrow();
+    expect((await store.getGranule(requeued!.id))?.status).toBe("FAILED");
     const requeueRun = await requeue(
       { day: DAY },
       {

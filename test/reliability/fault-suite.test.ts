@@ -136,6 +136,10 @@ describe("the daily run under the issue's fault mix", () => {
     const opened = await reopen(dataDir, cleanups);
     const { downloaded, failed } = await expectEveryGranuleAccountedFor(opened, day, catalogue, hub);
     expect(downloaded.length + failed.length).toBe(100);
+    // Within the Map's ToleratedFailurePercentage: the execution SUCCEEDED and Summarize ran.
+    expect(failed.length).toBeLessThanOrEqual(10);
+    expect(summary.status).toBe("SUCCEEDED");
+    expect(summary.output?.totals.counts.FAILED).toBe(failed.length);
     expect(summary.totals).toMatchObject({
       found: 100,
       downloaded: downloaded.length,

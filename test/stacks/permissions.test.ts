@@ -131,7 +131,6 @@ describe("table grants", () => {
       FetchPage: ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
       WriteManifest: ["dynamodb:Query"],
       Download: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-      RecordFailure: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
       Summarize: ["dynamodb:Query", "dynamodb:UpdateItem"],
     });
   });

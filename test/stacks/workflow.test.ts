@@ -97,16 +97,18 @@ describe("the download map", () => {
     });
   });
 
-  it("catches every other download error into RecordFailure, which ends the child in GranuleFailed", () => {
+  it("ends a failed child at Download itself: no Catch, and no Fail state a redriven child would re-enter", () => {
     const definition = synthesized.stateMachineDefinition();
-    expect(findState(definition, "Download").Catch).toEqual([
-      { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "RecordFailure" },
-    ]);
-    expect(findState(definition, "RecordFailure")).toMatchObject({
-      Next: "GranuleFailed",
-      Parameters: { "granuleId.$": "$.granuleId", "owner.$": "$$.Execution.Id", "error.$": "$.error" },
-    });
-    expect(findState(definition, "GranuleFailed")).toMatchObject({ Type: "Fail", Error: "GranuleFailed" });
+    const download = findState(definition, "Download");
+    expect(download.Catch).toBeUndefined();
+    expect(download.End).toBe(true);
+    const processor = findState(definition, "DownloadGranules").ItemProcessor as {
+      StartAt: string;
+      States: Record<string, { Type: string }>;
+    };
+    expect(processor.StartAt).toBe("Download");
+    expect(Object.keys(processor.States)).toEqual(["Download"]);
+    expect(JSON.stringify(definition)).not.toContain('"Type":"Fail"');
   });
 
   it("passes the granule id and the child execution id as the lease owner to the download", () => {

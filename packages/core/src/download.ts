@@ -5,7 +5,13 @@ import {
   TransferInterruptedError,
   UploadOutcomeUnknownError,
 } from "./errors";
-import { type GranuleError, type GranuleStatus, objectKeyFor, type UploadProgress } from "./granule";
+import {
+  type GranuleError,
+  type GranuleRecord,
+  type GranuleStatus,
+  objectKeyFor,
+  type UploadProgress,
+} from "./granule";
 import type { Hub } from "./hub/hub";
 import type { GranuleStore } from "./store";
 import { transferGranule } from "./transfer";
@@ -27,7 +33,7 @@ export interface DownloadLogger {
 export interface DownloadDeps {
   store: Pick<
     GranuleStore,
-    "claimGranule" | "recordChecksum" | "saveUploadProgress" | "renewLease" | "markDownloaded"
+    "claimGranule" | "recordChecksum" | "saveUploadProgress" | "renewLease" | "markDownloaded" | "markFailed"
   >;
   hub: Hub;
   s3: S3Client;
@@ -54,10 +60,12 @@ export interface DownloadResult {
 /**
  * Downloads one granule: claims it, fetches the hub's MD5 afresh, streams the product into a verified
  * multipart upload (resuming a saved one) and marks it downloaded. A granule already downloaded or
- * leased by another worker is an outcome, not an error.
+ * leased by another worker is an outcome, not an error. Any error after the claim is first recorded
+ * (FAILED, error name and message, see recordDownloadFailure) and then rethrown: the Download step is
+ * where the child execution ends unsuccessfully, so a Redrive of the child re-runs the download.
  * @throws GranuleNotFoundError, LeaseLostError from the store; ChecksumNotPublishedError,
  *   ChecksumMismatchError, GranuleGoneError, HubThrottledError, HubUnavailableError, HubAuthError,
- *   TransferInterruptedError from the hub and the transfer — unchanged, their names drive Retry/Catch.
+ *   TransferInterruptedError from the hub and the transfer — unchanged, their names drive Retry.
  */
 export async function downloadGranule(input: DownloadInput, deps: DownloadDeps): Promise<DownloadResult> {
   if (input.granuleId === "") throw new InvalidInputError("granuleId is empty", { field: "granuleId" });
@@ -65,11 +73,9 @@ export async function downloadGranule(input: DownloadInput, deps: DownloadDeps):
   if (deps.bucket === "") throw new InvalidInputError("bucket is empty", { field: "bucket" });
   // A raw AbortError/TimeoutError is in no Retry list: an attempt out of time must say "interrupted".
   throwIfOutOfTime(input.granuleId, deps.signal);
-  const now = deps.now ?? Date.now;
   const { granuleId, owner } = input;
-  const { store, hub } = deps;
 
-  const claim = await store.claimGranule(granuleId, owner);
+  const claim = await deps.store.claimGranule(granuleId, owner);
   if (claim.outcome === "already-downloaded") {
     return {
       granuleId,
@@ -79,7 +85,52 @@ export async function downloadGranule(input: DownloadInput, deps: DownloadDeps):
     };
   }
   if (claim.outcome === "leased") return { granuleId, outcome: "leased-elsewhere" };
-  const granule = claim.granule;
+  try {
+    return await transferClaimed(claim.granule, owner, deps);
+  } catch (error) {
+    await recordDownloadFailure(granuleId, owner, error, deps);
+    throw error;
+  }
+}
+
+/**
+ * Records a failed download attempt FAILED with the error's name and message before the error reaches
+ * Step Functions. Done on every failed attempt, also one a Retry will repeat: nothing in the Lambda
+ * knows whether a retrier has attempts left, and the Retry (same owner) re-claims this record without
+ * counting an attempt (see GranuleStore.claimGranule). A failure to record is logged, never thrown in
+ * place of the download's error, whose name the Retry matches on; the lease then lapses and the
+ * granule is pending again.
+ */
+async function recordDownloadFailure(
+  granuleId: string,
+  owner: string,
+  error: unknown,
+  deps: Pick<DownloadDeps, "store" | "logger">,
+): Promise<void> {
+  const failure = { name: error instanceof Error ? error.name : "Error", message: errorMessage(error) };
+  try {
+    await deps.store.markFailed(granuleId, failure, { owner });
+  } catch (recordError) {
+    deps.logger?.info("could not record the failed attempt", {
+      granuleId,
+      error: failure,
+      recordError: errorMessage(recordError),
+    });
+  }
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function transferClaimed(
+  granule: GranuleRecord,
+  owner: string,
+  deps: DownloadDeps,
+): Promise<DownloadResult> {
+  const now = deps.now ?? Date.now;
+  const { granuleId } = granule;
+  const { store, hub } = deps;
 
   // Every upload we created is on the granule (the transfer records it before its first part), so the
   // transfer either continues it or, when it cannot (another key: the prefix changed), aborts it.
@@ -165,62 +216,4 @@ function interruptedIfAborted(error: unknown, granuleId: string, signal: AbortSi
 
 function throwIfOutOfTime(granuleId: string, signal: AbortSignal | undefined): void {
   if (signal?.aborted === true) throw interruptedIfAborted(signal.reason, granuleId, signal);
-}
-
-/** Step Functions' error object as a Catch hands it over. */
-export interface StepFunctionsError {
-  Error: string;
-  /** A JSON string `{errorType, errorMessage, trace}` for Lambda errors, plain text otherwise. */
-  Cause?: string;
-}
-
-export interface RecordFailureInput {
-  granuleId: string;
-  owner: string;
-  error: StepFunctionsError;
-}
-
-export interface RecordFailureResult {
-  granuleId: string;
-  /** FAILED, or DOWNLOADED when a late failure report met a granule another attempt finished. */
-  status: GranuleStatus;
-  error: GranuleError;
-  attempts: number;
-}
-
-/** The name and message of a Step Functions error: the name is `Error`, the message Lambda's `errorMessage`. */
-export function describeStepFunctionsError(error: StepFunctionsError): GranuleError {
-  const cause = error.Cause ?? "";
-  let message = cause;
-  try {
-    const parsed: unknown = JSON.parse(cause);
-    if (typeof parsed === "object" && parsed !== null && "errorMessage" in parsed) {
-      message = String((parsed as { errorMessage: unknown }).errorMessage);
-    }
-  } catch {
-    // Not JSON: States.Timeout and other service errors carry plain text, kept as it is.
-  }
-  return { name: error.Error, message };
-}
-
-/**
- * Marks a granule FAILED with the name and message of the error that ended its child execution.
- * @throws InvalidInputError on an empty granule id or error name; GranuleNotFoundError, LeaseLostError
- *   (another worker holds a live lease) from the store.
- */
-export async function recordFailure(
-  input: RecordFailureInput,
-  deps: { store: Pick<GranuleStore, "markFailed"> },
-): Promise<RecordFailureResult> {
-  if (input.granuleId === "") throw new InvalidInputError("granuleId is empty", { field: "granuleId" });
-  if (input.error.Error === "") throw new InvalidInputError("error.Error is empty", { field: "error.Error" });
-  const error = describeStepFunctionsError(input.error);
-  const record = await deps.store.markFailed(input.granuleId, error, { owner: input.owner });
-  // The store truncates long messages: report what it kept.
-  return {
-    granuleId: input.granuleId,
-    status: record.status,
-    error: record.lastError ?? error,
-    attempts: record.attempts,
-  };
 }

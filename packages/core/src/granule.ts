@@ -67,6 +67,11 @@ export interface GranuleRecord extends DiscoveredGranule {
   s3Key?: string;
   bytesWritten?: number;
   leaseOwner?: string;
+  /**
+   * The owner (child execution id) whose failed attempt set FAILED: its Step Functions Retry, or a
+   * Redrive of that same child execution, re-claims the granule as the same attempt.
+   */
+  failedBy?: string;
   /** Epoch milliseconds after which a DOWNLOADING claim may be taken over. */
   leaseExpiresAt?: number;
   upload?: UploadProgress;

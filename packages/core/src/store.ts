@@ -227,15 +227,26 @@ export class GranuleStore {
     let current: GranuleRecord | undefined;
     for (let round = 0; round < CLAIM_ROUNDS; round++) {
       const nowMs = this.#now().getTime();
-      // A Step Functions Retry of the same child execution re-claims its own live lease: that is the
-      // same attempt continuing (often resuming its upload), so it renews the lease without counting.
+      // A Step Functions Retry of the same child execution re-claims its own live lease, or the FAILED
+      // record its previous try left (the Download step records every failure before it throws, and a
+      // Redrive restarts that same child execution): the same attempt continuing (often resuming its
+      // upload), so it takes the lease without counting an attempt.
       const renewed = await this.#conditionalUpdate(`claimGranule ${granuleId}`, {
         Key: granuleKey(granuleId),
-        UpdateExpression: "SET #leaseExpiresAt = :expires, #updatedAt = :now",
-        ConditionExpression: "#status = :downloading AND #leaseOwner = :owner",
-        ExpressionAttributeNames: attributeNames("status", "leaseOwner", "leaseExpiresAt", "updatedAt"),
+        UpdateExpression:
+          "SET #status = :downloading, #leaseOwner = :owner, #leaseExpiresAt = :expires, #updatedAt = :now",
+        ConditionExpression:
+          "(#status = :downloading AND #leaseOwner = :owner) OR (#status = :failed AND #failedBy = :owner)",
+        ExpressionAttributeNames: attributeNames(
+          "status",
+          "leaseOwner",
+          "leaseExpiresAt",
+          "updatedAt",
+          "failedBy",
+        ),
         ExpressionAttributeValues: {
           ":downloading": "DOWNLOADING",
+          ":failed": "FAILED",
           ":owner": owner,
           ":expires": nowMs + this.#leaseMs,
           ":now": new Date(nowMs).toISOString(),
@@ -469,16 +480,20 @@ export class GranuleStore {
       ":now": new Date(nowMs).toISOString(),
     };
     let condition = "attribute_exists(#pk) AND #status <> :downloaded";
+    // The failing owner is kept so its own Retry or Redrive re-claims the granule (see claimGranule).
+    let update =
+      "SET #status = :failed, #lastError = :lastError, #updatedAt = :now REMOVE #leaseOwner, #leaseExpiresAt, #failedBy";
     if (owner !== undefined) {
       condition +=
         " AND (attribute_not_exists(#leaseOwner) OR #leaseOwner = :owner OR #leaseExpiresAt < :nowMs)";
+      update =
+        "SET #status = :failed, #lastError = :lastError, #updatedAt = :now, #failedBy = :owner REMOVE #leaseOwner, #leaseExpiresAt";
       values[":owner"] = owner;
       values[":nowMs"] = nowMs;
     }
     const updated = await this.#conditionalUpdate(`markFailed ${granuleId}`, {
       Key: granuleKey(granuleId),
-      UpdateExpression:
-        "SET #status = :failed, #lastError = :lastError, #updatedAt = :now REMOVE #leaseOwner, #leaseExpiresAt",
+      UpdateExpression: update,
       ConditionExpression: condition,
       ExpressionAttributeNames: attributeNames(
         PK,
@@ -487,6 +502,7 @@ export class GranuleStore {
         "updatedAt",
         "leaseOwner",
         "leaseExpiresAt",
+        "failedBy",
       ),
       ExpressionAttributeValues: values,
     });

@@ -1,11 +1,6 @@
 import { S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type DownloadDeps,
-  describeStepFunctionsError,
-  downloadGranule,
-  recordFailure,
-} from "../src/download";
+import { type DownloadDeps, downloadGranule } from "../src/download";
 import { ChecksumMismatchError, GranuleGoneError, TransferInterruptedError } from "../src/errors";
 import { objectKeyFor } from "../src/granule";
 import type { Hub } from "../src/hub/hub";
@@ -163,6 +158,7 @@ describe("downloadGranule", () => {
       claimGranule: (id, owner) => store.claimGranule(id, owner),
       recordChecksum: (id, owner, md5) => store.recordChecksum(id, owner, md5),
       saveUploadProgress: (id, owner, progress) => store.saveUploadProgress(id, owner, progress),
+      markFailed: (id, error, options) => store.markFailed(id, error, options),
       markDownloaded: (id, owner, result) => store.markDownloaded(id, owner, result),
       renewLease: (id, owner) => {
         renewals.push(id);
@@ -225,47 +221,66 @@ describe("downloadGranule", () => {
   });
 });
 
-describe("recordFailure", () => {
-  it("marks the claimed granule FAILED with the error name and Lambda's errorMessage", async () => {
+describe("downloadGranule's failure record", () => {
+  it("records FAILED with the error name and message before the error reaches Step Functions", async () => {
     const granule = await aDiscoveredRecord();
-    await store.claimGranule(granule.granuleId, "exec-8");
-    const cause = JSON.stringify({ errorType: "HubAuthError", errorMessage: "401 from hub", trace: [] });
+    const { hub } = hubFor(product(), async () => {
+      throw new GranuleGoneError(granule.granuleId, 410);
+    });
 
-    const result = await recordFailure(
-      { granuleId: granule.granuleId, owner: "exec-8", error: { Error: "HubAuthError", Cause: cause } },
-      { store },
+    const error = await downloadGranule(
+      { granuleId: granule.granuleId, owner: "exec-8" },
+      depsWith(hub).deps,
+    ).then(
+      () => new Error("resolved"),
+      (e: unknown) => e as Error,
     );
 
-    expect(result).toEqual({
-      granuleId: granule.granuleId,
+    const record = await store.getGranule(granule.granuleId);
+    expect(record).toMatchObject({
       status: "FAILED",
-      error: { name: "HubAuthError", message: "401 from hub" },
       attempts: 1,
+      failedBy: "exec-8",
+      lastError: { name: "GranuleGoneError", message: error.message },
     });
-  });
-});
-
-describe("describeStepFunctionsError", () => {
-  it("takes the message from a Lambda Cause JSON", () => {
-    const cause = JSON.stringify({
-      errorType: "GranuleGoneError",
-      errorMessage: "gone (HTTP 410)",
-      trace: ["at x"],
-    });
-    expect(describeStepFunctionsError({ Error: "GranuleGoneError", Cause: cause })).toEqual({
-      name: "GranuleGoneError",
-      message: "gone (HTTP 410)",
-    });
+    expect(record?.leaseOwner).toBeUndefined();
   });
 
-  it("keeps a plain-text or missing Cause as it is", () => {
-    expect(describeStepFunctionsError({ Error: "States.Timeout", Cause: "Task timed out" })).toEqual({
-      name: "States.Timeout",
-      message: "Task timed out",
+  it("lets a retry or redrive of the same child re-claim its FAILED record without counting an attempt", async () => {
+    const granule = await aDiscoveredRecord();
+    const source = product();
+    let fail = true;
+    const { hub } = hubFor(source, async () => {
+      if (fail) throw new GranuleGoneError(granule.granuleId, 503);
+      return source.md5;
     });
-    expect(describeStepFunctionsError({ Error: "Lambda.Unknown" })).toEqual({
-      name: "Lambda.Unknown",
-      message: "",
+    const { deps } = depsWith(hub);
+    await expect(downloadGranule({ granuleId: granule.granuleId, owner: "exec-9" }, deps)).rejects.toThrow(
+      GranuleGoneError,
+    );
+
+    fail = false;
+    const again = await downloadGranule({ granuleId: granule.granuleId, owner: "exec-9" }, deps);
+
+    expect(again.outcome).toBe("downloaded");
+    const record = await store.getGranule(granule.granuleId);
+    expect(record).toMatchObject({ status: "DOWNLOADED", attempts: 1 });
+    expect(record?.lastError).toBeUndefined();
+  });
+
+  it("counts a new attempt when another execution claims the FAILED granule", async () => {
+    const granule = await aDiscoveredRecord();
+    const { hub } = hubFor(product(), async () => {
+      throw new GranuleGoneError(granule.granuleId, 410);
+    });
+    const { deps } = depsWith(hub);
+    await downloadGranule({ granuleId: granule.granuleId, owner: "exec-10" }, deps).catch(() => undefined);
+    await downloadGranule({ granuleId: granule.granuleId, owner: "exec-11" }, deps).catch(() => undefined);
+
+    expect(await store.getGranule(granule.granuleId)).toMatchObject({
+      status: "FAILED",
+      attempts: 2,
+      failedBy: "exec-11",
     });
   });
 });

@@ -307,9 +307,10 @@ describe("listing a day", () => {
 
     await store.claimGranule(failedOnce.granuleId, "w");
     await store.markFailed(failedOnce.granuleId, error, { owner: "w" });
-    for (let i = 0; i < 2; i++) {
-      await store.claimGranule(failedOut.granuleId, "w");
-      await store.markFailed(failedOut.granuleId, error, { owner: "w" });
+    // Two executions each failed it once (a retry or redrive of one execution counts no new attempt).
+    for (const owner of ["w1", "w2"]) {
+      await store.claimGranule(failedOut.granuleId, owner);
+      await store.markFailed(failedOut.granuleId, error, { owner });
     }
     await store.claimGranule(downloaded.granuleId, "w");
     await store.markDownloaded(downloaded.granuleId, "w", { s3Key: "k", bytesWritten: 1 });

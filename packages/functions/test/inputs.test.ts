@@ -3,7 +3,6 @@ import { handler as downloadGranule } from "../src/download-granule";
 import { handler as fetchLinks } from "../src/fetch-links";
 import { handler as generateQueries } from "../src/generate-queries";
 import { configureRuntime, resetRuntime } from "../src/lib/runtime";
-import { handler as recordFailure } from "../src/record-failure";
 import { handler as summarize } from "../src/summarize";
 import { handler as writeManifest } from "../src/write-manifest";
 import { lambdaEnv } from "./helpers/local";
@@ -18,7 +17,6 @@ const CASES: [string, (event: unknown) => Promise<unknown>, unknown, string][] =
   ["write-manifest", writeManifest, { from: "2024-01-01", to: "2024-01-02" }, "executionName"],
   ["download-granule", downloadGranule, { granuleId: "", owner: "arn:exec" }, "granuleId"],
   ["download-granule", downloadGranule, "not an object", "event"],
-  ["record-failure", recordFailure, { granuleId: "g", owner: "o", error: { Cause: "x" } }, "error.Error"],
   ["summarize", summarize, { from: "2024-01-01" }, "to"],
 ];
 

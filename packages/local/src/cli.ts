@@ -11,7 +11,7 @@ import {
   type Platform,
 } from "@hls-s2/core";
 import { createProgressReporter } from "./progress";
-import { formatSummary } from "./report";
+import { formatSummary, redriveCommand } from "./report";
 import {
   FAULT_PROFILE_NAMES,
   type FaultProfileName,
@@ -23,8 +23,12 @@ import {
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const DEFAULT_DATA_DIR = resolve(REPO_ROOT, ".local-data");
 
-/** Exit codes: 0 all downloaded, 1 granules failed, 2 bad flags, 3 the run could not start (data folder in use) or itself failed. */
-export const EXIT = { ok: 0, granulesFailed: 1, usage: 2, runFailed: 3 } as const;
+/**
+ * Exit codes: 0 all downloaded, 1 granules failed (the execution succeeded within its tolerance),
+ * 2 bad flags, 3 the run could not start (data folder in use) or itself failed (a step outside the
+ * Map), 4 the execution FAILED because its Map Run exceeded the tolerated failures (redrive it).
+ */
+export const EXIT = { ok: 0, granulesFailed: 1, usage: 2, runFailed: 3, executionFailed: 4 } as const;
 
 export const USAGE = `Usage: npm run local -- [options]
 
@@ -268,6 +272,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(
       parsed.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`,
     );
+    if (summary.status === "FAILED") return EXIT.executionFailed;
     return summary.totals.failed > 0 ? EXIT.granulesFailed : EXIT.ok;
   } catch (error) {
     progress.stop();
@@ -278,10 +283,13 @@ export async function main(argv: string[]): Promise<number> {
     const name = error instanceof Error ? error.name : "Error";
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`local run failed: ${name}: ${message}\n`);
-    return error instanceof InvalidInputError ||
-      (error instanceof DownloaderError && error.name === "ConfigError")
-      ? EXIT.usage
-      : EXIT.runFailed;
+    const usage =
+      error instanceof InvalidInputError ||
+      (error instanceof DownloaderError && error.name === "ConfigError");
+    if (usage) return EXIT.usage;
+    // The execution is recorded FAILED at the state that failed: a redrive continues from there.
+    process.stderr.write(`Redrive it once the cause is fixed: ${redriveCommand(parsed.options.dataDir)}\n`);
+    return EXIT.runFailed;
   }
 }
 

@@ -1,18 +1,38 @@
 import { InvalidInputError } from "@hls-s2/core";
 
 /**
- * Turns the state machine definition the stacks synthesize into one aws-local-stepfunctions runs
- * with the same behaviour. The engine silently ignores ItemReader, ResultWriter and
- * ToleratedFailurePercentage, and times Tasks out after 60 s unless told otherwise, so:
- * - a Distributed Map reads its items from `ItemsPath` (derived from the ItemReader's key path:
- *   `$.manifest.key` → `$.manifest.items`; the local WriteManifest binding puts the manifest there);
- * - its item processor's Fail states become Succeed states: in AWS one failed child (already recorded
- *   FAILED by RecordFailure) is absorbed by ToleratedFailurePercentage; locally it would fail the
- *   whole Map, so the tolerance is reported to the caller instead of enforced;
- * - `concurrency` replaces the Distributed Map's MaxConcurrency (the engine honours it);
- * - a Task without TimeoutSeconds gets the Lambda timeout, as in AWS where only Lambda bounds it.
- * Every other state is kept exactly as synthesized.
+ * Turns the state machine definition the stacks synthesize into one aws-local-stepfunctions runs.
+ * The engine cannot run a Distributed Map (it silently ignores ItemReader, ItemSelector's
+ * `$$.Map.Item`, ResultWriter and ToleratedFailurePercentage/Count), so exactly one substitution is
+ * made: each Distributed Map state is presented to the engine as a Task with the same Next/End,
+ * InputPath, ResultSelector, ResultPath, OutputPath, Retry and Catch, bound to the local Map Run
+ * executor (map-run.ts), which reads the synthesized state's own fields unchanged. Nothing else is
+ * rewritten: Fail states stay Fail states and the tolerated failure threshold is enforced by the
+ * executor, not dropped. The one other adjustment: a Task without TimeoutSeconds gets the Lambda
+ * timeout, because the engine times Tasks out after 60 s where in AWS only Lambda bounds them.
  */
+
+/** The Resource of the Task standing in for a Distributed Map; its binding is the Map Run executor. */
+export const DISTRIBUTED_MAP_RESOURCE = "arn:aws:states:::local:distributedMap";
+
+/**
+ * A Distributed Map has no timeout of its own (its children have theirs); the engine needs one for
+ * the Task standing in for it: the largest setTimeout accepts (2^31-1 ms, about 24 days).
+ */
+const MAP_TASK_TIMEOUT_SECONDS = 2_147_483;
+
+/** The fields a Map shares with a Task; the stand-in Task keeps exactly these. */
+const TASK_FIELDS = [
+  "Comment",
+  "InputPath",
+  "OutputPath",
+  "ResultPath",
+  "ResultSelector",
+  "Retry",
+  "Catch",
+  "Next",
+  "End",
+];
 
 export type Asl = Record<string, unknown> & { StartAt: string; States: Record<string, AslState> };
 export type AslState = Record<string, unknown> & { Type: string };
@@ -22,19 +42,19 @@ export type DefinitionString = string | Record<string, unknown>;
 
 export interface DistributedMapNote {
   stateName: string;
-  itemsPath: string;
+  /** The Distributed Map state as synthesized (its item processor's Tasks with their timeouts). */
+  state: AslState;
+  /** The Map's MaxConcurrency, or the `concurrency` option that replaces it for this run. */
   maxConcurrency?: number;
-  /** What AWS would tolerate before failing the Map; the local engine cannot enforce it. */
-  toleratedFailurePercentage?: number;
-  /** Names of the item processor's Fail states replaced by Succeed states. */
-  replacedFailStates: string[];
 }
 
 export interface LocalDefinition {
   definition: Asl;
   distributedMaps: DistributedMapNote[];
-  /** Every Task state name (top level and nested), each needing a local binding. */
+  /** Every Lambda Task state name (top level and nested), each needing a local binding. */
   taskStates: string[];
+  /** Each Task's Lambda function (its Resource, or a lambda:invoke integration's FunctionName). */
+  taskResources: Record<string, string>;
 }
 
 export interface AdaptOptions {
@@ -75,8 +95,8 @@ export function flattenDefinitionString(value: DefinitionString): string {
 
 /**
  * Adapts a synthesized definition for aws-local-stepfunctions (see the module comment).
- * @throws InvalidInputError when the definition uses what the engine cannot run faithfully (JSONata,
- * ItemBatcher, a Distributed Map without an S3 key path) or an option is out of range.
+ * @throws InvalidInputError when the definition uses what cannot run faithfully here (JSONata,
+ * ItemBatcher, a Distributed Map nested in another Map) or an option is out of range.
  */
 export function adaptDefinition(
   definition: DefinitionString | Asl,
@@ -100,7 +120,7 @@ export function adaptDefinition(
     );
   }
   const asl = parseAsl(definition);
-  const result: LocalDefinition = { definition: asl, distributedMaps: [], taskStates: [] };
+  const result: LocalDefinition = { definition: asl, distributedMaps: [], taskStates: [], taskResources: {} };
   adaptStates(asl, options as Required<Pick<AdaptOptions, "taskTimeoutSeconds">> & AdaptOptions, result);
   return result;
 }
@@ -124,6 +144,7 @@ function adaptStates(
   machine: { States: Record<string, AslState>; QueryLanguage?: unknown },
   options: AdaptOptions & { taskTimeoutSeconds: number },
   result: LocalDefinition,
+  nested = false,
 ): void {
   if (machine.QueryLanguage === "JSONata") {
     throw new InvalidInputError(
@@ -136,64 +157,53 @@ function adaptStates(
     }
     if (state.Type === "Task") {
       result.taskStates.push(name);
+      const parameters = state["Parameters"] as Record<string, unknown> | undefined;
+      const resource =
+        state["Resource"] === "arn:aws:states:::lambda:invoke"
+          ? parameters?.["FunctionName"]
+          : state["Resource"];
+      if (typeof resource === "string") result.taskResources[name] = resource;
       if (state["TimeoutSeconds"] === undefined && state["TimeoutSecondsPath"] === undefined) {
         state["TimeoutSeconds"] = options.taskTimeoutSeconds;
       }
     }
     if (state.Type === "Parallel") {
-      for (const branch of state["Branches"] as Asl[]) adaptStates(branch, options, result);
+      for (const branch of state["Branches"] as Asl[]) adaptStates(branch, options, result, true);
     }
     if (state.Type === "Map") {
       const processor = (state["ItemProcessor"] ?? state["Iterator"]) as Asl & {
         ProcessorConfig?: { Mode?: string };
       };
-      if (processor.ProcessorConfig?.Mode === "DISTRIBUTED") {
-        result.distributedMaps.push(adaptDistributedMap(name, state, processor, options));
+      const distributed = processor.ProcessorConfig?.Mode === "DISTRIBUTED";
+      if (distributed && nested) {
+        throw new InvalidInputError(
+          `state ${name}: a Distributed Map inside another state cannot run locally`,
+        );
       }
-      adaptStates(processor, options, result);
+      adaptStates(processor, options, result, true);
+      if (distributed) {
+        result.distributedMaps.push(noteDistributedMap(name, state, options));
+        machine.States[name] = standInTask(state);
+      }
     }
   }
 }
 
-function adaptDistributedMap(
-  name: string,
-  state: AslState,
-  processor: Asl,
-  options: AdaptOptions,
-): DistributedMapNote {
+function noteDistributedMap(name: string, state: AslState, options: AdaptOptions): DistributedMapNote {
   if (state["ItemBatcher"] !== undefined) {
-    throw new InvalidInputError(
-      `state ${name}: ItemBatcher cannot run locally (the engine would pass single items)`,
-    );
+    throw new InvalidInputError(`state ${name}: ItemBatcher is not implemented by the local Map Run`);
   }
-  const reader = state["ItemReader"] as { Parameters?: Record<string, unknown> } | undefined;
-  const keyPath = reader?.Parameters?.["Key.$"];
-  if (typeof keyPath !== "string" || !keyPath.endsWith(".key")) {
-    throw new InvalidInputError(
-      `state ${name}: its ItemReader has no Key.$ path ending in .key to derive ItemsPath from`,
-    );
-  }
-  const itemsPath = `${keyPath.slice(0, -".key".length)}.items`;
-  const note: DistributedMapNote = {
-    stateName: name,
-    itemsPath,
-    toleratedFailurePercentage: state["ToleratedFailurePercentage"] as number | undefined,
-    replacedFailStates: [],
+  const maxConcurrency = options.concurrency ?? (state["MaxConcurrency"] as number | undefined);
+  return { stateName: name, state, ...(maxConcurrency !== undefined && { maxConcurrency }) };
+}
+
+/** The Task the engine sees in place of a Distributed Map: same transitions, paths and error handling. */
+function standInTask(state: AslState): AslState {
+  const task: AslState = {
+    Type: "Task",
+    Resource: DISTRIBUTED_MAP_RESOURCE,
+    TimeoutSeconds: MAP_TASK_TIMEOUT_SECONDS,
   };
-  delete state["ItemReader"];
-  delete state["ResultWriter"];
-  delete state["ToleratedFailurePercentage"];
-  delete state["ToleratedFailureCount"];
-  state["ItemsPath"] = itemsPath;
-  if (options.concurrency !== undefined) state["MaxConcurrency"] = options.concurrency;
-  note.maxConcurrency = state["MaxConcurrency"] as number | undefined;
-  for (const [childName, child] of Object.entries(processor.States)) {
-    if (child.Type !== "Fail") continue;
-    processor.States[childName] = {
-      Type: "Succeed",
-      Comment: `local: was Fail (${String(child["Error"] ?? "")}); AWS absorbs it via ToleratedFailurePercentage`,
-    };
-    note.replacedFailStates.push(childName);
-  }
-  return note;
+  for (const field of TASK_FIELDS) if (field in state) task[field] = state[field];
+  return task;
 }

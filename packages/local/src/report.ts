@@ -32,6 +32,11 @@ function countCells(label: [string, string], counts: PlatformCounts): string[] {
   ];
 }
 
+/** The command that redrives the newest FAILED execution of a data folder. */
+export function redriveCommand(dataDir: string): string {
+  return `npm run ops -- redrive --local ${dataDir}`;
+}
+
 /** The human summary printed at the end of `npm run local`: per day and platform, this run, throughput. */
 export function formatSummary(summary: LocalRunSummary): string {
   const lines: string[] = [];
@@ -39,7 +44,10 @@ export function formatSummary(summary: LocalRunSummary): string {
     ? `mock ${summary.hub.kind.toUpperCase()} hub at ${summary.hub.url}`
     : `${summary.hub.kind.toUpperCase()} hub at ${summary.hub.url}`;
   const window = summary.from === summary.to ? summary.from : `${summary.from} … ${summary.to}`;
-  lines.push(`Local run ${summary.executionName}: ${window}, ${summary.platforms.join(",")}, ${hub}`);
+  const redriven = summary.redriveCount > 0 ? ` (redrive ${summary.redriveCount})` : "";
+  lines.push(
+    `Local run ${summary.executionName}${redriven}: ${window}, ${summary.platforms.join(",")}, ${hub}, ${summary.status}`,
+  );
   lines.push("");
 
   const header = ["day", "platform", "found", "downloaded", "failed", "pending", "bytes", "failures"];
@@ -81,12 +89,18 @@ export function formatSummary(summary: LocalRunSummary): string {
   }
   const throughput = run.bytes > 0 ? `, ${run.mbPerSecond.toFixed(1)} MB/s while downloading` : "";
   lines.push(`Wall time ${run.wallSeconds.toFixed(1)} s${throughput}.`);
-  if (summary.toleranceExceeded !== undefined) {
-    const t = summary.toleranceExceeded;
+  if (summary.mapRun !== undefined && summary.mapRun.resultWriterDetails !== undefined) {
+    const { Bucket, Key } = summary.mapRun.resultWriterDetails;
+    lines.push(`Map Run results: s3://${Bucket}/${Key} (embedded S3).`);
+  }
+  if (summary.status === "FAILED" && summary.error !== undefined) {
+    const map = summary.mapRun;
+    const counts =
+      map === undefined ? "" : ` (${map.succeeded} succeeded, ${map.failed} failed, ${map.pending} not run)`;
     lines.push(
-      `Warning: ${t.failedPercentage.toFixed(1)}% of the granules failed; in AWS ${t.stateName} tolerates ` +
-        `${t.toleratedFailurePercentage}% and would have failed the execution for a redrive.`,
+      `Execution FAILED in ${summary.error.state}: ${summary.error.name}: ${summary.error.message}${counts}.`,
     );
+    lines.push(`Redrive it once the cause is fixed: ${redriveCommand(summary.dataDir)}`);
   }
   lines.push(`Data: ${summary.dataDir}`);
   return lines.join("\n");

@@ -1,7 +1,6 @@
 import "./polyfills";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import {
   type Credentials,
@@ -12,6 +11,7 @@ import {
   isValidDay,
   PLATFORMS,
   type Platform,
+  StatesError,
   type WindowSummary,
 } from "@hls-s2/core";
 import {
@@ -23,11 +23,13 @@ import {
   type MockHub,
   startMockHub,
 } from "@hls-s2/mock-hub";
-import { StateMachine } from "aws-local-stepfunctions";
-import { adaptDefinition, type LocalDefinition } from "./definition";
+import { ExecutionError, StateMachine } from "aws-local-stepfunctions";
+import { adaptDefinition, type DistributedMapNote, type LocalDefinition } from "./definition";
 import { type EmbeddedStores, startEmbeddedStores } from "./embedded";
+import { findRedrivableExecution, type LocalExecutionRecord, saveExecutionRecord } from "./executions";
 import { type ReleasedLease, releaseStaleLocalLeases } from "./leases";
 import { lockDataFolder } from "./lock";
+import { type AwsCall, type EventLog, type FailedState, type MapRunRecord, runMapRun } from "./map-run";
 import type { ProgressSnapshot } from "./progress";
 import {
   loadSynthesizedWorkflow,
@@ -98,6 +100,8 @@ export interface RunLocalOptions {
   onMockHub?: (hub: MockHub) => void;
   /** Called whenever the run's counters change. */
   onProgress?: (snapshot: ProgressSnapshot) => void;
+  /** Each call the state machine itself would make in AWS (Lambda invokes, the Map Run's S3 and Step Functions calls). */
+  onAwsCall?: (call: AwsCall) => void;
   /** The run's clock for the default window; default now. */
   now?: Date;
   /** Multipart part size in MiB (PART_SIZE_MIB of the Download function); default 5. */
@@ -105,6 +109,15 @@ export interface RunLocalOptions {
   /** Called after each CompleteMultipartUpload stored its object in the embedded S3, before it answers. */
   onUploadCompleted?: (completion: { bucket: string; key: string; uploadId: string }) => void;
 }
+
+/** What a local redrive takes: the folder, which execution, and how to run (the window is the execution's). */
+export type RedriveLocalOptions = Pick<
+  RunLocalOptions,
+  "dataDir" | "concurrency" | "faults" | "hub" | "retryDelayMs" | "onMockHub" | "onProgress" | "onAwsCall"
+> & {
+  /** The execution to redrive; default the newest FAILED one of the folder. */
+  executionName?: string;
+};
 
 export interface PlatformCounts {
   found: number;
@@ -150,10 +163,24 @@ export interface LocalRunSummary {
   nothingToDownload: boolean;
   /** Leases a killed earlier run left behind, ended at start so their saved uploads resume now. */
   releasedLeases: ReleasedLease[];
-  /** Set when more granules failed than the Distributed Map tolerates in AWS (it would fail the execution there). */
-  toleranceExceeded?: { stateName: string; toleratedFailurePercentage: number; failedPercentage: number };
-  /** The state machine's output (Summarize's return value). */
-  output: WindowSummary;
+  /** How the execution ended, as Step Functions reports it. */
+  status: "SUCCEEDED" | "FAILED";
+  /** Why it FAILED: the error and the top-level state it failed in (what a redrive restarts). */
+  error?: { name: string; message: string; state: string };
+  /** How often this execution was redriven (0 for a first run). */
+  redriveCount: number;
+  /** The Distributed Map's Map Run, when the execution reached it. */
+  mapRun?: {
+    stateName: string;
+    mapRunArn: string;
+    status: MapRunRecord["status"];
+    succeeded: number;
+    failed: number;
+    pending: number;
+    resultWriterDetails?: { Bucket: string; Key: string };
+  };
+  /** The state machine's output (Summarize's return value); absent when the execution FAILED. */
+  output?: WindowSummary;
 }
 
 /** The catalogue parameters kept in the data folder so a rerun serves the same products. */
@@ -194,11 +221,14 @@ export function yesterdayOf(now: Date): string {
 
 /**
  * Runs the daily workflow on this machine: the state machine the stacks synthesize, executed by
- * aws-local-stepfunctions with every Task bound to its real handler in-process, against the mock
- * hub (or an external hub), an embedded DynamoDB and an embedded S3 on 127.0.0.1.
+ * aws-local-stepfunctions with every Task bound to its real handler in-process and each Distributed
+ * Map run by the local Map Run (map-run.ts), against the mock hub (or an external hub), an embedded
+ * DynamoDB and an embedded S3 on 127.0.0.1. The execution's record is kept in the data folder for
+ * `redriveLocal`. A Map Run beyond its tolerated failures ends the execution FAILED, as in AWS: the
+ * summary says so (status, error, state).
  * @throws InvalidInputError on a bad option; DataFolderInUseError when another live run holds the data
- *   folder (nothing in it is touched); whatever fails the execution itself (e.g. a hub outage in
- *   GenerateQueries or FetchLinks) propagates with its name.
+ *   folder (nothing in it is touched); whatever fails the execution elsewhere (e.g. a hub outage
+ *   in GenerateQueries or FetchLinks) propagates with its name (the execution is recorded FAILED).
  */
 export async function runLocal(options: RunLocalOptions): Promise<LocalRunSummary> {
   checkOptions(options);
@@ -213,8 +243,47 @@ export async function runLocal(options: RunLocalOptions): Promise<LocalRunSummar
 
 async function runInLockedFolder(options: RunLocalOptions): Promise<LocalRunSummary> {
   const checked = checkOptions(options);
+  return runInFolder(options, checked);
+}
+
+/**
+ * Redrives a FAILED local execution with AWS's semantics: the execution restarts at the state it failed
+ * in, with that state's input, under its own name; its Map Run re-runs only the children that did not
+ * succeed (each from its failed state) and never the succeeded ones. The mock hub starts again from
+ * the catalogue persisted in the folder, without faults unless given.
+ * @throws StatesError ExecutionDoesNotExist / ExecutionNotRedrivable; as runLocal otherwise.
+ */
+export async function redriveLocal(options: RedriveLocalOptions): Promise<LocalRunSummary> {
+  if (typeof options.dataDir !== "string" || options.dataDir === "") {
+    throw new InvalidInputError("dataDir is required", { field: "dataDir" });
+  }
   const dataDir = resolve(options.dataDir);
-  if (options.clean === true) await cleanDataDir(dataDir);
+  const record = await findRedrivableExecution(dataDir, options.executionName);
+  if (record.failedState === undefined) {
+    throw new StatesError(
+      "ExecutionNotRedrivable",
+      `execution ${record.name} has no failed state to restart`,
+    );
+  }
+  const runOptions: RunLocalOptions = {
+    ...options,
+    dataDir,
+    from: record.window.from,
+    to: record.window.to,
+    platforms: record.window.platforms,
+    downloadOnly: record.window.downloadOnly,
+    ...(record.hub.mock && options.hub === undefined && { mockKind: record.hub.kind }),
+  };
+  return runInFolder(runOptions, checkOptions(runOptions), record);
+}
+
+async function runInFolder(
+  options: RunLocalOptions,
+  checked: CheckedOptions,
+  redriven?: LocalExecutionRecord,
+): Promise<LocalRunSummary> {
+  const dataDir = resolve(options.dataDir);
+  if (options.clean === true && redriven === undefined) await cleanDataDir(dataDir);
   await mkdir(dataDir, { recursive: true });
   const params = await resolveCatalogueParams(dataDir, options);
   const started = Date.now();
@@ -261,13 +330,14 @@ async function runInLockedFolder(options: RunLocalOptions): Promise<LocalRunSumm
       ...lambdaEnvironment(workflow, stores, hub, { allTiles: options.allTiles === true }),
       PART_SIZE_MIB: String(options.partSizeMib ?? LOCAL_PART_SIZE_MIB),
     };
-    const run = await execute({ local, env, stores, hub, workflow, checked, options });
+    const run = await execute({ local, env, stores, hub, workflow, checked, options, dataDir, redriven });
 
     const store = new GranuleStore(documentClient(stores), { tableName: stores.tableName });
     const days = await summarizeByPlatform(store, windowDays(checked.from, checked.to));
     const totals = addUp(days);
     const wallSeconds = (Date.now() - started) / 1000;
     const downloadSeconds = run.firstDownloadAt === undefined ? 0 : (Date.now() - run.firstDownloadAt) / 1000;
+    const mapRun = Object.values(run.record.mapRuns)[0];
     const summary: LocalRunSummary = {
       executionName: run.executionName,
       from: checked.from,
@@ -291,19 +361,26 @@ async function runInLockedFolder(options: RunLocalOptions): Promise<LocalRunSumm
       },
       nothingToDownload: (run.manifest ?? 0) === 0,
       releasedLeases,
-      output: run.output,
+      status: run.record.status === "SUCCEEDED" ? "SUCCEEDED" : "FAILED",
+      redriveCount: run.record.redriveCount,
+      ...(run.record.error !== undefined && {
+        error: { ...run.record.error, state: run.record.failedState?.name ?? "" },
+      }),
+      ...(mapRun !== undefined && {
+        mapRun: {
+          stateName: mapRun.stateName,
+          mapRunArn: mapRun.mapRunArn,
+          status: mapRun.status,
+          succeeded: mapRun.children.filter((c) => c.status === "SUCCEEDED").length,
+          failed: mapRun.children.filter((c) => c.status === "FAILED").length,
+          pending: mapRun.children.filter((c) => c.status === "PENDING").length,
+          ...(mapRun.resultWriterDetails !== undefined && {
+            resultWriterDetails: mapRun.resultWriterDetails,
+          }),
+        },
+      }),
+      ...(run.output !== undefined && { output: run.output }),
     };
-    const map = local.distributedMaps[0];
-    if (map?.toleratedFailurePercentage !== undefined && run.manifest !== undefined && run.manifest > 0) {
-      const failedPercentage = (run.failed / run.manifest) * 100;
-      if (failedPercentage > map.toleratedFailurePercentage) {
-        summary.toleranceExceeded = {
-          stateName: map.stateName,
-          toleratedFailurePercentage: map.toleratedFailurePercentage,
-          failedPercentage,
-        };
-      }
-    }
     return summary;
   } finally {
     // Stop in reverse order of start; a close failure must not hide the run's own error.
@@ -383,7 +460,7 @@ function checkOptions(options: RunLocalOptions): CheckedOptions {
 
 /** Removes only what a local run writes, so a mistyped --data-dir cannot wipe an unrelated folder. */
 async function cleanDataDir(dataDir: string): Promise<void> {
-  for (const name of ["dynamodb", "s3", PARAMS_FILE]) {
+  for (const name of ["dynamodb", "s3", "executions", PARAMS_FILE]) {
     await rm(join(dataDir, name), { recursive: true, force: true });
   }
 }
@@ -458,21 +535,27 @@ interface RunState {
   retries: number;
   bytes: number;
   firstDownloadAt?: number;
-  output: WindowSummary;
+  output?: WindowSummary;
+  record: LocalExecutionRecord;
 }
 
 type Handler = (event: unknown, context?: { getRemainingTimeInMillis(): number }) => Promise<unknown>;
+
+/** The placeholder ARN of the local state machine (the Distributed Map's children run "on" it). */
+export const LOCAL_STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:local";
 
 async function execute(args: {
   local: LocalDefinition;
   env: Record<string, string>;
   stores: EmbeddedStores;
-  hub: { credentials: Credentials };
+  hub: { kind: "dhus" | "cdse"; credentials: Credentials; mock?: MockHub };
   workflow: SynthesizedWorkflow;
   checked: CheckedOptions;
   options: RunLocalOptions;
+  dataDir: string;
+  redriven?: LocalExecutionRecord;
 }): Promise<RunState> {
-  const { local, env, stores, hub, workflow, checked, options } = args;
+  const { local, env, stores, hub, workflow, checked, options, dataDir, redriven } = args;
   // Handlers log and publish metrics through Powertools, which reads process.env when first
   // imported; locally the progress line and the summary replace both unless the user asks.
   process.env["POWERTOOLS_LOG_LEVEL"] ??= "SILENT";
@@ -486,7 +569,46 @@ async function execute(args: {
   const handlers = await loadHandlers(workflow.tasks);
   const timeouts = workflow.timeouts;
 
-  const executionName = `local-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+  const executionName = redriven?.name ?? `local-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+  const executionArn =
+    redriven?.executionArn ?? `arn:aws:states:us-east-1:123456789012:execution:local:${executionName}`;
+  const input = redriven?.input ?? {
+    from: checked.from,
+    to: checked.to,
+    platforms: checked.platforms,
+    ...(options.downloadOnly === true && { downloadOnly: true }),
+  };
+  const record: LocalExecutionRecord = redriven ?? {
+    name: executionName,
+    executionArn,
+    status: "RUNNING",
+    input,
+    window: {
+      from: checked.from,
+      to: checked.to,
+      platforms: checked.platforms,
+      downloadOnly: options.downloadOnly === true,
+    },
+    hub: { kind: hub.kind, mock: hub.mock !== undefined },
+    startDate: new Date().toISOString(),
+    redriveCount: 0,
+    mapRuns: {},
+  };
+  // "Redriven executions use the same state machine definition and execution ARN as the original
+  // execution attempt" and continue "from the unsuccessful step" with its input (RedriveExecution).
+  // One difference: AWS redrives only the failed iterations of an inline Map (FetchLinks); here that
+  // state restarts whole, which FetchPage tolerates (it resumes each query from its stored offset).
+  const restartAt: FailedState | undefined = redriven?.failedState;
+  if (redriven !== undefined) {
+    record.redriveCount++;
+    record.redriveDate = new Date().toISOString();
+    record.status = "RUNNING";
+    delete record.error;
+    delete record.failedState;
+    delete record.stopDate;
+  }
+  await saveExecutionRecord(dataDir, record);
+
   const started = Date.now();
   const state: RunState = {
     executionName,
@@ -500,7 +622,7 @@ async function execute(args: {
     inFlight: 0,
     retries: 0,
     bytes: 0,
-    output: undefined as unknown as WindowSummary,
+    record,
   };
   const report = () => {
     if (options.onProgress === undefined) return;
@@ -527,6 +649,10 @@ async function execute(args: {
       typeof input === "object" && input !== null && "FunctionName" in input && "Payload" in input
         ? (input as { Payload: unknown }).Payload
         : input;
+    const functionArn = local.taskResources[name];
+    if (functionArn !== undefined) {
+      options.onAwsCall?.({ service: "lambda", action: "InvokeFunction", resource: functionArn });
+    }
     const deadline = Date.now() + (timeouts[name] ?? 900) * 1000;
     try {
       const result = await handlers[name](payload, { getRemainingTimeInMillis: () => deadline - Date.now() });
@@ -537,7 +663,7 @@ async function execute(args: {
     }
   };
 
-  const bindings: Record<WorkflowTaskName, (input: unknown) => Promise<unknown>> = {
+  const lambdaBindings: Record<WorkflowTaskName, (input: unknown) => Promise<unknown>> = {
     GenerateQueries: (input) => invoke("GenerateQueries", input),
     FetchPage: async (input) => {
       const result = (await invoke("FetchPage", input)) as { recorded?: number };
@@ -545,15 +671,7 @@ async function execute(args: {
       report();
       return result;
     },
-    WriteManifest: async (input) => {
-      const result = (await invoke("WriteManifest", input)) as { bucket: string; key: string; count: number };
-      // The engine ignores ItemReader: read the manifest the handler wrote and hand its items to ItemsPath.
-      const object = await stores.s3.send(new GetObjectCommand({ Bucket: result.bucket, Key: result.key }));
-      const items = JSON.parse(await object.Body!.transformToString()) as unknown[];
-      state.manifest = result.count;
-      report();
-      return { ...result, items };
-    },
+    WriteManifest: (input) => invoke("WriteManifest", input),
     Download: async (input) => {
       state.inFlight++;
       state.firstDownloadAt ??= Date.now();
@@ -574,69 +692,109 @@ async function execute(args: {
         report();
       }
     },
-    RecordFailure: async (input) => {
-      const result = (await invoke("RecordFailure", input)) as { status?: string; error?: { name?: string } };
-      if (result.status === "FAILED") {
-        state.failed++;
-        const name = result.error?.name ?? "Unknown";
-        state.failures[name] = (state.failures[name] ?? 0) + 1;
-      }
-      report();
-      return result;
-    },
     Summarize: (input) => invoke("Summarize", input),
   };
-  const unbound = local.taskStates.filter((name) => !(name in bindings));
+  const unbound = local.taskStates.filter((name) => !(name in lambdaBindings));
   if (unbound.length > 0) throw new Error(`no local binding for Task state(s) ${unbound.join(", ")}`);
 
   const retryIntervalOverrides: Record<string, number> = {};
   for (const name of local.taskStates) retryIntervalOverrides[name] = checked.retryDelayMs;
+  for (const map of local.distributedMaps) retryIntervalOverrides[map.stateName] = checked.retryDelayMs;
 
-  const machine = new StateMachine(local.definition as never, { validationOptions: { checkArn: false } });
-  const execution = machine.run(
-    {
-      from: checked.from,
-      to: checked.to,
-      platforms: checked.platforms,
-      ...(options.downloadOnly === true && { downloadOnly: true }),
-    },
-    {
-      overrides: {
-        taskResourceLocalHandlers: bindings as never,
-        retryIntervalOverrides,
+  const mapRun = (map: DistributedMapNote) => async (mapInput: unknown) =>
+    runMapRun({
+      map,
+      input: mapInput,
+      execution: { arn: executionArn, name: executionName },
+      stateMachineArn: LOCAL_STATE_MACHINE_ARN,
+      s3: stores.s3,
+      // The definition names the synthesized buckets; here they are the embedded ones.
+      buckets: {
+        ...(workflow.environment["WORK_BUCKET_NAME"] !== undefined && {
+          [workflow.environment["WORK_BUCKET_NAME"]]: stores.workBucketName,
+        }),
+        ...(workflow.environment["BUCKET_NAME"] !== undefined && {
+          [workflow.environment["BUCKET_NAME"]]: stores.bucketName,
+        }),
       },
-      context: {
-        Execution: {
-          Id: `arn:aws:states:us-east-1:123456789012:execution:local:${executionName}`,
-          Name: executionName,
-        },
+      child: { taskResourceLocalHandlers: lambdaBindings as never, retryIntervalOverrides },
+      previous: record.mapRuns[map.stateName],
+      onAwsCall: options.onAwsCall,
+      onStart: (mapRecord) => {
+        state.manifest = mapRecord.children.filter((c) => c.status !== "SUCCEEDED").length;
+        report();
       },
-    },
+      onChildEvent: (_child, event: EventLog) => {
+        if (event.type === "StateRetried") {
+          state.retries++;
+          report();
+        }
+      },
+      onChildSettled: (child) => {
+        if (child.status !== "FAILED") return;
+        state.failed++;
+        const name = child.error?.Error ?? "Unknown";
+        state.failures[name] = (state.failures[name] ?? 0) + 1;
+        report();
+      },
+      onRecord: (mapRecord) => {
+        record.mapRuns[map.stateName] = mapRecord;
+      },
+    });
+  const bindings: Record<string, (input: unknown) => Promise<unknown>> = { ...lambdaBindings };
+  for (const map of local.distributedMaps) bindings[map.stateName] = mapRun(map);
+
+  // A redrive starts at the failed state: the states before it are not reachable from there, and
+  // the definition was validated from its own StartAt on the first run.
+  const machine = new StateMachine(
+    { ...local.definition, StartAt: restartAt?.name ?? local.definition.StartAt } as never,
+    { validationOptions: restartAt === undefined ? { checkArn: false } : { noValidate: true } },
   );
+  const execution = machine.run((restartAt === undefined ? input : restartAt.input) as never, {
+    overrides: {
+      taskResourceLocalHandlers: bindings as never,
+      retryIntervalOverrides,
+    },
+    context: { Execution: { Id: executionArn, Name: executionName } },
+  });
+  let entered: FailedState | undefined;
   const watching = watchEvents(execution.eventLogs, (event) => {
     if (event.type === "StateEntered" && event.index === undefined) {
       state.step = event.state.name;
+      entered = { name: event.state.name, input: event.state.input };
       report();
     } else if (event.type === "StateRetried") {
       state.retries++;
       report();
     }
   });
+  let failure: unknown;
   try {
     state.output = (await execution.result) as unknown as WindowSummary;
+    record.status = "SUCCEEDED";
   } catch (error) {
-    throw originalError(error);
+    await watching;
+    failure = originalError(error);
+    record.status = "FAILED";
+    record.failedState = entered ?? { name: local.definition.StartAt, input };
+    record.error = {
+      name: failure instanceof Error ? failure.name : "Error",
+      message: failure instanceof Error ? failure.message : String(failure),
+    };
   } finally {
     runtime.resetRuntime();
     await watching;
+    record.stopDate = new Date().toISOString();
+    await saveExecutionRecord(dataDir, record);
   }
+  // A Map Run beyond its tolerated failures is an outcome the summary reports (the execution FAILED,
+  // as in AWS); any other failure propagates with its own name, as before.
+  const failedInMap = local.distributedMaps.some((map) => map.stateName === record.failedState?.name);
+  if (failure !== undefined && !(failedInMap && failure instanceof StatesError)) throw failure;
   state.step = "done";
   report();
   return state;
 }
-
-/** One event of an execution's log (the package does not export the type). */
-type EventLog = ReturnType<StateMachine["run"]>["eventLogs"] extends AsyncGenerator<infer E> ? E : never;
 
 async function watchEvents(
   events: AsyncGenerator<EventLog>,
@@ -669,7 +827,7 @@ async function loadHandlers(
 /**
  * Lambda reports a function error to Step Functions as Error = errorType and Cause = a JSON string
  * `{errorType, errorMessage, trace}`; the local engine uses the thrown error's name and message, so
- * build exactly that and RecordFailure sees what it sees in AWS.
+ * build exactly that and a child's history (and the ResultWriter's FAILED file) show what AWS shows.
  */
 const LAMBDA_ERRORS = new WeakSet<Error>();
 
@@ -689,7 +847,7 @@ function asLambdaError(error: unknown): Error {
 /** The engine wraps a failed execution's error (ExecutionError → our Lambda error → the handler's): unwrap to the handler's, e.g. HubAuthError. */
 function originalError(error: unknown): unknown {
   let current = error;
-  while (current instanceof Error && (current.name === "ExecutionError" || LAMBDA_ERRORS.has(current))) {
+  while (current instanceof Error && (current instanceof ExecutionError || LAMBDA_ERRORS.has(current))) {
     if (current.cause === undefined) break;
     current = current.cause;
   }

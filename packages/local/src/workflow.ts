@@ -87,6 +87,8 @@ async function synthesisKey(): Promise<string> {
     ...(await filesUnder(join(REPO_ROOT, "stacks"))),
     ...(await filesUnder(join(REPO_ROOT, "packages/core/src"))),
     join(REPO_ROOT, "sst.config.ts"),
+    // How the synthesis is read (e.g. which stacks resolve an intrinsic) is an input too.
+    fileURLToPath(import.meta.url),
     join(REPO_ROOT, "node_modules/aws-cdk-lib/package.json"),
     join(REPO_ROOT, "node_modules/sst/package.json"),
   ];
@@ -124,10 +126,15 @@ async function synthesize(key: string): Promise<SynthesizedWorkflow> {
   if (withEnvironment === undefined) {
     throw new Error("the Workflow stack has no Lambda function with the downloader's environment");
   }
-  const environment = flattenIntrinsics(variablesOf(withEnvironment[1]), template, app.region) as Record<
-    string,
-    string
-  >;
+  // Resolved across the stacks as the definition is, so a bucket has one name in both (the Map Run
+  // maps the definition's bucket names to the embedded buckets through these keys).
+  const others = Object.values(app.templates).filter((other): other is TemplateJson => other !== undefined);
+  const environment = flattenIntrinsics(
+    variablesOf(withEnvironment[1]),
+    template,
+    app.region,
+    others,
+  ) as Record<string, string>;
   const timeouts: Partial<Record<WorkflowTaskName, number>> = {};
   for (const name of Object.keys(WORKFLOW_TASKS) as WorkflowTaskName[]) {
     // SST names a function's resource after its construct id (`<Task>Function`) plus a hash.

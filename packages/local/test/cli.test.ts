@@ -180,6 +180,8 @@ function summary(overrides: Partial<LocalRunSummary> = {}): LocalRunSummary {
     },
     nothingToDownload: false,
     releasedLeases: [],
+    status: "SUCCEEDED",
+    redriveCount: 0,
     output: {
       from: "2026-01-01",
       to: "2026-01-01",
@@ -213,16 +215,30 @@ describe("formatSummary", () => {
     expect(formatSummary(summary({ run: { ...summary().run, bytes: 0 } }))).toContain("Wall time 4.3 s.");
   });
 
-  it("warns when more granules failed than the Distributed Map tolerates in AWS", () => {
+  it("reports an execution its Map Run failed, with the counts and the command that redrives it", () => {
     const text = formatSummary(
       summary({
-        toleranceExceeded: {
+        status: "FAILED",
+        error: {
+          name: "States.ExceedToleratedFailureThreshold",
+          message: "2 of 3 child executions failed, more than the tolerated 10%",
+          state: "DownloadGranules",
+        },
+        mapRun: {
           stateName: "DownloadGranules",
-          toleratedFailurePercentage: 10,
-          failedPercentage: 33.3,
+          mapRunArn: "arn:aws:states:us-east-1:123456789012:mapRun:local/DownloadGranules:x",
+          status: "FAILED",
+          succeeded: 1,
+          failed: 2,
+          pending: 0,
         },
       }),
     );
-    expect(text).toMatch(/33\.3% of the granules failed; in AWS DownloadGranules tolerates 10%/);
+    expect(text).toContain("local-x: 2026-01-01, S2A,S2B, mock DHUS hub at http://127.0.0.1:1234, FAILED");
+    expect(text).toContain(
+      "Execution FAILED in DownloadGranules: States.ExceedToleratedFailureThreshold: 2 of 3 child executions " +
+        "failed, more than the tolerated 10% (1 succeeded, 2 failed, 0 not run).",
+    );
+    expect(text).toContain("Redrive it once the cause is fixed: npm run ops -- redrive --local /data");
   });
 });

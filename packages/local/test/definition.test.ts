@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { type Asl, type AslState, adaptDefinition, flattenDefinitionString } from "../src/definition";
+import {
+  type Asl,
+  type AslState,
+  adaptDefinition,
+  DISTRIBUTED_MAP_RESOURCE,
+  flattenDefinitionString,
+} from "../src/definition";
 import { workflowDefinition } from "./helpers/definitions";
 
 function processorOf(asl: Asl, mapState = "DownloadGranules"): Asl {
@@ -46,48 +52,57 @@ describe("flattenDefinitionString", () => {
 });
 
 describe("adaptDefinition", () => {
-  it("feeds the Distributed Map from the manifest's items instead of the ignored ItemReader", () => {
-    const { definition } = adaptDefinition(workflowDefinition().definitionString);
-    const map = definition.States["DownloadGranules"]!;
-    expect(map["ItemsPath"]).toBe("$.manifest.items");
-    expect(map).not.toHaveProperty("ItemReader");
-    expect(map).not.toHaveProperty("ResultWriter");
-    expect(map).not.toHaveProperty("ToleratedFailurePercentage");
+  it("hands the Distributed Map to the Map Run executor as a Task with the Map's transitions and paths", () => {
+    const { asl } = workflowDefinition();
+    const { definition, distributedMaps } = adaptDefinition(asl);
+    expect(definition.States["DownloadGranules"]).toEqual({
+      Type: "Task",
+      Resource: DISTRIBUTED_MAP_RESOURCE,
+      TimeoutSeconds: 2_147_483,
+      ResultPath: null,
+      Next: "Summarize",
+    });
+    expect(distributedMaps).toHaveLength(1);
+    expect(distributedMaps[0]?.stateName).toBe("DownloadGranules");
+    expect(distributedMaps[0]?.maxConcurrency).toBe(15);
   });
 
-  it("replaces the item processor's Fail state after RecordFailure with a Succeed and reports the tolerance", () => {
-    const { definition, distributedMaps } = adaptDefinition(
-      workflowDefinition({ toleratedFailurePercentage: 7 }).asl,
-    );
-    const processor = processorOf(definition);
-    expect(processor.States["GranuleFailed"]).toMatchObject({ Type: "Succeed" });
-    expect(processor.States["GranuleFailed"]).not.toHaveProperty("Error");
-    expect(processor.States["RecordFailure"]).toMatchObject({ Next: "GranuleFailed" });
-    expect(distributedMaps).toEqual([
-      {
-        stateName: "DownloadGranules",
-        itemsPath: "$.manifest.items",
-        maxConcurrency: 15,
-        toleratedFailurePercentage: 7,
-        replacedFailStates: ["GranuleFailed"],
-      },
-    ]);
+  it("keeps the Map's own fields unchanged for the executor: reader, selector, tolerance, writer", () => {
+    const { asl } = workflowDefinition({ toleratedFailurePercentage: 7 });
+    const { distributedMaps } = adaptDefinition(asl);
+    const state = distributedMaps[0]!.state;
+    const original = asl.States["DownloadGranules"]!;
+    for (const field of [
+      "ItemReader",
+      "ItemSelector",
+      "ResultWriter",
+      "MaxConcurrency",
+      "ResultPath",
+      "Next",
+    ]) {
+      expect(state[field]).toEqual(original[field]);
+    }
+    expect(state["ToleratedFailurePercentage"]).toBe(7);
+  });
+
+  it("keeps the item processor's Fail states as Fail states", () => {
+    const { asl } = workflowDefinition({ withFailState: true });
+    const { distributedMaps } = adaptDefinition(asl);
+    const processor = distributedMaps[0]!.state["ItemProcessor"] as Asl;
+    expect(processor.States["GranuleFailed"]).toEqual({ Type: "Fail", Error: "GranuleFailed" });
+    expect(processor.States["Download"]!["Catch"]).toEqual(processorOf(asl).States["Download"]!["Catch"]);
   });
 
   it("keeps every other state exactly as synthesized", () => {
     const { asl } = workflowDefinition();
-    const { definition } = adaptDefinition(asl);
-    const { Download, RecordFailure } = processorOf(definition).States;
-    const original = processorOf(asl).States;
-    expect(Download).toEqual({ ...original["Download"], TimeoutSeconds: 900 });
-    expect(RecordFailure).toEqual({ ...original["RecordFailure"], TimeoutSeconds: 900 });
+    const { definition, distributedMaps } = adaptDefinition(asl);
+    const { Download } = (distributedMaps[0]!.state["ItemProcessor"] as Asl).States;
+    expect(Download).toEqual({ ...processorOf(asl).States["Download"], TimeoutSeconds: 900 });
     expect(definition.States["GenerateQueries"]).toEqual({
       ...asl.States["GenerateQueries"],
       TimeoutSeconds: 900,
     });
-    expect(definition.States["DownloadGranules"]!["ItemSelector"]).toEqual(
-      asl.States["DownloadGranules"]!["ItemSelector"],
-    );
+    expect(definition.States["Summarize"]).toEqual(asl.States["Summarize"]);
     expect(definition.StartAt).toBe(asl.StartAt);
   });
 
@@ -98,12 +113,12 @@ describe("adaptDefinition", () => {
     expect(asl).toEqual(before);
   });
 
-  it("overrides the Distributed Map's MaxConcurrency with the concurrency option", () => {
-    const { definition, distributedMaps } = adaptDefinition(workflowDefinition({ maxConcurrency: 15 }).asl, {
+  it("lets the concurrency option replace the Map's MaxConcurrency for the run, not in the state", () => {
+    const { distributedMaps } = adaptDefinition(workflowDefinition({ maxConcurrency: 15 }).asl, {
       concurrency: 4,
     });
-    expect(definition.States["DownloadGranules"]!["MaxConcurrency"]).toBe(4);
     expect(distributedMaps[0]?.maxConcurrency).toBe(4);
+    expect(distributedMaps[0]?.state["MaxConcurrency"]).toBe(15);
   });
 
   it("gives Tasks without a timeout the Lambda timeout and keeps an explicit one", () => {
@@ -112,9 +127,10 @@ describe("adaptDefinition", () => {
     expect(definition.States["Summarize"]!["TimeoutSeconds"]).toBe(300);
   });
 
-  it("lists every Task state, nested ones included, for binding", () => {
-    const { taskStates } = adaptDefinition(workflowDefinition().asl);
-    expect(taskStates.sort()).toEqual(["Download", "GenerateQueries", "RecordFailure", "Summarize"]);
+  it("lists every Lambda Task, nested ones included, with its function for binding", () => {
+    const { taskStates, taskResources } = adaptDefinition(workflowDefinition().definitionString);
+    expect(taskStates.sort()).toEqual(["Download", "GenerateQueries", "Summarize"]);
+    expect(taskResources["Download"]).toBe("arn:aws:lambda:us-east-1:123456789012:function:DownloadFn");
   });
 
   it("rejects a concurrency that is not a positive integer", () => {
@@ -126,7 +142,7 @@ describe("adaptDefinition", () => {
     expect(() => adaptDefinition({ ...asl, QueryLanguage: "JSONata" })).toThrow(/JSONata/);
   });
 
-  it("rejects an ItemBatcher the engine would ignore", () => {
+  it("rejects an ItemBatcher the local Map Run does not implement", () => {
     const { asl } = workflowDefinition();
     asl.States["DownloadGranules"]!["ItemBatcher"] = { MaxItemsPerBatch: 10 };
     expect(() => adaptDefinition(asl)).toThrow(/ItemBatcher/);

@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, DataFolderInUseError, InvalidInputError } from "@hls-s2/core";
 import type { ProgressReporter } from "@hls-s2/local";
 import { backfill } from "./commands/backfill";
-import { redrive } from "./commands/redrive";
+import { redrive, redriveLocalExecution } from "./commands/redrive";
 import { requeue } from "./commands/requeue";
 import { status } from "./commands/status";
 import { formatBackfill, formatRedrive, formatRequeue, formatStatus } from "./format";
@@ -30,7 +30,8 @@ Commands:
   backfill --from A [--to B] [--platforms S2A,S2B] [--download-only]
                                               start one execution for a window (≤ 31 days) and print its console link
   redrive  (--execution ARN | --day D)        redrive FAILED / TIMED_OUT / ABORTED executions (only their failed
-                                              granules run again); --day: those whose window covers D
+                                              granules run again); --day: those whose window covers D;
+                                              with --local: [--execution NAME], default the newest FAILED one
   requeue  --day D [--dry-run]                FAILED and stuck DOWNLOADING granules of D back to DISCOVERED, then
                                               one download-only execution; --dry-run lists them, changes nothing
 
@@ -108,10 +109,12 @@ export function parseCommandLine(argv: string[]): ParsedCommandLine {
   if ((result.stage === undefined) === (result.local === undefined)) {
     throw new InvalidInputError("pass exactly one of --stage NAME or --local DIR", { field: "stage" });
   }
-  if (command === "redrive" && result.local !== undefined) {
+  if (command === "redrive" && result.local !== undefined && result.flags["day"] !== undefined) {
     throw new InvalidInputError(
-      "redrive needs a deployed stage; locally, `requeue --day D` puts failed granules back and reruns them",
-      { field: "local" },
+      "locally, redrive takes --execution NAME (default the newest FAILED), not --day",
+      {
+        field: "day",
+      },
     );
   }
   if (result.local !== undefined && result.region !== undefined) {
@@ -156,6 +159,8 @@ export interface CliIo {
 interface Outcome {
   data: unknown;
   text: string;
+  /** The exit code when it is not EXIT.ok (a local redrive whose execution FAILED again). */
+  code?: number;
 }
 
 async function runCommand(parsed: ParsedCommandLine, context: OpsContext, today: Date): Promise<Outcome> {
@@ -188,11 +193,22 @@ async function runCommand(parsed: ParsedCommandLine, context: OpsContext, today:
       return { data: result, text: formatBackfill(result) };
     }
     case "redrive": {
-      if (context.sfn === undefined) {
-        throw new InvalidInputError(
-          "redrive needs a deployed stage; locally, `requeue --day D` puts failed granules back and reruns them",
-          { field: "local" },
+      if (context.redriveLocal !== undefined) {
+        const summary = await redriveLocalExecution(
+          { execution: flag("execution"), day: flag("day") },
+          { redrive: context.redriveLocal },
         );
+        const { formatSummary } = await import("@hls-s2/local");
+        return {
+          data: summary,
+          text: formatSummary(summary),
+          ...(summary.status === "FAILED" && { code: EXIT.failed }),
+        };
+      }
+      if (context.sfn === undefined) {
+        throw new InvalidInputError("redrive needs a deployed stage or a local data folder", {
+          field: "stage",
+        });
       }
       const result = await redrive(
         { executionArn: flag("execution"), day: flag("day") },
@@ -274,7 +290,8 @@ export async function main(argv: string[], io: CliIo = {}): Promise<number> {
     }
     if (parsed.local !== undefined) {
       // Starting a run may create the folder; reading the table needs one that exists.
-      const requireData = parsed.command === "status" || parsed.command === "requeue";
+      const requireData =
+        parsed.command === "status" || parsed.command === "requeue" || parsed.command === "redrive";
       if (io.local?.onProgress === undefined && parsed.command !== "status") {
         const { createProgressReporter } = await import("@hls-s2/local");
         progress = createProgressReporter(stderr as never);
@@ -297,7 +314,7 @@ export async function main(argv: string[], io: CliIo = {}): Promise<number> {
     const outcome = await runCommand(parsed, context, io.today ?? new Date());
     progress?.stop();
     stdout.write(parsed.json ? `${JSON.stringify(outcome.data, null, 2)}\n` : `${outcome.text}\n`);
-    return EXIT.ok;
+    return outcome.code ?? EXIT.ok;
   } catch (error) {
     progress?.stop();
     const failure = describeFailure(error, parsed);

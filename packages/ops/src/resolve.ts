@@ -5,7 +5,13 @@ import { SFNClient } from "@aws-sdk/client-sfn";
 import { GetParametersByPathCommand, type Parameter, SSMClient } from "@aws-sdk/client-ssm";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { ConfigError, GranuleStore, InvalidInputError } from "@hls-s2/core";
-import type { DataFolderLock, EmbeddedStores, LocalRunSummary, RunLocalOptions } from "@hls-s2/local";
+import type {
+  DataFolderLock,
+  EmbeddedStores,
+  LocalRunSummary,
+  RedriveLocalOptions,
+  RunLocalOptions,
+} from "@hls-s2/local";
 import { STAGE_PARAMETERS, type StageParameterKey, stageParameterPath } from "../../../stacks/parameters";
 import { type Launcher, type SfnTarget, sfnLauncher } from "./executions";
 
@@ -29,6 +35,8 @@ export interface OpsContext {
   launch: Launcher;
   /** Step Functions of the stage; absent in local mode. */
   sfn?: SfnTarget;
+  /** Local mode: redrives a FAILED execution of the data folder in-process (AWS's redrive semantics). */
+  redriveLocal?: (input: { executionName?: string }) => Promise<LocalRunSummary>;
   lookbackDays: number;
   close(): Promise<void>;
 }
@@ -151,7 +159,13 @@ export interface OpenLocalOptions {
   requireData?: boolean;
   /** The local runner (tests replace it). */
   run?: (options: RunLocalOptions) => Promise<LocalRunSummary>;
+  /** The local redrive (tests may replace it). */
+  redrive?: (options: RedriveLocalOptions) => Promise<LocalRunSummary>;
   onProgress?: RunLocalOptions["onProgress"];
+  /** Hands over the mock hub a local run or redrive starts (tests count its requests). */
+  onMockHub?: RunLocalOptions["onMockHub"];
+  /** Wait before each Retry of a local run or redrive (default the runner's). */
+  retryDelayMs?: number;
 }
 
 /**
@@ -167,6 +181,12 @@ export async function openLocal(
   // Loaded on demand: the local runtime pulls in the CDK synth, which a --stage command never needs.
   const local = await import("@hls-s2/local");
   const run = options.run ?? local.runLocal;
+  const redriveRun = options.redrive ?? local.redriveLocal;
+  const runSettings = {
+    ...(options.onProgress !== undefined && { onProgress: options.onProgress }),
+    ...(options.onMockHub !== undefined && { onMockHub: options.onMockHub }),
+    ...(options.retryDelayMs !== undefined && { retryDelayMs: options.retryDelayMs }),
+  };
   if (options.requireData === true && !existsSync(join(dataDir, "dynamodb"))) {
     throw new ConfigError([
       {
@@ -209,9 +229,17 @@ export async function openLocal(
         to: executionInput.to,
         ...(executionInput.platforms !== undefined && { platforms: executionInput.platforms }),
         ...(executionInput.downloadOnly === true && { downloadOnly: true }),
-        ...(options.onProgress !== undefined && { onProgress: options.onProgress }),
+        ...runSettings,
       });
       return { mode: "local", executionName: summary.executionName, summary };
+    },
+    redriveLocal: async (input) => {
+      await closeStores();
+      return redriveRun({
+        dataDir,
+        ...(input.executionName !== undefined && { executionName: input.executionName }),
+        ...runSettings,
+      });
     },
     lookbackDays: 1,
     close: closeStores,

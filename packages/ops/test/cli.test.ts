@@ -13,7 +13,7 @@ describe("command line", () => {
     [["status", "--stage", "prod", "--bogus"], "--bogus"],
     [["requeue", "--stage", "prod"], "--day"],
     [["requeue", "--stage", "prod", "--day", "2025-05-01", "--from", "2025-05-01"], "--from"],
-    [["redrive", "--local", "/tmp/x", "--day", "2025-05-01"], "--local"],
+    [["redrive", "--local", "/tmp/x", "--day", "2025-05-01"], "--day"],
     [["status", "--day", "2025-05-01"], "--stage"],
     [["status", "--stage", "prod", "--local", "/tmp/x"], "--stage"],
     [["launch", "--stage", "prod"], "--command"],

@@ -9,7 +9,7 @@ import { InvalidInputError } from "@hls-s2/core";
 import { mockClient } from "aws-sdk-client-mock";
 import "aws-sdk-client-mock-vitest/extend";
 import { beforeEach, describe, expect, it } from "vitest";
-import { redrive } from "../src/commands/redrive";
+import { redrive, redriveLocalExecution } from "../src/commands/redrive";
 import { executionArn, STATE_MACHINE_ARN, sfnTarget } from "./helpers/aws";
 
 const NOW = new Date("2025-06-10T12:00:00Z");
@@ -184,5 +184,34 @@ describe("redrive --execution", () => {
     await expect(redrive({ day: "2025-06-31" }, { sfn: sfnTarget() })).rejects.toMatchObject({
       field: "day",
     });
+  });
+});
+
+describe("redriveLocalExecution", () => {
+  const summary = { executionName: "local-1", status: "SUCCEEDED" } as never;
+
+  it("redrives the named local execution, or the newest FAILED one without a name", async () => {
+    const asked: unknown[] = [];
+    const deps = {
+      redrive: async (input: { executionName?: string }) => {
+        asked.push(input);
+        return summary;
+      },
+    };
+    expect(await redriveLocalExecution({ execution: "local-1" }, deps)).toBe(summary);
+    await redriveLocalExecution({}, deps);
+    expect(asked).toEqual([{ executionName: "local-1" }, {}]);
+  });
+
+  it("refuses --day and an ARN before redriving anything", async () => {
+    const deps = {
+      redrive: async () => {
+        throw new Error("must not run");
+      },
+    };
+    await expect(redriveLocalExecution({ day: "2025-06-01" }, deps)).rejects.toMatchObject({ field: "day" });
+    await expect(
+      redriveLocalExecution({ execution: "arn:aws:states:us-east-1:1:execution:x:y" }, deps),
+    ).rejects.toBeInstanceOf(InvalidInputError);
   });
 });

@@ -16,12 +16,23 @@ function lambdaTask(logicalId: string, extra: Record<string, unknown>) {
 
 /**
  * A definition shaped like the one CDK synthesizes for the workflow (LambdaInvoke with
- * payloadResponseOnly, a Distributed Map with an S3 JSON item reader, a Catch into RecordFailure and
- * a Fail), as the ASL object and as the DefinitionString CloudFormation receives.
+ * payloadResponseOnly, a Distributed Map with an S3 JSON item reader whose child ends at Download),
+ * as the ASL object and as the DefinitionString CloudFormation receives. `withFailState` adds a
+ * Catch into a Fail state, the shape the local run must keep as it is.
  */
 export function workflowDefinition(
-  overrides: { toleratedFailurePercentage?: number; maxConcurrency?: number } = {},
+  overrides: { toleratedFailurePercentage?: number; maxConcurrency?: number; withFailState?: boolean } = {},
 ) {
+  const download = lambdaTask("DownloadFn", {
+    End: true,
+    Retry: [{ ErrorEquals: ["HubUnavailableError"], IntervalSeconds: 5, MaxAttempts: 6, BackoffRate: 2 }],
+    ...(overrides.withFailState === true && {
+      Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "GranuleFailed" }],
+    }),
+  });
+  const processorStates: Record<string, unknown> = { Download: download };
+  if (overrides.withFailState === true)
+    processorStates["GranuleFailed"] = { Type: "Fail", Error: "GranuleFailed" };
   const asl: Asl = {
     StartAt: "GenerateQueries",
     States: {
@@ -31,17 +42,7 @@ export function workflowDefinition(
         ItemProcessor: {
           ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" },
           StartAt: "Download",
-          States: {
-            Download: lambdaTask("DownloadFn", {
-              End: true,
-              Retry: [
-                { ErrorEquals: ["HubUnavailableError"], IntervalSeconds: 5, MaxAttempts: 6, BackoffRate: 2 },
-              ],
-              Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "RecordFailure" }],
-            }),
-            RecordFailure: lambdaTask("RecordFailureFn", { Next: "GranuleFailed" }),
-            GranuleFailed: { Type: "Fail", Error: "GranuleFailed" },
-          },
+          States: processorStates,
         },
         ItemReader: {
           Resource: "arn:aws:states:::s3:getObject",

@@ -1,5 +1,6 @@
 import { type DescribeExecutionCommandOutput, RedriveExecutionCommand } from "@aws-sdk/client-sfn";
 import { InvalidInputError, isValidDay, planWindow, type WindowInput } from "@hls-s2/core";
+import type { LocalRunSummary } from "@hls-s2/local";
 import { describeExecution, listExecutions, type SfnTarget, toIso } from "../executions";
 
 /** The only statuses RedriveExecution accepts. */
@@ -124,4 +125,36 @@ async function redriveOne(
     }
     throw error;
   }
+}
+
+export interface LocalRedriveInput {
+  /** A local execution's name (npm run local prints it); default the folder's newest FAILED one. */
+  execution?: string;
+  day?: string;
+}
+
+/**
+ * Redrives a FAILED local-mode execution in-process with AWS's semantics (the local runner restarts it
+ * at its failed state; its Map Run re-runs only the children that did not succeed).
+ * @throws InvalidInputError for --day (local executions are picked by name) or an ARN given as name;
+ *   StatesError ExecutionDoesNotExist / ExecutionNotRedrivable from the runner.
+ */
+export async function redriveLocalExecution(
+  input: LocalRedriveInput,
+  deps: { redrive: (input: { executionName?: string }) => Promise<LocalRunSummary> },
+): Promise<LocalRunSummary> {
+  if (input.day !== undefined) {
+    throw new InvalidInputError(
+      "locally, redrive takes --execution NAME (default the newest FAILED), not --day",
+      {
+        field: "day",
+      },
+    );
+  }
+  if (input.execution?.startsWith("arn:") === true) {
+    throw new InvalidInputError(`--execution takes a local execution name, got the ARN ${input.execution}`, {
+      field: "execution",
+    });
+  }
+  return deps.redrive(input.execution === undefined ? {} : { executionName: input.execution });
 }
