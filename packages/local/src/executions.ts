@@ -14,7 +14,7 @@ export interface LocalExecutionRecord {
   status: "RUNNING" | "SUCCEEDED" | "FAILED";
   input: unknown;
   /** The run's window and switches, so a redrive serves the same catalogue and table. */
-  window: { from: string; to: string; platforms: Platform[]; downloadOnly: boolean };
+  window: { from: string; to: string; platforms: Platform[]; downloadOnly: boolean; allTiles?: boolean };
   hub: { kind: "dhus" | "cdse"; mock: boolean };
   startDate: string;
   stopDate?: string;

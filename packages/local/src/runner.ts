@@ -231,19 +231,18 @@ export function yesterdayOf(now: Date): string {
  *   in GenerateQueries or FetchLinks) propagates with its name (the execution is recorded FAILED).
  */
 export async function runLocal(options: RunLocalOptions): Promise<LocalRunSummary> {
-  checkOptions(options);
-  // The folder is this run's before anything in it is wiped, read or written (--clean, catalogue, stores).
-  const lock = await lockDataFolder(options.dataDir);
+  const checked = checkOptions(options);
+  return inLockedFolder(options.dataDir, () => runInFolder(options, checked));
+}
+
+/** Runs `work` holding the data folder's lock: taken before anything in it is wiped, read or written. */
+async function inLockedFolder<T>(dataDir: string, work: () => Promise<T>): Promise<T> {
+  const lock = await lockDataFolder(dataDir);
   try {
-    return await runInLockedFolder(options);
+    return await work();
   } finally {
     await lock.release();
   }
-}
-
-async function runInLockedFolder(options: RunLocalOptions): Promise<LocalRunSummary> {
-  const checked = checkOptions(options);
-  return runInFolder(options, checked);
 }
 
 /**
@@ -258,23 +257,26 @@ export async function redriveLocal(options: RedriveLocalOptions): Promise<LocalR
     throw new InvalidInputError("dataDir is required", { field: "dataDir" });
   }
   const dataDir = resolve(options.dataDir);
-  const record = await findRedrivableExecution(dataDir, options.executionName);
-  if (record.failedState === undefined) {
-    throw new StatesError(
-      "ExecutionNotRedrivable",
-      `execution ${record.name} has no failed state to restart`,
-    );
-  }
-  const runOptions: RunLocalOptions = {
-    ...options,
-    dataDir,
-    from: record.window.from,
-    to: record.window.to,
-    platforms: record.window.platforms,
-    downloadOnly: record.window.downloadOnly,
-    ...(record.hub.mock && options.hub === undefined && { mockKind: record.hub.kind }),
-  };
-  return runInFolder(runOptions, checkOptions(runOptions), record);
+  return inLockedFolder(dataDir, async () => {
+    const record = await findRedrivableExecution(dataDir, options.executionName);
+    if (record.failedState === undefined) {
+      throw new StatesError(
+        "ExecutionNotRedrivable",
+        `execution ${record.name} has no failed state to restart`,
+      );
+    }
+    const runOptions: RunLocalOptions = {
+      ...options,
+      dataDir,
+      from: record.window.from,
+      to: record.window.to,
+      platforms: record.window.platforms,
+      downloadOnly: record.window.downloadOnly,
+      allTiles: record.window.allTiles === true,
+      ...(record.hub.mock && options.hub === undefined && { mockKind: record.hub.kind }),
+    };
+    return runInFolder(runOptions, checkOptions(runOptions), record);
+  });
 }
 
 async function runInFolder(
@@ -588,6 +590,8 @@ async function execute(args: {
       to: checked.to,
       platforms: checked.platforms,
       downloadOnly: options.downloadOnly === true,
+      // A redrive that restarts at the search filters the tiles as the first run did.
+      allTiles: options.allTiles === true,
     },
     hub: { kind: hub.kind, mock: hub.mock !== undefined },
     startDate: new Date().toISOString(),
