@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import {
@@ -16,6 +16,7 @@ import {
   parseConfig,
 } from "@hls-s2/core";
 import * as v from "valibot";
+import { createS3Client } from "./clients";
 
 /**
  * What the local runner and tests replace: the environment a Lambda would get, SDK clients pointed
@@ -78,8 +79,9 @@ export function getStore(): GranuleStore {
   return store;
 }
 
+/** The S3 client of the functions, with the checksum settings of clients.ts (Content-MD5 per part only). */
 export function getS3(): S3Client {
-  s3 ??= overrides.clients?.s3 ?? new S3Client({});
+  s3 ??= overrides.clients?.s3 ?? createS3Client();
   return s3;
 }
 
