@@ -24,6 +24,7 @@ import {
   startMockHub,
 } from "@hls-s2/mock-hub";
 import { StateMachine } from "aws-local-stepfunctions";
+import { type AwsCallListener, asPrincipal, recordAwsCalls } from "./aws-calls";
 import { adaptDefinition, type LocalDefinition } from "./definition";
 import { type EmbeddedStores, startEmbeddedStores } from "./embedded";
 import { type ReleasedLease, releaseStaleLocalLeases } from "./leases";
@@ -87,6 +88,8 @@ export interface RunLocalOptions {
   onProgress?: (snapshot: ProgressSnapshot) => void;
   /** The run's clock for the default window; default now. */
   now?: Date;
+  /** Receives every S3/DynamoDB call a Task's handler (or the state machine itself) makes, tagged with the Task state. */
+  onAwsCall?: AwsCallListener;
 }
 
 export interface PlatformCounts {
@@ -442,6 +445,10 @@ async function execute(args: {
   process.env["POWERTOOLS_LOG_LEVEL"] ??= "SILENT";
   process.env["POWERTOOLS_METRICS_DISABLED"] ??= "true";
   const runtime = await import("@hls-s2/functions/lib/runtime");
+  if (options.onAwsCall !== undefined) {
+    recordAwsCalls(stores.s3, "s3", options.onAwsCall);
+    recordAwsCalls(stores.dynamo, "dynamodb", options.onAwsCall);
+  }
   runtime.configureRuntime({
     env,
     clients: { dynamo: documentClient(stores), s3: stores.s3 },
@@ -493,7 +500,9 @@ async function execute(args: {
         : input;
     const deadline = Date.now() + (timeouts[name] ?? 900) * 1000;
     try {
-      const result = await handlers[name](payload, { getRemainingTimeInMillis: () => deadline - Date.now() });
+      const result = await asPrincipal(name, () =>
+        handlers[name](payload, { getRemainingTimeInMillis: () => deadline - Date.now() }),
+      );
       // Lambda returns JSON: drop what JSON drops (undefined, functions) exactly as the service would.
       return JSON.parse(JSON.stringify(result ?? null));
     } catch (error) {
@@ -512,7 +521,9 @@ async function execute(args: {
     WriteManifest: async (input) => {
       const result = (await invoke("WriteManifest", input)) as { bucket: string; key: string; count: number };
       // The engine ignores ItemReader: read the manifest the handler wrote and hand its items to ItemsPath.
-      const object = await stores.s3.send(new GetObjectCommand({ Bucket: result.bucket, Key: result.key }));
+      const object = await asPrincipal("StateMachine", () =>
+        stores.s3.send(new GetObjectCommand({ Bucket: result.bucket, Key: result.key })),
+      );
       const items = JSON.parse(await object.Body!.transformToString()) as unknown[];
       state.manifest = result.count;
       report();
