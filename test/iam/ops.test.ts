@@ -184,12 +184,18 @@ async function readmeOperatorPolicy(): Promise<PolicyDocument> {
   const readme = await readFile(join(REPO_ROOT, "README.md"), "utf8");
   const block = /```json operator-policy\n([\s\S]*?)\n```/.exec(readme)?.[1];
   if (block === undefined) throw new Error("README.md has no ```json operator-policy block");
-  const filled = block
-    .replaceAll("${REGION}", app.region)
-    .replaceAll("${ACCOUNT}", SIMULATED_ACCOUNT)
-    .replaceAll("${STAGE}", STAGE)
-    .replaceAll("${STATE_MACHINE_NAME}", stateMachineArn.split(":").at(-1)!)
-    .replaceAll("${TABLE_NAME}", tableName);
+  const fill: Record<string, string> = {
+    REGION: app.region,
+    ACCOUNT: SIMULATED_ACCOUNT,
+    STAGE,
+    STATE_MACHINE_NAME: stateMachineArn.split(":").at(-1)!,
+    TABLE_NAME: tableName,
+  };
+  const filled = block.replace(/\$\{([A-Z_]+)\}/g, (placeholder, name: string) => {
+    const value = fill[name];
+    if (value === undefined) throw new Error(`README operator policy: unknown placeholder ${placeholder}`);
+    return value;
+  });
   return JSON.parse(filled) as PolicyDocument;
 }
 
