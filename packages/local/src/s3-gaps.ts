@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -130,7 +131,8 @@ async function uploadPart(ctx: KoaContext, next: Next, upload: Upload): Promise<
   const store = ctx.store;
   ctx.store = Object.assign(Object.create(store) as typeof store, {
     async putPart(bucket: string, uploadId: string, partNumber: string | number, content: unknown) {
-      const incoming = `${partNumber}.incoming`;
+      // Unique per request: a retried part may arrive while its first attempt is still streaming.
+      const incoming = `${partNumber}.incoming-${randomUUID()}`;
       const result = await store.putPart(bucket, uploadId, incoming, content);
       const staged = join(upload.folder, incoming);
       if (result.md5 !== expected.toString("hex")) {
