@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { createDocumentClient } from "@hls-s2/functions/lib/clients";
 import {
   asPrincipal,
   LOCAL_BUCKET_NAME,
@@ -129,11 +129,7 @@ async function recordPush(): Promise<number> {
     const env = functionEnvironment(app, "ReceivePushFunction");
     runtime.configureRuntime({
       env: { ...env, TABLE_NAME: stores.tableName },
-      clients: {
-        dynamo: DynamoDBDocumentClient.from(stores.dynamo, {
-          marshallOptions: { removeUndefinedValues: true },
-        }),
-      },
+      clients: { dynamo: createDocumentClient(stores.dynamo) },
       credentials: { push: PUSH_CREDENTIALS },
     });
     const { handler } = await import("@hls-s2/functions/receive-push");

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import {
   CdseHub,
   type Config,
@@ -16,7 +16,7 @@ import {
   parseConfig,
 } from "@hls-s2/core";
 import * as v from "valibot";
-import { createS3Client } from "./clients";
+import { createDocumentClient, createS3Client } from "./clients";
 
 /**
  * What the local runner and tests replace: the environment a Lambda would get, SDK clients pointed
@@ -69,11 +69,7 @@ export function getConfig(): Config {
 export function getStore(): GranuleStore {
   if (store === undefined) {
     const { tableName, leaseSeconds, maxAttempts } = getConfig();
-    const client =
-      overrides.clients?.dynamo ??
-      DynamoDBDocumentClient.from(new DynamoDBClient({}), {
-        marshallOptions: { removeUndefinedValues: true },
-      });
+    const client = overrides.clients?.dynamo ?? createDocumentClient(new DynamoDBClient({}));
     store = new GranuleStore(client, { tableName, leaseMs: leaseSeconds * 1000, maxAttempts });
   }
   return store;
