@@ -287,6 +287,26 @@ const FUNCTION_PRINCIPALS: Principal[] = [
   "ReceivePush",
 ];
 
+describe("the EventBridge role of the daily and hourly rules", () => {
+  /**
+   * "To relay events to targets, EventBridge needs an IAM role"; "EventBridge targets typically
+   * require IAM roles that grant permission to EventBridge to invoke the target" (EventBridge User
+   * Guide, IAM roles for sending events to targets): for a state machine, states:StartExecution on it.
+   */
+  it("may start the state machine and nothing else", async () => {
+    const role = roleOf(app, { role: "StateMachineEventsRole" });
+    const machine = findResource(app, "AWS::StepFunctions::StateMachine", "");
+    const start: IamRequest = {
+      principal: "EventBridge",
+      action: "states:StartExecution",
+      resource: String(resolveDeployed({ Ref: machine.logicalId }, machine.template, app)),
+      source: "EventBridge rule target",
+    };
+    expect(await deniedRequests(role, [start])).toEqual([]);
+    expect(describeUnused(role, await unusedGrants(role, [start])).join("\n")).toBe("");
+  });
+});
+
 describe("IAM proven offline: every call the deployed roles see", () => {
   it("records the calls of every function and of the state machine's ItemReader", () => {
     const seen = new Set(calls.map((c) => `${c.principal} ${c.service}:${c.command}`));

@@ -214,19 +214,29 @@ export function functionEnvironment(app: SynthesizedApp, functionPrefix: string)
   return resolveDeployed(variables ?? {}, template, app) as Record<string, string>;
 }
 
-/** The execution role of a function (by logical id prefix), or of the state machine, with its policies. */
+/**
+ * A role with its policies: the execution role of a function (by logical id prefix), the state
+ * machine's, or a role by its own logical id prefix (e.g. the EventBridge role of the rules).
+ */
 export function roleOf(
   app: SynthesizedApp,
-  owner: { function: string } | { stateMachine: true },
+  owner: { function: string } | { stateMachine: true } | { role: string },
 ): RoleWithPolicies {
-  const found =
-    "function" in owner
-      ? findResource(app, "AWS::Lambda::Function", owner.function)
-      : findResource(app, "AWS::StepFunctions::StateMachine", "");
-  const roleRef = found.template.Resources![found.logicalId]!.Properties?.[
-    "function" in owner ? "Role" : "RoleArn"
-  ] as { "Fn::GetAtt"?: [string, string] };
-  const roleId = roleRef["Fn::GetAtt"]?.[0];
+  let found: ReturnType<typeof findResource>;
+  let roleId: string | undefined;
+  if ("role" in owner) {
+    found = findResource(app, "AWS::IAM::Role", owner.role);
+    roleId = found.logicalId;
+  } else {
+    found =
+      "function" in owner
+        ? findResource(app, "AWS::Lambda::Function", owner.function)
+        : findResource(app, "AWS::StepFunctions::StateMachine", "");
+    const roleRef = found.template.Resources![found.logicalId]!.Properties?.[
+      "function" in owner ? "Role" : "RoleArn"
+    ] as { "Fn::GetAtt"?: [string, string] };
+    roleId = roleRef["Fn::GetAtt"]?.[0];
+  }
   if (roleId === undefined) throw new Error(`${found.logicalId}: its role is not a role of the stack`);
   const template = found.template;
   const role = template.Resources![roleId]!;
