@@ -3,12 +3,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { GranuleStore } from "@hls-s2/core";
 import { createDocumentClient } from "@hls-s2/functions/lib/clients";
 import {
   asPrincipal,
   LOCAL_BUCKET_NAME,
   LOCAL_TABLE_NAME,
   LOCAL_WORK_BUCKET_NAME,
+  lambdaEnvironment,
   loadSynthesizedWorkflow,
   recordAwsCalls,
   runLocal,
@@ -77,6 +79,7 @@ beforeAll(async () => {
   expect(summary.run.downloaded).toBeGreaterThan(0);
   expect(summary.run.failed).toBeGreaterThan(0);
 
+  await recordConditionFailurePaths();
   await recordSecretReads();
   pushStatus = await recordPush();
 }, 120_000);
@@ -84,6 +87,49 @@ beforeAll(async () => {
 afterAll(async () => {
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
 });
+
+/**
+ * The paths a clean run never takes but AWS does: a write whose condition fails and the item read
+ * that explains why (an overlapping run's Download finds its granule already DOWNLOADED; a late
+ * RecordFailure meets a DOWNLOADED granule). Without them GetItem would look unused.
+ */
+async function recordConditionFailurePaths(): Promise<void> {
+  const stores = await startEmbeddedStores({ dataDir });
+  try {
+    recordAwsCalls(stores.dynamo, "dynamodb", (call) => calls.push(call));
+    recordAwsCalls(stores.s3, "s3", (call) => calls.push(call));
+    const store = new GranuleStore(createDocumentClient(stores.dynamo), { tableName: stores.tableName });
+    const [downloaded] = await store.listByStatus(DAY, "DOWNLOADED");
+    if (downloaded === undefined) throw new Error("the local run downloaded nothing");
+    const runtime = await import("@hls-s2/functions/lib/runtime");
+    const workflow = await loadSynthesizedWorkflow();
+    runtime.configureRuntime({
+      env: lambdaEnvironment(workflow, stores, { kind: "dhus", url: "http://127.0.0.1:9" }),
+      clients: { dynamo: createDocumentClient(stores.dynamo), s3: stores.s3 },
+      credentials: { hub: PUSH_CREDENTIALS, download: PUSH_CREDENTIALS },
+    });
+    const owner = `arn:aws:states:${app.region}:${SIMULATED_ACCOUNT}:execution:overlap:${downloaded.granuleId}`;
+    const download = await import("@hls-s2/functions/download-granule");
+    const outcome = (await asPrincipal("Download", () =>
+      download.handler(
+        { granuleId: downloaded.granuleId, owner },
+        { getRemainingTimeInMillis: () => 600_000 },
+      ),
+    )) as { outcome: string };
+    expect(outcome.outcome).toBe("already-downloaded");
+    const recordFailure = await import("@hls-s2/functions/record-failure");
+    await asPrincipal("RecordFailure", () =>
+      recordFailure.handler({
+        granuleId: downloaded.granuleId,
+        owner,
+        error: { Error: "HubUnavailableError" },
+      }),
+    );
+    runtime.resetRuntime();
+  } finally {
+    await stores.close();
+  }
+}
 
 /** A Secrets Manager client that records each call and answers GetSecretValue itself: nothing leaves the process. */
 function recordedSecrets(): SecretsManagerClient {
@@ -322,6 +368,8 @@ describe("IAM proven offline: every call the deployed roles see", () => {
       "Download s3:CompleteMultipartUpload",
       "Download s3:AbortMultipartUpload",
       "RecordFailure dynamodb:UpdateItem",
+      "Download dynamodb:GetItem",
+      "RecordFailure dynamodb:GetItem",
       "Summarize dynamodb:Query",
       "ReceivePush dynamodb:PutItem",
       "ReceivePush secretsmanager:GetSecretValue",
