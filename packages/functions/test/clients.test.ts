@@ -4,7 +4,8 @@ import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { transferGranule } from "@hls-s2/core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { getS3, resetRuntime } from "../src/lib/runtime";
+import { configureRuntime, getS3, resetRuntime } from "../src/lib/runtime";
+import { lambdaEnv } from "./helpers/local";
 
 const MIB = 1024 * 1024;
 
@@ -93,7 +94,8 @@ describe("the Lambda runtime's S3 client", () => {
   });
 
   it("sends each UploadPart with its Content-MD5 and no flexible checksum, and names no algorithm at Create or Complete", async () => {
-    resetRuntime();
+    // A deployed function's configuration, but no client override: getS3() builds its own.
+    configureRuntime({ env: lambdaEnv() });
     const product = randomBytes(5 * MIB + 1234);
     const md5 = createHash("md5").update(product).digest("hex");
     await transferGranule(
