@@ -2,14 +2,13 @@ import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { GranuleStore } from "@hls-s2/core";
 import { type EmbeddedStores, startEmbeddedStores } from "@hls-s2/local";
 import { type CliIo, EXIT, main } from "@hls-s2/ops";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STAGE_PARAMETERS, stageParameterPath } from "../../stacks/parameters";
-import { REPO_ROOT } from "../../stacks/settings";
 import { type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
 import {
   deniedRequests,
@@ -181,7 +180,7 @@ async function seedFailedGranule(): Promise<void> {
 
 /** The README's operator policy with the synthesized stage's names filled in. */
 async function readmeOperatorPolicy(): Promise<PolicyDocument> {
-  const readme = await readFile(join(REPO_ROOT, "README.md"), "utf8");
+  const readme = await readFile(fileURLToPath(new URL("../../README.md", import.meta.url)), "utf8");
   const block = /```json operator-policy\n([\s\S]*?)\n```/.exec(readme)?.[1];
   if (block === undefined) throw new Error("README.md has no ```json operator-policy block");
   const fill: Record<string, string> = {

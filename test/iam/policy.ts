@@ -134,6 +134,12 @@ export function resolveDeployed(value: unknown, stack: TemplateJson, app: Synthe
     return resource;
   };
   const refOf = (logicalId: string, template: TemplateJson): string => {
+    const parameter = (
+      template["Parameters"] as Record<string, { Type?: string; Default?: unknown }> | undefined
+    )?.[logicalId];
+    if (template.Resources?.[logicalId] === undefined && parameter !== undefined) {
+      return parameterValue(logicalId, parameter);
+    }
     const { Type, Properties = {} } = resourceOf(logicalId, template);
     switch (Type) {
       case "AWS::DynamoDB::Table":
@@ -175,6 +181,25 @@ export function resolveDeployed(value: unknown, stack: TemplateJson, app: Synthe
       return `https://${logicalId.toLowerCase()}.lambda-url.${region}.on.aws/`;
     }
     return `${logicalId}.${attribute}`;
+  };
+  // A stack reading another's value through SSM at deploy time (a template parameter of type
+  // AWS::SSM::Parameter::Value<String> naming the parameter) gets what the writing stack stores there.
+  const parameterValue = (logicalId: string, parameter: { Type?: string; Default?: unknown }): string => {
+    if (parameter.Type?.startsWith("AWS::SSM::Parameter::Value") === true) {
+      for (const writer of templates) {
+        for (const resource of Object.values(writer.Resources ?? {})) {
+          if (
+            resource.Type === "AWS::SSM::Parameter" &&
+            resource.Properties?.["Name"] === parameter.Default
+          ) {
+            return String(resolve(resource.Properties?.["Value"], writer));
+          }
+        }
+      }
+      throw new Error(`resolveDeployed: no stack writes the SSM parameter ${String(parameter.Default)}`);
+    }
+    if (parameter.Default !== undefined) return String(parameter.Default);
+    throw new Error(`resolveDeployed: template parameter ${logicalId} has no value`);
   };
   const importValue = (exportName: string): unknown => {
     for (const exporter of templates) {
