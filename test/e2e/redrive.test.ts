@@ -207,12 +207,13 @@ describe("a hub outage, then npm run ops -- redrive --local DIR", () => {
 
     expect(second.status).toBe("SUCCEEDED");
     expect(second.totals).toMatchObject({ found: 6, downloaded: 6, failed: 0 });
-    expect(calls.filter((call) => call.action === "RedriveExecution")).toHaveLength(1);
-    expect(calls.filter((call) => call.action === "StartExecution")).toHaveLength(5);
+    const machine = calls.filter((call) => call.principal === "StateMachine");
+    expect(machine.filter((call) => call.command === "RedriveExecution")).toHaveLength(1);
+    expect(machine.filter((call) => call.command === "StartExecution")).toHaveLength(5);
     // The redrive continues at the Map: the manifest it read stays, no Lambda before it runs again.
-    expect(calls.some((call) => call.action === "GetObject")).toBe(false);
+    expect(machine.some((call) => call.command === "GetObject")).toBe(false);
     expect(
-      calls.filter((call) => call.action === "InvokeFunction").map((call) => call.resource),
+      machine.filter((call) => call.command === "Invoke").map((call) => call.input["FunctionName"]),
     ).not.toContainEqual(expect.stringContaining("WriteManifest"));
 
     await expect(redriveLocal({ dataDir, executionName: first.executionName })).rejects.toMatchObject({

@@ -14,9 +14,10 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   paginateListObjectsV2,
-  S3Client,
+  type S3Client,
 } from "@aws-sdk/client-s3";
 import { granuleTableDefinition, InvalidInputError } from "@hls-s2/core";
+import { createS3Client, S3_CHECKSUM_SETTINGS } from "@hls-s2/functions/lib/clients";
 import dynalite from "dynalite";
 import S3rver from "s3rver";
 import { type S3GapsOptions, s3GapsMiddleware } from "./s3-gaps";
@@ -64,9 +65,9 @@ export function dynamoClientConfig(endpoint: string) {
 }
 
 /**
- * SDK settings for an S3 client that talks to s3rver: path-style, its key pair, and checksums only
- * when required, since newer SDKs otherwise send aws-chunked bodies with CRC trailers that s3rver
- * would store verbatim.
+ * SDK settings for an S3 client that talks to s3rver: path-style and its key pair; the checksum
+ * settings are the Lambda runtime's own (functions/src/lib/clients.ts), so a local run sends S3 the
+ * same headers a deployed function does. Build the client with createS3Client.
  */
 export function s3ClientConfig(endpoint: string) {
   return {
@@ -74,8 +75,7 @@ export function s3ClientConfig(endpoint: string) {
     region: LOCAL_REGION,
     credentials: S3RVER_CREDENTIALS,
     forcePathStyle: true,
-    requestChecksumCalculation: "WHEN_REQUIRED" as const,
-    responseChecksumValidation: "WHEN_REQUIRED" as const,
+    ...S3_CHECKSUM_SETTINGS,
   };
 }
 
@@ -131,7 +131,7 @@ export async function startEmbeddedStores(
   const s3Endpoint = `http://127.0.0.1:${address.port}`;
 
   const dynamo = new DynamoDBClient(dynamoClientConfig(dynamoEndpoint));
-  const s3 = new S3Client(s3ClientConfig(s3Endpoint));
+  const s3 = createS3Client(s3ClientConfig(s3Endpoint));
   const close = async () => {
     dynamo.destroy();
     s3.destroy();

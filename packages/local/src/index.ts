@@ -1,3 +1,4 @@
+export * from "./aws-calls";
 export * from "./definition";
 export * from "./embedded";
 export * from "./executions";

@@ -1,3 +1,4 @@
+import { type AwsCallListener, STATE_MACHINE_PRINCIPAL } from "./aws-calls";
 import "./polyfills";
 import { randomUUID } from "node:crypto";
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
@@ -12,13 +13,6 @@ import type { Asl, AslState, DistributedMapNote } from "./definition";
  * per item running the ItemProcessor verbatim on the engine, ToleratedFailurePercentage/Count,
  * ResultWriter, and the redrive of a Map Run.
  */
-
-/** One call the state machine itself makes in AWS (its role must allow it). */
-export interface AwsCall {
-  service: string;
-  action: string;
-  resource: string;
-}
 
 export type ChildStatus = "PENDING" | "SUCCEEDED" | "FAILED";
 
@@ -84,7 +78,8 @@ export interface MapRunOptions {
   /** A Map Run of an earlier attempt of this execution: redrive it instead of starting a new one. */
   previous?: MapRunRecord;
   /** Each call the state machine makes in AWS: StartExecution/RedriveExecution, GetObject, PutObject. */
-  onAwsCall?: (call: AwsCall) => void;
+  /** Each call the state machine itself makes in AWS (its role must allow it), as principal "StateMachine". */
+  onAwsCall?: AwsCallListener;
   /** The Map Run once its children are known, before any runs. */
   onStart?: (record: MapRunRecord) => void;
   /** Each event of each child execution (retries, state changes). */
@@ -284,7 +279,12 @@ async function readItems(options: MapRunOptions, state: AslState): Promise<unkno
       `${options.map.stateName}: ItemReader has no Bucket/Key`,
     );
   }
-  options.onAwsCall?.({ service: "s3", action: "GetObject", resource: `arn:aws:s3:::${Bucket}/${Key}` });
+  options.onAwsCall?.({
+    principal: STATE_MACHINE_PRINCIPAL,
+    service: "s3",
+    command: "GetObject",
+    input: { Bucket: options.buckets?.[Bucket] ?? Bucket, Key },
+  });
   let items: unknown;
   try {
     const object = await options.s3.send(
@@ -359,8 +359,18 @@ async function runChild(
   // under the same execution ARN (so the same lease owner).
   options.onAwsCall?.(
     redrive
-      ? { service: "states", action: "RedriveExecution", resource: child.executionArn }
-      : { service: "states", action: "StartExecution", resource: options.stateMachineArn },
+      ? {
+          principal: STATE_MACHINE_PRINCIPAL,
+          service: "states",
+          command: "RedriveExecution",
+          input: { executionArn: child.executionArn },
+        }
+      : {
+          principal: STATE_MACHINE_PRINCIPAL,
+          service: "states",
+          command: "StartExecution",
+          input: { stateMachineArn: options.stateMachineArn, name: child.name },
+        },
   );
   if (redrive) child.redriveCount++;
   delete child.error;
@@ -437,7 +447,12 @@ async function writeResults(
   const prefix = typeof Prefix === "string" ? Prefix.replace(/\/+$/, "") : "";
   const folder = prefix === "" ? record.mapRunId : `${prefix}/${record.mapRunId}`;
   const put = async (Key: string, body: string) => {
-    options.onAwsCall?.({ service: "s3", action: "PutObject", resource: `arn:aws:s3:::${Bucket}/${Key}` });
+    options.onAwsCall?.({
+      principal: STATE_MACHINE_PRINCIPAL,
+      service: "s3",
+      command: "PutObject",
+      input: { Bucket: options.buckets?.[Bucket] ?? Bucket, Key },
+    });
     try {
       await options.s3.send(
         new PutObjectCommand({

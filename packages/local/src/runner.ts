@@ -24,12 +24,13 @@ import {
   startMockHub,
 } from "@hls-s2/mock-hub";
 import { ExecutionError, StateMachine } from "aws-local-stepfunctions";
+import { type AwsCallListener, asPrincipal, recordAwsCalls } from "./aws-calls";
 import { adaptDefinition, type DistributedMapNote, type LocalDefinition } from "./definition";
 import { type EmbeddedStores, startEmbeddedStores } from "./embedded";
 import { findRedrivableExecution, type LocalExecutionRecord, saveExecutionRecord } from "./executions";
 import { type ReleasedLease, releaseStaleLocalLeases } from "./leases";
 import { lockDataFolder } from "./lock";
-import { type AwsCall, type EventLog, type FailedState, type MapRunRecord, runMapRun } from "./map-run";
+import { type EventLog, type FailedState, type MapRunRecord, runMapRun } from "./map-run";
 import type { ProgressSnapshot } from "./progress";
 import {
   loadSynthesizedWorkflow,
@@ -100,8 +101,12 @@ export interface RunLocalOptions {
   onMockHub?: (hub: MockHub) => void;
   /** Called whenever the run's counters change. */
   onProgress?: (snapshot: ProgressSnapshot) => void;
-  /** Each call the state machine itself would make in AWS (Lambda invokes, the Map Run's S3 and Step Functions calls). */
-  onAwsCall?: (call: AwsCall) => void;
+  /**
+   * Every AWS call the deployed app would make: each Task's handler's S3/DynamoDB calls (principal: the
+   * Task state) and the state machine's own (Lambda invokes, the Map Run's S3 and Step Functions calls;
+   * principal: StateMachine). The IAM tests evaluate them against the synthesized roles.
+   */
+  onAwsCall?: AwsCallListener;
   /** The run's clock for the default window; default now. */
   now?: Date;
   /** Multipart part size in MiB (PART_SIZE_MIB of the Download function); default 5. */
@@ -563,6 +568,10 @@ async function execute(args: {
   process.env["POWERTOOLS_LOG_LEVEL"] ??= "SILENT";
   process.env["POWERTOOLS_METRICS_DISABLED"] ??= "true";
   const runtime = await import("@hls-s2/functions/lib/runtime");
+  if (options.onAwsCall !== undefined) {
+    recordAwsCalls(stores.s3, "s3", options.onAwsCall);
+    recordAwsCalls(stores.dynamo, "dynamodb", options.onAwsCall);
+  }
   runtime.configureRuntime({
     env,
     clients: { dynamo: documentClient(stores), s3: stores.s3 },
@@ -655,11 +664,18 @@ async function execute(args: {
         : input;
     const functionArn = local.taskResources[name];
     if (functionArn !== undefined) {
-      options.onAwsCall?.({ service: "lambda", action: "InvokeFunction", resource: functionArn });
+      options.onAwsCall?.({
+        principal: "StateMachine",
+        service: "lambda",
+        command: "Invoke",
+        input: { FunctionName: functionArn },
+      });
     }
     const deadline = Date.now() + (timeouts[name] ?? 900) * 1000;
     try {
-      const result = await handlers[name](payload, { getRemainingTimeInMillis: () => deadline - Date.now() });
+      const result = await asPrincipal(name, () =>
+        handlers[name](payload, { getRemainingTimeInMillis: () => deadline - Date.now() }),
+      );
       // Lambda returns JSON: drop what JSON drops (undefined, functions) exactly as the service would.
       return JSON.parse(JSON.stringify(result ?? null));
     } catch (error) {

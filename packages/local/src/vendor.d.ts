@@ -15,7 +15,7 @@ declare module "dynalite" {
 }
 
 declare module "s3rver" {
-  import type { Server } from "node:http";
+  import type { IncomingMessage, Server } from "node:http";
   import type { AddressInfo } from "node:net";
 
   export interface S3rverOptions {
@@ -38,6 +38,10 @@ declare module "s3rver" {
     body: unknown;
     type: string;
     store: S3rverStore;
+    /** The raw request; s3rver's controllers read bodies from it. */
+    req: IncomingMessage;
+    /** A request header, "" when absent (Koa's ctx.get). */
+    get(field: string): string;
     set(field: string, value: string): void;
   }
   export interface S3rverStore {
@@ -45,6 +49,12 @@ declare module "s3rver" {
       bucket: string,
       options: Record<string, unknown>,
     ): Promise<{ isTruncated: boolean; objects: { key: string }[]; commonPrefixes: string[] }>;
+    putPart(
+      bucket: string,
+      uploadId: string,
+      partNumber: string | number,
+      content: unknown,
+    ): Promise<{ size: number; md5: string }>;
   }
   class S3rver {
     constructor(options: S3rverOptions);

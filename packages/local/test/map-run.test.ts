@@ -1,8 +1,9 @@
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { describe, expect, it } from "vitest";
+import type { AwsCall } from "../src/aws-calls";
 import type { AslState, DistributedMapNote } from "../src/definition";
-import { type AwsCall, type MapRunRecord, runMapRun, thresholdExceeded } from "../src/map-run";
+import { type MapRunRecord, runMapRun, thresholdExceeded } from "../src/map-run";
 
 const STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:local";
 const EXECUTION = { arn: "arn:aws:states:us-east-1:123456789012:execution:local:run-1", name: "run-1" };
@@ -133,13 +134,20 @@ describe("runMapRun", () => {
       { granuleId: "g2", index: 2 },
     ]);
     expect(result.calls).toContainEqual({
+      principal: "StateMachine",
       service: "s3",
-      action: "GetObject",
-      resource: "arn:aws:s3:::work/manifests/run-1.json",
+      command: "GetObject",
+      input: { Bucket: "work", Key: "manifests/run-1.json" },
     });
-    expect(result.calls.filter((c) => c.action === "StartExecution")).toEqual(
-      Array(3).fill({ service: "states", action: "StartExecution", resource: STATE_MACHINE }),
-    );
+    const starts = result.calls.filter((c) => c.command === "StartExecution");
+    expect(starts).toHaveLength(3);
+    for (const start of starts) {
+      expect(start).toMatchObject({
+        principal: "StateMachine",
+        service: "states",
+        input: { stateMachineArn: STATE_MACHINE },
+      });
+    }
   });
 
   it("writes manifest.json and SUCCEEDED_0.json / FAILED_0.json under <prefix>/<map run id>/ and returns the manifest's place", async () => {
@@ -172,10 +180,14 @@ describe("runMapRun", () => {
       Input: JSON.stringify({ granuleId: "g2", index: 2 }),
     });
     expect((result.put.get(`${folder}/SUCCEEDED_0.json`) as unknown[]).length).toBe(3);
-    expect(result.calls.filter((c) => c.action === "PutObject").map((c) => c.resource)).toEqual([
-      `arn:aws:s3:::work/${folder}/FAILED_0.json`,
-      `arn:aws:s3:::work/${folder}/SUCCEEDED_0.json`,
-      `arn:aws:s3:::work/${folder}/manifest.json`,
+    expect(
+      result.calls
+        .filter((c) => c.command === "PutObject")
+        .map((c) => `${c.input["Bucket"]}/${c.input["Key"]}`),
+    ).toEqual([
+      `work/${folder}/FAILED_0.json`,
+      `work/${folder}/SUCCEEDED_0.json`,
+      `work/${folder}/manifest.json`,
     ]);
   });
 
@@ -271,10 +283,15 @@ describe("runMapRun", () => {
     expect(redrive.record.redriveCount).toBe(1);
     expect(redrive.record.children.every((c) => c.status === "SUCCEEDED")).toBe(true);
     expect(redrive.record.children[0]).toEqual(first.record.children[0]);
-    expect(redrive.calls.filter((c) => c.action === "RedriveExecution")).toEqual([
-      { service: "states", action: "RedriveExecution", resource: first.record.children[1]!.executionArn },
+    expect(redrive.calls.filter((c) => c.command === "RedriveExecution")).toEqual([
+      {
+        principal: "StateMachine",
+        service: "states",
+        command: "RedriveExecution",
+        input: { executionArn: first.record.children[1]!.executionArn },
+      },
     ]);
-    expect(redrive.calls.filter((c) => c.action === "StartExecution")).toHaveLength(3);
-    expect(redrive.calls.some((c) => c.action === "GetObject")).toBe(false);
+    expect(redrive.calls.filter((c) => c.command === "StartExecution")).toHaveLength(3);
+    expect(redrive.calls.some((c) => c.command === "GetObject")).toBe(false);
   });
 });

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import {
   CdseHub,
   type Config,
@@ -16,6 +16,7 @@ import {
   parseConfig,
 } from "@hls-s2/core";
 import * as v from "valibot";
+import { createDocumentClient, createS3Client } from "./clients";
 
 /**
  * What the local runner and tests replace: the environment a Lambda would get, SDK clients pointed
@@ -68,25 +69,19 @@ export function getConfig(): Config {
 export function getStore(): GranuleStore {
   if (store === undefined) {
     const { tableName, leaseSeconds, maxAttempts } = getConfig();
-    const client =
-      overrides.clients?.dynamo ??
-      DynamoDBDocumentClient.from(new DynamoDBClient({}), {
-        marshallOptions: { removeUndefinedValues: true },
-      });
+    const client = overrides.clients?.dynamo ?? createDocumentClient(new DynamoDBClient({}));
     store = new GranuleStore(client, { tableName, leaseMs: leaseSeconds * 1000, maxAttempts });
   }
   return store;
 }
 
+/** The S3 client of the functions, with the checksum settings of clients.ts (Content-MD5 per part only). */
 export function getS3(): S3Client {
   // The SDK does not follow S3's cross-region redirect by default (followRegionRedirects: false), so a
   // bucket in another region than the function's needs its region named.
-  s3 ??= overrides.clients?.s3 ?? newS3Client(getConfig().bucketRegion);
+  const region = getConfig().bucketRegion;
+  s3 ??= overrides.clients?.s3 ?? createS3Client(region === undefined ? {} : { region });
   return s3;
-}
-
-function newS3Client(region: string | undefined): S3Client {
-  return new S3Client(region === undefined ? {} : { region });
 }
 
 /** The hub of the configured kind, with credentials from Secrets Manager. @throws ConfigError */
