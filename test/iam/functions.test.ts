@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { CreateMultipartUploadCommand } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { GranuleStore } from "@hls-s2/core";
 import { createDocumentClient } from "@hls-s2/functions/lib/clients";
@@ -14,6 +15,7 @@ import {
   lambdaEnvironment,
   loadSynthesizedWorkflow,
   recordAwsCalls,
+  redriveLocal,
   runLocal,
   startEmbeddedStores,
 } from "@hls-s2/local";
@@ -79,6 +81,12 @@ beforeAll(async () => {
   });
   expect(summary.run.downloaded).toBeGreaterThan(0);
   expect(summary.run.failed).toBeGreaterThan(0);
+  // A quarter of always-corrupt products is beyond the Map's tolerated failures: the execution FAILED
+  // at the Map, as in AWS. Its redrive (the hub recovered) re-runs the failed children with the
+  // state machine's RedriveExecution and goes on to Summarize, so those calls are recorded too.
+  expect(summary.status).toBe("FAILED");
+  const redriven = await redriveLocal({ dataDir, retryDelayMs: 1, onAwsCall: (call) => calls.push(call) });
+  expect(redriven.status).toBe("SUCCEEDED");
 
   await recordConditionFailurePaths();
   await recordSecretReads();
@@ -118,6 +126,43 @@ async function recordConditionFailurePaths(): Promise<void> {
       ),
     )) as { outcome: string };
     expect(outcome.outcome).toBe("already-downloaded");
+
+    // Summarize's sweep: an upload recorded on a granule that then FAILED is aborted from the table alone.
+    const abandoned = {
+      granuleId: randomUUID(),
+      name: downloaded.name,
+      tileId: downloaded.tileId,
+      platform: downloaded.platform,
+      sensingStart: downloaded.sensingStart,
+      sensingEnd: downloaded.sensingEnd,
+      publishedAt: downloaded.publishedAt,
+      sizeBytes: downloaded.sizeBytes,
+    };
+    await store.recordDiscovered(abandoned, DAY);
+    await store.claimGranule(abandoned.granuleId, "crashed-worker");
+    const key = `${abandoned.name}.zip`;
+    const created = await stores.s3.send(
+      new CreateMultipartUploadCommand({ Bucket: stores.bucketName, Key: key }),
+    );
+    await store.saveUploadProgress(abandoned.granuleId, "crashed-worker", {
+      uploadId: created.UploadId!,
+      key,
+      parts: [],
+      bytes: 0,
+      // Never resumed (the sweeper only aborts it), so it needs no hash state.
+      hashState: "",
+      createdAt: Date.now(),
+    });
+    await store.markFailed(
+      abandoned.granuleId,
+      { name: "HubUnavailableError", message: "503" },
+      { owner: "crashed-worker" },
+    );
+    const summarize = await import("@hls-s2/functions/summarize");
+    const summary = (await asPrincipal("Summarize", () => summarize.handler({ from: DAY, to: DAY }))) as {
+      sweptUploads: { aborted: number };
+    };
+    expect(summary.sweptUploads.aborted).toBe(1);
     runtime.resetRuntime();
   } finally {
     await stores.close();
@@ -221,12 +266,18 @@ function pushEvent(): APIGatewayProxyEventV2 {
 function deployedNames(): NameMap {
   const env = functionEnvironment(app, "DownloadFunction");
   const machine = findResource(app, "AWS::StepFunctions::StateMachine", "");
+  const machineArn = String(resolveDeployed({ Ref: machine.logicalId }, machine.template, app));
   const names: NameMap = {
     [LOCAL_TABLE_NAME]: env["TABLE_NAME"]!,
     [LOCAL_BUCKET_NAME]: env["BUCKET_NAME"]!,
     [LOCAL_WORK_BUCKET_NAME]: env["WORK_BUCKET_NAME"]!,
     // The local Map Run starts children of the placeholder state machine the local run names.
-    [LOCAL_STATE_MACHINE_ARN]: String(resolveDeployed({ Ref: machine.logicalId }, machine.template, app)),
+    [LOCAL_STATE_MACHINE_ARN]: machineArn,
+    // Its children's ARNs: execution:<machine name>/<Map Run label>:<child> (map-run.ts).
+    [LOCAL_STATE_MACHINE_ARN.replace(":stateMachine:", ":execution:")]: machineArn.replace(
+      ":stateMachine:",
+      ":execution:",
+    ),
   };
   // The local definition's Lambda Tasks name each function by a placeholder ARN of its logical id
   // (packages/local/src/definition.ts flattenDefinitionString): the deployed function has that id.

@@ -311,7 +311,11 @@ export type NameMap = Record<string, string>;
 export function iamRequestsOf(call: RecordedCall, names: NameMap, region: string): IamRequest[] {
   const name = (value: unknown) => {
     const text = String(value);
-    return names[text] ?? text;
+    const exact = names[text];
+    if (exact !== undefined) return exact;
+    // An ARN under a mapped ARN (a child execution of the mapped state machine's executions).
+    const parent = Object.keys(names).find((from) => from.startsWith("arn:") && text.startsWith(`${from}/`));
+    return parent === undefined ? text : `${names[parent]}${text.slice(parent.length)}`;
   };
   const source = `${call.service}:${call.command}`;
   const request = (action: string, resource: string): IamRequest[] => [
@@ -358,7 +362,7 @@ export function iamRequestsOf(call: RecordedCall, names: NameMap, region: string
         return request(`states:${call.command}`, name(input["stateMachineArn"]));
       }
       if (["DescribeExecution", "RedriveExecution", "StopExecution"].includes(call.command)) {
-        return request(`states:${call.command}`, String(input["executionArn"]));
+        return request(`states:${call.command}`, name(input["executionArn"]));
       }
       break;
     }
