@@ -2,6 +2,7 @@ import * as v from "valibot";
 import {
   ChecksumNotPublishedError,
   GranuleGoneError,
+  GranuleOfflineError,
   HubAuthError,
   HubThrottledError,
   InvalidHubDataError,
@@ -16,9 +17,10 @@ import {
   normalizeTileId,
   parseProductName,
 } from "../filters";
-import { type DiscoveredGranule, PLATFORMS, type Platform } from "../granule";
+import { type DiscoveredGranule, isPlatform, type Platform } from "../granule";
 import { type Credentials, getJson, type HttpTuning, openStream } from "./http";
 import type { DownloadStream, Hub, HubCallOptions, RejectedEntry, SearchPage, SearchQuery } from "./hub";
+import { hubTimestampToIso } from "./timestamp";
 import { CDSE_TOKEN_URL, CdseTokenManager } from "./token";
 
 /** CDSE refuses `$skip` above this: a query with more results is split into smaller publication windows. */
@@ -80,7 +82,7 @@ const ENVELOPE_SCHEMA = v.object({
 
 const TIMESTAMP = v.pipe(
   v.string(),
-  v.check((value) => !Number.isNaN(Date.parse(value)), "is not a timestamp"),
+  v.check((value) => hubTimestampToIso(value) !== undefined, "is not an RFC 3339 timestamp with a zone"),
 );
 
 const CHECKSUM_SCHEMA = v.optional(
@@ -94,10 +96,12 @@ const PRODUCT_SCHEMA = v.looseObject({
   PublicationDate: TIMESTAMP,
   ContentDate: v.looseObject({ Start: TIMESTAMP, End: TIMESTAMP }),
   Checksum: CHECKSUM_SCHEMA,
+  // CDSE lists products not yet (or no longer) served from its online storage with Online: false.
+  Online: v.optional(v.boolean()),
   Attributes: v.optional(v.array(v.looseObject({ Name: v.string(), Value: v.optional(v.unknown()) }))),
 });
 
-const PRODUCT_CHECKSUM_SCHEMA = v.looseObject({ Checksum: CHECKSUM_SCHEMA });
+const PRODUCT_CHECKSUM_SCHEMA = v.looseObject({ Checksum: CHECKSUM_SCHEMA, Online: v.optional(v.boolean()) });
 
 type Product = v.InferOutput<typeof PRODUCT_SCHEMA>;
 
@@ -177,6 +181,7 @@ export class CdseHub implements Hub {
       tokens = new CdseTokenManager({
         tokenUrl: options.tokenUrl ?? CDSE_TOKEN_URL,
         credentials: options.credentials,
+        ...(http.maxJsonBytes !== undefined && { maxJsonBytes: http.maxJsonBytes }),
       });
     }
     this.tokens = tokens;
@@ -189,6 +194,11 @@ export class CdseHub implements Hub {
     this.#planTtlMs = planTtlMs;
     this.#planConcurrency = planConcurrency;
     this.#now = now;
+  }
+
+  /** CDSE's `ContentLength` is the product's exact byte count. */
+  sizeToleranceBytes(_sizeBytes: number): number {
+    return 0;
   }
 
   /**
@@ -280,7 +290,8 @@ export class CdseHub implements Hub {
 
   /**
    * The hub's MD5 of a product, asked afresh each time (ESA's first published checksum is sometimes wrong).
-   * @throws ChecksumNotPublishedError (no MD5 yet), GranuleGoneError (404/410), InvalidHubDataError,
+   * @throws ChecksumNotPublishedError (no MD5 yet), GranuleOfflineError (`Online: false`),
+   *   GranuleGoneError (404/410), InvalidHubDataError,
    *   HubThrottledError, HubUnavailableError, InvalidInputError (bad id).
    */
   async getChecksum(granuleId: string, options: HubCallOptions = {}): Promise<string> {
@@ -297,6 +308,9 @@ export class CdseHub implements Hub {
         url,
         granuleId,
       });
+    // Offline: the zipper would not serve it (or serve an error page). The granule stays recorded and
+    // the retryable error brings it back until CDSE has it online again; never a terminal failure.
+    if (parsed.output.Online === false) throw new GranuleOfflineError(granuleId);
     const md5 = md5Of(parsed.output.Checksum);
     // CDSE publishes the MD5 hours after the product: retry later, never download unverifiable bytes.
     if (md5 === undefined) throw new ChecksumNotPublishedError(granuleId);
@@ -336,7 +350,12 @@ export class CdseHub implements Hub {
           trustedRedirectHosts: this.#trustedRedirectHosts,
           goneError: (status) => new GranuleGoneError(granuleId, status),
         });
-        return { body: opened.body, offset: opened.offset, contentLength: opened.contentLength };
+        return {
+          body: opened.body,
+          offset: opened.offset,
+          contentLength: opened.contentLength,
+          ...(opened.totalLength !== undefined && { totalLength: opened.totalLength }),
+        };
       } catch (error) {
         // A token can be revoked before it expires (session limit, logout): renew once, then give up.
         if (error instanceof HubAuthError && error.status === 401 && !tokenFailed && attempt === 1) {
@@ -466,7 +485,7 @@ function toDiscoveredGranule(product: Product): DiscoveredGranule {
   };
   const serial = attribute("platformSerialIdentifier");
   const platform = serial === undefined ? parts?.mission : `S2${serial.toUpperCase()}`;
-  if (!PLATFORMS.includes(platform as Platform))
+  if (!isPlatform(platform))
     throw new InvalidHubDataError(
       `product ${product.Id}: unknown platform ${JSON.stringify(platform)}`,
       context,
@@ -482,7 +501,7 @@ function toDiscoveredGranule(product: Product): DiscoveredGranule {
     granuleId: product.Id,
     name,
     tileId,
-    platform: platform as Platform,
+    platform,
     sensingStart: isoOf(product.ContentDate.Start),
     sensingEnd: isoOf(product.ContentDate.End),
     publishedAt: isoOf(product.PublicationDate),
@@ -512,8 +531,9 @@ function attributeEquals(name: string, value: string): string {
   );
 }
 
+/** Only called on values TIMESTAMP accepted. */
 function isoOf(timestamp: string): string {
-  return new Date(Date.parse(timestamp)).toISOString();
+  return hubTimestampToIso(timestamp) ?? timestamp;
 }
 
 function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
@@ -540,7 +560,7 @@ function baseUrl(value: string, field: string): string {
 function windowOf(query: SearchQuery): Window {
   if (!isValidDay(query.day))
     throw new InvalidInputError(`day must be YYYY-MM-DD, got ${JSON.stringify(query.day)}`, { field: "day" });
-  if (!PLATFORMS.includes(query.platform))
+  if (!isPlatform(query.platform))
     throw new InvalidInputError(`unknown platform ${JSON.stringify(query.platform)}`, { field: "platform" });
   const dayStart = Date.parse(`${query.day}T00:00:00.000Z`);
   const from = query.from === undefined ? dayStart : Date.parse(query.from);

@@ -309,7 +309,7 @@ describe("DhusHub.listSearchPage", () => {
       expect.stringContaining("does not match title"),
       expect.stringContaining("platform Sentinel-2B"),
       'size "lots" is not readable',
-      'beginposition "2024-01-01 10:14:21" is not a UTC timestamp',
+      'beginposition "2024-01-01 10:14:21" is not an RFC 3339 timestamp',
     ]);
   });
 
