@@ -437,6 +437,10 @@ export class CdseHub implements Hub {
         });
     });
     const entriesOnPage = page.entries.length;
+    const entryIds = page.entries.map((entry) => {
+      const id = typeof entry === "object" && entry !== null ? (entry as { Id?: unknown }).Id : undefined;
+      return typeof id === "string" ? id : "";
+    });
     // An empty page inside a window (products withdrawn since counting) moves on to the next window.
     const next = entriesOnPage > 0 ? offset + entriesOnPage : windowEnd;
     const more = next < totalResults || (entriesOnPage > 0 && page.nextLink !== undefined);
@@ -445,6 +449,7 @@ export class CdseHub implements Hub {
       entriesOnPage,
       granules,
       rejected,
+      entryIds,
       ...(more && next > offset ? { nextOffset: next } : {}),
     };
   }

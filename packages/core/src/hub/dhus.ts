@@ -99,6 +99,14 @@ export class DhusHub implements Hub {
     }
     const feed = parsed.output.feed;
     const totalResults = Number(feed["opensearch:totalResults"]);
+    const startIndex = feed["opensearch:startIndex"];
+    if (startIndex !== undefined && Number(startIndex) !== offset) {
+      // A hub that ignores `start` answers the first page forever: the query would never end.
+      throw new InvalidHubDataError(
+        `DHuS search page asked from ${offset} answered opensearch:startIndex ${startIndex}`,
+        { url },
+      );
+    }
     // DHuS sends no `entry` for an empty page and a bare object, not an array, for a single result.
     const entries = feed.entry === undefined ? [] : Array.isArray(feed.entry) ? feed.entry : [feed.entry];
     const granules: DiscoveredGranule[] = [];
@@ -111,7 +119,11 @@ export class DhusHub implements Hub {
     const reached = offset + entries.length;
     // An empty page ends the search even if the total says more: paging on would loop forever.
     const nextOffset = entries.length > 0 && reached < totalResults ? reached : undefined;
-    return { totalResults, entriesOnPage: entries.length, granules, rejected, nextOffset };
+    const entryIds = entries.map((entry) => {
+      const id = typeof entry === "object" && entry !== null ? (entry as { id?: unknown }).id : undefined;
+      return typeof id === "string" ? id : "";
+    });
+    return { totalResults, entriesOnPage: entries.length, granules, rejected, nextOffset, entryIds };
   }
 
   /**
@@ -303,6 +315,8 @@ const SearchEntry = v.object({
 const SearchEnvelope = v.object({
   feed: v.object({
     "opensearch:totalResults": v.pipe(v.string(), v.regex(/^\d+$/, "totalResults is not a count")),
+    // DHuS echoes the page's `start` (0-based) here.
+    "opensearch:startIndex": v.optional(v.pipe(v.string(), v.regex(/^\d+$/, "startIndex is not an index"))),
     // Entries are validated one by one, so one malformed entry is rejected without losing the page.
     entry: v.optional(v.union([v.array(v.unknown()), v.looseObject({})])),
   }),

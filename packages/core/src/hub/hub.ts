@@ -27,6 +27,8 @@ export interface SearchPage {
   rejected: RejectedEntry[];
   /** Offset of the next page, absent when this was the last. */
   nextOffset?: number;
+  /** The hub's ids of every entry on the page (accepted or not), to tell pages apart. */
+  entryIds?: string[];
 }
 
 export interface DownloadStream {
