@@ -268,6 +268,8 @@ export class CdseTokenManager {
         request.destroy();
         if (error instanceof HubAnswerTooLargeError) throw error;
         lastError = error;
+        // got's own retry waited between attempts; keep a short, growing pause for a network blip.
+        if (attempt < this.#retries) await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt));
       }
     }
     throw lastError;
