@@ -33,7 +33,10 @@ export interface SearchPage {
 
 export interface DownloadStream {
   body: Readable;
-  /** Byte offset the body starts at: the requested offset when the hub honoured Range, else 0. */
+  /**
+   * Byte offset the body starts at: the requested offset when the hub honoured Range, 0 when it
+   * ignored Range, and wherever its Content-Range says when it lied (the transfer restarts then).
+   */
   offset: number;
   /** Bytes in this body (Content-Length), when known. */
   contentLength?: number;
