@@ -107,7 +107,7 @@ export function parseDhusQuery(q: string): DhusQuery {
         break;
       }
       case "platformserialidentifier": {
-        const platform = /^Sentinel-2([ABC])$/i.exec(term);
+        const platform = /^Sentinel-2([A-Z])$/i.exec(term);
         if (platform?.[1] === undefined) query.matchesAny = false;
         else query.platform = `S2${platform[1].toUpperCase()}`;
         break;
