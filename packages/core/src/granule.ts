@@ -8,33 +8,9 @@ export type GranuleStatus = (typeof GRANULE_STATUSES)[number];
  * and a hub listing it must not make the granule "invalid hub data" before a release names it.
  */
 export const PLATFORMS = ["S2A", "S2B", "S2C"] as const;
-type Letter =
-  | "A"
-  | "B"
-  | "C"
-  | "D"
-  | "E"
-  | "F"
-  | "G"
-  | "H"
-  | "I"
-  | "J"
-  | "K"
-  | "L"
-  | "M"
-  | "N"
-  | "O"
-  | "P"
-  | "Q"
-  | "R"
-  | "S"
-  | "T"
-  | "U"
-  | "V"
-  | "W"
-  | "X"
-  | "Y"
-  | "Z";
+// biome-ignore format: the alphabet reads better on two lines than on twenty-six
+type Letter = "A" | "B" | "C" | "D" | "E" | "F" | "G" | "H" | "I" | "J" | "K" | "L" | "M"
+  | "N" | "O" | "P" | "Q" | "R" | "S" | "T" | "U" | "V" | "W" | "X" | "Y" | "Z";
 /** A Sentinel-2 platform id, `S2` and one capital letter. */
 export type Platform = `S2${Letter}`;
 /** What a platform id looks like: every Sentinel-2 unit so far and to come (S2A … S2D …). */
