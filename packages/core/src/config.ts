@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import { ConfigError, type ConfigIssue } from "./errors";
 import { normalizeTileId } from "./filters";
-import { PLATFORMS, type Platform } from "./granule";
+import { isPlatform, PLATFORMS, type Platform } from "./granule";
 
 /** The environment variables the downloader reads, in the order an operator would set them. */
 export const CONFIG_KEYS = [
@@ -28,6 +28,9 @@ export const CONFIG_KEYS = [
   "SEARCH_PAGE_SIZE",
   "FETCH_TIME_BUDGET_SECONDS",
   "BUCKET_REGION",
+  "HUB_MAX_JSON_BYTES",
+  "DOWNLOAD_MIN_BYTES_PER_SECOND",
+  "DOWNLOAD_FLOOR_WINDOW_SECONDS",
 ] as const;
 
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
@@ -66,11 +69,21 @@ export interface Config {
   partSizeMib: number;
   partQueueSize: number;
   downloadsEnabled: boolean;
+  /** Entries per search page: SEARCH_PAGE_SIZE, else the hub's largest (DHuS 100, CDSE 1000). */
   searchPageSize: number;
   fetchTimeBudgetSeconds: number;
   /** Region of the upload bucket when it is not the function's own (HLS's bucket in another region). */
   bucketRegion?: string;
+  /** Largest JSON answer (search page, checksum, token) read from a hub, in bytes. */
+  hubMaxJsonBytes: number;
+  /** Throughput floor of a download body, bytes/s; 0 turns it off. */
+  downloadMinBytesPerSecond: number;
+  /** The floor is judged over windows of this many seconds of waiting on the hub. */
+  downloadFloorWindowSeconds: number;
 }
+
+/** Search page size by hub when SEARCH_PAGE_SIZE is unset: DHuS caps `rows` at 100, CDSE `$top` at 1000. */
+export const DEFAULT_SEARCH_PAGE_SIZE: Readonly<Record<HubKind, number>> = { dhus: 100, cdse: 1000 };
 
 function integer(fallback: number, min: number, max: number) {
   return v.optional(
@@ -121,8 +134,8 @@ const ENV_SCHEMA = v.object({
       v.transform(csv),
       v.check((list) => list.length > 0, "must name at least one platform"),
       v.check(
-        (list) => list.every((item) => (PLATFORMS as readonly string[]).includes(item)),
-        `must be a comma-separated list of ${PLATFORMS.join(", ")}`,
+        (list) => list.every(isPlatform),
+        `must be a comma-separated list of Sentinel-2 platforms (${PLATFORMS.join(", ")}, … S2[A-Z])`,
       ),
       v.transform((list) => [...new Set(list)] as Platform[]),
     ),
@@ -164,9 +177,22 @@ const ENV_SCHEMA = v.object({
     ),
     "true",
   ),
-  SEARCH_PAGE_SIZE: integer(100, 1, 1000),
+  SEARCH_PAGE_SIZE: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^-?\d+$/, "must be an integer"),
+      v.transform(Number),
+      v.minValue(1, "must be at least 1"),
+      v.maxValue(1000, "must be at most 1000"),
+    ),
+  ),
   FETCH_TIME_BUDGET_SECONDS: integer(600, 10, 900),
   BUCKET_REGION: v.optional(v.pipe(v.string(), v.regex(AWS_REGION_PATTERN, "must be an AWS region"))),
+  // 8 MiB: a 1,000-entry CDSE page is ~2.5 MB; FetchPage has 512 MB. At least 64 KiB, at most 256 MiB.
+  HUB_MAX_JSON_BYTES: integer(8 * 1024 * 1024, 65_536, 256 * 1024 * 1024),
+  // 64 KiB/s over 60 s: a healthy hub connection gives ~20 MB/s; a trickle holds a Lambda for nothing.
+  DOWNLOAD_MIN_BYTES_PER_SECOND: integer(65_536, 0, 1024 * 1024 * 1024),
+  DOWNLOAD_FLOOR_WINDOW_SECONDS: integer(60, 1, 600),
 });
 
 /**
@@ -197,6 +223,17 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
       message: "set either TILE_ALLOW_LIST or TILE_ALLOW_LIST_FILE",
     });
   }
+  if (
+    result.success &&
+    result.output.HUB_KIND === "dhus" &&
+    result.output.SEARCH_PAGE_SIZE !== undefined &&
+    result.output.SEARCH_PAGE_SIZE > DEFAULT_SEARCH_PAGE_SIZE.dhus
+  ) {
+    issues.push({
+      key: "SEARCH_PAGE_SIZE",
+      message: "must be at most 100 with HUB_KIND dhus (DHuS caps rows)",
+    });
+  }
   if (!result.success || issues.length > 0) throw new ConfigError(issues);
   const parsed = result.output;
   return {
@@ -222,9 +259,12 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     partSizeMib: parsed.PART_SIZE_MIB,
     partQueueSize: parsed.PART_QUEUE_SIZE,
     downloadsEnabled: parsed.DOWNLOADS_ENABLED,
-    searchPageSize: parsed.SEARCH_PAGE_SIZE,
+    searchPageSize: parsed.SEARCH_PAGE_SIZE ?? DEFAULT_SEARCH_PAGE_SIZE[parsed.HUB_KIND],
     fetchTimeBudgetSeconds: parsed.FETCH_TIME_BUDGET_SECONDS,
     ...(parsed.BUCKET_REGION !== undefined && { bucketRegion: parsed.BUCKET_REGION }),
+    hubMaxJsonBytes: parsed.HUB_MAX_JSON_BYTES,
+    downloadMinBytesPerSecond: parsed.DOWNLOAD_MIN_BYTES_PER_SECOND,
+    downloadFloorWindowSeconds: parsed.DOWNLOAD_FLOOR_WINDOW_SECONDS,
   };
 }
 

@@ -5,13 +5,7 @@ import {
   TransferInterruptedError,
   UploadOutcomeUnknownError,
 } from "./errors";
-import {
-  type GranuleError,
-  type GranuleRecord,
-  type GranuleStatus,
-  objectKeyFor,
-  type UploadProgress,
-} from "./granule";
+import { type GranuleRecord, objectKeyFor, type UploadProgress } from "./granule";
 import type { Hub } from "./hub/hub";
 import type { GranuleStore } from "./store";
 import { transferGranule } from "./transfer";
@@ -41,6 +35,9 @@ export interface DownloadDeps {
   objectPrefix?: string;
   partSizeBytes?: number;
   queueSize?: number;
+  /** Throughput floor of the body (bytes/s, 0: none) and its window; see TransferOptions. */
+  minBytesPerSecond?: number;
+  floorWindowMs?: number;
   /** Aborts the transfer (it checkpoints and raises TransferInterruptedError) before the Lambda times out. */
   signal?: AbortSignal;
   logger?: DownloadLogger;
@@ -65,7 +62,8 @@ export interface DownloadResult {
  * where the child execution ends unsuccessfully, so a Redrive of the child re-runs the download.
  * @throws GranuleNotFoundError, LeaseLostError from the store; ChecksumNotPublishedError,
  *   ChecksumMismatchError, GranuleGoneError, HubThrottledError, HubUnavailableError, HubAuthError,
- *   TransferInterruptedError from the hub and the transfer — unchanged, their names drive Retry.
+ *   TransferInterruptedError (TransferTooSlowError), GranuleOfflineError, HubFramingError from the hub and
+ *   the transfer — unchanged, their names drive Retry.
  */
 export async function downloadGranule(input: DownloadInput, deps: DownloadDeps): Promise<DownloadResult> {
   if (input.granuleId === "") throw new InvalidInputError("granuleId is empty", { field: "granuleId" });
@@ -167,13 +165,19 @@ async function transferClaimed(
     await store.saveUploadProgress(granuleId, owner, progress);
     if (now() >= leaseExpiresAt - halfLeaseMs) leaseExpiresAt = await store.renewLease(granuleId, owner);
   };
+  // The catalogue's size bounds the body (framing lies), when the hub says how far to trust it.
+  const sizeToleranceBytes = hub.sizeToleranceBytes?.(granule.sizeBytes);
+  const bounds =
+    sizeToleranceBytes === undefined ? {} : { expectedSizeBytes: granule.sizeBytes, sizeToleranceBytes };
   let result: Awaited<ReturnType<typeof transferGranule>>;
   try {
     result = await transferGranule(
-      { granuleId, bucket: deps.bucket, key, expectedMd5, hub, s3: deps.s3, resume },
+      { granuleId, bucket: deps.bucket, key, expectedMd5, hub, s3: deps.s3, resume, ...bounds },
       {
         partSizeBytes: deps.partSizeBytes,
         queueSize: deps.queueSize,
+        minBytesPerSecond: deps.minBytesPerSecond,
+        floorWindowMs: deps.floorWindowMs,
         signal: deps.signal,
         onProgress: checkpoint,
         now,

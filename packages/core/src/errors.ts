@@ -241,6 +241,69 @@ export class StatesError extends Error {
 }
 
 /**
+ * A hub answered a JSON document (search page, checksum, token) larger than the configured cap
+ * (HUB_MAX_JSON_BYTES). Read as a stream and cut at the cap, so an endless body costs at most the cap
+ * in memory; retryable, because a proxy's error page or a broken stream heals more often than not.
+ */
+export class HubAnswerTooLargeError extends DownloaderError {
+  readonly retryable = true;
+  readonly url?: string;
+  readonly maxBytes: number;
+  constructor(message: string, options: ErrorOptions & { url?: string; maxBytes: number }) {
+    super(message, options);
+    this.name = "HubAnswerTooLargeError";
+    this.url = options.url;
+    this.maxBytes = options.maxBytes;
+  }
+}
+
+/**
+ * A download body stayed below the throughput floor for a whole window and was cut; the bytes already
+ * uploaded are kept, so the retry resumes. An interruption like any other (hence the subclass).
+ */
+export class TransferTooSlowError extends TransferInterruptedError {
+  readonly bytesPerSecond: number;
+  constructor(
+    message: string,
+    options: ErrorOptions & { granuleId?: string; bytesTransferred?: number; bytesPerSecond: number },
+  ) {
+    super(message, options);
+    this.name = "TransferTooSlowError";
+    this.bytesPerSecond = options.bytesPerSecond;
+  }
+}
+
+/**
+ * The hub framed a download body inconsistently (body longer or shorter than its Content-Length,
+ * bytes past the catalogue size, a Content-Length the catalogue size contradicts) on the first try
+ * and again on a clean retry. Terminal: fetching the same lie again costs a whole product each time.
+ * No multipart upload is left behind.
+ */
+export class HubFramingError extends DownloaderError {
+  readonly retryable = false;
+  readonly granuleId: string;
+  constructor(granuleId: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "HubFramingError";
+    this.granuleId = granuleId;
+  }
+}
+
+/**
+ * The hub lists the product but does not serve it yet (CDSE `Online: false`: in the long-term
+ * archive or not yet on the download service). The granule stays recorded; retried until online.
+ */
+export class GranuleOfflineError extends DownloaderError {
+  readonly retryable = true;
+  readonly granuleId: string;
+  constructor(granuleId: string, options?: ErrorOptions) {
+    super(`granule ${granuleId} is offline at the hub (Online: false); retry once it is online`, options);
+    this.name = "GranuleOfflineError";
+    this.granuleId = granuleId;
+  }
+}
+
+/**
  * Error names the state machine retries with exponential backoff and jitter. The stack builds its
  * Retry from this list, so code and state machine cannot drift.
  */
@@ -249,6 +312,9 @@ export const RETRYABLE_ERROR_NAMES = [
   "HubUnavailableError",
   "ChecksumNotPublishedError",
   "TransferInterruptedError",
+  "TransferTooSlowError",
+  "HubAnswerTooLargeError",
+  "GranuleOfflineError",
 ] as const;
 
 /**
@@ -270,6 +336,7 @@ export const TERMINAL_ERROR_NAMES = [
   "GranuleNotFoundError",
   "LeaseLostError",
   "ConfigError",
+  "HubFramingError",
 ] as const;
 
 export type RetryableErrorName = (typeof RETRYABLE_ERROR_NAMES)[number];

@@ -2,9 +2,24 @@
 export const GRANULE_STATUSES = ["DISCOVERED", "DOWNLOADING", "DOWNLOADED", "FAILED"] as const;
 export type GranuleStatus = (typeof GRANULE_STATUSES)[number];
 
-/** Sentinel-2 platforms by their short id; hubs map them to their own vocabulary. */
+/**
+ * The Sentinel-2 platforms in orbit, by their short id: the default of a search. Hubs map them to
+ * their own vocabulary. Validation accepts any `S2[A-Z]` (see isPlatform): Sentinel-2D comes next,
+ * and a hub listing it must not make the granule "invalid hub data" before a release names it.
+ */
 export const PLATFORMS = ["S2A", "S2B", "S2C"] as const;
-export type Platform = (typeof PLATFORMS)[number];
+// biome-ignore format: the alphabet reads better on two lines than on twenty-six
+type Letter = "A" | "B" | "C" | "D" | "E" | "F" | "G" | "H" | "I" | "J" | "K" | "L" | "M"
+  | "N" | "O" | "P" | "Q" | "R" | "S" | "T" | "U" | "V" | "W" | "X" | "Y" | "Z";
+/** A Sentinel-2 platform id, `S2` and one capital letter. */
+export type Platform = `S2${Letter}`;
+/** What a platform id looks like: every Sentinel-2 unit so far and to come (S2A … S2D …). */
+export const PLATFORM_PATTERN = /^S2[A-Z]$/;
+
+/** True when `value` is a Sentinel-2 platform id (`S2A`, `S2D`, …). */
+export function isPlatform(value: unknown): value is Platform {
+  return typeof value === "string" && PLATFORM_PATTERN.test(value);
+}
 
 /** A granule as a hub's search page describes it, after validation and filtering. */
 export interface DiscoveredGranule {

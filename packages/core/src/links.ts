@@ -1,6 +1,6 @@
 import { InvalidHubDataError, InvalidInputError } from "./errors";
 import type { DiscoveredGranule } from "./granule";
-import type { Hub, RejectedEntry } from "./hub/hub";
+import type { Hub, RejectedEntry, SearchPage } from "./hub/hub";
 import type { DayQuery } from "./queries";
 import type { GranuleStore } from "./store";
 
@@ -91,9 +91,29 @@ export async function fetchLinks(
   let rejected = 0;
   let pages = 0;
   const rejectedSample: RejectedEntry[] = [];
+  // Paging must progress: a hub that ignores the offset serves one page forever, and the offset we
+  // compute ourselves always advances, so the check looks at what the hub answered.
+  const startOffset = offset;
+  let previous: { offset: number; ids: Set<string> } | undefined;
+  let largestPage = 1;
 
   while (options.now() < options.deadline) {
     const page = await hub.listSearchPage(query, offset, { signal: options.signal });
+    const ids = pageIds(page);
+    if (previous !== undefined && ids.length > 0 && ids.every((id) => previous?.ids.has(id))) {
+      throw new InvalidHubDataError(
+        `search ${day} ${platform}: the page at offset ${offset} repeats the entries of the page at ${previous.offset} (the hub ignores the offset)`,
+      );
+    }
+    previous = { offset, ids: new Set(ids) };
+    largestPage = Math.max(largestPage, page.entriesOnPage);
+    // What the hub says it has bounds the pages it takes; one more for entries published meanwhile.
+    const maxPages = Math.ceil(Math.max(0, page.totalResults - startOffset) / largestPage) + 1;
+    if (pages + 1 > maxPages) {
+      throw new InvalidHubDataError(
+        `search ${day} ${platform}: page ${pages + 1} from offset ${startOffset} exceeds the ${maxPages} pages ${page.totalResults} results need`,
+      );
+    }
     recorded += await recordPage(page.granules, day, store);
     rejected += page.rejected.length;
     for (const entry of page.rejected) {
@@ -121,4 +141,10 @@ export async function fetchLinks(
   }
 
   return { day, platform, finished, available, fetched: offset, recorded, rejected, pages, rejectedSample };
+}
+
+/** The ids of a page's entries: the hub's list when it gives one, else those of its granules and rejections. */
+function pageIds(page: SearchPage): string[] {
+  if (page.entryIds !== undefined) return page.entryIds.filter((id) => id !== "");
+  return [...page.granules.map((granule) => granule.granuleId), ...page.rejected.map((entry) => entry.id)];
 }

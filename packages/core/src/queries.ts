@@ -1,5 +1,5 @@
 import { InvalidInputError } from "./errors";
-import { PLATFORMS, type Platform } from "./granule";
+import { isPlatform, PLATFORMS, type Platform } from "./granule";
 
 /** A backfill spans at most this many days: one execution's manifest and Map stay a day's order of size. */
 export const MAX_WINDOW_DAYS = 31;
@@ -141,7 +141,7 @@ export function planWindow(input: WindowInput, options: PlanWindowOptions = {}):
 
 function checkPlatforms(platforms: string[]): Platform[] {
   if (platforms.length === 0) throw new InvalidInputError("platforms is empty", { field: "platforms" });
-  const unknown = platforms.filter((p) => !(PLATFORMS as readonly string[]).includes(p));
+  const unknown = platforms.filter((p) => !isPlatform(p));
   if (unknown.length > 0) {
     throw new InvalidInputError(`unknown platforms ${unknown.join(", ")}; known: ${PLATFORMS.join(", ")}`, {
       field: "platforms",

@@ -15,6 +15,7 @@ import {
   type GranuleError,
   type GranuleRecord,
   type GranuleStatus,
+  isPlatform,
   PLATFORMS,
   type Platform,
   TABLE_SCHEMA,
@@ -674,9 +675,9 @@ export class GranuleStore {
   }
 
   #requirePlatform(platform: unknown): void {
-    if (!(PLATFORMS as readonly unknown[]).includes(platform)) {
+    if (!isPlatform(platform)) {
       throw new InvalidInputError(
-        `platform must be one of ${PLATFORMS.join(", ")}, got ${String(platform)}`,
+        `platform must be a Sentinel-2 platform (${PLATFORMS.join(", ")}, … S2[A-Z]), got ${String(platform)}`,
         {
           field: "platform",
         },

@@ -10,9 +10,11 @@ import { createMD5, type IHasher } from "hash-wasm";
 import {
   ChecksumMismatchError,
   DownloaderError,
+  HubFramingError,
   InvalidHubDataError,
   InvalidInputError,
   TransferInterruptedError,
+  TransferTooSlowError,
   UploadOutcomeUnknownError,
 } from "./errors";
 import type { UploadProgress } from "./granule";
@@ -27,6 +29,9 @@ export const DEFAULT_PART_SIZE_BYTES = 16 * MIB;
 export const DEFAULT_QUEUE_SIZE = 4;
 export const MAX_QUEUE_SIZE = 16;
 export const DEFAULT_MAX_RESUMES = 5;
+/** Throughput floor of a download body: below 64 KiB/s over a 60 s window the body is cut and resumed. */
+export const DEFAULT_MIN_BYTES_PER_SECOND = 64 * 1024;
+export const DEFAULT_FLOOR_WINDOW_MS = 60_000;
 const MAX_PARTS = 10_000;
 /**
  * The youngest upload a lifecycle rule can have aborted. S3's AbortIncompleteMultipartUpload
@@ -47,6 +52,13 @@ export interface TransferInput {
   s3: S3Client;
   /** Saved progress of an earlier attempt: continue its multipart upload instead of starting over. */
   resume?: UploadProgress;
+  /**
+   * The product's size as the catalogue gave it. Bounds the body: a Content-Length or Content-Range
+   * that contradicts it, or bytes past it, are a framing lie (see HubFramingError).
+   */
+  expectedSizeBytes?: number;
+  /** How far the catalogue size may be off (DHuS prints "660.95 MB"); default 0, exact (CDSE). */
+  sizeToleranceBytes?: number;
 }
 
 export interface TransferOptions {
@@ -66,6 +78,13 @@ export interface TransferOptions {
   lifecycleAbortAfterMs?: number;
   /** Clock for upload ages, epoch milliseconds; default Date.now. */
   now?: () => number;
+  /**
+   * Throughput floor in bytes/s (default 64 KiB/s; 0: none). A body that delivers less over a whole
+   * window of waiting on the hub is cut and resumed by Range, like a broken one.
+   */
+  minBytesPerSecond?: number;
+  /** The floor's window in ms of time spent waiting on the hub (not on S3); default 60000. */
+  floorWindowMs?: number;
 }
 
 export interface TransferResult {
@@ -92,17 +111,37 @@ export interface TransferResult {
 /**
  * Streams a product from the hub into an S3 multipart upload, verifying its MD5 before the object becomes visible.
  * @throws ChecksumMismatchError when the streamed bytes differ from `expectedMd5` (the upload is aborted).
- * @throws TransferInterruptedError when the signal aborts, the body keeps breaking or S3 fails transiently (the upload is kept for `resume`).
+ * @throws TransferInterruptedError when the signal aborts, the body keeps breaking or S3 fails transiently (the upload is kept for `resume`);
+ *   TransferTooSlowError (a subclass) when the last cuts were for a body under the throughput floor.
+ * @throws HubFramingError when the body's framing lies twice (Content-Length vs body vs catalogue size; the upload is aborted).
  * @throws InvalidInputError for a bad option or input; the hub's own errors (GranuleGoneError, HubAuthError, …) pass through.
  */
 export async function transferGranule(
   input: TransferInput,
   options: TransferOptions = {},
 ): Promise<TransferResult> {
-  let { partSizeBytes, queueSize, maxResumes } = options;
+  let { partSizeBytes, queueSize, maxResumes, minBytesPerSecond, floorWindowMs } = options;
   partSizeBytes ??= DEFAULT_PART_SIZE_BYTES;
   queueSize ??= DEFAULT_QUEUE_SIZE;
   maxResumes ??= DEFAULT_MAX_RESUMES;
+  minBytesPerSecond ??= DEFAULT_MIN_BYTES_PER_SECOND;
+  floorWindowMs ??= DEFAULT_FLOOR_WINDOW_MS;
+  if (!Number.isFinite(minBytesPerSecond) || minBytesPerSecond < 0) {
+    throw new InvalidInputError(`minBytesPerSecond must be a number ≥ 0, got ${minBytesPerSecond}`, {
+      field: "minBytesPerSecond",
+    });
+  }
+  if (!Number.isFinite(floorWindowMs) || floorWindowMs <= 0) {
+    throw new InvalidInputError(`floorWindowMs must be a positive number, got ${floorWindowMs}`, {
+      field: "floorWindowMs",
+    });
+  }
+  for (const field of ["expectedSizeBytes", "sizeToleranceBytes"] as const) {
+    const value = input[field];
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
+      throw new InvalidInputError(`${field} must be a non-negative integer, got ${value}`, { field });
+    }
+  }
   if (
     !Number.isInteger(partSizeBytes) ||
     partSizeBytes < MIN_PART_SIZE_BYTES ||
@@ -146,6 +185,8 @@ export async function transferGranule(
     partSizeBytes,
     queueSize,
     maxResumes,
+    minBytesPerSecond,
+    floorWindowMs,
     signal: options.signal,
     onProgress: options.onProgress,
     metadata: options.metadata ?? {},
@@ -167,10 +208,31 @@ class BodyBrokenError extends Error {
   }
 }
 
+/**
+ * Raised internally when the body cannot be appended to what we hold (a Content-Range starting
+ * elsewhere than asked): the attempt starts over on a new upload. Never escapes transferGranule.
+ */
+class RestartNeededError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "RestartNeededError";
+  }
+}
+
+/** Raised internally when a body's framing contradicts itself or the catalogue; see HubFramingError. */
+class FramingMismatchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "FramingMismatchError";
+  }
+}
+
 interface ResolvedOptions {
   partSizeBytes: number;
   queueSize: number;
   maxResumes: number;
+  minBytesPerSecond: number;
+  floorWindowMs: number;
   signal?: AbortSignal;
   onProgress?: (progress: UploadProgress) => Promise<void>;
   metadata: Record<string, string>;
@@ -239,6 +301,9 @@ class MultipartTransfer {
     this.hasher = await createMD5();
     await this.begin();
     let recoveriesLeft = this.options.maxResumes;
+    // A framing lie is retried once from a clean state: a proxy may have garbled one answer, but a
+    // hub that lies twice would lie on every fetch (each a whole product), so the third is refused.
+    let framingRetriesLeft = 1;
     for (;;) {
       try {
         this.options.signal?.throwIfAborted();
@@ -246,13 +311,29 @@ class MultipartTransfer {
         await this.consume(download);
         return await this.finish();
       } catch (error) {
+        if (error instanceof FramingMismatchError && !this.options.signal?.aborted) {
+          if (framingRetriesLeft === 0) {
+            throw new HubFramingError(this.input.granuleId, `${error.message}, again after a clean retry`);
+          }
+          framingRetriesLeft -= 1;
+          await this.restartClean();
+          continue;
+        }
         const noSuchUpload = isNoSuchUpload(error);
-        if (this.options.signal?.aborted || !(error instanceof BodyBrokenError || noSuchUpload)) throw error;
-        if (recoveriesLeft === 0) throw error;
+        const restart = error instanceof RestartNeededError;
+        if (this.options.signal?.aborted || !(error instanceof BodyBrokenError || noSuchUpload || restart))
+          throw error;
+        if (recoveriesLeft === 0) {
+          // Out of recoveries on a restart: say it as an interruption (retryable), never as the internal error.
+          if (restart) throw new BodyBrokenError(error.message, { cause: error });
+          throw error;
+        }
         recoveriesLeft -= 1;
         if (noSuchUpload) {
           // The upload was aborted behind our back (lifecycle rule, operator): its parts are gone.
           this.uploadOpen = false;
+          await this.restartClean();
+        } else if (restart) {
           await this.restartClean();
         } else {
           this.resumes += 1;
@@ -298,6 +379,12 @@ class MultipartTransfer {
       return new TransferInterruptedError(
         `transfer of ${granuleId} to ${key} stopped by its signal; resumable from byte ${resumable.bytesTransferred}`,
         { cause: signal.reason, ...resumable },
+      );
+    }
+    if (error instanceof BodyBrokenError && error.cause instanceof TransferTooSlowError) {
+      return new TransferTooSlowError(
+        `transfer of ${granuleId} to ${key} stayed under the throughput floor after ${maxResumes} resumes; resumable from byte ${resumable.bytesTransferred}`,
+        { cause: error.cause, bytesPerSecond: error.cause.bytesPerSecond, ...resumable },
       );
     }
     if (error instanceof BodyBrokenError || isNoSuchUpload(error)) {
@@ -441,25 +528,54 @@ class MultipartTransfer {
     await this.createUpload();
   }
 
-  /** Opens the body where the consumed bytes end; a hub that ignored Range forces a clean restart. */
+  /**
+   * Opens the body where the consumed bytes end and checks its framing against the catalogue size.
+   * A hub that ignored Range forces a clean restart onto this body; one whose Content-Range starts
+   * elsewhere than asked forces a clean restart and a new request (RestartNeededError).
+   */
   private async open(): Promise<DownloadStream> {
     const offset = this.consumedBytes;
-    const { granuleId } = this.input;
+    const { granuleId, expectedSizeBytes } = this.input;
+    const tolerance = this.input.sizeToleranceBytes ?? 0;
+    if (expectedSizeBytes !== undefined && offset > 0 && offset >= expectedSizeBytes + tolerance) {
+      // Every byte the catalogue promised is here and the body still broke: asking for a Range at or
+      // past the product's end only earns a 416. The framing lied (Content-Length over-long).
+      throw new FramingMismatchError(
+        `body of ${granuleId} broke after all ${offset} bytes of its ${expectedSizeBytes}-byte product had arrived`,
+      );
+    }
     const download = await this.input.hub.openDownload(granuleId, { offset, signal: this.options.signal });
-    if (download.offset === offset) return download;
     try {
-      if (download.offset !== 0) {
-        throw new InvalidHubDataError(
+      if (download.offset !== offset && download.offset !== 0) {
+        throw new RestartNeededError(
           `hub answered a download of ${granuleId} from byte ${offset} with a body from byte ${download.offset}`,
-          { granuleId },
         );
       }
+      this.checkFraming(download, download.offset);
       // The body repeats bytes the parts and the hash already hold: keeping either would corrupt both.
-      await this.restartClean();
+      if (download.offset !== offset) await this.restartClean();
       return download;
     } catch (error) {
       download.body.destroy();
       throw error;
+    }
+  }
+
+  /** Content-Length and Content-Range's complete length must agree with the catalogue's size. */
+  private checkFraming(download: DownloadStream, start: number): void {
+    const { granuleId, expectedSizeBytes } = this.input;
+    if (expectedSizeBytes === undefined) return;
+    const tolerance = this.input.sizeToleranceBytes ?? 0;
+    const { contentLength, totalLength } = download;
+    if (contentLength !== undefined && Math.abs(start + contentLength - expectedSizeBytes) > tolerance) {
+      throw new FramingMismatchError(
+        `hub framed bytes ${start}.. of ${granuleId} with Content-Length ${contentLength}, ending at ${start + contentLength} where the catalogue's ${expectedSizeBytes}-byte product ends`,
+      );
+    }
+    if (totalLength !== undefined && Math.abs(totalLength - expectedSizeBytes) > tolerance) {
+      throw new FramingMismatchError(
+        `hub's Content-Range names ${totalLength} bytes for ${granuleId}, the catalogue ${expectedSizeBytes}`,
+      );
     }
   }
 
@@ -470,38 +586,131 @@ class MultipartTransfer {
     const stop = () => body.destroy(signal?.reason instanceof Error ? signal.reason : new Error("aborted"));
     signal?.addEventListener("abort", stop, { once: true });
     let received = 0;
+    const { granuleId, expectedSizeBytes } = this.input;
+    const limit =
+      expectedSizeBytes === undefined ? undefined : expectedSizeBytes + (this.input.sizeToleranceBytes ?? 0);
+    const floor = this.floorWatch(body);
     try {
       signal?.throwIfAborted();
       const chunks = body[Symbol.asyncIterator]();
       for (;;) {
         let next: IteratorResult<unknown>;
+        floor.waiting();
         try {
           next = await chunks.next();
         } catch (error) {
-          throw new BodyBrokenError(`body of ${this.input.granuleId} broke after ${received} bytes`, {
-            cause: error,
+          throw new BodyBrokenError(`body of ${granuleId} broke after ${received} bytes`, {
+            cause: floor.slow ?? error,
           });
+        } finally {
+          floor.arrived();
         }
         if (next.done) break;
         const chunk = next.value;
         if (!(chunk instanceof Uint8Array)) {
-          throw new InvalidHubDataError(`download body of ${this.input.granuleId} yields non-binary chunks`, {
-            granuleId: this.input.granuleId,
+          throw new InvalidHubDataError(`download body of ${granuleId} yields non-binary chunks`, {
+            granuleId,
           });
         }
         received += chunk.length;
         this.fetchedBytes += chunk.length;
+        if (contentLength !== undefined && received > contentLength) {
+          throw new FramingMismatchError(
+            `body of ${granuleId} ran past its Content-Length of ${contentLength} bytes`,
+          );
+        }
+        if (limit !== undefined && this.consumedBytes + chunk.length > limit) {
+          // Trailing garbage (or a body that never ends): never upload a byte the product cannot have.
+          throw new FramingMismatchError(
+            `body of ${granuleId} ran past the catalogue's ${expectedSizeBytes}-byte product`,
+          );
+        }
+        floor.count(chunk.length);
+        if (floor.slow !== undefined) {
+          throw new BodyBrokenError(`body of ${granuleId} is under the throughput floor`, {
+            cause: floor.slow,
+          });
+        }
         await this.write(chunk);
       }
     } finally {
+      floor.stop();
       signal?.removeEventListener("abort", stop);
       body.destroy();
     }
     if (contentLength !== undefined && received < contentLength) {
+      throw new BodyBrokenError(`body of ${granuleId} ended after ${received} of ${contentLength} bytes`);
+    }
+    if (
+      expectedSizeBytes !== undefined &&
+      this.consumedBytes < expectedSizeBytes - (this.input.sizeToleranceBytes ?? 0)
+    ) {
+      // A body that ends cleanly short of the product: its framing (a chunked body, a short
+      // Content-Length) hid the cut. Resume from here rather than hash a truncated product.
       throw new BodyBrokenError(
-        `body of ${this.input.granuleId} ended after ${received} of ${contentLength} bytes`,
+        `body of ${granuleId} ended at byte ${this.consumedBytes} of a ${expectedSizeBytes}-byte product`,
       );
     }
+  }
+
+  /**
+   * Watches one body's throughput over windows of `floorWindowMs` spent waiting on the hub (time
+   * spent waiting for a part slot is S3's, not the hub's, and is not counted). A window that ends
+   * under the floor cuts the body; a timer catches a window that ends inside one long wait.
+   */
+  private floorWatch(body: DownloadStream["body"]) {
+    const { minBytesPerSecond, floorWindowMs } = this.options;
+    const granuleId = this.input.granuleId;
+    const required = (minBytesPerSecond * floorWindowMs) / 1000;
+    let waitedMs = 0;
+    let bytes = 0;
+    let since = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const watch = {
+      slow: undefined as TransferTooSlowError | undefined,
+      judge(): void {
+        if (bytes < required) {
+          const bytesPerSecond = Math.round((bytes * 1000) / floorWindowMs);
+          watch.slow = new TransferTooSlowError(
+            `body of ${granuleId} delivered ${bytesPerSecond} B/s over ${floorWindowMs / 1000} s, under the floor of ${minBytesPerSecond} B/s`,
+            { granuleId, bytesPerSecond },
+          );
+        }
+        waitedMs = 0;
+        bytes = 0;
+      },
+      waiting(): void {
+        if (minBytesPerSecond === 0) return;
+        since = performance.now();
+        const schedule = (ms: number) => {
+          timer = setTimeout(() => {
+            // The window ended inside this wait: judge it, and start the next one from now.
+            watch.judge();
+            if (watch.slow !== undefined) body.destroy(watch.slow);
+            else {
+              since = performance.now();
+              schedule(floorWindowMs);
+            }
+          }, ms);
+        };
+        schedule(Math.max(0, floorWindowMs - waitedMs));
+      },
+      arrived(): void {
+        if (minBytesPerSecond === 0) return;
+        clearTimeout(timer);
+        timer = undefined;
+        waitedMs += performance.now() - since;
+      },
+      count(length: number): void {
+        if (minBytesPerSecond === 0) return;
+        bytes += length;
+        if (waitedMs >= floorWindowMs) watch.judge();
+      },
+      stop(): void {
+        clearTimeout(timer);
+      },
+    };
+    return watch;
   }
 
   private async write(chunk: Uint8Array): Promise<void> {

@@ -42,7 +42,38 @@ describe("parseConfig", () => {
       downloadsEnabled: true,
       searchPageSize: 100,
       fetchTimeBudgetSeconds: 600,
+      hubMaxJsonBytes: 8 * 1024 * 1024,
+      downloadMinBytesPerSecond: 65_536,
+      downloadFloorWindowSeconds: 60,
     });
+  });
+
+  it("asks CDSE for 1,000 entries a page and DHuS for 100 unless SEARCH_PAGE_SIZE says otherwise", () => {
+    expect(parseConfig(minimalEnv({ HUB_KIND: "cdse" })).searchPageSize).toBe(1000);
+    expect(parseConfig(minimalEnv({ HUB_KIND: "dhus" })).searchPageSize).toBe(100);
+    expect(parseConfig(minimalEnv({ HUB_KIND: "cdse", SEARCH_PAGE_SIZE: "250" })).searchPageSize).toBe(250);
+    expect(issuesOf(minimalEnv({ HUB_KIND: "dhus", SEARCH_PAGE_SIZE: "500" }))).toEqual([
+      { key: "SEARCH_PAGE_SIZE", message: expect.stringContaining("at most 100 with HUB_KIND dhus") },
+    ]);
+  });
+
+  it("reads the hostile-hub bounds and accepts any Sentinel-2 platform letter", () => {
+    const config = parseConfig(
+      minimalEnv({
+        HUB_MAX_JSON_BYTES: "1048576",
+        DOWNLOAD_MIN_BYTES_PER_SECOND: "0",
+        DOWNLOAD_FLOOR_WINDOW_SECONDS: "30",
+        PLATFORMS: "S2C,S2D",
+      }),
+    );
+    expect(config).toMatchObject({
+      hubMaxJsonBytes: 1_048_576,
+      downloadMinBytesPerSecond: 0,
+      downloadFloorWindowSeconds: 30,
+      platforms: ["S2C", "S2D"],
+    });
+    expect(issuesOf(minimalEnv({ HUB_MAX_JSON_BYTES: "100" }))[0]?.key).toBe("HUB_MAX_JSON_BYTES");
+    expect(issuesOf(minimalEnv({ PLATFORMS: "S2a" }))[0]?.key).toBe("PLATFORMS");
   });
 
   it("parses every optional key", () => {

@@ -170,3 +170,73 @@ describe("fetchLinks", () => {
     await expect(fetchLinks(query, { hub, store }, { deadline: FAR() })).rejects.toThrow(InvalidHubDataError);
   });
 });
+
+describe("fetchLinks against a hub whose paging does not progress", () => {
+  /** A hub that answers every offset with the first page and a fresh next offset: it ignores `start`. */
+  function hubIgnoringOffset(total: number, pageSize: number) {
+    const entries = Array.from({ length: pageSize }, () => aDiscoveredGranule());
+    let requests = 0;
+    const hub: Hub = {
+      kind: "dhus",
+      async listSearchPage(_query, offset) {
+        requests += 1;
+        return {
+          totalResults: total,
+          entriesOnPage: entries.length,
+          granules: entries,
+          rejected: [],
+          nextOffset: offset + entries.length,
+        };
+      },
+      async getChecksum() {
+        throw new Error("not used");
+      },
+      async openDownload() {
+        throw new Error("not used");
+      },
+    };
+    return { hub, requests: () => requests };
+  }
+
+  it("fails the query typed when a page repeats the previous page's entries", async () => {
+    const { hub, requests } = hubIgnoringOffset(1000, 100);
+
+    const error = await fetchLinks(aQuery(), { hub, store }, { deadline: FAR() }).catch((e: Error) => e);
+
+    expect(error).toBeInstanceOf(InvalidHubDataError);
+    expect((error as Error).message).toMatch(/repeats the entries of the page at 0/);
+    // At most totalResults / pageSize + 2 requests; here the second page already gives it away.
+    expect(requests()).toBeLessThanOrEqual(1000 / 100 + 2);
+    expect(requests()).toBe(2);
+  });
+
+  it("fails the query typed after totalResults / pageSize + 1 pages of ever-new entries", async () => {
+    let requests = 0;
+    const hub: Hub = {
+      kind: "cdse",
+      async listSearchPage(_query, offset) {
+        requests += 1;
+        const entries = Array.from({ length: 10 }, () => aDiscoveredGranule());
+        return {
+          totalResults: 30,
+          entriesOnPage: 10,
+          granules: entries,
+          rejected: [],
+          nextOffset: offset + 10,
+        };
+      },
+      async getChecksum() {
+        throw new Error("not used");
+      },
+      async openDownload() {
+        throw new Error("not used");
+      },
+    };
+
+    const error = await fetchLinks(aQuery(), { hub, store }, { deadline: FAR() }).catch((e: Error) => e);
+
+    expect(error).toBeInstanceOf(InvalidHubDataError);
+    expect((error as Error).message).toMatch(/exceeds the 4 pages 30 results need/);
+    expect(requests).toBe(5);
+  });
+});

@@ -421,7 +421,12 @@ describe("fetch progress", () => {
 
   it("rejects an unknown platform", async () => {
     const { store } = aStore();
-    await expect(store.getFetchProgress(aUniqueDay(), "S2X" as "S2A")).rejects.toThrow(/platform/);
+    await expect(store.getFetchProgress(aUniqueDay(), "S3A" as "S2A")).rejects.toThrow(/platform/);
+  });
+
+  it("accepts a Sentinel-2 unit not flying yet (S2D)", async () => {
+    const { store } = aStore();
+    await expect(store.getFetchProgress(aUniqueDay(), "S2D")).resolves.toBeUndefined();
   });
 });
 

@@ -1,4 +1,4 @@
-import { fetchLinks, PLATFORMS } from "@hls-s2/core";
+import { fetchLinks, isPlatform, type Platform } from "@hls-s2/core";
 import * as v from "valibot";
 import { type LambdaClock, workingTimeMs } from "./lib/deadline";
 import { DAY, parseInput } from "./lib/input";
@@ -6,7 +6,11 @@ import { logger } from "./lib/logger";
 import { getConfig, getHub, getStore } from "./lib/runtime";
 
 // Loose: from the second page on, the input is this handler's own previous output.
-const INPUT = v.looseObject({ day: DAY, platform: v.picklist(PLATFORMS) });
+// Any S2[A-Z]: a PLATFORMS setting naming Sentinel-2D must reach the hub, not die here.
+const INPUT = v.looseObject({
+  day: DAY,
+  platform: v.custom<Platform>(isPlatform, "is not a Sentinel-2 platform"),
+});
 
 /** FetchPage: pages one (day, platform) search within the time budget, from the stored offset. */
 export async function handler(event: unknown, context?: LambdaClock) {

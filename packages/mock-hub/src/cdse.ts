@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { MockProduct } from "./catalogue";
 import { faultResponse, type HubContext, productValue } from "./context";
-import { json, type MockRequest, type MockResponse } from "./http";
+import { endlessJson, json, type MockRequest, type MockResponse } from "./http";
 
 const MAX_TOP = 1000;
 const MAX_SKIP = 10_000;
@@ -209,13 +209,22 @@ async function listProducts(ctx: HubContext, req: MockRequest): Promise<MockResp
   const descending = (orderby?.[2] ?? "asc").toLowerCase() === "desc";
   const pageKey = `cdse:${req.query.get("$filter")}:${req.query.get("$orderby")}:${top}:${skip}`;
   const fault = ctx.faults.searchFault(pageKey, skip);
-  if (fault !== undefined && fault.kind !== "malformedPage") return searchFaultResponse(fault);
+  if (fault?.kind === "endlessBody") {
+    return endlessJson(
+      `{"@odata.context":"$metadata#Products","@odata.count":${ctx.catalogue.products.length},"value":[`,
+      `{"Id":"00000000-0000-4000-8000-000000000000","Name":"endless"},`,
+    );
+  }
+  if (fault !== undefined && fault.kind !== "malformedPage" && fault.kind !== "ignoreOffset")
+    return searchFaultResponse(fault);
 
   const matching = ctx.catalogue.products
     .filter(predicate)
     .sort((a, b) => orderKey(a).localeCompare(orderKey(b)) || a.id.localeCompare(b.id));
   if (descending) matching.reverse();
-  const page = matching.slice(skip, skip + top);
+  // ignoreOffset: the first page whatever `$skip` asked; the next link still advances from `$skip`.
+  const served = fault?.kind === "ignoreOffset" ? 0 : skip;
+  const page = matching.slice(served, served + top);
   const expand = (req.query.get("$expand") ?? "").split(",").includes("Attributes");
   const body: Record<string, unknown> = {
     "@odata.context": expand ? "$metadata#Products(Attributes())" : "$metadata#Products",
@@ -278,7 +287,7 @@ async function productJson(
     OriginDate: new Date(published - 5 * 60_000).toISOString(),
     PublicationDate: p.publishedAt,
     ModificationDate: p.publishedAt,
-    Online: true,
+    Online: !ctx.faults.offline(p.id, false),
     EvictionDate: "",
     S3Path: `/eodata/Sentinel-2/MSI/L1C/${y}/${mo}/${d}/${p.name}.SAFE`,
     Checksum: checksums,
@@ -321,7 +330,9 @@ async function singleProduct(ctx: HubContext, req: MockRequest, id: string): Pro
   const fault = ctx.faults.statusFault(id, "checksum");
   if (fault !== undefined && fault.kind !== "checksumLate") return faultResponse(fault, "cdse");
   const expand = (req.query.get("$expand") ?? "").split(",").includes("Attributes");
+  const offline = ctx.faults.offline(id, true);
   const body = await productJson(ctx, product, expand);
+  if (offline) body.Online = false;
   // checksumPending() is only consulted after this request's hit was consumed; keep the MD5 out of this reply too.
   if (fault?.kind === "checksumLate") {
     body.Checksum = (body.Checksum as { Algorithm: string }[]).filter((c) => c.Algorithm !== "MD5");

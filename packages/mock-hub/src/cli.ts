@@ -1,6 +1,7 @@
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createCatalogue, type MockPlatform } from "./catalogue";
-import { FAULT_PROFILES } from "./faults";
+import { FAULT_KINDS, FAULT_PROFILES, FaultEngine, type FaultPlan } from "./faults";
 import { startMockHub } from "./server";
 import { credentialsOf, parseDays, parseSize } from "./settings";
 
@@ -13,7 +14,10 @@ const USAGE = `npm run mock-hub -- [options]
   --platforms S2A,S2B         (default S2A,S2B)
   --username u --password p   DHuS Basic and CDSE password-grant account (default: any accepted)
   --download-username/--download-password   a second DHuS pair (IntHub2)
-  --fault-profile none        none | light | heavy
+  --fault-profile none        none | light | heavy | lying (framing lies, early Content-Range, offline, trickle)
+  --faults '{"search":[{"kind":"ignoreOffset","times":1e9}]}'
+                              a fault plan as JSON (or @file.json), replacing the profile; kinds:
+                              ${FAULT_KINDS.join(", ")}
   --bandwidth 20MB            per-connection $value limit (default unlimited)`;
 
 const { values } = parseArgs({
@@ -29,6 +33,7 @@ const { values } = parseArgs({
     "download-username": { type: "string" },
     "download-password": { type: "string" },
     "fault-profile": { type: "string", default: "none" },
+    faults: { type: "string" },
     bandwidth: { type: "string" },
     help: { type: "boolean", default: false },
   },
@@ -40,8 +45,20 @@ if (values.help) {
 }
 const profile = values["fault-profile"] as keyof typeof FAULT_PROFILES;
 if (FAULT_PROFILES[profile] === undefined) {
-  console.error(`--fault-profile must be none, light or heavy\n\n${USAGE}`);
+  console.error(`--fault-profile must be one of ${Object.keys(FAULT_PROFILES).join(", ")}\n\n${USAGE}`);
   process.exit(2);
+}
+let faults: FaultPlan = FAULT_PROFILES[profile];
+if (values.faults !== undefined) {
+  try {
+    const text = values.faults.startsWith("@") ? readFileSync(values.faults.slice(1), "utf8") : values.faults;
+    faults = JSON.parse(text) as FaultPlan;
+    // Validates kinds and rates now, not at the first request.
+    new FaultEngine(faults);
+  } catch (error) {
+    console.error(`--faults: ${(error as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
 }
 const bandwidth = values.bandwidth === undefined ? undefined : parseSize(values.bandwidth);
 const catalogue = createCatalogue({
@@ -56,10 +73,12 @@ const hub = await startMockHub({
   port: Number(values.port),
   credentials: credentialsOf(values.username, values.password),
   downloadCredentials: credentialsOf(values["download-username"], values["download-password"]),
-  faults: FAULT_PROFILES[profile],
+  faults,
   bandwidthBytesPerSecond: typeof bandwidth === "number" ? bandwidth : undefined,
 });
-console.log(`mock hub listening on ${hub.url} (${catalogue.products.length} products, faults: ${profile})`);
+console.log(
+  `mock hub listening on ${hub.url} (${catalogue.products.length} products, faults: ${values.faults === undefined ? profile : "custom plan"})`,
+);
 console.log(`  DHuS search  ${hub.url}/dhus/search   CDSE OData  ${hub.url}/odata/v1/Products`);
 console.log(`  catalogue    ${hub.url}/__mock/catalogue   stats ${hub.url}/__mock/stats`);
 const stop = async () => {

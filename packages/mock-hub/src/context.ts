@@ -74,14 +74,22 @@ export function productValue(
   }
   ctx.stats.countGranule(product.id, "valueGets");
   if (range !== undefined) ctx.stats.countGranule(product.id, "rangeGets");
-  const { start, end } = range ?? { start: 0, end: size };
-  const faults = ctx.faults.bodyFaults(product.id, start, end, size);
+  const asked = range ?? { start: 0, end: size };
+  // rangeEarly: the 206 starts before the asked offset, and its Content-Range says so.
+  const early = range === undefined ? undefined : ctx.faults.rangeEarlyBytes(product.id, asked.start);
+  const start = asked.start - (early ?? 0);
+  const faults = ctx.faults.bodyFaults(product.id, start, asked.end, size);
+  // lengthShorter: the body and its Content-Length stop short of the product (what a client sees of
+  // a server writing past a short Content-Length: its HTTP parser never delivers the excess).
+  const end = asked.end - (faults.claimFewerBytes ?? 0);
+  const claimed = end - start + (faults.claimExtraBytes ?? 0);
   return {
     status: range === undefined ? 200 : 206,
     headers: {
       ...headers,
-      "content-length": String(end - start),
-      ...(range === undefined ? {} : { "content-range": `bytes ${start}-${end - 1}/${size}` }),
+      // trailingGarbage: no Content-Length, so the body's end is where the hub says it is.
+      ...(faults.garbageBytes === undefined ? { "content-length": String(claimed) } : {}),
+      ...(range === undefined ? {} : { "content-range": `bytes ${start}-${asked.end - 1}/${size}` }),
     },
     product: { granuleId: product.id, start, end, faults, onClose },
   };

@@ -1,6 +1,6 @@
 import type { MockProduct } from "./catalogue";
 import { faultResponse, type HubContext, humanSize, productValue } from "./context";
-import { basicAuthorized, json, type MockRequest, type MockResponse, text } from "./http";
+import { basicAuthorized, endlessJson, json, type MockRequest, type MockResponse, text } from "./http";
 
 const MAX_ROWS = 100;
 const PLATFORM_IDENTIFIERS: Record<string, string> = { S2A: "2015-028A", S2B: "2017-013A", S2C: "2024-157A" };
@@ -107,7 +107,7 @@ export function parseDhusQuery(q: string): DhusQuery {
         break;
       }
       case "platformserialidentifier": {
-        const platform = /^Sentinel-2([ABC])$/i.exec(term);
+        const platform = /^Sentinel-2([A-Z])$/i.exec(term);
         if (platform?.[1] === undefined) query.matchesAny = false;
         else query.platform = `S2${platform[1].toUpperCase()}`;
         break;
@@ -153,7 +153,13 @@ function search(ctx: HubContext, req: MockRequest): MockResponse {
   }
 
   const fault = ctx.faults.searchFault(`dhus:${q}:${rows}:${orderby}:${start}`, start);
-  if (fault !== undefined && fault.kind !== "malformedPage") {
+  if (fault?.kind === "endlessBody") {
+    return endlessJson(
+      `{"feed":{"opensearch:totalResults":"${ctx.catalogue.products.length}","entry":[`,
+      `{"id":"00000000-0000-4000-8000-000000000000","title":"endless"},`,
+    );
+  }
+  if (fault !== undefined && fault.kind !== "malformedPage" && fault.kind !== "ignoreOffset") {
     return faultResponse(
       fault.kind === "http5xx"
         ? { kind: "http5xx", status: fault.status ?? 503 }
@@ -173,7 +179,9 @@ function search(ctx: HubContext, req: MockRequest): MockResponse {
   );
   // The catalogue is sorted oldest first; ties are broken by id, so paging is stable.
   const ordered = orderby.endsWith("desc") ? [...matching].reverse() : matching;
-  const page = ordered.slice(start, start + rows);
+  // ignoreOffset: the first page whatever `start` asked, while the feed still echoes `start`.
+  const served = fault?.kind === "ignoreOffset" ? 0 : start;
+  const page = ordered.slice(served, served + rows);
   const base = `${req.baseUrl}${ctx.dhusPrefix}`;
   const self = `${base}/search?${req.query.toString()}`;
   const total = ordered.length;

@@ -13,6 +13,17 @@ import { fractionOf } from "./random";
  * - `corruptOnce`   `$value` GET: one byte (the middle of the product) is flipped the first time it is served.
  * - `corruptAlways` `$value` GET: that byte is flipped every time.
  * - `malformedPage` search pages only: the JSON is cut short.
+ * - `endlessBody`   search pages only: 200 with a JSON body that never ends (until the client hangs up).
+ * - `ignoreOffset`  search pages only: DHuS `start` / CDSE `$skip` is ignored, the first page is served
+ *                   (DHuS still echoes the requested `start` as `opensearch:startIndex`: the harder lie).
+ * - `lengthLonger`  `$value` GET: Content-Length claims `bytes` (default 1000) more than is sent; the
+ *                   connection is reset after the real bytes.
+ * - `lengthShorter` `$value` GET: Content-Length and body stop `bytes` (default 1000) short of the product
+ *                   (bytes a server writes past a short Content-Length never reach an HTTP client).
+ * - `trailingGarbage` `$value` GET: no Content-Length (chunked) and `bytes` (default 4096) of garbage after the product.
+ * - `rangeEarly`    `$value` GET with a Range from N > 0: a 206 from N − `bytes` (default 1000), as its Content-Range says.
+ * - `offline`       CDSE listings and single product say `Online: false` for the first `times` single-product
+ *                   requests (default 2), then the product comes online; the zipper still answers.
  * Faults with `times` hit that many requests, then the route recovers (`Infinity`: always).
  */
 export const FAULT_KINDS = [
@@ -26,10 +37,30 @@ export const FAULT_KINDS = [
   "checksumLate",
   "authRefused",
   "malformedPage",
+  "endlessBody",
+  "ignoreOffset",
+  "lengthLonger",
+  "lengthShorter",
+  "trailingGarbage",
+  "rangeEarly",
+  "offline",
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
-export type GranuleFaultKind = Exclude<FaultKind, "malformedPage">;
-export type SearchFaultKind = "http5xx" | "throttle429" | "authRefused" | "malformedPage";
+const SEARCH_ONLY_KINDS = ["malformedPage", "endlessBody", "ignoreOffset"] as const;
+export type GranuleFaultKind = Exclude<FaultKind, (typeof SEARCH_ONLY_KINDS)[number]>;
+export type SearchFaultKind =
+  | "http5xx"
+  | "throttle429"
+  | "authRefused"
+  | "malformedPage"
+  | "endlessBody"
+  | "ignoreOffset";
+const SEARCH_FAULT_KINDS: readonly SearchFaultKind[] = [
+  "http5xx",
+  "throttle429",
+  "authRefused",
+  ...SEARCH_ONLY_KINDS,
+];
 /** The routes a granule fault can hit: the checksum (DHuS checksum, CDSE single product) and the download. */
 export type GranuleRoute = "checksum" | "value";
 
@@ -42,7 +73,7 @@ export interface GranuleFault {
   /** Status for http5xx (default 503) and gone (default 404). */
   status?: number;
   retryAfterSeconds?: number;
-  /** resetAfterBytes: body bytes sent before the reset. */
+  /** resetAfterBytes: body bytes sent before the reset; lengthLonger/lengthShorter/trailingGarbage/rangeEarly: the lie's size. */
   bytes?: number;
   /** trickle: body rate. */
   bytesPerSecond?: number;
@@ -92,12 +123,18 @@ export interface BodyFaults {
   bytesPerSecond?: number;
   /** Offset of the byte to flip. */
   corruptAt?: number;
+  /** Content-Length claims this many bytes more than sent; the connection is reset after the body. */
+  claimExtraBytes?: number;
+  /** Content-Length and body stop this many bytes short of the product's end. */
+  claimFewerBytes?: number;
+  /** Garbage bytes after the product, in a body without Content-Length. */
+  garbageBytes?: number;
 }
 
 const ALWAYS = Number.POSITIVE_INFINITY;
 
 /** Named fault profiles for the CLI and the local mode. */
-export const FAULT_PROFILES: Record<"none" | "light" | "heavy", FaultPlan> = {
+export const FAULT_PROFILES: Record<"none" | "light" | "heavy" | "lying", FaultPlan> = {
   none: {},
   light: {
     rates: { http5xx: 0.03, throttle429: 0.03, resetAfterBytes: 0.03, corruptOnce: 0.01, checksumLate: 0.02 },
@@ -113,6 +150,19 @@ export const FAULT_PROFILES: Record<"none" | "light" | "heavy", FaultPlan> = {
       corruptAlways: 0.01,
       malformedPage: 0.05,
     },
+  },
+  /** A hub that lies about framing, ranges and availability, and trickles; for the hostile-hub tests. */
+  lying: {
+    rates: {
+      lengthLonger: 0.05,
+      lengthShorter: 0.05,
+      trailingGarbage: 0.05,
+      rangeEarly: 0.05,
+      resetAfterBytes: 0.1,
+      trickle: 0.02,
+      offline: 0.05,
+    },
+    defaults: { trickleBytesPerSecond: 1024 },
   },
 };
 
@@ -200,6 +250,15 @@ export class FaultEngine {
       } else if (fault.kind === "trickle" && this.take(key, this.timesOf(fault))) {
         out.bytesPerSecond = fault.bytesPerSecond ?? this.plan.defaults?.trickleBytesPerSecond ?? 16 * 1024;
         this.record(granuleId, fault);
+      } else if (fault.kind === "lengthLonger" && this.take(key, this.timesOf(fault))) {
+        out.claimExtraBytes = fault.bytes ?? 1000;
+        this.record(granuleId, fault);
+      } else if (fault.kind === "lengthShorter" && this.take(key, this.timesOf(fault))) {
+        out.claimFewerBytes = Math.min(fault.bytes ?? 1000, Math.max(0, end - start - 1));
+        this.record(granuleId, fault);
+      } else if (fault.kind === "trailingGarbage" && this.take(key, this.timesOf(fault))) {
+        out.garbageBytes = fault.bytes ?? 4096;
+        this.record(granuleId, fault);
       } else if (
         (fault.kind === "corruptOnce" || fault.kind === "corruptAlways") &&
         corruptAt >= start &&
@@ -211,6 +270,31 @@ export class FaultEngine {
       }
     }
     return out;
+  }
+
+  /** How many bytes early a Range answer starts (rangeEarly), consuming one hit; undefined to answer it right. */
+  rangeEarlyBytes(granuleId: string, requestedStart: number): number | undefined {
+    if (requestedStart === 0) return undefined;
+    for (const [index, fault] of this.faultsOf(granuleId).entries()) {
+      if (fault.kind !== "rangeEarly" || !this.take(`${granuleId}#${index}`, this.timesOf(fault))) continue;
+      this.record(granuleId, fault);
+      return Math.min(requestedStart, fault.bytes ?? 1000);
+    }
+    return undefined;
+  }
+
+  /** Whether CDSE says `Online: false` for the product; `consume` on single-product requests spends a hit. */
+  offline(granuleId: string, consume: boolean): boolean {
+    for (const [index, fault] of this.faultsOf(granuleId).entries()) {
+      if (fault.kind !== "offline") continue;
+      const key = `${granuleId}#${index}`;
+      if (!consume) return (this.hits.get(key) ?? 0) < this.timesOf(fault);
+      if (this.take(key, this.timesOf(fault))) {
+        this.record(granuleId, fault);
+        return true;
+      }
+    }
+    return false;
   }
 
   /** A fault for a search page, consuming one hit. `pageKey` names the page (query and offset). */
@@ -238,7 +322,7 @@ export class FaultEngine {
     if (drawn === undefined) {
       drawn = [];
       for (const [kind, rate] of Object.entries(this.plan.rates ?? {}) as [FaultKind, number][]) {
-        if (kind === "malformedPage") continue;
+        if (!isGranuleKind(kind)) continue;
         if (fractionOf(`${this.seed()}:${kind}:${granuleId}`) < rate) drawn.push({ kind });
       }
       this.rateFaults.set(granuleId, drawn);
@@ -252,6 +336,7 @@ export class FaultEngine {
 
   private timesOf(fault: GranuleFault): number {
     if (fault.kind === "gone" || fault.kind === "corruptAlways") return ALWAYS;
+    if (fault.kind === "offline") return fault.times ?? this.plan.defaults?.times ?? 2;
     if (fault.kind === "corruptOnce") return 1;
     if (fault.kind === "checksumLate") return fault.times ?? this.plan.defaults?.checksumLateRequests ?? 2;
     return fault.times ?? this.plan.defaults?.times ?? 1;
@@ -275,6 +360,10 @@ export class FaultEngine {
   }
 }
 
+function isGranuleKind(kind: FaultKind): kind is GranuleFaultKind {
+  return !(SEARCH_ONLY_KINDS as readonly string[]).includes(kind);
+}
+
 function validatePlan(plan: FaultPlan): FaultPlan {
   for (const [kind, rate] of Object.entries(plan.rates ?? {})) {
     if (!(FAULT_KINDS as readonly string[]).includes(kind))
@@ -286,14 +375,14 @@ function validatePlan(plan: FaultPlan): FaultPlan {
     for (const fault of Array.isArray(faults) ? faults : [faults]) {
       if (
         !(FAULT_KINDS as readonly string[]).includes(fault.kind) ||
-        fault.kind === ("malformedPage" as string)
+        (SEARCH_ONLY_KINDS as readonly string[]).includes(fault.kind)
       ) {
         throw new RangeError(`granules.${id}: ${fault.kind} is not a granule fault kind`);
       }
     }
   }
   for (const fault of plan.search ?? []) {
-    if (!["http5xx", "throttle429", "authRefused", "malformedPage"].includes(fault.kind)) {
+    if (!SEARCH_FAULT_KINDS.includes(fault.kind)) {
       throw new RangeError(`search: ${fault.kind} is not a search fault kind`);
     }
   }

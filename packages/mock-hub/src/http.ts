@@ -28,6 +28,13 @@ export interface MockResponse {
   headers: Record<string, string>;
   body?: string | Buffer;
   product?: ProductBody;
+  /** A body that never ends: `prefix`, then `filler` again and again until the client hangs up. */
+  endless?: { prefix: string; filler: string };
+}
+
+/** A 200 JSON answer that opens an array and never closes it (the endlessBody search fault). */
+export function endlessJson(prefix: string, filler: string): MockResponse {
+  return { status: 200, headers: { "content-type": "application/json" }, endless: { prefix, filler } };
 }
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): MockResponse {

@@ -29,7 +29,7 @@ export const handler: FunctionUrlHandler = (event) => {
 export function optionsFromEnvironment(env: Record<string, string | undefined>): HubContextOptions {
   const profile = (env.MOCK_HUB_FAULT_PROFILE ?? "none") as keyof typeof FAULT_PROFILES;
   if (FAULT_PROFILES[profile] === undefined)
-    throw new RangeError(`MOCK_HUB_FAULT_PROFILE must be none, light or heavy`);
+    throw new RangeError(`MOCK_HUB_FAULT_PROFILE must be one of ${Object.keys(FAULT_PROFILES).join(", ")}`);
   return {
     catalogue: createCatalogue({
       seed: env.MOCK_HUB_SEED ?? "42",
@@ -69,6 +69,15 @@ async function answer(
     body,
     baseUrl: `https://${event.requestContext.domainName}`,
   });
+  if (response.endless !== undefined) {
+    // A function URL buffers its answer: an endless body cannot be sent, only its first 1 MB.
+    const { prefix, filler } = response.endless;
+    return {
+      statusCode: 200,
+      headers: response.headers,
+      body: prefix + filler.repeat(1_000_000 / filler.length),
+    };
+  }
   const product = response.product;
   if (product === undefined) {
     const raw = response.body ?? "";

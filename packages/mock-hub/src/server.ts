@@ -97,6 +97,10 @@ async function serve(
     baseUrl: `http://${host}`,
   });
   res.writeHead(response.status, response.headers);
+  if (response.endless !== undefined) {
+    await sendEndless(res, response.endless);
+    return;
+  }
   if (response.product === undefined) {
     res.end(response.body);
     return;
@@ -155,9 +159,33 @@ async function sendProduct(
         if (!res.write(part)) await drainOrClose(res);
       }
     }
+    if (faults.garbageBytes !== undefined && !closed) {
+      const garbage = Buffer.alloc(faults.garbageBytes, 0x5a);
+      ctx.stats.countGranule(granuleId, "bytesServed", garbage.length);
+      if (!res.write(garbage)) await drainOrClose(res);
+    }
+    if (faults.claimExtraBytes !== undefined) {
+      // The framing lied: after the real bytes the connection goes, as a server that gave up would.
+      if (!closed) await flushed(res, Buffer.alloc(0));
+      res.socket?.destroy();
+      return;
+    }
     res.end();
   } finally {
     body.onClose();
+  }
+}
+
+/** Writes `prefix` and then `filler` forever, respecting backpressure, until the client hangs up. */
+async function sendEndless(res: ServerResponse, body: { prefix: string; filler: string }): Promise<void> {
+  let closed = false;
+  res.once("close", () => {
+    closed = true;
+  });
+  const filler = Buffer.from(body.filler.repeat(Math.max(1, Math.floor(65_536 / body.filler.length))));
+  res.write(body.prefix);
+  while (!closed) {
+    if (!res.write(filler)) await drainOrClose(res);
   }
 }
 

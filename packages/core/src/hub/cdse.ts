@@ -2,6 +2,7 @@ import * as v from "valibot";
 import {
   ChecksumNotPublishedError,
   GranuleGoneError,
+  GranuleOfflineError,
   HubAuthError,
   HubThrottledError,
   InvalidHubDataError,
@@ -17,9 +18,10 @@ import {
   parseProductName,
   quoteValue,
 } from "../filters";
-import { type DiscoveredGranule, PLATFORMS, type Platform } from "../granule";
+import { type DiscoveredGranule, isPlatform, type Platform } from "../granule";
 import { type Credentials, getJson, type HttpTuning, openStream } from "./http";
 import type { DownloadStream, Hub, HubCallOptions, RejectedEntry, SearchPage, SearchQuery } from "./hub";
+import { hubTimestampToIso } from "./timestamp";
 import { CDSE_TOKEN_URL, CdseTokenManager } from "./token";
 
 /** CDSE refuses `$skip` above this: a query with more results is split into smaller publication windows. */
@@ -81,7 +83,7 @@ const ENVELOPE_SCHEMA = v.object({
 
 const TIMESTAMP = v.pipe(
   v.string(),
-  v.check((value) => !Number.isNaN(Date.parse(value)), "is not a timestamp"),
+  v.check((value) => hubTimestampToIso(value) !== undefined, "is not an RFC 3339 timestamp with a zone"),
 );
 
 const CHECKSUM_SCHEMA = v.optional(
@@ -95,10 +97,12 @@ const PRODUCT_SCHEMA = v.looseObject({
   PublicationDate: TIMESTAMP,
   ContentDate: v.looseObject({ Start: TIMESTAMP, End: TIMESTAMP }),
   Checksum: CHECKSUM_SCHEMA,
+  // CDSE lists products not yet (or no longer) served from its online storage with Online: false.
+  Online: v.optional(v.boolean()),
   Attributes: v.optional(v.array(v.looseObject({ Name: v.string(), Value: v.optional(v.unknown()) }))),
 });
 
-const PRODUCT_CHECKSUM_SCHEMA = v.looseObject({ Checksum: CHECKSUM_SCHEMA });
+const PRODUCT_CHECKSUM_SCHEMA = v.looseObject({ Checksum: CHECKSUM_SCHEMA, Online: v.optional(v.boolean()) });
 
 type Product = v.InferOutput<typeof PRODUCT_SCHEMA>;
 
@@ -178,6 +182,7 @@ export class CdseHub implements Hub {
       tokens = new CdseTokenManager({
         tokenUrl: options.tokenUrl ?? CDSE_TOKEN_URL,
         credentials: options.credentials,
+        ...(http.maxJsonBytes !== undefined && { maxJsonBytes: http.maxJsonBytes }),
       });
     }
     this.tokens = tokens;
@@ -190,6 +195,11 @@ export class CdseHub implements Hub {
     this.#planTtlMs = planTtlMs;
     this.#planConcurrency = planConcurrency;
     this.#now = now;
+  }
+
+  /** CDSE's `ContentLength` is the product's exact byte count. */
+  sizeToleranceBytes(_sizeBytes: number): number {
+    return 0;
   }
 
   /**
@@ -281,7 +291,8 @@ export class CdseHub implements Hub {
 
   /**
    * The hub's MD5 of a product, asked afresh each time (ESA's first published checksum is sometimes wrong).
-   * @throws ChecksumNotPublishedError (no MD5 yet), GranuleGoneError (404/410), InvalidHubDataError,
+   * @throws ChecksumNotPublishedError (no MD5 yet), GranuleOfflineError (`Online: false`),
+   *   GranuleGoneError (404/410), InvalidHubDataError,
    *   HubThrottledError, HubUnavailableError, InvalidInputError (bad id).
    */
   async getChecksum(granuleId: string, options: HubCallOptions = {}): Promise<string> {
@@ -298,6 +309,9 @@ export class CdseHub implements Hub {
         url,
         granuleId,
       });
+    // Offline: the zipper would not serve it (or serve an error page). The granule stays recorded and
+    // the retryable error brings it back until CDSE has it online again; never a terminal failure.
+    if (parsed.output.Online === false) throw new GranuleOfflineError(granuleId);
     const md5 = md5Of(parsed.output.Checksum);
     // CDSE publishes the MD5 hours after the product: retry later, never download unverifiable bytes.
     if (md5 === undefined) throw new ChecksumNotPublishedError(granuleId);
@@ -337,7 +351,12 @@ export class CdseHub implements Hub {
           trustedRedirectHosts: this.#trustedRedirectHosts,
           goneError: (status) => new GranuleGoneError(granuleId, status),
         });
-        return { body: opened.body, offset: opened.offset, contentLength: opened.contentLength };
+        return {
+          body: opened.body,
+          offset: opened.offset,
+          contentLength: opened.contentLength,
+          ...(opened.totalLength !== undefined && { totalLength: opened.totalLength }),
+        };
       } catch (error) {
         // A token can be revoked before it expires (session limit, logout): renew once, then give up.
         if (error instanceof HubAuthError && error.status === 401 && !tokenFailed && attempt === 1) {
@@ -419,6 +438,10 @@ export class CdseHub implements Hub {
         });
     });
     const entriesOnPage = page.entries.length;
+    const entryIds = page.entries.map((entry) => {
+      const id = typeof entry === "object" && entry !== null ? (entry as { Id?: unknown }).Id : undefined;
+      return typeof id === "string" ? id : "";
+    });
     // An empty page inside a window (products withdrawn since counting) moves on to the next window.
     const next = entriesOnPage > 0 ? offset + entriesOnPage : windowEnd;
     const more = next < totalResults || (entriesOnPage > 0 && page.nextLink !== undefined);
@@ -427,6 +450,7 @@ export class CdseHub implements Hub {
       entriesOnPage,
       granules,
       rejected,
+      entryIds,
       ...(more && next > offset ? { nextOffset: next } : {}),
     };
   }
@@ -467,7 +491,7 @@ function toDiscoveredGranule(product: Product): DiscoveredGranule {
   };
   const serial = attribute("platformSerialIdentifier");
   const platform = serial === undefined ? parts?.mission : `S2${serial.toUpperCase()}`;
-  if (!PLATFORMS.includes(platform as Platform))
+  if (!isPlatform(platform))
     throw new InvalidHubDataError(`product ${product.Id}: unknown platform ${quoteValue(platform)}`, context);
   const tileAttribute = attribute("tileId");
   const tileId = normalizeTileId(tileAttribute ?? parts?.tileId ?? "");
@@ -480,7 +504,7 @@ function toDiscoveredGranule(product: Product): DiscoveredGranule {
     granuleId: product.Id,
     name,
     tileId,
-    platform: platform as Platform,
+    platform,
     sensingStart: isoOf(product.ContentDate.Start),
     sensingEnd: isoOf(product.ContentDate.End),
     publishedAt: isoOf(product.PublicationDate),
@@ -510,8 +534,9 @@ function attributeEquals(name: string, value: string): string {
   );
 }
 
+/** Only called on values TIMESTAMP accepted. */
 function isoOf(timestamp: string): string {
-  return new Date(Date.parse(timestamp)).toISOString();
+  return hubTimestampToIso(timestamp) ?? timestamp;
 }
 
 function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
@@ -538,7 +563,7 @@ function baseUrl(value: string, field: string): string {
 function windowOf(query: SearchQuery): Window {
   if (!isValidDay(query.day))
     throw new InvalidInputError(`day must be YYYY-MM-DD, got ${JSON.stringify(query.day)}`, { field: "day" });
-  if (!PLATFORMS.includes(query.platform))
+  if (!isPlatform(query.platform))
     throw new InvalidInputError(`unknown platform ${JSON.stringify(query.platform)}`, { field: "platform" });
   const dayStart = Date.parse(`${query.day}T00:00:00.000Z`);
   const from = query.from === undefined ? dayStart : Date.parse(query.from);

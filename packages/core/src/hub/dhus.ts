@@ -13,9 +13,10 @@ import {
   normalizeTileId,
   parseProductName,
 } from "../filters";
-import { type DiscoveredGranule, PLATFORMS, type Platform } from "../granule";
+import { type DiscoveredGranule, isPlatform, type Platform } from "../granule";
 import { type Authorizer, basicAuth, type Credentials, getJson, type HttpTuning, openStream } from "./http";
 import type { DownloadStream, Hub, HubCallOptions, RejectedEntry, SearchPage, SearchQuery } from "./hub";
+import { hubTimestampToIso } from "./timestamp";
 
 export interface DhusHubOptions {
   /** Search (and download) host, e.g. https://scihub.copernicus.eu — the `/dhus/...` paths are appended. */
@@ -66,6 +67,16 @@ export class DhusHub implements Hub {
   }
 
   /**
+   * DHuS prints sizes with two decimals in binary units ("660.95 MB"), so the byte count it gives is
+   * within half a hundredth of that unit; one hundredth leaves room for how the hub rounds.
+   */
+  sizeToleranceBytes(sizeBytes: number): number {
+    let unit = 1;
+    while (unit * 1024 <= sizeBytes && unit < 1024 ** 4) unit *= 1024;
+    return unit === 1 ? 0 : Math.ceil(unit / 100);
+  }
+
+  /**
    * Lists one page of the day's Level-1C products of one platform, validated and filtered.
    * @throws HubThrottledError, HubUnavailableError, HubAuthError, InvalidHubDataError (malformed page),
    *   InvalidInputError (bad query or offset)
@@ -88,6 +99,14 @@ export class DhusHub implements Hub {
     }
     const feed = parsed.output.feed;
     const totalResults = Number(feed["opensearch:totalResults"]);
+    const startIndex = feed["opensearch:startIndex"];
+    if (startIndex !== undefined && Number(startIndex) !== offset) {
+      // A hub that ignores `start` answers the first page forever: the query would never end.
+      throw new InvalidHubDataError(
+        `DHuS search page asked from ${offset} answered opensearch:startIndex ${startIndex}`,
+        { url },
+      );
+    }
     // DHuS sends no `entry` for an empty page and a bare object, not an array, for a single result.
     const entries = feed.entry === undefined ? [] : Array.isArray(feed.entry) ? feed.entry : [feed.entry];
     const granules: DiscoveredGranule[] = [];
@@ -100,7 +119,11 @@ export class DhusHub implements Hub {
     const reached = offset + entries.length;
     // An empty page ends the search even if the total says more: paging on would loop forever.
     const nextOffset = entries.length > 0 && reached < totalResults ? reached : undefined;
-    return { totalResults, entriesOnPage: entries.length, granules, rejected, nextOffset };
+    const entryIds = entries.map((entry) => {
+      const id = typeof entry === "object" && entry !== null ? (entry as { id?: unknown }).id : undefined;
+      return typeof id === "string" ? id : "";
+    });
+    return { totalResults, entriesOnPage: entries.length, granules, rejected, nextOffset, entryIds };
   }
 
   /**
@@ -151,16 +174,21 @@ export class DhusHub implements Hub {
       trustedRedirectHosts: this.#trustedRedirectHosts,
       goneError: (status) => new GranuleGoneError(granuleId, status),
     });
-    return { body: opened.body, offset: opened.offset, contentLength: opened.contentLength };
+    return {
+      body: opened.body,
+      offset: opened.offset,
+      contentLength: opened.contentLength,
+      ...(opened.totalLength !== undefined && { totalLength: opened.totalLength }),
+    };
   }
 
   #searchUrl(query: SearchQuery, offset: number): string {
     if (!isValidDay(query.day)) {
       throw new InvalidInputError(`query.day must be YYYY-MM-DD, got ${query.day}`, { field: "day" });
     }
-    if (!PLATFORMS.includes(query.platform)) {
+    if (!isPlatform(query.platform)) {
       throw new InvalidInputError(
-        `query.platform must be one of ${PLATFORMS.join(", ")}, got ${query.platform}`,
+        `query.platform must be a Sentinel-2 platform (S2[A-Z]), got ${query.platform}`,
         {
           field: "platform",
         },
@@ -232,9 +260,9 @@ export class DhusHub implements Hub {
     if (sizeBytes === undefined) return { reason: `size ${JSON.stringify(field("size"))} is not readable` };
     const times: string[] = [];
     for (const key of ["beginposition", "endposition", "ingestiondate"] as const) {
-      const time = timestamp(field(key));
+      const time = hubTimestampToIso(field(key));
       if (time === undefined)
-        return { reason: `${key} ${JSON.stringify(field(key))} is not a UTC timestamp` };
+        return { reason: `${key} ${JSON.stringify(field(key).slice(0, 40))} is not an RFC 3339 timestamp` };
       times.push(time);
     }
     const [sensingStart = "", sensingEnd = "", publishedAt = ""] = times;
@@ -287,6 +315,8 @@ const SearchEntry = v.object({
 const SearchEnvelope = v.object({
   feed: v.object({
     "opensearch:totalResults": v.pipe(v.string(), v.regex(/^\d+$/, "totalResults is not a count")),
+    // DHuS echoes the page's `start` (0-based) here.
+    "opensearch:startIndex": v.optional(v.pipe(v.string(), v.regex(/^\d+$/, "startIndex is not an index"))),
     // Entries are validated one by one, so one malformed entry is rejected without losing the page.
     entry: v.optional(v.union([v.array(v.unknown()), v.looseObject({})])),
   }),
@@ -348,7 +378,7 @@ function platformName(platform: Platform): string {
 function platformOf(serialIdentifier: string): Platform | undefined {
   const match = /^Sentinel-2([A-Z])$/.exec(serialIdentifier.trim());
   const platform = match === null ? undefined : `S2${match[1]}`;
-  return PLATFORMS.find((candidate) => candidate === platform);
+  return isPlatform(platform) ? platform : undefined;
 }
 
 /** DHuS writes sizes for humans ("660.95 MB"); binary units, so the byte count is approximate. */
@@ -363,12 +393,6 @@ function parseSize(value: string): number | undefined {
 
 /** S3's largest object, 5 TiB; a Sentinel-2 L1C product is about 1 GB. */
 const MAX_PRODUCT_BYTES = 5 * 1024 ** 4;
-
-function timestamp(value: string): string | undefined {
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(value)) return undefined;
-  const time = Date.parse(value);
-  return Number.isNaN(time) ? undefined : new Date(time).toISOString();
-}
 
 function rejectedEntry(entry: unknown, position: number, reason: string): RejectedEntry {
   const record = typeof entry === "object" && entry !== null ? (entry as Record<string, unknown>) : {};

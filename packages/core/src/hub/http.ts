@@ -3,6 +3,8 @@ import type { Readable } from "node:stream";
 import got, { type BeforeRedirectHook, type Request, RequestError } from "got";
 import pRetry, { AbortError } from "p-retry";
 import {
+  DownloaderError,
+  HubAnswerTooLargeError,
   HubAuthError,
   HubThrottledError,
   HubUnavailableError,
@@ -40,6 +42,11 @@ export interface HttpTuning {
   timeoutMs?: number;
   /** openStream: longest silence of the socket while the body flows. Default 60000. */
   idleTimeoutMs?: number;
+  /**
+   * getJson: largest JSON answer read, in bytes (after decompression). A body beyond it is cut
+   * where it crosses the cap and refused with HubAnswerTooLargeError. Default 8 MiB (HUB_MAX_JSON_BYTES).
+   */
+  maxJsonBytes?: number;
 }
 
 export interface HttpRequestOptions extends HttpTuning {
@@ -60,10 +67,21 @@ export interface OpenStreamOptions extends HttpRequestOptions {
 export interface OpenedStream {
   body: Readable;
   status: number;
-  /** Where the body starts: `offset` when the hub answered 206, 0 when it ignored Range (200). */
+  /**
+   * Where the body starts: the Content-Range start of a 206 (normally the requested `offset`; a lying
+   * hub may start elsewhere), 0 when it ignored Range (200).
+   */
   offset: number;
   contentLength?: number;
+  /** The complete length a 206's Content-Range names, when it names one. */
+  totalLength?: number;
 }
+
+/**
+ * Default cap on a hub's JSON answer: a 1,000-entry CDSE page with attributes is ~2.5 MB, so 8 MiB
+ * leaves room while keeping a hostile endless body far inside FetchPage's 512 MB.
+ */
+export const DEFAULT_MAX_JSON_BYTES = 8 * 1024 * 1024;
 
 const DEFAULTS = {
   retries: 4,
@@ -72,6 +90,7 @@ const DEFAULTS = {
   maxRetryAfterSeconds: 120,
   timeoutMs: 60_000,
   idleTimeoutMs: 60_000,
+  maxJsonBytes: DEFAULT_MAX_JSON_BYTES,
 } as const;
 
 /** Basic auth headers for a hub account. */
@@ -107,7 +126,9 @@ export function redactUrl(url: string | URL): string {
 
 /**
  * GETs a JSON document from a hub, retrying throttling and transient failures, and returns the parsed body.
+ * The body is read as a stream and never beyond `maxJsonBytes`.
  * @throws HubThrottledError, HubUnavailableError (retries exhausted, including a body that is not JSON),
+ *   HubAnswerTooLargeError (a body over the cap, retries exhausted),
  *   HubAuthError, InvalidHubDataError (unexpected status), `goneError(status)` on 404/410, InvalidInputError (bad option);
  *   the signal's reason when aborted.
  */
@@ -116,35 +137,77 @@ export async function getJson(url: string, options: HttpRequestOptions = {}): Pr
   return withRetries(settings, async () => {
     const auth = await resolveAuth(options.authorize);
     const where = redactUrl(url);
-    let response: { statusCode: number; headers: IncomingHttpHeaders; body: string };
+    const request = got.stream(url, {
+      headers: { accept: "application/json", ...options.headers, ...auth },
+      signal: options.signal,
+      timeout: { request: settings.timeoutMs },
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+      hooks: { beforeRedirect: [carryAuthOnTrustedRedirect(url, auth, options.trustedRedirectHosts)] },
+    });
+    let response: { statusCode: number; headers: IncomingHttpHeaders };
+    let text: string;
     try {
-      response = await got(url, {
-        headers: { accept: "application/json", ...options.headers, ...auth },
-        signal: options.signal,
-        timeout: { request: settings.timeoutMs },
-        retry: { limit: 0 },
-        throwHttpErrors: false,
-        responseType: "text",
-        hooks: { beforeRedirect: [carryAuthOnTrustedRedirect(url, auth, options.trustedRedirectHosts)] },
-      });
+      response = await waitForResponse(request);
+      if (response.statusCode !== 200) {
+        request.destroy();
+        throw statusError(response.statusCode, response.headers, where, options.goneError);
+      }
+      text = await readCapped(request, response.headers, where, settings.maxJsonBytes);
     } catch (error) {
+      request.destroy();
+      if (error instanceof DownloaderError) throw error;
       throw requestFailure(error, where, options.signal, auth);
     }
-    if (response.statusCode !== 200) {
-      throw statusError(response.statusCode, response.headers, where, options.goneError);
-    }
     try {
-      return JSON.parse(response.body) as unknown;
+      return JSON.parse(text) as unknown;
     } catch (error) {
       // A 200 whose body does not parse is a page cut short or an HTML maintenance page: transient
       // in practice, so it is retried like a 5xx. JSON of the wrong shape stays InvalidHubDataError
       // (terminal: contract drift). Name what came back, never its content.
       throw new HubUnavailableError(
-        `GET ${where} answered a body that is not JSON (${response.headers["content-type"] ?? "no content-type"}, ${response.body.length} characters)`,
+        `GET ${where} answered a body that is not JSON (${response.headers["content-type"] ?? "no content-type"}, ${text.length} characters)`,
         { url: where, status: response.statusCode, cause: sanitizedCause(error, auth) },
       );
     }
   });
+}
+
+/**
+ * Reads a response body as UTF-8 text, refusing it once it passes `maxBytes`: up front when its
+ * Content-Length says so (and it is not compressed), else as soon as the bytes read cross the cap,
+ * so an endless body costs the cap in memory and never more.
+ * @throws HubAnswerTooLargeError; the stream's own error otherwise.
+ */
+export async function readCapped(
+  body: Readable,
+  headers: IncomingHttpHeaders,
+  where: string,
+  maxBytes: number,
+): Promise<string> {
+  const declared = parseContentLength(headers["content-length"]);
+  const encoded = headers["content-encoding"] !== undefined && headers["content-encoding"] !== "identity";
+  const tooLarge = (what: string) =>
+    new HubAnswerTooLargeError(`GET ${where} answered ${what}, over the cap of ${maxBytes} bytes`, {
+      url: where,
+      maxBytes,
+    });
+  if (!encoded && declared !== undefined && declared > maxBytes) {
+    body.destroy();
+    throw tooLarge(`a body of ${declared} bytes (Content-Length)`);
+  }
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of body) {
+    const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+    length += bytes.length;
+    if (length > maxBytes) {
+      body.destroy();
+      throw tooLarge(`more than ${maxBytes} bytes`);
+    }
+    chunks.push(bytes);
+  }
+  return Buffer.concat(chunks, length).toString("utf8");
 }
 
 /**
@@ -199,14 +262,17 @@ export async function openStream(url: string, options: OpenStreamOptions = {}): 
     }
     const contentLength = parseContentLength(response.headers["content-length"]);
     if (status === 206) {
-      const start = contentRangeStart(response.headers["content-range"]);
-      if (start !== undefined && start !== offset) {
-        request.destroy();
-        throw new InvalidHubDataError(`GET ${where} answered bytes from ${start} to a Range from ${offset}`, {
-          url: where,
-        });
-      }
-      return { body: request, status, offset, contentLength };
+      // A body that starts elsewhere than asked is reported as it is (offset = where it starts):
+      // the transfer cannot append it, and decides how to start over; failing the granule here
+      // would turn one hub hiccup into a terminal failure.
+      const range = parseContentRange(response.headers["content-range"]);
+      return {
+        body: request,
+        status,
+        offset: range?.start ?? offset,
+        contentLength,
+        ...(range?.total !== undefined && { totalLength: range.total }),
+      };
     }
     // A 200 to a Range request means the hub ignored Range: the body starts at byte 0.
     return { body: request, status, offset: 0, contentLength };
@@ -220,6 +286,7 @@ interface Settings {
   maxRetryAfterSeconds: number;
   timeoutMs: number;
   idleTimeoutMs: number;
+  maxJsonBytes: number;
   signal?: AbortSignal;
 }
 
@@ -237,6 +304,7 @@ function checkOptions(url: string, options: HttpRequestOptions): Settings {
     maxRetryAfterSeconds: options.maxRetryAfterSeconds ?? DEFAULTS.maxRetryAfterSeconds,
     timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
     idleTimeoutMs: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
+    maxJsonBytes: options.maxJsonBytes ?? DEFAULTS.maxJsonBytes,
     signal: options.signal,
   };
   if (!Number.isInteger(settings.retries) || settings.retries < 0) {
@@ -251,7 +319,7 @@ function checkOptions(url: string, options: HttpRequestOptions): Settings {
       });
     }
   }
-  for (const field of ["timeoutMs", "idleTimeoutMs"] as const) {
+  for (const field of ["timeoutMs", "idleTimeoutMs", "maxJsonBytes"] as const) {
     if (!Number.isFinite(settings[field]) || settings[field] <= 0) {
       throw new InvalidInputError(`${field} must be a positive number, got ${settings[field]}`, { field });
     }
@@ -419,7 +487,10 @@ function parseContentLength(value: string | undefined): number | undefined {
   return Number(value);
 }
 
-function contentRangeStart(value: string | undefined): number | undefined {
-  const match = value === undefined ? null : /^bytes (\d+)-\d+\/(?:\d+|\*)$/.exec(value.trim());
-  return match?.[1] === undefined ? undefined : Number(match[1]);
+/** `bytes <first>-<last>/<total|*>` → start and (when given) the complete length. */
+function parseContentRange(value: string | undefined): { start: number; total?: number } | undefined {
+  const match = value === undefined ? null : /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(value.trim());
+  if (match?.[1] === undefined) return undefined;
+  const total = match[2] === undefined || match[2] === "*" ? undefined : Number(match[2]);
+  return { start: Number(match[1]), ...(total !== undefined && { total }) };
 }

@@ -27,14 +27,21 @@ export interface SearchPage {
   rejected: RejectedEntry[];
   /** Offset of the next page, absent when this was the last. */
   nextOffset?: number;
+  /** The hub's ids of every entry on the page (accepted or not), to tell pages apart. */
+  entryIds?: string[];
 }
 
 export interface DownloadStream {
   body: Readable;
-  /** Byte offset the body starts at: the requested offset when the hub honoured Range, else 0. */
+  /**
+   * Byte offset the body starts at: the requested offset when the hub honoured Range, 0 when it
+   * ignored Range, and wherever its Content-Range says when it lied (the transfer restarts then).
+   */
   offset: number;
   /** Bytes in this body (Content-Length), when known. */
   contentLength?: number;
+  /** The product's complete length a 206's Content-Range names, when it names one. */
+  totalLength?: number;
 }
 
 export interface HubCallOptions {
@@ -44,6 +51,12 @@ export interface HubCallOptions {
 /** A hub API family (DHuS, CDSE): list a search page, get a granule's checksum, open a download stream. */
 export interface Hub {
   readonly kind: "dhus" | "cdse";
+  /**
+   * How far a size this hub's catalogue gave may be from the product's real byte count: 0 when
+   * exact (CDSE `ContentLength`), half a printed unit for DHuS ("660.95 MB"). Bounds the body.
+   * Absent: the size is not trusted to bound the body at all (test doubles).
+   */
+  sizeToleranceBytes?(sizeBytes: number): number;
   /** Lists one page of a search, validated and filtered. @throws HubThrottledError, HubUnavailableError, HubAuthError, InvalidHubDataError */
   listSearchPage(query: SearchQuery, offset: number, options?: HubCallOptions): Promise<SearchPage>;
   /** The hub's MD5 of a product, lowercase hex. @throws ChecksumNotPublishedError, GranuleGoneError, InvalidHubDataError, … */

@@ -1,13 +1,15 @@
+import type { IncomingHttpHeaders } from "node:http";
 import got from "got";
 import * as v from "valibot";
 import {
+  HubAnswerTooLargeError,
   HubAuthError,
   HubThrottledError,
   HubUnavailableError,
   InvalidHubDataError,
   InvalidInputError,
 } from "../errors";
-import { type Credentials, parseRetryAfter } from "./http";
+import { type Credentials, DEFAULT_MAX_JSON_BYTES, parseRetryAfter, readCapped } from "./http";
 
 /** CDSE's public Keycloak client: the one its documentation gives for the password grant. */
 export const CDSE_CLIENT_ID = "cdse-public";
@@ -28,6 +30,8 @@ export interface CdseTokenManagerOptions {
   timeoutMs?: number;
   /** Retries of a token request that failed with a network error (reset, refused, timeout). */
   retries?: number;
+  /** Largest token answer read, in bytes; beyond it HubAnswerTooLargeError. Default 8 MiB. */
+  maxJsonBytes?: number;
 }
 
 const TokenResponseSchema = v.object({
@@ -67,6 +71,7 @@ export class CdseTokenManager {
   readonly #refreshMarginMs: number;
   readonly #timeoutMs: number;
   readonly #retries: number;
+  readonly #maxJsonBytes: number;
   #state?: TokenState;
   #inFlight?: Promise<TokenState>;
   #passwordGrants = 0;
@@ -75,12 +80,13 @@ export class CdseTokenManager {
   /** @throws InvalidInputError naming a bad option. */
   constructor(options: CdseTokenManagerOptions) {
     const { tokenUrl, credentials } = options;
-    let { clientId, now, refreshMarginMs, timeoutMs, retries } = options;
+    let { clientId, now, refreshMarginMs, timeoutMs, retries, maxJsonBytes } = options;
     clientId ??= CDSE_CLIENT_ID;
     now ??= Date.now;
     refreshMarginMs ??= 60_000;
     timeoutMs ??= 30_000;
     retries ??= 2;
+    maxJsonBytes ??= DEFAULT_MAX_JSON_BYTES;
     if (!URL.canParse(tokenUrl))
       throw new InvalidInputError("tokenUrl must be an absolute URL", { field: "tokenUrl" });
     if (!credentials?.username || !credentials.password)
@@ -91,6 +97,8 @@ export class CdseTokenManager {
       throw new InvalidInputError("timeoutMs must be > 0", { field: "timeoutMs" });
     if (!Number.isInteger(retries) || retries < 0)
       throw new InvalidInputError("retries must be an integer ≥ 0", { field: "retries" });
+    if (!Number.isInteger(maxJsonBytes) || maxJsonBytes < 1)
+      throw new InvalidInputError("maxJsonBytes must be a positive integer", { field: "maxJsonBytes" });
     this.tokenUrl = tokenUrl;
     this.clientId = clientId;
     this.#credentials = credentials;
@@ -98,6 +106,7 @@ export class CdseTokenManager {
     this.#refreshMarginMs = refreshMarginMs;
     this.#timeoutMs = timeoutMs;
     this.#retries = retries;
+    this.#maxJsonBytes = maxJsonBytes;
   }
 
   /** How many password and refresh grants this manager has sent (for logs and metrics; never the tokens). */
@@ -108,6 +117,7 @@ export class CdseTokenManager {
   /**
    * A valid access token: the cached one, else a refreshed one, else a newly minted one.
    * @throws HubAuthError when the hub refuses the credentials; HubThrottledError on 429;
+   *   HubAnswerTooLargeError when the answer passes maxJsonBytes;
    *   HubUnavailableError on 5xx, timeouts and resets; InvalidHubDataError on a malformed answer.
    */
   async getAccessToken(): Promise<string> {
@@ -170,14 +180,9 @@ export class CdseTokenManager {
       headers: Record<string, string | string[] | undefined>;
     };
     try {
-      response = await got.post(this.tokenUrl, {
-        form,
-        throwHttpErrors: false,
-        timeout: { request: this.#timeoutMs },
-        // With throwHttpErrors off, got retries network errors only; a 5xx surfaces as HubUnavailableError.
-        retry: { limit: this.#retries, methods: ["POST"] },
-      });
+      response = await this.#post(form);
     } catch (error) {
+      if (error instanceof HubAnswerTooLargeError) throw error;
       // got's errors carry the request options, form body (password) included: never chain them.
       const code = (error as { code?: unknown }).code;
       throw new HubUnavailableError(
@@ -226,6 +231,48 @@ export class CdseTokenManager {
         renewAt: accessExpiresAt - margin,
       },
     };
+  }
+
+  /**
+   * POSTs the grant and reads the answer as a stream capped at `maxJsonBytes`: an endless answer
+   * from the identity service must not take the container's memory with it.
+   */
+  async #post(form: Record<string, string>): Promise<{
+    statusCode: number;
+    body: string;
+    headers: Record<string, string | string[] | undefined>;
+  }> {
+    let lastError: unknown;
+    // With throwHttpErrors off, only network errors are retried; a 5xx surfaces as HubUnavailableError.
+    for (let attempt = 0; attempt <= this.#retries; attempt++) {
+      const request = got.stream.post(this.tokenUrl, {
+        form,
+        throwHttpErrors: false,
+        timeout: { request: this.#timeoutMs },
+        retry: { limit: 0 },
+      });
+      try {
+        const response = await new Promise<{ statusCode: number; headers: IncomingHttpHeaders }>(
+          (resolve, reject) => {
+            request.on("error", reject);
+            request.once("response", resolve);
+          },
+        );
+        const body =
+          response.statusCode === 200
+            ? await readCapped(request, response.headers, this.tokenUrl, this.#maxJsonBytes)
+            : "";
+        request.destroy();
+        return { statusCode: response.statusCode, body, headers: response.headers };
+      } catch (error) {
+        request.destroy();
+        if (error instanceof HubAnswerTooLargeError) throw error;
+        lastError = error;
+        // got's own retry waited between attempts; keep a short, growing pause for a network blip.
+        if (attempt < this.#retries) await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt));
+      }
+    }
+    throw lastError;
   }
 
   #failure(outcome: Extract<GrantOutcome, { ok: false }>, grant: "password" | "refresh"): Error {

@@ -679,3 +679,91 @@ describe("new CdseHub", () => {
     );
   });
 });
+
+describe("CdseHub as CDSE answers today", () => {
+  it("records an Online: false product and refuses its download with the retryable GranuleOfflineError", async () => {
+    const day = "2024-03-11";
+    const fake = await startFakeCdse({
+      catalogue: {
+        day,
+        platform: "S2B",
+        count: 1,
+        page: (products) => products.map((p) => ({ ...p, Online: false })),
+      },
+      entity: (id) => ({
+        status: 200,
+        body: { ...aProduct(indexOf(id), "S2B", Date.parse(day)), Online: false },
+      }),
+    });
+    const hub = hubFor(fake);
+
+    const page = await hub.listSearchPage({ day, platform: "S2B" }, 0);
+    const error = await rejectionOf(hub.getChecksum(productId(0)));
+
+    expect(page.granules.map((g) => g.granuleId)).toEqual([productId(0)]);
+    expect(error).toMatchObject({ name: "GranuleOfflineError", retryable: true, granuleId: productId(0) });
+  });
+
+  it.each([
+    ["Z with milliseconds", "2024-03-12T10:00:00.123Z", "2024-03-12T10:00:00.123Z"],
+    ["Z with microseconds", "2024-03-12T10:00:00.123456Z", "2024-03-12T10:00:00.123Z"],
+    ["+00:00 with milliseconds", "2024-03-12T10:00:00.123+00:00", "2024-03-12T10:00:00.123Z"],
+    ["+00:00 with microseconds", "2024-03-12T10:00:00.123456+00:00", "2024-03-12T10:00:00.123Z"],
+  ])("reads a PublicationDate in %s", async (_what, written, iso) => {
+    const day = "2024-03-12";
+    const fake = await startFakeCdse({
+      catalogue: {
+        day,
+        platform: "S2B",
+        count: 1,
+        page: (products) => products.map((p) => ({ ...p, PublicationDate: written })),
+      },
+    });
+
+    const page = await hubFor(fake).listSearchPage({ day, platform: "S2B" }, 0);
+
+    expect(page.rejected).toEqual([]);
+    expect(page.granules[0]?.publishedAt).toBe(iso);
+  });
+
+  it.each([
+    ["a bare number", "1"],
+    ["no zone", "2024-03-12T10:00:00.123"],
+    ["a day the calendar lacks", "2024-02-30T10:00:00.000Z"],
+    ["a date only", "2024-03-12"],
+  ])("rejects a PublicationDate that is %s", async (_what, written) => {
+    const day = "2024-03-12";
+    const fake = await startFakeCdse({
+      catalogue: {
+        day,
+        platform: "S2B",
+        count: 1,
+        page: (products) => products.map((p) => ({ ...p, PublicationDate: written })),
+      },
+    });
+
+    const page = await hubFor(fake).listSearchPage({ day, platform: "S2B" }, 0);
+
+    expect(page.granules).toEqual([]);
+    expect(page.rejected[0]?.reason).toContain("RFC 3339");
+  });
+
+  it("searches and maps Sentinel-2D like the units already flying", async () => {
+    const day = "2024-03-13";
+    const fake = await startFakeCdse({ catalogue: { day, platform: "S2D", count: 3 } });
+
+    const page = await hubFor(fake).listSearchPage({ day, platform: "S2D" }, 0);
+
+    expect(page.granules.map((g) => g.platform)).toEqual(["S2D", "S2D", "S2D"]);
+    expect(fake.searches()[0]?.query.get("$filter")).toContain("Value eq 'D'");
+  });
+
+  it("asks for 1,000 products a page by default", async () => {
+    const day = "2024-03-14";
+    const fake = await startFakeCdse({ catalogue: { day, platform: "S2B", count: 2 } });
+
+    await hubFor(fake).listSearchPage({ day, platform: "S2B" }, 0);
+
+    expect(fake.searches()[0]?.query.get("$top")).toBe("1000");
+  });
+});

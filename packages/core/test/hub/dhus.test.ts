@@ -36,6 +36,12 @@ function page(entries: unknown, totalResults = "2"): Json {
   return body;
 }
 
+/** The page as DHuS answers a request: `opensearch:startIndex` echoes the request's `start`. */
+function answering(body: Json, seen: { query: URLSearchParams }): Json {
+  body.feed["opensearch:startIndex"] = seen.query.get("start") ?? "0";
+  return body;
+}
+
 /** The first entry of the array fixture (S2A, 32TQM, 660.95 MB), edited by `edit`. */
 function entry(edit: (entry: Json) => void = () => {}): Json {
   const first = fixture("search-page").feed.entry[0];
@@ -162,16 +168,32 @@ describe("DhusHub.listSearchPage", () => {
     ]);
   });
 
+  it("refuses a page whose opensearch:startIndex is not the start asked for (a hub ignoring start)", async () => {
+    const server = await serve((_req, res) => sendJson(res, page([entry(), entry()], "500")));
+
+    const error = await hubFor(server)
+      .listSearchPage(S2A, 100)
+      .then(
+        () => undefined,
+        (caught: Caught) => caught,
+      );
+
+    expect(error).toBeInstanceOf(InvalidHubDataError);
+    expect(error?.message).toContain("asked from 100 answered opensearch:startIndex 0");
+  });
+
   it("answers an empty page when the feed has no entry", async () => {
     const server = await serve((_req, res) => sendJson(res, fixture("search-empty")));
 
     const result = await hubFor(server).listSearchPage(S2A, 0);
 
-    expect(result).toEqual({ totalResults: 0, entriesOnPage: 0, granules: [], rejected: [] });
+    expect(result).toEqual({ totalResults: 0, entriesOnPage: 0, granules: [], rejected: [], entryIds: [] });
   });
 
   it("pages by the entries on the page until the total is reached", async () => {
-    const server = await serve((_req, res) => sendJson(res, page([entry(), entry()], "5")));
+    const server = await serve((_req, res, seen) =>
+      sendJson(res, answering(page([entry(), entry()], "5"), seen)),
+    );
     const hub = hubFor(server, { pageSize: 2 });
 
     const first = await hub.listSearchPage(S2A, 0);
@@ -186,7 +208,7 @@ describe("DhusHub.listSearchPage", () => {
   });
 
   it("stops paging at an empty page even when the total says more", async () => {
-    const server = await serve((_req, res) => sendJson(res, page(undefined, "400")));
+    const server = await serve((_req, res, seen) => sendJson(res, answering(page(undefined, "400"), seen)));
 
     const result = await hubFor(server).listSearchPage(S2A, 300);
 
@@ -242,7 +264,9 @@ describe("DhusHub.listSearchPage", () => {
       e.id = "aa11bb22-0000-4000-8000-000000000001";
       delete e.title;
     });
-    const server = await serve((_req, res) => sendJson(res, page([broken, untitled, entry()], "3")));
+    const server = await serve((_req, res, seen) =>
+      sendJson(res, answering(page([broken, untitled, entry()], "3"), seen)),
+    );
 
     const result = await hubFor(server).listSearchPage(S2A, 10);
 
@@ -309,7 +333,7 @@ describe("DhusHub.listSearchPage", () => {
       expect.stringContaining("does not match title"),
       expect.stringContaining("platform Sentinel-2B"),
       'size "lots" is not readable',
-      'beginposition "2024-01-01 10:14:21" is not a UTC timestamp',
+      'beginposition "2024-01-01 10:14:21" is not an RFC 3339 timestamp',
     ]);
   });
 

@@ -257,3 +257,34 @@ describe("CdseTokenManager", () => {
     );
   });
 });
+
+describe("CdseTokenManager against an oversized answer", () => {
+  it("refuses a token answer larger than maxJsonBytes with the retryable HubAnswerTooLargeError", async () => {
+    const keycloak = await startKeycloak((grant, index) => {
+      const answer = issue(index, grant);
+      return { ...answer, body: { ...(answer.body as object), padding: "x".repeat(10_000) } };
+    });
+    const tokens = new CdseTokenManager({
+      tokenUrl: keycloak.url,
+      credentials: { username: USERNAME, password: PASSWORD },
+      maxJsonBytes: 4096,
+    });
+
+    const error = await tokens.getAccessToken().catch((caught: Error) => caught);
+
+    expect(error).toMatchObject({ name: "HubAnswerTooLargeError", retryable: true, maxBytes: 4096 });
+    expect(String((error as Error).message)).not.toContain(PASSWORD);
+    expect(keycloak.grants).toHaveLength(1);
+  });
+
+  it("reads an answer within maxJsonBytes", async () => {
+    const keycloak = await startKeycloak((grant, index) => issue(index, grant));
+    const tokens = new CdseTokenManager({
+      tokenUrl: keycloak.url,
+      credentials: { username: USERNAME, password: PASSWORD },
+      maxJsonBytes: 4096,
+    });
+
+    await expect(tokens.getAccessToken()).resolves.toBe("access-minted-0");
+  });
+});

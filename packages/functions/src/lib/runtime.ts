@@ -142,7 +142,14 @@ async function buildHub(): Promise<Hub> {
         };
   const filterRules = getFilterRules();
   if (cfg.hubKind === "dhus") {
-    return new DhusHub({ url: cfg.hubUrl, credentials, download, pageSize: cfg.searchPageSize, filterRules });
+    return new DhusHub({
+      url: cfg.hubUrl,
+      credentials,
+      download,
+      pageSize: cfg.searchPageSize,
+      filterRules,
+      http: { maxJsonBytes: cfg.hubMaxJsonBytes },
+    });
   }
   // CDSE searches the OData catalogue and downloads from the zipper, another host: no sensible default.
   if (download === undefined) {
@@ -158,6 +165,7 @@ async function buildHub(): Promise<Hub> {
     ...(cfg.cdseTokenUrl !== undefined && { tokenUrl: cfg.cdseTokenUrl }),
     pageSize: cfg.searchPageSize,
     filterRules,
+    http: { maxJsonBytes: cfg.hubMaxJsonBytes },
   });
 }
 
