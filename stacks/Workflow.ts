@@ -390,6 +390,17 @@ function suppressWorkflowFindings(
     true,
   );
   NagSuppressions.addResourceSuppressions(
+    functions.Summarize,
+    [
+      {
+        id: "AwsSolutions-IAM5",
+        reason: `The sweeper aborts the uploads the table records under the upload prefix ("${objectPrefix}*"), whose keys are granules' names: only AbortMultipartUpload`,
+        appliesTo: [finding("arn:<AWS::Partition>:s3:::<[A-Za-z0-9]+>\\/.*\\*")],
+      },
+    ],
+    true,
+  );
+  NagSuppressions.addResourceSuppressions(
     functions.WriteManifest,
     [
       {

@@ -19,7 +19,7 @@ import {
 
 const DAY = "2026-03-17";
 /** Seed and sizes chosen for a mix: 18.7, 27.4, 3.6 and 29.2 MiB — one one-part product, three multi-part. */
-const CATALOGUE = { seed: "crash-16", granulesPerDay: 4, sizeBytes: { min: 3 * MIB, max: 30 * MIB } };
+const CATALOGUE = { seed: "crash-77", granulesPerDay: 4, sizeBytes: { min: 3 * MIB, max: 30 * MIB } };
 /** The local runs' part size: a SIGKILL loses at most the unfinished part of each product in flight. */
 const PART_SIZE = LOCAL_PART_SIZE_MIB * MIB;
 /**

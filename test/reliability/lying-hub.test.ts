@@ -228,6 +228,8 @@ describe("the daily run against a hub that lies about framing, ranges and availa
       from: day,
       to: day,
       ...params,
+      // The test follows every catalogue product; the HLS tile filter is hls-tiles.test.ts's.
+      allTiles: true,
       mockKind: "cdse",
       retryDelayMs: 5,
       faults,

@@ -270,7 +270,6 @@ describe("sst deploy's own build", () => {
       "packages/functions/src/fetch-links.handler",
       "packages/functions/src/generate-queries.handler",
       "packages/functions/src/receive-push.handler",
-      "packages/functions/src/record-failure.handler",
       "packages/functions/src/summarize.handler",
       "packages/functions/src/write-manifest.handler",
     ]);
@@ -324,7 +323,7 @@ describe("sst deploy's own build", () => {
 
   it("produces bundles that load in a Lambda-like process and export handler", async () => {
     const functions = [...prod.functions, ...dev.functions];
-    expect(functions.length).toBe(14);
+    expect(functions.length).toBe(12);
     for (const fn of functions) {
       expect(existsSync(fn.codeDir), fn.codeDir).toBe(true);
       await expect(importInLambdaLikeProcess(fn), `${fn.logicalId} (${fn.handler})`).resolves.toEqual({

@@ -52,7 +52,7 @@ describe("generate-queries handler", () => {
     [{ from: "2023-02-29", to: "2023-03-01" }, "from"],
     [{ from: "2024-03-02", to: "2024-03-01" }, "from"],
     [{ from: "2024-01-01", to: "2024-02-15" }, "to"],
-    [{ from: "2024-01-01", to: "2024-01-01", platforms: ["S2X"] }, "platforms"],
+    [{ from: "2024-01-01", to: "2024-01-01", platforms: ["S1A"] }, "platforms"],
   ])("rejects the backfill %j with InvalidInputError on %s", async (event, field) => {
     configureRuntime({ env: lambdaEnv() });
 

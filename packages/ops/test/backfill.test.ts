@@ -86,7 +86,7 @@ describe("backfill", () => {
     [{ from: "2025-05-03", to: "2025-05-01" }, "from"],
     [{ from: "2025-04-01", to: "2025-05-15" }, "to"],
     [{ from: "2025-05-01", to: "2025-06-05" }, "to"],
-    [{ from: "2025-05-01", platforms: ["S2A", "S2X"] }, "platforms"],
+    [{ from: "2025-05-01", platforms: ["S2A", "S1A"] }, "platforms"],
     [{}, "from"],
   ])("rejects %j naming %s, and starts nothing", async (input, field) => {
     const attempt = backfill(input, { launch: sfnLauncher(sfnTarget()), today: TODAY });
@@ -122,7 +122,7 @@ describe("npm run ops -- backfill", () => {
   it.each([
     [["--from", "2025-13-01"], "--from"],
     [["--from", "2025-05-03", "--to", "2025-05-01"], "--from"],
-    [["--from", "2025-05-01", "--platforms", "S2Z"], "--platforms"],
+    [["--from", "2025-05-01", "--platforms", "S3B"], "--platforms"],
     [["--from", "2025-05-01", "--dry-run"], "--dry-run"],
   ])("exits 2 naming the flag for %j", async (flags, flag) => {
     ssm.on(GetParametersByPathCommand).resolves({ Parameters: stageParameters("prod") });
