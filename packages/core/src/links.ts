@@ -1,4 +1,5 @@
 import { InvalidHubDataError, InvalidInputError } from "./errors";
+import type { FilterReason } from "./filters";
 import type { DiscoveredGranule } from "./granule";
 import type { Hub, RejectedEntry } from "./hub/hub";
 import type { DayQuery } from "./queries";
@@ -96,6 +97,8 @@ export async function fetchLinks(
     const page = await hub.listSearchPage(query, offset, { signal: options.signal });
     recorded += await recordPage(page.granules, day, store);
     rejected += page.rejected.length;
+    const filteredDelta: Partial<Record<FilterReason, number>> = {};
+    for (const entry of page.rejected) filteredDelta[entry.filter] = (filteredDelta[entry.filter] ?? 0) + 1;
     for (const entry of page.rejected) {
       if (rejectedSample.length >= REJECTED_SAMPLE_SIZE) break;
       rejectedSample.push(entry);
@@ -114,6 +117,7 @@ export async function fetchLinks(
       fetchedDelta: nextOffset - offset,
       nextOffset,
       finished,
+      filteredDelta,
     });
     offset = nextOffset;
     pages += 1;

@@ -7,10 +7,18 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from "@aws-sdk/lib-dynamodb";
-import { GranuleNotFoundError, InvalidInputError, LeaseLostError } from "./errors";
-import { isValidDay, normalizeMd5 } from "./filters";
+import {
+  GranuleNotFoundError,
+  InvalidInputError,
+  LeaseLostError,
+  MISMATCH_ERROR_NAMES,
+  TERMINAL_ERROR_NAMES,
+} from "./errors";
+import { FILTER_REASONS, type FilterReason, isValidDay, normalizeMd5 } from "./filters";
 import {
   type DiscoveredGranule,
+  dayShardOf,
+  dayShardsOf,
   GRANULE_STATUSES,
   type GranuleError,
   type GranuleRecord,
@@ -46,6 +54,14 @@ export interface FetchProgress {
   nextOffset: number;
   finished: boolean;
   lastFetchAt: string;
+  /**
+   * Granules recordDiscovered stored as new for this (day, platform), from every source (search and
+   * push). Counted beside the put, never derived from the status index, so a reader can tell when
+   * the index shows fewer granules than were recorded.
+   */
+  recorded: number;
+  /** Entries the search read and did not record, by filter reason. */
+  filtered: Record<FilterReason, number>;
 }
 
 export interface FetchProgressUpdate {
@@ -53,10 +69,26 @@ export interface FetchProgressUpdate {
   fetchedDelta: number;
   nextOffset: number;
   finished: boolean;
+  /** Entries of this step that were filtered out, by reason (added to the running totals). */
+  filteredDelta?: Partial<Record<FilterReason, number>>;
+}
+
+/** What listPendingReconciled read of a day: the pending granules and two independent counts to check them by. */
+export interface ReconciledPending {
+  granules: GranuleRecord[];
+  /** Granule items the status index returned for the day, in every status (pending ones included). */
+  indexed: number;
+  /** Granules recorded for the day according to the per (day, platform) counter items. */
+  recorded: number;
 }
 
 const DEFAULT_LEASE_MS = 15 * 60 * 1000;
 const DEFAULT_MAX_ATTEMPTS = 5;
+/**
+ * A checksum mismatch is terminal for a run but gets one more try this long after it failed: ESA
+ * corrects a wrongly published checksum, and the next attempt fetches the checksum again.
+ */
+export const MISMATCH_RETRY_AFTER_MS = 24 * 60 * 60 * 1000;
 const MAX_ERROR_MESSAGE_LENGTH = 1000;
 const MAX_ERROR_NAME_LENGTH = 200;
 // A claim whose condition fails because the item moved between write and read is retried this often.
@@ -178,6 +210,7 @@ export class GranuleStore {
       publishedAt: granule.publishedAt,
       sizeBytes: granule.sizeBytes,
       day,
+      [INDEX.partitionKey]: dayShardOf(day, granule.granuleId),
       status: "DISCOVERED" satisfies GranuleStatus,
       attempts: 0,
       createdAt: now,
@@ -196,11 +229,14 @@ export class GranuleStore {
           ExpressionAttributeNames: attributeNames(PK),
         }),
       );
-      return { recorded: true };
     } catch (error) {
       if (isConditionFailed(error)) return { recorded: false };
       throw withContext(error, `recordDiscovered ${granule.granuleId}`);
     }
+    // Counted after the put, not in a transaction (dynalite has none): a crash in between leaves the
+    // counter one short, which can hide a loss but never raises a false ManifestIncompleteError.
+    await this.#addToCounter(day, granule.platform, { recorded: 1 }, `recordDiscovered ${granule.granuleId}`);
+    return { recorded: true };
   }
 
   /** Reads a granule (strongly consistent), or undefined when the table does not hold it. */
@@ -404,7 +440,11 @@ export class GranuleStore {
       ":downloaded": "DOWNLOADED",
       ":lastError": lastError,
       ":now": new Date(nowMs).toISOString(),
+      ":failedAtMs": nowMs,
     };
+    // A checksum mismatch is counted so listPending can give it exactly one late try (see MISMATCH_RETRY_AFTER_MS).
+    const mismatch = (MISMATCH_ERROR_NAMES as readonly string[]).includes(lastError.name);
+    if (mismatch) values[":one"] = 1;
     let condition = "attribute_exists(#pk) AND #status <> :downloaded";
     if (owner !== undefined) {
       condition +=
@@ -414,16 +454,19 @@ export class GranuleStore {
     }
     const updated = await this.#conditionalUpdate(`markFailed ${granuleId}`, {
       Key: granuleKey(granuleId),
-      UpdateExpression:
-        "SET #status = :failed, #lastError = :lastError, #updatedAt = :now REMOVE #leaseOwner, #leaseExpiresAt",
+      UpdateExpression: `SET #status = :failed, #lastError = :lastError, #updatedAt = :now, #failedAtMs = :failedAtMs${
+        mismatch ? " ADD #mismatchFailures :one" : ""
+      } REMOVE #leaseOwner, #leaseExpiresAt`,
       ConditionExpression: condition,
       ExpressionAttributeNames: attributeNames(
         PK,
         "status",
         "lastError",
         "updatedAt",
+        "failedAtMs",
         "leaseOwner",
         "leaseExpiresAt",
+        ...(mismatch ? ["mismatchFailures"] : []),
       ),
       ExpressionAttributeValues: values,
     });
@@ -447,48 +490,95 @@ export class GranuleStore {
   }
 
   /**
-   * Lists what a download run should attempt for a day: DISCOVERED, FAILED with attempts left, and
-   * DOWNLOADING whose lease expired (its worker is gone).
+   * Lists what a download run should attempt for a day: DISCOVERED, FAILED for a reason that is not
+   * terminal with attempts left, a checksum mismatch once more a day after it failed, and DOWNLOADING
+   * whose lease expired (its worker is gone). A terminal failure stays out until `requeueGranule`.
    */
   async listPending(day: string, options: { now?: Date } = {}): Promise<GranuleRecord[]> {
     let { now } = options;
     now ??= this.#now();
+    const nowMs = now.getTime();
     const [discovered, failed, stale] = await Promise.all([
       this.#queryStatus(day, "DISCOVERED"),
-      this.#queryStatus(day, "FAILED", {
-        filter: "#attempts < :maxAttempts",
-        names: ["attempts"],
-        values: { ":maxAttempts": this.#maxAttempts },
-      }),
+      this.#queryStatus(day, "FAILED", this.#pendingFailedFilter(nowMs)),
       this.#queryStatus(day, "DOWNLOADING", {
         filter: "#leaseExpiresAt < :nowMs",
         names: ["leaseExpiresAt"],
-        values: { ":nowMs": now.getTime() },
+        values: { ":nowMs": nowMs },
       }),
     ]);
     return [...discovered, ...failed, ...stale];
   }
 
-  /** Counts a day's granules in every status (COUNT queries on the index, no items read). */
+  /**
+   * listPending, checked: also counts every granule item the status index holds for the day and
+   * reads the per (day, platform) `recorded` counters, so a caller can tell when the index (or its
+   * paging) shows fewer granules than were recorded.
+   */
+  async listPendingReconciled(day: string, options: { now?: Date } = {}): Promise<ReconciledPending> {
+    const [granules, counts, progress] = await Promise.all([
+      this.listPending(day, options),
+      this.countByStatus(day),
+      Promise.all(PLATFORMS.map((platform) => this.getFetchProgress(day, platform))),
+    ]);
+    return {
+      granules,
+      indexed: GRANULE_STATUSES.reduce((sum, status) => sum + counts[status], 0),
+      recorded: progress.reduce((sum, p) => sum + (p?.recorded ?? 0), 0),
+    };
+  }
+
+  /** Counts a day's granules in every status (COUNT queries on every shard of the index, no items read). */
   async countByStatus(day: string): Promise<Record<GranuleStatus, number>> {
     requireDay(day);
     const counts = await Promise.all(
       GRANULE_STATUSES.map(async (status) => {
-        let count = 0;
-        let startKey: Record<string, unknown> | undefined;
-        do {
-          const page = await this.#query(`countByStatus ${day} ${status}`, {
-            ...this.#statusQuery(day, status),
-            Select: "COUNT",
-            ExclusiveStartKey: startKey,
-          });
-          count += page.Count ?? 0;
-          startKey = page.LastEvaluatedKey;
-        } while (startKey !== undefined);
-        return [status, count] as const;
+        const perShard = await Promise.all(
+          dayShardsOf(day).map(async (dayShard) => {
+            let count = 0;
+            let startKey: Record<string, unknown> | undefined;
+            do {
+              const page = await this.#query(`countByStatus ${day} ${status}`, {
+                ...this.#statusQuery(dayShard, status),
+                Select: "COUNT",
+                ExclusiveStartKey: startKey,
+              });
+              count += page.Count ?? 0;
+              startKey = page.LastEvaluatedKey;
+            } while (startKey !== undefined);
+            return count;
+          }),
+        );
+        return [status, perShard.reduce((a, b) => a + b, 0)] as const;
       }),
     );
     return Object.fromEntries(counts) as Record<GranuleStatus, number>;
+  }
+
+  /**
+   * FAILED granules a run should try again: a failure whose name is not terminal (retries ran out,
+   * a timeout) while attempts are left, or a first checksum mismatch older than MISMATCH_RETRY_AFTER_MS.
+   */
+  #pendingFailedFilter(nowMs: number) {
+    const terminal = TERMINAL_ERROR_NAMES.map((_, i) => `:terminal${i}`);
+    const values: Record<string, unknown> = Object.fromEntries(
+      TERMINAL_ERROR_NAMES.map((name, i) => [`:terminal${i}`, name]),
+    );
+    return {
+      // `#lastError.#errorName` of an item without lastError is absent: NOT IN is then true (retry it).
+      filter:
+        `(#attempts < :maxAttempts AND NOT (#lastError.#errorName IN (${terminal.join(", ")})))` +
+        " OR (#lastError.#errorName = :mismatch AND #mismatchFailures = :oneMismatch AND #failedAtMs < :mismatchCutoff)",
+      names: ["attempts", "lastError", "mismatchFailures", "failedAtMs"],
+      extraNames: { "#errorName": "name" },
+      values: {
+        ...values,
+        ":maxAttempts": this.#maxAttempts,
+        ":mismatch": MISMATCH_ERROR_NAMES[0],
+        ":oneMismatch": 1,
+        ":mismatchCutoff": nowMs - MISMATCH_RETRY_AFTER_MS,
+      },
+    };
   }
 
   /**
@@ -503,7 +593,7 @@ export class GranuleStore {
     const updated = await this.#conditionalUpdate(`requeueGranule ${granuleId}`, {
       Key: granuleKey(granuleId),
       UpdateExpression:
-        "SET #status = :discovered, #attempts = :zero, #updatedAt = :now REMOVE #leaseOwner, #leaseExpiresAt",
+        "SET #status = :discovered, #attempts = :zero, #updatedAt = :now REMOVE #leaseOwner, #leaseExpiresAt, #mismatchFailures, #failedAtMs",
       ConditionExpression: "#status = :failed OR (#status = :downloading AND #leaseExpiresAt < :nowMs)",
       ExpressionAttributeNames: attributeNames(
         "status",
@@ -511,6 +601,8 @@ export class GranuleStore {
         "updatedAt",
         "leaseOwner",
         "leaseExpiresAt",
+        "mismatchFailures",
+        "failedAtMs",
       ),
       ExpressionAttributeValues: {
         ":discovered": "DISCOVERED",
@@ -545,14 +637,15 @@ export class GranuleStore {
     if (typeof update.finished !== "boolean") {
       throw new InvalidInputError("finished must be a boolean", { field: "finished" });
     }
+    const filtered = filteredAttributes(update.filteredDelta ?? {});
+    const filteredAdds = Object.keys(filtered).map((attribute) => `, #${attribute} :${attribute}`);
     try {
       const { Attributes: item } = await this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: fetchKey(day, platform),
           // ADD keeps the running total right even if two invocations of one search overlapped.
-          UpdateExpression:
-            "SET #day = :day, #platform = :platform, #available = :available, #nextOffset = :nextOffset, #finished = :finished, #lastFetchAt = :now ADD #fetched :delta",
+          UpdateExpression: `SET #day = :day, #platform = :platform, #available = :available, #nextOffset = :nextOffset, #finished = :finished, #lastFetchAt = :now ADD #fetched :delta${filteredAdds.join("")}`,
           ExpressionAttributeNames: attributeNames(
             "day",
             "platform",
@@ -561,6 +654,7 @@ export class GranuleStore {
             "finished",
             "lastFetchAt",
             "fetched",
+            ...Object.keys(filtered),
           ),
           ExpressionAttributeValues: {
             ":day": day,
@@ -570,6 +664,7 @@ export class GranuleStore {
             ":finished": update.finished,
             ":now": this.#now().toISOString(),
             ":delta": update.fetchedDelta,
+            ...Object.fromEntries(Object.entries(filtered).map(([attribute, n]) => [`:${attribute}`, n])),
           },
           ReturnValues: "ALL_NEW",
         }),
@@ -591,6 +686,23 @@ export class GranuleStore {
       return item === undefined ? undefined : toFetchProgress(item);
     } catch (error) {
       throw withContext(error, `getFetchProgress ${day} ${platform}`);
+    }
+  }
+
+  /** ADDs to a (day, platform) counter item, creating it when absent (ADD treats a missing number as 0). */
+  async #addToCounter(day: string, platform: Platform, add: { recorded: number }, context: string) {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: fetchKey(day, platform),
+          UpdateExpression: "SET #day = :day, #platform = :platform ADD #recorded :recorded",
+          ExpressionAttributeNames: attributeNames("day", "platform", "recorded"),
+          ExpressionAttributeValues: { ":day": day, ":platform": platform, ":recorded": add.recorded },
+        }),
+      );
+    } catch (error) {
+      throw withContext(error, context);
     }
   }
 
@@ -642,40 +754,51 @@ export class GranuleStore {
     throw new LeaseLostError(granuleId, owner);
   }
 
-  #statusQuery(day: string, status: GranuleStatus): Omit<QueryCommandInput, "TableName"> {
+  #statusQuery(dayShard: string, status: GranuleStatus): Omit<QueryCommandInput, "TableName"> {
     return {
       IndexName: INDEX.name,
-      KeyConditionExpression: "#day = :day AND #status = :status",
-      ExpressionAttributeNames: attributeNames(INDEX.partitionKey, INDEX.sortKey),
-      ExpressionAttributeValues: { ":day": day, ":status": status },
+      KeyConditionExpression: "#dayShard = :dayShard AND #status = :status",
+      ExpressionAttributeNames: { "#dayShard": INDEX.partitionKey, "#status": INDEX.sortKey },
+      ExpressionAttributeValues: { ":dayShard": dayShard, ":status": status },
     };
   }
 
+  /** Reads one status of a day from every shard of the index (one after another, so `limit` holds), every page. */
   async #queryStatus(
     day: string,
     status: GranuleStatus,
-    options: { filter?: string; names?: string[]; values?: Record<string, unknown>; limit?: number } = {},
+    options: {
+      filter?: string;
+      names?: string[];
+      extraNames?: Record<string, string>;
+      values?: Record<string, unknown>;
+      limit?: number;
+    } = {},
   ): Promise<GranuleRecord[]> {
     requireDay(day);
-    const base = this.#statusQuery(day, status);
     const records: GranuleRecord[] = [];
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#query(`listByStatus ${day} ${status}`, {
-        ...base,
-        ...(options.filter !== undefined && { FilterExpression: options.filter }),
-        ExpressionAttributeNames: {
-          ...base.ExpressionAttributeNames,
-          ...attributeNames(...(options.names ?? [])),
-        },
-        ExpressionAttributeValues: { ...base.ExpressionAttributeValues, ...options.values },
-        ...(Number.isFinite(limit) && { Limit: limit - records.length }),
-        ExclusiveStartKey: startKey,
-      });
-      for (const item of page.Items ?? []) records.push(toRecord(item));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey !== undefined && records.length < limit);
+    for (const dayShard of dayShardsOf(day)) {
+      const base = this.#statusQuery(dayShard, status);
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const page = await this.#query(`listByStatus ${day} ${status}`, {
+          ...base,
+          ...(options.filter !== undefined && { FilterExpression: options.filter }),
+          ExpressionAttributeNames: {
+            ...base.ExpressionAttributeNames,
+            ...attributeNames(...(options.names ?? [])),
+            ...options.extraNames,
+          },
+          ExpressionAttributeValues: { ...base.ExpressionAttributeValues, ...options.values },
+          ...(Number.isFinite(limit) && { Limit: limit - records.length }),
+          ExclusiveStartKey: startKey,
+        });
+        for (const item of page.Items ?? []) records.push(toRecord(item));
+        startKey = page.LastEvaluatedKey;
+      } while (startKey !== undefined && records.length < limit);
+      if (records.length >= limit) break;
+    }
     return records;
   }
 
@@ -688,6 +811,23 @@ export class GranuleStore {
   }
 }
 
+/** The counter item's attribute for a filter reason, e.g. `filtered_tile` (flat: ADD cannot create a nested map). */
+function filteredAttribute(reason: FilterReason): string {
+  return `filtered_${reason}`;
+}
+
+function filteredAttributes(delta: Partial<Record<FilterReason, number>>): Record<string, number> {
+  const attributes: Record<string, number> = {};
+  for (const [reason, n] of Object.entries(delta)) {
+    if (!(FILTER_REASONS as readonly string[]).includes(reason)) {
+      throw new InvalidInputError(`unknown filter reason ${reason}`, { field: "filteredDelta" });
+    }
+    requireCount(n, `filteredDelta.${reason}`);
+    if (n > 0) attributes[filteredAttribute(reason as FilterReason)] = n;
+  }
+  return attributes;
+}
+
 function toFetchProgress(item: Item): FetchProgress {
   return {
     available: Number(item["available"] ?? 0),
@@ -695,5 +835,9 @@ function toFetchProgress(item: Item): FetchProgress {
     nextOffset: Number(item["nextOffset"] ?? 0),
     finished: item["finished"] === true,
     lastFetchAt: String(item["lastFetchAt"] ?? ""),
+    recorded: Number(item["recorded"] ?? 0),
+    filtered: Object.fromEntries(
+      FILTER_REASONS.map((reason) => [reason, Number(item[filteredAttribute(reason)] ?? 0)]),
+    ) as Record<FilterReason, number>,
   };
 }
