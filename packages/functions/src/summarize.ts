@@ -12,10 +12,12 @@ const INPUT = v.object({ from: DAY, to: DAY });
 export async function handler(event: unknown) {
   const input = parseInput(INPUT, event);
   const summary = await summarizeWindow(input, { store: getStore() });
-  const { counts, bytes } = summary.totals;
-  metrics.addMetric("GranulesDownloaded", MetricUnit.Count, counts.DOWNLOADED);
-  metrics.addMetric("GranulesFailed", MetricUnit.Count, counts.FAILED);
-  metrics.addMetric("GranulesPending", MetricUnit.Count, counts.DISCOVERED + counts.DOWNLOADING);
+  const { downloaded, failed, pending, missing, filtered, bytes } = summary.totals;
+  metrics.addMetric("GranulesDownloaded", MetricUnit.Count, downloaded);
+  metrics.addMetric("GranulesFailed", MetricUnit.Count, failed);
+  metrics.addMetric("GranulesPending", MetricUnit.Count, pending);
+  metrics.addMetric("GranulesMissing", MetricUnit.Count, missing);
+  metrics.addMetric("GranulesFiltered", MetricUnit.Count, filtered);
   metrics.addMetric("BytesDownloaded", MetricUnit.Bytes, bytes);
   metrics.publishStoredMetrics();
   logger.info("summary", { from: summary.from, to: summary.to, totals: summary.totals });

@@ -9,6 +9,7 @@ import { formatSummary } from "./report";
 import {
   FAULT_PROFILE_NAMES,
   type FaultProfileName,
+  type LocalRunSummary,
   type ProductSize,
   type RunLocalOptions,
   runLocal,
@@ -17,8 +18,20 @@ import {
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const DEFAULT_DATA_DIR = resolve(REPO_ROOT, ".local-data");
 
-/** Exit codes: 0 all downloaded, 1 granules failed, 2 bad flags, 3 the run itself failed. */
+/**
+ * Exit codes: 0 nothing new failed, 1 granules failed in this run (or recorded granules are missing
+ * from the index), 2 bad flags, 3 the run itself failed.
+ */
 export const EXIT = { ok: 0, granulesFailed: 1, usage: 2, runFailed: 3 } as const;
+
+/**
+ * A run's exit code from its summary. Failures of earlier runs stay listed in the summary but do not
+ * fail a rerun that had nothing new to do: a terminal failure is not retried, so it would otherwise
+ * fail every run after it until an operator requeues it.
+ */
+export function exitCodeFor(summary: Pick<LocalRunSummary, "run" | "totals">): number {
+  return summary.run.failed > 0 || summary.totals.missing > 0 ? EXIT.granulesFailed : EXIT.ok;
+}
 
 export const USAGE = `Usage: npm run local -- [options]
 
@@ -256,7 +269,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(
       parsed.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`,
     );
-    return summary.totals.failed > 0 ? EXIT.granulesFailed : EXIT.ok;
+    return exitCodeFor(summary);
   } catch (error) {
     progress.stop();
     const name = error instanceof Error ? error.name : "Error";
