@@ -141,7 +141,13 @@ export async function startEmbeddedStores(
 
   const dynamo = new DynamoDBClient(dynamoClientConfig(dynamoEndpoint));
   const s3 = new S3Client(s3ClientConfig(s3Endpoint));
-  const close = async () => {
+  let closing: Promise<void> | undefined;
+  // Idempotent: a test may close early and again in its cleanup.
+  const close = () => {
+    closing ??= closeAll();
+    return closing;
+  };
+  const closeAll = async () => {
     dynamo.destroy();
     s3.destroy();
     await Promise.all([dynamoServer.close(), s3rver.close()]);
