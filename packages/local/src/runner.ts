@@ -214,7 +214,7 @@ export async function runLocal(options: RunLocalOptions): Promise<LocalRunSummar
 
     const stores = await startEmbeddedStores({ dataDir });
     resources.push(stores);
-    // The folder's LevelDB lock is ours now, so any DOWNLOADING lease in it belongs to a dead run.
+    // The folder is ours now (LevelDB LOCK or DynamoDB Local LOCK file), so any DOWNLOADING lease in it belongs to a dead run.
     const releasedLeases = await releaseStaleLocalLeases(stores);
     const workflow = await loadSynthesizedWorkflow({ cacheFile: join(dataDir, SYNTH_CACHE_FILE) });
     const local = adaptDefinition(workflow.definition, { concurrency: checked.concurrency });
