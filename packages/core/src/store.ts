@@ -2,6 +2,7 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  paginateScan,
   QueryCommand,
   type QueryCommandInput,
   UpdateCommand,
@@ -567,6 +568,41 @@ export class GranuleStore {
       }),
     );
     return Object.fromEntries(counts) as Record<GranuleStatus, number>;
+  }
+
+  /**
+   * One-off migration for a table written before the status index was sharded: gives every granule
+   * item that lacks it its `dayShard`, so the index shows it. Idempotent (a conditional write per
+   * item); a full Scan, so run it once, between daily runs.
+   * @returns how many items it updated.
+   */
+  async addMissingShardKeys(): Promise<number> {
+    let updated = 0;
+    const pages = paginateScan(
+      { client: this.#client },
+      {
+        TableName: this.#tableName,
+        FilterExpression:
+          "begins_with(#pk, :granule) AND attribute_not_exists(#dayShard) AND attribute_exists(#day)",
+        ExpressionAttributeNames: { "#pk": PK, "#dayShard": INDEX.partitionKey, "#day": "day" },
+        ExpressionAttributeValues: { ":granule": "granule#" },
+      },
+    );
+    for await (const page of pages) {
+      for (const item of page.Items ?? []) {
+        const { granuleId, day } = item as { granuleId?: unknown; day?: unknown };
+        if (typeof granuleId !== "string" || typeof day !== "string") continue;
+        const done = await this.#conditionalUpdate(`addMissingShardKeys ${granuleId}`, {
+          Key: granuleKey(granuleId),
+          UpdateExpression: "SET #dayShard = :dayShard",
+          ConditionExpression: "attribute_exists(#pk) AND attribute_not_exists(#dayShard)",
+          ExpressionAttributeNames: { "#pk": PK, "#dayShard": INDEX.partitionKey },
+          ExpressionAttributeValues: { ":dayShard": dayShardOf(day, granuleId) },
+        });
+        if (done !== undefined) updated += 1;
+      }
+    }
+    return updated;
   }
 
   /**

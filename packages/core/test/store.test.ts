@@ -1,8 +1,8 @@
-import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GranuleNotFoundError, InvalidInputError, LeaseLostError } from "../src/errors";
-import { dayShardsOf, type UploadProgress } from "../src/granule";
+import { dayShardOf, dayShardsOf, type UploadProgress } from "../src/granule";
 import { GranuleStore, type GranuleStoreOptions } from "../src/store";
 import { createGranuleTable, type LocalDynamo, startLocalDynamo } from "./helpers/dynamo";
 import { aDiscoveredGranule, aUniqueDay } from "./helpers/factories";
@@ -382,6 +382,30 @@ describe("listing a day", () => {
       DOWNLOADED: 1,
       FAILED: 0,
     });
+  });
+});
+
+describe("addMissingShardKeys", () => {
+  it("gives granule items written before the sharded index their dayShard, so the index shows them", async () => {
+    const { store } = aStore();
+    const day = aUniqueDay();
+    const old = aDiscoveredGranule();
+    // An item as the unsharded version wrote it: everything but dayShard.
+    await dynamo.documentClient.send(
+      new PutCommand({
+        TableName: TABLE,
+        Item: { pk: `granule#${old.granuleId}`, ...old, day, status: "DISCOVERED", attempts: 0 },
+      }),
+    );
+    expect(await store.listPending(day)).toEqual([]);
+
+    expect(await store.addMissingShardKeys()).toBeGreaterThanOrEqual(1);
+
+    expect((await store.listPending(day)).map((g) => g.granuleId)).toEqual([old.granuleId]);
+    expect((await store.getGranule(old.granuleId)) as unknown).toMatchObject({
+      dayShard: dayShardOf(day, old.granuleId),
+    });
+    expect(await store.addMissingShardKeys()).toBe(0);
   });
 });
 
