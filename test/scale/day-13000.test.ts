@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 describe("a 13,000-granule CDSE day in local mode", () => {
-  it("finds, records, lists and downloads every granule exactly once", { timeout: 900_000 }, async () => {
+  it("finds, records, lists and downloads every granule exactly once", { timeout: 3_600_000 }, async () => {
     // On tmpfs where there is one: DynamoDB Local commits every write to SQLite, and on this shared
     // VM's disk each commit waits ~20 ms for fsync (25 granules/s measured, 150/s on tmpfs). The
     // test is about bookkeeping at scale, not about the disk.
