@@ -228,6 +228,11 @@ async function ensureBucket(s3: S3Client, bucket: string): Promise<void> {
 const DYNALITE_DIR = "dynamodb";
 export const DYNAMODB_LOCAL_DIR = "dynamodb-local";
 
+/** True when a data folder holds a granule table of either stand-in (a local run happened there). */
+export function hasLocalTable(dataDir: string): boolean {
+  return existsSync(join(dataDir, DYNAMODB_LOCAL_DIR)) || existsSync(join(dataDir, DYNALITE_DIR));
+}
+
 interface DynamoServer {
   port: number;
   description: string;

@@ -1,5 +1,4 @@
-import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { GetParametersByPathCommand, type Parameter, SSMClient } from "@aws-sdk/client-ssm";
@@ -167,7 +166,7 @@ export async function openLocal(
   // Loaded on demand: the local runtime pulls in the CDK synth, which a --stage command never needs.
   const local = await import("@hls-s2/local");
   const run = options.run ?? local.runLocal;
-  if (options.requireData === true && !existsSync(join(dataDir, "dynamodb"))) {
+  if (options.requireData === true && !local.hasLocalTable(dataDir)) {
     throw new ConfigError([
       {
         key: "local",
