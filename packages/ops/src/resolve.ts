@@ -191,7 +191,7 @@ export async function openLocal(
       return store;
     },
     launch: async (executionInput) => {
-      // The runner opens the same on-disk table, which LevelDB lets only one holder lock at a time.
+      // The runner opens the same on-disk table, which only one process may hold at a time.
       await closeStores();
       const summary = await run({
         dataDir,
