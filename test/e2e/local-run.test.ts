@@ -8,6 +8,7 @@ import {
   adaptDefinition,
   buildCatalogue,
   type CatalogueParams,
+  dynamoDbLocalAvailable,
   type EmbeddedStores,
   listUploads,
   loadSynthesizedWorkflow,
@@ -15,7 +16,7 @@ import {
   runLocal,
   startEmbeddedStores,
 } from "@hls-s2/local";
-import { EXIT, main } from "@hls-s2/local/cli";
+import { EXIT, exitCodeFor, main } from "@hls-s2/local/cli";
 import { createCatalogue, type MockHub, startMockHub } from "@hls-s2/mock-hub";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 
@@ -113,7 +114,19 @@ describe("runLocal against the built-in mock hub", () => {
     expect(await listUploads(stores.s3Directory, stores.bucketName)).toEqual([]);
 
     const bytes = catalogue.products.reduce((sum, product) => sum + product.sizeBytes, 0);
-    expect(summary.totals).toEqual({ found: 12, downloaded: 12, failed: 0, pending: 0, failures: {}, bytes });
+    expect(summary.totals).toMatchObject({
+      found: 12,
+      filtered: 0,
+      recorded: 12,
+      downloaded: 12,
+      failed: 0,
+      pending: 0,
+      missing: 0,
+      failures: {},
+      bytes,
+    });
+    // The end-to-end tests run on AWS's DynamoDB Local wherever a JDK is present (these machines).
+    expect(summary.store.backend).toBe(dynamoDbLocalAvailable() ? "dynamodb-local" : "dynalite");
     expect(summary.run).toMatchObject({ manifest: 12, downloaded: 12, failed: 0, bytes });
     expect(summary.status).toBe("SUCCEEDED");
     expect(summary.output?.totals.counts.DOWNLOADED).toBe(12);
@@ -231,6 +244,26 @@ describe("runLocal against the built-in mock hub", () => {
     });
     expect(summary.mapRun).toMatchObject({ status: "FAILED", succeeded: 5, failed: 3, pending: 0 });
     expect(summary.output).toBeUndefined();
+    await stores.close();
+
+    // Terminal means terminal: the rerun fetches neither the corrupt nor the gone granules again,
+    // has nothing to do, and still shows the earlier failures.
+    let rerunHub: MockHub | undefined;
+    const rerun = await runLocal(
+      smallDay(dataDir, params, {
+        faults: { granules: { [corrupt!.id]: { kind: "corruptAlways" } } },
+        onMockHub: (hub) => {
+          rerunHub = hub;
+        },
+      }),
+    );
+    for (const granule of [gone1!, gone2!, corrupt!]) {
+      expect(rerunHub!.stats.granule(granule.id).valueGets).toBe(0);
+    }
+    expect(rerun.nothingToDownload).toBe(true);
+    expect(rerun.run).toMatchObject({ manifest: 0, downloaded: 0, failed: 0 });
+    expect(rerun.totals).toMatchObject({ recorded: 8, failed: 3, missing: 0 });
+    expect(exitCodeFor(rerun)).toBe(EXIT.ok);
   });
 });
 

@@ -6,6 +6,7 @@ import {
   type DiscoveredGranule,
   type FetchLinksDeps,
   type FetchProgress,
+  FILTER_REASONS,
   fetchLinks,
   InvalidHubDataError,
   objectKeyFor,
@@ -66,6 +67,13 @@ function memoryLinkStore(): FetchLinksDeps["store"] {
         nextOffset: update.nextOffset,
         finished: update.finished,
         lastFetchAt: new Date().toISOString(),
+        recorded: (progress.get(key)?.recorded ?? 0) + (update.recordedDelta ?? 0),
+        filtered: Object.fromEntries(
+          FILTER_REASONS.map((reason) => [
+            reason,
+            (progress.get(key)?.filtered[reason] ?? 0) + (update.filteredDelta?.[reason] ?? 0),
+          ]),
+        ) as FetchProgress["filtered"],
       };
       progress.set(key, saved);
       return saved;

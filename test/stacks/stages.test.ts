@@ -22,7 +22,7 @@ beforeAll(async () => {
 });
 
 describe("storage", () => {
-  it("creates the granule table on demand with the day/status index and point-in-time recovery", () => {
+  it("creates the granule table on demand with the sharded day/status index and point-in-time recovery", () => {
     const [, table] = resourcesOfType(prod.templates.Storage, "AWS::DynamoDB::Table")[0]!;
     expect(table.Properties).toMatchObject({
       BillingMode: "PAY_PER_REQUEST",
@@ -30,9 +30,9 @@ describe("storage", () => {
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       GlobalSecondaryIndexes: [
         {
-          IndexName: "byDayStatus",
+          IndexName: "byDayShardStatus",
           KeySchema: [
-            { AttributeName: "day", KeyType: "HASH" },
+            { AttributeName: "dayShard", KeyType: "HASH" },
             { AttributeName: "status", KeyType: "RANGE" },
           ],
         },

@@ -304,6 +304,34 @@ export class GranuleOfflineError extends DownloaderError {
 }
 
 /**
+ * The status index shows fewer granules for a day than the per (day, platform) counters say were
+ * recorded: a manifest written now would leave granules out without anyone noticing, so
+ * WriteManifest fails the execution instead (the failed-execution alarm fires). Not retryable: the
+ * short wait for index propagation already happened inside WriteManifest.
+ */
+export class ManifestIncompleteError extends DownloaderError {
+  readonly retryable = false;
+  readonly day: string;
+  /** Granules recorded but absent from the index. */
+  readonly missing: number;
+  readonly recorded: number;
+  readonly indexed: number;
+  constructor(day: string, counts: { recorded: number; indexed: number }, options?: ErrorOptions) {
+    const missing = counts.recorded - counts.indexed;
+    super(
+      `${day}: ${missing} granule(s) missing from the status index (${counts.recorded} recorded, ${counts.indexed} indexed); ` +
+        "the manifest would leave them out",
+      options,
+    );
+    this.name = "ManifestIncompleteError";
+    this.day = day;
+    this.missing = missing;
+    this.recorded = counts.recorded;
+    this.indexed = counts.indexed;
+  }
+}
+
+/**
  * Error names the state machine retries with exponential backoff and jitter. The stack builds its
  * Retry from this list, so code and state machine cannot drift.
  */

@@ -134,7 +134,15 @@ export interface FilterRules {
   platforms?: readonly Platform[];
 }
 
-export type FilterVerdict = { accepted: true } | { accepted: false; reason: string };
+/**
+ * Why a search entry was not recorded, as counted per (day, platform): outside the tile allow-list,
+ * not Level-1C, acquired too long before publication, a platform not asked for, a name unsafe as an
+ * S3 key, or an entry that fails validation otherwise.
+ */
+export const FILTER_REASONS = ["tile", "level", "age", "platform", "unsafeName", "invalid"] as const;
+export type FilterReason = (typeof FILTER_REASONS)[number];
+
+export type FilterVerdict = { accepted: true } | { accepted: false; reason: string; filter: FilterReason };
 
 /**
  * Decides whether a discovered granule is one the HLS chain wants: Level-1C, an allowed platform
@@ -152,15 +160,15 @@ export function evaluateGranule(granule: DiscoveredGranule, rules: FilterRules):
     );
   }
   if (!granule.name.includes("_MSIL1C_")) {
-    return { accepted: false, reason: `not a Level-1C product: ${granule.name}` };
+    return { accepted: false, reason: `not a Level-1C product: ${granule.name}`, filter: "level" };
   }
   if (rules.platforms !== undefined && !rules.platforms.includes(granule.platform)) {
-    return { accepted: false, reason: `platform ${granule.platform} is not enabled` };
+    return { accepted: false, reason: `platform ${granule.platform} is not enabled`, filter: "platform" };
   }
   if (rules.tiles !== undefined) {
     const tile = normalizeTileId(granule.tileId);
     if (tile === undefined || !(rules.tiles.has(tile) || rules.tiles.has(`T${tile}`))) {
-      return { accepted: false, reason: `tile ${granule.tileId} is not in the allow-list` };
+      return { accepted: false, reason: `tile ${granule.tileId} is not in the allow-list`, filter: "tile" };
     }
   }
   const sensed = Date.parse(granule.sensingStart);
@@ -168,6 +176,7 @@ export function evaluateGranule(granule: DiscoveredGranule, rules: FilterRules):
     return {
       accepted: false,
       reason: `sensing start ${quoteValue(granule.sensingStart)} is not a timestamp`,
+      filter: "invalid",
     };
   }
   // Measured from the publication day, not the clock, so a backfill judges a day as it was judged then.
@@ -176,6 +185,7 @@ export function evaluateGranule(granule: DiscoveredGranule, rules: FilterRules):
     return {
       accepted: false,
       reason: `acquired ${granule.sensingStart}, more than ${rules.maxAcquisitionAgeDays} days before ${rules.day}`,
+      filter: "age",
     };
   }
   return { accepted: true };

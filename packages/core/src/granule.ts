@@ -103,11 +103,43 @@ export function objectKeyFor(name: string, prefix = ""): string {
 }
 
 /**
+ * How many index partitions one day's granules are spread over. DynamoDB gives each partition at
+ * most 1,000 write units per second, and with an ALL projection every write to a granule item is
+ * also a write to the index: a 13,000-granule day written ~4 times per granule, 16 puts at a time
+ * per search, would push one shared (day, status) key past that. Eight shards give a day ~8,000
+ * writes/s of index headroom while a reader pays only 8 queries per status. Changing it moves
+ * granules between shards: existing items keep their old shard until rewritten, so never change it
+ * on a deployed table without re-running the shard migration (see the README).
+ */
+export const STATUS_INDEX_SHARDS = 8;
+
+/**
  * The granule table's key schema, shared by the store and the stack that creates the table.
- * Granule items: pk = `granule#<granuleId>`. Per (day, platform) fetch counters: pk = `fetch#<day>#<platform>`.
- * The status index is sparse: only granule items carry `status`.
+ * Granule items: pk = `granule#<granuleId>`. Per (day, platform) counter items: pk = `fetch#<day>#<platform>`.
+ * The status index is keyed by `dayShard` = `<day>#<shard>` (see STATUS_INDEX_SHARDS) and status;
+ * it is sparse: only granule items carry `dayShard`.
  */
 export const TABLE_SCHEMA = {
   partitionKey: "pk",
-  statusIndex: { name: "byDayStatus", partitionKey: "day", sortKey: "status" },
+  statusIndex: { name: "byDayShardStatus", partitionKey: "dayShard", sortKey: "status" },
 } as const;
+
+/** The shard (0 … STATUS_INDEX_SHARDS − 1) of a granule: FNV-1a of its id, stable across runs and processes. */
+export function statusShardOf(granuleId: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < granuleId.length; i++) {
+    hash ^= granuleId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % STATUS_INDEX_SHARDS;
+}
+
+/** The status index partition key of a granule published on `day`. */
+export function dayShardOf(day: string, granuleId: string): string {
+  return `${day}#${statusShardOf(granuleId)}`;
+}
+
+/** Every status index partition key of a day: a reader of the day reads them all. */
+export function dayShardsOf(day: string): string[] {
+  return Array.from({ length: STATUS_INDEX_SHARDS }, (_, shard) => `${day}#${shard}`);
+}

@@ -1,4 +1,5 @@
 import { InvalidHubDataError, InvalidInputError } from "./errors";
+import type { FilterReason } from "./filters";
 import type { DiscoveredGranule } from "./granule";
 import type { Hub, RejectedEntry, SearchPage } from "./hub/hub";
 import type { DayQuery } from "./queries";
@@ -36,7 +37,7 @@ async function recordPage(
   const worker = async () => {
     while (next < granules.length) {
       const granule = granules[next++]!;
-      if ((await store.recordDiscovered(granule, day)).recorded) recorded += 1;
+      if ((await store.recordDiscovered(granule, day, { countLater: true })).recorded) recorded += 1;
     }
   };
   await Promise.all(Array.from({ length: Math.min(RECORD_CONCURRENCY, granules.length) }, worker));
@@ -114,8 +115,11 @@ export async function fetchLinks(
         `search ${day} ${platform}: page ${pages + 1} from offset ${startOffset} exceeds the ${maxPages} pages ${page.totalResults} results need`,
       );
     }
-    recorded += await recordPage(page.granules, day, store);
+    const recordedOnPage = await recordPage(page.granules, day, store);
+    recorded += recordedOnPage;
     rejected += page.rejected.length;
+    const filteredDelta: Partial<Record<FilterReason, number>> = {};
+    for (const entry of page.rejected) filteredDelta[entry.filter] = (filteredDelta[entry.filter] ?? 0) + 1;
     for (const entry of page.rejected) {
       if (rejectedSample.length >= REJECTED_SAMPLE_SIZE) break;
       rejectedSample.push(entry);
@@ -134,6 +138,8 @@ export async function fetchLinks(
       fetchedDelta: nextOffset - offset,
       nextOffset,
       finished,
+      filteredDelta,
+      recordedDelta: recordedOnPage,
     });
     offset = nextOffset;
     pages += 1;

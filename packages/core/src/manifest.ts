@@ -1,5 +1,5 @@
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { InvalidInputError } from "./errors";
+import { InvalidInputError, ManifestIncompleteError } from "./errors";
 import { daysBetween } from "./queries";
 import type { GranuleStore } from "./store";
 
@@ -18,10 +18,22 @@ export interface ManifestInput {
 }
 
 export interface ManifestDeps {
-  store: Pick<GranuleStore, "listPending">;
+  store: Pick<GranuleStore, "listPendingReconciled">;
   s3: S3Client;
   /** The work bucket the Distributed Map's item reader reads from. */
   bucket: string;
+}
+
+export interface ManifestOptions {
+  /**
+   * Reads of a day whose index shows fewer granules than recorded before giving up (default 4), and
+   * the wait between them (default 1,000 ms). AWS: "All reads from GSIs and streams are eventually
+   * consistent" and "Write operations propagate to a GSI within 1 second": a granule recorded
+   * moments ago by FetchLinks may be missing from the first read without being lost.
+   */
+  reconcileAttempts?: number;
+  reconcileDelayMs?: number;
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface ManifestLocation {
@@ -42,10 +54,28 @@ export function manifestKeyFor(executionName: string): string {
 
 /**
  * Writes the window's pending granules (store.listPending of each day) as a JSON array of
- * `{ granuleId, name, day }` to `manifests/<executionName>.json` in the work bucket.
- * @throws InvalidInputError on a bad window or an execution name unfit for an object key.
+ * `{ granuleId, name, day }` to `manifests/<executionName>.json` in the work bucket, after checking
+ * each day's index against the granules the counter items say were recorded.
+ * @throws InvalidInputError on a bad window, option or an execution name unfit for an object key;
+ *   ManifestIncompleteError, with the missing count, when a day's index holds fewer granules than were recorded.
  */
-export async function writeManifest(input: ManifestInput, deps: ManifestDeps): Promise<ManifestLocation> {
+export async function writeManifest(
+  input: ManifestInput,
+  deps: ManifestDeps,
+  options: ManifestOptions = {},
+): Promise<ManifestLocation> {
+  options = { ...options };
+  options.reconcileAttempts ??= 4;
+  options.reconcileDelayMs ??= 1000;
+  options.sleep ??= (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  if (!Number.isInteger(options.reconcileAttempts) || options.reconcileAttempts < 1) {
+    throw new InvalidInputError(
+      `reconcileAttempts must be a positive integer, got ${options.reconcileAttempts}`,
+      {
+        field: "reconcileAttempts",
+      },
+    );
+  }
   if (!EXECUTION_NAME.test(input.executionName) || input.executionName.includes("..")) {
     throw new InvalidInputError(
       `execution name ${JSON.stringify(input.executionName)} cannot name a manifest`,
@@ -60,7 +90,14 @@ export async function writeManifest(input: ManifestInput, deps: ManifestDeps): P
   const items: ManifestItem[] = [];
   const seen = new Set<string>();
   for (const day of days) {
-    for (const granule of await deps.store.listPending(day)) {
+    let read = await deps.store.listPendingReconciled(day);
+    for (let attempt = 1; read.indexed < read.recorded && attempt < options.reconcileAttempts; attempt++) {
+      await options.sleep(options.reconcileDelayMs);
+      read = await deps.store.listPendingReconciled(day);
+    }
+    // More indexed than recorded is harmless (a counter update lost to a crash after its put).
+    if (read.indexed < read.recorded) throw new ManifestIncompleteError(day, read);
+    for (const granule of read.granules) {
       // The Map would start two children for one granule; the second would only find it leased.
       if (seen.has(granule.granuleId)) continue;
       seen.add(granule.granuleId);

@@ -2,15 +2,24 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  paginateScan,
   QueryCommand,
   type QueryCommandInput,
   UpdateCommand,
   type UpdateCommandInput,
 } from "@aws-sdk/lib-dynamodb";
-import { GranuleNotFoundError, InvalidInputError, LeaseLostError } from "./errors";
-import { isValidDay, normalizeMd5 } from "./filters";
+import {
+  GranuleNotFoundError,
+  InvalidInputError,
+  LeaseLostError,
+  MISMATCH_ERROR_NAMES,
+  TERMINAL_ERROR_NAMES,
+} from "./errors";
+import { FILTER_REASONS, type FilterReason, isValidDay, normalizeMd5 } from "./filters";
 import {
   type DiscoveredGranule,
+  dayShardOf,
+  dayShardsOf,
   GRANULE_STATUSES,
   type GranuleError,
   type GranuleRecord,
@@ -47,6 +56,14 @@ export interface FetchProgress {
   nextOffset: number;
   finished: boolean;
   lastFetchAt: string;
+  /**
+   * Granules recordDiscovered stored as new for this (day, platform), from every source (search and
+   * push). Counted beside the put, never derived from the status index, so a reader can tell when
+   * the index shows fewer granules than were recorded.
+   */
+  recorded: number;
+  /** Entries the search read and did not record, by filter reason. */
+  filtered: Record<FilterReason, number>;
 }
 
 export interface FetchProgressUpdate {
@@ -54,10 +71,28 @@ export interface FetchProgressUpdate {
   fetchedDelta: number;
   nextOffset: number;
   finished: boolean;
+  /** Entries of this step that were filtered out, by reason (added to the running totals). */
+  filteredDelta?: Partial<Record<FilterReason, number>>;
+  /** Granules this step recorded with `countLater` (added to `recorded`). */
+  recordedDelta?: number;
+}
+
+/** What listPendingReconciled read of a day: the pending granules and two independent counts to check them by. */
+export interface ReconciledPending {
+  granules: GranuleRecord[];
+  /** Granule items the status index returned for the day, in every status (pending ones included). */
+  indexed: number;
+  /** Granules recorded for the day according to the per (day, platform) counter items. */
+  recorded: number;
 }
 
 const DEFAULT_LEASE_MS = 15 * 60 * 1000;
 const DEFAULT_MAX_ATTEMPTS = 5;
+/**
+ * A checksum mismatch is terminal for a run but gets one more try this long after it failed: ESA
+ * corrects a wrongly published checksum, and the next attempt fetches the checksum again.
+ */
+export const MISMATCH_RETRY_AFTER_MS = 24 * 60 * 60 * 1000;
 const MAX_ERROR_MESSAGE_LENGTH = 1000;
 const MAX_ERROR_NAME_LENGTH = 200;
 // A claim whose condition fails because the item moved between write and read is retried this often.
@@ -164,7 +199,11 @@ export class GranuleStore {
    * is never overwritten, so re-fetching a day is harmless).
    * @throws InvalidInputError on an empty id or a malformed day; InvalidHubDataError on a bad md5.
    */
-  async recordDiscovered(granule: DiscoveredGranule, day: string): Promise<{ recorded: boolean }> {
+  async recordDiscovered(
+    granule: DiscoveredGranule,
+    day: string,
+    options: { countLater?: boolean } = {},
+  ): Promise<{ recorded: boolean }> {
     requireText(granule.granuleId, "granuleId");
     requireDay(day);
     const now = this.#now().toISOString();
@@ -179,6 +218,7 @@ export class GranuleStore {
       publishedAt: granule.publishedAt,
       sizeBytes: granule.sizeBytes,
       day,
+      [INDEX.partitionKey]: dayShardOf(day, granule.granuleId),
       status: "DISCOVERED" satisfies GranuleStatus,
       attempts: 0,
       createdAt: now,
@@ -197,11 +237,22 @@ export class GranuleStore {
           ExpressionAttributeNames: attributeNames(PK),
         }),
       );
-      return { recorded: true };
     } catch (error) {
       if (isConditionFailed(error)) return { recorded: false };
       throw withContext(error, `recordDiscovered ${granule.granuleId}`);
     }
+    // Counted after the put, not in a transaction (dynalite has none): a crash in between leaves the
+    // counter one short, which can hide a loss but never raises a false ManifestIncompleteError.
+    // The link fetcher counts a page's puts at once (`countLater`, then recordFetchProgress's recordedDelta).
+    if (options.countLater !== true) {
+      await this.#addToCounter(
+        day,
+        granule.platform,
+        { recorded: 1 },
+        `recordDiscovered ${granule.granuleId}`,
+      );
+    }
+    return { recorded: true };
   }
 
   /** Reads a granule (strongly consistent), or undefined when the table does not hold it. */
@@ -479,16 +530,21 @@ export class GranuleStore {
       ":downloaded": "DOWNLOADED",
       ":lastError": lastError,
       ":now": new Date(nowMs).toISOString(),
+      ":failedAtMs": nowMs,
     };
+    // A checksum mismatch remembers which executions it ended (a set: every attempt of one child
+    // execution records its failure, and its Retries and Redrive keep its id), so listPending can give
+    // it exactly one late try from a later run (see MISMATCH_RETRY_AFTER_MS).
+    const mismatch = (MISMATCH_ERROR_NAMES as readonly string[]).includes(lastError.name);
+    if (mismatch) values[":mismatchOwner"] = new Set([owner ?? "(no owner)"]);
+    const countMismatch = mismatch ? " ADD #mismatchOwners :mismatchOwner" : "";
     let condition = "attribute_exists(#pk) AND #status <> :downloaded";
     // The failing owner is kept so its own Retry or Redrive re-claims the granule (see claimGranule).
-    let update =
-      "SET #status = :failed, #lastError = :lastError, #updatedAt = :now REMOVE #leaseOwner, #leaseExpiresAt, #failedBy";
+    let update = `SET #status = :failed, #lastError = :lastError, #updatedAt = :now, #failedAtMs = :failedAtMs${countMismatch} REMOVE #leaseOwner, #leaseExpiresAt, #failedBy`;
     if (owner !== undefined) {
       condition +=
         " AND (attribute_not_exists(#leaseOwner) OR #leaseOwner = :owner OR #leaseExpiresAt < :nowMs)";
-      update =
-        "SET #status = :failed, #lastError = :lastError, #updatedAt = :now, #failedBy = :owner REMOVE #leaseOwner, #leaseExpiresAt";
+      update = `SET #status = :failed, #lastError = :lastError, #updatedAt = :now, #failedAtMs = :failedAtMs, #failedBy = :owner${countMismatch} REMOVE #leaseOwner, #leaseExpiresAt`;
       values[":owner"] = owner;
       values[":nowMs"] = nowMs;
     }
@@ -501,9 +557,11 @@ export class GranuleStore {
         "status",
         "lastError",
         "updatedAt",
+        "failedAtMs",
         "leaseOwner",
         "leaseExpiresAt",
         "failedBy",
+        ...(mismatch ? ["mismatchOwners"] : []),
       ),
       ExpressionAttributeValues: values,
     });
@@ -527,48 +585,130 @@ export class GranuleStore {
   }
 
   /**
-   * Lists what a download run should attempt for a day: DISCOVERED, FAILED with attempts left, and
-   * DOWNLOADING whose lease expired (its worker is gone).
+   * Lists what a download run should attempt for a day: DISCOVERED, FAILED for a reason that is not
+   * terminal with attempts left, a checksum mismatch once more a day after it failed, and DOWNLOADING
+   * whose lease expired (its worker is gone). A terminal failure stays out until `requeueGranule`.
    */
   async listPending(day: string, options: { now?: Date } = {}): Promise<GranuleRecord[]> {
     let { now } = options;
     now ??= this.#now();
+    const nowMs = now.getTime();
     const [discovered, failed, stale] = await Promise.all([
       this.#queryStatus(day, "DISCOVERED"),
-      this.#queryStatus(day, "FAILED", {
-        filter: "#attempts < :maxAttempts",
-        names: ["attempts"],
-        values: { ":maxAttempts": this.#maxAttempts },
-      }),
+      this.#queryStatus(day, "FAILED", this.#pendingFailedFilter(nowMs)),
       this.#queryStatus(day, "DOWNLOADING", {
         filter: "#leaseExpiresAt < :nowMs",
         names: ["leaseExpiresAt"],
-        values: { ":nowMs": now.getTime() },
+        values: { ":nowMs": nowMs },
       }),
     ]);
     return [...discovered, ...failed, ...stale];
   }
 
-  /** Counts a day's granules in every status (COUNT queries on the index, no items read). */
+  /**
+   * listPending, checked: also counts every granule item the status index holds for the day and
+   * reads the per (day, platform) `recorded` counters, so a caller can tell when the index (or its
+   * paging) shows fewer granules than were recorded.
+   */
+  async listPendingReconciled(day: string, options: { now?: Date } = {}): Promise<ReconciledPending> {
+    const [granules, counts, progress] = await Promise.all([
+      this.listPending(day, options),
+      this.countByStatus(day),
+      Promise.all(PLATFORMS.map((platform) => this.getFetchProgress(day, platform))),
+    ]);
+    return {
+      granules,
+      indexed: GRANULE_STATUSES.reduce((sum, status) => sum + counts[status], 0),
+      recorded: progress.reduce((sum, p) => sum + (p?.recorded ?? 0), 0),
+    };
+  }
+
+  /** Counts a day's granules in every status (COUNT queries on every shard of the index, no items read). */
   async countByStatus(day: string): Promise<Record<GranuleStatus, number>> {
     requireDay(day);
     const counts = await Promise.all(
       GRANULE_STATUSES.map(async (status) => {
-        let count = 0;
-        let startKey: Record<string, unknown> | undefined;
-        do {
-          const page = await this.#query(`countByStatus ${day} ${status}`, {
-            ...this.#statusQuery(day, status),
-            Select: "COUNT",
-            ExclusiveStartKey: startKey,
-          });
-          count += page.Count ?? 0;
-          startKey = page.LastEvaluatedKey;
-        } while (startKey !== undefined);
-        return [status, count] as const;
+        const perShard = await Promise.all(
+          dayShardsOf(day).map(async (dayShard) => {
+            let count = 0;
+            let startKey: Record<string, unknown> | undefined;
+            do {
+              const page = await this.#query(`countByStatus ${day} ${status}`, {
+                ...this.#statusQuery(dayShard, status),
+                Select: "COUNT",
+                ExclusiveStartKey: startKey,
+              });
+              count += page.Count ?? 0;
+              startKey = page.LastEvaluatedKey;
+            } while (startKey !== undefined);
+            return count;
+          }),
+        );
+        return [status, perShard.reduce((a, b) => a + b, 0)] as const;
       }),
     );
     return Object.fromEntries(counts) as Record<GranuleStatus, number>;
+  }
+
+  /**
+   * One-off migration for a table written before the status index was sharded: gives every granule
+   * item that lacks it its `dayShard`, so the index shows it. Idempotent (a conditional write per
+   * item); a full Scan, so run it once, between daily runs.
+   * @returns how many items it updated.
+   */
+  async addMissingShardKeys(): Promise<number> {
+    let updated = 0;
+    const pages = paginateScan(
+      { client: this.#client },
+      {
+        TableName: this.#tableName,
+        FilterExpression:
+          "begins_with(#pk, :granule) AND attribute_not_exists(#dayShard) AND attribute_exists(#day)",
+        ExpressionAttributeNames: { "#pk": PK, "#dayShard": INDEX.partitionKey, "#day": "day" },
+        ExpressionAttributeValues: { ":granule": "granule#" },
+      },
+    );
+    for await (const page of pages) {
+      for (const item of page.Items ?? []) {
+        const { granuleId, day } = item as { granuleId?: unknown; day?: unknown };
+        if (typeof granuleId !== "string" || typeof day !== "string") continue;
+        const done = await this.#conditionalUpdate(`addMissingShardKeys ${granuleId}`, {
+          Key: granuleKey(granuleId),
+          UpdateExpression: "SET #dayShard = :dayShard",
+          ConditionExpression: "attribute_exists(#pk) AND attribute_not_exists(#dayShard)",
+          ExpressionAttributeNames: { "#pk": PK, "#dayShard": INDEX.partitionKey },
+          ExpressionAttributeValues: { ":dayShard": dayShardOf(day, granuleId) },
+        });
+        if (done !== undefined) updated += 1;
+      }
+    }
+    return updated;
+  }
+
+  /**
+   * FAILED granules a run should try again: a failure whose name is not terminal (retries ran out,
+   * a timeout) while attempts are left, or a first checksum mismatch older than MISMATCH_RETRY_AFTER_MS.
+   */
+  #pendingFailedFilter(nowMs: number) {
+    const terminal = TERMINAL_ERROR_NAMES.map((_, i) => `:terminal${i}`);
+    const values: Record<string, unknown> = Object.fromEntries(
+      TERMINAL_ERROR_NAMES.map((name, i) => [`:terminal${i}`, name]),
+    );
+    return {
+      // `#lastError.#errorName` of an item without lastError is absent: NOT IN is then true (retry it).
+      filter:
+        `(#attempts < :maxAttempts AND NOT (#lastError.#errorName IN (${terminal.join(", ")})))` +
+        " OR (#lastError.#errorName = :mismatch AND size(#mismatchOwners) = :oneMismatch AND #failedAtMs < :mismatchCutoff)",
+      names: ["attempts", "lastError", "mismatchOwners", "failedAtMs"],
+      extraNames: { "#errorName": "name" },
+      values: {
+        ...values,
+        ":maxAttempts": this.#maxAttempts,
+        ":mismatch": MISMATCH_ERROR_NAMES[0],
+        ":oneMismatch": 1,
+        ":mismatchCutoff": nowMs - MISMATCH_RETRY_AFTER_MS,
+      },
+    };
   }
 
   /**
@@ -583,7 +723,7 @@ export class GranuleStore {
     const updated = await this.#conditionalUpdate(`requeueGranule ${granuleId}`, {
       Key: granuleKey(granuleId),
       UpdateExpression:
-        "SET #status = :discovered, #attempts = :zero, #updatedAt = :now REMOVE #leaseOwner, #leaseExpiresAt",
+        "SET #status = :discovered, #attempts = :zero, #updatedAt = :now REMOVE #leaseOwner, #leaseExpiresAt, #mismatchOwners, #failedAtMs",
       ConditionExpression: "#status = :failed OR (#status = :downloading AND #leaseExpiresAt < :nowMs)",
       ExpressionAttributeNames: attributeNames(
         "status",
@@ -591,6 +731,8 @@ export class GranuleStore {
         "updatedAt",
         "leaseOwner",
         "leaseExpiresAt",
+        "mismatchOwners",
+        "failedAtMs",
       ),
       ExpressionAttributeValues: {
         ":discovered": "DISCOVERED",
@@ -625,14 +767,18 @@ export class GranuleStore {
     if (typeof update.finished !== "boolean") {
       throw new InvalidInputError("finished must be a boolean", { field: "finished" });
     }
+    const counters = filteredAttributes(update.filteredDelta ?? {});
+    if (update.recordedDelta !== undefined && requireCount(update.recordedDelta, "recordedDelta") > 0) {
+      counters["recorded"] = update.recordedDelta;
+    }
+    const counterAdds = Object.keys(counters).map((attribute) => `, #${attribute} :${attribute}`);
     try {
       const { Attributes: item } = await this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: fetchKey(day, platform),
           // ADD keeps the running total right even if two invocations of one search overlapped.
-          UpdateExpression:
-            "SET #day = :day, #platform = :platform, #available = :available, #nextOffset = :nextOffset, #finished = :finished, #lastFetchAt = :now ADD #fetched :delta",
+          UpdateExpression: `SET #day = :day, #platform = :platform, #available = :available, #nextOffset = :nextOffset, #finished = :finished, #lastFetchAt = :now ADD #fetched :delta${counterAdds.join("")}`,
           ExpressionAttributeNames: attributeNames(
             "day",
             "platform",
@@ -641,6 +787,7 @@ export class GranuleStore {
             "finished",
             "lastFetchAt",
             "fetched",
+            ...Object.keys(counters),
           ),
           ExpressionAttributeValues: {
             ":day": day,
@@ -650,6 +797,7 @@ export class GranuleStore {
             ":finished": update.finished,
             ":now": this.#now().toISOString(),
             ":delta": update.fetchedDelta,
+            ...Object.fromEntries(Object.entries(counters).map(([attribute, n]) => [`:${attribute}`, n])),
           },
           ReturnValues: "ALL_NEW",
         }),
@@ -671,6 +819,23 @@ export class GranuleStore {
       return item === undefined ? undefined : toFetchProgress(item);
     } catch (error) {
       throw withContext(error, `getFetchProgress ${day} ${platform}`);
+    }
+  }
+
+  /** ADDs to a (day, platform) counter item, creating it when absent (ADD treats a missing number as 0). */
+  async #addToCounter(day: string, platform: Platform, add: { recorded: number }, context: string) {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: fetchKey(day, platform),
+          UpdateExpression: "SET #day = :day, #platform = :platform ADD #recorded :recorded",
+          ExpressionAttributeNames: attributeNames("day", "platform", "recorded"),
+          ExpressionAttributeValues: { ":day": day, ":platform": platform, ":recorded": add.recorded },
+        }),
+      );
+    } catch (error) {
+      throw withContext(error, context);
     }
   }
 
@@ -728,40 +893,51 @@ export class GranuleStore {
     throw new LeaseLostError(granuleId, owner);
   }
 
-  #statusQuery(day: string, status: GranuleStatus): Omit<QueryCommandInput, "TableName"> {
+  #statusQuery(dayShard: string, status: GranuleStatus): Omit<QueryCommandInput, "TableName"> {
     return {
       IndexName: INDEX.name,
-      KeyConditionExpression: "#day = :day AND #status = :status",
-      ExpressionAttributeNames: attributeNames(INDEX.partitionKey, INDEX.sortKey),
-      ExpressionAttributeValues: { ":day": day, ":status": status },
+      KeyConditionExpression: "#dayShard = :dayShard AND #status = :status",
+      ExpressionAttributeNames: { "#dayShard": INDEX.partitionKey, "#status": INDEX.sortKey },
+      ExpressionAttributeValues: { ":dayShard": dayShard, ":status": status },
     };
   }
 
+  /** Reads one status of a day from every shard of the index (one after another, so `limit` holds), every page. */
   async #queryStatus(
     day: string,
     status: GranuleStatus,
-    options: { filter?: string; names?: string[]; values?: Record<string, unknown>; limit?: number } = {},
+    options: {
+      filter?: string;
+      names?: string[];
+      extraNames?: Record<string, string>;
+      values?: Record<string, unknown>;
+      limit?: number;
+    } = {},
   ): Promise<GranuleRecord[]> {
     requireDay(day);
-    const base = this.#statusQuery(day, status);
     const records: GranuleRecord[] = [];
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#query(`listByStatus ${day} ${status}`, {
-        ...base,
-        ...(options.filter !== undefined && { FilterExpression: options.filter }),
-        ExpressionAttributeNames: {
-          ...base.ExpressionAttributeNames,
-          ...attributeNames(...(options.names ?? [])),
-        },
-        ExpressionAttributeValues: { ...base.ExpressionAttributeValues, ...options.values },
-        ...(Number.isFinite(limit) && { Limit: limit - records.length }),
-        ExclusiveStartKey: startKey,
-      });
-      for (const item of page.Items ?? []) records.push(toRecord(item));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey !== undefined && records.length < limit);
+    for (const dayShard of dayShardsOf(day)) {
+      const base = this.#statusQuery(dayShard, status);
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const page = await this.#query(`listByStatus ${day} ${status}`, {
+          ...base,
+          ...(options.filter !== undefined && { FilterExpression: options.filter }),
+          ExpressionAttributeNames: {
+            ...base.ExpressionAttributeNames,
+            ...attributeNames(...(options.names ?? [])),
+            ...options.extraNames,
+          },
+          ExpressionAttributeValues: { ...base.ExpressionAttributeValues, ...options.values },
+          ...(Number.isFinite(limit) && { Limit: limit - records.length }),
+          ExclusiveStartKey: startKey,
+        });
+        for (const item of page.Items ?? []) records.push(toRecord(item));
+        startKey = page.LastEvaluatedKey;
+      } while (startKey !== undefined && records.length < limit);
+      if (records.length >= limit) break;
+    }
     return records;
   }
 
@@ -774,6 +950,23 @@ export class GranuleStore {
   }
 }
 
+/** The counter item's attribute for a filter reason, e.g. `filtered_tile` (flat: ADD cannot create a nested map). */
+function filteredAttribute(reason: FilterReason): string {
+  return `filtered_${reason}`;
+}
+
+function filteredAttributes(delta: Partial<Record<FilterReason, number>>): Record<string, number> {
+  const attributes: Record<string, number> = {};
+  for (const [reason, n] of Object.entries(delta)) {
+    if (!(FILTER_REASONS as readonly string[]).includes(reason)) {
+      throw new InvalidInputError(`unknown filter reason ${reason}`, { field: "filteredDelta" });
+    }
+    requireCount(n, `filteredDelta.${reason}`);
+    if (n > 0) attributes[filteredAttribute(reason as FilterReason)] = n;
+  }
+  return attributes;
+}
+
 function toFetchProgress(item: Item): FetchProgress {
   return {
     available: Number(item["available"] ?? 0),
@@ -781,5 +974,9 @@ function toFetchProgress(item: Item): FetchProgress {
     nextOffset: Number(item["nextOffset"] ?? 0),
     finished: item["finished"] === true,
     lastFetchAt: String(item["lastFetchAt"] ?? ""),
+    recorded: Number(item["recorded"] ?? 0),
+    filtered: Object.fromEntries(
+      FILTER_REASONS.map((reason) => [reason, Number(item[filteredAttribute(reason)] ?? 0)]),
+    ) as Record<FilterReason, number>,
   };
 }

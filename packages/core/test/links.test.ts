@@ -81,12 +81,13 @@ describe("fetchLinks", () => {
     expect(await store.listPending(query.day)).toHaveLength(40);
   });
 
-  it("counts rejected entries and returns only a small sample of them", async () => {
+  it("counts rejected entries per filter reason and returns only a small sample of them", async () => {
     const rejected: RejectedEntry[] = Array.from({ length: 12 }, (_, i) => ({
       id: `r${i}`,
-      reason: "tile not allowed",
+      reason: i < 9 ? "tile not allowed" : "too old",
+      filter: i < 9 ? "tile" : "age",
     }));
-    const { hub } = pagedHub([aDiscoveredGranule(), ...rejected], 100);
+    const { hub } = pagedHub([aDiscoveredGranule(), ...rejected], 5);
     const query = aQuery();
 
     const result = await fetchLinks(query, { hub, store }, { deadline: FAR() });
@@ -94,7 +95,11 @@ describe("fetchLinks", () => {
     expect(result.recorded).toBe(1);
     expect(result.rejected).toBe(12);
     expect(result.rejectedSample).toHaveLength(5);
-    expect(result.rejectedSample[0]).toEqual({ id: "r0", reason: "tile not allowed" });
+    expect(result.rejectedSample[0]).toEqual({ id: "r0", reason: "tile not allowed", filter: "tile" });
+    // Summed over the three pages in the (day, platform) counter item, beside what was recorded.
+    const progress = await store.getFetchProgress(query.day, query.platform);
+    expect(progress?.filtered).toMatchObject({ tile: 9, age: 3, level: 0, unsafeName: 0 });
+    expect(progress?.recorded).toBe(1);
   });
 
   it("stops at the deadline and resumes from the stored offset", async () => {

@@ -1,8 +1,8 @@
-import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GranuleNotFoundError, InvalidInputError, LeaseLostError } from "../src/errors";
-import type { UploadProgress } from "../src/granule";
+import { dayShardOf, dayShardsOf, type UploadProgress } from "../src/granule";
 import { GranuleStore, type GranuleStoreOptions } from "../src/store";
 import { createGranuleTable, type LocalDynamo, startLocalDynamo } from "./helpers/dynamo";
 import { aDiscoveredGranule, aUniqueDay } from "./helpers/factories";
@@ -329,6 +329,35 @@ describe("listing a day", () => {
     );
   });
 
+  it("keeps terminal failures out of the pending list, giving a checksum mismatch one try a day later", async () => {
+    const { store, clock } = aStore({ maxAttempts: 5 });
+    const day = aUniqueDay();
+    const gone = (await aRecordedGranule(store, day)).granule;
+    const corrupt = (await aRecordedGranule(store, day)).granule;
+    const fail = async (granuleId: string, name: string) => {
+      await store.claimGranule(granuleId, "w");
+      await store.markFailed(granuleId, { name, message: "x" }, { owner: "w" });
+    };
+    const pendingIds = async () => (await store.listPending(day)).map((g) => g.granuleId).sort();
+    await fail(gone.granuleId, "GranuleGoneError");
+    await fail(corrupt.granuleId, "ChecksumMismatchError");
+
+    expect(await pendingIds()).toEqual([]);
+    clock.ms = T0 + 24 * 3600_000 - 1;
+    expect(await pendingIds()).toEqual([]);
+    clock.ms = T0 + 24 * 3600_000 + 1;
+    // A day later the mismatch gets its one more try (ESA may have corrected the checksum); gone stays out.
+    expect(await pendingIds()).toEqual([corrupt.granuleId]);
+    await fail(corrupt.granuleId, "ChecksumMismatchError");
+    clock.ms = T0 + 10 * 24 * 3600_000;
+    expect(await pendingIds()).toEqual([]);
+
+    // Only an operator's requeue brings either back.
+    await store.requeueGranule(gone.granuleId);
+    await store.requeueGranule(corrupt.granuleId);
+    expect(await pendingIds()).toEqual([gone.granuleId, corrupt.granuleId].sort());
+  });
+
   it("lists by status through the index, following pages, and counts every status", async () => {
     const { store } = aStore();
     const day = aUniqueDay();
@@ -354,6 +383,30 @@ describe("listing a day", () => {
       DOWNLOADED: 1,
       FAILED: 0,
     });
+  });
+});
+
+describe("addMissingShardKeys", () => {
+  it("gives granule items written before the sharded index their dayShard, so the index shows them", async () => {
+    const { store } = aStore();
+    const day = aUniqueDay();
+    const old = aDiscoveredGranule();
+    // An item as the unsharded version wrote it: everything but dayShard.
+    await dynamo.documentClient.send(
+      new PutCommand({
+        TableName: TABLE,
+        Item: { pk: `granule#${old.granuleId}`, ...old, day, status: "DISCOVERED", attempts: 0 },
+      }),
+    );
+    expect(await store.listPending(day)).toEqual([]);
+
+    expect(await store.addMissingShardKeys()).toBeGreaterThanOrEqual(1);
+
+    expect((await store.listPending(day)).map((g) => g.granuleId)).toEqual([old.granuleId]);
+    expect((await store.getGranule(old.granuleId)) as unknown).toMatchObject({
+      dayShard: dayShardOf(day, old.granuleId),
+    });
+    expect(await store.addMissingShardKeys()).toBe(0);
   });
 });
 
@@ -394,6 +447,14 @@ describe("fetch progress", () => {
       fetchedDelta: 100,
       nextOffset: 200,
       finished: false,
+      filteredDelta: { tile: 2, level: 1 },
+    });
+    await store.recordFetchProgress(day, "S2A", {
+      available: 251,
+      fetchedDelta: 0,
+      nextOffset: 200,
+      finished: false,
+      filteredDelta: { tile: 3, unsafeName: 1 },
     });
     await store.recordFetchProgress(day, "S2B", {
       available: 3,
@@ -408,6 +469,8 @@ describe("fetch progress", () => {
       nextOffset: 200,
       finished: false,
       lastFetchAt: new Date(T0 + 1000).toISOString(),
+      recorded: 0,
+      filtered: { tile: 5, level: 1, age: 0, platform: 0, unsafeName: 1, invalid: 0 },
     });
     expect((await store.getFetchProgress(day, "S2B"))?.finished).toBe(true);
     // Counter items carry a day but no status, so the sparse index never lists them.
@@ -427,6 +490,28 @@ describe("fetch progress", () => {
   it("accepts a Sentinel-2 unit not flying yet (S2D)", async () => {
     const { store } = aStore();
     await expect(store.getFetchProgress(aUniqueDay(), "S2D")).resolves.toBeUndefined();
+  });
+
+  it("rejects an unknown filter reason", async () => {
+    const { store } = aStore();
+    const update = { available: 1, fetchedDelta: 1, nextOffset: 1, finished: true };
+    await expect(
+      store.recordFetchProgress(aUniqueDay(), "S2A", { ...update, filteredDelta: { cloudy: 1 } as never }),
+    ).rejects.toThrow(InvalidInputError);
+  });
+
+  it("counts each newly recorded granule in its (day, platform) counter, once", async () => {
+    const { store } = aStore();
+    const day = aUniqueDay();
+    const a = aDiscoveredGranule({ platform: "S2A" });
+    const b = aDiscoveredGranule({ platform: "S2B" });
+    await store.recordDiscovered(a, day);
+    await store.recordDiscovered(a, day);
+    await store.recordDiscovered(b, day);
+
+    expect((await store.getFetchProgress(day, "S2A"))?.recorded).toBe(1);
+    expect((await store.getFetchProgress(day, "S2B"))?.recorded).toBe(1);
+    expect(await store.listPendingReconciled(day)).toMatchObject({ indexed: 2, recorded: 2 });
   });
 });
 
@@ -458,18 +543,25 @@ describe("listByStatus paging", () => {
     const mock = mockClient(documentClient);
     const first = aDiscoveredGranule();
     const second = aDiscoveredGranule();
-    const lastKey = { pk: `granule#${first.granuleId}`, day: "2030-01-01", status: "DISCOVERED" };
+    const lastKey = { pk: `granule#${first.granuleId}`, dayShard: "2030-01-01#0", status: "DISCOVERED" };
     mock
       .on(QueryCommand)
       .resolvesOnce({ Items: [{ pk: lastKey.pk, ...first }], LastEvaluatedKey: lastKey })
-      .resolvesOnce({ Items: [{ pk: `granule#${second.granuleId}`, ...second }] });
+      .resolvesOnce({ Items: [{ pk: `granule#${second.granuleId}`, ...second }] })
+      .resolves({ Items: [] });
     const store = new GranuleStore(documentClient, { tableName: TABLE });
 
     const records = await store.listByStatus("2030-01-01", "DISCOVERED");
 
     expect(records.map((r) => r.granuleId)).toEqual([first.granuleId, second.granuleId]);
     expect(records[0]).not.toHaveProperty("pk");
-    expect(mock.commandCalls(QueryCommand)[1]?.args[0].input.ExclusiveStartKey).toEqual(lastKey);
+    const queries = mock.commandCalls(QueryCommand).map((call) => call.args[0].input);
+    expect(queries[1]?.ExclusiveStartKey).toEqual(lastKey);
+    // Then every other shard of the day, from its start.
+    expect(queries.map((q) => q.ExpressionAttributeValues?.[":dayShard"])).toEqual([
+      "2030-01-01#0",
+      ...dayShardsOf("2030-01-01"),
+    ]);
     mock.restore();
   });
 });

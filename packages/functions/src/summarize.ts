@@ -25,10 +25,12 @@ export async function handler(event: unknown) {
     completing: sweep.completing,
   });
   const summary = await summarizeWindow(input, { store: getStore() });
-  const { counts, bytes } = summary.totals;
-  metrics.addMetric("GranulesDownloaded", MetricUnit.Count, counts.DOWNLOADED);
-  metrics.addMetric("GranulesFailed", MetricUnit.Count, counts.FAILED);
-  metrics.addMetric("GranulesPending", MetricUnit.Count, counts.DISCOVERED + counts.DOWNLOADING);
+  const { downloaded, failed, pending, missing, filtered, bytes } = summary.totals;
+  metrics.addMetric("GranulesDownloaded", MetricUnit.Count, downloaded);
+  metrics.addMetric("GranulesFailed", MetricUnit.Count, failed);
+  metrics.addMetric("GranulesPending", MetricUnit.Count, pending);
+  metrics.addMetric("GranulesMissing", MetricUnit.Count, missing);
+  metrics.addMetric("GranulesFiltered", MetricUnit.Count, filtered);
   metrics.addMetric("BytesDownloaded", MetricUnit.Bytes, bytes);
   metrics.addMetric("UploadsAborted", MetricUnit.Count, sweep.aborted.length);
   metrics.publishStoredMetrics();

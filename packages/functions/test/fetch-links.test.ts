@@ -16,7 +16,7 @@ describe("fetch-links handler", () => {
           totalResults: 2,
           entriesOnPage: 2,
           granules: [granule],
-          rejected: [{ id: "x", reason: "tile not allowed" }],
+          rejected: [{ id: "x", reason: "tile not allowed", filter: "tile" }],
         };
       },
     };

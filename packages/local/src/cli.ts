@@ -15,6 +15,7 @@ import { formatSummary, redriveCommand } from "./report";
 import {
   FAULT_PROFILE_NAMES,
   type FaultProfileName,
+  type LocalRunSummary,
   type ProductSize,
   type RunLocalOptions,
   runLocal,
@@ -24,11 +25,22 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const DEFAULT_DATA_DIR = resolve(REPO_ROOT, ".local-data");
 
 /**
- * Exit codes: 0 all downloaded, 1 granules failed (the execution succeeded within its tolerance),
- * 2 bad flags, 3 the run could not start (data folder in use) or itself failed (a step outside the
- * Map), 4 the execution FAILED because its Map Run exceeded the tolerated failures (redrive it).
+ * Exit codes: 0 nothing new failed (earlier failures are still listed), 1 granules failed in this
+ * run within the Map's tolerance (or recorded granules are missing from the index), 2 bad flags, 3 the
+ * run could not start (data folder in use) or itself failed (a step outside the Map), 4 the execution
+ * FAILED because its Map Run exceeded the tolerated failures (redrive it).
  */
 export const EXIT = { ok: 0, granulesFailed: 1, usage: 2, runFailed: 3, executionFailed: 4 } as const;
+
+/**
+ * A run's exit code from its summary. Failures of earlier runs stay listed in the summary but do not
+ * fail a rerun that had nothing new to do: a terminal failure is not retried, so it would otherwise
+ * fail every run after it until an operator requeues it.
+ */
+export function exitCodeFor(summary: Pick<LocalRunSummary, "run" | "totals" | "status">): number {
+  if (summary.status === "FAILED") return EXIT.executionFailed;
+  return summary.run.failed > 0 || summary.totals.missing > 0 ? EXIT.granulesFailed : EXIT.ok;
+}
 
 export const USAGE = `Usage: npm run local -- [options]
 
@@ -272,8 +284,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(
       parsed.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`,
     );
-    if (summary.status === "FAILED") return EXIT.executionFailed;
-    return summary.totals.failed > 0 ? EXIT.granulesFailed : EXIT.ok;
+    return exitCodeFor(summary);
   } catch (error) {
     progress.stop();
     if (error instanceof DataFolderInUseError) {

@@ -11,8 +11,9 @@ export interface ReleasedLease {
 /**
  * Ends the DOWNLOADING leases left in a local data folder by a run that died (SIGKILL, power loss),
  * so the next run's manifest lists those granules at once instead of after LEASE_SECONDS (900 s).
- * Safe only because the folder is exclusive: the embedded table is a LevelDB whose LOCK one process
- * holds at a time, so once `stores` opened it no other local worker can be holding a lease in it.
+ * Safe only because the folder is exclusive: dynalite's LevelDB LOCK, or DynamoDB Local's LOCK file
+ * (see embedded.ts), is held by one process at a time, so once `stores` opened the folder no other
+ * local worker can be holding a lease in it.
  * Status, attempts and the saved upload are kept: the next claim resumes that upload.
  */
 export async function releaseStaleLocalLeases(stores: EmbeddedStores): Promise<ReleasedLease[]> {

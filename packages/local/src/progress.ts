@@ -19,6 +19,8 @@ export interface ProgressSnapshot {
   elapsedMs: number;
   /** Throughput since the first download started. */
   mbPerSecond: number;
+  /** The DynamoDB stand-in serving the table ("dynamodb-local" or "dynalite"). */
+  store?: string;
 }
 
 export interface ProgressWriter {
@@ -61,6 +63,7 @@ export function formatProgress(snapshot: ProgressSnapshot): string {
     );
     if (snapshot.retries > 0) parts.push(`retries ${snapshot.retries}`);
   }
+  if (snapshot.store !== undefined) parts.push(`[${snapshot.store}]`);
   return parts.join("  ");
 }
 

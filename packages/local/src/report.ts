@@ -11,9 +11,9 @@ function failureText(failures: Record<string, number>): string {
 function row(cells: string[], widths: number[]): string {
   return (
     cells
-      // Names left, numbers right; the trailing failures column is text.
+      // Names left, numbers right; the two trailing columns (failures, filtered by) are text.
       .map((cell, i) =>
-        i < 2 || i === cells.length - 1 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0),
+        i < 2 || i >= cells.length - 2 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0),
       )
       .join("  ")
       .trimEnd()
@@ -24,11 +24,15 @@ function countCells(label: [string, string], counts: PlatformCounts): string[] {
   return [
     ...label,
     String(counts.found),
+    String(counts.filtered),
+    String(counts.recorded),
     String(counts.downloaded),
     String(counts.failed),
     String(counts.pending),
+    String(counts.missing),
     formatBytes(counts.bytes),
     failureText(counts.failures),
+    failureText(Object.fromEntries(Object.entries(counts.filteredBy).filter(([, n]) => n > 0))),
   ];
 }
 
@@ -46,11 +50,24 @@ export function formatSummary(summary: LocalRunSummary): string {
   const window = summary.from === summary.to ? summary.from : `${summary.from} … ${summary.to}`;
   const redriven = summary.redriveCount > 0 ? ` (redrive ${summary.redriveCount})` : "";
   lines.push(
-    `Local run ${summary.executionName}${redriven}: ${window}, ${summary.platforms.join(",")}, ${hub}, ${summary.status}`,
+    `Local run ${summary.executionName}${redriven}: ${window}, ${summary.platforms.join(",")}, ${hub}, ${summary.store.dynamo}, ${summary.status}`,
   );
   lines.push("");
 
-  const header = ["day", "platform", "found", "downloaded", "failed", "pending", "bytes", "failures"];
+  const header = [
+    "day",
+    "platform",
+    "found",
+    "filtered",
+    "recorded",
+    "downloaded",
+    "failed",
+    "pending",
+    "missing",
+    "bytes",
+    "failures",
+    "filtered by",
+  ];
   const body: string[][] = [];
   for (const day of summary.days) {
     if (day.platforms.length === 0) body.push(countCells([day.day, "-"], day));
@@ -63,6 +80,12 @@ export function formatSummary(summary: LocalRunSummary): string {
   lines.push(row(header, widths));
   for (const cells of body) lines.push(row(cells, widths));
   lines.push(row(total, widths));
+  lines.push("found = filtered + recorded; recorded = downloaded + failed + pending + missing");
+  if (summary.totals.missing > 0) {
+    lines.push(
+      `Warning: ${summary.totals.missing} recorded granule(s) are missing from the status index; WriteManifest refuses to list such a day.`,
+    );
+  }
   lines.push("");
 
   const run = summary.run;
@@ -73,7 +96,11 @@ export function formatSummary(summary: LocalRunSummary): string {
     );
   }
   if (summary.nothingToDownload) {
-    lines.push(`Nothing to download, ${summary.totals.downloaded} granules already downloaded.`);
+    const earlier =
+      summary.totals.failed === 0
+        ? ""
+        : `; ${summary.totals.failed} failed in earlier runs (${failureText(summary.totals.failures)}), not retried: \`npm run ops -- requeue --local DIR --day D\` brings them back`;
+    lines.push(`Nothing to download, ${summary.totals.downloaded} granules already downloaded${earlier}.`);
   } else {
     const failed = run.failed === 0 ? "0 failed" : `${run.failed} failed (${failureText(run.failures)})`;
     const extras = [

@@ -4,14 +4,15 @@ import { join, resolve } from "node:path";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import {
   type Credentials,
-  GRANULE_STATUSES,
-  type GranuleStatus,
+  type DayTally,
   GranuleStore,
+  type GranuleTally,
   InvalidInputError,
   isValidDay,
   PLATFORMS,
   type Platform,
   StatesError,
+  summarizeWindow,
   type WindowSummary,
 } from "@hls-s2/core";
 import {
@@ -26,7 +27,7 @@ import {
 import { ExecutionError, StateMachine } from "aws-local-stepfunctions";
 import { type AwsCallListener, asPrincipal, recordAwsCalls } from "./aws-calls";
 import { adaptDefinition, type DistributedMapNote, type LocalDefinition } from "./definition";
-import { type EmbeddedStores, startEmbeddedStores } from "./embedded";
+import { DYNAMODB_LOCAL_DIR, type DynamoBackend, type EmbeddedStores, startEmbeddedStores } from "./embedded";
 import { findRedrivableExecution, type LocalExecutionRecord, saveExecutionRecord } from "./executions";
 import { type ReleasedLease, releaseStaleLocalLeases } from "./leases";
 import { lockDataFolder } from "./lock";
@@ -124,22 +125,9 @@ export type RedriveLocalOptions = Pick<
   executionName?: string;
 };
 
-export interface PlatformCounts {
-  found: number;
-  downloaded: number;
-  failed: number;
-  /** DISCOVERED or DOWNLOADING. */
-  pending: number;
-  /** FAILED granules by error name. */
-  failures: Record<string, number>;
-  /** Bytes of the DOWNLOADED granules. */
-  bytes: number;
-}
-
-export interface LocalDaySummary extends PlatformCounts {
-  day: string;
-  platforms: ({ platform: Platform } & PlatformCounts)[];
-}
+/** Core's tally (one truth with Summarize and `ops status`). */
+export type PlatformCounts = GranuleTally;
+export type LocalDaySummary = DayTally;
 
 export interface LocalRunSummary {
   executionName: string;
@@ -148,6 +136,8 @@ export interface LocalRunSummary {
   platforms: Platform[];
   dataDir: string;
   hub: { kind: "dhus" | "cdse"; url: string; mock: boolean };
+  /** The DynamoDB stand-in that held the table. */
+  store: { dynamo: string; backend: DynamoBackend };
   /** The granule table after the run, per day and platform: the whole window, not only this run. */
   days: LocalDaySummary[];
   totals: PlatformCounts;
@@ -337,11 +327,25 @@ async function runInFolder(
       ...lambdaEnvironment(workflow, stores, hub, { allTiles: options.allTiles === true }),
       PART_SIZE_MIB: String(options.partSizeMib ?? LOCAL_PART_SIZE_MIB),
     };
-    const run = await execute({ local, env, stores, hub, workflow, checked, options, dataDir, redriven });
+    // Every progress line says which DynamoDB stand-in holds the table.
+    const onProgress = options.onProgress;
+    const withStore =
+      onProgress &&
+      ((snapshot: ProgressSnapshot) => onProgress({ ...snapshot, store: stores.dynamoBackend }));
+    const run = await execute({
+      local,
+      env,
+      stores,
+      hub,
+      workflow,
+      checked,
+      options: { ...options, onProgress: withStore },
+      dataDir,
+      redriven,
+    });
 
     const store = new GranuleStore(documentClient(stores), { tableName: stores.tableName });
-    const days = await summarizeByPlatform(store, windowDays(checked.from, checked.to));
-    const totals = addUp(days);
+    const { days, totals } = await summarizeWindow({ from: checked.from, to: checked.to }, { store });
     const wallSeconds = (Date.now() - started) / 1000;
     const downloadSeconds = run.firstDownloadAt === undefined ? 0 : (Date.now() - run.firstDownloadAt) / 1000;
     const mapRun = Object.values(run.record.mapRuns)[0];
@@ -352,6 +356,7 @@ async function runInFolder(
       platforms: checked.platforms,
       dataDir,
       hub: { kind: hub.kind, url: hub.url, mock: hub.mock !== undefined },
+      store: { dynamo: stores.dynamoDescription, backend: stores.dynamoBackend },
       days,
       totals,
       run: {
@@ -467,7 +472,7 @@ function checkOptions(options: RunLocalOptions): CheckedOptions {
 
 /** Removes only what a local run writes, so a mistyped --data-dir cannot wipe an unrelated folder. */
 async function cleanDataDir(dataDir: string): Promise<void> {
-  for (const name of ["dynamodb", "s3", "executions", PARAMS_FILE]) {
+  for (const name of ["dynamodb", DYNAMODB_LOCAL_DIR, "s3", "executions", PARAMS_FILE]) {
     await rm(join(dataDir, name), { recursive: true, force: true });
   }
 }
@@ -872,60 +877,4 @@ function originalError(error: unknown): unknown {
     current = current.cause;
   }
   return current;
-}
-
-async function summarizeByPlatform(store: GranuleStore, days: string[]): Promise<LocalDaySummary[]> {
-  const summaries: LocalDaySummary[] = [];
-  for (const day of days) {
-    const byPlatform = new Map<Platform, PlatformCounts>();
-    const countsOf = (platform: Platform) => {
-      let counts = byPlatform.get(platform);
-      if (counts === undefined) {
-        counts = emptyCounts();
-        byPlatform.set(platform, counts);
-      }
-      return counts;
-    };
-    const lists = await Promise.all(GRANULE_STATUSES.map((status) => store.listByStatus(day, status)));
-    GRANULE_STATUSES.forEach((status: GranuleStatus, i) => {
-      for (const granule of lists[i] ?? []) {
-        const counts = countsOf(granule.platform);
-        counts.found++;
-        if (status === "DOWNLOADED") {
-          counts.downloaded++;
-          counts.bytes += granule.bytesWritten ?? 0;
-        } else if (status === "FAILED") {
-          counts.failed++;
-          const name = granule.lastError?.name ?? "Unknown";
-          counts.failures[name] = (counts.failures[name] ?? 0) + 1;
-        } else {
-          counts.pending++;
-        }
-      }
-    });
-    const platforms = PLATFORMS.filter((p) => byPlatform.has(p)).map((platform) => ({
-      platform,
-      ...byPlatform.get(platform)!,
-    }));
-    summaries.push({ day, ...addUp(platforms), platforms });
-  }
-  return summaries;
-}
-
-function emptyCounts(): PlatformCounts {
-  return { found: 0, downloaded: 0, failed: 0, pending: 0, failures: {}, bytes: 0 };
-}
-
-function addUp(rows: PlatformCounts[]): PlatformCounts {
-  const total = emptyCounts();
-  for (const row of rows) {
-    total.found += row.found;
-    total.downloaded += row.downloaded;
-    total.failed += row.failed;
-    total.pending += row.pending;
-    total.bytes += row.bytes;
-    for (const [name, n] of Object.entries(row.failures))
-      total.failures[name] = (total.failures[name] ?? 0) + n;
-  }
-  return total;
 }

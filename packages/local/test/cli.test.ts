@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
+import { emptyTally } from "@hls-s2/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { DEFAULT_DATA_DIR, EXIT, main, parseCli, parseSize } from "../src/cli";
+import { DEFAULT_DATA_DIR, EXIT, exitCodeFor, main, parseCli, parseSize } from "../src/cli";
 import { formatSummary } from "../src/report";
 import type { LocalRunSummary } from "../src/runner";
 
@@ -141,7 +142,11 @@ describe("main", () => {
 
 function summary(overrides: Partial<LocalRunSummary> = {}): LocalRunSummary {
   const counts = {
-    found: 3,
+    ...emptyTally(),
+    found: 5,
+    filtered: 2,
+    filteredBy: { ...emptyTally().filteredBy, tile: 2 },
+    recorded: 3,
     downloaded: 2,
     failed: 1,
     pending: 0,
@@ -155,14 +160,25 @@ function summary(overrides: Partial<LocalRunSummary> = {}): LocalRunSummary {
     platforms: ["S2A", "S2B"],
     dataDir: "/data",
     hub: { kind: "dhus", url: "http://127.0.0.1:1234", mock: true },
+    store: { dynamo: "DynamoDB Local 3.3.1", backend: "dynamodb-local" },
     days: [
       {
         day: "2026-01-01",
         ...counts,
         platforms: [
-          { platform: "S2A", ...counts, found: 2, downloaded: 2, failed: 0, failures: {} },
-          { platform: "S2B", ...counts, found: 1, downloaded: 0, bytes: 0 },
+          { platform: "S2A", ...counts, found: 4, recorded: 2, downloaded: 2, failed: 0, failures: {} },
+          {
+            platform: "S2B",
+            ...counts,
+            found: 1,
+            filtered: 0,
+            filteredBy: emptyTally().filteredBy,
+            recorded: 1,
+            downloaded: 0,
+            bytes: 0,
+          },
         ],
+        counts: { DISCOVERED: 0, DOWNLOADING: 0, DOWNLOADED: 2, FAILED: 1 },
       },
     ],
     totals: counts,
@@ -195,23 +211,24 @@ function summary(overrides: Partial<LocalRunSummary> = {}): LocalRunSummary {
 describe("formatSummary", () => {
   it("lists each day and platform with its failures, then this run and its throughput", () => {
     const text = formatSummary(summary());
-    expect(text).toContain(
-      "2026-01-01  S2B           1           0       1        0      0 B  GranuleGoneError×1",
-    );
-    expect(text).toContain(
-      "total                     3           2       1        0  3.0 MiB  GranuleGoneError×1",
-    );
+    expect(text).toContain("mock DHUS hub at http://127.0.0.1:1234, DynamoDB Local 3.3.1");
+    // day platform found filtered recorded downloaded failed pending missing bytes failures filtered-by
+    expect(text).toMatch(/2026-01-01 +S2A +4 +2 +2 +2 +0 +0 +0 +3\.0 MiB +tile×2/);
+    expect(text).toMatch(/2026-01-01 +S2B +1 +0 +1 +0 +1 +0 +0 +0 B +GranuleGoneError×1\n/);
+    expect(text).toMatch(/total +5 +2 +3 +2 +1 +0 +0 +3\.0 MiB +GranuleGoneError×1 +tile×2/);
     expect(text).toContain(
       "This run: 3 to download, 2 downloaded (3.0 MiB), 1 failed (GranuleGoneError×1), 2 retries.",
     );
     expect(text).toContain("Wall time 4.3 s, 1.5 MB/s while downloading.");
   });
 
-  it("says nothing was to download and how many granules already were", () => {
+  it("says nothing was to download, how many granules already were and which failed earlier", () => {
     const text = formatSummary(
       summary({ nothingToDownload: true, totals: { ...summary().totals, downloaded: 30 } }),
     );
-    expect(text).toContain("Nothing to download, 30 granules already downloaded.");
+    expect(text).toMatch(
+      /Nothing to download, 30 granules already downloaded; 1 failed in earlier runs \(GranuleGoneError×1\), not retried/,
+    );
     expect(formatSummary(summary({ run: { ...summary().run, bytes: 0 } }))).toContain("Wall time 4.3 s.");
   });
 
@@ -240,5 +257,17 @@ describe("formatSummary", () => {
         "failed, more than the tolerated 10% (1 succeeded, 2 failed, 0 not run).",
     );
     expect(text).toContain("Redrive it once the cause is fixed: npm run ops -- redrive --local /data");
+  });
+});
+
+describe("exitCodeFor", () => {
+  it("fails a run that failed granules, not a rerun that only lists earlier failures", () => {
+    const rerun = summary({ run: { ...summary().run, manifest: 0, downloaded: 0, failed: 0, failures: {} } });
+    expect(rerun.totals.failed).toBe(1);
+    expect(exitCodeFor(rerun)).toBe(EXIT.ok);
+    expect(exitCodeFor(summary())).toBe(EXIT.granulesFailed);
+    expect(exitCodeFor(summary({ totals: { ...rerun.totals, missing: 1 }, run: rerun.run }))).toBe(
+      EXIT.granulesFailed,
+    );
   });
 });

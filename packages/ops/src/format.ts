@@ -29,12 +29,16 @@ function failuresText(failures: Record<string, number>): string {
 function countCells(counts: StatusCounts): (string | number)[] {
   return [
     counts.found,
+    counts.filtered,
+    counts.recorded,
     counts.downloaded,
     counts.failed,
     counts.pending,
     counts.stuck,
+    counts.missing,
     formatBytes(counts.bytes),
     failuresText(counts.failures),
+    failuresText(Object.fromEntries(Object.entries(counts.filteredBy).filter(([, n]) => n > 0))),
   ];
 }
 
@@ -54,17 +58,23 @@ export function formatStatus(report: StatusReport, label: string): string {
     "platform",
     "hub",
     "found",
+    "filtered",
+    "recorded",
     "downloaded",
     "failed",
     "pending",
     "stuck",
+    "missing",
     "bytes",
     "failures",
+    "filtered by",
   ];
   const parts = [
     `Granules ${report.from}..${report.to} — ${label}`,
     formatTable(headers, rows),
-    "hub: results the hub reported (+ = search not finished); stuck: DOWNLOADING with an expired lease",
+    "hub: results the hub reported (+ = search not finished); found = filtered + recorded; " +
+      "recorded = downloaded + failed + pending + missing",
+    "stuck: DOWNLOADING with an expired lease; missing: recorded but not in the status index (WriteManifest fails on it)",
   ];
   parts.push("", formatExecutions(report.executions));
   return parts.join("\n");

@@ -1,5 +1,4 @@
-import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { GetParametersByPathCommand, type Parameter, SSMClient } from "@aws-sdk/client-ssm";
@@ -187,7 +186,7 @@ export async function openLocal(
     ...(options.onMockHub !== undefined && { onMockHub: options.onMockHub }),
     ...(options.retryDelayMs !== undefined && { retryDelayMs: options.retryDelayMs }),
   };
-  if (options.requireData === true && !existsSync(join(dataDir, "dynamodb"))) {
+  if (options.requireData === true && !local.hasLocalTable(dataDir)) {
     throw new ConfigError([
       {
         key: "local",

@@ -44,8 +44,9 @@ describe("--local DIR", () => {
     const { out, io } = captureIo();
 
     expect(await main(["status", "--local", dataDir, "--day", "2025-05-20"], io)).toBe(EXIT.ok);
-    expect(out.stdout).toMatch(/2025-05-20 +S2A +- +1 +0 +1 +0 +0 +0 B +GranuleGoneError×1/);
-    expect(out.stdout).toMatch(/2025-05-20 +S2B +- +1 +1 +0 +0 +0 +2\.0 KiB/);
+    // day platform hub found filtered recorded downloaded failed pending stuck missing bytes failures
+    expect(out.stdout).toMatch(/2025-05-20 +S2A +- +1 +0 +1 +0 +1 +0 +0 +0 +0 B +GranuleGoneError×1/);
+    expect(out.stdout).toMatch(/2025-05-20 +S2B +- +1 +0 +1 +1 +0 +0 +0 +0 +2\.0 KiB/);
     expect(out.stdout).toContain("executions: n/a locally");
   });
 

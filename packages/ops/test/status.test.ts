@@ -18,7 +18,7 @@ afterAll(async () => {
 const TODAY = new Date("2025-06-01T12:00:00Z");
 
 describe("status", () => {
-  it("counts each platform's granules by outcome, failures by error name and downloaded bytes", async () => {
+  it("counts each platform's granules found, filtered, recorded, by outcome, failures by name and bytes", async () => {
     const day = uniqueDay();
     await seedGranule(stores, day, "S2A", { status: "DOWNLOADED", bytes: 100 });
     await seedGranule(stores, day, "S2A", { status: "DOWNLOADED", bytes: 250 });
@@ -32,18 +32,23 @@ describe("status", () => {
       fetchedDelta: 5,
       nextOffset: 5,
       finished: true,
+      filteredDelta: { tile: 1 },
     });
 
     const report = await status({ day }, { store: storeOf(stores), today: TODAY });
 
     expect(report).toMatchObject({ from: day, to: day, executions: null });
     const [dayStatus] = report.days;
-    expect(dayStatus?.platforms).toEqual([
+    expect(dayStatus?.platforms).toMatchObject([
       {
         platform: "S2A",
         available: 5,
         searchFinished: true,
-        found: 4,
+        found: 5,
+        filtered: 1,
+        filteredBy: { tile: 1, level: 0, age: 0 },
+        recorded: 4,
+        missing: 0,
         downloaded: 2,
         failed: 1,
         pending: 1,
@@ -54,6 +59,8 @@ describe("status", () => {
       {
         platform: "S2B",
         found: 3,
+        recorded: 3,
+        filtered: 0,
         downloaded: 0,
         failed: 2,
         pending: 1,
@@ -63,7 +70,9 @@ describe("status", () => {
       },
     ]);
     expect(dayStatus).toMatchObject({
-      found: 7,
+      found: 8,
+      recorded: 7,
+      filtered: 1,
       downloaded: 2,
       failed: 3,
       pending: 2,

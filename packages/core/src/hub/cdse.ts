@@ -11,6 +11,7 @@ import {
 import {
   assertSafeProductName,
   evaluateGranule,
+  type FilterReason,
   type FilterRules,
   isValidDay,
   normalizeMd5,
@@ -435,6 +436,7 @@ export class CdseHub implements Hub {
           id: outcome.id ?? `(entry ${offset + i})`,
           name: outcome.name,
           reason: outcome.reason,
+          filter: outcome.filter ?? "invalid",
         });
     });
     const entriesOnPage = page.entries.length;
@@ -458,7 +460,7 @@ export class CdseHub implements Hub {
   #toGranule(
     entry: unknown,
     query: SearchQuery,
-  ): { granule: DiscoveredGranule } | { id?: string; name?: string; reason: string } {
+  ): { granule: DiscoveredGranule } | { id?: string; name?: string; reason: string; filter?: FilterReason } {
     const looseId = typeof entry === "object" && entry !== null ? (entry as { Id?: unknown }).Id : undefined;
     const looseName =
       typeof entry === "object" && entry !== null ? (entry as { Name?: unknown }).Name : undefined;
@@ -467,6 +469,16 @@ export class CdseHub implements Hub {
     const parsed = v.safeParse(PRODUCT_SCHEMA, entry);
     if (!parsed.success) return { id, name, reason: `invalid entry: ${describeIssues(parsed.issues)}` };
     const product = parsed.output;
+    try {
+      assertSafeProductName(product.Name, { granuleId: product.Id });
+    } catch (error) {
+      return {
+        id,
+        name,
+        reason: error instanceof Error ? error.message : String(error),
+        filter: "unsafeName",
+      };
+    }
     let granule: DiscoveredGranule;
     try {
       granule = toDiscoveredGranule(product);
@@ -474,9 +486,14 @@ export class CdseHub implements Hub {
       return { id, name, reason: error instanceof Error ? error.message : String(error) };
     }
     if (granule.platform !== query.platform)
-      return { id, name, reason: `platform ${granule.platform} listed in a search for ${query.platform}` };
+      return {
+        id,
+        name,
+        reason: `platform ${granule.platform} listed in a search for ${query.platform}`,
+        filter: "platform",
+      };
     const verdict = evaluateGranule(granule, { ...this.#filterRules, day: query.day });
-    if (!verdict.accepted) return { id, name, reason: verdict.reason };
+    if (!verdict.accepted) return { id, name, reason: verdict.reason, filter: verdict.filter };
     return { granule };
   }
 }

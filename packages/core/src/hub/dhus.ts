@@ -8,6 +8,7 @@ import {
 import {
   assertSafeProductName,
   evaluateGranule,
+  type FilterReason,
   isValidDay,
   normalizeMd5,
   normalizeTileId,
@@ -114,7 +115,7 @@ export class DhusHub implements Hub {
     entries.forEach((entry, index) => {
       const verdict = this.#readEntry(entry, query);
       if ("granule" in verdict) granules.push(verdict.granule);
-      else rejected.push(rejectedEntry(entry, offset + index, verdict.reason));
+      else rejected.push(rejectedEntry(entry, offset + index, verdict.reason, verdict.filter));
     });
     const reached = offset + entries.length;
     // An empty page ends the search even if the total says more: paging on would loop forever.
@@ -219,7 +220,10 @@ export class DhusHub implements Hub {
     return `${this.#searchBase}/dhus/search?${search}`;
   }
 
-  #readEntry(entry: unknown, query: SearchQuery): { granule: DiscoveredGranule } | { reason: string } {
+  #readEntry(
+    entry: unknown,
+    query: SearchQuery,
+  ): { granule: DiscoveredGranule } | { reason: string; filter?: FilterReason } {
     const parsed = v.safeParse(SearchEntry, entry);
     if (!parsed.success) return { reason: `invalid entry: ${describeIssues(parsed.issues)}` };
     const { id, title } = parsed.output;
@@ -237,20 +241,20 @@ export class DhusHub implements Hub {
     try {
       name = assertSafeProductName(title, { granuleId: id });
     } catch (error) {
-      return { reason: error instanceof Error ? error.message : String(error) };
+      return { reason: error instanceof Error ? error.message : String(error), filter: "unsafeName" };
     }
     if (field("filename") !== `${name}.SAFE`) {
       return { reason: `filename ${JSON.stringify(field("filename"))} does not match title ${name}` };
     }
     if (field("producttype") !== "S2MSI1C")
-      return { reason: `product type ${field("producttype")} is not S2MSI1C` };
+      return { reason: `product type ${field("producttype")} is not S2MSI1C`, filter: "level" };
     const parts = parseProductName(name);
     const platform = platformOf(field("platformserialidentifier"));
     if (platform === undefined || platform !== parts?.mission) {
       return { reason: `platform ${field("platformserialidentifier")} does not match product ${name}` };
     }
     if (platform !== query.platform)
-      return { reason: `platform ${platform} was not asked for (${query.platform})` };
+      return { reason: `platform ${platform} was not asked for (${query.platform})`, filter: "platform" };
     // Older entries lack `tileid`; the product name carries the tile too, and the two must agree.
     const tileId = normalizeTileId(fields.get("tileid") ?? parts.tileId);
     if (tileId === undefined || tileId !== parts.tileId) {
@@ -277,7 +281,7 @@ export class DhusHub implements Hub {
       sizeBytes,
     };
     const verdict = evaluateGranule(granule, { ...this.#filterRules, day: query.day });
-    return verdict.accepted ? { granule } : { reason: verdict.reason };
+    return verdict.accepted ? { granule } : { reason: verdict.reason, filter: verdict.filter };
   }
 }
 
@@ -394,10 +398,17 @@ function parseSize(value: string): number | undefined {
 /** S3's largest object, 5 TiB; a Sentinel-2 L1C product is about 1 GB. */
 const MAX_PRODUCT_BYTES = 5 * 1024 ** 4;
 
-function rejectedEntry(entry: unknown, position: number, reason: string): RejectedEntry {
+function rejectedEntry(
+  entry: unknown,
+  position: number,
+  reason: string,
+  filter: FilterReason = "invalid",
+): RejectedEntry {
   const record = typeof entry === "object" && entry !== null ? (entry as Record<string, unknown>) : {};
   const id = typeof record["id"] === "string" ? record["id"] : `entry #${position}`;
-  return typeof record["title"] === "string" ? { id, name: record["title"], reason } : { id, reason };
+  return typeof record["title"] === "string"
+    ? { id, name: record["title"], reason, filter }
+    : { id, reason, filter };
 }
 
 function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {

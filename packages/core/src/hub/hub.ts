@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import type { FilterReason } from "../filters";
 import type { DiscoveredGranule, Platform } from "../granule";
 
 /** One search: the granules a hub published for one platform in a publication window. */
@@ -16,6 +17,8 @@ export interface RejectedEntry {
   id: string;
   name?: string;
   reason: string;
+  /** The reason's kind, counted per (day, platform) by the link fetcher. */
+  filter: FilterReason;
 }
 
 export interface SearchPage {

@@ -405,11 +405,31 @@ describe("CdseHub.listSearchPage", () => {
     expect(page.granules.map((g) => g.granuleId)).toEqual([productId(0)]);
     expect(page.entriesOnPage).toBe(6);
     expect(page.rejected).toEqual([
-      { id: productId(1), name: expect.any(String), reason: expect.stringContaining("ContentLength") },
-      { id: productId(2), name: "../../etc/passwd", reason: expect.stringContaining("..") },
-      { id: productId(3), name: expect.any(String), reason: expect.stringContaining("tile 33UUP") },
-      { id: productId(4), name: expect.any(String), reason: expect.stringContaining("more than 30 days") },
-      { id: "(entry 5)", reason: expect.stringContaining("invalid entry") },
+      {
+        id: productId(1),
+        name: expect.any(String),
+        reason: expect.stringContaining("ContentLength"),
+        filter: "invalid",
+      },
+      {
+        id: productId(2),
+        name: "../../etc/passwd",
+        reason: expect.stringContaining(".."),
+        filter: "unsafeName",
+      },
+      {
+        id: productId(3),
+        name: expect.any(String),
+        reason: expect.stringContaining("tile 33UUP"),
+        filter: "tile",
+      },
+      {
+        id: productId(4),
+        name: expect.any(String),
+        reason: expect.stringContaining("more than 30 days"),
+        filter: "age",
+      },
+      { id: "(entry 5)", reason: expect.stringContaining("invalid entry"), filter: "invalid" },
     ]);
   });
 

@@ -227,6 +227,7 @@ describe("DhusHub.listSearchPage", () => {
         id: "6b1f54c5-8c1e-4a8e-9a6f-0b6a3a1d2f01",
         name: "S2A_MSIL1C_20240101T101421_N0510_R022_T32TQM_20240101T105935",
         reason: expect.stringContaining("allow-list"),
+        filter: "tile",
       },
     ]);
     expect(result.entriesOnPage).toBe(2);
@@ -273,10 +274,16 @@ describe("DhusHub.listSearchPage", () => {
     expect(result.granules).toHaveLength(1);
     expect(result.entriesOnPage).toBe(3);
     expect(result.rejected).toEqual([
-      { id: "entry #10", name: broken.title, reason: expect.stringMatching(/^invalid entry: id: /) },
+      {
+        id: "entry #10",
+        name: broken.title,
+        reason: expect.stringMatching(/^invalid entry: id: /),
+        filter: "invalid",
+      },
       {
         id: "aa11bb22-0000-4000-8000-000000000001",
         reason: expect.stringMatching(/^invalid entry: title: /),
+        filter: "invalid",
       },
     ]);
   });
