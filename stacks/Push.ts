@@ -17,8 +17,11 @@ import { BUNDLED_TILE_ALLOW_LIST, METRICS_NAMESPACE, METRICS_SERVICE, Workflow }
 export const PUSH_DOWNLOAD_SCHEDULE = "rate(1 hour)";
 /** The execution input of the hourly run: no link fetching, download what is pending. */
 export const PUSH_DOWNLOAD_INPUT = { downloadOnly: true } as const;
-/** The receiver's one table call: recordDiscovered's conditional PutItem (core/push.ts). */
-export const PUSH_TABLE_ACTIONS = ["dynamodb:PutItem"] as const;
+/**
+ * The receiver's table calls: recordDiscovered's conditional PutItem (core/push.ts) and the UpdateItem
+ * that counts the recorded granule on its (day, platform) counter, which WriteManifest reconciles.
+ */
+export const PUSH_TABLE_ACTIONS = ["dynamodb:PutItem", "dynamodb:UpdateItem"] as const;
 
 /**
  * CDSE push subscriptions: the endpoint CDSE posts new products to (a Lambda function URL, see
@@ -126,7 +129,7 @@ export function Push({ stack, app }: StackContext) {
       {
         id: "AwsSolutions-IAM5",
         reason:
-          "Table.grant adds the table's index ARNs (table/index/*) with the table's; PutItem is the only action and acts on the table itself",
+          "Table.grant adds the table's index ARNs (table/index/*) with the table's; PutItem and UpdateItem act on the table itself",
         appliesTo: [{ regex: "/^Resource::<Granules[0-9A-F]+\\.Arn>\\/index\\/\\*$/" }],
       },
     ],

@@ -169,15 +169,17 @@ export function buildWorkflowDefinition(
 /**
  * The DynamoDB actions each function's code sends (GranuleStore: PutItem in recordDiscovered, GetItem
  * in getGranule/getFetchProgress, UpdateItem in every transition and recordFetchProgress, Query in the
- * (day, status) listings and counts) and nothing else: no Scan, BatchWriteItem, DeleteItem.
+ * sharded (day, status) listings and counts) and nothing else: no Scan, BatchWriteItem, DeleteItem.
  */
 export const TABLE_ACTIONS = {
   GenerateQueries: [],
   FetchPage: ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
-  WriteManifest: ["dynamodb:Query"],
+  // Query lists the day's shards; GetItem reads the (day, platform) counters it reconciles against.
+  WriteManifest: ["dynamodb:Query", "dynamodb:GetItem"],
   Download: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-  // Query lists the window; UpdateItem marks and forgets abandoned uploads (core/sweeper.ts).
-  Summarize: ["dynamodb:Query", "dynamodb:UpdateItem"],
+  // Query lists the window and GetItem its counters (the tally); UpdateItem marks and forgets
+  // abandoned uploads (core/sweeper.ts).
+  Summarize: ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"],
 } as const satisfies Record<WorkflowTaskName, readonly string[]>;
 
 /**

@@ -129,9 +129,9 @@ describe("table grants", () => {
     expect(TABLE_ACTIONS).toEqual({
       GenerateQueries: [],
       FetchPage: ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
-      WriteManifest: ["dynamodb:Query"],
+      WriteManifest: ["dynamodb:Query", "dynamodb:GetItem"],
       Download: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-      Summarize: ["dynamodb:Query", "dynamodb:UpdateItem"],
+      Summarize: ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"],
     });
   });
 
@@ -147,7 +147,7 @@ describe("table grants", () => {
     }
   });
 
-  it("give the public push receiver PutItem on the table and GetSecretValue on its secret, nothing else", () => {
+  it("give the public push receiver PutItem and UpdateItem on the table and GetSecretValue on its secret, nothing else", () => {
     const push = created.templates.Push!;
     expect(functionRoleActions(push, "ReceivePushFunction")).toEqual(
       [...PUSH_TABLE_ACTIONS, "secretsmanager:GetSecretValue"].sort(),

@@ -1,7 +1,12 @@
 import { DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GranuleNotFoundError, InvalidInputError, LeaseLostError } from "../src/errors";
+import {
+  GranuleNotFoundError,
+  InvalidInputError,
+  LeaseLostError,
+  MISMATCH_MAX_ATTEMPTS,
+} from "../src/errors";
 import { dayShardOf, dayShardsOf, type UploadProgress } from "../src/granule";
 import { GranuleStore, type GranuleStoreOptions } from "../src/store";
 import { createGranuleTable, type LocalDynamo, startLocalDynamo } from "./helpers/dynamo";
@@ -334,13 +339,17 @@ describe("listing a day", () => {
     const day = aUniqueDay();
     const gone = (await aRecordedGranule(store, day)).granule;
     const corrupt = (await aRecordedGranule(store, day)).granule;
-    const fail = async (granuleId: string, name: string) => {
-      await store.claimGranule(granuleId, "w");
-      await store.markFailed(granuleId, { name, message: "x" }, { owner: "w" });
+    // One child execution (`owner`) records every failed attempt: its Retries claim again as the same owner.
+    const fail = async (granuleId: string, name: string, owner: string, attempts = 1) => {
+      for (let attempt = 0; attempt < attempts; attempt++) {
+        await store.claimGranule(granuleId, owner);
+        await store.markFailed(granuleId, { name, message: "x" }, { owner });
+      }
     };
     const pendingIds = async () => (await store.listPending(day)).map((g) => g.granuleId).sort();
-    await fail(gone.granuleId, "GranuleGoneError");
-    await fail(corrupt.granuleId, "ChecksumMismatchError");
+    await fail(gone.granuleId, "GranuleGoneError", "run-1");
+    // The first run's child downloads it 1 + MISMATCH_MAX_ATTEMPTS times, each a recorded mismatch.
+    await fail(corrupt.granuleId, "ChecksumMismatchError", "run-1", 1 + MISMATCH_MAX_ATTEMPTS);
 
     expect(await pendingIds()).toEqual([]);
     clock.ms = T0 + 24 * 3600_000 - 1;
@@ -348,7 +357,7 @@ describe("listing a day", () => {
     clock.ms = T0 + 24 * 3600_000 + 1;
     // A day later the mismatch gets its one more try (ESA may have corrected the checksum); gone stays out.
     expect(await pendingIds()).toEqual([corrupt.granuleId]);
-    await fail(corrupt.granuleId, "ChecksumMismatchError");
+    await fail(corrupt.granuleId, "ChecksumMismatchError", "run-2");
     clock.ms = T0 + 10 * 24 * 3600_000;
     expect(await pendingIds()).toEqual([]);
 

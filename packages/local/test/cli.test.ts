@@ -251,7 +251,9 @@ describe("formatSummary", () => {
         },
       }),
     );
-    expect(text).toContain("local-x: 2026-01-01, S2A,S2B, mock DHUS hub at http://127.0.0.1:1234, FAILED");
+    expect(text).toContain(
+      "local-x: 2026-01-01, S2A,S2B, mock DHUS hub at http://127.0.0.1:1234, DynamoDB Local 3.3.1, FAILED",
+    );
     expect(text).toContain(
       "Execution FAILED in DownloadGranules: States.ExceedToleratedFailureThreshold: 2 of 3 child executions " +
         "failed, more than the tolerated 10% (1 succeeded, 2 failed, 0 not run).",
