@@ -17,3 +17,4 @@ export * from "./summary";
 export * from "./sweeper";
 export * from "./table";
 export * from "./transfer";
+export * from "./slots";
