@@ -42,6 +42,7 @@ export class TokenStore {
   readonly maxDownloads: number;
   #sessionsDeniedUntil: number;
   #sessionRefusals = 0;
+  #deniedGrants = 0;
 
   constructor(private readonly options: TokenStoreOptions) {
     this.accessSeconds = options.accessTokenSeconds ?? 600;
@@ -57,6 +58,11 @@ export class TokenStore {
    */
   denySessionsFor(ms: number): void {
     this.#sessionsDeniedUntil = this.options.now() + ms;
+  }
+
+  /** Denies the next `grants` password grants as over the session limit, then accepts again. */
+  denyNextSessions(grants: number): void {
+    this.#deniedGrants = grants;
   }
 
   /** Password grants refused for the session limit so far. */
@@ -122,8 +128,10 @@ export class TokenStore {
       return oauthError(401, "invalid_grant", "Invalid user credentials");
     }
     this.evictExpired();
-    if (this.liveSessions(username) >= this.maxSessions || this.options.now() < this.#sessionsDeniedUntil) {
+    const denied = this.#deniedGrants > 0 || this.options.now() < this.#sessionsDeniedUntil;
+    if (this.liveSessions(username) >= this.maxSessions || denied) {
       this.#sessionRefusals++;
+      this.#deniedGrants = Math.max(0, this.#deniedGrants - 1);
       // Keycloak's User Session Count Limiter, "Deny new session": a direct grant fails 403 with the
       // configured message as `error` (default "sessionLimitExceeded").
       return oauthError(
