@@ -59,7 +59,12 @@ describe("one hub quota across every execution", () => {
     for (const product of products) expect(hub!.stats.granule(product.id).valueGets).toBe(1);
     expect(summaries.every((summary) => summary.status === "SUCCEEDED")).toBe(true);
     const last = summaries.at(-1)!;
-    expect(last.totals).toMatchObject({ found: products.length, downloaded: products.length, failed: 0, pending: 0 });
+    expect(last.totals).toMatchObject({
+      found: products.length,
+      downloaded: products.length,
+      failed: 0,
+      pending: 0,
+    });
     expect(summaries.reduce((sum, summary) => sum + summary.run.downloaded, 0)).toBe(products.length);
     // The runs did wait for slots (HubSlotsBusyError retried), and no slot stays held after them.
     expect(summaries.reduce((sum, summary) => sum + summary.run.retries, 0)).toBeGreaterThan(0);
@@ -95,7 +100,9 @@ describe("one hub quota across every execution", () => {
     expect(summary.totals).toMatchObject({ found: 6, downloaded: 6, failed: 0 });
     const stores = await startEmbeddedStores({ dataDir });
     cleanups.push(() => stores.close());
-    const store = new GranuleStore(DynamoDBDocumentClient.from(stores.dynamo), { tableName: stores.tableName });
+    const store = new GranuleStore(DynamoDBDocumentClient.from(stores.dynamo), {
+      tableName: stores.tableName,
+    });
     const downloaded = await store.listByStatus(DAY, "DOWNLOADED");
     expect(downloaded.every((granule) => granule.lastError?.name !== "HubAuthError")).toBe(true);
   });

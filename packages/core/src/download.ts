@@ -108,7 +108,10 @@ async function releaseSlot(slot: SlotLease, deps: Pick<DownloadDeps, "slots" | "
   try {
     await deps.slots?.release(slot);
   } catch (error) {
-    deps.logger?.info("could not release the hub slot; its lease ends it", { slot: slot.slot, error: errorMessage(error) });
+    deps.logger?.info("could not release the hub slot; its lease ends it", {
+      slot: slot.slot,
+      error: errorMessage(error),
+    });
   }
 }
 

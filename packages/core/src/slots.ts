@@ -61,9 +61,12 @@ function isConditionFailed(error: unknown): boolean {
 
 function checkSlotCount(value: unknown, field: string): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > MAX_HUB_DOWNLOAD_SLOTS) {
-    throw new InvalidInputError(`${field} must be an integer 1–${MAX_HUB_DOWNLOAD_SLOTS}, got ${String(value)}`, {
-      field,
-    });
+    throw new InvalidInputError(
+      `${field} must be an integer 1–${MAX_HUB_DOWNLOAD_SLOTS}, got ${String(value)}`,
+      {
+        field,
+      },
+    );
   }
   return value;
 }
@@ -158,7 +161,12 @@ export class SlotPool {
             ExpressionAttributeValues: { ":owner": owner, ":now": now },
           }),
         );
-        return { slot, owner, expiresAt, ...(options.granuleId !== undefined && { granuleId: options.granuleId }) };
+        return {
+          slot,
+          owner,
+          expiresAt,
+          ...(options.granuleId !== undefined && { granuleId: options.granuleId }),
+        };
       } catch (error) {
         if (!isConditionFailed(error)) throw error;
       }
@@ -255,7 +263,10 @@ export class SlotPool {
     const stored = answer.Item?.["slots"];
     // A malformed setting (edited by hand) falls back to the deploy default rather than stopping every download.
     const valid =
-      typeof stored === "number" && Number.isInteger(stored) && stored >= 1 && stored <= MAX_HUB_DOWNLOAD_SLOTS;
+      typeof stored === "number" &&
+      Number.isInteger(stored) &&
+      stored >= 1 &&
+      stored <= MAX_HUB_DOWNLOAD_SLOTS;
     this.#setting = valid
       ? { slots: stored, setAtRuntime: true, readAt: now }
       : { slots: this.defaultSlots, setAtRuntime: false, readAt: now };

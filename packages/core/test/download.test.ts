@@ -1,7 +1,12 @@
 import { S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DownloadDeps, downloadGranule } from "../src/download";
-import { ChecksumMismatchError, GranuleGoneError, HubSlotsBusyError, TransferInterruptedError } from "../src/errors";
+import {
+  ChecksumMismatchError,
+  GranuleGoneError,
+  HubSlotsBusyError,
+  TransferInterruptedError,
+} from "../src/errors";
 import { objectKeyFor } from "../src/granule";
 import type { Hub } from "../src/hub/hub";
 import { SlotPool } from "../src/slots";
@@ -313,10 +318,16 @@ describe("downloadGranule's hub slot", () => {
   it("frees its slot after a download, after nothing to do and after a failure", async () => {
     const slots = await aPool(1);
     const done = await aDiscoveredRecord();
-    await downloadGranule({ granuleId: done.granuleId, owner: "exec-a" }, depsWith(hubFor(product()).hub, { slots }).deps);
+    await downloadGranule(
+      { granuleId: done.granuleId, owner: "exec-a" },
+      depsWith(hubFor(product()).hub, { slots }).deps,
+    );
     expect((await slots.usage()).held).toHaveLength(0);
 
-    await downloadGranule({ granuleId: done.granuleId, owner: "exec-b" }, depsWith(hubFor(product()).hub, { slots }).deps);
+    await downloadGranule(
+      { granuleId: done.granuleId, owner: "exec-b" },
+      depsWith(hubFor(product()).hub, { slots }).deps,
+    );
     expect((await slots.usage()).held).toHaveLength(0);
 
     const gone = await aDiscoveredRecord();

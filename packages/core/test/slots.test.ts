@@ -63,9 +63,9 @@ describe("SlotPool", () => {
     const won = outcomes.filter((o) => o.status === "fulfilled");
     expect(won).toHaveLength(4);
     expect(new Set(won.map((o) => (o as PromiseFulfilledResult<{ slot: number }>).value.slot)).size).toBe(4);
-    expect(outcomes.filter((o) => o.status === "rejected").every((o) => o.reason instanceof HubSlotsBusyError)).toBe(
-      true,
-    );
+    expect(
+      outcomes.filter((o) => o.status === "rejected").every((o) => o.reason instanceof HubSlotsBusyError),
+    ).toBe(true);
   });
 
   it("frees the slot of a holder that died once its lease ends, not before", async () => {
@@ -143,7 +143,9 @@ describe("SlotPool", () => {
   it("rejects bad options and counts by name", async () => {
     const { pool } = await aPool();
     expect(() => new SlotPool(dynamo.documentClient, { tableName: "" })).toThrow(/tableName/);
-    expect(() => new SlotPool(dynamo.documentClient, { tableName: "t", defaultSlots: 0 })).toThrow(InvalidInputError);
+    expect(() => new SlotPool(dynamo.documentClient, { tableName: "t", defaultSlots: 0 })).toThrow(
+      InvalidInputError,
+    );
     expect(() => new SlotPool(dynamo.documentClient, { tableName: "t", leaseMs: 0 })).toThrow(/leaseMs/);
     await expect(pool.setSlotCount(101)).rejects.toThrow(/slots must be an integer 1–100/);
     await expect(pool.acquire("")).rejects.toThrow(/owner/);

@@ -399,13 +399,26 @@ async function runInFolder(
     const runs = await Promise.all(
       overlapping.map(async (spec, index) => {
         if ((spec.delayMs ?? 0) > 0) await new Promise((resolve) => setTimeout(resolve, spec.delayMs));
-        const runOptions = spec.downloadOnly === undefined ? options : { ...options, downloadOnly: spec.downloadOnly };
+        const runOptions =
+          spec.downloadOnly === undefined ? options : { ...options, downloadOnly: spec.downloadOnly };
         const nameSuffix = overlapping.length > 1 ? `-${index + 1}` : "";
-        return execute({ local, env, stores, hub, workflow, checked, options: runOptions, dataDir, redriven, nameSuffix });
+        return execute({
+          local,
+          env,
+          stores,
+          hub,
+          workflow,
+          checked,
+          options: runOptions,
+          dataDir,
+          redriven,
+          nameSuffix,
+        });
       }),
     );
     const summaries: LocalRunSummary[] = [];
-    for (const run of runs) summaries.push(await summarizeRun(run, { checked, dataDir, hub, stores, started, releasedLeases }));
+    for (const run of runs)
+      summaries.push(await summarizeRun(run, { checked, dataDir, hub, stores, started, releasedLeases }));
     return summaries;
   } finally {
     // Stop in reverse order of start; a close failure must not hide the run's own error.
@@ -427,7 +440,6 @@ async function summarizeRun(
 ): Promise<LocalRunSummary> {
   const { checked, dataDir, hub, stores, started, releasedLeases } = context;
   {
-
     const store = new GranuleStore(documentClient(stores), { tableName: stores.tableName });
     const days = await summarizeByPlatform(store, windowDays(checked.from, checked.to));
     const totals = addUp(days);
@@ -520,9 +532,12 @@ function checkOptions(options: RunLocalOptions): CheckedOptions {
     options.hubSlots !== undefined &&
     (!Number.isInteger(options.hubSlots) || options.hubSlots < 1 || options.hubSlots > MAX_HUB_DOWNLOAD_SLOTS)
   ) {
-    throw new InvalidInputError(`hubSlots must be an integer 1–${MAX_HUB_DOWNLOAD_SLOTS}, got ${options.hubSlots}`, {
-      field: "hubSlots",
-    });
+    throw new InvalidInputError(
+      `hubSlots must be an integer 1–${MAX_HUB_DOWNLOAD_SLOTS}, got ${options.hubSlots}`,
+      {
+        field: "hubSlots",
+      },
+    );
   }
   if (
     options.mockMaxDownloads !== undefined &&

@@ -1,6 +1,16 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { MockHub } from "../src/index";
-import { basic, cdseToken, DAY, firstId, md5, smallCatalogue, startHub, tokenRequest, USER } from "./helpers/hub";
+import {
+  basic,
+  cdseToken,
+  DAY,
+  firstId,
+  md5,
+  smallCatalogue,
+  startHub,
+  tokenRequest,
+  USER,
+} from "./helpers/hub";
 
 interface ODataPage {
   "@odata.count"?: number;

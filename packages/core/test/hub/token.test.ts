@@ -220,7 +220,10 @@ describe("CdseTokenManager", () => {
       i === 0
         ? {
             status: 401,
-            body: { error: "invalid_grant", error_description: "Maximum number of sessions (100) reached for user" },
+            body: {
+              error: "invalid_grant",
+              error_description: "Maximum number of sessions (100) reached for user",
+            },
           }
         : { status: 401, body: { error: "invalid_grant", error_description: "Invalid user credentials" } },
     );

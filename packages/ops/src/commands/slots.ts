@@ -24,21 +24,32 @@ export async function slots(
   if (input.count !== undefined) {
     const count = Number(input.count);
     if (!/^\d+$/.test(input.count) || count < 1 || count > MAX_HUB_DOWNLOAD_SLOTS) {
-      throw new InvalidInputError(`slots must be an integer 1–${MAX_HUB_DOWNLOAD_SLOTS}, got ${input.count}`, {
-        field: "slots",
-      });
+      throw new InvalidInputError(
+        `slots must be an integer 1–${MAX_HUB_DOWNLOAD_SLOTS}, got ${input.count}`,
+        {
+          field: "slots",
+        },
+      );
     }
     previous = (await deps.pool.usage()).slots;
     await deps.pool.setSlotCount(count);
   }
   const usage = await deps.pool.usage();
-  return { slots: usage.slots, setAtRuntime: usage.setAtRuntime, held: usage.held, ...(previous !== undefined && { previous }) };
+  return {
+    slots: usage.slots,
+    setAtRuntime: usage.setAtRuntime,
+    held: usage.held,
+    ...(previous !== undefined && { previous }),
+  };
 }
 
 /** One line per slot holder under a summary line: what `ops slots` and `ops status` print. */
-export function formatSlots(result: Pick<SlotsResult, "slots" | "setAtRuntime" | "held" | "previous">): string {
+export function formatSlots(
+  result: Pick<SlotsResult, "slots" | "setAtRuntime" | "held" | "previous">,
+): string {
   const source = result.setAtRuntime ? "set with ops slots" : "the deploy setting HUB_DOWNLOAD_SLOTS";
-  const change = result.previous === undefined ? "" : ` (was ${result.previous}; downloads follow within a minute)`;
+  const change =
+    result.previous === undefined ? "" : ` (was ${result.previous}; downloads follow within a minute)`;
   const lines = [`Hub slots: ${result.held.length} of ${result.slots} in use — ${source}${change}`];
   for (const lease of result.held) {
     lines.push(
