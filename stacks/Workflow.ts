@@ -199,6 +199,7 @@ export const TABLE_ACTIONS = {
   GenerateQueries: [],
   FetchPage: ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
   WriteManifest: ["dynamodb:Query"],
+  // The hub slots (core/slots.ts) need no more: GetItem reads the count, UpdateItem takes and frees a slot.
   Download: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
   // Query lists the window; UpdateItem marks and forgets abandoned uploads (core/sweeper.ts).
   Summarize: ["dynamodb:Query", "dynamodb:UpdateItem"],

@@ -1,9 +1,7 @@
 import {
   BatchGetCommand,
-  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
-  PutCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { HubSlotsBusyError, InvalidInputError } from "./errors";
@@ -120,7 +118,8 @@ export class SlotPool {
   /**
    * Takes a free slot (or one whose lease ended, or one this owner already holds: a retry of the same
    * child after a crash) for `owner`. Never waits: with every slot held it throws at once, and the
-   * state machine's Retry does the waiting.
+   * state machine's Retry does the waiting. Writes only, no read first: the conditional write is what
+   * decides, and the Download role then needs nothing beyond GetItem and UpdateItem on the table.
    * @throws HubSlotsBusyError when every slot is held under a live lease.
    */
   async acquire(owner: string, options: { granuleId?: string } = {}): Promise<SlotLease> {
@@ -128,37 +127,37 @@ export class SlotPool {
       throw new InvalidInputError("owner must be a non-empty string", { field: "owner" });
     const slots = await this.slotCount();
     const now = this.#now();
-    const held = await this.#readSlots(slots);
-    // Ours first (a retry resumes its own slot), then free or expired ones from a random start, so
-    // waiters do not all race for slot 0; held ones are left out: their write would only fail.
+    const expiresAt = now + this.leaseMs;
+    // From a random slot on, so contending downloads spread over the slots instead of all racing for 0.
     const start = Math.floor(this.#random() * slots);
-    const order = Array.from({ length: slots }, (_, i) => (start + i) % slots);
-    const candidates = [
-      ...order.filter((slot) => held.get(slot)?.owner === owner),
-      ...order.filter((slot) => {
-        const lease = held.get(slot);
-        return lease === undefined || lease.expiresAt <= now;
-      }),
-    ];
-    for (const slot of candidates) {
-      const expiresAt = now + this.leaseMs;
+    for (let i = 0; i < slots; i++) {
+      const slot = (start + i) % slots;
       try {
-        // DynamoDB evaluates a PutItem's ConditionExpression against the item as stored and writes only
-        // when it holds, else fails with ConditionalCheckFailedException: of two downloads racing for a
-        // slot, exactly one gets it, whatever either read before.
+        // UpdateItem "edits an existing item's attributes, or adds a new item to the table if it does not
+        // already exist", and with a ConditionExpression writes only when the condition holds for the item
+        // as stored (else ConditionalCheckFailedException): of downloads racing for a slot, one gets it.
         await this.#client.send(
-          new PutCommand({
+          new UpdateCommand({
             TableName: this.tableName,
-            Item: {
-              ...slotKey(slot),
-              holder: owner,
-              ...(options.granuleId !== undefined && { granuleId: options.granuleId }),
-              expiresAt,
-              acquiredAt: new Date(now).toISOString(),
+            Key: slotKey(slot),
+            UpdateExpression:
+              options.granuleId === undefined
+                ? "SET #holder = :owner, #expiresAt = :expiresAt, #acquiredAt = :acquiredAt REMOVE #granuleId"
+                : "SET #holder = :owner, #expiresAt = :expiresAt, #acquiredAt = :acquiredAt, #granuleId = :granuleId",
+            ConditionExpression: "attribute_not_exists(#holder) OR #holder = :owner OR #expiresAt <= :now",
+            ExpressionAttributeNames: {
+              "#holder": "holder",
+              "#expiresAt": "expiresAt",
+              "#acquiredAt": "acquiredAt",
+              "#granuleId": "granuleId",
             },
-            ConditionExpression: "attribute_not_exists(#pk) OR #holder = :owner OR #expiresAt <= :now",
-            ExpressionAttributeNames: { "#pk": PK, "#holder": "holder", "#expiresAt": "expiresAt" },
-            ExpressionAttributeValues: { ":owner": owner, ":now": now },
+            ExpressionAttributeValues: {
+              ":owner": owner,
+              ":now": now,
+              ":expiresAt": expiresAt,
+              ":acquiredAt": new Date(now).toISOString(),
+              ...(options.granuleId !== undefined && { ":granuleId": options.granuleId }),
+            },
           }),
         );
         return {
@@ -198,15 +197,20 @@ export class SlotPool {
     }
   }
 
-  /** Frees a held slot; a slot another download took over meanwhile is left alone. */
+  /** Frees a held slot (the item stays, without holder); a slot another download took over is left alone. */
   async release(lease: SlotLease): Promise<void> {
     try {
       await this.#client.send(
-        new DeleteCommand({
+        new UpdateCommand({
           TableName: this.tableName,
           Key: slotKey(lease.slot),
+          UpdateExpression: "REMOVE #holder, #expiresAt, #granuleId",
           ConditionExpression: "#holder = :owner",
-          ExpressionAttributeNames: { "#holder": "holder" },
+          ExpressionAttributeNames: {
+            "#holder": "holder",
+            "#expiresAt": "expiresAt",
+            "#granuleId": "granuleId",
+          },
           ExpressionAttributeValues: { ":owner": lease.owner },
         }),
       );
@@ -224,9 +228,12 @@ export class SlotPool {
   async setSlotCount(slots: number): Promise<void> {
     checkSlotCount(slots, "slots");
     await this.#client.send(
-      new PutCommand({
+      new UpdateCommand({
         TableName: this.tableName,
-        Item: { ...SETTING_KEY, slots, updatedAt: new Date(this.#now()).toISOString() },
+        Key: SETTING_KEY,
+        UpdateExpression: "SET #slots = :slots, #updatedAt = :updatedAt",
+        ExpressionAttributeNames: { "#slots": "slots", "#updatedAt": "updatedAt" },
+        ExpressionAttributeValues: { ":slots": slots, ":updatedAt": new Date(this.#now()).toISOString() },
       }),
     );
     this.#setting = { slots, setAtRuntime: true, readAt: this.#now() };
