@@ -327,7 +327,10 @@ export function iamRequestsOf(call: RecordedCall, names: NameMap, region: string
       // BatchGetItem names its tables in RequestItems; IAM authorizes dynamodb:BatchGetItem on each.
       if (call.command === "BatchGetItem") {
         return Object.keys((input["RequestItems"] ?? {}) as Record<string, unknown>).flatMap((tableName) =>
-          request("dynamodb:BatchGetItem", `arn:aws:dynamodb:${region}:${SIMULATED_ACCOUNT}:table/${name(tableName)}`),
+          request(
+            "dynamodb:BatchGetItem",
+            `arn:aws:dynamodb:${region}:${SIMULATED_ACCOUNT}:table/${name(tableName)}`,
+          ),
         );
       }
       const table = `arn:aws:dynamodb:${region}:${SIMULATED_ACCOUNT}:table/${name(input["TableName"])}`;
