@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark side by side in one run, a table of medians, ratios and goals,
  * and bench/results.json with every repetition.
  *
- *   npm run bench [-- --only transfer,hub-limited,orchestration,links] [-- --quick]
+ *   npm run bench [-- --only transfer,hub-limited,orchestration,links,quota] [-- --quick]
  *
  * --quick drops the 4 GiB transfer, runs two repetitions instead of three and 500 orchestration granules.
  */
@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { GiB, MiB, printTable, type Row } from "./lib";
 import { benchLinks, linksRows } from "./links";
 import { benchOrchestration, orchestrationRows } from "./orchestration";
+import { benchQuota, quotaRows } from "./quota";
 import {
   benchHashing,
   benchHubLimited,
@@ -22,7 +23,7 @@ import {
   transferRows,
 } from "./transfer";
 
-const BENCHMARKS = ["transfer", "hub-limited", "orchestration", "links"] as const;
+const BENCHMARKS = ["transfer", "hub-limited", "orchestration", "links", "quota"] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 const RESULTS_FILE = fileURLToPath(new URL("./results.json", import.meta.url));
 
@@ -95,6 +96,15 @@ if (only.includes("links")) {
   const result = await benchLinks({ granules: 13_000 });
   results["links"] = result;
   rows.push(...linksRows(result));
+}
+
+if (only.includes("quota")) {
+  console.log(
+    "quota: the same granules through 3 overlapping executions with N slots vs 1 with MaxConcurrency N",
+  );
+  const result = await benchQuota({ reps: quick ? 1 : 2, log });
+  results["quota"] = result;
+  rows.push(...quotaRows(result));
 }
 
 results["machineAtEnd"] = machine();

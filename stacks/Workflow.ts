@@ -3,6 +3,10 @@ import {
   MISMATCH_MAX_ATTEMPTS,
   manifestKeyFor,
   RETRYABLE_ERROR_NAMES,
+  SESSIONS_EXHAUSTED_ERROR_NAMES,
+  SESSIONS_EXHAUSTED_RETRY,
+  SLOT_WAIT_ERROR_NAMES,
+  SLOT_WAIT_RETRY,
 } from "@hls-s2/core";
 import { Aws, Duration, Fn, RemovalPolicy } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
@@ -115,6 +119,26 @@ export function buildWorkflowDefinition(
     }),
   })
     .addRetry(retryable)
+    // Waiting for a hub slot: "MaxAttempts … has a maximum value of 99999999" and "JitterStrategy FULL"
+    // randomizes each wait between 0 and the backoff (Step Functions' retrier fields); core bounds the
+    // attempts by the execution history (see SLOT_WAIT_RETRY), so a waiting granule is not FAILED.
+    .addRetry({
+      errors: [...SLOT_WAIT_ERROR_NAMES],
+      interval: Duration.seconds(SLOT_WAIT_RETRY.intervalSeconds),
+      backoffRate: SLOT_WAIT_RETRY.backoffRate,
+      maxDelay: Duration.seconds(SLOT_WAIT_RETRY.maxDelaySeconds),
+      maxAttempts: SLOT_WAIT_RETRY.maxAttempts,
+      jitterStrategy: sfn.JitterType.FULL,
+    })
+    // Too many sessions at the identity service: they expire by themselves within minutes.
+    .addRetry({
+      errors: [...SESSIONS_EXHAUSTED_ERROR_NAMES],
+      interval: Duration.seconds(SESSIONS_EXHAUSTED_RETRY.intervalSeconds),
+      backoffRate: SESSIONS_EXHAUSTED_RETRY.backoffRate,
+      maxDelay: Duration.seconds(SESSIONS_EXHAUSTED_RETRY.maxDelaySeconds),
+      maxAttempts: SESSIONS_EXHAUSTED_RETRY.maxAttempts,
+      jitterStrategy: sfn.JitterType.FULL,
+    })
     // A flipped byte heals on a second download; a product that never matches its MD5 does not.
     .addRetry({
       errors: [...MISMATCH_ERROR_NAMES],
@@ -176,6 +200,7 @@ export const TABLE_ACTIONS = {
   FetchPage: ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
   // Query lists the day's shards; GetItem reads the (day, platform) counters it reconciles against.
   WriteManifest: ["dynamodb:Query", "dynamodb:GetItem"],
+  // The hub slots (core/slots.ts) need no more: GetItem reads the count, UpdateItem takes and frees a slot.
   Download: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
   // Query lists the window and GetItem its counters (the tally); UpdateItem marks and forgets
   // abandoned uploads (core/sweeper.ts).
@@ -259,10 +284,11 @@ export function Workflow({ stack, app }: StackContext) {
     Download: lambdaFunction("Download", {
       timeout: "900 seconds",
       memorySize: "1024 MB",
-      // Only the download talks to the upload bucket, so only it needs the bucket's region.
-      ...(settings.uploadBucketRegion !== undefined && {
-        environment: { BUCKET_REGION: settings.uploadBucketRegion },
-      }),
+      environment: {
+        // Only the download takes hub slots and talks to the upload bucket (hence its region).
+        HUB_DOWNLOAD_SLOTS: String(settings.hubDownloadSlots),
+        ...(settings.uploadBucketRegion !== undefined && { BUCKET_REGION: settings.uploadBucketRegion }),
+      },
     }),
     Summarize: lambdaFunction("Summarize", { timeout: "300 seconds" }),
   };

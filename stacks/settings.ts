@@ -4,7 +4,9 @@ import {
   AWS_REGION_PATTERN,
   ConfigError,
   type ConfigIssue,
+  DEFAULT_HUB_DOWNLOAD_SLOTS,
   HUB_KINDS,
+  MAX_HUB_DOWNLOAD_SLOTS,
   PLATFORMS,
   type Platform,
 } from "@hls-s2/core";
@@ -70,6 +72,11 @@ export interface StageSettings {
   uploadBucketName?: string;
   objectPrefix: string;
   downloadConcurrency: number;
+  /**
+   * The hub's concurrent-download quota shared by every execution (HUB_DOWNLOAD_SLOTS, 15 under NASA's
+   * agreement, 4 for a CDSE general user); `ops slots` changes it at runtime.
+   */
+  hubDownloadSlots: number;
   toleratedFailurePercentage: number;
   downloadsEnabled: boolean;
   scheduleEnabled: boolean;
@@ -101,6 +108,7 @@ export const SETTINGS_ENV_KEYS = {
   UPLOAD_BUCKET_NAME: "uploadBucketName",
   OBJECT_PREFIX: "objectPrefix",
   DOWNLOAD_CONCURRENCY: "downloadConcurrency",
+  HUB_DOWNLOAD_SLOTS: "hubDownloadSlots",
   TOLERATED_FAILURE_PERCENTAGE: "toleratedFailurePercentage",
   DOWNLOADS_ENABLED: "downloadsEnabled",
   SCHEDULE_ENABLED: "scheduleEnabled",
@@ -168,6 +176,8 @@ const ENV_SCHEMA = v.partial(
     OBJECT_PREFIX: v.string(),
     // The Distributed Map accepts up to 10,000; the hub's session quota is the real ceiling.
     DOWNLOAD_CONCURRENCY: integer(1, 1000),
+    // MaxConcurrency holds per Map Run; this holds across every execution (core's SlotPool; ≤ 100).
+    HUB_DOWNLOAD_SLOTS: integer(1, MAX_HUB_DOWNLOAD_SLOTS),
     TOLERATED_FAILURE_PERCENTAGE: integer(0, 100),
     DOWNLOADS_ENABLED: flag,
     SCHEDULE_ENABLED: flag,
@@ -207,6 +217,7 @@ export function stageDefaults(stage: string): StageSettings {
     lookbackDays: 1,
     objectPrefix: "",
     downloadConcurrency: 15,
+    hubDownloadSlots: DEFAULT_HUB_DOWNLOAD_SLOTS,
     toleratedFailurePercentage: 10,
     downloadsEnabled: true,
     scheduleEnabled: production,

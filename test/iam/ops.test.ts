@@ -214,10 +214,11 @@ function io(): CliIo {
 }
 
 describe("the README's operator IAM policy", () => {
-  it("allows every call of status, backfill, redrive and requeue on a deployed stage, and grants nothing they do not use", async () => {
+  it("allows every call of status, slots, backfill, redrive and requeue on a deployed stage, and grants nothing they do not use", async () => {
     const stage = ["--stage", STAGE];
     for (const argv of [
       ["status", ...stage, "--day", DAY],
+      ["slots", ...stage, "4"],
       ["backfill", ...stage, "--from", DAY],
       ["redrive", ...stage, "--day", DAY],
       ["redrive", ...stage, "--execution", executionArnOf("daily-run")],
@@ -237,6 +238,7 @@ describe("the README's operator IAM policy", () => {
       "states:RedriveExecution",
       "dynamodb:Query",
       "dynamodb:UpdateItem",
+      "dynamodb:BatchGetItem",
     ]) {
       expect(commands, expected).toContain(expected);
     }

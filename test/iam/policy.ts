@@ -324,6 +324,15 @@ export function iamRequestsOf(call: RecordedCall, names: NameMap, region: string
   const input = call.input;
   switch (call.service) {
     case "dynamodb": {
+      // BatchGetItem names its tables in RequestItems; IAM authorizes dynamodb:BatchGetItem on each.
+      if (call.command === "BatchGetItem") {
+        return Object.keys((input["RequestItems"] ?? {}) as Record<string, unknown>).flatMap((tableName) =>
+          request(
+            "dynamodb:BatchGetItem",
+            `arn:aws:dynamodb:${region}:${SIMULATED_ACCOUNT}:table/${name(tableName)}`,
+          ),
+        );
+      }
       const table = `arn:aws:dynamodb:${region}:${SIMULATED_ACCOUNT}:table/${name(input["TableName"])}`;
       const known = ["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "DescribeTable"];
       if (!known.includes(call.command)) break;

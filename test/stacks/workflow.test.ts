@@ -4,6 +4,10 @@ import {
   MISMATCH_MAX_ATTEMPTS,
   parseConfig,
   RETRYABLE_ERROR_NAMES,
+  SESSIONS_EXHAUSTED_ERROR_NAMES,
+  SESSIONS_EXHAUSTED_RETRY,
+  SLOT_WAIT_ERROR_NAMES,
+  SLOT_WAIT_RETRY,
 } from "@hls-s2/core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { flattenIntrinsics, type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
@@ -85,6 +89,38 @@ describe("the download map", () => {
       MaxDelaySeconds: 300,
       JitterStrategy: "FULL",
     });
+  });
+
+  it("waits for a hub slot in the state machine, long enough that a waiting granule is not FAILED", () => {
+    const download = findState(synthesized.stateMachineDefinition(), "Download");
+    const retriers = download.Retry as Record<string, unknown>[];
+    expect(retriers).toContainEqual({
+      ErrorEquals: [...SLOT_WAIT_ERROR_NAMES],
+      IntervalSeconds: SLOT_WAIT_RETRY.intervalSeconds,
+      BackoffRate: SLOT_WAIT_RETRY.backoffRate,
+      MaxDelaySeconds: SLOT_WAIT_RETRY.maxDelaySeconds,
+      MaxAttempts: SLOT_WAIT_RETRY.maxAttempts,
+      JitterStrategy: "FULL",
+    });
+    // Three history events per Lambda retry must stay under the 25,000 events of one execution.
+    expect(SLOT_WAIT_RETRY.maxAttempts * 3).toBeLessThan(25_000);
+    expect(retriers).toContainEqual(
+      expect.objectContaining({
+        ErrorEquals: [...SESSIONS_EXHAUSTED_ERROR_NAMES],
+        MaxAttempts: SESSIONS_EXHAUSTED_RETRY.maxAttempts,
+        JitterStrategy: "FULL",
+      }),
+    );
+  });
+
+  it("gives only the download the hub's slot quota, 15 by default", () => {
+    const template = synthesized.templates.Workflow!;
+    for (const [logicalId, properties] of resourcesOfType(template, "AWS::Lambda::Function")) {
+      const variables = (properties.Properties?.["Environment"] as { Variables?: Record<string, unknown> })
+        ?.Variables;
+      if (logicalId.startsWith("DownloadFunction")) expect(variables?.["HUB_DOWNLOAD_SLOTS"]).toBe("15");
+      else expect(variables?.["HUB_DOWNLOAD_SLOTS"]).toBeUndefined();
+    }
   });
 
   it("retries a checksum mismatch only MISMATCH_MAX_ATTEMPTS times", () => {

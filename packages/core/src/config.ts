@@ -2,6 +2,7 @@ import * as v from "valibot";
 import { ConfigError, type ConfigIssue } from "./errors";
 import { normalizeTileId } from "./filters";
 import { isPlatform, PLATFORMS, type Platform } from "./granule";
+import { DEFAULT_HUB_DOWNLOAD_SLOTS, MAX_HUB_DOWNLOAD_SLOTS } from "./slots";
 
 /** The environment variables the downloader reads, in the order an operator would set them. */
 export const CONFIG_KEYS = [
@@ -31,6 +32,7 @@ export const CONFIG_KEYS = [
   "HUB_MAX_JSON_BYTES",
   "DOWNLOAD_MIN_BYTES_PER_SECOND",
   "DOWNLOAD_FLOOR_WINDOW_SECONDS",
+  "HUB_DOWNLOAD_SLOTS",
 ] as const;
 
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
@@ -80,6 +82,8 @@ export interface Config {
   downloadMinBytesPerSecond: number;
   /** The floor is judged over windows of this many seconds of waiting on the hub. */
   downloadFloorWindowSeconds: number;
+  /** The hub's concurrent-download quota across every execution, until `ops slots` sets one (see slots.ts). */
+  hubDownloadSlots: number;
 }
 
 /** Search page size by hub when SEARCH_PAGE_SIZE is unset: DHuS caps `rows` at 100, CDSE `$top` at 1000. */
@@ -193,6 +197,8 @@ const ENV_SCHEMA = v.object({
   // 64 KiB/s over 60 s: a healthy hub connection gives ~20 MB/s; a trickle holds a Lambda for nothing.
   DOWNLOAD_MIN_BYTES_PER_SECOND: integer(65_536, 0, 1024 * 1024 * 1024),
   DOWNLOAD_FLOOR_WINDOW_SECONDS: integer(60, 1, 600),
+  // 15: NASA's agreement; 4 for a CDSE general user. At most 100: one BatchGetItem reads every slot.
+  HUB_DOWNLOAD_SLOTS: integer(DEFAULT_HUB_DOWNLOAD_SLOTS, 1, MAX_HUB_DOWNLOAD_SLOTS),
 });
 
 /**
@@ -265,6 +271,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     hubMaxJsonBytes: parsed.HUB_MAX_JSON_BYTES,
     downloadMinBytesPerSecond: parsed.DOWNLOAD_MIN_BYTES_PER_SECOND,
     downloadFloorWindowSeconds: parsed.DOWNLOAD_FLOOR_WINDOW_SECONDS,
+    hubDownloadSlots: parsed.HUB_DOWNLOAD_SLOTS,
   };
 }
 

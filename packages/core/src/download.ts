@@ -7,6 +7,7 @@ import {
 } from "./errors";
 import { type GranuleRecord, objectKeyFor, type UploadProgress } from "./granule";
 import type { Hub } from "./hub/hub";
+import type { SlotLease, SlotPool } from "./slots";
 import type { GranuleStore } from "./store";
 import { transferGranule } from "./transfer";
 
@@ -30,6 +31,8 @@ export interface DownloadDeps {
     "claimGranule" | "recordChecksum" | "saveUploadProgress" | "renewLease" | "markDownloaded" | "markFailed"
   >;
   hub: Hub;
+  /** The hub's download quota across executions; without it (unit tests, one worker) none applies. */
+  slots?: Pick<SlotPool, "acquire" | "renew" | "release">;
   s3: S3Client;
   bucket: string;
   objectPrefix?: string;
@@ -60,7 +63,8 @@ export interface DownloadResult {
  * leased by another worker is an outcome, not an error. Any error after the claim is first recorded
  * (FAILED, error name and message, see recordDownloadFailure) and then rethrown: the Download step is
  * where the child execution ends unsuccessfully, so a Redrive of the child re-runs the download.
- * @throws GranuleNotFoundError, LeaseLostError from the store; ChecksumNotPublishedError,
+ * @throws HubSlotsBusyError before anything else when every hub slot is held (nothing recorded);
+ *   GranuleNotFoundError, LeaseLostError from the store; ChecksumNotPublishedError,
  *   ChecksumMismatchError, GranuleGoneError, HubThrottledError, HubUnavailableError, HubAuthError,
  *   TransferInterruptedError (TransferTooSlowError), GranuleOfflineError, HubFramingError from the hub and
  *   the transfer — unchanged, their names drive Retry.
@@ -73,21 +77,41 @@ export async function downloadGranule(input: DownloadInput, deps: DownloadDeps):
   throwIfOutOfTime(input.granuleId, deps.signal);
   const { granuleId, owner } = input;
 
-  const claim = await deps.store.claimGranule(granuleId, owner);
-  if (claim.outcome === "already-downloaded") {
-    return {
-      granuleId,
-      outcome: "already-downloaded",
-      key: claim.granule.s3Key,
-      bytes: claim.granule.bytesWritten,
-    };
-  }
-  if (claim.outcome === "leased") return { granuleId, outcome: "leased-elsewhere" };
+  // The slot comes before the claim and before any hub request: HubSlotsBusyError leaves the granule
+  // as it was (never FAILED: waiting is not failing) and the state machine's Retry waits.
+  const slot = await deps.slots?.acquire(owner, { granuleId });
   try {
-    return await transferClaimed(claim.granule, owner, deps);
+    const claim = await deps.store.claimGranule(granuleId, owner);
+    if (claim.outcome === "already-downloaded") {
+      return {
+        granuleId,
+        outcome: "already-downloaded",
+        key: claim.granule.s3Key,
+        bytes: claim.granule.bytesWritten,
+      };
+    }
+    if (claim.outcome === "leased") return { granuleId, outcome: "leased-elsewhere" };
+    try {
+      return await transferClaimed(claim.granule, owner, deps, slot);
+    } catch (error) {
+      await recordDownloadFailure(granuleId, owner, error, deps);
+      throw error;
+    }
+  } finally {
+    // Every exit (done, nothing to do, failure, out of time) frees the slot; a crash leaves it to its lease.
+    if (slot !== undefined) await releaseSlot(slot, deps);
+  }
+}
+
+/** Frees the slot; a failure to do so is logged, never thrown over the download's own outcome. */
+async function releaseSlot(slot: SlotLease, deps: Pick<DownloadDeps, "slots" | "logger">): Promise<void> {
+  try {
+    await deps.slots?.release(slot);
   } catch (error) {
-    await recordDownloadFailure(granuleId, owner, error, deps);
-    throw error;
+    deps.logger?.info("could not release the hub slot; its lease ends it", {
+      slot: slot.slot,
+      error: errorMessage(error),
+    });
   }
 }
 
@@ -125,6 +149,7 @@ async function transferClaimed(
   granule: GranuleRecord,
   owner: string,
   deps: DownloadDeps,
+  slot?: SlotLease,
 ): Promise<DownloadResult> {
   const now = deps.now ?? Date.now;
   const { granuleId } = granule;
@@ -163,7 +188,12 @@ async function transferClaimed(
   const halfLeaseMs = Math.max(leaseExpiresAt - started, 0) / 2;
   const checkpoint = async (progress: UploadProgress) => {
     await store.saveUploadProgress(granuleId, owner, progress);
-    if (now() >= leaseExpiresAt - halfLeaseMs) leaseExpiresAt = await store.renewLease(granuleId, owner);
+    if (now() >= leaseExpiresAt - halfLeaseMs) {
+      leaseExpiresAt = await store.renewLease(granuleId, owner);
+      // The slot's lease is as long as the claim's: renewed with it. A slot lost meanwhile (its lease
+      // ended) is not worth aborting a transfer already under way for; the quota overruns by one at most.
+      if (slot !== undefined) await deps.slots?.renew(slot);
+    }
   };
   // The catalogue's size bounds the body (framing lies), when the hub says how far to trust it.
   const sizeToleranceBytes = hub.sizeToleranceBytes?.(granule.sizeBytes);

@@ -332,6 +332,44 @@ export class ManifestIncompleteError extends DownloaderError {
 }
 
 /**
+ * The identity service refused a token grant because the account holds too many sessions (Keycloak's
+ * "User session count limiter" with "Deny new session" answers a password grant HTTP 403 with error
+ * "sessionLimitExceeded" or the realm's own message). Not bad credentials: sessions expire by themselves
+ * (CDSE: 10 min access, 60 min refresh), so the state machine backs off and tries again.
+ */
+export class HubSessionsExhaustedError extends DownloaderError {
+  readonly retryable = true;
+  readonly status?: number;
+  readonly url?: string;
+  constructor(message: string, options?: ErrorOptions & { status?: number; url?: string }) {
+    super(message, options);
+    this.name = "HubSessionsExhaustedError";
+    this.status = options?.status;
+    this.url = options?.url;
+  }
+}
+
+/**
+ * Every download slot of the hub quota (HUB_DOWNLOAD_SLOTS, shared by every execution of a stage) is
+ * held: thrown at once, before any hub connection, so the waiting happens in the state machine's
+ * Retry and never inside a Lambda. Never recorded FAILED: a granule that waits has not failed.
+ */
+export class HubSlotsBusyError extends DownloaderError {
+  readonly retryable = true;
+  readonly slots: number;
+  readonly granuleId?: string;
+  constructor(slots: number, options?: ErrorOptions & { granuleId?: string }) {
+    super(
+      `all ${slots} hub download slots are in use${options?.granuleId === undefined ? "" : ` (granule ${options.granuleId} waits)`}`,
+      options,
+    );
+    this.name = "HubSlotsBusyError";
+    this.slots = slots;
+    this.granuleId = options?.granuleId;
+  }
+}
+
+/**
  * Error names the state machine retries with exponential backoff and jitter. The stack builds its
  * Retry from this list, so code and state machine cannot drift.
  */
@@ -344,6 +382,34 @@ export const RETRYABLE_ERROR_NAMES = [
   "HubAnswerTooLargeError",
   "GranuleOfflineError",
 ] as const;
+
+/**
+ * Too many sessions clears when sessions expire (CDSE: access tokens live 10 min, refresh tokens 60):
+ * its own Retry waits 30 s, doubling up to 5 min, 12 times (about 50 min at most, half that on
+ * average under full jitter) before the granule is recorded failed.
+ */
+export const SESSIONS_EXHAUSTED_ERROR_NAMES = ["HubSessionsExhaustedError"] as const;
+export const SESSIONS_EXHAUSTED_RETRY = {
+  intervalSeconds: 30,
+  backoffRate: 2,
+  maxDelaySeconds: 300,
+  maxAttempts: 12,
+} as const;
+
+/**
+ * A download waiting for a hub slot retries every few seconds up to a minute apart (full jitter) for
+ * far longer than any day's run. The bound is the execution history, not patience: Step Functions keeps
+ * at most 25,000 events per execution, and each Lambda retry adds three (scheduled, started, failed), so
+ * 5,000 attempts (15,000 events) leave room for the rest of the child; at ~30 s on average apart they
+ * span about 40 hours, several full days of overlap.
+ */
+export const SLOT_WAIT_ERROR_NAMES = ["HubSlotsBusyError"] as const;
+export const SLOT_WAIT_RETRY = {
+  intervalSeconds: 5,
+  backoffRate: 2,
+  maxDelaySeconds: 60,
+  maxAttempts: 5_000,
+} as const;
 
 /**
  * A checksum mismatch is retried a few times only (a byte flipped in transit heals on a second

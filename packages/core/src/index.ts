@@ -12,6 +12,7 @@ export * from "./links";
 export * from "./manifest";
 export * from "./push";
 export * from "./queries";
+export * from "./slots";
 export * from "./store";
 export * from "./summary";
 export * from "./sweeper";

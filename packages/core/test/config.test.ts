@@ -45,6 +45,7 @@ describe("parseConfig", () => {
       hubMaxJsonBytes: 8 * 1024 * 1024,
       downloadMinBytesPerSecond: 65_536,
       downloadFloorWindowSeconds: 60,
+      hubDownloadSlots: 15,
     });
   });
 

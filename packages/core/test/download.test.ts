@@ -1,9 +1,15 @@
 import { S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DownloadDeps, downloadGranule } from "../src/download";
-import { ChecksumMismatchError, GranuleGoneError, TransferInterruptedError } from "../src/errors";
+import {
+  ChecksumMismatchError,
+  GranuleGoneError,
+  HubSlotsBusyError,
+  TransferInterruptedError,
+} from "../src/errors";
 import { objectKeyFor } from "../src/granule";
 import type { Hub } from "../src/hub/hub";
+import { SlotPool } from "../src/slots";
 import { GranuleStore } from "../src/store";
 import { createGranuleTable, type LocalDynamo, startLocalDynamo } from "./helpers/dynamo";
 import { aDiscoveredGranule, aUniqueDay } from "./helpers/factories";
@@ -282,5 +288,55 @@ describe("downloadGranule's failure record", () => {
       attempts: 2,
       failedBy: "exec-11",
     });
+  });
+});
+
+describe("downloadGranule's hub slot", () => {
+  async function aPool(slots: number) {
+    const tableName = `download-slots-${Math.random().toString(36).slice(2)}`;
+    await createGranuleTable(dynamo.client, tableName);
+    return new SlotPool(dynamo.documentClient, { tableName, defaultSlots: slots, leaseMs: 60_000 });
+  }
+
+  it("throws HubSlotsBusyError before touching the hub or the granule when every slot is held", async () => {
+    const granule = await aDiscoveredRecord();
+    const { hub, checksumCalls } = hubFor(product());
+    const slots = await aPool(1);
+    await slots.acquire("another-execution");
+    const { deps } = depsWith(hub, { slots });
+
+    await expect(
+      downloadGranule({ granuleId: granule.granuleId, owner: "exec-waits" }, deps),
+    ).rejects.toBeInstanceOf(HubSlotsBusyError);
+
+    // Waiting is not failing: the granule is exactly as discovered, no attempt counted, no hub request.
+    expect(checksumCalls()).toBe(0);
+    expect(await store.getGranule(granule.granuleId)).toMatchObject({ status: "DISCOVERED", attempts: 0 });
+    expect((await store.getGranule(granule.granuleId))?.lastError).toBeUndefined();
+  });
+
+  it("frees its slot after a download, after nothing to do and after a failure", async () => {
+    const slots = await aPool(1);
+    const done = await aDiscoveredRecord();
+    await downloadGranule(
+      { granuleId: done.granuleId, owner: "exec-a" },
+      depsWith(hubFor(product()).hub, { slots }).deps,
+    );
+    expect((await slots.usage()).held).toHaveLength(0);
+
+    await downloadGranule(
+      { granuleId: done.granuleId, owner: "exec-b" },
+      depsWith(hubFor(product()).hub, { slots }).deps,
+    );
+    expect((await slots.usage()).held).toHaveLength(0);
+
+    const gone = await aDiscoveredRecord();
+    const goneHub = hubFor(product(), async () => {
+      throw new GranuleGoneError(gone.granuleId, 410);
+    }).hub;
+    await expect(
+      downloadGranule({ granuleId: gone.granuleId, owner: "exec-c" }, depsWith(goneHub, { slots }).deps),
+    ).rejects.toBeInstanceOf(GranuleGoneError);
+    expect((await slots.usage()).held).toHaveLength(0);
   });
 });

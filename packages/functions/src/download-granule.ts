@@ -3,7 +3,7 @@ import * as v from "valibot";
 import { type LambdaClock, workingTimeMs } from "./lib/deadline";
 import { parseInput } from "./lib/input";
 import { logger } from "./lib/logger";
-import { getConfig, getHub, getS3, getStore } from "./lib/runtime";
+import { getConfig, getHub, getS3, getSlots, getStore } from "./lib/runtime";
 
 const NON_EMPTY = v.pipe(v.string(), v.minLength(1));
 const INPUT = v.object({ granuleId: NON_EMPTY, owner: NON_EMPTY });
@@ -19,6 +19,7 @@ export async function handler(event: unknown, context?: LambdaClock) {
   const result = await downloadGranule(input, {
     store: getStore(),
     hub: await getHub(),
+    slots: getSlots(),
     s3: getS3(),
     bucket: config.bucketName,
     objectPrefix: config.objectPrefix,

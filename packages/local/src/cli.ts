@@ -57,6 +57,9 @@ an embedded DynamoDB and S3, all on 127.0.0.1. With no options: yesterday, 3 pla
   --size SIZE           mock catalogue: product size, e.g. 4MiB or 2MiB-8MiB (default 2MiB-8MiB)
   --seed S              mock catalogue seed (kept for reruns)
   --concurrency N       Distributed Map MaxConcurrency (default 15)
+  --hub-slots N         hub downloads at once across every execution on this folder (HUB_DOWNLOAD_SLOTS,
+                        default 15); \`npm run ops -- slots --local DIR N\` overrides it in the table
+  --max-downloads N     the mock hub answers 429 beyond N concurrent downloads (default unlimited)
   --faults PROFILE      mock hub faults: ${FAULT_PROFILE_NAMES.join("|")} (default none)
   --hub dhus|cdse       hub API family (default dhus); with --hub-url, an external hub instead of the mock
   --hub-url URL         external hub base URL; credentials from HUB_USERNAME / HUB_PASSWORD
@@ -145,6 +148,8 @@ export function parseCli(
         size: { type: "string" },
         seed: { type: "string" },
         concurrency: { type: "string" },
+        "hub-slots": { type: "string" },
+        "max-downloads": { type: "string" },
         faults: { type: "string" },
         hub: { type: "string" },
         "hub-url": { type: "string" },
@@ -195,6 +200,8 @@ export function parseCli(
   }
   options.granulesPerDay = positiveInteger("granules", text("granules"), 0);
   options.concurrency = positiveInteger("concurrency", text("concurrency"));
+  options.hubSlots = positiveInteger("hub-slots", text("hub-slots"));
+  options.mockMaxDownloads = positiveInteger("max-downloads", text("max-downloads"));
   const size = text("size");
   if (size !== undefined) options.productSize = parseSize(size);
   if (text("seed") !== undefined) options.seed = text("seed");

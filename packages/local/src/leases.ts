@@ -1,4 +1,5 @@
 import { DynamoDBDocumentClient, paginateScan, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { SlotPool } from "@hls-s2/core";
 import type { EmbeddedStores } from "./embedded";
 
 export interface ReleasedLease {
@@ -55,4 +56,13 @@ export async function releaseStaleLocalLeases(stores: EmbeddedStores): Promise<R
     }
   }
   return released;
+}
+
+/**
+ * Frees the hub slots a dead run left held in a local data folder, for the reason above: the folder's
+ * lock proves no live worker holds one, so the next run need not wait out their leases.
+ */
+export async function releaseStaleLocalSlots(stores: EmbeddedStores): Promise<number> {
+  const pool = new SlotPool(DynamoDBDocumentClient.from(stores.dynamo), { tableName: stores.tableName });
+  return (await pool.releaseAll()).length;
 }

@@ -9,6 +9,7 @@ import {
   type GranuleTally,
   InvalidInputError,
   isValidDay,
+  MAX_HUB_DOWNLOAD_SLOTS,
   PLATFORMS,
   type Platform,
   StatesError,
@@ -29,7 +30,7 @@ import { type AwsCallListener, asPrincipal, recordAwsCalls } from "./aws-calls";
 import { adaptDefinition, type DistributedMapNote, type LocalDefinition } from "./definition";
 import { DYNAMODB_LOCAL_DIR, type DynamoBackend, type EmbeddedStores, startEmbeddedStores } from "./embedded";
 import { findRedrivableExecution, type LocalExecutionRecord, saveExecutionRecord } from "./executions";
-import { type ReleasedLease, releaseStaleLocalLeases } from "./leases";
+import { type ReleasedLease, releaseStaleLocalLeases, releaseStaleLocalSlots } from "./leases";
 import { lockDataFolder } from "./lock";
 import { type EventLog, type FailedState, type MapRunRecord, runMapRun } from "./map-run";
 import type { ProgressSnapshot } from "./progress";
@@ -88,6 +89,15 @@ export interface RunLocalOptions {
   seed?: string | number;
   /** Distributed Map MaxConcurrency; default 15. */
   concurrency?: number;
+  /**
+   * HUB_DOWNLOAD_SLOTS: the hub quota shared by every execution on this table; default the stage's (15).
+   * A count set with `ops slots --local` in the folder's table takes precedence, as in a stage.
+   */
+  hubSlots?: number;
+  /** The built-in mock hub serves at most this many `$value` GETs at once, 429 beyond; default unlimited. */
+  mockMaxDownloads?: number;
+  /** The built-in mock hub sends each `$value` body at most this fast (bytes/s); default unlimited. */
+  mockBandwidthBytesPerSecond?: number;
   /** Mock hub faults: a named profile or an explicit plan; default none. */
   faults?: FaultProfileName | FaultPlan;
   /** Mock hub's hub API family when no external hub is given; default dhus. */
@@ -114,6 +124,14 @@ export interface RunLocalOptions {
   partSizeMib?: number;
   /** Called after each CompleteMultipartUpload stored its object in the embedded S3, before it answers. */
   onUploadCompleted?: (completion: { bucket: string; key: string; uploadId: string }) => void;
+}
+
+/** One of several executions started together on one data folder by runLocalOverlapping. */
+export interface OverlappingExecution {
+  /** Skip the search and only download what the table holds (the push/requeue run). */
+  downloadOnly?: boolean;
+  /** Start this long after the first; default 0. */
+  delayMs?: number;
 }
 
 /** What a local redrive takes: the folder, which execution, and how to run (the window is the execution's). */
@@ -227,7 +245,24 @@ export function yesterdayOf(now: Date): string {
  */
 export async function runLocal(options: RunLocalOptions): Promise<LocalRunSummary> {
   const checked = checkOptions(options);
-  return inLockedFolder(options.dataDir, () => runInFolder(options, checked));
+  return inLockedFolder(options.dataDir, async () => (await runInFolder(options, checked))[0]!);
+}
+
+/**
+ * Runs several executions of the state machine at once on one data folder, sharing its table, buckets
+ * and hub, as a stage's daily run, backfills and download-only runs overlap: each its own execution and
+ * Map Run (MaxConcurrency each), all under the one hub quota (`hubSlots`). Summaries in the given order.
+ * @throws as runLocal.
+ */
+export async function runLocalOverlapping(
+  options: RunLocalOptions,
+  executions: OverlappingExecution[],
+): Promise<LocalRunSummary[]> {
+  const checked = checkOptions(options);
+  if (!Array.isArray(executions) || executions.length === 0) {
+    throw new InvalidInputError("executions must name at least one execution", { field: "executions" });
+  }
+  return inLockedFolder(options.dataDir, () => runInFolder(options, checked, undefined, executions));
 }
 
 /** Runs `work` holding the data folder's lock: taken before anything in it is wiped, read or written. */
@@ -270,7 +305,7 @@ export async function redriveLocal(options: RedriveLocalOptions): Promise<LocalR
       allTiles: record.window.allTiles === true,
       ...(record.hub.mock && options.hub === undefined && { mockKind: record.hub.kind }),
     };
-    return runInFolder(runOptions, checkOptions(runOptions), record);
+    return (await runInFolder(runOptions, checkOptions(runOptions), record))[0]!;
   });
 }
 
@@ -278,7 +313,8 @@ async function runInFolder(
   options: RunLocalOptions,
   checked: CheckedOptions,
   redriven?: LocalExecutionRecord,
-): Promise<LocalRunSummary> {
+  overlapping: OverlappingExecution[] = [{}],
+): Promise<LocalRunSummary[]> {
   const dataDir = resolve(options.dataDir);
   if (options.clean === true && redriven === undefined) await cleanDataDir(dataDir);
   await mkdir(dataDir, { recursive: true });
@@ -301,6 +337,10 @@ async function runInFolder(
         port: 0,
         host: "127.0.0.1",
         credentials: MOCK_CREDENTIALS,
+        ...(options.mockMaxDownloads !== undefined && { maxDownloads: options.mockMaxDownloads }),
+        ...(options.mockBandwidthBytesPerSecond !== undefined && {
+          bandwidthBytesPerSecond: options.mockBandwidthBytesPerSecond,
+        }),
         faults:
           typeof options.faults === "object" ? options.faults : FAULT_PROFILES[options.faults ?? "none"],
       });
@@ -319,31 +359,85 @@ async function runInFolder(
 
     const stores = await startEmbeddedStores({ dataDir, onUploadCompleted: options.onUploadCompleted });
     resources.push(stores);
-    // The folder's lock is ours, so any DOWNLOADING lease in it belongs to a dead run.
+    // The folder's lock is ours, so any DOWNLOADING lease or hub slot in it belongs to a dead run.
     const releasedLeases = await releaseStaleLocalLeases(stores);
+    await releaseStaleLocalSlots(stores);
     const workflow = await loadSynthesizedWorkflow({ cacheFile: join(dataDir, SYNTH_CACHE_FILE) });
     const local = adaptDefinition(workflow.definition, { concurrency: checked.concurrency });
     const env = {
       ...lambdaEnvironment(workflow, stores, hub, { allTiles: options.allTiles === true }),
       PART_SIZE_MIB: String(options.partSizeMib ?? LOCAL_PART_SIZE_MIB),
+      ...(options.hubSlots !== undefined && { HUB_DOWNLOAD_SLOTS: String(options.hubSlots) }),
     };
+    // One runtime (one "container" per function) for every execution of this folder: they share it as
+    // warm Lambdas would, and the quota is in the table they share, not in it.
+    // Handlers log and publish metrics through Powertools, which reads process.env when first
+    // imported; locally the progress line and the summary replace both unless the user asks.
+    process.env["POWERTOOLS_LOG_LEVEL"] ??= "SILENT";
+    process.env["POWERTOOLS_METRICS_DISABLED"] ??= "true";
+    if (options.onAwsCall !== undefined) {
+      recordAwsCalls(stores.s3, "s3", options.onAwsCall);
+      recordAwsCalls(stores.dynamo, "dynamodb", options.onAwsCall);
+    }
+    const runtime = await import("@hls-s2/functions/lib/runtime");
+    runtime.configureRuntime({
+      env,
+      clients: { dynamo: documentClient(stores), s3: stores.s3 },
+      credentials: { hub: hub.credentials, download: hub.credentials },
+    });
+    resources.push({ close: async () => runtime.resetRuntime() });
     // Every progress line says which DynamoDB stand-in holds the table.
     const onProgress = options.onProgress;
     const withStore =
       onProgress &&
       ((snapshot: ProgressSnapshot) => onProgress({ ...snapshot, store: stores.dynamoBackend }));
-    const run = await execute({
-      local,
-      env,
-      stores,
-      hub,
-      workflow,
-      checked,
-      options: { ...options, onProgress: withStore },
-      dataDir,
-      redriven,
-    });
+    const runs = await Promise.all(
+      overlapping.map(async (spec, index) => {
+        if ((spec.delayMs ?? 0) > 0) await new Promise((resolve) => setTimeout(resolve, spec.delayMs));
+        const runOptions = {
+          ...options,
+          onProgress: withStore,
+          ...(spec.downloadOnly !== undefined && { downloadOnly: spec.downloadOnly }),
+        };
+        const nameSuffix = overlapping.length > 1 ? `-${index + 1}` : "";
+        return execute({
+          local,
+          env,
+          stores,
+          hub,
+          workflow,
+          checked,
+          options: runOptions,
+          dataDir,
+          redriven,
+          nameSuffix,
+        });
+      }),
+    );
+    const summaries: LocalRunSummary[] = [];
+    for (const run of runs)
+      summaries.push(await summarizeRun(run, { checked, dataDir, hub, stores, started, releasedLeases }));
+    return summaries;
+  } finally {
+    // Stop in reverse order of start; a close failure must not hide the run's own error.
+    for (const resource of resources.reverse()) await resource.close().catch(() => undefined);
+  }
+}
 
+/** The summary of one execution: the table after it, per day and platform, and what it did. */
+async function summarizeRun(
+  run: RunState,
+  context: {
+    checked: CheckedOptions;
+    dataDir: string;
+    hub: { kind: "dhus" | "cdse"; url: string; mock?: MockHub };
+    stores: EmbeddedStores;
+    started: number;
+    releasedLeases: ReleasedLease[];
+  },
+): Promise<LocalRunSummary> {
+  const { checked, dataDir, hub, stores, started, releasedLeases } = context;
+  {
     const store = new GranuleStore(documentClient(stores), { tableName: stores.tableName });
     const { days, totals } = await summarizeWindow({ from: checked.from, to: checked.to }, { store });
     const wallSeconds = (Date.now() - started) / 1000;
@@ -394,9 +488,6 @@ async function runInFolder(
       ...(run.output !== undefined && { output: run.output }),
     };
     return summary;
-  } finally {
-    // Stop in reverse order of start; a close failure must not hide the run's own error.
-    for (const resource of resources.reverse()) await resource.close().catch(() => undefined);
   }
 }
 
@@ -433,6 +524,25 @@ function checkOptions(options: RunLocalOptions): CheckedOptions {
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) {
     throw new InvalidInputError(`concurrency must be an integer 1–1000, got ${concurrency}`, {
       field: "concurrency",
+    });
+  }
+  if (
+    options.hubSlots !== undefined &&
+    (!Number.isInteger(options.hubSlots) || options.hubSlots < 1 || options.hubSlots > MAX_HUB_DOWNLOAD_SLOTS)
+  ) {
+    throw new InvalidInputError(
+      `hubSlots must be an integer 1–${MAX_HUB_DOWNLOAD_SLOTS}, got ${options.hubSlots}`,
+      {
+        field: "hubSlots",
+      },
+    );
+  }
+  if (
+    options.mockMaxDownloads !== undefined &&
+    (!Number.isInteger(options.mockMaxDownloads) || options.mockMaxDownloads < 1)
+  ) {
+    throw new InvalidInputError(`mockMaxDownloads must be an integer ≥ 1, got ${options.mockMaxDownloads}`, {
+      field: "mockMaxDownloads",
     });
   }
   const retryDelayMs = options.retryDelayMs ?? 100;
@@ -566,26 +676,15 @@ async function execute(args: {
   options: RunLocalOptions;
   dataDir: string;
   redriven?: LocalExecutionRecord;
+  /** Tells apart the names of executions started in the same millisecond (runLocalOverlapping). */
+  nameSuffix?: string;
 }): Promise<RunState> {
-  const { local, env, stores, hub, workflow, checked, options, dataDir, redriven } = args;
-  // Handlers log and publish metrics through Powertools, which reads process.env when first
-  // imported; locally the progress line and the summary replace both unless the user asks.
-  process.env["POWERTOOLS_LOG_LEVEL"] ??= "SILENT";
-  process.env["POWERTOOLS_METRICS_DISABLED"] ??= "true";
-  const runtime = await import("@hls-s2/functions/lib/runtime");
-  if (options.onAwsCall !== undefined) {
-    recordAwsCalls(stores.s3, "s3", options.onAwsCall);
-    recordAwsCalls(stores.dynamo, "dynamodb", options.onAwsCall);
-  }
-  runtime.configureRuntime({
-    env,
-    clients: { dynamo: documentClient(stores), s3: stores.s3 },
-    credentials: { hub: hub.credentials, download: hub.credentials },
-  });
+  const { local, stores, hub, workflow, checked, options, dataDir, redriven } = args;
   const handlers = await loadHandlers(workflow.tasks);
   const timeouts = workflow.timeouts;
 
-  const executionName = redriven?.name ?? `local-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+  const executionName =
+    redriven?.name ?? `local-${new Date().toISOString().replace(/[:.]/g, "-")}${args.nameSuffix ?? ""}`;
   const executionArn =
     redriven?.executionArn ?? `arn:aws:states:us-east-1:123456789012:execution:local:${executionName}`;
   const input = redriven?.input ?? {
@@ -807,7 +906,6 @@ async function execute(args: {
       message: failure instanceof Error ? failure.message : String(failure),
     };
   } finally {
-    runtime.resetRuntime();
     await watching;
     record.stopDate = new Date().toISOString();
     await saveExecutionRecord(dataDir, record);

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { MockProduct } from "./catalogue";
-import { faultResponse, type HubContext, productValue } from "./context";
+import { faultResponse, gatedProductValue, type HubContext, productValue } from "./context";
 import { endlessJson, json, type MockRequest, type MockResponse } from "./http";
 
 const MAX_TOP = 1000;
@@ -352,7 +352,7 @@ function zipper(ctx: HubContext, req: MockRequest, id: string): MockResponse {
   if (!ctx.tokens.beginDownload(user)) {
     return json(429, { detail: `Max session number ${ctx.tokens.maxDownloads} exceeded` });
   }
-  return productValue(ctx, req, product, () => ctx.tokens.endDownload(user));
+  return gatedProductValue(ctx, req, product, () => ctx.tokens.endDownload(user));
 }
 
 async function resto(ctx: HubContext, req: MockRequest): Promise<MockResponse> {

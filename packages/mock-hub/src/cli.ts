@@ -18,7 +18,9 @@ const USAGE = `npm run mock-hub -- [options]
   --faults '{"search":[{"kind":"ignoreOffset","times":1e9}]}'
                               a fault plan as JSON (or @file.json), replacing the profile; kinds:
                               ${FAULT_KINDS.join(", ")}
-  --bandwidth 20MB            per-connection $value limit (default unlimited)`;
+  --bandwidth 20MB            per-connection $value limit (default unlimited)
+  --max-downloads 4           concurrent $value GETs the hub serves (every account), HTTP 429
+                              "Max session number N exceeded" beyond, as CDSE answers (default unlimited)`;
 
 const { values } = parseArgs({
   options: {
@@ -35,6 +37,7 @@ const { values } = parseArgs({
     "fault-profile": { type: "string", default: "none" },
     faults: { type: "string" },
     bandwidth: { type: "string" },
+    "max-downloads": { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
@@ -61,6 +64,11 @@ if (values.faults !== undefined) {
   }
 }
 const bandwidth = values.bandwidth === undefined ? undefined : parseSize(values.bandwidth);
+const maxDownloads = values["max-downloads"] === undefined ? undefined : Number(values["max-downloads"]);
+if (maxDownloads !== undefined && !(Number.isInteger(maxDownloads) && maxDownloads >= 1)) {
+  console.error(`--max-downloads must be an integer ≥ 1\n\n${USAGE}`);
+  process.exit(2);
+}
 const catalogue = createCatalogue({
   seed: values.seed,
   days: parseDays(values.days),
@@ -75,6 +83,7 @@ const hub = await startMockHub({
   downloadCredentials: credentialsOf(values["download-username"], values["download-password"]),
   faults,
   bandwidthBytesPerSecond: typeof bandwidth === "number" ? bandwidth : undefined,
+  maxDownloads,
 });
 console.log(
   `mock hub listening on ${hub.url} (${catalogue.products.length} products, faults: ${values.faults === undefined ? profile : "custom plan"})`,

@@ -49,6 +49,28 @@ export function faultResponse(fault: StatusFault, flavour: Flavour): MockRespons
   }
 }
 
+/**
+ * A `$value` GET through the hub-wide download limit: 429 with CDSE's words beyond it, else the body,
+ * which frees its place when it ends (however it ends). HEAD is no download and passes.
+ */
+export function gatedProductValue(
+  ctx: HubContext,
+  req: MockRequest,
+  product: MockProduct,
+  onClose = () => {},
+): MockResponse {
+  if (req.method === "HEAD") return productValue(ctx, req, product, onClose);
+  const gate = ctx.stats.downloads;
+  if (!gate.begin()) {
+    onClose();
+    return json(429, { detail: `Max session number ${gate.limit} exceeded` });
+  }
+  return productValue(ctx, req, product, () => {
+    gate.end();
+    onClose();
+  });
+}
+
 /** Answers a `$value` GET or HEAD for a product, after the route's auth and status faults. */
 export function productValue(
   ctx: HubContext,

@@ -1,5 +1,5 @@
 import type { MockProduct } from "./catalogue";
-import { faultResponse, type HubContext, humanSize, productValue } from "./context";
+import { faultResponse, gatedProductValue, type HubContext, humanSize } from "./context";
 import { basicAuthorized, endlessJson, json, type MockRequest, type MockResponse, text } from "./http";
 
 const MAX_ROWS = 100;
@@ -79,7 +79,7 @@ function value(ctx: HubContext, req: MockRequest, id: string): MockResponse {
   if (product === undefined) return notFound(id);
   const fault = ctx.faults.statusFault(id, "value", req.method);
   if (fault !== undefined) return faultResponse(fault, "dhus");
-  return productValue(ctx, req, product);
+  return gatedProductValue(ctx, req, product);
 }
 
 interface DhusQuery {

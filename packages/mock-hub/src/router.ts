@@ -23,6 +23,8 @@ export interface HubContextOptions {
   refreshTokenSeconds?: number;
   maxSessionsPerUser?: number;
   maxConcurrentDownloadsPerUser?: number;
+  /** Hub-wide concurrent `$value` GET limit (every account, DHuS and CDSE), 429 beyond; default none. */
+  maxDownloads?: number;
 }
 
 /** Builds the state every transport shares: catalogue, faults, counters and tokens. */
@@ -35,7 +37,7 @@ export function createHubContext(options: HubContextOptions): HubContext {
   return {
     catalogue: options.catalogue,
     faults,
-    stats: new Introspection(faults),
+    stats: new Introspection(faults, options.maxDownloads),
     tokens: new TokenStore({
       now,
       credentials: options.credentials,

@@ -29,12 +29,60 @@ export interface GranuleStats {
   checksumGets: number;
 }
 
+/**
+ * Concurrent `$value` GETs across every account and flavour, with an optional hub-wide limit: beyond
+ * it the hub answers 429 as CDSE does ("Max session number 4 exceeded"). Tests read the peak.
+ */
+export class DownloadGate {
+  #inFlight = 0;
+  #peak = 0;
+  #refused = 0;
+
+  /** No limit when undefined. */
+  constructor(readonly limit?: number) {
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1))
+      throw new RangeError(`maxDownloads must be an integer ≥ 1, got ${limit}`);
+  }
+
+  /** Counts a download in; false (and counted refused) when the limit is reached. */
+  begin(): boolean {
+    if (this.limit !== undefined && this.#inFlight >= this.limit) {
+      this.#refused++;
+      return false;
+    }
+    this.#inFlight++;
+    this.#peak = Math.max(this.#peak, this.#inFlight);
+    return true;
+  }
+
+  end(): void {
+    this.#inFlight = Math.max(0, this.#inFlight - 1);
+  }
+
+  /** Bodies in flight now, the most at once since the last reset, and 429s answered for the limit. */
+  snapshot(): { limit?: number; inFlight: number; peak: number; refused: number } {
+    return { limit: this.limit, inFlight: this.#inFlight, peak: this.#peak, refused: this.#refused };
+  }
+
+  reset(): void {
+    this.#peak = this.#inFlight;
+    this.#refused = 0;
+  }
+}
+
 /** Introspection for tests: request counts per route and per granule, and injected faults. */
 export class Introspection {
   private readonly routes = new Map<string, number>();
   private readonly granules = new Map<string, GranuleStats>();
+  /** Concurrent `$value` GETs (and the hub-wide limit, `--max-downloads`). */
+  readonly downloads: DownloadGate;
 
-  constructor(private readonly faults: FaultEngine) {}
+  constructor(
+    private readonly faults: FaultEngine,
+    maxDownloads?: number,
+  ) {
+    this.downloads = new DownloadGate(maxDownloads);
+  }
 
   /** Requests served by a route since the last reset. */
   route(name: RouteName): number {
@@ -54,6 +102,7 @@ export class Introspection {
   reset(): void {
     this.routes.clear();
     this.granules.clear();
+    this.downloads.reset();
     this.faults.resetCounters();
   }
 
@@ -62,11 +111,13 @@ export class Introspection {
     routes: Record<string, number>;
     granules: Record<string, GranuleStats>;
     faults: Partial<Record<FaultKind, number>>;
+    downloads: ReturnType<DownloadGate["snapshot"]>;
   } {
     return {
       routes: Object.fromEntries(this.routes),
       granules: Object.fromEntries(this.granules),
       faults: this.faults.injectedByKind(),
+      downloads: this.downloads.snapshot(),
     };
   }
 

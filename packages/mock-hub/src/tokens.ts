@@ -14,6 +14,8 @@ export interface TokenStoreOptions {
   refreshTokenSeconds?: number;
   maxSessionsPerUser?: number;
   maxConcurrentDownloadsPerUser?: number;
+  /** Password grants are denied as over the session limit until this instant (epoch ms); see denySessionsFor. */
+  sessionsDeniedUntil?: number;
 }
 
 export interface JsonReply {
@@ -38,12 +40,34 @@ export class TokenStore {
   private readonly refreshSeconds: number;
   private readonly maxSessions: number;
   readonly maxDownloads: number;
+  #sessionsDeniedUntil: number;
+  #sessionRefusals = 0;
+  #deniedGrants = 0;
 
   constructor(private readonly options: TokenStoreOptions) {
     this.accessSeconds = options.accessTokenSeconds ?? 600;
     this.refreshSeconds = options.refreshTokenSeconds ?? 3600;
     this.maxSessions = options.maxSessionsPerUser ?? 100;
     this.maxDownloads = options.maxConcurrentDownloadsPerUser ?? 4;
+    this.#sessionsDeniedUntil = options.sessionsDeniedUntil ?? Number.NEGATIVE_INFINITY;
+  }
+
+  /**
+   * Denies every password grant as over the session limit for `ms` from now, then accepts again: what a
+   * user sees while sessions another client opened (or a crashed run leaked) have not yet expired.
+   */
+  denySessionsFor(ms: number): void {
+    this.#sessionsDeniedUntil = this.options.now() + ms;
+  }
+
+  /** Denies the next `grants` password grants as over the session limit, then accepts again. */
+  denyNextSessions(grants: number): void {
+    this.#deniedGrants = grants;
+  }
+
+  /** Password grants refused for the session limit so far. */
+  get sessionRefusals(): number {
+    return this.#sessionRefusals;
   }
 
   /** Answers a form POST to the token endpoint. */
@@ -104,10 +128,15 @@ export class TokenStore {
       return oauthError(401, "invalid_grant", "Invalid user credentials");
     }
     this.evictExpired();
-    if (this.liveSessions(username) >= this.maxSessions) {
+    const denied = this.#deniedGrants > 0 || this.options.now() < this.#sessionsDeniedUntil;
+    if (this.liveSessions(username) >= this.maxSessions || denied) {
+      this.#sessionRefusals++;
+      this.#deniedGrants = Math.max(0, this.#deniedGrants - 1);
+      // Keycloak's User Session Count Limiter, "Deny new session": a direct grant fails 403 with the
+      // configured message as `error` (default "sessionLimitExceeded").
       return oauthError(
-        401,
-        "invalid_grant",
+        403,
+        "sessionLimitExceeded",
         `Maximum number of sessions (${this.maxSessions}) reached for user`,
       );
     }

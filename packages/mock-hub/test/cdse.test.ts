@@ -1,6 +1,16 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { MockHub } from "../src/index";
-import { cdseToken, DAY, firstId, md5, smallCatalogue, startHub, tokenRequest, USER } from "./helpers/hub";
+import {
+  basic,
+  cdseToken,
+  DAY,
+  firstId,
+  md5,
+  smallCatalogue,
+  startHub,
+  tokenRequest,
+  USER,
+} from "./helpers/hub";
 
 interface ODataPage {
   "@odata.count"?: number;
@@ -261,10 +271,40 @@ describe("CDSE identity and zipper", () => {
     for (let i = 0; i < 99; i++) expect(hub.tokens.grant(form).status).toBe(200);
     await cdseToken(hub);
     const refused = await tokenRequest(hub, { grant_type: "password", client_id: "cdse-public", ...USER });
-    expect(refused.status).toBe(401);
-    expect(((await refused.json()) as { error_description: string }).error_description).toMatch(
-      /Maximum number of sessions/,
-    );
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({
+      error: "sessionLimitExceeded",
+      error_description: expect.stringMatching(/Maximum number of sessions/),
+    });
+  });
+
+  it("denies new sessions for a while, then accepts again", async () => {
+    let now = Date.parse("2026-11-24T12:00:00Z");
+    hub = await startHub({ now: () => now });
+    hub.tokens.denySessionsFor(60_000);
+    const form = { grant_type: "password", client_id: "cdse-public", ...USER };
+    expect((await tokenRequest(hub, form)).status).toBe(403);
+    now += 60_001;
+    expect((await tokenRequest(hub, form)).status).toBe(200);
+    expect(hub.tokens.sessionRefusals).toBe(1);
+  });
+
+  it("answers 429 beyond the hub-wide download limit on both flavours and counts the peak", async () => {
+    hub = await startHub({ maxDownloads: 1, bandwidthBytesPerSecond: 200_000 });
+    const id = firstId(hub);
+    const { access_token } = await cdseToken(hub);
+    const running = await fetch(`${hub.url}/odata/v1/Products(${id})/$value`, {
+      headers: { authorization: `Bearer ${access_token}` },
+    });
+    expect(running.status).toBe(200);
+    const dhus = await fetch(`${hub.url}/dhus/odata/v1/Products('${id}')/$value`, {
+      headers: { authorization: basic() },
+    });
+    expect(dhus.status).toBe(429);
+    expect(await dhus.json()).toEqual({ detail: "Max session number 1 exceeded" });
+    await running.arrayBuffer();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(hub.stats.downloads.snapshot()).toMatchObject({ limit: 1, inFlight: 0, peak: 1, refused: 1 });
   });
 
   it("answers 429 past the concurrent download quota and frees the slot when a body ends", async () => {

@@ -6,6 +6,7 @@ import type { ProgressReporter } from "@hls-s2/local";
 import { backfill } from "./commands/backfill";
 import { redrive, redriveLocalExecution } from "./commands/redrive";
 import { requeue } from "./commands/requeue";
+import { formatSlots, slots } from "./commands/slots";
 import { status } from "./commands/status";
 import { formatBackfill, formatRedrive, formatRequeue, formatStatus } from "./format";
 import {
@@ -19,7 +20,7 @@ import {
 /** Exit codes: 0 done, 1 the operation failed, 2 bad command line, 3 environment (stage, credentials, region, data folder). */
 export const EXIT = { ok: 0, failed: 1, usage: 2, environment: 3 } as const;
 
-export const COMMANDS = ["status", "backfill", "redrive", "requeue"] as const;
+export const COMMANDS = ["status", "backfill", "redrive", "requeue", "slots"] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 export const USAGE = `Usage: npm run ops -- <command> (--stage NAME | --local DIR) [options]
@@ -34,6 +35,9 @@ Commands:
                                               with --local: [--execution NAME], default the newest FAILED one
   requeue  --day D [--dry-run]                FAILED and stuck DOWNLOADING granules of D back to DISCOVERED, then
                                               one download-only execution; --dry-run lists them, changes nothing
+  slots    [N]                                the hub quota across every execution and the slots in use; with N
+                                              (1–100) sets it: running downloads keep theirs, new ones follow
+                                              within a minute (no deploy)
 
 Where:
   --stage NAME     a deployed stage (its SSM parameters /hls-s2/NAME/…); AWS credentials from the usual chain
@@ -51,6 +55,7 @@ const COMMAND_FLAGS: Record<CommandName, string[]> = {
   backfill: ["from", "to", "platforms", "download-only"],
   redrive: ["execution", "day"],
   requeue: ["day", "dry-run"],
+  slots: [],
 };
 const GLOBAL_FLAGS = ["stage", "local", "region", "json", "help"];
 
@@ -78,7 +83,10 @@ export function parseCommandLine(argv: string[]): ParsedCommandLine {
   }
   const { values, positionals } = parsed;
   const help = values.help === true;
-  const [name, ...extra] = positionals;
+  const [name, ...rest] = positionals;
+  // `slots N`: the one command with an argument.
+  const count = name === "slots" && rest.length > 0 ? rest.shift() : undefined;
+  const extra = rest;
   if (extra.length > 0) {
     throw new InvalidInputError(`unexpected argument ${extra[0]}`, { field: "argv" });
   }
@@ -95,7 +103,7 @@ export function parseCommandLine(argv: string[]): ParsedCommandLine {
     stage: values.stage,
     local: values.local,
     region: values.region,
-    flags: {},
+    flags: count === undefined ? {} : { count },
   };
   if (help) return result;
   if (command === undefined) throw new InvalidInputError("no command given", { field: "command" });
@@ -174,7 +182,16 @@ async function runCommand(parsed: ParsedCommandLine, context: OpsContext, today:
         { day: flag("day"), from: flag("from"), to: flag("to") },
         { store: await context.store(), sfn: context.sfn, today },
       );
-      return { data: report, text: formatStatus(report, context.label) };
+      // The quota is the stage's, not the window's: in use now, across every execution.
+      const usage = await (await context.slots()).usage();
+      return {
+        data: { ...report, slots: usage },
+        text: `${formatStatus(report, context.label)}\n\n${formatSlots(usage)}`,
+      };
+    }
+    case "slots": {
+      const result = await slots({ count: flag("count") }, { pool: await context.slots() });
+      return { data: result, text: formatSlots(result) };
     }
     case "backfill": {
       const platforms = flag("platforms")

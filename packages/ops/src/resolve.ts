@@ -3,7 +3,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { GetParametersByPathCommand, type Parameter, SSMClient } from "@aws-sdk/client-ssm";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { ConfigError, GranuleStore, InvalidInputError } from "@hls-s2/core";
+import { ConfigError, GranuleStore, InvalidInputError, SlotPool } from "@hls-s2/core";
 import type {
   DataFolderLock,
   EmbeddedStores,
@@ -31,6 +31,8 @@ export interface OpsContext {
   /** "stage prod (us-west-2)" or "local data /path". */
   label: string;
   store(): Promise<GranuleStore>;
+  /** The hub's download quota of the stage (or data folder), shared by every execution. */
+  slots(): Promise<SlotPool>;
   launch: Launcher;
   /** Step Functions of the stage; absent in local mode. */
   sfn?: SfnTarget;
@@ -139,10 +141,12 @@ export async function openStage(
     region: resources.region,
   };
   const store = new GranuleStore(documentClient(dynamo), { tableName: resources.tableName });
+  const slots = new SlotPool(documentClient(dynamo), { tableName: resources.tableName });
   return {
     mode: "aws",
     label: `stage ${resources.stage} (${resources.region})`,
     store: async () => store,
+    slots: async () => slots,
     launch: sfnLauncher(sfn, { now: options.now }),
     sfn,
     lookbackDays: resources.lookbackDays,
@@ -218,6 +222,11 @@ export async function openLocal(
       stores ??= await local.startEmbeddedStores({ dataDir });
       store ??= new GranuleStore(documentClient(stores.dynamo), { tableName: stores.tableName });
       return store;
+    },
+    slots: async () => {
+      lock ??= await local.lockDataFolder(dataDir);
+      stores ??= await local.startEmbeddedStores({ dataDir });
+      return new SlotPool(documentClient(stores.dynamo), { tableName: stores.tableName });
     },
     launch: async (executionInput) => {
       // The runner takes the folder's lock and opens the same on-disk table itself: let both go first.

@@ -4,6 +4,7 @@ import * as v from "valibot";
 import {
   HubAnswerTooLargeError,
   HubAuthError,
+  HubSessionsExhaustedError,
   HubThrottledError,
   HubUnavailableError,
   InvalidHubDataError,
@@ -53,7 +54,24 @@ interface TokenState {
 
 type GrantOutcome =
   | { ok: true; state: TokenState }
-  | { ok: false; status: number; retryAfterSeconds?: number };
+  | { ok: false; status: number; retryAfterSeconds?: number; oauthError?: string };
+
+/** Largest refusal read: an OAuth error answer is a few hundred bytes. */
+const MAX_REFUSAL_BYTES = 16 * 1024;
+
+/**
+ * Whether a refused grant says "too many sessions", not "bad credentials". Keycloak's User Session
+ * Count Limiter with "Deny new session" fails a direct (password) grant with HTTP 403 and `error` set to
+ * the realm's configured message, by default "sessionLimitExceeded" (UserSessionLimitsAuthenticator;
+ * its test expects 403 and that error for a password grant beyond the limit). A realm's own message
+ * ("Maximum number of sessions reached") is recognised by its words.
+ */
+export function isSessionLimitRefusal(oauthError: string | undefined): boolean {
+  if (oauthError === undefined) return false;
+  return /session.?limit|sessions?\b.*\b(limit|exceeded|maximum|too many)|(maximum|too many).*\bsessions?\b/i.test(
+    oauthError,
+  );
+}
 
 /**
  * Keycloak bearer tokens for CDSE downloads, one session per warm container: CDSE allows 100 live
@@ -116,7 +134,8 @@ export class CdseTokenManager {
 
   /**
    * A valid access token: the cached one, else a refreshed one, else a newly minted one.
-   * @throws HubAuthError when the hub refuses the credentials; HubThrottledError on 429;
+   * @throws HubAuthError when the hub refuses the credentials; HubSessionsExhaustedError when it refuses
+   *   because the account holds too many sessions; HubThrottledError on 429;
    *   HubAnswerTooLargeError when the answer passes maxJsonBytes;
    *   HubUnavailableError on 5xx, timeouts and resets; InvalidHubDataError on a malformed answer.
    */
@@ -195,6 +214,7 @@ export class CdseTokenManager {
         ok: false,
         status: response.statusCode,
         retryAfterSeconds: parseRetryAfter([response.headers["retry-after"]].flat()[0], this.#now()),
+        oauthError: oauthErrorOf(response.body),
       };
     }
     let parsed: v.InferOutput<typeof TokenResponseSchema>;
@@ -258,10 +278,12 @@ export class CdseTokenManager {
             request.once("response", resolve);
           },
         );
+        // A refusal is read too (capped small, never logged): its `error` tells a session limit from bad
+        // credentials. An unreadable one counts as empty, the status alone then decides.
         const body =
           response.statusCode === 200
             ? await readCapped(request, response.headers, this.tokenUrl, this.#maxJsonBytes)
-            : "";
+            : await readCapped(request, response.headers, this.tokenUrl, MAX_REFUSAL_BYTES).catch(() => "");
         request.destroy();
         return { statusCode: response.statusCode, body, headers: response.headers };
       } catch (error) {
@@ -284,11 +306,30 @@ export class CdseTokenManager {
         url: this.tokenUrl,
       });
     if (status >= 500) return new HubUnavailableError(what, { status, url: this.tokenUrl });
+    if ((status === 400 || status === 401 || status === 403) && isSessionLimitRefusal(outcome.oauthError))
+      return new HubSessionsExhaustedError(
+        `${what}: the account ${this.#credentials.username} holds too many sessions (${outcome.oauthError}); they expire by themselves`,
+        { status, url: this.tokenUrl },
+      );
     if (status === 400 || status === 401 || status === 403)
       return new HubAuthError(`${what}: the hub refused the credentials of ${this.#credentials.username}`, {
         status,
         url: this.tokenUrl,
       });
     return new HubUnavailableError(what, { status, url: this.tokenUrl });
+  }
+}
+
+/** `error` and `error_description` of an OAuth error answer (RFC 6749 §5.2), when it is one. */
+function oauthErrorOf(body: string): string | undefined {
+  try {
+    const parsed = JSON.parse(body) as { error?: unknown; error_description?: unknown };
+    const parts = [parsed.error, parsed.error_description].filter(
+      (part): part is string => typeof part === "string" && part !== "",
+    );
+    // Capped: it goes into an error message, and a hostile answer must not make that message huge.
+    return parts.length === 0 ? undefined : parts.join(": ").slice(0, 300);
+  } catch {
+    return undefined;
   }
 }

@@ -204,6 +204,46 @@ describe("CdseTokenManager", () => {
     expect(JSON.stringify({ ...error, text: error.message, stack: error.stack })).not.toContain(PASSWORD);
   });
 
+  it("throws the retryable HubSessionsExhaustedError, not HubAuthError, when Keycloak denies a new session", async () => {
+    // Keycloak's session limiter ("Deny new session") fails a password grant with 403 and its message.
+    const hub = await startKeycloak(() => ({ status: 403, body: { error: "sessionLimitExceeded" } }));
+    const tokens = managerFor(hub.url);
+
+    const error = await rejectionOf(tokens.getAccessToken());
+    expect(error).toMatchObject({ name: "HubSessionsExhaustedError", status: 403, retryable: true });
+    expect(error.message).toContain("sessionLimitExceeded");
+    expect(error.message).not.toContain(PASSWORD);
+  });
+
+  it("tells a realm's own too-many-sessions message from refused credentials", async () => {
+    const hub = await startKeycloak((_grant, i) =>
+      i === 0
+        ? {
+            status: 401,
+            body: {
+              error: "invalid_grant",
+              error_description: "Maximum number of sessions (100) reached for user",
+            },
+          }
+        : { status: 401, body: { error: "invalid_grant", error_description: "Invalid user credentials" } },
+    );
+    const tokens = managerFor(hub.url);
+
+    expect(await rejectionOf(tokens.getAccessToken())).toMatchObject({ name: "HubSessionsExhaustedError" });
+    expect(await rejectionOf(tokens.getAccessToken())).toMatchObject({ name: "HubAuthError" });
+  });
+
+  it("mints once the sessions have expired after a too-many-sessions refusal", async () => {
+    const hub = await startKeycloak((grant, i) =>
+      i < 2 ? { status: 403, body: { error: "sessionLimitExceeded" } } : issue(i, grant),
+    );
+    const tokens = managerFor(hub.url);
+
+    expect((await rejectionOf(tokens.getAccessToken())).name).toBe("HubSessionsExhaustedError");
+    expect((await rejectionOf(tokens.getAccessToken())).name).toBe("HubSessionsExhaustedError");
+    expect(await tokens.getAccessToken()).toBe("access-minted-2");
+  });
+
   it("throws HubUnavailableError when the token endpoint fails and sends nothing secret along", async () => {
     const hub = await startKeycloak(() => ({ status: 503, body: "down" }));
     const tokens = managerFor(hub.url);

@@ -14,6 +14,7 @@ import {
   type Hub,
   loadTileAllowList,
   parseConfig,
+  SlotPool,
 } from "@hls-s2/core";
 import * as v from "valibot";
 import { createDocumentClient, createS3Client } from "./clients";
@@ -38,6 +39,7 @@ let overrides: RuntimeOverrides = {};
 // Built on first use and kept for the container's life: cold start pays once, warm calls reuse.
 let config: Config | undefined;
 let store: GranuleStore | undefined;
+let slots: SlotPool | undefined;
 let s3: S3Client | undefined;
 let hub: Promise<Hub> | undefined;
 let pushCredentials: Promise<Credentials> | undefined;
@@ -54,6 +56,7 @@ export function resetRuntime(): void {
   overrides = {};
   config = undefined;
   store = undefined;
+  slots = undefined;
   s3 = undefined;
   hub = undefined;
   pushCredentials = undefined;
@@ -73,6 +76,16 @@ export function getStore(): GranuleStore {
     store = new GranuleStore(client, { tableName, leaseMs: leaseSeconds * 1000, maxAttempts });
   }
   return store;
+}
+
+/** The hub's download quota: one pool per container, so the slot count is read at most once a minute. */
+export function getSlots(): SlotPool {
+  if (slots === undefined) {
+    const { tableName, leaseSeconds, hubDownloadSlots } = getConfig();
+    const client = overrides.clients?.dynamo ?? createDocumentClient(new DynamoDBClient({}));
+    slots = new SlotPool(client, { tableName, defaultSlots: hubDownloadSlots, leaseMs: leaseSeconds * 1000 });
+  }
+  return slots;
 }
 
 /** The S3 client of the functions, with the checksum settings of clients.ts (Content-MD5 per part only). */
