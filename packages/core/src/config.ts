@@ -31,6 +31,7 @@ export const CONFIG_KEYS = [
   "HUB_MAX_JSON_BYTES",
   "DOWNLOAD_MIN_BYTES_PER_SECOND",
   "DOWNLOAD_FLOOR_WINDOW_SECONDS",
+  "STAGE",
 ] as const;
 
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
@@ -43,6 +44,8 @@ export type HubKind = (typeof HUB_KINDS)[number];
 
 /** The parsed, typed configuration of every Lambda handler and the local runner. */
 export interface Config {
+  /** The SST stage (`prod`, `dev`, `local`): the `stage` dimension of every metric. */
+  stage: string;
   tableName: string;
   /** The upload bucket the HLS chain reads. */
   bucketName: string;
@@ -193,6 +196,11 @@ const ENV_SCHEMA = v.object({
   // 64 KiB/s over 60 s: a healthy hub connection gives ~20 MB/s; a trickle holds a Lambda for nothing.
   DOWNLOAD_MIN_BYTES_PER_SECOND: integer(65_536, 0, 1024 * 1024 * 1024),
   DOWNLOAD_FLOOR_WINDOW_SECONDS: integer(60, 1, 600),
+  // Every stage's metrics share one namespace; this dimension keeps dev's failures out of prod's alarms.
+  STAGE: v.optional(
+    v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9-]*$/, "must be an SST stage name")),
+    "local",
+  ),
 });
 
 /**
@@ -237,6 +245,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
   if (!result.success || issues.length > 0) throw new ConfigError(issues);
   const parsed = result.output;
   return {
+    stage: parsed.STAGE,
     tableName: parsed.TABLE_NAME,
     bucketName: parsed.BUCKET_NAME,
     workBucketName: parsed.WORK_BUCKET_NAME,
