@@ -4,6 +4,7 @@ import { type DownloadDeps, downloadGranule } from "../src/download";
 import { ChecksumMismatchError, GranuleGoneError, TransferInterruptedError } from "../src/errors";
 import { objectKeyFor } from "../src/granule";
 import type { Hub } from "../src/hub/hub";
+import type { MetricName, MetricSink } from "../src/metrics";
 import { GranuleStore } from "../src/store";
 import { createGranuleTable, type LocalDynamo, startLocalDynamo } from "./helpers/dynamo";
 import { aDiscoveredGranule, aUniqueDay } from "./helpers/factories";
@@ -282,5 +283,79 @@ describe("downloadGranule's failure record", () => {
       attempts: 2,
       failedBy: "exec-11",
     });
+  });
+});
+
+/** A MetricSink that keeps what it was given, in order. */
+function recordingSink() {
+  const added: { name: MetricName; value: number; errorName?: string }[] = [];
+  const sink: MetricSink = {
+    add: (name, value, dimensions) => added.push({ name, value, ...dimensions }),
+  };
+  const valueOf = (name: MetricName) => added.find((entry) => entry.name === name)?.value;
+  return { sink, added, valueOf };
+}
+
+describe("downloadGranule metrics", () => {
+  it("reports bytes, seconds, MB/s, bytes resumed, attempts and publication latency of a verified object", async () => {
+    const publishedAt = new Date(Date.now() - 2 * 3600 * 1000).toISOString();
+    const granule = aDiscoveredGranule({ publishedAt });
+    await store.recordDiscovered(granule, aUniqueDay());
+    const { hub } = hubFor(product());
+    const { sink, added, valueOf } = recordingSink();
+
+    const result = await downloadGranule(
+      { granuleId: granule.granuleId, owner: "exec-m" },
+      depsWith(hub, { metrics: sink }).deps,
+    );
+
+    expect(added.map((entry) => entry.name)).toEqual([
+      "GranuleBytes",
+      "GranuleSeconds",
+      "GranuleThroughput",
+      "GranuleBytesResumed",
+      "GranuleAttempts",
+      "GranuleLatency",
+    ]);
+    expect(valueOf("GranuleBytes")).toBe(6 * MIB);
+    expect(valueOf("GranuleSeconds")).toBe(result.seconds);
+    expect(valueOf("GranuleThroughput")).toBeCloseTo((6 * MIB) / 1e6 / result.seconds!, 6);
+    expect(valueOf("GranuleBytesResumed")).toBe(0);
+    expect(valueOf("GranuleAttempts")).toBe(1);
+    // Two hours before the object was verified, give or take the test's own seconds.
+    expect(valueOf("GranuleLatency")).toBeGreaterThanOrEqual(7200);
+    expect(valueOf("GranuleLatency")).toBeLessThan(7200 + 30);
+    expect(result.latencySeconds).toBe(valueOf("GranuleLatency"));
+  });
+
+  it("counts a failed attempt by its error name and reports no per-granule figure", async () => {
+    const granule = await aDiscoveredRecord();
+    const { hub } = hubFor(product(), async () => {
+      throw new GranuleGoneError(granule.granuleId, 410);
+    });
+    const { sink, added } = recordingSink();
+
+    await expect(
+      downloadGranule(
+        { granuleId: granule.granuleId, owner: "exec-f" },
+        depsWith(hub, { metrics: sink }).deps,
+      ),
+    ).rejects.toThrow(GranuleGoneError);
+
+    expect(added).toEqual([{ name: "DownloadFailed", value: 1, errorName: "GranuleGoneError" }]);
+  });
+
+  it("reports nothing for a granule already downloaded", async () => {
+    const granule = await aDiscoveredRecord();
+    await store.claimGranule(granule.granuleId, "earlier");
+    await store.markDownloaded(granule.granuleId, "earlier", { s3Key: "k.zip", bytesWritten: 7 });
+    const { sink, added } = recordingSink();
+
+    await downloadGranule(
+      { granuleId: granule.granuleId, owner: "exec-again" },
+      depsWith(hubFor(product()).hub, { metrics: sink }).deps,
+    );
+
+    expect(added).toEqual([]);
   });
 });
