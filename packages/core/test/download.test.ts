@@ -292,8 +292,8 @@ function recordingSink() {
   const sink: MetricSink = {
     add: (name, value, dimensions) => added.push({ name, value, ...dimensions }),
   };
-  const valueOf = (name: MetricName) => added.find((entry) => entry.name === name)?.value;
-  return { sink, added, valueOf };
+  const reported = (name: MetricName) => added.find((entry) => entry.name === name)?.value;
+  return { sink, added, reported };
 }
 
 describe("downloadGranule metrics", () => {
@@ -302,7 +302,7 @@ describe("downloadGranule metrics", () => {
     const granule = aDiscoveredGranule({ publishedAt });
     await store.recordDiscovered(granule, aUniqueDay());
     const { hub } = hubFor(product());
-    const { sink, added, valueOf } = recordingSink();
+    const { sink, added, reported } = recordingSink();
 
     const result = await downloadGranule(
       { granuleId: granule.granuleId, owner: "exec-m" },
@@ -317,15 +317,15 @@ describe("downloadGranule metrics", () => {
       "GranuleAttempts",
       "GranuleLatency",
     ]);
-    expect(valueOf("GranuleBytes")).toBe(6 * MIB);
-    expect(valueOf("GranuleSeconds")).toBe(result.seconds);
-    expect(valueOf("GranuleThroughput")).toBeCloseTo((6 * MIB) / 1e6 / result.seconds!, 6);
-    expect(valueOf("GranuleBytesResumed")).toBe(0);
-    expect(valueOf("GranuleAttempts")).toBe(1);
+    expect(reported("GranuleBytes")).toBe(6 * MIB);
+    expect(reported("GranuleSeconds")).toBe(result.seconds);
+    expect(reported("GranuleThroughput")).toBeCloseTo((6 * MIB) / 1e6 / result.seconds!, 6);
+    expect(reported("GranuleBytesResumed")).toBe(0);
+    expect(reported("GranuleAttempts")).toBe(1);
     // Two hours before the object was verified, give or take the test's own seconds.
-    expect(valueOf("GranuleLatency")).toBeGreaterThanOrEqual(7200);
-    expect(valueOf("GranuleLatency")).toBeLessThan(7200 + 30);
-    expect(result.latencySeconds).toBe(valueOf("GranuleLatency"));
+    expect(reported("GranuleLatency")).toBeGreaterThanOrEqual(7200);
+    expect(reported("GranuleLatency")).toBeLessThan(7200 + 30);
+    expect(result.latencySeconds).toBe(reported("GranuleLatency"));
   });
 
   it("counts a failed attempt by its error name and reports no per-granule figure", async () => {
