@@ -72,8 +72,9 @@ function valuesOf(lines: EmfLine[], name: MetricName): number[] {
 
 describe("a local run's metrics", () => {
   it("prints per-granule EMF metrics with the documented names, units and dimensions", async () => {
-    const lines = await captureEmf(() =>
-      runLocal({
+    let summary: Awaited<ReturnType<typeof runLocal>> | undefined;
+    const lines = await captureEmf(async () => {
+      summary = await runLocal({
         dataDir,
         from: DAY,
         to: DAY,
@@ -83,8 +84,8 @@ describe("a local run's metrics", () => {
         concurrency: 3,
         retryDelayMs: 10,
         allTiles: true,
-      }),
-    );
+      });
+    });
 
     expect(lines.length).toBeGreaterThan(0);
     const stageDimensions = [METRIC_DIMENSIONS.service, METRIC_DIMENSIONS.stage, METRIC_DIMENSIONS.hubKind];
@@ -121,6 +122,10 @@ describe("a local run's metrics", () => {
     expect(valuesOf(lines, "HubResponses2xx").reduce((sum, n) => sum + n, 0)).toBeGreaterThanOrEqual(
       2 * GRANULES,
     );
+    // The summary's latency is the table's view of the same granules: same count, same maximum.
+    const [latency] = summary!.latency;
+    expect(latency).toMatchObject({ day: DAY, count: GRANULES });
+    expect(latency!.maxSeconds).toBeCloseTo(Math.max(...valuesOf(lines, "GranuleLatency")), -1);
     // Summarize still reports its counts of the window.
     expect(valuesOf(lines, "GranulesDownloaded")).toEqual([GRANULES]);
   });

@@ -1,3 +1,5 @@
+import type { GranuleStore } from "./store";
+
 /**
  * Publication → verified-object latency: how long a granule took from the hub's publication time to
  * its verified object in the bucket. One definition for the per-granule metric, `ops status` and the
@@ -54,4 +56,44 @@ export function formatLatency(seconds: number | undefined): string {
   if (seconds < 120) return `${Math.round(seconds)} s`;
   if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
   return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+/** The latency figures of one publication day. */
+export interface DayLatency extends LatencyStats {
+  day: string;
+}
+
+/**
+ * Per publication day, the latency figures of its DOWNLOADED granules (from the status index).
+ * @throws what the store's listByStatus throws.
+ */
+export async function latencyByDay(
+  days: readonly string[],
+  deps: { store: Pick<GranuleStore, "listByStatus"> },
+): Promise<DayLatency[]> {
+  const result: DayLatency[] = [];
+  for (const day of days)
+    result.push({ day, ...latencyStats(await deps.store.listByStatus(day, "DOWNLOADED")) });
+  return result;
+}
+
+/**
+ * The latency block of `ops status` and the local summary: one line per day with downloads, or one
+ * line saying there is none yet.
+ */
+export function formatLatencyLines(latency: readonly DayLatency[]): string[] {
+  const rows = latency.filter((day) => day.count > 0);
+  if (rows.length === 0) return ["Latency publication → verified object: no granule downloaded yet."];
+  const cells = rows.map((day) => [
+    day.day,
+    String(day.count),
+    formatLatency(day.p50Seconds),
+    formatLatency(day.p95Seconds),
+    formatLatency(day.maxSeconds),
+  ]);
+  const header = ["day", "downloaded", "p50", "p95", "max"];
+  const widths = header.map((cell, i) => Math.max(cell.length, ...cells.map((row) => row[i]!.length)));
+  const line = (row: string[]) =>
+    row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ");
+  return ["Latency publication → verified object:", line(header), ...cells.map(line)];
 }

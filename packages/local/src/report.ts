@@ -1,3 +1,4 @@
+import { formatLatencyLines } from "@hls-s2/core";
 import { formatBytes } from "./progress";
 import type { LocalRunSummary, PlatformCounts } from "./runner";
 
@@ -63,7 +64,7 @@ export function formatSummary(summary: LocalRunSummary): string {
   lines.push(row(header, widths));
   for (const cells of body) lines.push(row(cells, widths));
   lines.push(row(total, widths));
-  lines.push("");
+  lines.push("", ...formatLatencyLines(summary.latency), "");
 
   const run = summary.run;
   if (summary.releasedLeases.length > 0) {

@@ -4,11 +4,13 @@ import { join, resolve } from "node:path";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import {
   type Credentials,
+  type DayLatency,
   GRANULE_STATUSES,
   type GranuleStatus,
   GranuleStore,
   InvalidInputError,
   isValidDay,
+  latencyByDay,
   PLATFORMS,
   type Platform,
   StatesError,
@@ -151,6 +153,8 @@ export interface LocalRunSummary {
   /** The granule table after the run, per day and platform: the whole window, not only this run. */
   days: LocalDaySummary[];
   totals: PlatformCounts;
+  /** Publication → verified-object latency (p50/p95/max) per day of the window, from the table. */
+  latency: DayLatency[];
   /** What this run did. */
   run: {
     manifest: number;
@@ -342,6 +346,7 @@ async function runInFolder(
     const store = new GranuleStore(documentClient(stores), { tableName: stores.tableName });
     const days = await summarizeByPlatform(store, windowDays(checked.from, checked.to));
     const totals = addUp(days);
+    const latency = await latencyByDay(windowDays(checked.from, checked.to), { store });
     const wallSeconds = (Date.now() - started) / 1000;
     const downloadSeconds = run.firstDownloadAt === undefined ? 0 : (Date.now() - run.firstDownloadAt) / 1000;
     const mapRun = Object.values(run.record.mapRuns)[0];
@@ -354,6 +359,7 @@ async function runInFolder(
       hub: { kind: hub.kind, url: hub.url, mock: hub.mock !== undefined },
       days,
       totals,
+      latency,
       run: {
         manifest: run.manifest ?? 0,
         downloaded: run.downloaded,

@@ -1,3 +1,4 @@
+import { formatLatencyLines } from "@hls-s2/core";
 // The local CLI's byte formatter, through a subpath that does not load the CDK with the rest of @hls-s2/local.
 import { formatBytes } from "@hls-s2/local/progress";
 import type { BackfillResult } from "./commands/backfill";
@@ -66,6 +67,7 @@ export function formatStatus(report: StatusReport, label: string): string {
     formatTable(headers, rows),
     "hub: results the hub reported (+ = search not finished); stuck: DOWNLOADING with an expired lease",
   ];
+  parts.push("", ...formatLatencyLines(report.latency));
   parts.push("", formatExecutions(report.executions));
   return parts.join("\n");
 }

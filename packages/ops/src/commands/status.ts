@@ -1,7 +1,9 @@
 import {
+  type DayLatency,
   GRANULE_STATUSES,
   type GranuleRecord,
   type GranuleStore,
+  latencyStats,
   PLATFORMS,
   type Platform,
   planWindow,
@@ -40,6 +42,8 @@ export interface StatusReport {
   to: string;
   days: DayStatus[];
   totals: StatusCounts;
+  /** Publication → verified-object latency (p50/p95/max) of each day's DOWNLOADED granules. */
+  latency: DayLatency[];
   /** The latest executions, newest first; null where there are none to list (local mode). */
   executions: ExecutionRow[] | null;
 }
@@ -103,6 +107,7 @@ export async function status(input: StatusInput, deps: StatusDeps): Promise<Stat
     { today: deps.today ?? new Date() },
   );
   const days: DayStatus[] = [];
+  const latency: DayLatency[] = [];
   for (const day of plan.days) {
     const byPlatform = new Map<Platform, PlatformStatus>();
     const row = (platform: Platform) => {
@@ -116,6 +121,7 @@ export async function status(input: StatusInput, deps: StatusDeps): Promise<Stat
     // Items, not COUNT queries: the table has no per-platform index, and the failures need names.
     const lists = await Promise.all(GRANULE_STATUSES.map((s) => deps.store.listByStatus(day, s)));
     for (const granule of lists.flat()) count(row(granule.platform), granule, nowMs);
+    latency.push({ day, ...latencyStats(lists[GRANULE_STATUSES.indexOf("DOWNLOADED")] ?? []) });
     const progress = await Promise.all(PLATFORMS.map((p) => deps.store.getFetchProgress(day, p)));
     PLATFORMS.forEach((platform, i) => {
       const searched = progress[i];
@@ -133,5 +139,5 @@ export async function status(input: StatusInput, deps: StatusDeps): Promise<Stat
   if (deps.sfn !== undefined) {
     executions = (await listExecutions(deps.sfn, { limit: deps.executions ?? 10 })).map(toRow);
   }
-  return { from: plan.from, to: plan.to, days, totals, executions };
+  return { from: plan.from, to: plan.to, days, totals, latency, executions };
 }
