@@ -11,8 +11,15 @@ import {
 /** CloudWatch metrics as EMF log lines; the alarms and the dashboard read this namespace (core/src/metrics.ts). */
 export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE });
 
+// The last values set: a runtime reset (local runs, tests) re-parses the same config, and Powertools
+// warns on every default dimension set again.
+let applied: string | undefined;
+
 /** Makes the stage and the hub kind dimensions of every metric this container emits. */
 export function setStageDimensions(config: Pick<Config, "stage" | "hubKind">): void {
+  const key = `${config.stage}\n${config.hubKind}`;
+  if (applied === key) return;
+  applied = key;
   metrics.setDefaultDimensions({
     [METRIC_DIMENSIONS.stage]: config.stage,
     [METRIC_DIMENSIONS.hubKind]: config.hubKind,
