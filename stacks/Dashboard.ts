@@ -92,6 +92,8 @@ export function buildDashboard(scope: Construct, props: DashboardProps): cloudwa
         metric("GranulesDownloaded", "Maximum", day),
         metric("GranulesFailed", "Maximum", day),
         metric("GranulesPending", "Maximum", day),
+        metric("GranulesMissing", "Maximum", day),
+        metric("GranulesFiltered", "Maximum", day),
         metric("UploadsAborted", "Sum", day),
       ],
       {

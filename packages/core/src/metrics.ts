@@ -48,6 +48,17 @@ export const METRICS = {
     source: "summarize",
     description: "DISCOVERED or DOWNLOADING granules of the window",
   },
+  // Emitted by Summarize once merged with the ledger branch's tally (found = recorded + filtered).
+  GranulesMissing: {
+    unit: "Count",
+    source: "summarize",
+    description: "recorded granules missing from the status index",
+  },
+  GranulesFiltered: {
+    unit: "Count",
+    source: "summarize",
+    description: "search results filtered out (tile, platform, age)",
+  },
   BytesDownloaded: {
     unit: "Bytes",
     source: "summarize",

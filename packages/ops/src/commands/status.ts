@@ -3,7 +3,7 @@ import {
   GRANULE_STATUSES,
   type GranuleRecord,
   type GranuleStore,
-  latencyStats,
+  latencyByDay,
   PLATFORMS,
   type Platform,
   planWindow,
@@ -107,7 +107,6 @@ export async function status(input: StatusInput, deps: StatusDeps): Promise<Stat
     { today: deps.today ?? new Date() },
   );
   const days: DayStatus[] = [];
-  const latency: DayLatency[] = [];
   for (const day of plan.days) {
     const byPlatform = new Map<Platform, PlatformStatus>();
     const row = (platform: Platform) => {
@@ -121,7 +120,6 @@ export async function status(input: StatusInput, deps: StatusDeps): Promise<Stat
     // Items, not COUNT queries: the table has no per-platform index, and the failures need names.
     const lists = await Promise.all(GRANULE_STATUSES.map((s) => deps.store.listByStatus(day, s)));
     for (const granule of lists.flat()) count(row(granule.platform), granule, nowMs);
-    latency.push({ day, ...latencyStats(lists[GRANULE_STATUSES.indexOf("DOWNLOADED")] ?? []) });
     const progress = await Promise.all(PLATFORMS.map((p) => deps.store.getFetchProgress(day, p)));
     PLATFORMS.forEach((platform, i) => {
       const searched = progress[i];
@@ -139,5 +137,6 @@ export async function status(input: StatusInput, deps: StatusDeps): Promise<Stat
   if (deps.sfn !== undefined) {
     executions = (await listExecutions(deps.sfn, { limit: deps.executions ?? 10 })).map(toRow);
   }
+  const latency = await latencyByDay(plan.days, { store: deps.store });
   return { from: plan.from, to: plan.to, days, totals, latency, executions };
 }
