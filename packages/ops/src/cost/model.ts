@@ -61,10 +61,10 @@ export interface CostEstimate {
 
 /** Task states run once per granule (or per search page, which scales with granules). */
 const PER_GRANULE_TASKS = new Set(["Download", "FetchPage"]);
-// Log bytes a granule leaves: Download's three log lines and its EMF line, FetchPage's share (measured
-// from a local run's Powertools output, rounded up).
+// Estimates, not measurements (their lines are cents at 13,000 granules a day): the log bytes of a
+// granule (Download's three JSON log lines, its EMF line, FetchPage's share), a granule item with
+// checksum, error and upload state, and its Map Run result line.
 const LOG_BYTES_PER_GRANULE = 4096;
-// A granule item with checksum, error and upload state, and its Map Run result line.
 const TABLE_BYTES_PER_GRANULE = 2048;
 const RESULT_BYTES_PER_GRANULE = 1024;
 
