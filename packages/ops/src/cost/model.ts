@@ -61,7 +61,7 @@ export interface CostEstimate {
 
 /** Task states run once per granule (or per search page, which scales with granules). */
 const PER_GRANULE_TASKS = new Set(["Download", "FetchPage"]);
-// Estimates, not measurements (their lines are cents at 13,000 granules a day): the log bytes of a
+// Estimates, not measurements (their lines stay under $1 at 13,000 granules a day): the log bytes of a
 // granule (Download's three JSON log lines, its EMF line, FetchPage's share), a granule item with
 // checksum, error and upload state, and its Map Run result line.
 const LOG_BYTES_PER_GRANULE = 4096;
