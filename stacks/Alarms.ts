@@ -4,13 +4,16 @@ import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
 import * as sns from "aws-cdk-lib/aws-sns";
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import { type StackContext, use } from "sst/constructs";
+import { buildDashboard, stageMetric } from "./Dashboard";
+import { Push } from "./Push";
 import { useStageSettings } from "./settings";
-import { METRICS_NAMESPACE, METRICS_SERVICE, Workflow } from "./Workflow";
+import { Workflow } from "./Workflow";
 
-/** An SNS topic (optionally mailed) and the three alarms an operator acts on. */
+/** An SNS topic (optionally mailed), the alarms an operator acts on and the stage's dashboard. */
 export function Alarms({ stack, app }: StackContext) {
   const settings = useStageSettings(app);
-  const { stateMachine } = use(Workflow);
+  const { stateMachine, functions } = use(Workflow);
+  const push = use(Push);
   const topic = new sns.Topic(stack, "AlarmTopic", {
     displayName: `HLS S2 downloader alarms (${app.stage})`,
     // Denies publishing over plain HTTP (cdk-nag AwsSolutions-SNS3); CloudWatch publishes over TLS.
@@ -20,15 +23,9 @@ export function Alarms({ stack, app }: StackContext) {
     topic.addSubscription(new subscriptions.EmailSubscription(settings.alarmEmail));
   }
   const notify = new actions.SnsAction(topic);
-  // Powertools Metrics always adds the service dimension; an alarm must name it to match.
-  const summaryMetric = (metricName: string, statistic: string) =>
-    new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE,
-      metricName,
-      dimensionsMap: { service: METRICS_SERVICE },
-      statistic,
-      period: Duration.days(1),
-    });
+  // The metric with exactly the dimensions the functions emit (service, stage, hub kind).
+  const summaryMetric = (metricName: "GranulesFailed" | "GranulesDownloaded", statistic: string) =>
+    stageMetric(settings, metricName, statistic, Duration.days(1));
 
   const alarms = [
     // A whole execution failed: GenerateQueries, FetchLinks, WriteManifest or the Map itself
@@ -51,6 +48,17 @@ export function Alarms({ stack, app }: StackContext) {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     }),
+    // p95 over a day of granules verified in the bucket: one slow granule does not page anyone,
+    // a day whose granules mostly wait too long does.
+    new cloudwatch.Alarm(stack, "GranuleLatencyHigh", {
+      alarmDescription: `p95 publication → verified-object latency of a day over ${settings.latencyAlarmHours} h (LATENCY_ALARM_HOURS)`,
+      metric: stageMetric(settings, "GranuleLatency", "p95", Duration.days(1)),
+      threshold: settings.latencyAlarmHours * 3600,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      // No granule verified means no latency: NoGranulesDownloaded speaks for that.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }),
   ];
   // Without a schedule and downloads nothing is expected to arrive, so silence is not an outage.
   if (settings.scheduleEnabled && settings.downloadsEnabled) {
@@ -68,7 +76,13 @@ export function Alarms({ stack, app }: StackContext) {
     );
   }
   for (const alarm of alarms) alarm.addAlarmAction(notify);
+  const dashboard = buildDashboard(stack, {
+    settings,
+    stateMachine,
+    functions: { ...functions, ...(push.enabled && { ReceivePush: push.receiver }) },
+    alarms,
+  });
 
-  stack.addOutputs({ AlarmTopicArn: topic.topicArn });
-  return { topic, alarms };
+  stack.addOutputs({ AlarmTopicArn: topic.topicArn, DashboardName: dashboard.dashboardName });
+  return { topic, alarms, dashboard };
 }

@@ -90,6 +90,7 @@ export function Push({ stack, app }: StackContext) {
     // concurrency value … minus 100"), so a small account must raise its quota first.
     reservedConcurrentExecutions: settings.pushReservedConcurrency,
     environment: {
+      STAGE: app.stage,
       TABLE_NAME: storage.table.tableName,
       // Required by core's config; the receiver never touches the bucket.
       BUCKET_NAME: useUploadBucket(stack, settings).bucketName,

@@ -1,4 +1,6 @@
 import {
+  METRICS_NAMESPACE,
+  METRICS_SERVICE,
   MISMATCH_ERROR_NAMES,
   MISMATCH_MAX_ATTEMPTS,
   manifestKeyFor,
@@ -40,9 +42,8 @@ export const WORKFLOW_TASKS = {
 
 export type WorkflowTaskName = keyof typeof WORKFLOW_TASKS;
 
-/** CloudWatch namespace and Powertools service of the Summarize metrics the alarms watch. */
-export const METRICS_NAMESPACE = "HlsS2Downloader";
-export const METRICS_SERVICE = "hls-s2-downloader";
+/** CloudWatch namespace and Powertools service of the metrics (core/src/metrics.ts) the alarms watch. */
+export { METRICS_NAMESPACE, METRICS_SERVICE } from "@hls-s2/core";
 
 /** The tile allow-list's name inside the fetch function's bundle (relative to its task root). */
 export const BUNDLED_TILE_ALLOW_LIST = "tile-allow-list.txt";
@@ -232,6 +233,7 @@ export function Workflow({ stack, app }: StackContext) {
 
   // Exactly the keys of core's parseConfig; credentials only as secret ids, never values.
   const environment: Record<string, string> = {
+    STAGE: app.stage,
     TABLE_NAME: storage.table.tableName,
     BUCKET_NAME: uploadBucket.bucketName,
     WORK_BUCKET_NAME: storage.workBucket.bucketName,

@@ -84,6 +84,8 @@ export interface StageSettings {
   pushEnabled: boolean;
   alarmEmail?: string;
   failedGranulesAlarmThreshold: number;
+  /** The alarm fires when a day's p95 publication → verified-object latency exceeds this (hours). */
+  latencyAlarmHours: number;
   mockHub: boolean;
   /** MOCK_HUB_* variables (seed, days, granules, size, fault profile) passed to the mock hub function. */
   mockHubEnvironment: Record<string, string>;
@@ -115,6 +117,7 @@ export const SETTINGS_ENV_KEYS = {
   PUSH_ENABLED: "pushEnabled",
   ALARM_EMAIL: "alarmEmail",
   FAILED_GRANULES_ALARM_THRESHOLD: "failedGranulesAlarmThreshold",
+  LATENCY_ALARM_HOURS: "latencyAlarmHours",
   MOCK_HUB_ENABLED: "mockHub",
   UPLOAD_BUCKET_REGION: "uploadBucketRegion",
   UPLOAD_BUCKET_KMS_KEY_ARN: "uploadBucketKmsKeyArn",
@@ -184,6 +187,8 @@ const ENV_SCHEMA = v.partial(
     PUSH_ENABLED: flag,
     ALARM_EMAIL: v.pipe(v.string(), v.email("must be an email address")),
     FAILED_GRANULES_ALARM_THRESHOLD: integer(0, 1_000_000),
+    // Up to 30 days: beyond that a granule is past the acquisition-age filter anyway.
+    LATENCY_ALARM_HOURS: integer(1, 720),
     MOCK_HUB_ENABLED: flag,
     UPLOAD_BUCKET_REGION: v.pipe(
       v.string(),
@@ -223,6 +228,9 @@ export function stageDefaults(stage: string): StageSettings {
     scheduleEnabled: production,
     pushEnabled: false,
     failedGranulesAlarmThreshold: 50,
+    // The daily poll runs at 12:00 UTC for the day before: a granule published at 00:00 waits up to
+    // ~36 h by design, so beyond that p95 something is slow or stuck.
+    latencyAlarmHours: 36,
     mockHub: !production,
     mockHubEnvironment: {},
     // CDSE delivers pushes one product at a time, a few a second at most: 5 absorbs bursts, and a flood

@@ -147,7 +147,8 @@ describe("stages", () => {
       ComparisonOperator: "LessThanThreshold",
       TreatMissingData: "breaching",
     });
-    expect(alarms).toHaveLength(3);
+    // ExecutionsFailed, GranulesFailed, GranuleLatencyHigh and this one.
+    expect(alarms).toHaveLength(4);
     expect(resourcesOfType(prod.templates.Alarms, "AWS::SNS::Subscription")[0]?.[1].Properties).toMatchObject(
       {
         Protocol: "email",

@@ -305,12 +305,16 @@ describe("a stage without the schedule", () => {
 });
 
 describe("alarms", () => {
-  it("alarms on a failed execution, on failed granules and on a day without downloads only when scheduled", () => {
+  it("alarms on a failed execution, on failed granules, on slow granules and on a day without downloads only when scheduled", () => {
     const alarms = resourcesOfType(synthesized.templates.Alarms, "AWS::CloudWatch::Alarm").map(
       ([, alarm]) => alarm.Properties ?? {},
     );
     // The test stage has no schedule, so the no-download alarm would only ever cry wolf there.
-    expect(alarms.map((alarm) => alarm.MetricName).sort()).toEqual(["ExecutionsFailed", "GranulesFailed"]);
+    expect(alarms.map((alarm) => alarm.MetricName).sort()).toEqual([
+      "ExecutionsFailed",
+      "GranuleLatency",
+      "GranulesFailed",
+    ]);
     expect(alarms.find((alarm) => alarm.MetricName === "GranulesFailed")).toMatchObject({
       Namespace: "HlsS2Downloader",
       Threshold: 50,

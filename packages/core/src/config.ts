@@ -33,6 +33,7 @@ export const CONFIG_KEYS = [
   "DOWNLOAD_MIN_BYTES_PER_SECOND",
   "DOWNLOAD_FLOOR_WINDOW_SECONDS",
   "HUB_DOWNLOAD_SLOTS",
+  "STAGE",
 ] as const;
 
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
@@ -45,6 +46,8 @@ export type HubKind = (typeof HUB_KINDS)[number];
 
 /** The parsed, typed configuration of every Lambda handler and the local runner. */
 export interface Config {
+  /** The SST stage (`prod`, `dev`, `local`): the `stage` dimension of every metric. */
+  stage: string;
   tableName: string;
   /** The upload bucket the HLS chain reads. */
   bucketName: string;
@@ -199,6 +202,11 @@ const ENV_SCHEMA = v.object({
   DOWNLOAD_FLOOR_WINDOW_SECONDS: integer(60, 1, 600),
   // 15: NASA's agreement; 4 for a CDSE general user. At most 100: one BatchGetItem reads every slot.
   HUB_DOWNLOAD_SLOTS: integer(DEFAULT_HUB_DOWNLOAD_SLOTS, 1, MAX_HUB_DOWNLOAD_SLOTS),
+  // Every stage's metrics share one namespace; this dimension keeps dev's failures out of prod's alarms.
+  STAGE: v.optional(
+    v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9-]*$/, "must be an SST stage name")),
+    "local",
+  ),
 });
 
 /**
@@ -243,6 +251,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
   if (!result.success || issues.length > 0) throw new ConfigError(issues);
   const parsed = result.output;
   return {
+    stage: parsed.STAGE,
     tableName: parsed.TABLE_NAME,
     bucketName: parsed.BUCKET_NAME,
     workBucketName: parsed.WORK_BUCKET_NAME,

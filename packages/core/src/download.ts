@@ -7,6 +7,8 @@ import {
 } from "./errors";
 import { type GranuleRecord, objectKeyFor, type UploadProgress } from "./granule";
 import type { Hub } from "./hub/hub";
+import { publicationLatencySeconds } from "./latency";
+import type { MetricSink } from "./metrics";
 import type { SlotLease, SlotPool } from "./slots";
 import type { GranuleStore } from "./store";
 import { transferGranule } from "./transfer";
@@ -44,6 +46,8 @@ export interface DownloadDeps {
   /** Aborts the transfer (it checkpoints and raises TransferInterruptedError) before the Lambda times out. */
   signal?: AbortSignal;
   logger?: DownloadLogger;
+  /** Receives the per-granule figures of a verified object and the name of each failed attempt. */
+  metrics?: MetricSink;
   now?: () => number;
 }
 
@@ -55,6 +59,10 @@ export interface DownloadResult {
   seconds?: number;
   /** Bytes already uploaded by an earlier attempt that this one continued from. */
   resumedFromBytes?: number;
+  /** Claims the granule has taken, this one included. */
+  attempts?: number;
+  /** Seconds from the hub's publication time to the verified object (see publicationLatencySeconds). */
+  latencySeconds?: number;
 }
 
 /**
@@ -92,8 +100,11 @@ export async function downloadGranule(input: DownloadInput, deps: DownloadDeps):
     }
     if (claim.outcome === "leased") return { granuleId, outcome: "leased-elsewhere" };
     try {
-      return await transferClaimed(claim.granule, owner, deps, slot);
+      const result = await transferClaimed(claim.granule, owner, deps, slot);
+      if (deps.metrics !== undefined) reportDownloaded(result, deps.metrics);
+      return result;
     } catch (error) {
+      deps.metrics?.add("DownloadFailed", 1, { errorName: error instanceof Error ? error.name : "Error" });
       await recordDownloadFailure(granuleId, owner, error, deps);
       throw error;
     }
@@ -113,6 +124,19 @@ async function releaseSlot(slot: SlotLease, deps: Pick<DownloadDeps, "slots" | "
       error: errorMessage(error),
     });
   }
+}
+
+/** The per-granule metrics of a verified object (only a download that moved bytes reports them). */
+function reportDownloaded(result: DownloadResult, metrics: MetricSink): void {
+  const { bytes = 0, seconds = 0, resumedFromBytes = 0 } = result;
+  metrics.add("GranuleBytes", bytes);
+  metrics.add("GranuleSeconds", seconds);
+  // Only this attempt's bytes went over the wire in `seconds`; a finish-only attempt moved none.
+  const moved = bytes - resumedFromBytes;
+  if (seconds > 0 && moved > 0) metrics.add("GranuleThroughput", moved / 1e6 / seconds);
+  metrics.add("GranuleBytesResumed", resumedFromBytes);
+  if (result.attempts !== undefined) metrics.add("GranuleAttempts", result.attempts);
+  if (result.latencySeconds !== undefined) metrics.add("GranuleLatency", result.latencySeconds);
 }
 
 /**
@@ -225,13 +249,17 @@ async function transferClaimed(
     throw error;
   }
   await store.markDownloaded(granuleId, owner, { s3Key: result.key, bytesWritten: result.bytes });
+  const verifiedAt = now();
+  const latencySeconds = publicationLatencySeconds(granule.publishedAt, verifiedAt);
   return {
     granuleId,
     outcome: "downloaded",
     key: result.key,
     bytes: result.bytes,
-    seconds: Math.round(now() - started) / 1000,
+    seconds: Math.round(verifiedAt - started) / 1000,
     resumedFromBytes: result.resumedFromBytes,
+    attempts: granule.attempts,
+    ...(latencySeconds !== undefined && { latencySeconds }),
   };
 }
 

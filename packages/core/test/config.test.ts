@@ -26,6 +26,7 @@ function issuesOf(env: Record<string, string | undefined>) {
 describe("parseConfig", () => {
   it("fills every default from a minimal environment", () => {
     expect(parseConfig(minimalEnv())).toEqual({
+      stage: "local",
       tableName: "granules",
       bucketName: "upload-bucket",
       workBucketName: "work-bucket",
@@ -47,6 +48,13 @@ describe("parseConfig", () => {
       downloadFloorWindowSeconds: 60,
       hubDownloadSlots: 15,
     });
+  });
+
+  it("reads the stage that dimensions every metric, and refuses one that is no stage name", () => {
+    expect(parseConfig(minimalEnv({ STAGE: "prod" })).stage).toBe("prod");
+    expect(issuesOf(minimalEnv({ STAGE: "prod/eu" }))).toEqual([
+      { key: "STAGE", message: expect.stringContaining("stage name") },
+    ]);
   });
 
   it("asks CDSE for 1,000 entries a page and DHuS for 100 unless SEARCH_PAGE_SIZE says otherwise", () => {

@@ -9,6 +9,7 @@ import {
 } from "../src/errors";
 import { objectKeyFor } from "../src/granule";
 import type { Hub } from "../src/hub/hub";
+import type { MetricName, MetricSink } from "../src/metrics";
 import { SlotPool } from "../src/slots";
 import { GranuleStore } from "../src/store";
 import { createGranuleTable, type LocalDynamo, startLocalDynamo } from "./helpers/dynamo";
@@ -338,5 +339,79 @@ describe("downloadGranule's hub slot", () => {
       downloadGranule({ granuleId: gone.granuleId, owner: "exec-c" }, depsWith(goneHub, { slots }).deps),
     ).rejects.toBeInstanceOf(GranuleGoneError);
     expect((await slots.usage()).held).toHaveLength(0);
+  });
+});
+
+/** A MetricSink that keeps what it was given, in order. */
+function recordingSink() {
+  const added: { name: MetricName; value: number; errorName?: string }[] = [];
+  const sink: MetricSink = {
+    add: (name, value, dimensions) => added.push({ name, value, ...dimensions }),
+  };
+  const reported = (name: MetricName) => added.find((entry) => entry.name === name)?.value;
+  return { sink, added, reported };
+}
+
+describe("downloadGranule metrics", () => {
+  it("reports bytes, seconds, MB/s, bytes resumed, attempts and publication latency of a verified object", async () => {
+    const publishedAt = new Date(Date.now() - 2 * 3600 * 1000).toISOString();
+    const granule = aDiscoveredGranule({ publishedAt });
+    await store.recordDiscovered(granule, aUniqueDay());
+    const { hub } = hubFor(product());
+    const { sink, added, reported } = recordingSink();
+
+    const result = await downloadGranule(
+      { granuleId: granule.granuleId, owner: "exec-m" },
+      depsWith(hub, { metrics: sink }).deps,
+    );
+
+    expect(added.map((entry) => entry.name)).toEqual([
+      "GranuleBytes",
+      "GranuleSeconds",
+      "GranuleThroughput",
+      "GranuleBytesResumed",
+      "GranuleAttempts",
+      "GranuleLatency",
+    ]);
+    expect(reported("GranuleBytes")).toBe(6 * MIB);
+    expect(reported("GranuleSeconds")).toBe(result.seconds);
+    expect(reported("GranuleThroughput")).toBeCloseTo((6 * MIB) / 1e6 / result.seconds!, 6);
+    expect(reported("GranuleBytesResumed")).toBe(0);
+    expect(reported("GranuleAttempts")).toBe(1);
+    // Two hours before the object was verified, give or take the test's own seconds.
+    expect(reported("GranuleLatency")).toBeGreaterThanOrEqual(7200);
+    expect(reported("GranuleLatency")).toBeLessThan(7200 + 30);
+    expect(result.latencySeconds).toBe(reported("GranuleLatency"));
+  });
+
+  it("counts a failed attempt by its error name and reports no per-granule figure", async () => {
+    const granule = await aDiscoveredRecord();
+    const { hub } = hubFor(product(), async () => {
+      throw new GranuleGoneError(granule.granuleId, 410);
+    });
+    const { sink, added } = recordingSink();
+
+    await expect(
+      downloadGranule(
+        { granuleId: granule.granuleId, owner: "exec-f" },
+        depsWith(hub, { metrics: sink }).deps,
+      ),
+    ).rejects.toThrow(GranuleGoneError);
+
+    expect(added).toEqual([{ name: "DownloadFailed", value: 1, errorName: "GranuleGoneError" }]);
+  });
+
+  it("reports nothing for a granule already downloaded", async () => {
+    const granule = await aDiscoveredRecord();
+    await store.claimGranule(granule.granuleId, "earlier");
+    await store.markDownloaded(granule.granuleId, "earlier", { s3Key: "k.zip", bytesWritten: 7 });
+    const { sink, added } = recordingSink();
+
+    await downloadGranule(
+      { granuleId: granule.granuleId, owner: "exec-again" },
+      depsWith(hubFor(product()).hub, { metrics: sink }).deps,
+    );
+
+    expect(added).toEqual([]);
   });
 });

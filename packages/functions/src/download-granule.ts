@@ -3,6 +3,7 @@ import * as v from "valibot";
 import { type LambdaClock, workingTimeMs } from "./lib/deadline";
 import { parseInput } from "./lib/input";
 import { logger } from "./lib/logger";
+import { metricSink, publishMetrics } from "./lib/metrics";
 import { getConfig, getHub, getS3, getSlots, getStore } from "./lib/runtime";
 
 const NON_EMPTY = v.pipe(v.string(), v.minLength(1));
@@ -16,6 +17,7 @@ export async function handler(event: unknown, context?: LambdaClock) {
   // instead of Lambda killing it mid-part (States.Timeout, progress lost).
   const signal = workingMs === undefined ? undefined : AbortSignal.timeout(workingMs);
   const config = getConfig();
+  // Published on every exit, a failed attempt's too: its hub counts are the ones an operator wants.
   const result = await downloadGranule(input, {
     store: getStore(),
     hub: await getHub(),
@@ -29,7 +31,8 @@ export async function handler(event: unknown, context?: LambdaClock) {
     floorWindowMs: config.downloadFloorWindowSeconds * 1000,
     signal,
     logger,
-  });
+    metrics: metricSink,
+  }).finally(publishMetrics);
   logger.info("download finished", { ...result });
   return result;
 }

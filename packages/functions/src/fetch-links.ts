@@ -3,6 +3,7 @@ import * as v from "valibot";
 import { type LambdaClock, workingTimeMs } from "./lib/deadline";
 import { DAY, parseInput } from "./lib/input";
 import { logger } from "./lib/logger";
+import { publishMetrics } from "./lib/metrics";
 import { getConfig, getHub, getStore } from "./lib/runtime";
 
 // Loose: from the second page on, the input is this handler's own previous output.
@@ -21,7 +22,8 @@ export async function handler(event: unknown, context?: LambdaClock) {
     { day, platform },
     { hub: await getHub(), store: getStore() },
     { deadline },
-  );
+    // The hub client counted its answers into the buffer (lib/runtime.ts): publish them, also on failure.
+  ).finally(publishMetrics);
   if (result.rejected > 0)
     logger.info("rejected hub entries", { day, platform, rejected: result.rejected, sample: rejectedSample });
   logger.info("fetched links", result);

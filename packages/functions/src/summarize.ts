@@ -1,9 +1,8 @@
-import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { summarizeWindow, sweepAbandonedUploads } from "@hls-s2/core";
 import * as v from "valibot";
 import { DAY, parseInput } from "./lib/input";
 import { logger } from "./lib/logger";
-import { metrics } from "./lib/metrics";
+import { metricSink, metrics } from "./lib/metrics";
 import { getConfig, getS3, getStore } from "./lib/runtime";
 
 const INPUT = v.object({ from: DAY, to: DAY });
@@ -26,13 +25,13 @@ export async function handler(event: unknown) {
   });
   const summary = await summarizeWindow(input, { store: getStore() });
   const { downloaded, failed, pending, missing, filtered, bytes } = summary.totals;
-  metrics.addMetric("GranulesDownloaded", MetricUnit.Count, downloaded);
-  metrics.addMetric("GranulesFailed", MetricUnit.Count, failed);
-  metrics.addMetric("GranulesPending", MetricUnit.Count, pending);
-  metrics.addMetric("GranulesMissing", MetricUnit.Count, missing);
-  metrics.addMetric("GranulesFiltered", MetricUnit.Count, filtered);
-  metrics.addMetric("BytesDownloaded", MetricUnit.Bytes, bytes);
-  metrics.addMetric("UploadsAborted", MetricUnit.Count, sweep.aborted.length);
+  metricSink.add("GranulesDownloaded", downloaded);
+  metricSink.add("GranulesFailed", failed);
+  metricSink.add("GranulesPending", pending);
+  metricSink.add("GranulesMissing", missing);
+  metricSink.add("GranulesFiltered", filtered);
+  metricSink.add("BytesDownloaded", bytes);
+  metricSink.add("UploadsAborted", sweep.aborted.length);
   metrics.publishStoredMetrics();
   logger.info("summary", { from: summary.from, to: summary.to, totals: summary.totals });
   return { ...summary, sweptUploads: { aborted: sweep.aborted.length, failed: sweep.failed.length } };

@@ -1,3 +1,4 @@
+import { formatLatencyLines } from "@hls-s2/core";
 import { formatBytes } from "./progress";
 import type { LocalRunSummary, PlatformCounts } from "./runner";
 
@@ -86,7 +87,7 @@ export function formatSummary(summary: LocalRunSummary): string {
       `Warning: ${summary.totals.missing} recorded granule(s) are missing from the status index; WriteManifest refuses to list such a day.`,
     );
   }
-  lines.push("");
+  lines.push("", ...formatLatencyLines(summary.latency), "");
 
   const run = summary.run;
   if (summary.releasedLeases.length > 0) {

@@ -4,11 +4,13 @@ import { join, resolve } from "node:path";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import {
   type Credentials,
+  type DayLatency,
   type DayTally,
   GranuleStore,
   type GranuleTally,
   InvalidInputError,
   isValidDay,
+  latencyByDay,
   MAX_HUB_DOWNLOAD_SLOTS,
   PLATFORMS,
   type Platform,
@@ -159,6 +161,8 @@ export interface LocalRunSummary {
   /** The granule table after the run, per day and platform: the whole window, not only this run. */
   days: LocalDaySummary[];
   totals: PlatformCounts;
+  /** Publication → verified-object latency (p50/p95/max) per day of the window, from the table. */
+  latency: DayLatency[];
   /** What this run did. */
   run: {
     manifest: number;
@@ -440,6 +444,7 @@ async function summarizeRun(
   {
     const store = new GranuleStore(documentClient(stores), { tableName: stores.tableName });
     const { days, totals } = await summarizeWindow({ from: checked.from, to: checked.to }, { store });
+    const latency = await latencyByDay(windowDays(checked.from, checked.to), { store });
     const wallSeconds = (Date.now() - started) / 1000;
     const downloadSeconds = run.firstDownloadAt === undefined ? 0 : (Date.now() - run.firstDownloadAt) / 1000;
     const mapRun = Object.values(run.record.mapRuns)[0];
@@ -453,6 +458,7 @@ async function summarizeRun(
       store: { dynamo: stores.dynamoDescription, backend: stores.dynamoBackend },
       days,
       totals,
+      latency,
       run: {
         manifest: run.manifest ?? 0,
         downloaded: run.downloaded,

@@ -182,6 +182,7 @@ function summary(overrides: Partial<LocalRunSummary> = {}): LocalRunSummary {
       },
     ],
     totals: counts,
+    latency: [{ day: "2026-01-01", count: 2, p50Seconds: 1800, p95Seconds: 9000, maxSeconds: 9000 }],
     run: {
       manifest: 3,
       downloaded: 2,
@@ -209,6 +210,17 @@ function summary(overrides: Partial<LocalRunSummary> = {}): LocalRunSummary {
 }
 
 describe("formatSummary", () => {
+  it("prints each day's publication → verified-object latency p50, p95 and max", () => {
+    const text = formatSummary(summary());
+    expect(text).toContain("Latency publication → verified object:");
+    expect(text).toMatch(/2026-01-01\s+2\s+30 min\s+2\.5 h\s+2\.5 h/);
+  });
+
+  it("says so when no granule of the window is downloaded yet", () => {
+    const text = formatSummary(summary({ latency: [{ day: "2026-01-01", count: 0 }] }));
+    expect(text).toContain("Latency publication → verified object: no granule downloaded yet.");
+  });
+
   it("lists each day and platform with its failures, then this run and its throughput", () => {
     const text = formatSummary(summary());
     expect(text).toContain("mock DHUS hub at http://127.0.0.1:1234, DynamoDB Local 3.3.1");

@@ -1,3 +1,4 @@
+import { formatLatencyLines } from "@hls-s2/core";
 // The local CLI's byte formatter, through a subpath that does not load the CDK with the rest of @hls-s2/local.
 import { formatBytes } from "@hls-s2/local/progress";
 import type { BackfillResult } from "./commands/backfill";
@@ -76,6 +77,7 @@ export function formatStatus(report: StatusReport, label: string): string {
       "recorded = downloaded + failed + pending + missing",
     "stuck: DOWNLOADING with an expired lease; missing: recorded but not in the status index (WriteManifest fails on it)",
   ];
+  parts.push("", ...formatLatencyLines(report.latency));
   parts.push("", formatExecutions(report.executions));
   return parts.join("\n");
 }

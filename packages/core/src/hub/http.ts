@@ -12,6 +12,7 @@ import {
   InvalidInputError,
   isRetryable,
 } from "../errors";
+import { hubResponseMetric, hubStatusClass, type MetricSink } from "../metrics";
 
 /** A hub account: DHuS Basic auth, CDSE Keycloak password grant. */
 export interface Credentials {
@@ -47,6 +48,11 @@ export interface HttpTuning {
    * where it crosses the cap and refused with HubAnswerTooLargeError. Default 8 MiB (HUB_MAX_JSON_BYTES).
    */
   maxJsonBytes?: number;
+  /**
+   * Counts every hub answer by status class and every failed attempt by error name (retried ones
+   * included: a rising 429 rate shows before any granule fails). Default: nothing counted.
+   */
+  metrics?: MetricSink;
 }
 
 export interface HttpRequestOptions extends HttpTuning {
@@ -149,6 +155,7 @@ export async function getJson(url: string, options: HttpRequestOptions = {}): Pr
     let text: string;
     try {
       response = await waitForResponse(request);
+      countResponse(settings.metrics, response.statusCode);
       if (response.statusCode !== 200) {
         request.destroy();
         throw statusError(response.statusCode, response.headers, where, options.goneError);
@@ -248,6 +255,7 @@ export async function openStream(url: string, options: OpenStreamOptions = {}): 
       request.destroy();
       throw requestFailure(error, where, options.signal, auth);
     }
+    countResponse(settings.metrics, response.statusCode);
     const status = response.statusCode;
     if (status !== 200 && status !== 206) {
       request.destroy();
@@ -288,6 +296,7 @@ interface Settings {
   idleTimeoutMs: number;
   maxJsonBytes: number;
   signal?: AbortSignal;
+  metrics?: MetricSink;
 }
 
 function checkOptions(url: string, options: HttpRequestOptions): Settings {
@@ -306,6 +315,7 @@ function checkOptions(url: string, options: HttpRequestOptions): Settings {
     idleTimeoutMs: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
     maxJsonBytes: options.maxJsonBytes ?? DEFAULTS.maxJsonBytes,
     signal: options.signal,
+    metrics: options.metrics,
   };
   if (!Number.isInteger(settings.retries) || settings.retries < 0) {
     throw new InvalidInputError(`retries must be a non-negative integer, got ${settings.retries}`, {
@@ -335,6 +345,7 @@ async function withRetries<T>(settings: Settings, attempt: () => Promise<T>): Pr
         return await attempt();
       } catch (error) {
         if (signal?.aborted) throw new AbortError(asError(signal.reason));
+        settings.metrics?.add("HubErrors", 1, { errorName: asError(error).name });
         if (!isRetryable(error)) throw new AbortError(asError(error));
         throw error;
       }
@@ -358,6 +369,11 @@ async function withRetries<T>(settings: Settings, attempt: () => Promise<T>): Pr
       },
     },
   );
+}
+
+function countResponse(metrics: MetricSink | undefined, status: number): void {
+  const statusClass = hubStatusClass(status);
+  if (statusClass !== undefined) metrics?.add(hubResponseMetric(statusClass), 1);
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

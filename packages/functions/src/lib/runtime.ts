@@ -18,6 +18,7 @@ import {
 } from "@hls-s2/core";
 import * as v from "valibot";
 import { createDocumentClient, createS3Client } from "./clients";
+import { metricSink, setStageDimensions } from "./metrics";
 
 /**
  * What the local runner and tests replace: the environment a Lambda would get, SDK clients pointed
@@ -65,7 +66,11 @@ export function resetRuntime(): void {
 
 /** The parsed configuration. @throws ConfigError naming every bad key. */
 export function getConfig(): Config {
-  config ??= parseConfig(overrides.env ?? process.env);
+  if (config === undefined) {
+    config = parseConfig(overrides.env ?? process.env);
+    // Once per container, before any metric: every metric carries its stage and hub kind.
+    setStageDimensions(config);
+  }
   return config;
 }
 
@@ -161,7 +166,7 @@ async function buildHub(): Promise<Hub> {
       download,
       pageSize: cfg.searchPageSize,
       filterRules,
-      http: { maxJsonBytes: cfg.hubMaxJsonBytes },
+      http: { maxJsonBytes: cfg.hubMaxJsonBytes, metrics: metricSink },
     });
   }
   // CDSE searches the OData catalogue and downloads from the zipper, another host: no sensible default.
@@ -178,7 +183,7 @@ async function buildHub(): Promise<Hub> {
     ...(cfg.cdseTokenUrl !== undefined && { tokenUrl: cfg.cdseTokenUrl }),
     pageSize: cfg.searchPageSize,
     filterRules,
-    http: { maxJsonBytes: cfg.hubMaxJsonBytes },
+    http: { maxJsonBytes: cfg.hubMaxJsonBytes, metrics: metricSink },
   });
 }
 

@@ -1,9 +1,12 @@
 import {
   addTally,
+  type DayLatency,
   type DayTally,
   emptyTally,
+  type GranuleRecord,
   type GranuleStore,
   type GranuleTally,
+  latencyByDay,
   type PlatformTally,
   planWindow,
   tallyDay,
@@ -20,6 +23,8 @@ export interface StatusReport {
   to: string;
   days: DayStatus[];
   totals: StatusCounts;
+  /** Publication → verified-object latency (p50/p95/max) of each day's DOWNLOADED granules. */
+  latency: DayLatency[];
   /** The latest executions, newest first; null where there are none to list (local mode). */
   executions: ExecutionRow[] | null;
 }
@@ -57,5 +62,6 @@ export async function status(input: StatusInput, deps: StatusDeps): Promise<Stat
   if (deps.sfn !== undefined) {
     executions = (await listExecutions(deps.sfn, { limit: deps.executions ?? 10 })).map(toRow);
   }
-  return { from: plan.from, to: plan.to, days, totals, executions };
+  const latency = await latencyByDay(plan.days, { store: deps.store });
+  return { from: plan.from, to: plan.to, days, totals, latency, executions };
 }
