@@ -3,7 +3,6 @@ import {
   type DayLatency,
   type DayTally,
   emptyTally,
-  type GranuleRecord,
   type GranuleStore,
   type GranuleTally,
   latencyByDay,
