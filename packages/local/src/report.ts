@@ -107,7 +107,7 @@ export function formatSummary(summary: LocalRunSummary): string {
     const extras = [
       run.alreadyDownloaded > 0 ? `${run.alreadyDownloaded} already downloaded` : "",
       run.leasedElsewhere > 0 ? `${run.leasedElsewhere} leased elsewhere` : "",
-      run.retries > 0 ? `${run.retries} retries` : "",
+      run.retries > 0 ? `${run.retries} ${run.retries === 1 ? "retry" : "retries"}` : "",
     ].filter((text) => text !== "");
     lines.push(
       `This run: ${run.manifest} to download, ${run.downloaded} downloaded (${formatBytes(run.bytes)}), ${failed}` +
