@@ -8,7 +8,9 @@ export default defineConfig({
     setupFiles: ["./test/setup/polyfills.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    // Loopback servers and SDK clients are per test file; files run in parallel across 2 cores.
+    // Loopback servers and SDK clients are per test file. Vitest runs availableParallelism − 1 files at
+    // a time, so one at a time on these 2-core machines: the timing-bound tests (crash, slot kill,
+    // resume) get the machine they were measured on.
     pool: "forks",
   },
 });
