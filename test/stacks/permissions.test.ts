@@ -130,7 +130,7 @@ describe("table grants", () => {
       GenerateQueries: [],
       FetchPage: ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
       WriteManifest: ["dynamodb:Query", "dynamodb:GetItem"],
-      Download: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+      Download: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem"],
       Summarize: ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"],
     });
   });
