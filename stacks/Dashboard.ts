@@ -171,7 +171,8 @@ export function buildDashboard(scope: Construct, props: DashboardProps): cloudwa
         leftYAxis: { min: 0, showUnits: false },
       },
     ),
-    graph("Downloads waiting for a hub slot (per 5 min)", [
+    // A granule waiting long counts once per retry of its HubSlotsBusyError (SLOT_WAIT_RETRY's backoff).
+    graph("Waits for a hub slot (refused attempts per 5 min)", [
       metric("HubSlotWaits", "Sum", fiveMinutes, "HubSlotsBusyError"),
     ]),
   );

@@ -126,7 +126,7 @@ describe("the stage's dashboard", () => {
     expect(quota?.properties.annotations?.horizontal).toEqual([
       expect.objectContaining({ value: test.settings.hubDownloadSlots }),
     ]);
-    const waits = widgets.find((widget) => widget.properties.title?.includes("waiting for a hub slot"));
+    const waits = widgets.find((widget) => widget.properties.title?.startsWith("Waits for a hub slot"));
     expect(JSON.stringify(waits?.properties.metrics)).toContain('"HubSlotWaits"');
     expect(JSON.stringify(waits?.properties.metrics)).toContain('"stat":"Sum"');
   });
