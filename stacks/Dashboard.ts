@@ -54,7 +54,7 @@ export function errorNameSearch(
 }
 
 export interface DashboardProps {
-  settings: MetricStage & Pick<StageSettings, "latencyAlarmHours">;
+  settings: MetricStage & Pick<StageSettings, "latencyAlarmHours" | "hubDownloadSlots">;
   stateMachine: sfn.IStateMachine;
   functions: Record<string, lambda.IFunction>;
   alarms: cloudwatch.IAlarm[];
@@ -153,6 +153,27 @@ export function buildDashboard(scope: Construct, props: DashboardProps): cloudwa
         label: "5xx %",
         period: Duration.minutes(5),
       }),
+    ]),
+  );
+  // The quota's gauge is sampled when a download takes a slot: Maximum is the fullest moment of the
+  // period, Average the typical one; HubSlotQuota follows `ops slots`, the annotation is the deploy default.
+  const fiveMinutes = Duration.minutes(5);
+  dashboard.addWidgets(
+    graph(
+      "Hub slots in use vs the quota",
+      [
+        metric("HubSlotsInUse", "Maximum", fiveMinutes),
+        metric("HubSlotsInUse", "Average", fiveMinutes),
+        metric("HubSlotQuota", "Maximum", fiveMinutes, "HubSlotQuota (in force)"),
+      ],
+      {
+        leftAnnotations: [{ value: settings.hubDownloadSlots, label: "HUB_DOWNLOAD_SLOTS (deploy)" }],
+        leftYAxis: { min: 0, showUnits: false },
+      },
+    ),
+    // A granule waiting long counts once per retry of its HubSlotsBusyError (SLOT_WAIT_RETRY's backoff).
+    graph("Waits for a hub slot (refused attempts per 5 min)", [
+      metric("HubSlotWaits", "Sum", fiveMinutes, "HubSlotsBusyError"),
     ]),
   );
   // "These are dimensionless metrics that apply across your account in a region" (Step Functions,

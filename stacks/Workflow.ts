@@ -201,8 +201,9 @@ export const TABLE_ACTIONS = {
   FetchPage: ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
   // Query lists the day's shards; GetItem reads the (day, platform) counters it reconciles against.
   WriteManifest: ["dynamodb:Query", "dynamodb:GetItem"],
-  // The hub slots (core/slots.ts) need no more: GetItem reads the count, UpdateItem takes and frees a slot.
-  Download: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+  // The hub slots (core/slots.ts): GetItem reads the count, UpdateItem takes and frees a slot, and
+  // BatchGetItem reads the slots in use for the dashboard's gauge (SlotPool.inUse).
+  Download: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem"],
   // Query lists the window and GetItem its counters (the tally); UpdateItem marks and forgets
   // abandoned uploads (core/sweeper.ts).
   Summarize: ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"],

@@ -17,6 +17,8 @@ process.env["POWERTOOLS_METRICS_DISABLED"] = "false";
 
 const DAY = "2026-03-14";
 const GRANULES = 5;
+/** Fewer hub slots than the Map Run's 3 at once, so the run waits for them too. */
+const SLOTS = 2;
 let dataDir: string;
 
 interface EmfLine {
@@ -84,6 +86,7 @@ describe("a local run's metrics", () => {
         concurrency: 3,
         retryDelayMs: 10,
         allTiles: true,
+        hubSlots: SLOTS,
       });
     });
 
@@ -118,6 +121,15 @@ describe("a local run's metrics", () => {
     expect(valuesOf(lines, "GranuleAttempts")).toEqual(Array(GRANULES).fill(1));
     for (const latency of valuesOf(lines, "GranuleLatency")) expect(latency).toBeGreaterThanOrEqual(0);
     expect(valuesOf(lines, "DownloadFailed")).toEqual([]);
+    // The quota's gauge: one reading per download that took a slot, its own slot included, never
+    // beyond the quota in force, which reads as the run's --hub-slots.
+    const inUse = valuesOf(lines, "HubSlotsInUse");
+    expect(inUse.length).toBeGreaterThanOrEqual(GRANULES);
+    for (const held of inUse) expect(held).toBeGreaterThanOrEqual(1);
+    for (const held of inUse) expect(held).toBeLessThanOrEqual(SLOTS);
+    expect(valuesOf(lines, "HubSlotQuota")).toEqual(Array(inUse.length).fill(SLOTS));
+    // Each wait for a slot is a count of 1; the granules still all downloaded once (above).
+    for (const wait of valuesOf(lines, "HubSlotWaits")) expect(wait).toBe(1);
     // The hub client counted its answers: searches, checksums and downloads, all 2xx here.
     expect(valuesOf(lines, "HubResponses2xx").reduce((sum, n) => sum + n, 0)).toBeGreaterThanOrEqual(
       2 * GRANULES,

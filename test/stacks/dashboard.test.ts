@@ -8,7 +8,12 @@ import { resourcesOfType } from "./helpers";
 type MetricRow = (string | Record<string, unknown>)[];
 interface Widget {
   type: string;
-  properties: { title?: string; metrics?: MetricRow[]; alarms?: string[] };
+  properties: {
+    title?: string;
+    metrics?: MetricRow[];
+    alarms?: string[];
+    annotations?: { horizontal?: { value: number; label?: string }[] };
+  };
 }
 
 let test: SynthesizedApp;
@@ -106,6 +111,24 @@ describe("the stage's dashboard", () => {
     expect(states).toEqual(
       expect.arrayContaining(["ApproximateOpenMapRunCount", "ExecutionsFailed", "ExecutionsStarted"]),
     );
+  });
+
+  it("graphs the hub slots in use (max and average) against the quota, and the waits for a slot", () => {
+    const quota = widgets.find((widget) => widget.properties.title === "Hub slots in use vs the quota");
+    const stats = (quota?.properties.metrics ?? []).map((row) => {
+      const name = row.find((cell, i) => i === 1 && typeof cell === "string");
+      const options = row.find((cell) => typeof cell === "object") as { stat?: string } | undefined;
+      // aws-cdk leaves the stat out when it is Average, the metric widget's default.
+      return `${String(name)} ${options?.stat ?? "Average"}`;
+    });
+    expect(stats).toEqual(["HubSlotsInUse Maximum", "HubSlotsInUse Average", "HubSlotQuota Maximum"]);
+    // The deploy default as a line, so a quota lowered at runtime shows against it.
+    expect(quota?.properties.annotations?.horizontal).toEqual([
+      expect.objectContaining({ value: test.settings.hubDownloadSlots }),
+    ]);
+    const waits = widgets.find((widget) => widget.properties.title?.startsWith("Waits for a hub slot"));
+    expect(JSON.stringify(waits?.properties.metrics)).toContain('"HubSlotWaits"');
+    expect(JSON.stringify(waits?.properties.metrics)).toContain('"stat":"Sum"');
   });
 
   it("shows every alarm of the stage", () => {

@@ -1,6 +1,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import {
   ChecksumMismatchError,
+  HubSlotsBusyError,
   InvalidInputError,
   TransferInterruptedError,
   UploadOutcomeUnknownError,
@@ -33,8 +34,11 @@ export interface DownloadDeps {
     "claimGranule" | "recordChecksum" | "saveUploadProgress" | "renewLease" | "markDownloaded" | "markFailed"
   >;
   hub: Hub;
-  /** The hub's download quota across executions; without it (unit tests, one worker) none applies. */
-  slots?: Pick<SlotPool, "acquire" | "renew" | "release">;
+  /**
+   * The hub's download quota across executions; without it (unit tests, one worker) none applies. With
+   * `inUse` and `metrics`, each download reports the slots in use once it holds one.
+   */
+  slots?: Pick<SlotPool, "acquire" | "renew" | "release"> & Partial<Pick<SlotPool, "inUse">>;
   s3: S3Client;
   bucket: string;
   objectPrefix?: string;
@@ -46,7 +50,10 @@ export interface DownloadDeps {
   /** Aborts the transfer (it checkpoints and raises TransferInterruptedError) before the Lambda times out. */
   signal?: AbortSignal;
   logger?: DownloadLogger;
-  /** Receives the per-granule figures of a verified object and the name of each failed attempt. */
+  /**
+   * Receives the per-granule figures of a verified object, the name of each failed attempt, the hub
+   * slots in use after this download took one, and each wait for a slot.
+   */
   metrics?: MetricSink;
   now?: () => number;
 }
@@ -87,8 +94,9 @@ export async function downloadGranule(input: DownloadInput, deps: DownloadDeps):
 
   // The slot comes before the claim and before any hub request: HubSlotsBusyError leaves the granule
   // as it was (never FAILED: waiting is not failing) and the state machine's Retry waits.
-  const slot = await deps.slots?.acquire(owner, { granuleId });
+  const slot = await acquireSlot(input, deps);
   try {
+    if (slot !== undefined) await reportSlotsInUse(deps);
     const claim = await deps.store.claimGranule(granuleId, owner);
     if (claim.outcome === "already-downloaded") {
       return {
@@ -111,6 +119,32 @@ export async function downloadGranule(input: DownloadInput, deps: DownloadDeps):
   } finally {
     // Every exit (done, nothing to do, failure, out of time) frees the slot; a crash leaves it to its lease.
     if (slot !== undefined) await releaseSlot(slot, deps);
+  }
+}
+
+/** Takes a hub slot, counting a wait (HubSlotsBusyError, rethrown for the state machine's Retry). */
+async function acquireSlot(input: DownloadInput, deps: DownloadDeps): Promise<SlotLease | undefined> {
+  try {
+    return await deps.slots?.acquire(input.owner, { granuleId: input.granuleId });
+  } catch (error) {
+    if (error instanceof HubSlotsBusyError) deps.metrics?.add("HubSlotWaits", 1);
+    throw error;
+  }
+}
+
+/**
+ * The gauge of the quota: slots held (this one included) and the quota in force, read once right after
+ * the acquire. A figure for the dashboard only: a failed read is logged, never fails the download.
+ */
+async function reportSlotsInUse(deps: Pick<DownloadDeps, "slots" | "metrics" | "logger">): Promise<void> {
+  const { metrics, slots } = deps;
+  if (metrics === undefined || slots?.inUse === undefined) return;
+  try {
+    const usage = await slots.inUse();
+    metrics.add("HubSlotsInUse", usage.held);
+    metrics.add("HubSlotQuota", usage.slots);
+  } catch (error) {
+    deps.logger?.info("could not read the hub slots in use", { error: errorMessage(error) });
   }
 }
 

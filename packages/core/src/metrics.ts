@@ -98,6 +98,22 @@ export const METRICS = {
     byErrorName: true,
     description: "failed download attempts by error name",
   },
+  // Download: the hub quota (core/src/slots.ts) as each Download finds it.
+  HubSlotsInUse: {
+    unit: "Count",
+    source: "download",
+    description: "hub slots held under a live lease just after this download took one (itself included)",
+  },
+  HubSlotQuota: {
+    unit: "Count",
+    source: "download",
+    description: "the hub quota in force (HUB_DOWNLOAD_SLOTS or `ops slots`) at that moment",
+  },
+  HubSlotWaits: {
+    unit: "Count",
+    source: "download",
+    description: "downloads that found every hub slot held (HubSlotsBusyError; the state machine waits)",
+  },
   // Hub client: one count per HTTP response (by status class) and per failed attempt (by error name).
   HubResponses2xx: { unit: "Count", source: "hub", description: "hub answers with a 2xx status" },
   HubResponses4xx: {

@@ -253,6 +253,20 @@ export class SlotPool {
   }
 
   /**
+   * The slots held under a live lease and the quota in force, in one BatchGetItem over the quota's
+   * slots (the count is the cached one acquire used): cheap enough for every download to report.
+   * Slots still held beyond a just-lowered count are not counted; usage() sees them.
+   */
+  async inUse(): Promise<{ held: number; slots: number }> {
+    const slots = await this.slotCount();
+    const now = this.#now();
+    const leases = await this.#readSlots(slots);
+    let held = 0;
+    for (const lease of leases.values()) if (lease.expiresAt > now) held++;
+    return { held, slots };
+  }
+
+  /**
    * Frees every slot, whoever holds it. Only for a local data folder at start: its lock proves no
    * other worker is alive, so every lease in it belongs to a dead run.
    */

@@ -342,6 +342,73 @@ describe("downloadGranule's hub slot", () => {
   });
 });
 
+describe("downloadGranule's hub slot metrics", () => {
+  async function aPool(slots: number) {
+    const tableName = `download-slot-metrics-${Math.random().toString(36).slice(2)}`;
+    await createGranuleTable(dynamo.client, tableName);
+    return new SlotPool(dynamo.documentClient, { tableName, defaultSlots: slots, leaseMs: 60_000 });
+  }
+
+  it("reports the slots in use, its own included, and the quota once it holds a slot", async () => {
+    const granule = await aDiscoveredRecord();
+    const slots = await aPool(3);
+    await slots.acquire("another-execution");
+    const { sink, added, reported } = recordingSink();
+
+    await downloadGranule(
+      { granuleId: granule.granuleId, owner: "exec-gauge" },
+      depsWith(hubFor(product()).hub, { slots, metrics: sink }).deps,
+    );
+
+    expect(reported("HubSlotsInUse")).toBe(2);
+    expect(reported("HubSlotQuota")).toBe(3);
+    // Read once, right after the acquire, before the granule's own figures.
+    expect(added.slice(0, 2).map((entry) => entry.name)).toEqual(["HubSlotsInUse", "HubSlotQuota"]);
+    expect(added.filter((entry) => entry.name === "HubSlotsInUse")).toHaveLength(1);
+    expect(added.some((entry) => entry.name === "HubSlotWaits")).toBe(false);
+  });
+
+  it("counts a wait for a slot, and only that, when every slot is held", async () => {
+    const granule = await aDiscoveredRecord();
+    const slots = await aPool(1);
+    await slots.acquire("another-execution");
+    const { sink, added } = recordingSink();
+
+    await expect(
+      downloadGranule(
+        { granuleId: granule.granuleId, owner: "exec-waits" },
+        depsWith(hubFor(product()).hub, { slots, metrics: sink }).deps,
+      ),
+    ).rejects.toBeInstanceOf(HubSlotsBusyError);
+
+    // A wait is not a failed attempt: no DownloadFailed, and no gauge (no slot was taken).
+    expect(added).toEqual([{ name: "HubSlotWaits", value: 1 }]);
+  });
+
+  it("downloads and frees its slot when the slots in use cannot be read", async () => {
+    const granule = await aDiscoveredRecord();
+    const pool = await aPool(1);
+    const slots = {
+      acquire: pool.acquire.bind(pool),
+      renew: pool.renew.bind(pool),
+      release: pool.release.bind(pool),
+      inUse: async () => {
+        throw new Error("ProvisionedThroughputExceededException");
+      },
+    };
+    const { sink, added } = recordingSink();
+
+    const result = await downloadGranule(
+      { granuleId: granule.granuleId, owner: "exec-unread" },
+      depsWith(hubFor(product()).hub, { slots, metrics: sink }).deps,
+    );
+
+    expect(result.outcome).toBe("downloaded");
+    expect(added.some((entry) => entry.name.startsWith("HubSlot"))).toBe(false);
+    expect((await pool.usage()).held).toHaveLength(0);
+  });
+});
+
 /** A MetricSink that keeps what it was given, in order. */
 function recordingSink() {
   const added: { name: MetricName; value: number; errorName?: string }[] = [];

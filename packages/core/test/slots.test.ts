@@ -140,6 +140,19 @@ describe("SlotPool", () => {
     expect((await pool.usage()).held).toHaveLength(0);
   });
 
+  it("counts the slots held under a live lease, with the quota in force, in one read", async () => {
+    const { pool, clock } = await aPool({ defaultSlots: 3 });
+    expect(await pool.inUse()).toEqual({ held: 0, slots: 3 });
+    const a = await pool.acquire("child-a");
+    await pool.acquire("child-b");
+    expect(await pool.inUse()).toEqual({ held: 2, slots: 3 });
+    // Released, and expired, slots are free: neither counts.
+    await pool.release(a);
+    expect(await pool.inUse()).toEqual({ held: 1, slots: 3 });
+    clock.ms += 60_000;
+    expect(await pool.inUse()).toEqual({ held: 0, slots: 3 });
+  });
+
   it("rejects bad options and counts by name", async () => {
     const { pool } = await aPool();
     expect(() => new SlotPool(dynamo.documentClient, { tableName: "" })).toThrow(/tableName/);

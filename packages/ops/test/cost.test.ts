@@ -1,3 +1,4 @@
+import { DEFAULT_HUB_DOWNLOAD_SLOTS } from "@hls-s2/core";
 import { describe, expect, it } from "vitest";
 import { measureLocalRun } from "../src/cost/measure";
 import { type CostEstimate, estimateMonthlyCost, type RunCounts, type StackFigures } from "../src/cost/model";
@@ -92,6 +93,8 @@ describe("measureLocalRun", () => {
     expect(retried.granules).toBe(6);
     expect(retried.invocations["Download"]).toBeGreaterThan(6);
     expect(clean.granuleDynamoWrites).toBeGreaterThan(0);
+    // Each Download's slot gauge reads every slot of the quota (15 by default): one read per key.
+    expect(clean.granuleDynamoReads).toBeGreaterThanOrEqual(6 * DEFAULT_HUB_DOWNLOAD_SLOTS);
     const volume = { granulesPerDay: 13_000, meanSizeBytes: 600e6 };
     const transitions = (run: RunCounts) =>
       line(estimateMonthlyCost(aStack(), run, volume), "Step Functions", "state transitions")!.usd;

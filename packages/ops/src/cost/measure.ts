@@ -73,10 +73,10 @@ export async function measureLocalRun(options: MeasureOptions = {}): Promise<Run
       const task = taskByArn.get(String(call.input["FunctionName"])) ?? "unknown";
       counts.invocations[task] = (counts.invocations[task] ?? 0) + 1;
     } else if (call.service === "dynamodb") {
-      const units = writeUnits(call);
+      const units = requestUnits(call);
       if (DYNAMO_READS.has(call.command)) {
-        if (perGranule) counts.granuleDynamoReads++;
-        else counts.executionDynamoReads++;
+        if (perGranule) counts.granuleDynamoReads += units;
+        else counts.executionDynamoReads += units;
       } else if (perGranule) counts.granuleDynamoWrites += units;
       else counts.executionDynamoWrites += units;
     } else if (call.service === "s3" && call.command !== "UploadPart") {
@@ -88,11 +88,21 @@ export async function measureLocalRun(options: MeasureOptions = {}): Promise<Run
   return counts;
 }
 
-/** A BatchWriteItem costs one write request unit per item; every other write one. */
-function writeUnits(call: AwsCall): number {
-  if (call.command !== "BatchWriteItem") return 1;
-  const items = call.input["RequestItems"] as Record<string, unknown[]> | undefined;
-  return Object.values(items ?? {}).reduce((sum, list) => sum + list.length, 0);
+/**
+ * A BatchWriteItem costs one write request unit per item, a BatchGetItem one read per key ("DynamoDB
+ * processes each item in the batch as an individual GetItem request": Download's slot gauge reads the
+ * quota's slots so); every other request one.
+ */
+function requestUnits(call: AwsCall): number {
+  if (call.command === "BatchWriteItem") {
+    const items = call.input["RequestItems"] as Record<string, unknown[]> | undefined;
+    return Object.values(items ?? {}).reduce((sum, list) => sum + list.length, 0);
+  }
+  if (call.command === "BatchGetItem") {
+    const tables = call.input["RequestItems"] as Record<string, { Keys?: unknown[] }> | undefined;
+    return Object.values(tables ?? {}).reduce((sum, table) => sum + (table.Keys?.length ?? 0), 0);
+  }
+  return 1;
 }
 
 /**
