@@ -3,7 +3,13 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { PUSH_ENDPOINT_DISABLED } from "../../stacks/parameters";
 import { resolveStageSettings } from "../../stacks/settings";
 import { flattenIntrinsics, type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
-import { functionId, functionRoleActions, functionRoleStatements, iamStatements, resourcesOfType } from "./helpers";
+import {
+  functionId,
+  functionRoleActions,
+  functionRoleStatements,
+  iamStatements,
+  resourcesOfType,
+} from "./helpers";
 
 let withPush: SynthesizedApp;
 let withoutPush: SynthesizedApp;
@@ -82,7 +88,9 @@ describe("push subscriptions enabled", () => {
     expect(properties.State).toBe("ENABLED");
     const [target, ...others] = properties.Targets as { Arn: unknown; Input?: string }[];
     expect(others).toEqual([]);
-    expect(target!.Arn).toEqual({ "Fn::GetAtt": [functionId(template, "StartPushedDownloadsFunction"), "Arn"] });
+    expect(target!.Arn).toEqual({
+      "Fn::GetAtt": [functionId(template, "StartPushedDownloadsFunction"), "Arn"],
+    });
   });
 
   it("gives StartPushedDownloads the state machine's ARN and a config core accepts", () => {

@@ -60,7 +60,8 @@ export async function startPushedDownloads(
   let { now, lookbackDays } = options;
   now ??= () => new Date();
   lookbackDays ??= 1;
-  if (typeof now !== "function") throw new InvalidInputError("options.now must be a function", { field: "now" });
+  if (typeof now !== "function")
+    throw new InvalidInputError("options.now must be a function", { field: "now" });
   if (deps.stateMachineArn === "")
     throw new InvalidInputError("stateMachineArn is empty", { field: "stateMachineArn" });
   const at = now();
@@ -109,7 +110,9 @@ export async function startPushedDownloads(
 }
 
 /** The first RUNNING execution of the state machine whose name marks it a pushed-granules run. */
-async function runningPushedDownloads(deps: StartPushedDownloadsDeps): Promise<ExecutionListItem | undefined> {
+async function runningPushedDownloads(
+  deps: StartPushedDownloadsDeps,
+): Promise<ExecutionListItem | undefined> {
   let nextToken: string | undefined;
   do {
     // ListExecutions' statusFilter: "If specified, only list the executions whose current execution

@@ -5,7 +5,9 @@ import { logger } from "./lib/logger";
 import { getConfig, getSfn, getStateMachineArn, getStore } from "./lib/runtime";
 
 // EventBridge's scheduled event; `time` is the scheduled time, so a redelivered event names the same slot.
-const INPUT = v.looseObject({ time: v.optional(v.pipe(v.string(), v.isoTimestamp("must be an ISO timestamp"))) });
+const INPUT = v.looseObject({
+  time: v.optional(v.pipe(v.string(), v.isoTimestamp("must be an ISO timestamp"))),
+});
 
 /** StartPushedDownloads: every 5 minutes, a download-only run when pushed granules wait and none runs. */
 export async function handler(event: unknown) {
