@@ -67,7 +67,8 @@ export async function startPushedDownloads(
   const at = now();
   const { days } = planWindow(PUSH_DOWNLOAD_INPUT, { today: at, lookbackDays });
 
-  // Newest day first: pushes land on today's publication day, so the usual answer takes one query.
+  // Newest day first and one item at most: pushes land on today's publication day, so a waiting
+  // granule is usually found by the first shards' queries (DISCOVERED only: a FAILED granule waits for the daily run).
   let pending = false;
   for (const day of [...days].reverse()) {
     if ((await deps.store.listByStatus(day, "DISCOVERED", { limit: 1 })).length > 0) {
