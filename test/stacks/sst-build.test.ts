@@ -324,7 +324,7 @@ describe("sst deploy's own build", () => {
 
   it("produces bundles that load in a Lambda-like process and export handler", async () => {
     const functions = [...prod.functions, ...dev.functions];
-    expect(functions.length).toBe(12);
+    expect(functions.length).toBe(13);
     for (const fn of functions) {
       expect(existsSync(fn.codeDir), fn.codeDir).toBe(true);
       await expect(importInLambdaLikeProcess(fn), `${fn.logicalId} (${fn.handler})`).resolves.toEqual({
