@@ -1,4 +1,5 @@
-import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import { PUSHED_DOWNLOADS_INTERVAL_MINUTES } from "@hls-s2/core";
+import { RemovalPolicy } from "aws-cdk-lib";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as iam from "aws-cdk-lib/aws-iam";
@@ -13,25 +14,31 @@ import { Storage, useUploadBucket } from "./Storage";
 import { useStageSettings } from "./settings";
 import { BUNDLED_TILE_ALLOW_LIST, METRICS_NAMESPACE, METRICS_SERVICE, Workflow } from "./Workflow";
 
-/** How often pushed granules are downloaded: the issue's "within an hour". */
-export const PUSH_DOWNLOAD_SCHEDULE = "rate(1 hour)";
-/** The execution input of the hourly run: no link fetching, download what is pending. */
-export const PUSH_DOWNLOAD_INPUT = { downloadOnly: true } as const;
+/** The rule that asks whether pushed granules wait: the issue's "within 5 minutes". */
+export const PUSH_DOWNLOAD_SCHEDULE = `rate(${PUSHED_DOWNLOADS_INTERVAL_MINUTES} minutes)`;
 /**
  * The receiver's table calls: recordDiscovered's conditional PutItem (core/push.ts) and the UpdateItem
  * that counts the recorded granule on its (day, platform) counter, which WriteManifest reconciles.
  */
 export const PUSH_TABLE_ACTIONS = ["dynamodb:PutItem", "dynamodb:UpdateItem"] as const;
+/** StartPushedDownloads' table calls: listByStatus's Query of the (day, status) index, nothing else. */
+export const PUSHED_DOWNLOADS_TABLE_ACTIONS = ["dynamodb:Query"] as const;
+/** StartPushedDownloads' state machine calls (core/pushed-downloads.ts): is one running, start one. */
+export const PUSHED_DOWNLOADS_STATE_MACHINE_ACTIONS = [
+  "states:ListExecutions",
+  "states:StartExecution",
+] as const;
 
 /**
  * CDSE push subscriptions: the endpoint CDSE posts new products to (a Lambda function URL, see
- * receive-push.ts for why not an HTTP API), its Basic credentials in Secrets Manager, and an hourly
- * download-only execution of the state machine.
+ * receive-push.ts for why not an HTTP API), its Basic credentials in Secrets Manager, and a rule that
+ * every 5 minutes invokes StartPushedDownloads, which starts a download-only execution when pushed
+ * granules wait and none is running (core/pushed-downloads.ts).
  *
- * Why an hourly run and not one execution per push: a push is one granule, and CDSE publishes ~10,000
+ * Why batched runs and not one execution per push: a push is one granule, and CDSE publishes ~10,000
  * L1C products a day. One execution per push would be ~10,000 parent executions a day, each with its own
  * Distributed Map, so MaxConcurrency (the hub's download quota) would hold per execution only and a burst
- * of pushes would open as many downloads as pushes. The hourly run batches everything pending into one
+ * of pushes would open as many downloads as pushes. A pushed-granules run batches everything pending into one
  * manifest and one Distributed Map, so MaxConcurrency and the tolerated failure share hold across every
  * push, and the push endpoint stays a fast conditional put that never waits for a download.
  */
@@ -45,7 +52,7 @@ export function Push({ stack, app }: StackContext) {
       description: `CDSE push endpoint, or "${PUSH_ENDPOINT_DISABLED}"`,
     });
   // The stack stays in the app when push is off (sst deploy would not delete it, leaving the public
-  // endpoint and the hourly rule in place); it then holds only this parameter, since CloudFormation
+  // endpoint and the 5-minute rule in place); it then holds only this parameter, since CloudFormation
   // cannot deploy an empty stack.
   if (!settings.pushEnabled) {
     endpointParameter(PUSH_ENDPOINT_DISABLED);
@@ -55,6 +62,8 @@ export function Push({ stack, app }: StackContext) {
   const { stateMachine } = use(Workflow);
   const hubUrl = settings.hubUrl ?? use(MockHub).hubUrl;
   const removalPolicy = settings.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+  // Required by core's config in both functions; neither touches the bucket.
+  const uploadBucketName = useUploadBucket(stack, settings).bucketName;
 
   // The pair the subscription is created with (npm run subscriptions -- create reads it from the operator).
   const pushSecret = new secretsmanager.Secret(stack, "PushCredentials", {
@@ -92,8 +101,7 @@ export function Push({ stack, app }: StackContext) {
     environment: {
       STAGE: app.stage,
       TABLE_NAME: storage.table.tableName,
-      // Required by core's config; the receiver never touches the bucket.
-      BUCKET_NAME: useUploadBucket(stack, settings).bucketName,
+      BUCKET_NAME: uploadBucketName,
       WORK_BUCKET_NAME: storage.workBucket.bucketName,
       HUB_KIND: settings.hubKind,
       HUB_URL: hubUrl,
@@ -137,18 +145,62 @@ export function Push({ stack, app }: StackContext) {
     true,
   );
 
-  const rule = new events.Rule(stack, "PushedGranulesRun", {
-    description: "Downloads the granules CDSE pushed since the last run",
-    schedule: events.Schedule.rate(Duration.hours(1)),
-    targets: [
-      new targets.SfnStateMachine(stateMachine, {
-        input: events.RuleTargetInput.fromObject(PUSH_DOWNLOAD_INPUT),
-      }),
+  const starter = new SstFunction(stack, "StartPushedDownloadsFunction", {
+    handler: "packages/functions/src/start-pushed-downloads.handler",
+    runtime: "nodejs22.x",
+    architecture: "arm_64",
+    memorySize: "256 MB",
+    timeout: "30 seconds",
+    // X-Ray off: its PutTraceSegments needs Resource "*".
+    tracing: "disabled",
+    logGroup: new logs.LogGroup(stack, "StartPushedDownloadsLogs", {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy,
+    }),
+    environment: {
+      STAGE: app.stage,
+      TABLE_NAME: storage.table.tableName,
+      BUCKET_NAME: uploadBucketName,
+      WORK_BUCKET_NAME: storage.workBucket.bucketName,
+      HUB_KIND: settings.hubKind,
+      HUB_URL: hubUrl,
+      // The download-only window is LOOKBACK_DAYS before today, and today (core planWindow).
+      LOOKBACK_DAYS: String(settings.lookbackDays),
+      STATE_MACHINE_ARN: stateMachine.stateMachineArn,
+      POWERTOOLS_SERVICE_NAME: METRICS_SERVICE,
+      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+      NODE_OPTIONS: "--enable-source-maps",
+    },
+  });
+  storage.table.grant(starter, ...PUSHED_DOWNLOADS_TABLE_ACTIONS);
+  iam.Grant.addToPrincipal({
+    grantee: starter,
+    actions: [...PUSHED_DOWNLOADS_STATE_MACHINE_ACTIONS],
+    resourceArns: [stateMachine.stateMachineArn],
+  });
+  NagSuppressions.addResourceSuppressions(
+    starter,
+    [
+      {
+        id: "AwsSolutions-IAM5",
+        reason:
+          "Table.grant adds the table's index ARNs (table/index/*): the Query reads the (day, status) index",
+        appliesTo: [{ regex: "/^Resource::<Granules[0-9A-F]+\\.Arn>\\/index\\/\\*$/" }],
+      },
     ],
+    true,
+  );
+
+  // EventBridge invokes the target asynchronously and may deliver twice; the slot's execution name
+  // makes a second delivery start nothing (core/pushed-downloads.ts).
+  const rule = new events.Rule(stack, "PushedGranulesRun", {
+    description: "Starts a download-only run within 5 minutes of a push, when none is running",
+    schedule: events.Schedule.expression(PUSH_DOWNLOAD_SCHEDULE),
+    targets: [new targets.LambdaFunction(starter)],
   });
 
   const endpoint = `${receiver.url ?? ""}events`;
   endpointParameter(endpoint);
   stack.addOutputs({ PushEndpoint: endpoint, PushSecretArn: pushSecret.secretArn });
-  return { enabled: true as const, receiver, endpoint, pushSecret, rule };
+  return { enabled: true as const, receiver, starter, endpoint, pushSecret, rule };
 }

@@ -80,7 +80,7 @@ export interface StageSettings {
   toleratedFailurePercentage: number;
   downloadsEnabled: boolean;
   scheduleEnabled: boolean;
-  /** CDSE push subscriptions: the push endpoint and an hourly download-only run (HUB_KIND cdse only). */
+  /** CDSE push subscriptions: the push endpoint and a download-only run within 5 minutes of a push (HUB_KIND cdse only). */
   pushEnabled: boolean;
   alarmEmail?: string;
   failedGranulesAlarmThreshold: number;

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateMultipartUploadCommand } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { SFNClient } from "@aws-sdk/client-sfn";
 import { GranuleStore } from "@hls-s2/core";
 import { createDocumentClient } from "@hls-s2/functions/lib/clients";
 import {
@@ -49,12 +50,13 @@ import {
 
 const DAY = "2026-03-14";
 const PUSH_CREDENTIALS = { username: "cdse-push", password: "correct horse battery staple" };
-type Principal = WorkflowTaskName | "ReceivePush" | "StateMachine";
+type Principal = WorkflowTaskName | "ReceivePush" | "StartPushedDownloads" | "StateMachine";
 
 let app: SynthesizedApp;
 const calls: RecordedCall[] = [];
 let dataDir: string;
 let pushStatus: number | undefined;
+let pushedRun: { started: boolean } | undefined;
 
 beforeAll(async () => {
   // CDSE with push: the stage that has every role (a CDSE stage always names its zipper host).
@@ -91,6 +93,7 @@ beforeAll(async () => {
   await recordConditionFailurePaths();
   await recordSecretReads();
   pushStatus = await recordPush();
+  pushedRun = await recordPushedDownloads();
 }, 120_000);
 
 afterAll(async () => {
@@ -262,6 +265,65 @@ function pushEvent(): APIGatewayProxyEventV2 {
   } as unknown as APIGatewayProxyEventV2;
 }
 
+/**
+ * StartPushedDownloads as the 5-minute rule invokes it, after a push: its Query of the status index,
+ * its ListExecutions and StartExecution (answered in-process, nothing leaves it) are recorded.
+ */
+async function recordPushedDownloads(): Promise<{ started: boolean }> {
+  const stores = await startEmbeddedStores();
+  try {
+    const store = new GranuleStore(createDocumentClient(stores.dynamo), { tableName: stores.tableName });
+    const now = new Date();
+    const day = now.toISOString().slice(0, 10);
+    const compact = `${day.replace(/-/g, "")}T121212`;
+    await store.recordDiscovered(
+      {
+        granuleId: randomUUID(),
+        name: `S2A_MSIL1C_${compact}_N0511_R108_T32TQM_${compact}.SAFE`,
+        tileId: "32TQM",
+        platform: "S2A",
+        sensingStart: `${day}T00:00:00.000Z`,
+        sensingEnd: `${day}T00:00:00.000Z`,
+        publishedAt: now.toISOString(),
+        sizeBytes: 1024,
+      },
+      day,
+    );
+    recordAwsCalls(stores.dynamo, "dynamodb", (call) => calls.push(call));
+    const sfn = new SFNClient({
+      region: app.region,
+      credentials: { accessKeyId: "test", secretAccessKey: "test" },
+    });
+    recordAwsCalls(sfn, "states", (call) => calls.push(call));
+    sfn.middlewareStack.add(
+      (_next, context) => async () => ({
+        output:
+          context.commandName === "StartExecutionCommand"
+            ? {
+                executionArn: "arn:aws:states:::execution:granules:pushed",
+                startDate: new Date(),
+                $metadata: {},
+              }
+            : { executions: [], $metadata: {} },
+        response: {},
+      }),
+      { step: "initialize", name: "answerStates", priority: "low" },
+    );
+    const runtime = await import("@hls-s2/functions/lib/runtime");
+    const env = functionEnvironment(app, "StartPushedDownloadsFunction");
+    runtime.configureRuntime({
+      env: { ...env, TABLE_NAME: stores.tableName },
+      clients: { dynamo: createDocumentClient(stores.dynamo), sfn },
+    });
+    const { handler } = await import("@hls-s2/functions/start-pushed-downloads");
+    const result = await asPrincipal("StartPushedDownloads", () => handler({ time: now.toISOString() }));
+    runtime.resetRuntime();
+    return result;
+  } finally {
+    await stores.close();
+  }
+}
+
 /** The local run's table and bucket names → the deployed ones the functions get in their environment. */
 function deployedNames(): NameMap {
   const env = functionEnvironment(app, "DownloadFunction");
@@ -386,9 +448,10 @@ function stateMachineRequirements(): DocumentedRequirement[] {
 const FUNCTION_PRINCIPALS: Principal[] = [
   ...(Object.keys(WORKFLOW_TASKS) as WorkflowTaskName[]),
   "ReceivePush",
+  "StartPushedDownloads",
 ];
 
-describe("the EventBridge role of the daily and hourly rules", () => {
+describe("the EventBridge role of the daily rule", () => {
   /**
    * "To relay events to targets, EventBridge needs an IAM role"; "EventBridge targets typically
    * require IAM roles that grant permission to EventBridge to invoke the target" (EventBridge User
@@ -426,11 +489,15 @@ describe("IAM proven offline: every call the deployed roles see", () => {
       "Summarize dynamodb:Query",
       "ReceivePush dynamodb:PutItem",
       "ReceivePush secretsmanager:GetSecretValue",
+      "StartPushedDownloads dynamodb:Query",
+      "StartPushedDownloads states:ListExecutions",
+      "StartPushedDownloads states:StartExecution",
       "StateMachine s3:GetObject",
     ]) {
       expect(seen, expected).toContain(expected);
     }
     expect(pushStatus).toBe(204);
+    expect(pushedRun).toMatchObject({ started: true });
   });
 
   it.each([...FUNCTION_PRINCIPALS, "StateMachine" as const])(

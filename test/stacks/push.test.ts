@@ -3,7 +3,13 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { PUSH_ENDPOINT_DISABLED } from "../../stacks/parameters";
 import { resolveStageSettings } from "../../stacks/settings";
 import { flattenIntrinsics, type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
-import { iamStatements, resourcesOfType } from "./helpers";
+import {
+  functionId,
+  functionRoleActions,
+  functionRoleStatements,
+  iamStatements,
+  resourcesOfType,
+} from "./helpers";
 
 let withPush: SynthesizedApp;
 let withoutPush: SynthesizedApp;
@@ -73,17 +79,50 @@ describe("push subscriptions enabled", () => {
     expect(resourcesOfType(template, "AWS::SecretsManager::Secret")).toHaveLength(1);
   });
 
-  it("starts a download-only execution every hour", () => {
-    const rules = resourcesOfType(withPush.templates.Push, "AWS::Events::Rule");
+  it("invokes StartPushedDownloads every 5 minutes, and no rule starts the state machine directly", () => {
+    const template = withPush.templates.Push!;
+    const rules = resourcesOfType(template, "AWS::Events::Rule");
     expect(rules).toHaveLength(1);
     const properties = rules[0]![1].Properties!;
-    expect(properties.ScheduleExpression).toBe("rate(1 hour)");
-    const [target] = properties.Targets as { Arn: unknown; Input: string }[];
-    expect(JSON.parse(target!.Input)).toEqual({ downloadOnly: true });
-    const arn = flattenIntrinsics(target!.Arn, withPush.templates.Push!, withPush.region, [
-      withPush.templates.Workflow!,
+    expect(properties.ScheduleExpression).toBe("rate(5 minutes)");
+    expect(properties.State).toBe("ENABLED");
+    const [target, ...others] = properties.Targets as { Arn: unknown; Input?: string }[];
+    expect(others).toEqual([]);
+    expect(target!.Arn).toEqual({
+      "Fn::GetAtt": [functionId(template, "StartPushedDownloadsFunction"), "Arn"],
+    });
+  });
+
+  it("gives StartPushedDownloads the state machine's ARN and a config core accepts", () => {
+    const template = withPush.templates.Push!;
+    const [, fn] = resourcesOfType(template, "AWS::Lambda::Function").find(([id]) =>
+      id.startsWith("StartPushedDownloadsFunction"),
+    )!;
+    expect(fn.Properties).toMatchObject({ Runtime: "nodejs22.x", Timeout: 30 });
+    const variables = (fn.Properties!.Environment as { Variables: Record<string, unknown> }).Variables;
+    const others = Object.values(withPush.templates).filter((other) => other !== undefined);
+    const env = flattenIntrinsics(variables, template, withPush.region, others) as Record<string, string>;
+    expect(parseConfig(env)).toMatchObject({ lookbackDays: withPush.settings.lookbackDays });
+    expect(String(env.STATE_MACHINE_ARN)).toMatch(/stateMachine/i);
+  });
+
+  it("lets StartPushedDownloads query the status index and list and start the state machine's executions only", () => {
+    const template = withPush.templates.Push!;
+    expect(functionRoleActions(template, "StartPushedDownloadsFunction")).toEqual([
+      "dynamodb:Query",
+      "states:ListExecutions",
+      "states:StartExecution",
     ]);
-    expect(String(arn)).toMatch(/statemachine/i);
+    const states = functionRoleStatements(template, "StartPushedDownloadsFunction").filter((statement) =>
+      [statement.Action].flat().some((action) => action.startsWith("states:")),
+    );
+    expect(states).toHaveLength(1);
+    const others = Object.values(withPush.templates).filter((other) => other !== undefined);
+    const resources = [states[0]!.Resource]
+      .flat()
+      .map((resource) => String(flattenIntrinsics(resource, template, withPush.region, others)));
+    expect(resources).toHaveLength(1);
+    expect(resources[0]).toMatch(/statemachine/i);
   });
 
   it("lets the function write the table and read its secret, and nothing with Resource *", () => {
@@ -110,11 +149,15 @@ describe("push subscriptions enabled", () => {
 });
 
 describe("push subscriptions disabled", () => {
-  it("keeps the Push stack without a push endpoint or an hourly rule (the default)", () => {
+  it("keeps the Push stack without a push endpoint, a rule or its function (the default)", () => {
     expect(withoutPush.settings.pushEnabled).toBe(false);
     const push = withoutPush.templates.Push;
     expect(resourcesOfType(push, "AWS::Lambda::Url")).toEqual([]);
     expect(resourcesOfType(push, "AWS::Events::Rule")).toEqual([]);
+    const ours = resourcesOfType(push, "AWS::Lambda::Function").filter(([id]) =>
+      /^(ReceivePush|StartPushedDownloads)Function/.test(id),
+    );
+    expect(ours).toEqual([]);
     expect(resourcesOfType(push, "AWS::SecretsManager::Secret")).toEqual([]);
     expect(resourcesOfType(push, "AWS::SSM::Parameter").map(([, p]) => p.Properties?.Value)).toEqual([
       PUSH_ENDPOINT_DISABLED,

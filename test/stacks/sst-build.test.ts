@@ -270,6 +270,7 @@ describe("sst deploy's own build", () => {
       "packages/functions/src/fetch-links.handler",
       "packages/functions/src/generate-queries.handler",
       "packages/functions/src/receive-push.handler",
+      "packages/functions/src/start-pushed-downloads.handler",
       "packages/functions/src/summarize.handler",
       "packages/functions/src/write-manifest.handler",
     ]);
@@ -323,7 +324,7 @@ describe("sst deploy's own build", () => {
 
   it("produces bundles that load in a Lambda-like process and export handler", async () => {
     const functions = [...prod.functions, ...dev.functions];
-    expect(functions.length).toBe(12);
+    expect(functions.length).toBe(13);
     for (const fn of functions) {
       expect(existsSync(fn.codeDir), fn.codeDir).toBe(true);
       await expect(importInLambdaLikeProcess(fn), `${fn.logicalId} (${fn.handler})`).resolves.toEqual({

@@ -13,6 +13,7 @@ export * from "./links";
 export * from "./manifest";
 export * from "./metrics";
 export * from "./push";
+export * from "./pushed-downloads";
 export * from "./queries";
 export * from "./slots";
 export * from "./store";

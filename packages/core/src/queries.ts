@@ -105,7 +105,7 @@ export function planWindow(input: WindowInput, options: PlanWindowOptions = {}):
   let to: string;
   if (input.from === undefined && input.to === undefined) {
     from = formatDay(todayMs - options.lookbackDays * DAY_MS);
-    // A download-only run (the hourly run for pushed granules) also covers today: it fetches no
+    // A download-only run (the run for pushed granules) also covers today: it fetches no
     // links, it downloads what push notifications recorded on today's publication day.
     to = formatDay(input.downloadOnly === true ? todayMs : todayMs - DAY_MS);
   } else {

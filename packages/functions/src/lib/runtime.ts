@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { SFNClient } from "@aws-sdk/client-sfn";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import {
   CdseHub,
@@ -26,7 +27,12 @@ import { metricSink, setStageDimensions } from "./metrics";
  */
 export interface RuntimeOverrides {
   env?: Readonly<Record<string, string | undefined>>;
-  clients?: { dynamo?: DynamoDBDocumentClient; s3?: S3Client; secrets?: SecretsManagerClient };
+  clients?: {
+    dynamo?: DynamoDBDocumentClient;
+    s3?: S3Client;
+    secrets?: SecretsManagerClient;
+    sfn?: SFNClient;
+  };
   credentials?: { hub?: Credentials; download?: Credentials; push?: Credentials };
   hub?: Hub;
 }
@@ -42,6 +48,7 @@ let config: Config | undefined;
 let store: GranuleStore | undefined;
 let slots: SlotPool | undefined;
 let s3: S3Client | undefined;
+let sfn: SFNClient | undefined;
 let hub: Promise<Hub> | undefined;
 let pushCredentials: Promise<Credentials> | undefined;
 let filterRules: Omit<FilterRules, "day"> | undefined;
@@ -59,6 +66,7 @@ export function resetRuntime(): void {
   store = undefined;
   slots = undefined;
   s3 = undefined;
+  sfn = undefined;
   hub = undefined;
   pushCredentials = undefined;
   filterRules = undefined;
@@ -100,6 +108,25 @@ export function getS3(): S3Client {
   const region = getConfig().bucketRegion;
   s3 ??= overrides.clients?.s3 ?? createS3Client(region === undefined ? {} : { region });
   return s3;
+}
+
+/** The Step Functions client of the function that starts pushed-granules runs. */
+export function getSfn(): SFNClient {
+  sfn ??= overrides.clients?.sfn ?? new SFNClient({});
+  return sfn;
+}
+
+/**
+ * The state machine a pushed-granules run is started on, from STATE_MACHINE_ARN (not a core config
+ * key: only that function has it).
+ * @throws ConfigError when the variable is missing.
+ */
+export function getStateMachineArn(): string {
+  const arn = (overrides.env ?? process.env)["STATE_MACHINE_ARN"]?.trim() || undefined;
+  if (arn === undefined) {
+    throw new ConfigError([{ key: "STATE_MACHINE_ARN", message: "is required to start executions" }]);
+  }
+  return arn;
 }
 
 /** The hub of the configured kind, with credentials from Secrets Manager. @throws ConfigError */

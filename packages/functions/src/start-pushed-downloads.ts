@@ -1,0 +1,22 @@
+import { startPushedDownloads } from "@hls-s2/core";
+import * as v from "valibot";
+import { parseInput } from "./lib/input";
+import { logger } from "./lib/logger";
+import { getConfig, getSfn, getStateMachineArn, getStore } from "./lib/runtime";
+
+// EventBridge's scheduled event; `time` is the scheduled time, so a redelivered event names the same slot.
+const INPUT = v.looseObject({
+  time: v.optional(v.pipe(v.string(), v.isoTimestamp("must be an ISO timestamp"))),
+});
+
+/** StartPushedDownloads: every 5 minutes, a download-only run when pushed granules wait and none runs. */
+export async function handler(event: unknown) {
+  const { time } = parseInput(INPUT, event ?? {});
+  const at = time === undefined ? new Date() : new Date(time);
+  const result = await startPushedDownloads(
+    { store: getStore(), sfn: getSfn(), stateMachineArn: getStateMachineArn() },
+    { now: () => at, lookbackDays: getConfig().lookbackDays },
+  );
+  logger.info(result.started ? "started pushed-granules run" : "no pushed-granules run", { ...result });
+  return result;
+}
