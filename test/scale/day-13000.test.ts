@@ -39,7 +39,7 @@ describe("a 13,000-granule CDSE day in local mode", () => {
       ...params,
       // Every catalogue product counts here; the HLS tile filter is test/e2e/hls-tiles.test.ts's.
       allTiles: true,
-      concurrency: 50,
+      concurrency: 15,
       retryDelayMs: 10,
       onMockHub: (hub) => {
         mock = hub;
