@@ -1,7 +1,7 @@
 import type { Server } from "node:http";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
-import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { granuleTableDefinition } from "../../src/table";
 
@@ -48,4 +48,12 @@ export async function startLocalDynamo(): Promise<LocalDynamo> {
 /** Creates the granule table as the stack does: pk, plus the sparse (day, status) index projecting everything. */
 export async function createGranuleTable(client: DynamoDBClient, tableName: string): Promise<void> {
   await client.send(new CreateTableCommand(granuleTableDefinition(tableName)));
+  // dynalite turns a table ACTIVE on a timer even with createTableMs 0; a request to a CREATING table
+  // answers ResourceNotFoundException, so wait for ACTIVE (CI saw that race once under load).
+  for (let tries = 0; tries < 500; tries++) {
+    const described = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    if (described.Table?.TableStatus === "ACTIVE") return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`table ${tableName} did not become ACTIVE`);
 }
