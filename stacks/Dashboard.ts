@@ -9,7 +9,7 @@ import type { StageSettings } from "./settings";
 type MetricStage = Pick<StageSettings, "stage" | "hubKind">;
 
 /**
- * One of the code's metrics (core/src/metrics.ts) as this stage emits it. A CloudWatch metric is
+ * One of the code's metrics (core/src/domain/metrics.ts) as this stage emits it. A CloudWatch metric is
  * identified by its namespace, name and every dimension, so the dimensions must be exactly the
  * ones the functions put on it (lib/metrics.ts): Powertools' service, the stage and the hub kind.
  */
@@ -79,7 +79,7 @@ export function buildDashboard(scope: Construct, props: DashboardProps): cloudwa
   });
   dashboard.addWidgets(
     new cloudwatch.TextWidget({
-      markdown: `# HLS S2 downloader — ${settings.stage} (${settings.hubKind})\nMetric names: packages/core/src/metrics.ts. Latency alarm: p95 over ${settings.latencyAlarmHours} h.`,
+      markdown: `# HLS S2 downloader — ${settings.stage} (${settings.hubKind})\nMetric names: packages/core/src/domain/metrics.ts. Latency alarm: p95 over ${settings.latencyAlarmHours} h.`,
       width: 24,
       height: 2,
     }),

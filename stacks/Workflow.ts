@@ -42,7 +42,7 @@ export const WORKFLOW_TASKS = {
 
 export type WorkflowTaskName = keyof typeof WORKFLOW_TASKS;
 
-/** CloudWatch namespace and Powertools service of the metrics (core/src/metrics.ts) the alarms watch. */
+/** CloudWatch namespace and Powertools service of the metrics (core/src/domain/metrics.ts) the alarms watch. */
 export { METRICS_NAMESPACE, METRICS_SERVICE } from "@hls-s2/core";
 
 /** The tile allow-list's name inside the fetch function's bundle (relative to its task root). */

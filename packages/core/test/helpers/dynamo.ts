@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { granuleTableDefinition } from "../../src/table";
+import { granuleTableDefinition } from "../../src/adapters/store/table";
 
 // dynalite ships no type declarations; loading it through require keeps its typing local to this file.
 const dynalite = createRequire(import.meta.url)("dynalite") as (options: {

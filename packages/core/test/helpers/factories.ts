@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { DiscoveredGranule } from "../../src/granule";
+import type { DiscoveredGranule } from "../../src/domain/granule";
 
 let sequence = 0;
 

@@ -15,7 +15,7 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
-import type { DownloadStream, Hub } from "../../src/hub/hub";
+import type { DownloadStream, Hub } from "../../src/adapters/hub/hub";
 
 /** The part of s3rver's API the tests use (the package ships no types). */
 interface S3rverServer {

@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
-import type { DiscoveredGranule, GranuleRecord } from "../../src/granule";
-import type { Hub, RejectedEntry, SearchPage, SearchQuery } from "../../src/hub/hub";
+import type { Hub, RejectedEntry, SearchPage, SearchQuery } from "../../src/adapters/hub/hub";
+import type { DiscoveredGranule, GranuleRecord } from "../../src/domain/granule";
 import { aDiscoveredGranule } from "./factories";
 
 /** A granule item as the table holds it. */

@@ -8,7 +8,7 @@ import {
   type MetricSink,
 } from "@hls-s2/core";
 
-/** CloudWatch metrics as EMF log lines; the alarms and the dashboard read this namespace (core/src/metrics.ts). */
+/** CloudWatch metrics as EMF log lines; the alarms and the dashboard read this namespace (core/src/domain/metrics.ts). */
 export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE });
 
 // The last values set: a runtime reset (local runs, tests) re-parses the same config, and Powertools

@@ -1,0 +1,419 @@
+import * as v from "valibot";
+import {
+  ChecksumNotPublishedError,
+  GranuleGoneError,
+  InvalidHubDataError,
+  InvalidInputError,
+} from "../../domain/errors";
+import {
+  assertSafeProductName,
+  evaluateGranule,
+  type FilterReason,
+  isValidDay,
+  normalizeMd5,
+  normalizeTileId,
+  parseProductName,
+} from "../../domain/filters";
+import { type DiscoveredGranule, isPlatform, type Platform } from "../../domain/granule";
+import { type Authorizer, basicAuth, type Credentials, getJson, type HttpTuning, openStream } from "./http";
+import type { DownloadStream, Hub, HubCallOptions, RejectedEntry, SearchPage, SearchQuery } from "./hub";
+import { hubTimestampToIso } from "./timestamp";
+
+export interface DhusHubOptions {
+  /** Search (and download) host, e.g. https://scihub.copernicus.eu — the `/dhus/...` paths are appended. */
+  url: string;
+  credentials: Credentials;
+  /** IntHub2: another host, with its own account, used for downloads only. */
+  download?: { url: string; credentials: Credentials };
+  /** Rows per search page; DHuS caps `rows` at 100. Default 100. */
+  pageSize?: number;
+  filterRules: { tiles?: ReadonlySet<string>; maxAcquisitionAgeDays: number };
+  /** Hosts a download redirect may carry the credentials to (besides the request's own origin). */
+  trustedRedirectHosts?: readonly string[];
+  http?: HttpTuning;
+}
+
+/** The DHuS OpenSearch/OData API family: SciHub, IntHub2 and their mirrors. */
+export class DhusHub implements Hub {
+  readonly kind = "dhus" as const;
+  readonly #searchBase: string;
+  readonly #downloadBase: string;
+  readonly #searchAuth: Authorizer;
+  readonly #downloadAuth: Authorizer;
+  readonly #pageSize: number;
+  readonly #filterRules: DhusHubOptions["filterRules"];
+  readonly #trustedRedirectHosts: readonly string[];
+  readonly #http: HttpTuning;
+
+  /** @throws InvalidInputError naming the bad option. */
+  constructor(input: DhusHubOptions) {
+    const options = { ...input };
+    options.pageSize ??= 100;
+    options.trustedRedirectHosts ??= [];
+    options.http ??= {};
+    if (!Number.isInteger(options.pageSize) || options.pageSize < 1 || options.pageSize > 100) {
+      throw new InvalidInputError(`pageSize must be an integer from 1 to 100, got ${options.pageSize}`, {
+        field: "pageSize",
+      });
+    }
+    this.#searchBase = baseUrl(options.url, "url");
+    this.#downloadBase =
+      options.download === undefined ? this.#searchBase : baseUrl(options.download.url, "download.url");
+    this.#searchAuth = basicAuth(options.credentials);
+    this.#downloadAuth = basicAuth(options.download?.credentials ?? options.credentials);
+    this.#pageSize = options.pageSize;
+    this.#filterRules = options.filterRules;
+    this.#trustedRedirectHosts = options.trustedRedirectHosts;
+    this.#http = options.http;
+  }
+
+  /**
+   * DHuS prints sizes with two decimals in binary units ("660.95 MB"), so the byte count it gives is
+   * within half a hundredth of that unit; one hundredth leaves room for how the hub rounds.
+   */
+  sizeToleranceBytes(sizeBytes: number): number {
+    let unit = 1;
+    while (unit * 1024 <= sizeBytes && unit < 1024 ** 4) unit *= 1024;
+    return unit === 1 ? 0 : Math.ceil(unit / 100);
+  }
+
+  /**
+   * Lists one page of the day's Level-1C products of one platform, validated and filtered.
+   * @throws HubThrottledError, HubUnavailableError, HubAuthError, InvalidHubDataError (malformed page),
+   *   InvalidInputError (bad query or offset)
+   */
+  async listSearchPage(
+    query: SearchQuery,
+    offset: number,
+    options: HubCallOptions = {},
+  ): Promise<SearchPage> {
+    const url = this.#searchUrl(query, offset);
+    const body = await getJson(url, { ...this.#http, authorize: this.#searchAuth, signal: options.signal });
+    const parsed = v.safeParse(SearchEnvelope, body);
+    if (!parsed.success) {
+      throw new InvalidHubDataError(
+        `DHuS search page at offset ${offset}: ${describeIssues(parsed.issues)}`,
+        {
+          url,
+        },
+      );
+    }
+    const feed = parsed.output.feed;
+    const totalResults = Number(feed["opensearch:totalResults"]);
+    const startIndex = feed["opensearch:startIndex"];
+    if (startIndex !== undefined && Number(startIndex) !== offset) {
+      // A hub that ignores `start` answers the first page forever: the query would never end.
+      throw new InvalidHubDataError(
+        `DHuS search page asked from ${offset} answered opensearch:startIndex ${startIndex}`,
+        { url },
+      );
+    }
+    // DHuS sends no `entry` for an empty page and a bare object, not an array, for a single result.
+    const entries = feed.entry === undefined ? [] : Array.isArray(feed.entry) ? feed.entry : [feed.entry];
+    const granules: DiscoveredGranule[] = [];
+    const rejected: RejectedEntry[] = [];
+    entries.forEach((entry, index) => {
+      const verdict = this.#readEntry(entry, query);
+      if ("granule" in verdict) granules.push(verdict.granule);
+      else rejected.push(rejectedEntry(entry, offset + index, verdict.reason, verdict.filter));
+    });
+    const reached = offset + entries.length;
+    // An empty page ends the search even if the total says more: paging on would loop forever.
+    const nextOffset = entries.length > 0 && reached < totalResults ? reached : undefined;
+    const entryIds = entries.map((entry) => {
+      const id = typeof entry === "object" && entry !== null ? (entry as { id?: unknown }).id : undefined;
+      return typeof id === "string" ? id : "";
+    });
+    return { totalResults, entriesOnPage: entries.length, granules, rejected, nextOffset, entryIds };
+  }
+
+  /**
+   * The hub's MD5 of a product, lowercase hex.
+   * @throws ChecksumNotPublishedError, GranuleGoneError, InvalidHubDataError, InvalidInputError (bad id),
+   *   HubThrottledError, HubUnavailableError, HubAuthError
+   */
+  async getChecksum(granuleId: string, options: HubCallOptions = {}): Promise<string> {
+    const url = `${this.#searchBase}/dhus/odata/v1/Products('${checkGranuleId(granuleId)}')/?$format=json&$select=Checksum`;
+    const body = await getJson(url, {
+      ...this.#http,
+      authorize: this.#searchAuth,
+      signal: options.signal,
+      goneError: (status) => new GranuleGoneError(granuleId, status),
+    });
+    const parsed = v.safeParse(ChecksumAnswer, body);
+    if (!parsed.success) {
+      throw new InvalidHubDataError(`checksum of granule ${granuleId}: ${describeIssues(parsed.issues)}`, {
+        granuleId,
+      });
+    }
+    const checksum = parsed.output.d.Checksum;
+    const value = checksum?.Value;
+    if (typeof value !== "string" || value.trim() === "") throw new ChecksumNotPublishedError(granuleId);
+    if (typeof checksum?.Algorithm === "string" && checksum.Algorithm.toUpperCase() !== "MD5") {
+      throw new InvalidHubDataError(`checksum of granule ${granuleId} is ${checksum.Algorithm}, not MD5`, {
+        granuleId,
+      });
+    }
+    return normalizeMd5(value, { granuleId });
+  }
+
+  /**
+   * Opens the product's body from `offset` on, from the download host (IntHub2 when configured).
+   * @throws GranuleGoneError, HubThrottledError, HubUnavailableError, HubAuthError, InvalidHubDataError,
+   *   InvalidInputError (bad id or offset)
+   */
+  async openDownload(
+    granuleId: string,
+    options: HubCallOptions & { offset?: number } = {},
+  ): Promise<DownloadStream> {
+    const url = `${this.#downloadBase}/dhus/odata/v1/Products('${checkGranuleId(granuleId)}')/$value`;
+    const opened = await openStream(url, {
+      ...this.#http,
+      authorize: this.#downloadAuth,
+      signal: options.signal,
+      offset: options.offset,
+      trustedRedirectHosts: this.#trustedRedirectHosts,
+      goneError: (status) => new GranuleGoneError(granuleId, status),
+    });
+    return {
+      body: opened.body,
+      offset: opened.offset,
+      contentLength: opened.contentLength,
+      ...(opened.totalLength !== undefined && { totalLength: opened.totalLength }),
+    };
+  }
+
+  #searchUrl(query: SearchQuery, offset: number): string {
+    if (!isValidDay(query.day)) {
+      throw new InvalidInputError(`query.day must be YYYY-MM-DD, got ${query.day}`, { field: "day" });
+    }
+    if (!isPlatform(query.platform)) {
+      throw new InvalidInputError(
+        `query.platform must be a Sentinel-2 platform (S2[A-Z]), got ${query.platform}`,
+        {
+          field: "platform",
+        },
+      );
+    }
+    if (!Number.isSafeInteger(offset) || offset < 0) {
+      throw new InvalidInputError(`offset must be a non-negative integer, got ${offset}`, {
+        field: "offset",
+      });
+    }
+    const from = windowBound(query.from, `${query.day}T00:00:00.000Z`, "from");
+    const to = windowBound(query.to, `${query.day}T23:59:59.999Z`, "to");
+    const q = [
+      "(platformname:Sentinel-2)",
+      "(processinglevel:Level-1C)",
+      `(ingestiondate:[${from} TO ${to}])`,
+      `(platformserialidentifier:${platformName(query.platform)})`,
+    ].join(" AND ");
+    const params: [string, string][] = [
+      ["q", q],
+      ["rows", String(this.#pageSize)],
+      ["start", String(offset)],
+      ["orderby", "ingestiondate desc"],
+      ["format", "json"],
+    ];
+    // encodeURIComponent (%20, not URLSearchParams' "+"), which every server decodes the same way.
+    const search = params.map(([name, value]) => `${name}=${encodeURIComponent(value)}`).join("&");
+    return `${this.#searchBase}/dhus/search?${search}`;
+  }
+
+  #readEntry(
+    entry: unknown,
+    query: SearchQuery,
+  ): { granule: DiscoveredGranule } | { reason: string; filter?: FilterReason } {
+    const parsed = v.safeParse(SearchEntry, entry);
+    if (!parsed.success) return { reason: `invalid entry: ${describeIssues(parsed.issues)}` };
+    const { id, title } = parsed.output;
+    const fields = new Map<string, string>();
+    for (const group of [parsed.output.str, parsed.output.date, parsed.output.int, parsed.output.double]) {
+      for (const field of group === undefined ? [] : Array.isArray(group) ? group : [group]) {
+        fields.set(field.name, String(field.content));
+      }
+    }
+    const missing = REQUIRED_FIELDS.filter((name) => !fields.has(name));
+    if (missing.length > 0) return { reason: `missing field(s) ${missing.join(", ")}` };
+    const field = (name: string) => fields.get(name) ?? "";
+
+    let name: string;
+    try {
+      name = assertSafeProductName(title, { granuleId: id });
+    } catch (error) {
+      return { reason: error instanceof Error ? error.message : String(error), filter: "unsafeName" };
+    }
+    if (field("filename") !== `${name}.SAFE`) {
+      return { reason: `filename ${JSON.stringify(field("filename"))} does not match title ${name}` };
+    }
+    if (field("producttype") !== "S2MSI1C")
+      return { reason: `product type ${field("producttype")} is not S2MSI1C`, filter: "level" };
+    const parts = parseProductName(name);
+    const platform = platformOf(field("platformserialidentifier"));
+    if (platform === undefined || platform !== parts?.mission) {
+      return { reason: `platform ${field("platformserialidentifier")} does not match product ${name}` };
+    }
+    if (platform !== query.platform)
+      return { reason: `platform ${platform} was not asked for (${query.platform})`, filter: "platform" };
+    // Older entries lack `tileid`; the product name carries the tile too, and the two must agree.
+    const tileId = normalizeTileId(fields.get("tileid") ?? parts.tileId);
+    if (tileId === undefined || tileId !== parts.tileId) {
+      return { reason: `tile ${fields.get("tileid")} does not match product ${name}` };
+    }
+    const sizeBytes = parseSize(field("size"));
+    if (sizeBytes === undefined) return { reason: `size ${JSON.stringify(field("size"))} is not readable` };
+    const times: string[] = [];
+    for (const key of ["beginposition", "endposition", "ingestiondate"] as const) {
+      const time = hubTimestampToIso(field(key));
+      if (time === undefined)
+        return { reason: `${key} ${JSON.stringify(field(key).slice(0, 40))} is not an RFC 3339 timestamp` };
+      times.push(time);
+    }
+    const [sensingStart = "", sensingEnd = "", publishedAt = ""] = times;
+    const granule: DiscoveredGranule = {
+      granuleId: id,
+      name,
+      tileId,
+      platform,
+      sensingStart,
+      sensingEnd,
+      publishedAt,
+      sizeBytes,
+    };
+    const verdict = evaluateGranule(granule, { ...this.#filterRules, day: query.day });
+    return verdict.accepted ? { granule } : { reason: verdict.reason, filter: verdict.filter };
+  }
+}
+
+// Product ids are DHuS UUIDs; anything that could break out of `Products('…')` or the path is refused.
+const GRANULE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/;
+
+const REQUIRED_FIELDS = [
+  "filename",
+  "size",
+  "producttype",
+  "platformserialidentifier",
+  "beginposition",
+  "endposition",
+  "ingestiondate",
+] as const;
+
+const SIZE_UNITS: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
+
+const TypedField = v.object({ name: v.string(), content: v.union([v.string(), v.number()]) });
+// A typed group is an array, or a lone object when it has one member (real answers send `double` so).
+const TypedGroup = v.optional(v.union([v.array(TypedField), TypedField]));
+
+const SearchEntry = v.object({
+  id: v.pipe(v.string(), v.regex(GRANULE_ID_PATTERN, "id is not a product UUID")),
+  title: v.string(),
+  summary: v.optional(v.string()),
+  ondemand: v.optional(v.string()),
+  link: v.optional(v.unknown()),
+  str: TypedGroup,
+  date: TypedGroup,
+  int: TypedGroup,
+  double: TypedGroup,
+});
+
+const SearchEnvelope = v.object({
+  feed: v.object({
+    "opensearch:totalResults": v.pipe(v.string(), v.regex(/^\d+$/, "totalResults is not a count")),
+    // DHuS echoes the page's `start` (0-based) here.
+    "opensearch:startIndex": v.optional(v.pipe(v.string(), v.regex(/^\d+$/, "startIndex is not an index"))),
+    // Entries are validated one by one, so one malformed entry is rejected without losing the page.
+    entry: v.optional(v.union([v.array(v.unknown()), v.looseObject({})])),
+  }),
+});
+
+const ChecksumAnswer = v.object({
+  d: v.object({
+    Checksum: v.nullish(
+      v.object({
+        // OData v2 writes a withheld complex value as its fields set to null.
+        Algorithm: v.nullish(v.string()),
+        Value: v.nullish(v.string()),
+      }),
+    ),
+  }),
+});
+
+function baseUrl(url: string, field: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (error) {
+    throw new InvalidInputError(`${field} is not a URL`, { field, cause: error });
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw new InvalidInputError(`${field} must be http(s), got ${parsed.protocol}`, { field });
+  }
+  if (parsed.username !== "" || parsed.password !== "") {
+    // Credentials come from the secret; one in a URL would end up in logs.
+    throw new InvalidInputError(`${field} must not carry credentials`, { field });
+  }
+  return `${parsed.origin}${parsed.pathname.replace(/\/+$/, "")}`;
+}
+
+function checkGranuleId(granuleId: string): string {
+  if (!GRANULE_ID_PATTERN.test(granuleId)) {
+    throw new InvalidInputError(
+      `granule id ${JSON.stringify(granuleId.slice(0, 80))} is not a DHuS product id`,
+      {
+        field: "granuleId",
+      },
+    );
+  }
+  return granuleId;
+}
+
+function windowBound(value: string | undefined, fallback: string, field: string): string {
+  if (value === undefined) return fallback;
+  const time = Date.parse(value);
+  if (Number.isNaN(time))
+    throw new InvalidInputError(`query.${field} is not a timestamp: ${value}`, { field });
+  return new Date(time).toISOString();
+}
+
+function platformName(platform: Platform): string {
+  return `Sentinel-2${platform.slice(2)}`;
+}
+
+function platformOf(serialIdentifier: string): Platform | undefined {
+  const match = /^Sentinel-2([A-Z])$/.exec(serialIdentifier.trim());
+  const platform = match === null ? undefined : `S2${match[1]}`;
+  return isPlatform(platform) ? platform : undefined;
+}
+
+/** DHuS writes sizes for humans ("660.95 MB"); binary units, so the byte count is approximate. */
+function parseSize(value: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)\s*([KMGT]?B)$/i.exec(value.trim());
+  const unit = match?.[2] === undefined ? undefined : SIZE_UNITS[match[2].toUpperCase()];
+  if (match?.[1] === undefined || unit === undefined) return undefined;
+  const bytes = Math.round(Number(match[1]) * unit);
+  // Beyond S3's largest object the product could never be stored (and the number would not survive DynamoDB).
+  return bytes > MAX_PRODUCT_BYTES ? undefined : bytes;
+}
+
+/** S3's largest object, 5 TiB; a Sentinel-2 L1C product is about 1 GB. */
+const MAX_PRODUCT_BYTES = 5 * 1024 ** 4;
+
+function rejectedEntry(
+  entry: unknown,
+  position: number,
+  reason: string,
+  filter: FilterReason = "invalid",
+): RejectedEntry {
+  const record = typeof entry === "object" && entry !== null ? (entry as Record<string, unknown>) : {};
+  const id = typeof record["id"] === "string" ? record["id"] : `entry #${position}`;
+  return typeof record["title"] === "string"
+    ? { id, name: record["title"], reason, filter }
+    : { id, reason, filter };
+}
+
+function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
+  return issues
+    .slice(0, 3)
+    .map((issue) => `${v.getDotPath(issue) ?? "body"}: ${issue.message}`)
+    .join("; ");
+}

@@ -1,0 +1,512 @@
+import type { IncomingHttpHeaders } from "node:http";
+import type { Readable } from "node:stream";
+import got, { type BeforeRedirectHook, type Request, RequestError } from "got";
+import pRetry, { AbortError } from "p-retry";
+import {
+  DownloaderError,
+  HubAnswerTooLargeError,
+  HubAuthError,
+  HubThrottledError,
+  HubUnavailableError,
+  InvalidHubDataError,
+  InvalidInputError,
+  isRetryable,
+} from "../../domain/errors";
+import { hubResponseMetric, hubStatusClass, type MetricSink } from "../../domain/metrics";
+
+/** A hub account: DHuS Basic auth, CDSE Keycloak password grant. */
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+/**
+ * Supplies the auth headers of one request. Called once per attempt, so a bearer-token provider
+ * (CDSE) can hand out a refreshed token on a retry; Basic auth just returns a constant.
+ */
+export type Authorizer = () => Promise<Record<string, string>> | Record<string, string>;
+
+/** Retry and timeout tuning of hub requests; tests make the delays small. */
+export interface HttpTuning {
+  /** Retries after the first attempt for retryable failures (429, 5xx, timeouts, resets). Default 4. */
+  retries?: number;
+  /** First backoff delay, doubled per retry, with jitter. Default 1000. */
+  minTimeoutMs?: number;
+  /** Longest backoff delay. Default 30000. */
+  maxTimeoutMs?: number;
+  /**
+   * Longest Retry-After we wait out in-process. A longer one is not slept through (a Lambda would
+   * burn its time budget): the HubThrottledError surfaces so the state machine retries later. Default 120.
+   */
+  maxRetryAfterSeconds?: number;
+  /** getJson: whole request; openStream: until the response headers. Default 60000. */
+  timeoutMs?: number;
+  /** openStream: longest silence of the socket while the body flows. Default 60000. */
+  idleTimeoutMs?: number;
+  /**
+   * getJson: largest JSON answer read, in bytes (after decompression). A body beyond it is cut
+   * where it crosses the cap and refused with HubAnswerTooLargeError. Default 8 MiB (HUB_MAX_JSON_BYTES).
+   */
+  maxJsonBytes?: number;
+  /**
+   * Counts every hub answer by status class and every failed attempt by error name (retried ones
+   * included: a rising 429 rate shows before any granule fails). Default: nothing counted.
+   */
+  metrics?: MetricSink;
+}
+
+export interface HttpRequestOptions extends HttpTuning {
+  authorize?: Authorizer;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  /** Hosts (besides the request's own origin) a redirect may carry the auth headers to. */
+  trustedRedirectHosts?: readonly string[];
+  /** The typed error for 404/410 (e.g. GranuleGoneError); default InvalidHubDataError (a wrong URL). */
+  goneError?: (status: number) => Error;
+}
+
+export interface OpenStreamOptions extends HttpRequestOptions {
+  /** Byte offset to resume from with `Range: bytes=N-`; default 0. */
+  offset?: number;
+}
+
+export interface OpenedStream {
+  body: Readable;
+  status: number;
+  /**
+   * Where the body starts: the Content-Range start of a 206 (normally the requested `offset`; a lying
+   * hub may start elsewhere), 0 when it ignored Range (200).
+   */
+  offset: number;
+  contentLength?: number;
+  /** The complete length a 206's Content-Range names, when it names one. */
+  totalLength?: number;
+}
+
+/**
+ * Default cap on a hub's JSON answer: a 1,000-entry CDSE page with attributes is ~2.5 MB, so 8 MiB
+ * leaves room while keeping a hostile endless body far inside FetchPage's 512 MB.
+ */
+export const DEFAULT_MAX_JSON_BYTES = 8 * 1024 * 1024;
+
+const DEFAULTS = {
+  retries: 4,
+  minTimeoutMs: 1000,
+  maxTimeoutMs: 30_000,
+  maxRetryAfterSeconds: 120,
+  timeoutMs: 60_000,
+  idleTimeoutMs: 60_000,
+  maxJsonBytes: DEFAULT_MAX_JSON_BYTES,
+} as const;
+
+/** Basic auth headers for a hub account. */
+export function basicAuth(credentials: Credentials): Authorizer {
+  const token = Buffer.from(`${credentials.username}:${credentials.password}`, "utf8").toString("base64");
+  const headers = { authorization: `Basic ${token}` };
+  return () => headers;
+}
+
+/**
+ * Seconds to wait from a `Retry-After` header (delta-seconds or HTTP-date), or undefined when absent or unreadable.
+ */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, Math.ceil((date - now) / 1000));
+}
+
+/** The URL without userinfo, safe to put in a message or a log line. */
+export function redactUrl(url: string | URL): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = "";
+    parsed.password = "";
+    return parsed.toString();
+  } catch {
+    return "<unparseable url>";
+  }
+}
+
+/**
+ * GETs a JSON document from a hub, retrying throttling and transient failures, and returns the parsed body.
+ * The body is read as a stream and never beyond `maxJsonBytes`.
+ * @throws HubThrottledError, HubUnavailableError (retries exhausted, including a body that is not JSON),
+ *   HubAnswerTooLargeError (a body over the cap, retries exhausted),
+ *   HubAuthError, InvalidHubDataError (unexpected status), `goneError(status)` on 404/410, InvalidInputError (bad option);
+ *   the signal's reason when aborted.
+ */
+export async function getJson(url: string, options: HttpRequestOptions = {}): Promise<unknown> {
+  const settings = checkOptions(url, options);
+  return withRetries(settings, async () => {
+    const auth = await resolveAuth(options.authorize);
+    const where = redactUrl(url);
+    const request = got.stream(url, {
+      headers: { accept: "application/json", ...options.headers, ...auth },
+      signal: options.signal,
+      timeout: { request: settings.timeoutMs },
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+      hooks: { beforeRedirect: [carryAuthOnTrustedRedirect(url, auth, options.trustedRedirectHosts)] },
+    });
+    let response: { statusCode: number; headers: IncomingHttpHeaders };
+    let text: string;
+    try {
+      response = await waitForResponse(request);
+      countResponse(settings.metrics, response.statusCode);
+      if (response.statusCode !== 200) {
+        request.destroy();
+        throw statusError(response.statusCode, response.headers, where, options.goneError);
+      }
+      text = await readCapped(request, response.headers, where, settings.maxJsonBytes);
+    } catch (error) {
+      request.destroy();
+      if (error instanceof DownloaderError) throw error;
+      throw requestFailure(error, where, options.signal, auth);
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (error) {
+      // A 200 whose body does not parse is a page cut short or an HTML maintenance page: transient
+      // in practice, so it is retried like a 5xx. JSON of the wrong shape stays InvalidHubDataError
+      // (terminal: contract drift). Name what came back, never its content.
+      throw new HubUnavailableError(
+        `GET ${where} answered a body that is not JSON (${response.headers["content-type"] ?? "no content-type"}, ${text.length} characters)`,
+        { url: where, status: response.statusCode, cause: sanitizedCause(error, auth) },
+      );
+    }
+  });
+}
+
+/**
+ * Reads a response body as UTF-8 text, refusing it once it passes `maxBytes`: up front when its
+ * Content-Length says so (and it is not compressed), else as soon as the bytes read cross the cap,
+ * so an endless body costs the cap in memory and never more.
+ * @throws HubAnswerTooLargeError; the stream's own error otherwise.
+ */
+export async function readCapped(
+  body: Readable,
+  headers: IncomingHttpHeaders,
+  where: string,
+  maxBytes: number,
+): Promise<string> {
+  const declared = parseContentLength(headers["content-length"]);
+  const encoded = headers["content-encoding"] !== undefined && headers["content-encoding"] !== "identity";
+  const tooLarge = (what: string) =>
+    new HubAnswerTooLargeError(`GET ${where} answered ${what}, over the cap of ${maxBytes} bytes`, {
+      url: where,
+      maxBytes,
+    });
+  if (!encoded && declared !== undefined && declared > maxBytes) {
+    body.destroy();
+    throw tooLarge(`a body of ${declared} bytes (Content-Length)`);
+  }
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of body) {
+    const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+    length += bytes.length;
+    if (length > maxBytes) {
+      body.destroy();
+      throw tooLarge(`more than ${maxBytes} bytes`);
+    }
+    chunks.push(bytes);
+  }
+  return Buffer.concat(chunks, length).toString("utf8");
+}
+
+/**
+ * Opens a hub body as a stream (from `offset` on, by Range), once the response status says it is a product.
+ * Opening is retried like getJson; a body that breaks later is the caller's to resume.
+ * @throws HubThrottledError, HubUnavailableError, HubAuthError, InvalidHubDataError, `goneError(status)`
+ *   on 404/410, InvalidInputError (bad option); the signal's reason when aborted.
+ */
+export async function openStream(url: string, options: OpenStreamOptions = {}): Promise<OpenedStream> {
+  const settings = checkOptions(url, options);
+  const offset = options.offset ?? 0;
+  if (!Number.isSafeInteger(offset) || offset < 0) {
+    throw new InvalidInputError(`offset must be a non-negative integer, got ${offset}`, { field: "offset" });
+  }
+  return withRetries(settings, async () => {
+    const auth = await resolveAuth(options.authorize);
+    const where = redactUrl(url);
+    const request = got.stream(url, {
+      // identity: the bytes we hash must be the product's bytes, and Range offsets count those bytes.
+      headers: {
+        ...options.headers,
+        ...auth,
+        "accept-encoding": "identity",
+        ...(offset > 0 ? { range: `bytes=${offset}-` } : {}),
+      },
+      decompress: false,
+      signal: options.signal,
+      // No whole-request timeout: a product takes minutes; the socket idle timeout catches a stalled body.
+      timeout: { response: settings.timeoutMs, socket: settings.idleTimeoutMs },
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+      hooks: { beforeRedirect: [carryAuthOnTrustedRedirect(url, auth, options.trustedRedirectHosts)] },
+    });
+    let response: { statusCode: number; headers: IncomingHttpHeaders };
+    try {
+      response = await waitForResponse(request);
+    } catch (error) {
+      request.destroy();
+      throw requestFailure(error, where, options.signal, auth);
+    }
+    countResponse(settings.metrics, response.statusCode);
+    const status = response.statusCode;
+    if (status !== 200 && status !== 206) {
+      request.destroy();
+      // 202: DHuS is restoring an offline product from its long-term archive; it will be there later.
+      if (status === 202) {
+        throw new HubUnavailableError(`GET ${where} answered 202: product is being restored, retry later`, {
+          status,
+          url: where,
+        });
+      }
+      throw statusError(status, response.headers, where, options.goneError);
+    }
+    const contentLength = parseContentLength(response.headers["content-length"]);
+    if (status === 206) {
+      // A body that starts elsewhere than asked is reported as it is (offset = where it starts):
+      // the transfer cannot append it, and decides how to start over; failing the granule here
+      // would turn one hub hiccup into a terminal failure.
+      const range = parseContentRange(response.headers["content-range"]);
+      return {
+        body: request,
+        status,
+        offset: range?.start ?? offset,
+        contentLength,
+        ...(range?.total !== undefined && { totalLength: range.total }),
+      };
+    }
+    // A 200 to a Range request means the hub ignored Range: the body starts at byte 0.
+    return { body: request, status, offset: 0, contentLength };
+  });
+}
+
+interface Settings {
+  retries: number;
+  minTimeoutMs: number;
+  maxTimeoutMs: number;
+  maxRetryAfterSeconds: number;
+  timeoutMs: number;
+  idleTimeoutMs: number;
+  maxJsonBytes: number;
+  signal?: AbortSignal;
+  metrics?: MetricSink;
+}
+
+function checkOptions(url: string, options: HttpRequestOptions): Settings {
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error(parsed.protocol);
+  } catch (error) {
+    throw new InvalidInputError(`not an http(s) URL: ${redactUrl(url)}`, { field: "url", cause: error });
+  }
+  const settings: Settings = {
+    retries: options.retries ?? DEFAULTS.retries,
+    minTimeoutMs: options.minTimeoutMs ?? DEFAULTS.minTimeoutMs,
+    maxTimeoutMs: options.maxTimeoutMs ?? DEFAULTS.maxTimeoutMs,
+    maxRetryAfterSeconds: options.maxRetryAfterSeconds ?? DEFAULTS.maxRetryAfterSeconds,
+    timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
+    idleTimeoutMs: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
+    maxJsonBytes: options.maxJsonBytes ?? DEFAULTS.maxJsonBytes,
+    signal: options.signal,
+    metrics: options.metrics,
+  };
+  if (!Number.isInteger(settings.retries) || settings.retries < 0) {
+    throw new InvalidInputError(`retries must be a non-negative integer, got ${settings.retries}`, {
+      field: "retries",
+    });
+  }
+  for (const field of ["minTimeoutMs", "maxTimeoutMs", "maxRetryAfterSeconds"] as const) {
+    if (!Number.isFinite(settings[field]) || settings[field] < 0) {
+      throw new InvalidInputError(`${field} must be a non-negative number, got ${settings[field]}`, {
+        field,
+      });
+    }
+  }
+  for (const field of ["timeoutMs", "idleTimeoutMs", "maxJsonBytes"] as const) {
+    if (!Number.isFinite(settings[field]) || settings[field] <= 0) {
+      throw new InvalidInputError(`${field} must be a positive number, got ${settings[field]}`, { field });
+    }
+  }
+  return settings;
+}
+
+async function withRetries<T>(settings: Settings, attempt: () => Promise<T>): Promise<T> {
+  const { signal } = settings;
+  return pRetry(
+    async () => {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (signal?.aborted) throw new AbortError(asError(signal.reason));
+        settings.metrics?.add("HubErrors", 1, { errorName: asError(error).name });
+        if (!isRetryable(error)) throw new AbortError(asError(error));
+        throw error;
+      }
+    },
+    {
+      retries: settings.retries,
+      // p-retry's own delay is off: the wait happens in onFailedAttempt, where Retry-After is known.
+      minTimeout: 0,
+      signal,
+      shouldRetry: ({ error }) => isRetryable(error),
+      onFailedAttempt: async ({ error, retriesLeft, retriesConsumed }) => {
+        if (retriesLeft <= 0 || !isRetryable(error)) return;
+        if (error instanceof HubThrottledError && error.retryAfterSeconds !== undefined) {
+          if (error.retryAfterSeconds > settings.maxRetryAfterSeconds) throw error;
+          await sleep(error.retryAfterSeconds * 1000, signal);
+          return;
+        }
+        const base = Math.min(settings.maxTimeoutMs, settings.minTimeoutMs * 2 ** retriesConsumed);
+        // Jitter spreads the retries of many parallel workers hitting one hub.
+        await sleep(Math.round(base * (0.5 + Math.random() / 2)), signal);
+      },
+    },
+  );
+}
+
+function countResponse(metrics: MetricSink | undefined, status: number): void {
+  const statusClass = hubStatusClass(status);
+  if (statusClass !== undefined) metrics?.add(hubResponseMetric(statusClass), 1);
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+async function resolveAuth(authorize: Authorizer | undefined): Promise<Record<string, string>> {
+  if (authorize === undefined) return {};
+  const headers = await authorize();
+  // got keys headers in lower case; the redirect hook must find the names it set.
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+}
+
+/**
+ * got drops Authorization on a redirect to another host (and keeps it on same host even from https to
+ * http). Hubs redirect downloads to their own download hosts, so the headers go along deliberately:
+ * to the same origin and to configured hosts, never over a downgrade to plain http.
+ */
+function carryAuthOnTrustedRedirect(
+  url: string,
+  auth: Record<string, string>,
+  trustedHosts: readonly string[] = [],
+): BeforeRedirectHook {
+  const origin = new URL(url);
+  return (updatedOptions) => {
+    const target = new URL(String(updatedOptions.url));
+    const downgrade = origin.protocol === "https:" && target.protocol !== "https:";
+    const trusted =
+      !downgrade && (target.host === origin.host || trustedHosts.includes(target.hostname.toLowerCase()));
+    for (const [name, value] of Object.entries(auth)) {
+      if (trusted) updatedOptions.headers[name] = value;
+      else delete updatedOptions.headers[name];
+    }
+  };
+}
+
+function waitForResponse(request: Request): Promise<{ statusCode: number; headers: IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    // The error listener stays: an error before the caller pipes the body must not crash the process;
+    // the pipeline still sees it through the stream's errored state.
+    request.on("error", reject);
+    request.once("response", resolve);
+  });
+}
+
+function statusError(
+  status: number,
+  headers: IncomingHttpHeaders,
+  where: string,
+  goneError: ((status: number) => Error) | undefined,
+): Error {
+  if (status === 401 || status === 403) {
+    return new HubAuthError(`GET ${where} refused the credentials (HTTP ${status})`, { status, url: where });
+  }
+  if (status === 404 || status === 410) {
+    return (
+      goneError?.(status) ?? new InvalidHubDataError(`GET ${where} answered HTTP ${status}`, { url: where })
+    );
+  }
+  if (status === 429) {
+    const retryAfter = headers["retry-after"];
+    const retryAfterSeconds = parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
+    return new HubThrottledError(
+      `GET ${where} was throttled (HTTP 429${retryAfterSeconds === undefined ? "" : `, retry after ${retryAfterSeconds} s`})`,
+      { retryAfterSeconds, url: where },
+    );
+  }
+  if (status >= 500 || status === 408) {
+    return new HubUnavailableError(`GET ${where} failed with HTTP ${status}`, { status, url: where });
+  }
+  return new InvalidHubDataError(`GET ${where} answered unexpected HTTP ${status}`, { url: where });
+}
+
+/** A transport failure (no usable response): timeouts, resets, refused connections, redirect loops. */
+function requestFailure(
+  error: unknown,
+  where: string,
+  signal: AbortSignal | undefined,
+  auth: Record<string, string>,
+): unknown {
+  if (signal?.aborted) return signal.reason;
+  const code = error instanceof RequestError ? error.code : undefined;
+  const cause = sanitizedCause(error, auth);
+  if (code === "ERR_TOO_MANY_REDIRECTS") {
+    return new InvalidHubDataError(`GET ${where} redirected too many times`, { url: where, cause });
+  }
+  return new HubUnavailableError(`GET ${where} failed: ${cause.message}`, { url: where, cause });
+}
+
+/**
+ * got's errors hold the request options, Authorization header included; a logger that serializes the
+ * cause chain would print it. Keep only the code and a message scrubbed of the auth header values.
+ */
+function sanitizedCause(error: unknown, auth: Record<string, string>): Error {
+  const code =
+    typeof error === "object" && error !== null && "code" in error ? String(error.code) : undefined;
+  let message = error instanceof Error ? error.message : String(error);
+  for (const value of Object.values(auth)) {
+    if (value !== "") message = message.split(value).join("<redacted>");
+  }
+  message = message.replace(/\/\/[^/@\s]*@/g, "//");
+  const cause = new Error(code === undefined || message.includes(code) ? message : `${code}: ${message}`);
+  cause.name = error instanceof Error ? error.name : "Error";
+  return cause;
+}
+
+function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
+
+function parseContentLength(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d+$/.test(value)) return undefined;
+  return Number(value);
+}
+
+/** `bytes <first>-<last>/<total|*>` → start and (when given) the complete length. */
+function parseContentRange(value: string | undefined): { start: number; total?: number } | undefined {
+  const match = value === undefined ? null : /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(value.trim());
+  if (match?.[1] === undefined) return undefined;
+  const total = match[2] === undefined || match[2] === "*" ? undefined : Number(match[2]);
+  return { start: Number(match[1]), ...(total !== undefined && { total }) };
+}

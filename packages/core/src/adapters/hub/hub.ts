@@ -1,0 +1,69 @@
+import type { Readable } from "node:stream";
+import type { FilterReason } from "../../domain/filters";
+import type { DiscoveredGranule, Platform } from "../../domain/granule";
+
+/** One search: the granules a hub published for one platform in a publication window. */
+export interface SearchQuery {
+  /** Publication day, YYYY-MM-DD (UTC). */
+  day: string;
+  platform: Platform;
+  /** Publication window inside the day, ISO-8601; default the whole day. */
+  from?: string;
+  to?: string;
+}
+
+/** An entry the hub listed that we did not record, and why (filter or validation). */
+export interface RejectedEntry {
+  id: string;
+  name?: string;
+  reason: string;
+  /** The reason's kind, counted per (day, platform) by the link fetcher. */
+  filter: FilterReason;
+}
+
+export interface SearchPage {
+  /** What the hub says the whole query has. */
+  totalResults: number;
+  /** Entries on this page (before filtering), to advance the offset by. */
+  entriesOnPage: number;
+  granules: DiscoveredGranule[];
+  rejected: RejectedEntry[];
+  /** Offset of the next page, absent when this was the last. */
+  nextOffset?: number;
+  /** The hub's ids of every entry on the page (accepted or not), to tell pages apart. */
+  entryIds?: string[];
+}
+
+export interface DownloadStream {
+  body: Readable;
+  /**
+   * Byte offset the body starts at: the requested offset when the hub honoured Range, 0 when it
+   * ignored Range, and wherever its Content-Range says when it lied (the transfer restarts then).
+   */
+  offset: number;
+  /** Bytes in this body (Content-Length), when known. */
+  contentLength?: number;
+  /** The product's complete length a 206's Content-Range names, when it names one. */
+  totalLength?: number;
+}
+
+export interface HubCallOptions {
+  signal?: AbortSignal;
+}
+
+/** A hub API family (DHuS, CDSE): list a search page, get a granule's checksum, open a download stream. */
+export interface Hub {
+  readonly kind: "dhus" | "cdse";
+  /**
+   * How far a size this hub's catalogue gave may be from the product's real byte count: 0 when
+   * exact (CDSE `ContentLength`), half a printed unit for DHuS ("660.95 MB"). Bounds the body.
+   * Absent: the size is not trusted to bound the body at all (test doubles).
+   */
+  sizeToleranceBytes?(sizeBytes: number): number;
+  /** Lists one page of a search, validated and filtered. @throws HubThrottledError, HubUnavailableError, HubAuthError, InvalidHubDataError */
+  listSearchPage(query: SearchQuery, offset: number, options?: HubCallOptions): Promise<SearchPage>;
+  /** The hub's MD5 of a product, lowercase hex. @throws ChecksumNotPublishedError, GranuleGoneError, InvalidHubDataError, … */
+  getChecksum(granuleId: string, options?: HubCallOptions): Promise<string>;
+  /** Opens the product's body from `offset` (Range) on. @throws GranuleGoneError, HubThrottledError, HubUnavailableError, HubAuthError */
+  openDownload(granuleId: string, options?: HubCallOptions & { offset?: number }): Promise<DownloadStream>;
+}

@@ -1,0 +1,315 @@
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { Hub } from "../adapters/hub/hub";
+import type { SlotLease, SlotPool } from "../adapters/store/slots";
+import type { GranuleStore } from "../adapters/store/store";
+import { transferGranule } from "../adapters/transfer/transfer";
+import {
+  ChecksumMismatchError,
+  HubSlotsBusyError,
+  InvalidInputError,
+  TransferInterruptedError,
+  UploadOutcomeUnknownError,
+} from "../domain/errors";
+import { type GranuleRecord, objectKeyFor, type UploadProgress } from "../domain/granule";
+import { publicationLatencySeconds } from "../domain/latency";
+import type { MetricSink } from "../domain/metrics";
+
+/** What a Download child reports: it downloaded the granule, or found nothing to do. */
+export type DownloadOutcome = "downloaded" | "already-downloaded" | "leased-elsewhere";
+
+export interface DownloadInput {
+  granuleId: string;
+  /** The lease owner: the child execution's id, stable across its retries. */
+  owner: string;
+}
+
+/** Where a download reports progress; Powertools' Logger fits. */
+export interface DownloadLogger {
+  info(message: string, ...extra: Record<string, unknown>[]): void;
+}
+
+export interface DownloadDeps {
+  store: Pick<
+    GranuleStore,
+    "claimGranule" | "recordChecksum" | "saveUploadProgress" | "renewLease" | "markDownloaded" | "markFailed"
+  >;
+  hub: Hub;
+  /**
+   * The hub's download quota across executions; without it (unit tests, one worker) none applies. With
+   * `inUse` and `metrics`, each download reports the slots in use once it holds one.
+   */
+  slots?: Pick<SlotPool, "acquire" | "renew" | "release"> & Partial<Pick<SlotPool, "inUse">>;
+  s3: S3Client;
+  bucket: string;
+  objectPrefix?: string;
+  partSizeBytes?: number;
+  queueSize?: number;
+  /** Throughput floor of the body (bytes/s, 0: none) and its window; see TransferOptions. */
+  minBytesPerSecond?: number;
+  floorWindowMs?: number;
+  /** Aborts the transfer (it checkpoints and raises TransferInterruptedError) before the Lambda times out. */
+  signal?: AbortSignal;
+  logger?: DownloadLogger;
+  /**
+   * Receives the per-granule figures of a verified object, the name of each failed attempt, the hub
+   * slots in use after this download took one, and each wait for a slot.
+   */
+  metrics?: MetricSink;
+  now?: () => number;
+}
+
+export interface DownloadResult {
+  granuleId: string;
+  outcome: DownloadOutcome;
+  key?: string;
+  bytes?: number;
+  seconds?: number;
+  /** Bytes already uploaded by an earlier attempt that this one continued from. */
+  resumedFromBytes?: number;
+  /** Claims the granule has taken, this one included. */
+  attempts?: number;
+  /** Seconds from the hub's publication time to the verified object (see publicationLatencySeconds). */
+  latencySeconds?: number;
+}
+
+/**
+ * Downloads one granule: claims it, fetches the hub's MD5 afresh, streams the product into a verified
+ * multipart upload (resuming a saved one) and marks it downloaded. A granule already downloaded or
+ * leased by another worker is an outcome, not an error. Any error after the claim is first recorded
+ * (FAILED, error name and message, see recordDownloadFailure) and then rethrown: the Download step is
+ * where the child execution ends unsuccessfully, so a Redrive of the child re-runs the download.
+ * @throws HubSlotsBusyError before anything else when every hub slot is held (nothing recorded);
+ *   GranuleNotFoundError, LeaseLostError from the store; ChecksumNotPublishedError,
+ *   ChecksumMismatchError, GranuleGoneError, HubThrottledError, HubUnavailableError, HubAuthError,
+ *   TransferInterruptedError (TransferTooSlowError), GranuleOfflineError, HubFramingError from the hub and
+ *   the transfer — unchanged, their names drive Retry.
+ */
+export async function downloadGranule(input: DownloadInput, deps: DownloadDeps): Promise<DownloadResult> {
+  if (input.granuleId === "") throw new InvalidInputError("granuleId is empty", { field: "granuleId" });
+  if (input.owner === "") throw new InvalidInputError("owner is empty", { field: "owner" });
+  if (deps.bucket === "") throw new InvalidInputError("bucket is empty", { field: "bucket" });
+  // A raw AbortError/TimeoutError is in no Retry list: an attempt out of time must say "interrupted".
+  throwIfOutOfTime(input.granuleId, deps.signal);
+  const { granuleId, owner } = input;
+
+  // The slot comes before the claim and before any hub request: HubSlotsBusyError leaves the granule
+  // as it was (never FAILED: waiting is not failing) and the state machine's Retry waits.
+  const slot = await acquireSlot(input, deps);
+  try {
+    if (slot !== undefined) await reportSlotsInUse(deps);
+    const claim = await deps.store.claimGranule(granuleId, owner);
+    if (claim.outcome === "already-downloaded") {
+      return {
+        granuleId,
+        outcome: "already-downloaded",
+        key: claim.granule.s3Key,
+        bytes: claim.granule.bytesWritten,
+      };
+    }
+    if (claim.outcome === "leased") return { granuleId, outcome: "leased-elsewhere" };
+    try {
+      const result = await transferClaimed(claim.granule, owner, deps, slot);
+      if (deps.metrics !== undefined) reportDownloaded(result, deps.metrics);
+      return result;
+    } catch (error) {
+      deps.metrics?.add("DownloadFailed", 1, { errorName: error instanceof Error ? error.name : "Error" });
+      await recordDownloadFailure(granuleId, owner, error, deps);
+      throw error;
+    }
+  } finally {
+    // Every exit (done, nothing to do, failure, out of time) frees the slot; a crash leaves it to its lease.
+    if (slot !== undefined) await releaseSlot(slot, deps);
+  }
+}
+
+/** Takes a hub slot, counting a wait (HubSlotsBusyError, rethrown for the state machine's Retry). */
+async function acquireSlot(input: DownloadInput, deps: DownloadDeps): Promise<SlotLease | undefined> {
+  try {
+    return await deps.slots?.acquire(input.owner, { granuleId: input.granuleId });
+  } catch (error) {
+    if (error instanceof HubSlotsBusyError) deps.metrics?.add("HubSlotWaits", 1);
+    throw error;
+  }
+}
+
+/**
+ * The gauge of the quota: slots held (this one included) and the quota in force, read once right after
+ * the acquire. A figure for the dashboard only: a failed read is logged, never fails the download.
+ */
+async function reportSlotsInUse(deps: Pick<DownloadDeps, "slots" | "metrics" | "logger">): Promise<void> {
+  const { metrics, slots } = deps;
+  if (metrics === undefined || slots?.inUse === undefined) return;
+  try {
+    const usage = await slots.inUse();
+    metrics.add("HubSlotsInUse", usage.held);
+    metrics.add("HubSlotQuota", usage.slots);
+  } catch (error) {
+    deps.logger?.info("could not read the hub slots in use", { error: errorMessage(error) });
+  }
+}
+
+/** Frees the slot; a failure to do so is logged, never thrown over the download's own outcome. */
+async function releaseSlot(slot: SlotLease, deps: Pick<DownloadDeps, "slots" | "logger">): Promise<void> {
+  try {
+    await deps.slots?.release(slot);
+  } catch (error) {
+    deps.logger?.info("could not release the hub slot; its lease ends it", {
+      slot: slot.slot,
+      error: errorMessage(error),
+    });
+  }
+}
+
+/** The per-granule metrics of a verified object (only a download that moved bytes reports them). */
+function reportDownloaded(result: DownloadResult, metrics: MetricSink): void {
+  const { bytes = 0, seconds = 0, resumedFromBytes = 0 } = result;
+  metrics.add("GranuleBytes", bytes);
+  metrics.add("GranuleSeconds", seconds);
+  // Only this attempt's bytes went over the wire in `seconds`; a finish-only attempt moved none.
+  const moved = bytes - resumedFromBytes;
+  if (seconds > 0 && moved > 0) metrics.add("GranuleThroughput", moved / 1e6 / seconds);
+  metrics.add("GranuleBytesResumed", resumedFromBytes);
+  if (result.attempts !== undefined) metrics.add("GranuleAttempts", result.attempts);
+  if (result.latencySeconds !== undefined) metrics.add("GranuleLatency", result.latencySeconds);
+}
+
+/**
+ * Records a failed download attempt FAILED with the error's name and message before the error reaches
+ * Step Functions. Done on every failed attempt, also one a Retry will repeat: nothing in the Lambda
+ * knows whether a retrier has attempts left, and the Retry (same owner) re-claims this record without
+ * counting an attempt (see GranuleStore.claimGranule). A failure to record is logged, never thrown in
+ * place of the download's error, whose name the Retry matches on; the lease then lapses and the
+ * granule is pending again.
+ */
+async function recordDownloadFailure(
+  granuleId: string,
+  owner: string,
+  error: unknown,
+  deps: Pick<DownloadDeps, "store" | "logger">,
+): Promise<void> {
+  const failure = { name: error instanceof Error ? error.name : "Error", message: errorMessage(error) };
+  try {
+    await deps.store.markFailed(granuleId, failure, { owner });
+  } catch (recordError) {
+    deps.logger?.info("could not record the failed attempt", {
+      granuleId,
+      error: failure,
+      recordError: errorMessage(recordError),
+    });
+  }
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function transferClaimed(
+  granule: GranuleRecord,
+  owner: string,
+  deps: DownloadDeps,
+  slot?: SlotLease,
+): Promise<DownloadResult> {
+  const now = deps.now ?? Date.now;
+  const { granuleId } = granule;
+  const { store, hub } = deps;
+
+  // Every upload we created is on the granule (the transfer records it before its first part), so the
+  // transfer either continues it or, when it cannot (another key: the prefix changed), aborts it.
+  const resume = granule.upload;
+  // An upload recorded as completing was verified against the hub's MD5 of that attempt and may
+  // already be the object: it is only finished, never downloaded again, so the hub is not asked.
+  const completing = resume?.completing;
+  let expectedMd5: string;
+  if (completing !== undefined) {
+    expectedMd5 = completing.md5;
+  } else {
+    // Asked again on every attempt, never reused from the table: ESA has published wrong MD5s that it
+    // corrected later, and a retry after a mismatch must compare against the corrected one.
+    expectedMd5 = await hub.getChecksum(granuleId, { signal: deps.signal }).catch((error: unknown) => {
+      throw interruptedIfAborted(error, granuleId, deps.signal);
+    });
+    await store.recordChecksum(granuleId, owner, expectedMd5);
+  }
+  throwIfOutOfTime(granuleId, deps.signal);
+
+  const key = completing !== undefined ? resume!.key : objectKeyFor(granule.name, deps.objectPrefix);
+  deps.logger?.info("downloading granule", {
+    granuleId,
+    key,
+    resumeFromBytes: resume?.key === key ? resume.bytes : 0,
+    ...(completing !== undefined && { completing: true }),
+  });
+  const started = now();
+  // Renewed at half-life from the checkpoints, so a long transfer never outlives its claim (LEASE_SECONDS
+  // may be shorter than the Lambda timeout) while a crashed worker's claim still lapses soon.
+  let leaseExpiresAt = granule.leaseExpiresAt ?? started;
+  const halfLeaseMs = Math.max(leaseExpiresAt - started, 0) / 2;
+  const checkpoint = async (progress: UploadProgress) => {
+    await store.saveUploadProgress(granuleId, owner, progress);
+    if (now() >= leaseExpiresAt - halfLeaseMs) {
+      leaseExpiresAt = await store.renewLease(granuleId, owner);
+      // The slot's lease is as long as the claim's: renewed with it. A slot lost meanwhile (its lease
+      // ended) is not worth aborting a transfer already under way for; the quota overruns by one at most.
+      if (slot !== undefined) await deps.slots?.renew(slot);
+    }
+  };
+  // The catalogue's size bounds the body (framing lies), when the hub says how far to trust it.
+  const sizeToleranceBytes = hub.sizeToleranceBytes?.(granule.sizeBytes);
+  const bounds =
+    sizeToleranceBytes === undefined ? {} : { expectedSizeBytes: granule.sizeBytes, sizeToleranceBytes };
+  let result: Awaited<ReturnType<typeof transferGranule>>;
+  try {
+    result = await transferGranule(
+      { granuleId, bucket: deps.bucket, key, expectedMd5, hub, s3: deps.s3, resume, ...bounds },
+      {
+        partSizeBytes: deps.partSizeBytes,
+        queueSize: deps.queueSize,
+        minBytesPerSecond: deps.minBytesPerSecond,
+        floorWindowMs: deps.floorWindowMs,
+        signal: deps.signal,
+        onProgress: checkpoint,
+        now,
+      },
+    );
+  } catch (error) {
+    // The transfer aborted that multipart upload: a retry must start a new one, not resume a dead id.
+    // Best effort: should forgetting it fail, the transfer restarts on NoSuchUpload, and the mismatch
+    // is the error Step Functions must see.
+    // After UploadOutcomeUnknownError the record has told what it knows (the error says it): an
+    // operator who finds no object requeues, and that attempt must upload afresh.
+    if (error instanceof ChecksumMismatchError || error instanceof UploadOutcomeUnknownError) {
+      await store.saveUploadProgress(granuleId, owner, null).catch(() => undefined);
+    }
+    throw error;
+  }
+  await store.markDownloaded(granuleId, owner, { s3Key: result.key, bytesWritten: result.bytes });
+  const verifiedAt = now();
+  const latencySeconds = publicationLatencySeconds(granule.publishedAt, verifiedAt);
+  return {
+    granuleId,
+    outcome: "downloaded",
+    key: result.key,
+    bytes: result.bytes,
+    seconds: Math.round(verifiedAt - started) / 1000,
+    resumedFromBytes: result.resumedFromBytes,
+    attempts: granule.attempts,
+    ...(latencySeconds !== undefined && { latencySeconds }),
+  };
+}
+
+/** An abort (the attempt ran out of time) surfaces as the retryable TransferInterruptedError, whatever raised it. */
+function interruptedIfAborted(error: unknown, granuleId: string, signal: AbortSignal | undefined): unknown {
+  if (signal?.aborted !== true || error instanceof TransferInterruptedError) return error;
+  return new TransferInterruptedError(
+    `download of ${granuleId} ran out of time before the transfer started`,
+    {
+      granuleId,
+      bytesTransferred: 0,
+      cause: error,
+    },
+  );
+}
+
+function throwIfOutOfTime(granuleId: string, signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw interruptedIfAborted(signal.reason, granuleId, signal);
+}

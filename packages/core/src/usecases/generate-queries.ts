@@ -1,0 +1,151 @@
+import { InvalidInputError } from "../domain/errors";
+import { isPlatform, PLATFORMS, type Platform } from "../domain/granule";
+
+/** A backfill spans at most this many days: one execution's manifest and Map stay a day's order of size. */
+export const MAX_WINDOW_DAYS = 31;
+
+const DAY_MS = 86_400_000;
+const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
+
+/** What an execution was started with: `{}` from the schedule, a range and platforms for a backfill. */
+export interface WindowInput {
+  from?: string;
+  to?: string;
+  platforms?: string[];
+  downloadOnly?: boolean;
+}
+
+export interface PlanWindowOptions {
+  /** The run's "today" (UTC); the default window ends the day before. */
+  today?: Date;
+  /** How many days before today the default window covers. */
+  lookbackDays?: number;
+  /** Platforms searched when the input names none. */
+  platforms?: readonly Platform[];
+  downloadsEnabled?: boolean;
+}
+
+/** One search of the FetchLinks Map: a publication day for one platform. */
+export interface DayQuery {
+  day: string;
+  platform: Platform;
+}
+
+/** The execution's plan (`$.plan` in the state machine). */
+export interface WindowPlan {
+  from: string;
+  to: string;
+  days: string[];
+  queries: DayQuery[];
+  fetchLinks: boolean;
+  downloadsEnabled: boolean;
+}
+
+/** Parses a `YYYY-MM-DD` day into epoch ms at 00:00 UTC, or undefined when it is not a real calendar day. */
+function parseDay(value: string): number | undefined {
+  if (!DAY_PATTERN.test(value)) return undefined;
+  const ms = Date.parse(`${value}T00:00:00.000Z`);
+  // Date.parse rolls 2024-02-30 over to March; a round trip catches days that do not exist.
+  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== value) return undefined;
+  return ms;
+}
+
+function formatDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/**
+ * Every day from `from` to `to`, both included, as `YYYY-MM-DD`.
+ * @throws InvalidInputError when a day is not a real date or `from` is after `to`.
+ */
+export function daysBetween(from: string, to: string): string[] {
+  const start = parseDay(from);
+  if (start === undefined)
+    throw new InvalidInputError(`from: ${JSON.stringify(from)} is not a YYYY-MM-DD date`, { field: "from" });
+  const end = parseDay(to);
+  if (end === undefined)
+    throw new InvalidInputError(`to: ${JSON.stringify(to)} is not a YYYY-MM-DD date`, { field: "to" });
+  if (start > end) throw new InvalidInputError(`from ${from} is after to ${to}`, { field: "from" });
+  const days: string[] = [];
+  for (let ms = start; ms <= end; ms += DAY_MS) days.push(formatDay(ms));
+  return days;
+}
+
+/**
+ * Plans an execution: the window of publication days (default the `lookbackDays` days before today,
+ * UTC) and one query per day and platform.
+ * @throws InvalidInputError naming the field of a bad backfill (unreal date, from after to, more than
+ *   31 days, a day after today, unknown platform) or of a bad option.
+ */
+export function planWindow(input: WindowInput, options: PlanWindowOptions = {}): WindowPlan {
+  // A copy, so filling defaults never mutates the caller's object.
+  options = { ...options };
+  options.today ??= new Date();
+  options.lookbackDays ??= 1;
+  options.platforms ??= PLATFORMS;
+  options.downloadsEnabled ??= true;
+  if (Number.isNaN(options.today.getTime())) {
+    throw new InvalidInputError("options.today is not a valid date", { field: "today" });
+  }
+  if (
+    !Number.isInteger(options.lookbackDays) ||
+    options.lookbackDays < 1 ||
+    options.lookbackDays > MAX_WINDOW_DAYS
+  ) {
+    throw new InvalidInputError(`options.lookbackDays must be an integer in 1..${MAX_WINDOW_DAYS}`, {
+      field: "lookbackDays",
+    });
+  }
+  if (options.platforms.length === 0) {
+    throw new InvalidInputError("options.platforms is empty", { field: "platforms" });
+  }
+
+  const todayMs = parseDay(formatDay(options.today.getTime())) as number;
+  let from: string;
+  let to: string;
+  if (input.from === undefined && input.to === undefined) {
+    from = formatDay(todayMs - options.lookbackDays * DAY_MS);
+    // A download-only run (the run for pushed granules) also covers today: it fetches no
+    // links, it downloads what push notifications recorded on today's publication day.
+    to = formatDay(input.downloadOnly === true ? todayMs : todayMs - DAY_MS);
+  } else {
+    // One bound alone means that single day: the common "redo the day we missed" backfill.
+    from = input.from ?? (input.to as string);
+    to = input.to ?? from;
+  }
+  const days = daysBetween(from, to);
+  if (days.length > MAX_WINDOW_DAYS) {
+    throw new InvalidInputError(
+      `window ${from}..${to} has ${days.length} days, more than ${MAX_WINDOW_DAYS}`,
+      {
+        field: "to",
+      },
+    );
+  }
+  // Today's publications are still arriving (fine to fetch); a future day can have none.
+  if ((parseDay(to) as number) > todayMs) {
+    throw new InvalidInputError(`to ${to} is after today ${formatDay(todayMs)}`, { field: "to" });
+  }
+
+  const platforms = input.platforms === undefined ? [...options.platforms] : checkPlatforms(input.platforms);
+  const queries = days.flatMap((day) => platforms.map((platform) => ({ day, platform })));
+  return {
+    from,
+    to,
+    days,
+    queries,
+    fetchLinks: input.downloadOnly !== true,
+    downloadsEnabled: options.downloadsEnabled,
+  };
+}
+
+function checkPlatforms(platforms: string[]): Platform[] {
+  if (platforms.length === 0) throw new InvalidInputError("platforms is empty", { field: "platforms" });
+  const unknown = platforms.filter((p) => !isPlatform(p));
+  if (unknown.length > 0) {
+    throw new InvalidInputError(`unknown platforms ${unknown.join(", ")}; known: ${PLATFORMS.join(", ")}`, {
+      field: "platforms",
+    });
+  }
+  return [...new Set(platforms as Platform[])];
+}
