@@ -1,6 +1,6 @@
 /**
  * Benchmark: one CDSE day of 13,000 granules on one platform (past the 10,000 `$skip` cap, so the
- * hub client must split the day) fetched by `fetchLinks` into the granule table on dynalite.
+ * hub client must split the day) fetched by `fetchPage` into the granule table on dynalite.
  * Reports wall time, hub requests, and checks every granule is in the table exactly once. The
  * mock hub runs in a child process (a real hub is another machine); dynalite is timed alone doing the
  * same conditional puts, to show how much of the wall time the stand-in takes.
@@ -10,7 +10,7 @@
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { CdseHub, fetchLinks, GranuleStore } from "@hls-s2/core";
+import { CdseHub, fetchPage, GranuleStore } from "@hls-s2/core";
 import { startEmbeddedStores } from "@hls-s2/local";
 import { createCatalogue, startMockHub } from "@hls-s2/mock-hub";
 import { Child, type Row, seconds, serveParent } from "./lib";
@@ -31,7 +31,7 @@ export interface LinksResult {
   tableItems: number;
   distinctPresent: number;
   exactlyOnce: boolean;
-  /** The same number of conditional puts into dynalite alone, sequential as fetchLinks issues them. */
+  /** The same number of conditional puts into dynalite alone, sequential as fetchPage issues them. */
   dynaliteAloneSeconds: number;
   /** Paging the same search with a fresh hub client, recording nothing. */
   hubAloneSeconds: number;
@@ -78,7 +78,7 @@ export async function benchLinks(options: { granules?: number } = {}): Promise<L
     let recorded = 0;
     // One FetchPage invocation pages until done within its budget; loop as the state machine would.
     for (;;) {
-      const result = await fetchLinks(
+      const result = await fetchPage(
         { day: DAY, platform: "S2A" },
         { hub, store },
         { deadline: Date.now() + 600_000 },

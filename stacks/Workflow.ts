@@ -34,9 +34,9 @@ import { type StageSettings, useStageSettings } from "./settings";
 /** Each Lambda task of the state machine and the handler file (packages/functions/src/<file>.ts) it runs. */
 export const WORKFLOW_TASKS = {
   GenerateQueries: "generate-queries",
-  FetchPage: "fetch-links",
+  FetchPage: "fetch-page",
   WriteManifest: "write-manifest",
-  Download: "download-granule",
+  Download: "download",
   Summarize: "summarize",
 } as const;
 

@@ -121,7 +121,7 @@ async function recordConditionFailurePaths(): Promise<void> {
       credentials: { hub: PUSH_CREDENTIALS, download: PUSH_CREDENTIALS },
     });
     const owner = `arn:aws:states:${app.region}:${SIMULATED_ACCOUNT}:execution:overlap:${downloaded.granuleId}`;
-    const download = await import("@hls-s2/functions/download-granule");
+    const download = await import("@hls-s2/functions/download");
     const outcome = (await asPrincipal("Download", () =>
       download.handler(
         { granuleId: downloaded.granuleId, owner },

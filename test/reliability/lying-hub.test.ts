@@ -7,7 +7,7 @@ import {
   type FetchLinksDeps,
   type FetchProgress,
   FILTER_REASONS,
-  fetchLinks,
+  fetchPage,
   InvalidHubDataError,
   objectKeyFor,
   transferGranule,
@@ -133,7 +133,7 @@ describe("a search that ignores start / $skip", () => {
       http: FAST_HTTP,
     });
 
-    const error = await fetchLinks(
+    const error = await fetchPage(
       { day, platform: "S2A" },
       { hub: client, store: memoryLinkStore() },
       { deadline: Date.now() + 60_000 },
@@ -156,7 +156,7 @@ describe("a search that ignores start / $skip", () => {
       http: FAST_HTTP,
     });
 
-    const error = await fetchLinks(
+    const error = await fetchPage(
       { day, platform: "S2A" },
       { hub: client, store: memoryLinkStore() },
       { deadline: Date.now() + 60_000 },

@@ -266,8 +266,8 @@ describe("sst deploy's own build", () => {
       ["Alarms", "Push", "Schedule", "Storage", "Workflow"].map((name) => `prod-hls-s2-downloader-${name}`),
     );
     expect(prod.functions.map((fn) => fn.handler).sort()).toEqual([
-      "packages/functions/src/download-granule.handler",
-      "packages/functions/src/fetch-links.handler",
+      "packages/functions/src/download.handler",
+      "packages/functions/src/fetch-page.handler",
       "packages/functions/src/generate-queries.handler",
       "packages/functions/src/receive-push.handler",
       "packages/functions/src/start-pushed-downloads.handler",
@@ -279,7 +279,7 @@ describe("sst deploy's own build", () => {
   it("bundles HLS's 18,952 tiles next to the prod fetch and push handlers", () => {
     const withList = prod.functions.filter((fn) => fn.environment.TILE_ALLOW_LIST_FILE !== undefined);
     expect(withList.map((fn) => fn.handler).sort()).toEqual([
-      "packages/functions/src/fetch-links.handler",
+      "packages/functions/src/fetch-page.handler",
       "packages/functions/src/receive-push.handler",
     ]);
     for (const fn of withList) {
@@ -293,7 +293,7 @@ describe("sst deploy's own build", () => {
   });
 
   it("copies an allow-list given as an absolute path on a dev stage deployed from a workspace folder", () => {
-    const fetch = dev.functions.find((fn) => fn.handler === "packages/functions/src/fetch-links.handler")!;
+    const fetch = dev.functions.find((fn) => fn.handler === "packages/functions/src/fetch-page.handler")!;
     const file = path.join(fetch.codeDir, fetch.environment.TILE_ALLOW_LIST_FILE!);
     expect([...loadTileAllowList(readFileSync(file, "utf8"))]).toEqual(["32TQM", "33UUP", "10SEG"]);
   });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { handler as downloadGranule } from "../src/download-granule";
-import { handler as fetchLinks } from "../src/fetch-links";
+import { handler as downloadGranule } from "../src/download";
+import { handler as fetchLinks } from "../src/fetch-page";
 import { handler as generateQueries } from "../src/generate-queries";
 import { configureRuntime, resetRuntime } from "../src/lib/runtime";
 import { handler as summarize } from "../src/summarize";
@@ -12,11 +12,11 @@ afterEach(() => resetRuntime());
 const CASES: [string, (event: unknown) => Promise<unknown>, unknown, string][] = [
   ["generate-queries", generateQueries, { from: "2024-1-1" }, "from"],
   ["generate-queries", generateQueries, { form: "2024-01-01" }, "form"],
-  ["fetch-links", fetchLinks, { day: "2024-01-01", platform: "L8" }, "platform"],
-  ["fetch-links", fetchLinks, { platform: "S2A" }, "day"],
+  ["fetch-page", fetchLinks, { day: "2024-01-01", platform: "L8" }, "platform"],
+  ["fetch-page", fetchLinks, { platform: "S2A" }, "day"],
   ["write-manifest", writeManifest, { from: "2024-01-01", to: "2024-01-02" }, "executionName"],
-  ["download-granule", downloadGranule, { granuleId: "", owner: "arn:exec" }, "granuleId"],
-  ["download-granule", downloadGranule, "not an object", "event"],
+  ["download", downloadGranule, { granuleId: "", owner: "arn:exec" }, "granuleId"],
+  ["download", downloadGranule, "not an object", "event"],
   ["summarize", summarize, { from: "2024-01-01" }, "to"],
 ];
 

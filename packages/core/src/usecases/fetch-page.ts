@@ -69,7 +69,7 @@ export interface FetchLinksResult {
  * @throws InvalidInputError on a bad option; HubThrottledError, HubUnavailableError, HubAuthError,
  *   InvalidHubDataError from the hub (progress up to the failed page is kept).
  */
-export async function fetchLinks(
+export async function fetchPage(
   query: DayQuery,
   deps: FetchLinksDeps,
   options: FetchLinksOptions,

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Hub, RejectedEntry } from "../../src/adapters/hub/hub";
 import { GranuleStore } from "../../src/adapters/store/store";
 import { HubUnavailableError, InvalidHubDataError } from "../../src/domain/errors";
-import { fetchLinks, RECORD_CONCURRENCY } from "../../src/usecases/fetch-page";
+import { fetchPage, RECORD_CONCURRENCY } from "../../src/usecases/fetch-page";
 import { createGranuleTable, type LocalDynamo, startLocalDynamo } from "../helpers/dynamo";
 import { aDiscoveredGranule, aUniqueDay } from "../helpers/factories";
 import { pagedHub } from "../helpers/use-case-fakes";
@@ -26,13 +26,13 @@ function aQuery() {
 }
 const FAR = () => Date.now() + 60_000;
 
-describe("fetchLinks", () => {
+describe("fetchPage", () => {
   it("pages the whole search and records every accepted granule", async () => {
     const entries = Array.from({ length: 5 }, () => aDiscoveredGranule());
     const { hub, calls } = pagedHub(entries, 2);
     const query = aQuery();
 
-    const result = await fetchLinks(query, { hub, store }, { deadline: FAR() });
+    const result = await fetchPage(query, { hub, store }, { deadline: FAR() });
 
     expect(result).toMatchObject({
       ...query,
@@ -73,7 +73,7 @@ describe("fetchLinks", () => {
       },
     };
 
-    const result = await fetchLinks(query, { hub, store: counting }, { deadline: FAR() });
+    const result = await fetchPage(query, { hub, store: counting }, { deadline: FAR() });
 
     expect(result).toMatchObject({ finished: true, recorded: 40 });
     expect(peak).toBeGreaterThan(1);
@@ -90,7 +90,7 @@ describe("fetchLinks", () => {
     const { hub } = pagedHub([aDiscoveredGranule(), ...rejected], 5);
     const query = aQuery();
 
-    const result = await fetchLinks(query, { hub, store }, { deadline: FAR() });
+    const result = await fetchPage(query, { hub, store }, { deadline: FAR() });
 
     expect(result.recorded).toBe(1);
     expect(result.rejected).toBe(12);
@@ -117,10 +117,10 @@ describe("fetchLinks", () => {
     const now = () => clock;
     const query = aQuery();
 
-    const first = await fetchLinks(query, { hub, store }, { deadline: 20, now });
+    const first = await fetchPage(query, { hub, store }, { deadline: 20, now });
     expect(first).toMatchObject({ finished: false, fetched: 4, recorded: 4, pages: 2 });
 
-    const second = await fetchLinks(query, { hub, store }, { deadline: FAR() });
+    const second = await fetchPage(query, { hub, store }, { deadline: FAR() });
     expect(second).toMatchObject({ finished: true, fetched: 6, recorded: 2, pages: 1 });
     expect(calls.map((c) => c.offset)).toEqual([0, 2, 4]);
   });
@@ -128,12 +128,12 @@ describe("fetchLinks", () => {
   it("does not record a granule twice when a page is read again", async () => {
     const entries = Array.from({ length: 3 }, () => aDiscoveredGranule());
     const query = aQuery();
-    await fetchLinks(query, { hub: pagedHub(entries, 10).hub, store }, { deadline: FAR() });
+    await fetchPage(query, { hub: pagedHub(entries, 10).hub, store }, { deadline: FAR() });
 
     // The hub published one more: the finished query is asked again from its stored offset.
     const more = [...entries, aDiscoveredGranule()];
     const { hub, calls } = pagedHub(more, 10);
-    const result = await fetchLinks(query, { hub, store }, { deadline: FAR() });
+    const result = await fetchPage(query, { hub, store }, { deadline: FAR() });
 
     expect(calls.map((c) => c.offset)).toEqual([3]);
     expect(result).toMatchObject({ finished: true, available: 4, fetched: 4, recorded: 1 });
@@ -155,7 +155,7 @@ describe("fetchLinks", () => {
     };
     const query = aQuery();
 
-    await expect(fetchLinks(query, { hub, store }, { deadline: FAR() })).rejects.toThrow(HubUnavailableError);
+    await expect(fetchPage(query, { hub, store }, { deadline: FAR() })).rejects.toThrow(HubUnavailableError);
     expect(await store.getFetchProgress(query.day, query.platform)).toMatchObject({
       nextOffset: 2,
       finished: false,
@@ -172,11 +172,11 @@ describe("fetchLinks", () => {
     };
     const query = aQuery();
 
-    await expect(fetchLinks(query, { hub, store }, { deadline: FAR() })).rejects.toThrow(InvalidHubDataError);
+    await expect(fetchPage(query, { hub, store }, { deadline: FAR() })).rejects.toThrow(InvalidHubDataError);
   });
 });
 
-describe("fetchLinks against a hub whose paging does not progress", () => {
+describe("fetchPage against a hub whose paging does not progress", () => {
   /** A hub that answers every offset with the first page and a fresh next offset: it ignores `start`. */
   function hubIgnoringOffset(total: number, pageSize: number) {
     const entries = Array.from({ length: pageSize }, () => aDiscoveredGranule());
@@ -206,7 +206,7 @@ describe("fetchLinks against a hub whose paging does not progress", () => {
   it("fails the query typed when a page repeats the previous page's entries", async () => {
     const { hub, requests } = hubIgnoringOffset(1000, 100);
 
-    const error = await fetchLinks(aQuery(), { hub, store }, { deadline: FAR() }).catch((e: Error) => e);
+    const error = await fetchPage(aQuery(), { hub, store }, { deadline: FAR() }).catch((e: Error) => e);
 
     expect(error).toBeInstanceOf(InvalidHubDataError);
     expect((error as Error).message).toMatch(/repeats the entries of the page at 0/);
@@ -238,7 +238,7 @@ describe("fetchLinks against a hub whose paging does not progress", () => {
       },
     };
 
-    const error = await fetchLinks(aQuery(), { hub, store }, { deadline: FAR() }).catch((e: Error) => e);
+    const error = await fetchPage(aQuery(), { hub, store }, { deadline: FAR() }).catch((e: Error) => e);
 
     expect(error).toBeInstanceOf(InvalidHubDataError);
     expect((error as Error).message).toMatch(/exceeds the 4 pages 30 results need/);

@@ -1,4 +1,4 @@
-import { fetchLinks, isPlatform, type Platform } from "@hls-s2/core";
+import { fetchPage, isPlatform, type Platform } from "@hls-s2/core";
 import * as v from "valibot";
 import { type LambdaClock, workingTimeMs } from "./lib/deadline";
 import { DAY, parseInput } from "./lib/input";
@@ -18,7 +18,7 @@ export async function handler(event: unknown, context?: LambdaClock) {
   const { day, platform } = parseInput(INPUT, event);
   const budgetMs = getConfig().fetchTimeBudgetSeconds * 1000;
   const deadline = Date.now() + Math.min(budgetMs, workingTimeMs(context) ?? budgetMs);
-  const { rejectedSample, ...result } = await fetchLinks(
+  const { rejectedSample, ...result } = await fetchPage(
     { day, platform },
     { hub: await getHub(), store: getStore() },
     { deadline },

@@ -1,12 +1,12 @@
 import type { Hub } from "@hls-s2/core";
 import { describe, expect, it } from "vitest";
-import { handler } from "../src/fetch-links";
+import { handler } from "../src/fetch-page";
 import { configureRuntime } from "../src/lib/runtime";
 import { aGranule, fakeHub, lambdaEnv, useLocalTable } from "./helpers/local";
 
 const table = useLocalTable();
 
-describe("fetch-links handler", () => {
+describe("fetch-page handler", () => {
   it("records the hub's granules and returns the iteration state the PageLoop reads", async () => {
     const { granule, day } = aGranule();
     const hub: Hub = {

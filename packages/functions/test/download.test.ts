@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { GranuleGoneError, type Hub, HubUnavailableError, objectKeyFor } from "@hls-s2/core";
 import { describe, expect, it } from "vitest";
-import { handler } from "../src/download-granule";
+import { handler } from "../src/download";
 import { configureRuntime } from "../src/lib/runtime";
 import { aGranule, fakeHub, lambdaEnv, memoryS3, useLocalTable } from "./helpers/local";
 
@@ -36,7 +36,7 @@ async function errorOf(promise: Promise<unknown>): Promise<Error> {
   );
 }
 
-describe("download-granule handler", () => {
+describe("download handler", () => {
   it("downloads and verifies the granule into the upload bucket and marks it downloaded", async () => {
     const body = aProduct();
     const { granule, bucket, event } = await setUp(fakeHub(body), { OBJECT_PREFIX: "l1c" });
