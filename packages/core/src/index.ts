@@ -3,6 +3,7 @@ export * from "./adapters/hub/dhus";
 export * from "./adapters/hub/http";
 export * from "./adapters/hub/hub";
 export * from "./adapters/hub/token";
+export * from "./adapters/store/client";
 export type { FetchProgress, FetchProgressUpdate } from "./adapters/store/cursor";
 export type { ClaimResult } from "./adapters/store/granules";
 export { MISMATCH_RETRY_AFTER_MS, type ReconciledPending } from "./adapters/store/listings";
