@@ -13,6 +13,9 @@ import {
   withContext,
 } from "./dynamo";
 
+// The search cursor: one counter item per (day, platform) holding where its search resumes, what it
+// read and filtered, and how many granules were recorded (documented on GranuleStore's methods).
+
 /** What the link fetcher knows about one (day, platform) search, kept between Lambda invocations. */
 export interface FetchProgress {
   /** Results the hub says the search has. */

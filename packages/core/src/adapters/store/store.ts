@@ -52,6 +52,10 @@ const DEFAULT_MAX_ATTEMPTS = 5;
  * The granule table: one item per granule and one counter item per (day, platform) search. Every
  * state transition is a single conditional write (no transactions), so two workers can never both
  * hold a granule and a DOWNLOADED granule is never claimed again.
+ *
+ * The methods are the public surface; each hands the checked options to the module of its concern:
+ * granules.ts (lifecycle transitions), uploads.ts (checksum and upload records), listings.ts (the
+ * sharded (day, status) index), cursor.ts (per (day, platform) search progress), over dynamo.ts.
  */
 export class GranuleStore {
   readonly #table: StoreTable;
