@@ -9,8 +9,8 @@
  */
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { CdseHub, fetchPage, GranuleStore } from "@hls-s2/core";
+import { ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { CdseHub, createDocumentClient, fetchPage, GranuleStore } from "@hls-s2/core";
 import { startEmbeddedStores } from "@hls-s2/local";
 import { createCatalogue, startMockHub } from "@hls-s2/mock-hub";
 import { Child, type Row, seconds, serveParent } from "./lib";
@@ -67,9 +67,7 @@ export async function benchLinks(options: { granules?: number } = {}): Promise<L
   const stores = await startEmbeddedStores();
   try {
     const url = await child.call<string>({ op: "url" });
-    const documents = DynamoDBDocumentClient.from(stores.dynamo, {
-      marshallOptions: { removeUndefinedValues: true },
-    });
+    const documents = createDocumentClient(stores.dynamo);
     const store = new GranuleStore(documents, { tableName: stores.tableName });
     const hub = cdseClient(url);
 
@@ -153,9 +151,7 @@ async function timeHubAlone(url: string): Promise<number> {
 async function timeDynaliteAlone(granules: number): Promise<number> {
   const stores = await startEmbeddedStores();
   try {
-    const documents = DynamoDBDocumentClient.from(stores.dynamo, {
-      marshallOptions: { removeUndefinedValues: true },
-    });
+    const documents = createDocumentClient(stores.dynamo);
     const store = new GranuleStore(documents, { tableName: stores.tableName });
     const products = catalogueFor(granules).products;
     const began = process.hrtime.bigint();

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { createDocumentClient } from "@hls-s2/core";
 import {
   adaptDefinition,
   buildCatalogue,
@@ -176,9 +176,7 @@ async function timeLoop(granules: number, concurrency: number, cacheDir: string)
     runtime.configureRuntime({
       env,
       clients: {
-        dynamo: DynamoDBDocumentClient.from(stores.dynamo, {
-          marshallOptions: { removeUndefinedValues: true },
-        }),
+        dynamo: createDocumentClient(stores.dynamo),
         s3: stores.s3,
       },
       credentials: { hub: MOCK_CREDENTIALS, download: MOCK_CREDENTIALS },

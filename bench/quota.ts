@@ -7,8 +7,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { SlotPool } from "@hls-s2/core";
+import { createDocumentClient, SlotPool } from "@hls-s2/core";
 import {
   type LocalRunSummary,
   loadSynthesizedWorkflow,
@@ -129,7 +128,7 @@ export async function benchQuota(options: {
 async function slotRoundTrip(slots: number): Promise<number> {
   const stores = await startEmbeddedStores();
   try {
-    const pool = new SlotPool(DynamoDBDocumentClient.from(stores.dynamo), {
+    const pool = new SlotPool(createDocumentClient(stores.dynamo), {
       tableName: stores.tableName,
       defaultSlots: slots,
     });

@@ -5,8 +5,7 @@ import { join } from "node:path";
 import { CreateMultipartUploadCommand } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SFNClient } from "@aws-sdk/client-sfn";
-import { GranuleStore } from "@hls-s2/core";
-import { createDocumentClient } from "@hls-s2/functions/lib/clients";
+import { createDocumentClient, GranuleStore } from "@hls-s2/core";
 import {
   asPrincipal,
   LOCAL_BUCKET_NAME,

@@ -1,5 +1,5 @@
-import { DynamoDBDocumentClient, paginateScan, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { SlotPool } from "@hls-s2/core";
+import { paginateScan, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { createDocumentClient, SlotPool } from "@hls-s2/core";
 import type { EmbeddedStores } from "./embedded";
 
 export interface ReleasedLease {
@@ -18,7 +18,7 @@ export interface ReleasedLease {
  * Status, attempts and the saved upload are kept: the next claim resumes that upload.
  */
 export async function releaseStaleLocalLeases(stores: EmbeddedStores): Promise<ReleasedLease[]> {
-  const client = DynamoDBDocumentClient.from(stores.dynamo);
+  const client = createDocumentClient(stores.dynamo);
   const released: ReleasedLease[] = [];
   const pages = paginateScan(
     { client },
@@ -63,6 +63,6 @@ export async function releaseStaleLocalLeases(stores: EmbeddedStores): Promise<R
  * lock proves no live worker holds one, so the next run need not wait out their leases.
  */
 export async function releaseStaleLocalSlots(stores: EmbeddedStores): Promise<number> {
-  const pool = new SlotPool(DynamoDBDocumentClient.from(stores.dynamo), { tableName: stores.tableName });
+  const pool = new SlotPool(createDocumentClient(stores.dynamo), { tableName: stores.tableName });
   return (await pool.releaseAll()).length;
 }

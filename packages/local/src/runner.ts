@@ -1,9 +1,10 @@
 import "./polyfills";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import {
   type Credentials,
+  createDocumentClient,
   type DayLatency,
   type DayTally,
   GranuleStore,
@@ -612,7 +613,7 @@ async function resolveCatalogueParams(dataDir: string, options: RunLocalOptions)
 }
 
 function documentClient(stores: EmbeddedStores): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(stores.dynamo, { marshallOptions: { removeUndefinedValues: true } });
+  return createDocumentClient(stores.dynamo);
 }
 
 /**

@@ -2,8 +2,7 @@ import { resolve } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { GetParametersByPathCommand, type Parameter, SSMClient } from "@aws-sdk/client-ssm";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { ConfigError, GranuleStore, InvalidInputError, SlotPool } from "@hls-s2/core";
+import { ConfigError, createDocumentClient, GranuleStore, InvalidInputError, SlotPool } from "@hls-s2/core";
 import type {
   DataFolderLock,
   EmbeddedStores,
@@ -140,8 +139,8 @@ export async function openStage(
     stateMachineArn: resources.stateMachineArn,
     region: resources.region,
   };
-  const store = new GranuleStore(documentClient(dynamo), { tableName: resources.tableName });
-  const slots = new SlotPool(documentClient(dynamo), { tableName: resources.tableName });
+  const store = new GranuleStore(createDocumentClient(dynamo), { tableName: resources.tableName });
+  const slots = new SlotPool(createDocumentClient(dynamo), { tableName: resources.tableName });
   return {
     mode: "aws",
     label: `stage ${resources.stage} (${resources.region})`,
@@ -220,13 +219,13 @@ export async function openLocal(
       // A local run may be writing this folder: take it first, as the runner does (exit 3 when held).
       lock ??= await local.lockDataFolder(dataDir);
       stores ??= await local.startEmbeddedStores({ dataDir });
-      store ??= new GranuleStore(documentClient(stores.dynamo), { tableName: stores.tableName });
+      store ??= new GranuleStore(createDocumentClient(stores.dynamo), { tableName: stores.tableName });
       return store;
     },
     slots: async () => {
       lock ??= await local.lockDataFolder(dataDir);
       stores ??= await local.startEmbeddedStores({ dataDir });
-      return new SlotPool(documentClient(stores.dynamo), { tableName: stores.tableName });
+      return new SlotPool(createDocumentClient(stores.dynamo), { tableName: stores.tableName });
     },
     launch: async (executionInput) => {
       // The runner takes the folder's lock and opens the same on-disk table itself: let both go first.
@@ -252,8 +251,4 @@ export async function openLocal(
     lookbackDays: 1,
     close: closeStores,
   };
-}
-
-function documentClient(dynamo: DynamoDBClient): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
 }

@@ -13,6 +13,7 @@ import {
 import { type GranuleRecord, objectKeyFor, type UploadProgress } from "../domain/granule";
 import { publicationLatencySeconds } from "../domain/latency";
 import type { MetricSink } from "../domain/metrics";
+import { errorMessage, recordFailure } from "./record-failure";
 
 /** What a Download child reports: it downloaded the granule, or found nothing to do. */
 export type DownloadOutcome = "downloaded" | "already-downloaded" | "leased-elsewhere";
@@ -76,7 +77,7 @@ export interface DownloadResult {
  * Downloads one granule: claims it, fetches the hub's MD5 afresh, streams the product into a verified
  * multipart upload (resuming a saved one) and marks it downloaded. A granule already downloaded or
  * leased by another worker is an outcome, not an error. Any error after the claim is first recorded
- * (FAILED, error name and message, see recordDownloadFailure) and then rethrown: the Download step is
+ * (FAILED, error name and message, see recordFailure) and then rethrown: the Download step is
  * where the child execution ends unsuccessfully, so a Redrive of the child re-runs the download.
  * @throws HubSlotsBusyError before anything else when every hub slot is held (nothing recorded);
  *   GranuleNotFoundError, LeaseLostError from the store; ChecksumNotPublishedError,
@@ -113,7 +114,7 @@ export async function downloadGranule(input: DownloadInput, deps: DownloadDeps):
       return result;
     } catch (error) {
       deps.metrics?.add("DownloadFailed", 1, { errorName: error instanceof Error ? error.name : "Error" });
-      await recordDownloadFailure(granuleId, owner, error, deps);
+      await recordFailure({ granuleId, owner, error }, deps);
       throw error;
     }
   } finally {
@@ -171,36 +172,6 @@ function reportDownloaded(result: DownloadResult, metrics: MetricSink): void {
   metrics.add("GranuleBytesResumed", resumedFromBytes);
   if (result.attempts !== undefined) metrics.add("GranuleAttempts", result.attempts);
   if (result.latencySeconds !== undefined) metrics.add("GranuleLatency", result.latencySeconds);
-}
-
-/**
- * Records a failed download attempt FAILED with the error's name and message before the error reaches
- * Step Functions. Done on every failed attempt, also one a Retry will repeat: nothing in the Lambda
- * knows whether a retrier has attempts left, and the Retry (same owner) re-claims this record without
- * counting an attempt (see GranuleStore.claimGranule). A failure to record is logged, never thrown in
- * place of the download's error, whose name the Retry matches on; the lease then lapses and the
- * granule is pending again.
- */
-async function recordDownloadFailure(
-  granuleId: string,
-  owner: string,
-  error: unknown,
-  deps: Pick<DownloadDeps, "store" | "logger">,
-): Promise<void> {
-  const failure = { name: error instanceof Error ? error.name : "Error", message: errorMessage(error) };
-  try {
-    await deps.store.markFailed(granuleId, failure, { owner });
-  } catch (recordError) {
-    deps.logger?.info("could not record the failed attempt", {
-      granuleId,
-      error: failure,
-      recordError: errorMessage(recordError),
-    });
-  }
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 async function transferClaimed(

@@ -1,6 +1,4 @@
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
 /**
  * Checksum settings every S3 client of ours gets, in Lambda and in the local runner alike.
@@ -29,9 +27,4 @@ export const S3_CHECKSUM_SETTINGS = {
 /** The one S3 client constructor: the given settings (endpoint, credentials…) plus our checksum rules. */
 export function createS3Client(config: S3ClientConfig = {}): S3Client {
   return new S3Client({ ...config, ...S3_CHECKSUM_SETTINGS });
-}
-
-/** The document client over a DynamoDB client: optional fields left undefined are dropped, not refused. */
-export function createDocumentClient(client: DynamoDBClient): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }

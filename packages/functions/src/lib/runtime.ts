@@ -9,6 +9,7 @@ import {
   type Config,
   ConfigError,
   type Credentials,
+  createDocumentClient,
   DhusHub,
   type FilterRules,
   GranuleStore,
@@ -18,7 +19,7 @@ import {
   SlotPool,
 } from "@hls-s2/core";
 import * as v from "valibot";
-import { createDocumentClient, createS3Client } from "./clients";
+import { createS3Client } from "./clients";
 import { metricSink, setStageDimensions } from "./metrics";
 
 /**

@@ -6,6 +6,7 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { HubSlotsBusyError, InvalidInputError } from "../../domain/errors";
 import { TABLE_SCHEMA } from "../../domain/granule";
+import { isConditionFailed } from "./dynamo";
 
 /** HUB_DOWNLOAD_SLOTS when a stage sets none: NASA's agreement with ESA allows 15 concurrent downloads. */
 export const DEFAULT_HUB_DOWNLOAD_SLOTS = 15;
@@ -51,10 +52,6 @@ export interface SlotPoolOptions {
   now?: () => number;
   /** Where the search for a free slot starts, in [0, 1); spreads contending downloads over the slots. */
   random?: () => number;
-}
-
-function isConditionFailed(error: unknown): boolean {
-  return error instanceof Error && error.name === "ConditionalCheckFailedException";
 }
 
 function checkSlotCount(value: unknown, field: string): number {

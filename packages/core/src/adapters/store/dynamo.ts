@@ -1,0 +1,116 @@
+import {
+  type DynamoDBDocumentClient,
+  QueryCommand,
+  type QueryCommandInput,
+  UpdateCommand,
+  type UpdateCommandInput,
+} from "@aws-sdk/lib-dynamodb";
+import { InvalidInputError } from "../../domain/errors";
+import { isValidDay } from "../../domain/filters";
+import { type GranuleRecord, isPlatform, PLATFORMS, type Platform, TABLE_SCHEMA } from "../../domain/granule";
+
+/**
+ * The granule table as every store module reaches it: the document client, the table and the
+ * settings GranuleStore checked once in its constructor.
+ */
+export interface StoreTable {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  /** How long a DOWNLOADING claim lasts before another worker may take it over. */
+  readonly leaseMs: number;
+  /** Attempts after which a FAILED granule is no longer pending. */
+  readonly maxAttempts: number;
+  readonly now: () => Date;
+}
+
+export const PK = TABLE_SCHEMA.partitionKey;
+export const INDEX = TABLE_SCHEMA.statusIndex;
+
+export type Item = Record<string, unknown>;
+
+export function granuleKey(granuleId: string) {
+  return { [PK]: `granule#${granuleId}` };
+}
+
+export function fetchKey(day: string, platform: Platform) {
+  return { [PK]: `fetch#${day}#${platform}` };
+}
+
+export function toRecord(item: Item): GranuleRecord {
+  const { [PK]: _key, ...record } = item;
+  return record as unknown as GranuleRecord;
+}
+
+/** Every attribute in an expression goes through a `#name` placeholder: DynamoDB reserves words like status, day, name. */
+export function attributeNames(...names: string[]): Record<string, string> {
+  return Object.fromEntries(names.map((name) => [`#${name}`, name]));
+}
+
+export function isConditionFailed(error: unknown): boolean {
+  return error instanceof Error && error.name === "ConditionalCheckFailedException";
+}
+
+/** Rethrows an SDK failure with what we were doing; keeps its name so a Catch still sees e.g. ProvisionedThroughputExceededException. */
+export function withContext(error: unknown, context: string): Error {
+  const original = error instanceof Error ? error : new Error(String(error));
+  const wrapped = new Error(`${context}: ${original.message}`, { cause: error });
+  wrapped.name = original.name;
+  return wrapped;
+}
+
+export function requireText(value: unknown, field: string): string {
+  if (typeof value !== "string" || value === "") {
+    throw new InvalidInputError(`${field} must be a non-empty string`, { field });
+  }
+  return value;
+}
+
+export function requireDay(day: unknown): string {
+  if (typeof day !== "string" || !isValidDay(day)) {
+    throw new InvalidInputError(`day must be YYYY-MM-DD, got ${JSON.stringify(day)}`, { field: "day" });
+  }
+  return day;
+}
+
+export function requireCount(value: unknown, field: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
+    throw new InvalidInputError(`${field} must be a non-negative integer, got ${String(value)}`, { field });
+  }
+  return value;
+}
+
+export function requirePlatform(platform: unknown): void {
+  if (!isPlatform(platform)) {
+    throw new InvalidInputError(
+      `platform must be a Sentinel-2 platform (${PLATFORMS.join(", ")}, … S2[A-Z]), got ${String(platform)}`,
+      {
+        field: "platform",
+      },
+    );
+  }
+}
+
+/** Runs a conditional UpdateItem; the new record, or undefined when the condition failed. */
+export async function conditionalUpdate(
+  table: StoreTable,
+  context: string,
+  input: Omit<UpdateCommandInput, "TableName" | "ReturnValues">,
+): Promise<GranuleRecord | undefined> {
+  try {
+    const { Attributes: item } = await table.client.send(
+      new UpdateCommand({ ...input, TableName: table.tableName, ReturnValues: "ALL_NEW" }),
+    );
+    return toRecord(item ?? {});
+  } catch (error) {
+    if (isConditionFailed(error)) return undefined;
+    throw withContext(error, context);
+  }
+}
+
+export async function query(table: StoreTable, context: string, input: Omit<QueryCommandInput, "TableName">) {
+  try {
+    return await table.client.send(new QueryCommand({ ...input, TableName: table.tableName }));
+  } catch (error) {
+    throw withContext(error, context);
+  }
+}
