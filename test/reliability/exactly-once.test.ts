@@ -83,6 +83,7 @@ function crashingBeforeMark(
       if (crashed && options.recordsFailure !== true) throw new Error("process killed: nothing recorded");
       return store.markFailed(...args);
     },
+    getGranule: store.getGranule.bind(store),
     claimGranule: store.claimGranule.bind(store),
     recordChecksum: store.recordChecksum.bind(store),
     saveUploadProgress: store.saveUploadProgress.bind(store),

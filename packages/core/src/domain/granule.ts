@@ -95,6 +95,24 @@ export interface GranuleRecord extends DiscoveredGranule {
   downloadedAt?: string;
 }
 
+/**
+ * Why `owner` cannot claim `granule` at `nowMs` without writing: it is downloaded, or another worker
+ * holds a live lease on it (a lease that ends at `nowMs` is still live, as in the claim's condition).
+ * Undefined: the granule may be claimable (the claim's conditional write decides).
+ */
+export function claimBlocker(
+  granule: Pick<GranuleRecord, "status" | "leaseOwner" | "leaseExpiresAt">,
+  owner: string,
+  nowMs: number,
+): "already-downloaded" | "leased" | undefined {
+  if (granule.status === "DOWNLOADED") return "already-downloaded";
+  const liveLease =
+    granule.status === "DOWNLOADING" &&
+    granule.leaseOwner !== owner &&
+    (granule.leaseExpiresAt ?? 0) >= nowMs;
+  return liveLease ? "leased" : undefined;
+}
+
 /** The object key of a granule: product name with `.zip` (the reference system's layout), under an optional prefix. */
 export function objectKeyFor(name: string, prefix = ""): string {
   const base = name.endsWith(".SAFE") ? name.slice(0, -".SAFE".length) : name;

@@ -10,7 +10,7 @@ import {
   TransferInterruptedError,
   UploadOutcomeUnknownError,
 } from "../domain/errors";
-import { type GranuleRecord, objectKeyFor, type UploadProgress } from "../domain/granule";
+import { claimBlocker, type GranuleRecord, objectKeyFor, type UploadProgress } from "../domain/granule";
 import { publicationLatencySeconds } from "../domain/latency";
 import type { MetricSink } from "../domain/metrics";
 import { errorMessage, recordFailure } from "./record-failure";
@@ -32,7 +32,13 @@ export interface DownloadLogger {
 export interface DownloadDeps {
   store: Pick<
     GranuleStore,
-    "claimGranule" | "recordChecksum" | "saveUploadProgress" | "renewLease" | "markDownloaded" | "markFailed"
+    | "getGranule"
+    | "claimGranule"
+    | "recordChecksum"
+    | "saveUploadProgress"
+    | "renewLease"
+    | "markDownloaded"
+    | "markFailed"
   >;
   hub: Hub;
   /**
@@ -93,6 +99,13 @@ export async function downloadGranule(input: DownloadInput, deps: DownloadDeps):
   throwIfOutOfTime(input.granuleId, deps.signal);
   const { granuleId, owner } = input;
 
+  // A granule another execution has downloaded, or is downloading, needs no slot. Several executions
+  // list the same day (the daily run, a backfill of it, a download-only run), and without this read
+  // each of their children would take a slot only to hand it back, while real downloads wait for it.
+  if (deps.slots !== undefined) {
+    const settled = await settledElsewhere(input, deps);
+    if (settled !== undefined) return settled;
+  }
   // The slot comes before the claim and before any hub request: HubSlotsBusyError leaves the granule
   // as it was (never FAILED: waiting is not failing) and the state machine's Retry waits.
   const slot = await acquireSlot(input, deps);
@@ -121,6 +134,22 @@ export async function downloadGranule(input: DownloadInput, deps: DownloadDeps):
     // Every exit (done, nothing to do, failure, out of time) frees the slot; a crash leaves it to its lease.
     if (slot !== undefined) await releaseSlot(slot, deps);
   }
+}
+
+/** The outcome of a granule that needs no download by this owner, read without writing (see claimBlocker). */
+async function settledElsewhere(
+  { granuleId, owner }: DownloadInput,
+  deps: Pick<DownloadDeps, "store" | "now">,
+): Promise<DownloadResult | undefined> {
+  const granule = await deps.store.getGranule(granuleId);
+  // Unknown granule: the claim below raises GranuleNotFoundError, as without a quota.
+  if (granule === undefined) return undefined;
+  const blocker = claimBlocker(granule, owner, (deps.now ?? Date.now)());
+  if (blocker === "leased") return { granuleId, outcome: "leased-elsewhere" };
+  if (blocker === "already-downloaded") {
+    return { granuleId, outcome: "already-downloaded", key: granule.s3Key, bytes: granule.bytesWritten };
+  }
+  return undefined;
 }
 
 /** Takes a hub slot, counting a wait (HubSlotsBusyError, rethrown for the state machine's Retry). */

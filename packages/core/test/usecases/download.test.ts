@@ -162,6 +162,7 @@ describe("downloadGranule", () => {
     const { hub } = hubFor(product({ size: 11 * MIB }));
     const renewals: string[] = [];
     const renewingStore: DownloadDeps["store"] = {
+      getGranule: (id) => store.getGranule(id),
       claimGranule: (id, owner) => store.claimGranule(id, owner),
       recordChecksum: (id, owner, md5) => store.recordChecksum(id, owner, md5),
       saveUploadProgress: (id, owner, progress) => store.saveUploadProgress(id, owner, progress),
@@ -314,6 +315,35 @@ describe("downloadGranule's hub slot", () => {
     expect(checksumCalls()).toBe(0);
     expect(await store.getGranule(granule.granuleId)).toMatchObject({ status: "DISCOVERED", attempts: 0 });
     expect((await store.getGranule(granule.granuleId))?.lastError).toBeUndefined();
+  });
+
+  it("needs no slot for a granule another execution downloaded or is downloading", async () => {
+    const slots = await aPool(1);
+    const downloaded = await aDiscoveredRecord();
+    await downloadGranule(
+      { granuleId: downloaded.granuleId, owner: "exec-day" },
+      depsWith(hubFor(product()).hub, { slots }).deps,
+    );
+    const leased = await aDiscoveredRecord();
+    await store.claimGranule(leased.granuleId, "exec-day");
+    // Every slot held: only a download that needs one would have to wait.
+    await slots.acquire("exec-day");
+    const { hub, checksumCalls } = hubFor(product());
+
+    await expect(
+      downloadGranule(
+        { granuleId: downloaded.granuleId, owner: "exec-backfill" },
+        depsWith(hub, { slots }).deps,
+      ),
+    ).resolves.toMatchObject({
+      outcome: "already-downloaded",
+      key: expect.stringContaining(objectKeyFor(downloaded.name)),
+    });
+    await expect(
+      downloadGranule({ granuleId: leased.granuleId, owner: "exec-backfill" }, depsWith(hub, { slots }).deps),
+    ).resolves.toMatchObject({ outcome: "leased-elsewhere" });
+    expect(checksumCalls()).toBe(0);
+    expect((await slots.usage()).held.map((lease) => lease.owner)).toEqual(["exec-day"]);
   });
 
   it("frees its slot after a download, after nothing to do and after a failure", async () => {

@@ -115,20 +115,28 @@ export class SlotPool {
   /**
    * Takes a free slot (or one whose lease ended, or one this owner already holds: a retry of the same
    * child after a crash) for `owner`. Never waits: with every slot held it throws at once, and the
-   * state machine's Retry does the waiting. Writes only, no read first: the conditional write is what
-   * decides, and the Download role then needs nothing beyond GetItem and UpdateItem on the table.
+   * state machine's Retry does the waiting. One strongly consistent BatchGetItem finds the candidates
+   * first, so a download that finds the quota full (most attempts of a waiting granule) costs one read,
+   * not a failed conditional write per slot; the conditional write still decides between racers.
    * @throws HubSlotsBusyError when every slot is held under a live lease.
    */
   async acquire(owner: string, options: { granuleId?: string } = {}): Promise<SlotLease> {
     if (typeof owner !== "string" || owner === "")
       throw new InvalidInputError("owner must be a non-empty string", { field: "owner" });
     const slots = await this.slotCount();
+    const leases = await this.#readSlots(slots, { consistent: true });
     const now = this.#now();
     const expiresAt = now + this.leaseMs;
-    // From a random slot on, so contending downloads spread over the slots instead of all racing for 0.
-    const start = Math.floor(this.#random() * slots);
-    for (let i = 0; i < slots; i++) {
-      const slot = (start + i) % slots;
+    // Free, lapsed or already ours (the same test as the write's condition below).
+    const candidates = Array.from({ length: slots }, (_, slot) => slot).filter((slot) => {
+      const lease = leases.get(slot);
+      return lease === undefined || lease.owner === owner || lease.expiresAt <= now;
+    });
+    // From a random candidate on, so contending downloads spread over the free slots instead of all
+    // racing for the first one.
+    const start = Math.floor(this.#random() * candidates.length);
+    for (let i = 0; i < candidates.length; i++) {
+      const slot = candidates[(start + i) % candidates.length]!;
       try {
         // UpdateItem "edits an existing item's attributes, or adds a new item to the table if it does not
         // already exist", and with a ConditionExpression writes only when the condition holds for the item
@@ -291,14 +299,22 @@ export class SlotPool {
     return this.#setting;
   }
 
-  /** The slot items 0…count−1 that exist (held or with an ended lease), by slot number. */
-  async #readSlots(count: number): Promise<Map<number, SlotLease>> {
+  /**
+   * The slot items 0…count−1 that exist (held or with an ended lease), by slot number. `consistent`:
+   * BatchGetItem "performs eventually consistent reads on every table in the request" unless
+   * ConsistentRead is true, and acquire must not skip a slot released a moment ago.
+   */
+  async #readSlots(count: number, options: { consistent?: boolean } = {}): Promise<Map<number, SlotLease>> {
     const held = new Map<number, SlotLease>();
     let keys: Record<string, unknown>[] = Array.from({ length: count }, (_, slot) => slotKey(slot));
     // BatchGetItem may return some keys as UnprocessedKeys (throughput, size): ask again for those.
     for (let round = 0; keys.length > 0 && round < 5; round++) {
       const answer = await this.#client.send(
-        new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }),
+        new BatchGetCommand({
+          RequestItems: {
+            [this.tableName]: { Keys: keys, ...(options.consistent === true && { ConsistentRead: true }) },
+          },
+        }),
       );
       for (const item of answer.Responses?.[this.tableName] ?? []) {
         const slot = Number(String(item[PK]).slice("hubslot#".length));

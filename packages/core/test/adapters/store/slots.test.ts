@@ -46,6 +46,32 @@ describe("SlotPool", () => {
     });
   });
 
+  it("answers a full quota with one read and no write, and a free slot with one write", async () => {
+    const { make } = await aPool({ defaultSlots: 3 });
+    const holder = make();
+    const held = [];
+    for (const owner of ["child-a", "child-b", "child-c"]) held.push(await holder.acquire(owner));
+    const sent: string[] = [];
+    const counting = new Proxy(dynamo.documentClient, {
+      get(target, property, receiver) {
+        if (property !== "send") return Reflect.get(target, property, receiver);
+        return (command: { constructor: { name: string } }) => {
+          sent.push(command.constructor.name);
+          return target.send(command as never);
+        };
+      },
+    });
+    const waiting = new SlotPool(counting, { tableName: holder.tableName, defaultSlots: 3, now: () => T0 });
+    await expect(waiting.acquire("child-d")).rejects.toBeInstanceOf(HubSlotsBusyError);
+    expect(sent.filter((name) => name === "UpdateCommand")).toEqual([]);
+    expect(sent.filter((name) => name === "BatchGetCommand")).toHaveLength(1);
+
+    await holder.release(held[1]!);
+    sent.length = 0;
+    expect((await waiting.acquire("child-d")).slot).toBe(held[1]!.slot);
+    expect(sent.filter((name) => name === "UpdateCommand")).toHaveLength(1);
+  });
+
   it("gives the slot back on release, so the next download takes it", async () => {
     const { pool } = await aPool({ defaultSlots: 1 });
     const a = await pool.acquire("child-a");
