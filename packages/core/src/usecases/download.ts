@@ -13,7 +13,7 @@ import {
 import { claimBlocker, type GranuleRecord, objectKeyFor, type UploadProgress } from "../domain/granule";
 import { publicationLatencySeconds } from "../domain/latency";
 import type { MetricSink } from "../domain/metrics";
-import { errorMessage, recordFailure } from "./record-failure";
+import { type DownloadLogger, errorMessage, recordFailure } from "./record-failure";
 
 /** What a Download child reports: it downloaded the granule, or found nothing to do. */
 export type DownloadOutcome = "downloaded" | "already-downloaded" | "leased-elsewhere";
@@ -22,11 +22,6 @@ export interface DownloadInput {
   granuleId: string;
   /** The lease owner: the child execution's id, stable across its retries. */
   owner: string;
-}
-
-/** Where a download reports progress; Powertools' Logger fits. */
-export interface DownloadLogger {
-  info(message: string, ...extra: Record<string, unknown>[]): void;
 }
 
 export interface DownloadDeps {

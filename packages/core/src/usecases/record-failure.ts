@@ -1,5 +1,9 @@
 import type { GranuleStore } from "../adapters/store/store";
-import type { DownloadLogger } from "./download";
+
+/** Where a download reports progress; Powertools' Logger fits. */
+export interface DownloadLogger {
+  info(message: string, ...extra: Record<string, unknown>[]): void;
+}
 
 export interface RecordFailureDeps {
   store: Pick<GranuleStore, "markFailed">;

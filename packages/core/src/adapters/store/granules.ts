@@ -2,6 +2,7 @@ import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { GranuleNotFoundError, LeaseLostError, MISMATCH_ERROR_NAMES } from "../../domain/errors";
 import { normalizeMd5 } from "../../domain/filters";
 import {
+  claimBlocker,
   type DiscoveredGranule,
   dayShardOf,
   type GranuleError,
@@ -174,12 +175,8 @@ export async function claimGranule(
     // The condition failed: read the item to tell the caller why (dynalite returns no ALL_OLD item).
     current = await getGranule(table, granuleId);
     if (current === undefined) throw new GranuleNotFoundError(granuleId);
-    if (current.status === "DOWNLOADED") return { outcome: "already-downloaded", granule: current };
-    const liveLease =
-      current.status === "DOWNLOADING" &&
-      current.leaseOwner !== owner &&
-      (current.leaseExpiresAt ?? 0) >= table.now().getTime();
-    if (liveLease) return { outcome: "leased", granule: current };
+    const blocker = claimBlocker(current, owner, table.now().getTime());
+    if (blocker !== undefined) return { outcome: blocker, granule: current };
     // Otherwise the item changed between our write and our read (a lease ended): claim again.
   }
   return { outcome: "leased", granule: current! };
