@@ -6,6 +6,7 @@ export * from "./adapters/hub/token";
 export * from "./adapters/store/slots";
 export * from "./adapters/store/store";
 export * from "./adapters/store/table";
+export * from "./adapters/transfer/options";
 export * from "./adapters/transfer/transfer";
 export * from "./config/runtime";
 export * from "./domain/errors";
