@@ -1,5 +1,6 @@
 export * from "./aws-calls";
 export * from "./definition";
+export { dynamoDbLocalAvailable } from "./dynamo-server";
 export * from "./embedded";
 export * from "./executions";
 export * from "./leases";
