@@ -10,6 +10,7 @@ export { MISMATCH_RETRY_AFTER_MS, type ReconciledPending } from "./adapters/stor
 export * from "./adapters/store/slots";
 export * from "./adapters/store/store";
 export * from "./adapters/store/table";
+export * from "./adapters/transfer/options";
 export * from "./adapters/transfer/transfer";
 export * from "./config/runtime";
 export * from "./domain/errors";

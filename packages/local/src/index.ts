@@ -1,5 +1,6 @@
 export * from "./aws-calls";
 export * from "./definition";
+export { dynamoDbLocalAvailable } from "./dynamo-server";
 export * from "./embedded";
 export * from "./executions";
 export * from "./leases";
@@ -8,5 +9,6 @@ export * from "./map-run";
 export * from "./progress";
 export * from "./report";
 export * from "./runner";
-export { completedUploads, listUploads } from "./s3-gaps";
+export { completedUploads } from "./s3-gaps";
+export { listUploads } from "./s3rver-uploads";
 export * from "./workflow";

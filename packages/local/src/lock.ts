@@ -229,7 +229,7 @@ function inUse(folder: string, lockFile: string, holder: LockHolder | undefined)
 }
 
 /** Signal 0 checks for the process without touching it: ESRCH means gone, EPERM means alive (another user's). */
-function processIsAlive(pid: number): boolean {
+export function processIsAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

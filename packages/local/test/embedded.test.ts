@@ -14,12 +14,8 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  type DynamoBackend,
-  dynamoDbLocalAvailable,
-  type EmbeddedStores,
-  startEmbeddedStores,
-} from "../src/embedded";
+import { dynamoDbLocalAvailable } from "../src/dynamo-server";
+import { type DynamoBackend, type EmbeddedStores, startEmbeddedStores } from "../src/embedded";
 
 // DynamoDB Local is the local mode's store wherever a JDK runs (these machines have Java 17); the
 // S3 tests below do not care which DynamoDB serves and take the faster dynalite.

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { MockProduct } from "./catalogue";
-import { faultResponse, gatedProductValue, type HubContext, productValue } from "./context";
+import { type Predicate, parseCdseFilter, stringAttributes } from "./cdse-filter";
+import { checksumRequest, faultResponse, gatedProductValue, type HubContext, productValue } from "./context";
 import { endlessJson, json, type MockRequest, type MockResponse } from "./http";
 
 const MAX_TOP = 1000;
@@ -59,125 +60,6 @@ function validationError(parameter: string, limit: number): MockResponse {
       },
     ],
   });
-}
-
-type Predicate = (p: MockProduct) => boolean;
-
-/** Parses the `$filter` subset the downloader sends; throws RangeError naming a clause it cannot read. */
-export function parseCdseFilter(filter: string): Predicate {
-  const predicates = filter.trim() === "" ? [] : splitTopLevel(filter.trim()).map(parseClause);
-  return (p) => predicates.every((predicate) => predicate(p));
-}
-
-function splitTopLevel(expression: string): string[] {
-  let text = expression.trim();
-  while (text.startsWith("(") && closingParen(text, 0) === text.length - 1) text = text.slice(1, -1).trim();
-  const parts: string[] = [];
-  let depth = 0;
-  let quoted = false;
-  let from = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === "'") quoted = !quoted;
-    else if (!quoted && c === "(") depth++;
-    else if (!quoted && c === ")") depth--;
-    else if (!quoted && depth === 0 && /^\sor\s/i.test(text.slice(i, i + 4))) {
-      throw new RangeError(`'or' is not imitated: ${text}`);
-    } else if (!quoted && depth === 0 && /^\sand\s/i.test(text.slice(i, i + 5))) {
-      parts.push(text.slice(from, i));
-      from = i + 5;
-    }
-  }
-  parts.push(text.slice(from));
-  return parts.flatMap((part) => {
-    const trimmed = part.trim();
-    return trimmed.startsWith("(") && closingParen(trimmed, 0) === trimmed.length - 1
-      ? splitTopLevel(trimmed)
-      : [trimmed];
-  });
-}
-
-function closingParen(text: string, open: number): number {
-  let depth = 0;
-  let quoted = false;
-  for (let i = open; i < text.length; i++) {
-    const c = text[i];
-    if (c === "'") quoted = !quoted;
-    else if (!quoted && c === "(") depth++;
-    else if (!quoted && c === ")" && --depth === 0) return i;
-  }
-  return -1;
-}
-
-const COMPARE: Record<string, (a: number, b: number) => boolean> = {
-  eq: (a, b) => a === b,
-  ge: (a, b) => a >= b,
-  gt: (a, b) => a > b,
-  le: (a, b) => a <= b,
-  lt: (a, b) => a < b,
-};
-
-function parseClause(clause: string): Predicate {
-  let m = /^Collection\/Name eq '([^']*)'$/i.exec(clause);
-  if (m !== null) {
-    const collection = m[1];
-    return () => collection === "SENTINEL-2";
-  }
-  m = /^(PublicationDate|ContentDate\/Start|ContentDate\/End) (eq|ge|gt|le|lt) '?([0-9T:.\-+Z]+)'?$/i.exec(
-    clause,
-  );
-  if (m !== null) {
-    const [, field = "", op = "", raw = ""] = m;
-    const bound = Date.parse(raw);
-    if (Number.isNaN(bound)) throw new RangeError(`cannot read the date in ${clause}`);
-    const compare = COMPARE[op.toLowerCase()] ?? COMPARE.eq!;
-    const pick = (p: MockProduct) =>
-      field === "PublicationDate"
-        ? p.publishedAt
-        : field === "ContentDate/Start"
-          ? p.sensingStart
-          : p.sensingEnd;
-    return (p) => compare(Date.parse(pick(p)), bound);
-  }
-  m =
-    /^Attributes\/OData\.CSC\.StringAttribute\/any\(att:att\/Name eq '([^']+)' and att\/OData\.CSC\.StringAttribute\/Value eq '([^']*)'\)$/i.exec(
-      clause,
-    );
-  if (m !== null) {
-    const [, name = "", value = ""] = m;
-    return (p) => stringAttributes(p)[name] === value;
-  }
-  m = /^(startswith|endswith|contains)\(Name,\s*'([^']*)'\)$/i.exec(clause);
-  if (m !== null) {
-    const [, fn = "", value = ""] = m;
-    const test = {
-      startswith: (name: string) => name.startsWith(value),
-      endswith: (name: string) => name.endsWith(value),
-      contains: (name: string) => name.includes(value),
-    }[fn.toLowerCase() as "startswith"];
-    return (p) => test(`${p.name}.SAFE`);
-  }
-  m = /^Name eq '([^']*)'$/.exec(clause);
-  if (m !== null) {
-    const name = m[1];
-    return (p) => `${p.name}.SAFE` === name || p.name === name;
-  }
-  if (/^Online eq true$/i.test(clause)) return () => true;
-  throw new RangeError(`the mock hub does not imitate the $filter clause: ${clause}`);
-}
-
-function stringAttributes(p: MockProduct): Record<string, string> {
-  return {
-    productType: "S2MSI1C",
-    processingLevel: "S2MSI1C",
-    platformShortName: "SENTINEL-2",
-    platformSerialIdentifier: p.platform.slice(2),
-    instrumentShortName: "MSI",
-    tileId: p.tileId,
-    origin: "ESA",
-    processorVersion: "05.10",
-    operationalMode: "INS-NOBS",
-  };
 }
 
 const ORDER_FIELDS: Record<string, (p: MockProduct) => string> = {
@@ -324,17 +206,15 @@ function attributes(p: MockProduct): Record<string, unknown>[] {
 }
 
 async function singleProduct(ctx: HubContext, req: MockRequest, id: string): Promise<MockResponse> {
-  const product = ctx.catalogue.get(id);
-  if (product === undefined) return notFound(id);
-  ctx.stats.countGranule(id, "checksumGets");
-  const fault = ctx.faults.statusFault(id, "checksum");
-  if (fault !== undefined && fault.kind !== "checksumLate") return faultResponse(fault, "cdse");
+  const request = checksumRequest(ctx, id, "cdse", notFound);
+  if ("reply" in request) return request.reply;
+  const { product } = request;
   const expand = (req.query.get("$expand") ?? "").split(",").includes("Attributes");
   const offline = ctx.faults.offline(id, true);
   const body = await productJson(ctx, product, expand);
   if (offline) body.Online = false;
   // checksumPending() is only consulted after this request's hit was consumed; keep the MD5 out of this reply too.
-  if (fault?.kind === "checksumLate") {
+  if (request.md5Late) {
     body.Checksum = (body.Checksum as { Algorithm: string }[]).filter((c) => c.Algorithm !== "MD5");
   }
   return json(200, { "@odata.context": "$metadata#Products/$entity", ...body });

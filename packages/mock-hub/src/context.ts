@@ -50,6 +50,24 @@ export function faultResponse(fault: StatusFault, flavour: Flavour): MockRespons
 }
 
 /**
+ * The product a checksum (product metadata) request names, counted as a checksum GET, and whether
+ * its MD5 is late (checksumLate); or the reply instead: `notFound` for an unknown id, a status fault.
+ */
+export function checksumRequest(
+  ctx: HubContext,
+  id: string,
+  flavour: Flavour,
+  notFound: (id: string) => MockResponse,
+): { product: MockProduct; md5Late: boolean } | { reply: MockResponse } {
+  const product = ctx.catalogue.get(id);
+  if (product === undefined) return { reply: notFound(id) };
+  ctx.stats.countGranule(id, "checksumGets");
+  const fault = ctx.faults.statusFault(id, "checksum");
+  if (fault !== undefined && fault.kind !== "checksumLate") return { reply: faultResponse(fault, flavour) };
+  return { product, md5Late: fault?.kind === "checksumLate" };
+}
+
+/**
  * A `$value` GET through the hub-wide download limit: 429 with CDSE's words beyond it, else the body,
  * which frees its place when it ends (however it ends). HEAD is no download and passes.
  */

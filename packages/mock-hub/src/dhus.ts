@@ -1,5 +1,5 @@
 import type { MockProduct } from "./catalogue";
-import { faultResponse, gatedProductValue, type HubContext, humanSize } from "./context";
+import { checksumRequest, faultResponse, gatedProductValue, type HubContext, humanSize } from "./context";
 import { basicAuthorized, endlessJson, json, type MockRequest, type MockResponse, text } from "./http";
 
 const MAX_ROWS = 100;
@@ -32,13 +32,10 @@ function notFound(id: string): MockResponse {
 }
 
 async function checksum(ctx: HubContext, req: MockRequest, id: string): Promise<MockResponse> {
-  const product = ctx.catalogue.get(id);
-  if (product === undefined) return notFound(id);
-  ctx.stats.countGranule(id, "checksumGets");
-  const fault = ctx.faults.statusFault(id, "checksum");
-  if (fault !== undefined && fault.kind !== "checksumLate") return faultResponse(fault, "dhus");
-  const md5 =
-    fault?.kind === "checksumLate" ? null : (await ctx.catalogue.expectedMd5Async(id)).toUpperCase();
+  const request = checksumRequest(ctx, id, "dhus", notFound);
+  if ("reply" in request) return request.reply;
+  const { product } = request;
+  const md5 = request.md5Late ? null : (await ctx.catalogue.expectedMd5Async(id)).toUpperCase();
   const checksumValue = {
     __metadata: { type: "DHuS.Checksum" },
     Algorithm: md5 === null ? null : "MD5",

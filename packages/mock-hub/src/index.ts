@@ -10,7 +10,7 @@ export {
   NON_HLS_TILES,
   readTileList,
 } from "./catalogue";
-export { parseCdseFilter } from "./cdse";
+export { parseCdseFilter } from "./cdse-filter";
 export type { HubContext } from "./context";
 export { parseDhusQuery } from "./dhus";
 export {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { MockProduct } from "./catalogue";
-import { parseCdseFilter } from "./cdse";
+import { parseCdseFilter } from "./cdse-filter";
 import type { HubContext } from "./context";
 import { json, type MockRequest, type MockResponse } from "./http";
 

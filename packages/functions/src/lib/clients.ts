@@ -12,7 +12,7 @@ import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
  * refuses: the part's checksum algorithm "must be the same for all parts and it match the checksum
  * value supplied in the CreateMultipartUpload request" (S3 API reference, UploadPart
  * ChecksumAlgorithm). So the only checksum a part carries is its `Content-MD5`, which
- * core/src/adapters/transfer/transfer.ts computes per part: "Amazon S3 checks the part data against the provided MD5
+ * core/src/adapters/transfer/multipart-upload.ts computes per part: "Amazon S3 checks the part data against the provided MD5
  * value. If they do not match, Amazon S3 returns an error" (UploadPart). It also spares a third hash
  * pass over every byte (after the streamed product MD5 and the part MD5).
  *

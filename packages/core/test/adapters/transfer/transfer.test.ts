@@ -9,7 +9,8 @@ import {
 } from "@aws-sdk/client-s3";
 import { createMD5 } from "hash-wasm";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { type TransferOptions, transferGranule } from "../../../src/adapters/transfer/transfer";
+import type { TransferOptions } from "../../../src/adapters/transfer/options";
+import { transferGranule } from "../../../src/adapters/transfer/transfer";
 import {
   ChecksumMismatchError,
   GranuleGoneError,

@@ -1,0 +1,229 @@
+import { createMD5, type IHasher } from "hash-wasm";
+import { InvalidInputError } from "../../domain/errors";
+import type { UploadProgress } from "../../domain/granule";
+import { type UploadTarget, uploadPart } from "./multipart-upload";
+
+/** S3's most parts per upload. */
+const MAX_PARTS = 10_000;
+
+export type CompletedPart = UploadProgress["parts"][number];
+
+/** Hash state and byte count after a dispatched part: what a checkpoint ending at that part resumes from. */
+export interface PartBoundary {
+  bytes: number;
+  hashState: string;
+}
+
+export interface PartPipelineSettings extends UploadTarget {
+  partSizeBytes: number;
+  queueSize: number;
+}
+
+export interface PartPipelineHooks {
+  /** The upload parts go to now; a part that finishes for another upload is ignored. */
+  uploadId(): string;
+  /** Throws a failure recorded outside the parts (a checkpoint write) before the next part starts. */
+  throwIfFailed(): void;
+  /** Completed parts 1..n now form a longer prefix, resumable from `boundary`. */
+  prefixExtended(uploadId: string, parts: CompletedPart[], boundary: PartBoundary): void;
+}
+
+/**
+ * The MD5/part pipeline: cuts the body into parts, hashes them and uploads up to queueSize at once.
+ * Invariant that makes resume safe: the MD5 is fed each part when it is dispatched, in part order,
+ * so the hash state saved after part n covers exactly the bytes of parts 1..n, whatever order the
+ * part uploads finish in; a checkpoint only ever names a contiguous prefix of completed parts
+ * together with that part's saved state.
+ */
+export class PartPipeline {
+  private hasher!: IHasher;
+  private readonly completed = new Map<number, string>();
+  private readonly boundaries = new Map<number, PartBoundary>();
+  private contiguousParts = 0;
+  private nextPartNumber = 1;
+  private finalPartNumber: number | undefined;
+  private dispatched = 0;
+  private pending: Buffer | undefined;
+  private pendingLength = 0;
+  /**
+   * Part buffers whose upload succeeded, reused for later parts: a fresh 16 MiB buffer per part costs
+   * page faults and leaves garbage whose collection timing made peak RSS grow with the product size.
+   */
+  private readonly spareBuffers: Buffer[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private partFailure: { error: unknown } | undefined;
+  private partsController = new AbortController();
+
+  constructor(
+    private readonly settings: PartPipelineSettings,
+    private readonly hooks: PartPipelineHooks,
+  ) {}
+
+  async init(): Promise<void> {
+    this.hasher = await createMD5();
+  }
+
+  /** Bytes hashed and handed to part uploads. */
+  get dispatchedBytes(): number {
+    return this.dispatched;
+  }
+
+  /** Bytes taken from bodies so far: dispatched, plus the part being filled. */
+  get consumedBytes(): number {
+    return this.dispatched + this.pendingLength;
+  }
+
+  /** The MD5 state over the dispatched bytes, base64. */
+  hashState(): string {
+    return Buffer.from(this.hasher.save()).toString("base64");
+  }
+
+  digest(): string {
+    return this.hasher.digest("hex");
+  }
+
+  /** Takes over the parts and hash of a recorded upload; false (hash reset) when its hash state is unusable. */
+  adopt(resume: UploadProgress): boolean {
+    try {
+      this.hasher.load(Buffer.from(resume.hashState, "base64"));
+    } catch {
+      this.hasher.init();
+      return false;
+    }
+    for (const part of resume.parts) this.completed.set(part.PartNumber, part.ETag);
+    this.contiguousParts = resume.parts.length;
+    this.nextPartNumber = resume.parts.length + 1;
+    this.dispatched = resume.bytes;
+    return true;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    const { partSizeBytes } = this.settings;
+    let position = 0;
+    while (position < chunk.length) {
+      // A full part waits for the next byte before it goes: only then is it known not to be the
+      // last part, and the last part is never checkpointed (resuming at the very end would ask
+      // the hub for an empty Range).
+      if (this.pendingLength === partSizeBytes) await this.dispatch(false);
+      this.pending ??= this.spareBuffers.pop() ?? Buffer.allocUnsafe(partSizeBytes);
+      const length = Math.min(partSizeBytes - this.pendingLength, chunk.length - position);
+      this.pending.set(chunk.subarray(position, position + length), this.pendingLength);
+      this.pendingLength += length;
+      position += length;
+    }
+  }
+
+  /** Dispatches the last part. Only an empty product has nothing pending here: it still needs one (empty) part. */
+  async dispatchLast(): Promise<void> {
+    if (this.pendingLength > 0 || this.nextPartNumber === 1) await this.dispatch(true);
+  }
+
+  /** Every completed part, in part order. */
+  completedParts(): CompletedPart[] {
+    return [...this.completed].sort(([a], [b]) => a - b).map(([PartNumber, ETag]) => ({ PartNumber, ETag }));
+  }
+
+  throwIfFailed(): void {
+    if (this.partFailure !== undefined) throw this.partFailure.error;
+  }
+
+  /** Waits until no part is in flight. */
+  async settle(): Promise<void> {
+    await Promise.all(this.inFlight);
+  }
+
+  /** Stops the running part uploads and waits for them to end. */
+  async cancel(): Promise<void> {
+    this.partsController.abort();
+    await this.settle();
+  }
+
+  /** Drops every part and the hash, for a start from byte 0 (call after cancel()). */
+  reset(): void {
+    this.partsController = new AbortController();
+    this.partFailure = undefined;
+    this.completed.clear();
+    this.boundaries.clear();
+    this.contiguousParts = 0;
+    this.nextPartNumber = 1;
+    this.finalPartNumber = undefined;
+    this.dispatched = 0;
+    this.pending = undefined;
+    this.pendingLength = 0;
+    this.hasher.init();
+  }
+
+  /** Hashes the pending part and starts its upload once fewer than queueSize parts are in flight. */
+  private async dispatch(final: boolean): Promise<void> {
+    while (this.inFlight.size >= this.settings.queueSize) await Promise.race(this.inFlight);
+    this.hooks.throwIfFailed();
+    this.throwIfFailed();
+    const partNumber = this.nextPartNumber;
+    if (partNumber > MAX_PARTS) {
+      throw new InvalidInputError(
+        `${this.settings.key} needs more than ${MAX_PARTS} parts; raise partSizeBytes`,
+        {
+          field: "partSizeBytes",
+        },
+      );
+    }
+    const buffer = this.pending;
+    const body = buffer === undefined ? Buffer.alloc(0) : buffer.subarray(0, this.pendingLength);
+    this.pending = undefined;
+    this.pendingLength = 0;
+    this.nextPartNumber += 1;
+    this.hasher.update(body);
+    this.dispatched += body.length;
+    if (final) {
+      this.finalPartNumber = partNumber;
+    } else {
+      this.boundaries.set(partNumber, { bytes: this.dispatched, hashState: this.hashState() });
+    }
+    const uploadId = this.hooks.uploadId();
+    // Not the caller's signal: a deadline stops the body, but parts already read are the progress the
+    // next attempt resumes from, so they land (seconds, inside the deadline's margin) and get checkpointed.
+    const upload: Promise<void> = uploadPart(
+      this.settings,
+      uploadId,
+      partNumber,
+      body,
+      this.partsController.signal,
+    )
+      .then(
+        (etag) => {
+          // Only after success is S3 done with the bytes; a failed or aborted request may not be.
+          if (buffer !== undefined && this.spareBuffers.length < this.settings.queueSize) {
+            this.spareBuffers.push(buffer);
+          }
+          this.partCompleted(uploadId, partNumber, etag);
+        },
+        (error: unknown) => {
+          if (uploadId === this.hooks.uploadId()) this.partFailure ??= { error };
+        },
+      )
+      .finally(() => this.inFlight.delete(upload));
+    this.inFlight.add(upload);
+  }
+
+  private partCompleted(uploadId: string, partNumber: number, etag: string): void {
+    if (uploadId !== this.hooks.uploadId()) return;
+    this.completed.set(partNumber, etag);
+    const before = this.contiguousParts;
+    while (
+      this.completed.has(this.contiguousParts + 1) &&
+      this.contiguousParts + 1 !== this.finalPartNumber
+    ) {
+      this.contiguousParts += 1;
+    }
+    const boundary = this.boundaries.get(this.contiguousParts);
+    if (this.contiguousParts === before || boundary === undefined) return;
+    for (const number of this.boundaries.keys()) {
+      if (number < this.contiguousParts) this.boundaries.delete(number);
+    }
+    const parts = [];
+    for (let number = 1; number <= this.contiguousParts; number += 1) {
+      parts.push({ PartNumber: number, ETag: this.completed.get(number)! });
+    }
+    this.hooks.prefixExtended(uploadId, parts, boundary);
+  }
+}
