@@ -1,5 +1,4 @@
-import { formatLatencyLines } from "@hls-s2/core";
-import { formatBytes } from "./progress";
+import { formatBytes, formatLatencyLines } from "@hls-s2/core";
 import type { LocalRunSummary, PlatformCounts } from "./runner";
 
 function failureText(failures: Record<string, number>): string {

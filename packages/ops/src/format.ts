@@ -1,10 +1,8 @@
-import { formatLatencyLines } from "@hls-s2/core";
-// The local CLI's byte formatter, through a subpath that does not load the CDK with the rest of @hls-s2/local.
-import { formatBytes } from "@hls-s2/local/progress";
+import { formatBytes, formatLatencyLines, type GranuleTally } from "@hls-s2/core";
 import type { BackfillResult } from "./commands/backfill";
 import type { RedriveResult } from "./commands/redrive";
 import type { RequeueResult } from "./commands/requeue";
-import type { StatusCounts, StatusReport } from "./commands/status";
+import type { StatusReport } from "./commands/status";
 import type { ExecutionRow, Launched } from "./executions";
 
 /** A plain-text table: a header row, a rule, and columns padded to their widest cell (numbers right-aligned). */
@@ -27,7 +25,7 @@ function failuresText(failures: Record<string, number>): string {
   return entries.length === 0 ? "" : entries.map(([name, n]) => `${name}×${n}`).join(" ");
 }
 
-function countCells(counts: StatusCounts): (string | number)[] {
+function countCells(counts: GranuleTally): (string | number)[] {
   return [
     counts.found,
     counts.filtered,

@@ -1,27 +1,15 @@
 import {
-  addTally,
   type DayLatency,
-  type DayTally,
-  emptyTally,
   type GranuleStore,
-  type GranuleTally,
   latencyByDay,
-  type PlatformTally,
   planWindow,
-  tallyDay,
+  summarizeWindow,
+  type WindowSummary,
 } from "@hls-s2/core";
 import { type ExecutionRow, listExecutions, type SfnTarget, toRow } from "../executions";
 
-/** Core's tally: found = recorded + filtered, recorded = downloaded + failed + pending + missing. */
-export type StatusCounts = GranuleTally;
-export type PlatformStatus = PlatformTally;
-export type DayStatus = DayTally;
-
-export interface StatusReport {
-  from: string;
-  to: string;
-  days: DayStatus[];
-  totals: StatusCounts;
+/** Core's window tally (found = recorded + filtered, recorded = downloaded + failed + pending + missing) and more. */
+export interface StatusReport extends WindowSummary {
   /** Publication → verified-object latency (p50/p95/max) of each day's DOWNLOADED granules. */
   latency: DayLatency[];
   /** The latest executions, newest first; null where there are none to list (local mode). */
@@ -54,13 +42,11 @@ export async function status(input: StatusInput, deps: StatusDeps): Promise<Stat
     input.day !== undefined ? { from: input.day, to: input.day } : { from: input.from, to: input.to },
     { today: deps.today ?? new Date() },
   );
-  const days: DayStatus[] = [];
-  for (const day of plan.days) days.push(await tallyDay(day, { store: deps.store }, { now }));
-  const totals = days.reduce<GranuleTally>(addTally, emptyTally());
+  const summary = await summarizeWindow({ from: plan.from, to: plan.to }, { store: deps.store }, { now });
   let executions: ExecutionRow[] | null = null;
   if (deps.sfn !== undefined) {
     executions = (await listExecutions(deps.sfn, { limit: deps.executions ?? 10 })).map(toRow);
   }
   const latency = await latencyByDay(plan.days, { store: deps.store });
-  return { from: plan.from, to: plan.to, days, totals, latency, executions };
+  return { ...summary, latency, executions };
 }

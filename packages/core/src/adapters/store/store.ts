@@ -8,6 +8,7 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from "@aws-sdk/lib-dynamodb";
+import { isValidDay } from "../../domain/day";
 import {
   GranuleNotFoundError,
   InvalidInputError,
@@ -15,7 +16,7 @@ import {
   MISMATCH_ERROR_NAMES,
   TERMINAL_ERROR_NAMES,
 } from "../../domain/errors";
-import { FILTER_REASONS, type FilterReason, isValidDay, normalizeMd5 } from "../../domain/filters";
+import { FILTER_REASONS, type FilterReason, normalizeMd5 } from "../../domain/filters";
 import {
   type DiscoveredGranule,
   dayShardOf,
