@@ -2,7 +2,8 @@ import { formatBytes, formatLatencyLines, type GranuleTally } from "@hls-s2/core
 import type { BackfillResult } from "./commands/backfill";
 import type { RedriveResult } from "./commands/redrive";
 import type { RequeueResult } from "./commands/requeue";
-import type { StatusReport } from "./commands/status";
+import { formatSlots } from "./commands/slots";
+import type { StatusReport, WaitingGranules } from "./commands/status";
 import type { ExecutionRow, Launched } from "./executions";
 
 /** A plain-text table: a header row, a rule, and columns padded to their widest cell (numbers right-aligned). */
@@ -77,7 +78,21 @@ export function formatStatus(report: StatusReport, label: string): string {
   ];
   parts.push("", ...formatLatencyLines(report.latency));
   parts.push("", formatExecutions(report.executions));
+  parts.push(
+    "",
+    formatWaiting(report.waiting, report.slots === undefined ? undefined : report.slots.held.length),
+  );
+  if (report.slots !== undefined) parts.push(formatSlots(report.slots));
   return parts.join("\n");
+}
+
+/** The window's download queue: granules waiting, granules downloading now (and the slots they hold). */
+export function formatWaiting(waiting: WaitingGranules, slotsHeld?: number): string {
+  const held = slotsHeld === undefined ? "" : `, ${slotsHeld} hub slot(s) held across every execution`;
+  return (
+    `Waiting for a download: ${waiting.total} granule(s) (DISCOVERED ${waiting.discovered}, stuck DOWNLOADING ${waiting.stuck}); ` +
+    `downloading now: ${waiting.downloading}${held}`
+  );
 }
 
 export function formatExecutions(executions: ExecutionRow[] | null): string {
