@@ -11,15 +11,11 @@ import {
   type Platform,
   parseSize,
 } from "@hls-s2/core";
+import { FAULT_PROFILE_NAMES, type FaultProfileName, type RunLocalOptions } from "./options";
 import { createProgressReporter } from "./progress";
 import { formatSummary, redriveCommand } from "./report";
-import {
-  FAULT_PROFILE_NAMES,
-  type FaultProfileName,
-  type LocalRunSummary,
-  type RunLocalOptions,
-  runLocal,
-} from "./runner";
+import { runLocal } from "./runner";
+import type { LocalRunSummary } from "./summary";
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const DEFAULT_DATA_DIR = resolve(REPO_ROOT, ".local-data");

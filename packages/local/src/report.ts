@@ -1,5 +1,5 @@
-import { formatBytes, formatLatencyLines } from "@hls-s2/core";
-import type { LocalRunSummary, PlatformCounts } from "./runner";
+import { formatBytes, formatLatencyLines, type GranuleTally } from "@hls-s2/core";
+import type { LocalRunSummary } from "./summary";
 
 function failureText(failures: Record<string, number>): string {
   return Object.entries(failures)
@@ -20,7 +20,7 @@ function row(cells: string[], widths: number[]): string {
   );
 }
 
-function countCells(label: [string, string], counts: PlatformCounts): string[] {
+function countCells(label: [string, string], counts: GranuleTally): string[] {
   return [
     ...label,
     String(counts.found),

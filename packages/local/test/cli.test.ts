@@ -3,7 +3,7 @@ import { emptyTally, parseSize } from "@hls-s2/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DEFAULT_DATA_DIR, EXIT, exitCodeFor, main, parseCli } from "../src/cli";
 import { formatSummary } from "../src/report";
-import type { LocalRunSummary } from "../src/runner";
+import type { LocalRunSummary } from "../src/summary";
 
 afterEach(() => {
   vi.restoreAllMocks();
