@@ -1,4 +1,4 @@
-import { formatBytes, formatLatencyLines, type GranuleTally } from "@hls-s2/core";
+import { formatBytes, formatLatencyLines, type GranuleTally, TALLY_COUNT_KEYS } from "@hls-s2/core";
 import type { BackfillResult } from "./commands/backfill";
 import type { RedriveResult } from "./commands/redrive";
 import type { RequeueResult } from "./commands/requeue";
@@ -28,15 +28,7 @@ function failuresText(failures: Record<string, number>): string {
 
 function countCells(counts: GranuleTally): (string | number)[] {
   return [
-    counts.found,
-    counts.filtered,
-    counts.recorded,
-    counts.downloaded,
-    counts.failed,
-    counts.pending,
-    counts.stuck,
-    counts.missing,
-    formatBytes(counts.bytes),
+    ...TALLY_COUNT_KEYS.map((key) => (key === "bytes" ? formatBytes(counts.bytes) : counts[key])),
     failuresText(counts.failures),
     failuresText(Object.fromEntries(Object.entries(counts.filteredBy).filter(([, n]) => n > 0))),
   ];
@@ -53,22 +45,7 @@ export function formatStatus(report: StatusReport, label: string): string {
     else if (day.platforms.length > 1) rows.push([day.day, "all", "", ...countCells(day)]);
   }
   if (report.days.length > 1) rows.push(["total", "", "", ...countCells(report.totals)]);
-  const headers = [
-    "day",
-    "platform",
-    "hub",
-    "found",
-    "filtered",
-    "recorded",
-    "downloaded",
-    "failed",
-    "pending",
-    "stuck",
-    "missing",
-    "bytes",
-    "failures",
-    "filtered by",
-  ];
+  const headers = ["day", "platform", "hub", ...TALLY_COUNT_KEYS, "failures", "filtered by"];
   const parts = [
     `Granules ${report.from}..${report.to} — ${label}`,
     formatTable(headers, rows),

@@ -36,6 +36,19 @@ export interface GranuleTally {
   bytes: number;
 }
 
+/** The tally's counts, in the order its readers show them (found = filtered + recorded, …). */
+export const TALLY_COUNT_KEYS = [
+  "found",
+  "filtered",
+  "recorded",
+  "downloaded",
+  "failed",
+  "pending",
+  "stuck",
+  "missing",
+  "bytes",
+] as const satisfies readonly (keyof GranuleTally)[];
+
 export interface PlatformTally extends GranuleTally {
   platform: Platform;
   /** Results the hub reported for this day's search, when it was searched. */
@@ -95,19 +108,7 @@ export function emptyTally(): GranuleTally {
 
 /** Adds `source` into `target` (every count, every failure name, every filter reason) and returns `target`. */
 export function addTally<T extends GranuleTally>(target: T, source: GranuleTally): T {
-  for (const key of [
-    "found",
-    "recorded",
-    "filtered",
-    "downloaded",
-    "failed",
-    "pending",
-    "stuck",
-    "missing",
-    "bytes",
-  ] as const) {
-    target[key] += source[key];
-  }
+  for (const key of TALLY_COUNT_KEYS) target[key] += source[key];
   for (const reason of FILTER_REASONS) target.filteredBy[reason] += source.filteredBy[reason];
   for (const [name, n] of Object.entries(source.failures)) {
     target.failures[name] = (target.failures[name] ?? 0) + n;
