@@ -22,12 +22,6 @@ export function seconds(since: bigint): number {
   return Number(process.hrtime.bigint() - since) / 1e9;
 }
 
-export function formatBytes(bytes: number): string {
-  return bytes >= GiB
-    ? `${(bytes / GiB).toFixed(bytes % GiB === 0 ? 0 : 2)} GiB`
-    : `${(bytes / MiB).toFixed(0)} MiB`;
-}
-
 /** A tsx child process answering one request per message: `{ id, ...request }` → `{ id, result | error }`. */
 export class Child {
   readonly process: ChildProcess;

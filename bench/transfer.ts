@@ -22,9 +22,15 @@ import {
   PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
-import { Child, formatBytes, GiB, MiB, median, peakRss, type Row, seconds, serveParent } from "./lib";
+import { Child, GiB, MiB, median, peakRss, type Row, seconds, serveParent } from "./lib";
 
 const SCRIPT = fileURLToPath(import.meta.url);
+// Core's size helpers, for the parent only: a role child loads core just for the "ours" variant, so a
+// variant's peak RSS holds its own code and not the rest of core.
+const { formatBytes, parseByteSize }: Pick<typeof import("@hls-s2/core"), "formatBytes" | "parseByteSize"> =
+  process.argv.includes("--role")
+    ? { formatBytes: String, parseByteSize: Number }
+    : await import("@hls-s2/core");
 const CREDENTIALS = { username: "bench", password: "bench" };
 /** Ours' defaults (transfer.ts): raw uses the same, so the two differ only in what ours adds. */
 const PART_SIZE_BYTES = 16 * MiB;
@@ -561,13 +567,6 @@ export function hashingRows(
   return rows;
 }
 
-/** "256MiB", "1GiB" → bytes. */
-export function parseSize(text: string): number {
-  const match = /^(\d+)(MiB|GiB)$/.exec(text.trim());
-  if (match === null) throw new RangeError(`a size looks like 256MiB or 1GiB, got ${text}`);
-  return Number(match[1]) * (match[2] === "GiB" ? GiB : MiB);
-}
-
 const invokedDirectly = process.argv[1] !== undefined && SCRIPT === process.argv[1];
 if (invokedDirectly) {
   const { values } = parseArgs({
@@ -597,14 +596,18 @@ if (invokedDirectly) {
     const runs = await benchTransfer({
       sizes: values.sizes
         .split(",")
-        .map((text) => ({ sizeBytes: parseSize(text), reps: Number(values.reps) })),
+        .map((text) => ({ sizeBytes: parseByteSize(text, "--sizes"), reps: Number(values.reps) })),
       log,
     });
     const rows = transferRows(runs);
     if (values["hub-limited"] !== undefined) {
       rows.push(
         ...hubLimitedRows(
-          await benchHubLimited({ sizeBytes: parseSize(values["hub-limited"]), reps: 1, log }),
+          await benchHubLimited({
+            sizeBytes: parseByteSize(values["hub-limited"], "--hub-limited"),
+            reps: 1,
+            log,
+          }),
         ),
       );
     }

@@ -9,17 +9,13 @@ import {
   InvalidInputError,
   PLATFORMS,
   type Platform,
+  parseSize,
 } from "@hls-s2/core";
+import { FAULT_PROFILE_NAMES, type FaultProfileName, type RunLocalOptions } from "./options";
 import { createProgressReporter } from "./progress";
 import { formatSummary, redriveCommand } from "./report";
-import {
-  FAULT_PROFILE_NAMES,
-  type FaultProfileName,
-  type LocalRunSummary,
-  type ProductSize,
-  type RunLocalOptions,
-  runLocal,
-} from "./runner";
+import { runLocal } from "./runner";
+import type { LocalRunSummary } from "./summary";
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const DEFAULT_DATA_DIR = resolve(REPO_ROOT, ".local-data");
@@ -72,40 +68,6 @@ an embedded DynamoDB and S3, all on 127.0.0.1. With no options: yesterday, 3 pla
 
 Exit codes: 0 every granule downloaded, 1 some granules FAILED, 2 bad flags, 3 the run could not
 start (e.g. "data folder … in use by PID N": another run holds --data-dir) or itself failed.`;
-
-const SIZE_UNITS: Record<string, number> = {
-  b: 1,
-  k: 1024,
-  kb: 1000,
-  kib: 1024,
-  m: 1024 ** 2,
-  mb: 1000 ** 2,
-  mib: 1024 ** 2,
-  g: 1024 ** 3,
-  gb: 1000 ** 3,
-  gib: 1024 ** 3,
-};
-
-/** Parses `4MiB`, `512KiB`, `1000000` or a range `2MiB-8MiB` into bytes. @throws InvalidInputError */
-export function parseSize(text: string): ProductSize {
-  const one = (part: string): number => {
-    const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(part.trim());
-    const factor = SIZE_UNITS[(match?.[2] ?? "").toLowerCase() || "b"];
-    if (match === null || factor === undefined) {
-      throw new InvalidInputError(`--size: ${part} is not a size like 4MiB`, { field: "size" });
-    }
-    const bytes = Math.round(Number(match[1]) * factor);
-    if (bytes < 1) throw new InvalidInputError(`--size: ${part} is not positive`, { field: "size" });
-    return bytes;
-  };
-  const [low, high, ...rest] = text.split(/-|\.\./);
-  if (rest.length > 0 || low === undefined)
-    throw new InvalidInputError(`--size: ${text} is not a size`, { field: "size" });
-  if (high === undefined) return one(low);
-  const range = { min: one(low), max: one(high) };
-  if (range.min > range.max) throw new InvalidInputError(`--size: ${text}: min above max`, { field: "size" });
-  return range;
-}
 
 function positiveInteger(flag: string, text: string | undefined, min = 1): number | undefined {
   if (text === undefined) return undefined;
@@ -203,7 +165,7 @@ export function parseCli(
   options.hubSlots = positiveInteger("hub-slots", text("hub-slots"));
   options.mockMaxDownloads = positiveInteger("max-downloads", text("max-downloads"));
   const size = text("size");
-  if (size !== undefined) options.productSize = parseSize(size);
+  if (size !== undefined) options.productSize = parseSize(size, "--size");
   if (text("seed") !== undefined) options.seed = text("seed");
   const faults = text("faults");
   if (faults !== undefined) {

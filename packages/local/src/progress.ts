@@ -1,4 +1,4 @@
-import { InvalidInputError } from "@hls-s2/core";
+import { formatBytes, InvalidInputError } from "@hls-s2/core";
 
 /** What a local run has done so far; the runner updates it as the bound handlers return. */
 export interface ProgressSnapshot {
@@ -33,18 +33,6 @@ export interface ProgressReporter {
   update(snapshot: ProgressSnapshot): void;
   /** Prints the last state once more (plain mode) or clears the redrawn line (TTY). */
   stop(): void;
-}
-
-/** Formats a byte count with binary units, e.g. `12.4 MiB`. */
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 /** One line describing a snapshot, e.g. `[12.3s] Download  done 10  failed 1  pending 19 (15 in flight) …`. */

@@ -1,6 +1,5 @@
-import { formatLatencyLines } from "@hls-s2/core";
-import { formatBytes } from "./progress";
-import type { LocalRunSummary, PlatformCounts } from "./runner";
+import { formatBytes, formatLatencyLines, type GranuleTally, TALLY_COUNT_KEYS } from "@hls-s2/core";
+import type { LocalRunSummary } from "./summary";
 
 function failureText(failures: Record<string, number>): string {
   return Object.entries(failures)
@@ -21,17 +20,13 @@ function row(cells: string[], widths: number[]): string {
   );
 }
 
-function countCells(label: [string, string], counts: PlatformCounts): string[] {
+// The local summary shows every count of core's tally but "stuck" (ops status shows that one).
+const COUNT_KEYS = TALLY_COUNT_KEYS.filter((key) => key !== "stuck");
+
+function countCells(label: [string, string], counts: GranuleTally): string[] {
   return [
     ...label,
-    String(counts.found),
-    String(counts.filtered),
-    String(counts.recorded),
-    String(counts.downloaded),
-    String(counts.failed),
-    String(counts.pending),
-    String(counts.missing),
-    formatBytes(counts.bytes),
+    ...COUNT_KEYS.map((key) => (key === "bytes" ? formatBytes(counts.bytes) : String(counts[key]))),
     failureText(counts.failures),
     failureText(Object.fromEntries(Object.entries(counts.filteredBy).filter(([, n]) => n > 0))),
   ];
@@ -55,20 +50,7 @@ export function formatSummary(summary: LocalRunSummary): string {
   );
   lines.push("");
 
-  const header = [
-    "day",
-    "platform",
-    "found",
-    "filtered",
-    "recorded",
-    "downloaded",
-    "failed",
-    "pending",
-    "missing",
-    "bytes",
-    "failures",
-    "filtered by",
-  ];
+  const header = ["day", "platform", ...COUNT_KEYS, "failures", "filtered by"];
   const body: string[][] = [];
   for (const day of summary.days) {
     if (day.platforms.length === 0) body.push(countCells([day.day, "-"], day));

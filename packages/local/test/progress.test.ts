@@ -1,5 +1,6 @@
+import { formatBytes } from "@hls-s2/core";
 import { describe, expect, it } from "vitest";
-import { createProgressReporter, formatBytes, formatProgress, type ProgressSnapshot } from "../src/progress";
+import { createProgressReporter, formatProgress, type ProgressSnapshot } from "../src/progress";
 
 function snapshot(overrides: Partial<ProgressSnapshot> = {}): ProgressSnapshot {
   return {

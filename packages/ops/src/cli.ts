@@ -180,14 +180,9 @@ async function runCommand(parsed: ParsedCommandLine, context: OpsContext, today:
       }
       const report = await status(
         { day: flag("day"), from: flag("from"), to: flag("to") },
-        { store: await context.store(), sfn: context.sfn, today },
+        { store: await context.store(), sfn: context.sfn, slots: await context.slots(), today },
       );
-      // The quota is the stage's, not the window's: in use now, across every execution.
-      const usage = await (await context.slots()).usage();
-      return {
-        data: { ...report, slots: usage },
-        text: `${formatStatus(report, context.label)}\n\n${formatSlots(usage)}`,
-      };
+      return { data: report, text: formatStatus(report, context.label) };
     }
     case "slots": {
       const result = await slots({ count: flag("count") }, { pool: await context.slots() });

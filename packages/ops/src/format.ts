@@ -1,10 +1,9 @@
-import { formatLatencyLines } from "@hls-s2/core";
-// The local CLI's byte formatter, through a subpath that does not load the CDK with the rest of @hls-s2/local.
-import { formatBytes } from "@hls-s2/local/progress";
+import { formatBytes, formatLatencyLines, type GranuleTally, TALLY_COUNT_KEYS } from "@hls-s2/core";
 import type { BackfillResult } from "./commands/backfill";
 import type { RedriveResult } from "./commands/redrive";
 import type { RequeueResult } from "./commands/requeue";
-import type { StatusCounts, StatusReport } from "./commands/status";
+import { formatSlots } from "./commands/slots";
+import type { StatusReport, WaitingGranules } from "./commands/status";
 import type { ExecutionRow, Launched } from "./executions";
 
 /** A plain-text table: a header row, a rule, and columns padded to their widest cell (numbers right-aligned). */
@@ -27,17 +26,9 @@ function failuresText(failures: Record<string, number>): string {
   return entries.length === 0 ? "" : entries.map(([name, n]) => `${name}×${n}`).join(" ");
 }
 
-function countCells(counts: StatusCounts): (string | number)[] {
+function countCells(counts: GranuleTally): (string | number)[] {
   return [
-    counts.found,
-    counts.filtered,
-    counts.recorded,
-    counts.downloaded,
-    counts.failed,
-    counts.pending,
-    counts.stuck,
-    counts.missing,
-    formatBytes(counts.bytes),
+    ...TALLY_COUNT_KEYS.map((key) => (key === "bytes" ? formatBytes(counts.bytes) : counts[key])),
     failuresText(counts.failures),
     failuresText(Object.fromEntries(Object.entries(counts.filteredBy).filter(([, n]) => n > 0))),
   ];
@@ -54,22 +45,7 @@ export function formatStatus(report: StatusReport, label: string): string {
     else if (day.platforms.length > 1) rows.push([day.day, "all", "", ...countCells(day)]);
   }
   if (report.days.length > 1) rows.push(["total", "", "", ...countCells(report.totals)]);
-  const headers = [
-    "day",
-    "platform",
-    "hub",
-    "found",
-    "filtered",
-    "recorded",
-    "downloaded",
-    "failed",
-    "pending",
-    "stuck",
-    "missing",
-    "bytes",
-    "failures",
-    "filtered by",
-  ];
+  const headers = ["day", "platform", "hub", ...TALLY_COUNT_KEYS, "failures", "filtered by"];
   const parts = [
     `Granules ${report.from}..${report.to} — ${label}`,
     formatTable(headers, rows),
@@ -79,7 +55,21 @@ export function formatStatus(report: StatusReport, label: string): string {
   ];
   parts.push("", ...formatLatencyLines(report.latency));
   parts.push("", formatExecutions(report.executions));
+  parts.push(
+    "",
+    formatWaiting(report.waiting, report.slots === undefined ? undefined : report.slots.held.length),
+  );
+  if (report.slots !== undefined) parts.push(formatSlots(report.slots));
   return parts.join("\n");
+}
+
+/** The window's download queue: granules waiting, granules downloading now (and the slots they hold). */
+export function formatWaiting(waiting: WaitingGranules, slotsHeld?: number): string {
+  const held = slotsHeld === undefined ? "" : `, ${slotsHeld} hub slot(s) held across every execution`;
+  return (
+    `Waiting for a download: ${waiting.total} granule(s) (DISCOVERED ${waiting.discovered}, stuck DOWNLOADING ${waiting.stuck}); ` +
+    `downloading now: ${waiting.downloading}${held}`
+  );
 }
 
 export function formatExecutions(executions: ExecutionRow[] | null): string {

@@ -1,9 +1,17 @@
 import { ListExecutionsCommand, SFNClient } from "@aws-sdk/client-sfn";
-import { InvalidInputError } from "@hls-s2/core";
+import { InvalidInputError, SlotPool } from "@hls-s2/core";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "../src/commands/status";
-import { seedGranule, startTable, storeOf, type TestTable, uniqueDay } from "./helpers/granules";
+import { formatStatus } from "../src/format";
+import {
+  documentClient,
+  seedGranule,
+  startTable,
+  storeOf,
+  type TestTable,
+  uniqueDay,
+} from "./helpers/granules";
 
 let stores: TestTable;
 
@@ -148,5 +156,44 @@ describe("status", () => {
     await expect(status({ day: "2024-02-30" }, { store: storeOf(stores), today: TODAY })).rejects.toThrow(
       InvalidInputError,
     );
+  });
+
+  it("counts the window's granules waiting for a download apart from those downloading now", async () => {
+    const day = uniqueDay();
+    await seedGranule(stores, day, "S2A", { status: "DISCOVERED" });
+    await seedGranule(stores, day, "S2B", { status: "DISCOVERED" });
+    await seedGranule(stores, day, "S2B", { status: "DOWNLOADING", leaseExpired: true });
+    await seedGranule(stores, day, "S2C", { status: "DOWNLOADING", leaseExpired: false });
+    await seedGranule(stores, day, "S2C", { status: "DOWNLOADED", bytes: 5 });
+    await seedGranule(stores, day, "S2C", { status: "FAILED", error: "GranuleGoneError" });
+
+    const report = await status({ day }, { store: storeOf(stores), today: TODAY });
+
+    expect(report.waiting).toEqual({ discovered: 2, stuck: 1, total: 3, downloading: 1 });
+    expect(report.slots).toBeUndefined();
+    expect(formatStatus(report, "test")).toContain(
+      "Waiting for a download: 3 granule(s) (DISCOVERED 2, stuck DOWNLOADING 1); downloading now: 1",
+    );
+  });
+
+  it("shows the hub slots in use of the stage's quota beside the waiting granules", async () => {
+    const day = uniqueDay();
+    await seedGranule(stores, day, "S2A", { status: "DISCOVERED" });
+    const pool = new SlotPool(documentClient(stores), { tableName: stores.tableName, defaultSlots: 4 });
+    const lease = await pool.acquire("exec-status", { granuleId: "g-status" });
+    try {
+      const report = await status({ day }, { store: storeOf(stores), slots: pool, today: TODAY });
+
+      expect(report.slots).toMatchObject({ slots: 4, setAtRuntime: false });
+      expect(report.slots?.held).toEqual([lease]);
+      expect(report.waiting).toMatchObject({ discovered: 1, total: 1 });
+      const text = formatStatus(report, "test");
+      expect(text).toContain("Waiting for a download: 1 granule(s) (DISCOVERED 1, stuck DOWNLOADING 0)");
+      expect(text).toContain("1 hub slot(s) held across every execution");
+      expect(text).toContain("Hub slots: 1 of 4 in use — the deploy setting HUB_DOWNLOAD_SLOTS");
+      expect(text).toMatch(/slot \d: g-status held by exec-status until /);
+    } finally {
+      await pool.release(lease);
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { DAY_MS, isValidDay } from "./day";
 import { InvalidHubDataError, InvalidInputError } from "./errors";
 import type { DiscoveredGranule, Platform } from "./granule";
 
@@ -30,19 +31,9 @@ export interface HubDataContext {
   url?: string;
 }
 
-const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
-const DAY_MS = 86_400_000;
 // MGRS tile: UTM zone 01–60, latitude band C–X without I and O, a 100 km square of two letters
 // without I and O. The hubs write it with (title) or without (tileid) a leading "T".
 const TILE_ID_PATTERN = /^T?(\d{2})([C-HJ-NP-X][A-HJ-NP-Z]{2})$/;
-
-/** True when `value` is a real calendar day written YYYY-MM-DD. */
-export function isValidDay(value: string): boolean {
-  if (!DAY_PATTERN.test(value)) return false;
-  const time = Date.parse(`${value}T00:00:00.000Z`);
-  // Date.parse rolls 2024-02-30 over to March; a real day survives the round trip.
-  return !Number.isNaN(time) && new Date(time).toISOString().startsWith(value);
-}
 
 /** The tile id in its canonical form (`32TQM`), or undefined when `value` is not an MGRS tile id. */
 export function normalizeTileId(value: string): string | undefined {

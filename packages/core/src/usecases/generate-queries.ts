@@ -1,11 +1,9 @@
+import { DAY_MS, daysBetween, formatDay, parseDay } from "../domain/day";
 import { InvalidInputError } from "../domain/errors";
 import { isPlatform, PLATFORMS, type Platform } from "../domain/granule";
 
 /** A backfill spans at most this many days: one execution's manifest and Map stay a day's order of size. */
 export const MAX_WINDOW_DAYS = 31;
-
-const DAY_MS = 86_400_000;
-const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 
 /** What an execution was started with: `{}` from the schedule, a range and platforms for a backfill. */
 export interface WindowInput {
@@ -39,36 +37,6 @@ export interface WindowPlan {
   queries: DayQuery[];
   fetchLinks: boolean;
   downloadsEnabled: boolean;
-}
-
-/** Parses a `YYYY-MM-DD` day into epoch ms at 00:00 UTC, or undefined when it is not a real calendar day. */
-function parseDay(value: string): number | undefined {
-  if (!DAY_PATTERN.test(value)) return undefined;
-  const ms = Date.parse(`${value}T00:00:00.000Z`);
-  // Date.parse rolls 2024-02-30 over to March; a round trip catches days that do not exist.
-  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== value) return undefined;
-  return ms;
-}
-
-function formatDay(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
-}
-
-/**
- * Every day from `from` to `to`, both included, as `YYYY-MM-DD`.
- * @throws InvalidInputError when a day is not a real date or `from` is after `to`.
- */
-export function daysBetween(from: string, to: string): string[] {
-  const start = parseDay(from);
-  if (start === undefined)
-    throw new InvalidInputError(`from: ${JSON.stringify(from)} is not a YYYY-MM-DD date`, { field: "from" });
-  const end = parseDay(to);
-  if (end === undefined)
-    throw new InvalidInputError(`to: ${JSON.stringify(to)} is not a YYYY-MM-DD date`, { field: "to" });
-  if (start > end) throw new InvalidInputError(`from ${from} is after to ${to}`, { field: "from" });
-  const days: string[] = [];
-  for (let ms = start; ms <= end; ms += DAY_MS) days.push(formatDay(ms));
-  return days;
 }
 
 /**

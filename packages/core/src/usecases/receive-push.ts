@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { CDSE_PRODUCT_SCHEMA, cdseProductToGranule } from "../adapters/hub/cdse";
 import type { GranuleStore } from "../adapters/store/store";
+import { DAY_MS } from "../domain/day";
 import { InvalidHubDataError, InvalidInputError } from "../domain/errors";
 import {
   evaluateGranule,
@@ -22,8 +23,6 @@ export const PUSH_MAX_BODY_BYTES = 1024 * 1024;
 
 /** How far a pushed product's dates may lie before its publication, and after now. */
 export const PUSH_DATE_WINDOW = { beforePublicationDays: 366, afterNowDays: 1 } as const;
-
-const DAY_MS = 86_400_000;
 
 const TIMESTAMP = v.pipe(
   v.string(),

@@ -1,8 +1,8 @@
 import { AbortMultipartUploadCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { GranuleStore } from "../adapters/store/store";
+import { daysBetween } from "../domain/day";
 import { InvalidInputError } from "../domain/errors";
 import type { GranuleRecord, GranuleStatus } from "../domain/granule";
-import { daysBetween } from "./generate-queries";
 
 /** A DOWNLOADING lease that ended this long ago belongs to a worker that is gone for good (4 default leases). */
 export const DEFAULT_ABANDONED_LEASE_MS = 60 * 60 * 1000;

@@ -1,7 +1,7 @@
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { GranuleStore } from "../adapters/store/store";
+import { daysBetween } from "../domain/day";
 import { InvalidInputError, ManifestIncompleteError } from "../domain/errors";
-import { daysBetween } from "./generate-queries";
 
 /** One line of the Distributed Map's manifest: what a child execution needs to find its granule. */
 export interface ManifestItem {

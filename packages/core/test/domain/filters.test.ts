@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { isValidDay } from "../../src/domain/day";
 import { InvalidHubDataError, InvalidInputError } from "../../src/domain/errors";
 import {
   assertSafeProductName,
   evaluateGranule,
   isRfc3339Timestamp,
-  isValidDay,
   normalizeMd5,
   normalizeTileId,
   PRODUCT_NAME_PATTERN,

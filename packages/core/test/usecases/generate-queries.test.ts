@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { daysBetween } from "../../src/domain/day";
 import { InvalidInputError } from "../../src/domain/errors";
-import { daysBetween, planWindow } from "../../src/usecases/generate-queries";
+import { planWindow } from "../../src/usecases/generate-queries";
 
 const TODAY = new Date("2024-03-10T12:00:00.000Z");
 

@@ -1,5 +1,5 @@
 import { type DescribeExecutionCommandOutput, RedriveExecutionCommand } from "@aws-sdk/client-sfn";
-import { InvalidInputError, isValidDay, planWindow, type WindowInput } from "@hls-s2/core";
+import { DAY_MS, InvalidInputError, isValidDay, planWindow, type WindowInput } from "@hls-s2/core";
 import type { LocalRunSummary } from "@hls-s2/local";
 import { describeExecution, listExecutions, type SfnTarget, toIso } from "../executions";
 
@@ -7,7 +7,7 @@ import { describeExecution, listExecutions, type SfnTarget, toIso } from "../exe
 export const REDRIVABLE_STATUSES = ["FAILED", "TIMED_OUT", "ABORTED"] as const;
 
 /** Step Functions redrives an execution up to 14 days after it stopped. */
-const REDRIVE_WINDOW_MS = 14 * 86_400_000;
+const REDRIVE_WINDOW_MS = 14 * DAY_MS;
 
 export interface RedriveInput {
   executionArn?: string;

@@ -1,31 +1,37 @@
 import {
-  addTally,
   type DayLatency,
-  type DayTally,
-  emptyTally,
   type GranuleStore,
-  type GranuleTally,
   latencyByDay,
-  type PlatformTally,
   planWindow,
-  tallyDay,
+  type SlotPool,
+  type SlotUsage,
+  summarizeWindow,
+  type WindowSummary,
 } from "@hls-s2/core";
 import { type ExecutionRow, listExecutions, type SfnTarget, toRow } from "../executions";
 
-/** Core's tally: found = recorded + filtered, recorded = downloaded + failed + pending + missing. */
-export type StatusCounts = GranuleTally;
-export type PlatformStatus = PlatformTally;
-export type DayStatus = DayTally;
+/** The window's granules no download holds: what the next download run (or a free hub slot) picks up. */
+export interface WaitingGranules {
+  /** DISCOVERED: recorded (searched, pushed or requeued), not downloaded yet. */
+  discovered: number;
+  /** DOWNLOADING under an expired lease: their worker is gone; a requeue or the next run takes them. */
+  stuck: number;
+  /** discovered + stuck. */
+  total: number;
+  /** DOWNLOADING under a live lease: in progress now, each holding a hub slot. */
+  downloading: number;
+}
 
-export interface StatusReport {
-  from: string;
-  to: string;
-  days: DayStatus[];
-  totals: StatusCounts;
+/** Core's window tally (found = recorded + filtered, recorded = downloaded + failed + pending + missing) and more. */
+export interface StatusReport extends WindowSummary {
   /** Publication → verified-object latency (p50/p95/max) of each day's DOWNLOADED granules. */
   latency: DayLatency[];
   /** The latest executions, newest first; null where there are none to list (local mode). */
   executions: ExecutionRow[] | null;
+  /** Granules of the window waiting for a download. */
+  waiting: WaitingGranules;
+  /** The hub quota in force and the slots held now, across every execution (when a slot pool is given). */
+  slots?: SlotUsage;
 }
 
 export interface StatusInput {
@@ -37,6 +43,8 @@ export interface StatusInput {
 export interface StatusDeps {
   store: Pick<GranuleStore, "listByStatus" | "getFetchProgress">;
   sfn?: SfnTarget;
+  /** The stage's hub slots: the quota is the stage's, not the window's. */
+  slots?: Pick<SlotPool, "usage">;
   today?: Date;
   now?: Date;
   /** How many of the latest executions to show (default 10). */
@@ -45,7 +53,8 @@ export interface StatusDeps {
 
 /**
  * Per day and platform of a window (default yesterday, UTC): what the table holds by outcome,
- * failures by error name, bytes, and what the hub reported; plus the latest executions.
+ * failures by error name, bytes, and what the hub reported; the granules waiting for a download, the
+ * hub slots in use, and the latest executions.
  * @throws InvalidInputError on a bad day or window (the backfill rules).
  */
 export async function status(input: StatusInput, deps: StatusDeps): Promise<StatusReport> {
@@ -54,13 +63,19 @@ export async function status(input: StatusInput, deps: StatusDeps): Promise<Stat
     input.day !== undefined ? { from: input.day, to: input.day } : { from: input.from, to: input.to },
     { today: deps.today ?? new Date() },
   );
-  const days: DayStatus[] = [];
-  for (const day of plan.days) days.push(await tallyDay(day, { store: deps.store }, { now }));
-  const totals = days.reduce<GranuleTally>(addTally, emptyTally());
+  const summary = await summarizeWindow({ from: plan.from, to: plan.to }, { store: deps.store }, { now });
   let executions: ExecutionRow[] | null = null;
   if (deps.sfn !== undefined) {
     executions = (await listExecutions(deps.sfn, { limit: deps.executions ?? 10 })).map(toRow);
   }
   const latency = await latencyByDay(plan.days, { store: deps.store });
-  return { from: plan.from, to: plan.to, days, totals, latency, executions };
+  const { counts, stuck } = summary.totals;
+  const waiting: WaitingGranules = {
+    discovered: counts.DISCOVERED,
+    stuck,
+    total: counts.DISCOVERED + stuck,
+    downloading: counts.DOWNLOADING - stuck,
+  };
+  const slots = deps.slots === undefined ? undefined : await deps.slots.usage();
+  return { ...summary, latency, executions, waiting, ...(slots !== undefined && { slots }) };
 }

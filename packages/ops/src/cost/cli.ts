@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { parseSize } from "@hls-s2/local/cli";
+import { parseSize } from "@hls-s2/core";
 import { measureLocalRun, stackFigures } from "./measure";
 import { estimateMonthlyCost, estimateReferenceCost, formatCost } from "./model";
 import { PRICES } from "./prices";
@@ -28,7 +28,8 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const granulesPerDay = Number(values["granules"]);
-  const meanSize = values["mean-size"] === undefined ? undefined : parseSize(values["mean-size"]);
+  const meanSize =
+    values["mean-size"] === undefined ? undefined : parseSize(values["mean-size"], "--mean-size");
   const hubMbps = Number(values["hub-mbps"] ?? "20");
   const sample = Number(values["sample"] ?? "20");
   if (

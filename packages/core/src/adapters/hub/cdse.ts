@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { DAY_MS, isValidDay } from "../../domain/day";
 import {
   ChecksumNotPublishedError,
   GranuleGoneError,
@@ -13,7 +14,6 @@ import {
   evaluateGranule,
   type FilterReason,
   type FilterRules,
-  isValidDay,
   normalizeMd5,
   normalizeTileId,
   parseProductName,
@@ -36,7 +36,6 @@ export const CDSE_DOWNLOAD_HOSTS = [
 ] as const;
 
 const HOUR_MS = 3_600_000;
-const DAY_MS = 86_400_000;
 // CDSE ids are UUIDs; anything else must not be spliced into `Products(<id>)`.
 const PRODUCT_ID_PATTERN = /^[0-9A-Za-z][0-9A-Za-z-]{0,63}$/;
 

@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { isValidDay } from "../../domain/day";
 import {
   ChecksumNotPublishedError,
   GranuleGoneError,
@@ -9,7 +10,6 @@ import {
   assertSafeProductName,
   evaluateGranule,
   type FilterReason,
-  isValidDay,
   normalizeMd5,
   normalizeTileId,
   parseProductName,

@@ -5,8 +5,8 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from "@aws-sdk/lib-dynamodb";
+import { isValidDay } from "../../domain/day";
 import { InvalidInputError } from "../../domain/errors";
-import { isValidDay } from "../../domain/filters";
 import { type GranuleRecord, isPlatform, PLATFORMS, type Platform, TABLE_SCHEMA } from "../../domain/granule";
 
 /**
