@@ -1,3 +1,4 @@
+import * as v from "valibot";
 import { DownloaderError } from "./contract";
 
 // Errors of bad input: settings, a held data folder, a malformed event, flag or option.
@@ -48,4 +49,15 @@ export class InvalidInputError extends DownloaderError {
     this.name = "InvalidInputError";
     this.field = options?.field;
   }
+}
+
+/**
+ * The first `limit` issues of a failed valibot parse as `path: message` (the root is "(root)"), for the
+ * message of the error a boundary throws: handler input, a hub answer, a CLI flag.
+ */
+export function describeIssues(issues: readonly v.BaseIssue<unknown>[], limit = 3): string {
+  return issues
+    .slice(0, limit)
+    .map((issue) => `${v.getDotPath(issue) ?? "(root)"}: ${issue.message}`)
+    .join("; ");
 }
