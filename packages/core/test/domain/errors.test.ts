@@ -189,20 +189,19 @@ describe("the synthesized state machine", () => {
       retriers.find((retrier) => ours(retrier.ErrorEquals).some((name) => kindOf(name) === kind));
 
     expect(retrierOf("backoff")).toMatchObject({ ErrorEquals: [...RETRYABLE_ERROR_NAMES] });
-    expect(retrierOf("slotWait")).toMatchObject({
-      ErrorEquals: [...SLOT_WAIT_ERROR_NAMES],
-      IntervalSeconds: SLOT_WAIT_RETRY.intervalSeconds,
-      BackoffRate: SLOT_WAIT_RETRY.backoffRate,
-      MaxDelaySeconds: SLOT_WAIT_RETRY.maxDelaySeconds,
-      MaxAttempts: SLOT_WAIT_RETRY.maxAttempts,
-    });
-    expect(retrierOf("sessionsExhausted")).toMatchObject({
-      ErrorEquals: [...SESSIONS_EXHAUSTED_ERROR_NAMES],
-      IntervalSeconds: SESSIONS_EXHAUSTED_RETRY.intervalSeconds,
-      BackoffRate: SESSIONS_EXHAUSTED_RETRY.backoffRate,
-      MaxDelaySeconds: SESSIONS_EXHAUSTED_RETRY.maxDelaySeconds,
-      MaxAttempts: SESSIONS_EXHAUSTED_RETRY.maxAttempts,
-    });
+    const policies = [
+      ["slotWait", SLOT_WAIT_ERROR_NAMES, SLOT_WAIT_RETRY],
+      ["sessionsExhausted", SESSIONS_EXHAUSTED_ERROR_NAMES, SESSIONS_EXHAUSTED_RETRY],
+    ] as const;
+    for (const [kind, names, policy] of policies) {
+      expect(retrierOf(kind)).toMatchObject({
+        ErrorEquals: [...names],
+        IntervalSeconds: policy.intervalSeconds,
+        BackoffRate: policy.backoffRate,
+        MaxDelaySeconds: policy.maxDelaySeconds,
+        MaxAttempts: policy.maxAttempts,
+      });
+    }
     expect(retrierOf("mismatch")).toMatchObject({
       ErrorEquals: [...MISMATCH_ERROR_NAMES],
       MaxAttempts: MISMATCH_MAX_ATTEMPTS,

@@ -16,7 +16,7 @@ import {
   parseProductName,
 } from "../../domain/filters";
 import { type DiscoveredGranule, isPlatform, type Platform } from "../../domain/granule";
-import { type Authorizer, basicAuth, type Credentials, getJson, type HttpTuning, openStream } from "./http";
+import { type Authorizer, basicAuth, type Credentials, getJson, type HttpTuning, openProduct } from "./http";
 import type { DownloadStream, Hub, HubCallOptions, RejectedEntry, SearchPage, SearchQuery } from "./hub";
 import { hubTimestampToIso } from "./timestamp";
 import { hubBaseUrl } from "./url";
@@ -169,20 +169,13 @@ export class DhusHub implements Hub {
     options: HubCallOptions & { offset?: number } = {},
   ): Promise<DownloadStream> {
     const url = `${this.#downloadBase}/dhus/odata/v1/Products('${checkGranuleId(granuleId)}')/$value`;
-    const opened = await openStream(url, {
+    return openProduct(url, granuleId, {
       ...this.#http,
       authorize: this.#downloadAuth,
       signal: options.signal,
       offset: options.offset,
       trustedRedirectHosts: this.#trustedRedirectHosts,
-      goneError: (status) => new GranuleGoneError(granuleId, status),
     });
-    return {
-      body: opened.body,
-      offset: opened.offset,
-      contentLength: opened.contentLength,
-      ...(opened.totalLength !== undefined && { totalLength: opened.totalLength }),
-    };
   }
 
   #searchUrl(query: SearchQuery, offset: number): string {

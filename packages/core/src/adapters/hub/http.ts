@@ -4,6 +4,7 @@ import got, { type BeforeRedirectHook, type Request } from "got";
 import pRetry, { AbortError } from "p-retry";
 import {
   DownloaderError,
+  GranuleGoneError,
   HubThrottledError,
   HubUnavailableError,
   InvalidInputError,
@@ -12,6 +13,7 @@ import {
 import { hubResponseMetric, hubStatusClass, type MetricSink } from "../../domain/metrics";
 import { parseContentLength, parseContentRange, readCapped } from "./body";
 import { hubStatusError, requestFailure, sanitizedCause } from "./failure";
+import type { DownloadStream } from "./hub";
 import { redactUrl } from "./url";
 
 /** A hub account: DHuS Basic auth, CDSE Keycloak password grant. */
@@ -232,6 +234,27 @@ export async function openStream(url: string, options: OpenStreamOptions = {}): 
     // A 200 to a Range request means the hub ignored Range: the body starts at byte 0.
     return { body: request, status, offset: 0, contentLength };
   });
+}
+
+/**
+ * Opens a granule's product body for a hub's `openDownload`: openStream where 404/410 is the granule
+ * withdrawn (GranuleGoneError), answered as the Hub contract's DownloadStream.
+ */
+export async function openProduct(
+  url: string,
+  granuleId: string,
+  options: Omit<OpenStreamOptions, "goneError">,
+): Promise<DownloadStream> {
+  const opened = await openStream(url, {
+    ...options,
+    goneError: (status) => new GranuleGoneError(granuleId, status),
+  });
+  return {
+    body: opened.body,
+    offset: opened.offset,
+    contentLength: opened.contentLength,
+    ...(opened.totalLength !== undefined && { totalLength: opened.totalLength }),
+  };
 }
 
 interface Settings {

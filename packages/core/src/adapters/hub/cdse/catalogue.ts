@@ -62,12 +62,8 @@ export class CdseCatalogue {
     this.#settings = settings;
   }
 
-  /** See CdseHub.listSearchPage. */
+  /** See CdseHub.listSearchPage, which checked `offset`. */
   async listSearchPage(query: SearchQuery, offset: number, options: HubCallOptions): Promise<SearchPage> {
-    if (!Number.isSafeInteger(offset) || offset < 0)
-      throw new InvalidInputError(`offset must be a non-negative integer, got ${offset}`, {
-        field: "offset",
-      });
     const { maxSkip, pageSize, planTtlMs, now } = this.#settings;
     const whole = windowOf(query);
     const key = planKey(query.platform, whole);

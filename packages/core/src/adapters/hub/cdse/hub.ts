@@ -10,7 +10,7 @@ import {
   InvalidInputError,
 } from "../../../domain/errors";
 import { type FilterRules, normalizeMd5 } from "../../../domain/filters";
-import { type Credentials, getJson, type HttpTuning, openStream } from "../http";
+import { type Credentials, getJson, type HttpTuning, openProduct } from "../http";
 import type { DownloadStream, Hub, HubCallOptions, SearchPage, SearchQuery } from "../hub";
 import { hubBaseUrl } from "../url";
 import { CDSE_MAX_PAGE_SIZE, CDSE_MAX_SKIP, CdseCatalogue, type SearchWindow } from "./catalogue";
@@ -140,7 +140,15 @@ export class CdseHub implements Hub {
    * @throws HubThrottledError, HubUnavailableError, HubAuthError, InvalidHubDataError (malformed answer),
    *   InvalidInputError (bad query or offset).
    */
-  listSearchPage(query: SearchQuery, offset: number, options: HubCallOptions = {}): Promise<SearchPage> {
+  async listSearchPage(
+    query: SearchQuery,
+    offset: number,
+    options: HubCallOptions = {},
+  ): Promise<SearchPage> {
+    if (!Number.isSafeInteger(offset) || offset < 0)
+      throw new InvalidInputError(`offset must be a non-negative integer, got ${offset}`, {
+        field: "offset",
+      });
     return this.#catalogue.listSearchPage(query, offset, options);
   }
 
@@ -208,20 +216,13 @@ export class CdseHub implements Hub {
         return { authorization: `Bearer ${sentToken}` };
       };
       try {
-        const opened = await openStream(url, {
+        return await openProduct(url, granuleId, {
           ...this.#http,
           authorize,
           offset: options.offset,
           signal: options.signal,
           trustedRedirectHosts: this.#trustedRedirectHosts,
-          goneError: (status) => new GranuleGoneError(granuleId, status),
         });
-        return {
-          body: opened.body,
-          offset: opened.offset,
-          contentLength: opened.contentLength,
-          ...(opened.totalLength !== undefined && { totalLength: opened.totalLength }),
-        };
       } catch (error) {
         // A token can be revoked before it expires (session limit, logout): renew once, then give up.
         if (error instanceof HubAuthError && error.status === 401 && !tokenFailed && attempt === 1) {
