@@ -1,3 +1,4 @@
+export * from "./adapters/hub/auth";
 export * from "./adapters/hub/cdse/catalogue";
 export * from "./adapters/hub/cdse/hub";
 export * from "./adapters/hub/cdse/product";

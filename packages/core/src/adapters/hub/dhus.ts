@@ -16,7 +16,8 @@ import {
   parseProductName,
 } from "../../domain/filters";
 import { type DiscoveredGranule, isPlatform, type Platform } from "../../domain/granule";
-import { type Authorizer, basicAuth, type Credentials, getJson, type HttpTuning, openProduct } from "./http";
+import { type Authorizer, basicAuth, type Credentials } from "./auth";
+import { getJson, type HttpTuning, openProduct } from "./http";
 import type { DownloadStream, Hub, HubCallOptions, RejectedEntry, SearchPage, SearchQuery } from "./hub";
 import { hubTimestampToIso } from "./timestamp";
 import { hubBaseUrl } from "./url";

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
-import got, { type BeforeRedirectHook, type Request } from "got";
+import got, { type Request } from "got";
 import pRetry, { AbortError } from "p-retry";
 import {
   DownloaderError,
@@ -11,22 +11,11 @@ import {
   isRetryable,
 } from "../../domain/errors";
 import { hubResponseMetric, hubStatusClass, type MetricSink } from "../../domain/metrics";
+import { type Authorizer, carryAuthOnTrustedRedirect, resolveAuth } from "./auth";
 import { parseContentLength, parseContentRange, readCapped } from "./body";
 import { hubStatusError, requestFailure, sanitizedCause } from "./failure";
 import type { DownloadStream } from "./hub";
 import { redactUrl } from "./url";
-
-/** A hub account: DHuS Basic auth, CDSE Keycloak password grant. */
-export interface Credentials {
-  username: string;
-  password: string;
-}
-
-/**
- * Supplies the auth headers of one request. Called once per attempt, so a bearer-token provider
- * (CDSE) can hand out a refreshed token on a retry; Basic auth just returns a constant.
- */
-export type Authorizer = () => Promise<Record<string, string>> | Record<string, string>;
 
 /** Retry and timeout tuning of hub requests; tests make the delays small. */
 export interface HttpTuning {
@@ -100,13 +89,6 @@ const DEFAULTS = {
   idleTimeoutMs: 60_000,
   maxJsonBytes: DEFAULT_MAX_JSON_BYTES,
 } as const;
-
-/** Basic auth headers for a hub account. */
-export function basicAuth(credentials: Credentials): Authorizer {
-  const token = Buffer.from(`${credentials.username}:${credentials.password}`, "utf8").toString("base64");
-  const headers = { authorization: `Basic ${token}` };
-  return () => headers;
-}
 
 /**
  * GETs a JSON document from a hub, retrying throttling and transient failures, and returns the parsed body.
@@ -362,36 +344,6 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms);
     signal?.addEventListener("abort", onAbort, { once: true });
   });
-}
-
-async function resolveAuth(authorize: Authorizer | undefined): Promise<Record<string, string>> {
-  if (authorize === undefined) return {};
-  const headers = await authorize();
-  // got keys headers in lower case; the redirect hook must find the names it set.
-  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
-}
-
-/**
- * got drops Authorization on a redirect to another host (and keeps it on same host even from https to
- * http). Hubs redirect downloads to their own download hosts, so the headers go along deliberately:
- * to the same origin and to configured hosts, never over a downgrade to plain http.
- */
-function carryAuthOnTrustedRedirect(
-  url: string,
-  auth: Record<string, string>,
-  trustedHosts: readonly string[] = [],
-): BeforeRedirectHook {
-  const origin = new URL(url);
-  return (updatedOptions) => {
-    const target = new URL(String(updatedOptions.url));
-    const downgrade = origin.protocol === "https:" && target.protocol !== "https:";
-    const trusted =
-      !downgrade && (target.host === origin.host || trustedHosts.includes(target.hostname.toLowerCase()));
-    for (const [name, value] of Object.entries(auth)) {
-      if (trusted) updatedOptions.headers[name] = value;
-      else delete updatedOptions.headers[name];
-    }
-  };
 }
 
 function waitForResponse(request: Request): Promise<{ statusCode: number; headers: IncomingHttpHeaders }> {

@@ -1,7 +1,8 @@
 import { buffer } from "node:stream/consumers";
 import { afterEach, describe, expect, it } from "vitest";
+import { basicAuth } from "../../../src/adapters/hub/auth";
 import { parseRetryAfter } from "../../../src/adapters/hub/failure";
-import { basicAuth, getJson, openStream } from "../../../src/adapters/hub/http";
+import { getJson, openStream } from "../../../src/adapters/hub/http";
 import { redactUrl } from "../../../src/adapters/hub/url";
 import {
   GranuleGoneError,

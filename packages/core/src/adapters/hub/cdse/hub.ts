@@ -10,7 +10,8 @@ import {
   InvalidInputError,
 } from "../../../domain/errors";
 import { type FilterRules, normalizeMd5 } from "../../../domain/filters";
-import { type Credentials, getJson, type HttpTuning, openProduct } from "../http";
+import type { Credentials } from "../auth";
+import { getJson, type HttpTuning, openProduct } from "../http";
 import type { DownloadStream, Hub, HubCallOptions, SearchPage, SearchQuery } from "../hub";
 import { hubBaseUrl } from "../url";
 import { CDSE_MAX_PAGE_SIZE, CDSE_MAX_SKIP, CdseCatalogue, type SearchWindow } from "./catalogue";

@@ -5,8 +5,8 @@ import {
   InvalidHubDataError,
   InvalidInputError,
 } from "../../../domain/errors";
+import type { Credentials } from "../auth";
 import { hubStatusError } from "../failure";
-import type { Credentials } from "../http";
 import { hubBaseUrl } from "../url";
 import type { CdseTokenManager } from "./token";
 
