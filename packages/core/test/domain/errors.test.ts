@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { type StateMachineDefinition, synthesizeApp } from "../../../../stacks/synth";
+import * as errors from "../../src/domain/errors";
 import {
   DownloaderError,
   type DownloaderErrorName,
@@ -67,6 +68,13 @@ describe("the error classes", () => {
       expect(isRetryable(error)).toBe(error.retryable);
     },
   );
+
+  it("lists every exported error class, so none escapes the derived lists", () => {
+    const exported = Object.entries(errors)
+      .filter(([, value]) => typeof value === "function" && value.prototype instanceof DownloaderError)
+      .map(([name]) => name);
+    expect(exported.sort()).toEqual([...NAMES].sort());
+  });
 
   it("keeps the Step Functions service errors out of the retried ones", () => {
     const error = new StatesError("States.ItemReaderFailed", "unreadable");
