@@ -1,8 +1,13 @@
-export * from "./adapters/hub/cdse";
+export * from "./adapters/hub/auth";
+export * from "./adapters/hub/cdse/catalogue";
+export * from "./adapters/hub/cdse/hub";
+export * from "./adapters/hub/cdse/product";
+export * from "./adapters/hub/cdse/subscriptions";
+export * from "./adapters/hub/cdse/token";
 export * from "./adapters/hub/dhus";
 export * from "./adapters/hub/http";
 export * from "./adapters/hub/hub";
-export * from "./adapters/hub/token";
+export * from "./adapters/hub/url";
 export * from "./adapters/store/client";
 export type { FetchProgress, FetchProgressUpdate } from "./adapters/store/cursor";
 export type { ClaimResult } from "./adapters/store/granules";

@@ -1,14 +1,14 @@
-import { CdseTokenManager } from "@hls-s2/core";
-import { createCatalogue, type MockHub, startMockHub } from "@hls-s2/mock-hub";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  CdseTokenManager,
   createSubscription,
   L1C_FILTER,
   listSubscriptions,
   pushSubscriptionRequest,
-  runSubscriptionsCli,
   terminateSubscription,
-} from "../src/subscriptions";
+} from "@hls-s2/core";
+import { createCatalogue, type MockHub, startMockHub } from "@hls-s2/mock-hub";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runSubscriptionsCli } from "../src/subscriptions";
 
 const ACCOUNT = { username: "operator", password: "cdse-account-secret" };
 const PUSH = { username: "cdse-push", password: "push-endpoint-secret" };

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { CDSE_PRODUCT_SCHEMA, cdseProductToGranule } from "../adapters/hub/cdse";
+import { CDSE_PRODUCT_SCHEMA, cdseProductToGranule } from "../adapters/hub/cdse/product";
 import type { GranuleStore } from "../adapters/store/store";
 import { DAY_MS } from "../domain/day";
 import { InvalidHubDataError, InvalidInputError } from "../domain/errors";

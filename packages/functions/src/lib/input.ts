@@ -1,17 +1,16 @@
-import { InvalidInputError } from "@hls-s2/core";
+import { describeIssues, InvalidInputError } from "@hls-s2/core";
 import * as v from "valibot";
 
 /** A `YYYY-MM-DD` day; whether it exists on the calendar is core's check. */
 export const DAY = v.pipe(v.string(), v.regex(/^\d{4}-\d{2}-\d{2}$/, "must be a YYYY-MM-DD date"));
 
-/** Validates a handler's event, naming the first bad field in an InvalidInputError. */
+/** Validates a handler's event, naming the first bad field (and the first issues) in an InvalidInputError. */
 export function parseInput<const Schema extends v.GenericSchema>(
   schema: Schema,
   event: unknown,
 ): v.InferOutput<Schema> {
   const result = v.safeParse(schema, event);
   if (result.success) return result.output;
-  const issue = result.issues[0];
-  const field = issue.path?.map((item) => String(item.key)).join(".") ?? "event";
-  throw new InvalidInputError(`invalid input: ${field}: ${issue.message}`, { field });
+  const field = v.getDotPath(result.issues[0]) ?? "event";
+  throw new InvalidInputError(`invalid input: ${describeIssues(result.issues)}`, { field });
 }

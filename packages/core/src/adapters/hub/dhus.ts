@@ -2,6 +2,7 @@ import * as v from "valibot";
 import { isValidDay } from "../../domain/day";
 import {
   ChecksumNotPublishedError,
+  describeIssues,
   GranuleGoneError,
   InvalidHubDataError,
   InvalidInputError,
@@ -15,9 +16,11 @@ import {
   parseProductName,
 } from "../../domain/filters";
 import { type DiscoveredGranule, isPlatform, type Platform } from "../../domain/granule";
-import { type Authorizer, basicAuth, type Credentials, getJson, type HttpTuning, openStream } from "./http";
+import { type Authorizer, basicAuth, type Credentials } from "./auth";
+import { getJson, type HttpTuning, openProduct } from "./http";
 import type { DownloadStream, Hub, HubCallOptions, RejectedEntry, SearchPage, SearchQuery } from "./hub";
 import { hubTimestampToIso } from "./timestamp";
+import { hubBaseUrl } from "./url";
 
 export interface DhusHubOptions {
   /** Search (and download) host, e.g. https://scihub.copernicus.eu — the `/dhus/...` paths are appended. */
@@ -56,9 +59,9 @@ export class DhusHub implements Hub {
         field: "pageSize",
       });
     }
-    this.#searchBase = baseUrl(options.url, "url");
+    this.#searchBase = hubBaseUrl(options.url, "url");
     this.#downloadBase =
-      options.download === undefined ? this.#searchBase : baseUrl(options.download.url, "download.url");
+      options.download === undefined ? this.#searchBase : hubBaseUrl(options.download.url, "download.url");
     this.#searchAuth = basicAuth(options.credentials);
     this.#downloadAuth = basicAuth(options.download?.credentials ?? options.credentials);
     this.#pageSize = options.pageSize;
@@ -167,20 +170,13 @@ export class DhusHub implements Hub {
     options: HubCallOptions & { offset?: number } = {},
   ): Promise<DownloadStream> {
     const url = `${this.#downloadBase}/dhus/odata/v1/Products('${checkGranuleId(granuleId)}')/$value`;
-    const opened = await openStream(url, {
+    return openProduct(url, granuleId, {
       ...this.#http,
       authorize: this.#downloadAuth,
       signal: options.signal,
       offset: options.offset,
       trustedRedirectHosts: this.#trustedRedirectHosts,
-      goneError: (status) => new GranuleGoneError(granuleId, status),
     });
-    return {
-      body: opened.body,
-      offset: opened.offset,
-      contentLength: opened.contentLength,
-      ...(opened.totalLength !== undefined && { totalLength: opened.totalLength }),
-    };
   }
 
   #searchUrl(query: SearchQuery, offset: number): string {
@@ -338,23 +334,6 @@ const ChecksumAnswer = v.object({
   }),
 });
 
-function baseUrl(url: string, field: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch (error) {
-    throw new InvalidInputError(`${field} is not a URL`, { field, cause: error });
-  }
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-    throw new InvalidInputError(`${field} must be http(s), got ${parsed.protocol}`, { field });
-  }
-  if (parsed.username !== "" || parsed.password !== "") {
-    // Credentials come from the secret; one in a URL would end up in logs.
-    throw new InvalidInputError(`${field} must not carry credentials`, { field });
-  }
-  return `${parsed.origin}${parsed.pathname.replace(/\/+$/, "")}`;
-}
-
 function checkGranuleId(granuleId: string): string {
   if (!GRANULE_ID_PATTERN.test(granuleId)) {
     throw new InvalidInputError(
@@ -409,11 +388,4 @@ function rejectedEntry(
   return typeof record["title"] === "string"
     ? { id, name: record["title"], reason, filter }
     : { id, reason, filter };
-}
-
-function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
-  return issues
-    .slice(0, 3)
-    .map((issue) => `${v.getDotPath(issue) ?? "body"}: ${issue.message}`)
-    .join("; ");
 }

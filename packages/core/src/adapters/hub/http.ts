@@ -1,30 +1,21 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
-import got, { type BeforeRedirectHook, type Request, RequestError } from "got";
+import got, { type Request } from "got";
 import pRetry, { AbortError } from "p-retry";
 import {
   DownloaderError,
-  HubAnswerTooLargeError,
-  HubAuthError,
+  GranuleGoneError,
   HubThrottledError,
   HubUnavailableError,
-  InvalidHubDataError,
   InvalidInputError,
   isRetryable,
 } from "../../domain/errors";
 import { hubResponseMetric, hubStatusClass, type MetricSink } from "../../domain/metrics";
-
-/** A hub account: DHuS Basic auth, CDSE Keycloak password grant. */
-export interface Credentials {
-  username: string;
-  password: string;
-}
-
-/**
- * Supplies the auth headers of one request. Called once per attempt, so a bearer-token provider
- * (CDSE) can hand out a refreshed token on a retry; Basic auth just returns a constant.
- */
-export type Authorizer = () => Promise<Record<string, string>> | Record<string, string>;
+import { type Authorizer, carryAuthOnTrustedRedirect, resolveAuth } from "./auth";
+import { parseContentLength, parseContentRange, readCapped } from "./body";
+import { hubStatusError, requestFailure, sanitizedCause } from "./failure";
+import type { DownloadStream } from "./hub";
+import { redactUrl } from "./url";
 
 /** Retry and timeout tuning of hub requests; tests make the delays small. */
 export interface HttpTuning {
@@ -99,37 +90,6 @@ const DEFAULTS = {
   maxJsonBytes: DEFAULT_MAX_JSON_BYTES,
 } as const;
 
-/** Basic auth headers for a hub account. */
-export function basicAuth(credentials: Credentials): Authorizer {
-  const token = Buffer.from(`${credentials.username}:${credentials.password}`, "utf8").toString("base64");
-  const headers = { authorization: `Basic ${token}` };
-  return () => headers;
-}
-
-/**
- * Seconds to wait from a `Retry-After` header (delta-seconds or HTTP-date), or undefined when absent or unreadable.
- */
-export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed);
-  const date = Date.parse(trimmed);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, Math.ceil((date - now) / 1000));
-}
-
-/** The URL without userinfo, safe to put in a message or a log line. */
-export function redactUrl(url: string | URL): string {
-  try {
-    const parsed = new URL(url);
-    parsed.username = "";
-    parsed.password = "";
-    return parsed.toString();
-  } catch {
-    return "<unparseable url>";
-  }
-}
-
 /**
  * GETs a JSON document from a hub, retrying throttling and transient failures, and returns the parsed body.
  * The body is read as a stream and never beyond `maxJsonBytes`.
@@ -158,7 +118,11 @@ export async function getJson(url: string, options: HttpRequestOptions = {}): Pr
       countResponse(settings.metrics, response.statusCode);
       if (response.statusCode !== 200) {
         request.destroy();
-        throw statusError(response.statusCode, response.headers, where, options.goneError);
+        throw hubStatusError(response.statusCode, {
+          where,
+          retryAfter: response.headers["retry-after"],
+          goneError: options.goneError,
+        });
       }
       text = await readCapped(request, response.headers, where, settings.maxJsonBytes);
     } catch (error) {
@@ -178,43 +142,6 @@ export async function getJson(url: string, options: HttpRequestOptions = {}): Pr
       );
     }
   });
-}
-
-/**
- * Reads a response body as UTF-8 text, refusing it once it passes `maxBytes`: up front when its
- * Content-Length says so (and it is not compressed), else as soon as the bytes read cross the cap,
- * so an endless body costs the cap in memory and never more.
- * @throws HubAnswerTooLargeError; the stream's own error otherwise.
- */
-export async function readCapped(
-  body: Readable,
-  headers: IncomingHttpHeaders,
-  where: string,
-  maxBytes: number,
-): Promise<string> {
-  const declared = parseContentLength(headers["content-length"]);
-  const encoded = headers["content-encoding"] !== undefined && headers["content-encoding"] !== "identity";
-  const tooLarge = (what: string) =>
-    new HubAnswerTooLargeError(`GET ${where} answered ${what}, over the cap of ${maxBytes} bytes`, {
-      url: where,
-      maxBytes,
-    });
-  if (!encoded && declared !== undefined && declared > maxBytes) {
-    body.destroy();
-    throw tooLarge(`a body of ${declared} bytes (Content-Length)`);
-  }
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of body) {
-    const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
-    length += bytes.length;
-    if (length > maxBytes) {
-      body.destroy();
-      throw tooLarge(`more than ${maxBytes} bytes`);
-    }
-    chunks.push(bytes);
-  }
-  return Buffer.concat(chunks, length).toString("utf8");
 }
 
 /**
@@ -266,7 +193,11 @@ export async function openStream(url: string, options: OpenStreamOptions = {}): 
           url: where,
         });
       }
-      throw statusError(status, response.headers, where, options.goneError);
+      throw hubStatusError(status, {
+        where,
+        retryAfter: response.headers["retry-after"],
+        goneError: options.goneError,
+      });
     }
     const contentLength = parseContentLength(response.headers["content-length"]);
     if (status === 206) {
@@ -285,6 +216,27 @@ export async function openStream(url: string, options: OpenStreamOptions = {}): 
     // A 200 to a Range request means the hub ignored Range: the body starts at byte 0.
     return { body: request, status, offset: 0, contentLength };
   });
+}
+
+/**
+ * Opens a granule's product body for a hub's `openDownload`: openStream where 404/410 is the granule
+ * withdrawn (GranuleGoneError), answered as the Hub contract's DownloadStream.
+ */
+export async function openProduct(
+  url: string,
+  granuleId: string,
+  options: Omit<OpenStreamOptions, "goneError">,
+): Promise<DownloadStream> {
+  const opened = await openStream(url, {
+    ...options,
+    goneError: (status) => new GranuleGoneError(granuleId, status),
+  });
+  return {
+    body: opened.body,
+    offset: opened.offset,
+    contentLength: opened.contentLength,
+    ...(opened.totalLength !== undefined && { totalLength: opened.totalLength }),
+  };
 }
 
 interface Settings {
@@ -394,36 +346,6 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-async function resolveAuth(authorize: Authorizer | undefined): Promise<Record<string, string>> {
-  if (authorize === undefined) return {};
-  const headers = await authorize();
-  // got keys headers in lower case; the redirect hook must find the names it set.
-  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
-}
-
-/**
- * got drops Authorization on a redirect to another host (and keeps it on same host even from https to
- * http). Hubs redirect downloads to their own download hosts, so the headers go along deliberately:
- * to the same origin and to configured hosts, never over a downgrade to plain http.
- */
-function carryAuthOnTrustedRedirect(
-  url: string,
-  auth: Record<string, string>,
-  trustedHosts: readonly string[] = [],
-): BeforeRedirectHook {
-  const origin = new URL(url);
-  return (updatedOptions) => {
-    const target = new URL(String(updatedOptions.url));
-    const downgrade = origin.protocol === "https:" && target.protocol !== "https:";
-    const trusted =
-      !downgrade && (target.host === origin.host || trustedHosts.includes(target.hostname.toLowerCase()));
-    for (const [name, value] of Object.entries(auth)) {
-      if (trusted) updatedOptions.headers[name] = value;
-      else delete updatedOptions.headers[name];
-    }
-  };
-}
-
 function waitForResponse(request: Request): Promise<{ statusCode: number; headers: IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     // The error listener stays: an error before the caller pipes the body must not crash the process;
@@ -433,80 +355,6 @@ function waitForResponse(request: Request): Promise<{ statusCode: number; header
   });
 }
 
-function statusError(
-  status: number,
-  headers: IncomingHttpHeaders,
-  where: string,
-  goneError: ((status: number) => Error) | undefined,
-): Error {
-  if (status === 401 || status === 403) {
-    return new HubAuthError(`GET ${where} refused the credentials (HTTP ${status})`, { status, url: where });
-  }
-  if (status === 404 || status === 410) {
-    return (
-      goneError?.(status) ?? new InvalidHubDataError(`GET ${where} answered HTTP ${status}`, { url: where })
-    );
-  }
-  if (status === 429) {
-    const retryAfter = headers["retry-after"];
-    const retryAfterSeconds = parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
-    return new HubThrottledError(
-      `GET ${where} was throttled (HTTP 429${retryAfterSeconds === undefined ? "" : `, retry after ${retryAfterSeconds} s`})`,
-      { retryAfterSeconds, url: where },
-    );
-  }
-  if (status >= 500 || status === 408) {
-    return new HubUnavailableError(`GET ${where} failed with HTTP ${status}`, { status, url: where });
-  }
-  return new InvalidHubDataError(`GET ${where} answered unexpected HTTP ${status}`, { url: where });
-}
-
-/** A transport failure (no usable response): timeouts, resets, refused connections, redirect loops. */
-function requestFailure(
-  error: unknown,
-  where: string,
-  signal: AbortSignal | undefined,
-  auth: Record<string, string>,
-): unknown {
-  if (signal?.aborted) return signal.reason;
-  const code = error instanceof RequestError ? error.code : undefined;
-  const cause = sanitizedCause(error, auth);
-  if (code === "ERR_TOO_MANY_REDIRECTS") {
-    return new InvalidHubDataError(`GET ${where} redirected too many times`, { url: where, cause });
-  }
-  return new HubUnavailableError(`GET ${where} failed: ${cause.message}`, { url: where, cause });
-}
-
-/**
- * got's errors hold the request options, Authorization header included; a logger that serializes the
- * cause chain would print it. Keep only the code and a message scrubbed of the auth header values.
- */
-function sanitizedCause(error: unknown, auth: Record<string, string>): Error {
-  const code =
-    typeof error === "object" && error !== null && "code" in error ? String(error.code) : undefined;
-  let message = error instanceof Error ? error.message : String(error);
-  for (const value of Object.values(auth)) {
-    if (value !== "") message = message.split(value).join("<redacted>");
-  }
-  message = message.replace(/\/\/[^/@\s]*@/g, "//");
-  const cause = new Error(code === undefined || message.includes(code) ? message : `${code}: ${message}`);
-  cause.name = error instanceof Error ? error.name : "Error";
-  return cause;
-}
-
 function asError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
-}
-
-function parseContentLength(value: string | undefined): number | undefined {
-  if (value === undefined || !/^\d+$/.test(value)) return undefined;
-  return Number(value);
-}
-
-/** `bytes <first>-<last>/<total|*>` → start and (when given) the complete length. */
-function parseContentRange(value: string | undefined): { start: number; total?: number } | undefined {
-  const match = value === undefined ? null : /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(value.trim());
-  if (match?.[1] === undefined) return undefined;
-  const total = match[2] === undefined || match[2] === "*" ? undefined : Number(match[2]);
-  return { start: Number(match[1]), ...(total !== undefined && { total }) };
 }

@@ -1,6 +1,9 @@
 import { buffer } from "node:stream/consumers";
 import { afterEach, describe, expect, it } from "vitest";
-import { basicAuth, getJson, openStream, parseRetryAfter, redactUrl } from "../../../src/adapters/hub/http";
+import { basicAuth } from "../../../src/adapters/hub/auth";
+import { parseRetryAfter } from "../../../src/adapters/hub/failure";
+import { getJson, openStream } from "../../../src/adapters/hub/http";
+import { redactUrl } from "../../../src/adapters/hub/url";
 import {
   GranuleGoneError,
   HubAnswerTooLargeError,

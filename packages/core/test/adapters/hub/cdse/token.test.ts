@@ -2,7 +2,7 @@ import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { CdseTokenManager } from "../../../src/adapters/hub/token";
+import { CdseTokenManager } from "../../../../src/adapters/hub/cdse/token";
 
 const USERNAME = "operator@example.org";
 const PASSWORD = "s3cret-Pa55word";

@@ -2,16 +2,16 @@ import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { buffer } from "node:stream/consumers";
 import { afterEach, describe, expect, it } from "vitest";
-import { CdseHub, type CdseHubOptions } from "../../../src/adapters/hub/cdse";
-import { CdseTokenManager } from "../../../src/adapters/hub/token";
-import type { Platform } from "../../../src/domain/granule";
+import { CdseHub, type CdseHubOptions } from "../../../../src/adapters/hub/cdse/hub";
+import { CdseTokenManager } from "../../../../src/adapters/hub/cdse/token";
+import type { Platform } from "../../../../src/domain/granule";
 import {
   type RecordedRequest,
   sendBytes,
   sendJson,
   startTestServer,
   type TestServer,
-} from "../../helpers/http-server";
+} from "../../../helpers/http-server";
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;

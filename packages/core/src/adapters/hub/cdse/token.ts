@@ -9,8 +9,11 @@ import {
   HubUnavailableError,
   InvalidHubDataError,
   InvalidInputError,
-} from "../../domain/errors";
-import { type Credentials, DEFAULT_MAX_JSON_BYTES, parseRetryAfter, readCapped } from "./http";
+} from "../../../domain/errors";
+import type { Credentials } from "../auth";
+import { readCapped } from "../body";
+import { parseRetryAfter } from "../failure";
+import { DEFAULT_MAX_JSON_BYTES } from "../http";
 
 /** CDSE's public Keycloak client: the one its documentation gives for the password grant. */
 export const CDSE_CLIENT_ID = "cdse-public";

@@ -1,0 +1,80 @@
+/**
+ * The error contract: how the state machine treats each of the downloader's errors. Step Functions
+ * `Retry` and `Catch` match on `error.name`, so each class sets it explicitly (minifiers and bundlers
+ * rename classes) and declares its `retry` kind once; the Retry lists the stack builds are derived
+ * from those declarations (see ./index.ts), so code and state machine cannot drift.
+ */
+
+/**
+ * What each retry kind means. `transient`: the failure may pass by itself, so a hub call retries it
+ * in the Lambda and a transfer keeps its upload to resume (the instance's `retryable`). `terminal`:
+ * a granule recorded FAILED with it stays FAILED for later runs (only an operator's requeue, or the one
+ * late try of a checksum mismatch, brings it back).
+ */
+export const RETRY_KINDS = {
+  /** The Download and FetchPage Retry with exponential backoff and full jitter. */
+  backoff: { transient: true, terminal: false },
+  /** The Download's long Retry while every hub slot is held (SLOT_WAIT_RETRY). */
+  slotWait: { transient: true, terminal: false },
+  /** The Download's Retry while the identity service refuses new sessions (SESSIONS_EXHAUSTED_RETRY). */
+  sessionsExhausted: { transient: true, terminal: false },
+  /** The Download's short Retry of a fresh download (MISMATCH_MAX_ATTEMPTS); terminal afterwards. */
+  mismatch: { transient: false, terminal: true },
+  /** No Retry; recorded FAILED at once, for an operator to inspect and redrive. */
+  terminal: { transient: false, terminal: true },
+  /** No Retry, and not terminal: a later run tries the granule again while it has attempts left. */
+  unretried: { transient: false, terminal: false },
+} as const satisfies Record<string, { transient: boolean; terminal: boolean }>;
+
+export type RetryKind = keyof typeof RETRY_KINDS;
+
+/** Base class: a typed, named error whose `cause` chains, with its retry kind declared on the class. */
+export abstract class DownloaderError extends Error {
+  /** How the state machine treats this error; every concrete class declares it. */
+  declare static readonly retry: RetryKind;
+  /** Whether the failure may pass by itself (RETRY_KINDS[retry].transient): hub calls retry it in place. */
+  readonly retryable: boolean;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.retryable = RETRY_KINDS[(new.target as unknown as { retry: RetryKind }).retry].transient;
+  }
+}
+
+/** True when `error` is one of ours and may pass by itself (see RETRY_KINDS). */
+export function isRetryable(error: unknown): boolean {
+  return error instanceof DownloaderError && error.retryable;
+}
+
+/**
+ * Too many sessions clears when sessions expire (CDSE: access tokens live 10 min, refresh tokens 60):
+ * its own Retry waits 30 s, doubling up to 5 min, 12 times (about 50 min at most, half that on
+ * average under full jitter) before the granule is recorded failed.
+ */
+export const SESSIONS_EXHAUSTED_RETRY = {
+  intervalSeconds: 30,
+  backoffRate: 2,
+  maxDelaySeconds: 300,
+  maxAttempts: 12,
+} as const;
+
+/**
+ * A download waiting for a hub slot retries every few seconds up to a minute apart (full jitter) for
+ * far longer than any day's run. The bound is the execution history, not patience: Step Functions keeps
+ * at most 25,000 events per execution, and each Lambda retry adds three (scheduled, started, failed), so
+ * 5,000 attempts (15,000 events) leave room for the rest of the child; at ~30 s on average apart they
+ * span about 40 hours, several full days of overlap.
+ */
+export const SLOT_WAIT_RETRY = {
+  intervalSeconds: 5,
+  backoffRate: 2,
+  maxDelaySeconds: 60,
+  maxAttempts: 5_000,
+} as const;
+
+/**
+ * A checksum mismatch is retried a few times only (a byte flipped in transit heals on a second
+ * download; a product whose bytes never match the published MD5 does not), then becomes terminal.
+ * As in Step Functions' Retry, MISMATCH_MAX_ATTEMPTS counts retries: 1 + 2 downloads at most. The
+ * checksum is refetched on each (ESA's first published checksum is sometimes wrong).
+ */
+export const MISMATCH_MAX_ATTEMPTS = 2;

@@ -1,0 +1,55 @@
+import { DownloaderError } from "./contract";
+
+// Errors of the granule table and the manifest built from it.
+
+/** No granule item exists for this id in the granule table. Terminal. */
+export class GranuleNotFoundError extends DownloaderError {
+  static override readonly retry = "terminal";
+  readonly granuleId: string;
+  constructor(granuleId: string, options?: ErrorOptions) {
+    super(`granule ${granuleId} is not in the granule table`, options);
+    this.name = "GranuleNotFoundError";
+    this.granuleId = granuleId;
+  }
+}
+
+/** This worker no longer holds the granule's lease (it expired and another worker claimed it). */
+export class LeaseLostError extends DownloaderError {
+  static override readonly retry = "terminal";
+  readonly granuleId: string;
+  readonly owner: string;
+  constructor(granuleId: string, owner: string, options?: ErrorOptions) {
+    super(`granule ${granuleId}: lease held by ${owner} was lost`, options);
+    this.name = "LeaseLostError";
+    this.granuleId = granuleId;
+    this.owner = owner;
+  }
+}
+
+/**
+ * The status index shows fewer granules for a day than the per (day, platform) counters say were
+ * recorded: a manifest written now would leave granules out without anyone noticing, so
+ * WriteManifest fails the execution instead (the failed-execution alarm fires). Not retryable: the
+ * short wait for index propagation already happened inside WriteManifest.
+ */
+export class ManifestIncompleteError extends DownloaderError {
+  static override readonly retry = "unretried";
+  readonly day: string;
+  /** Granules recorded but absent from the index. */
+  readonly missing: number;
+  readonly recorded: number;
+  readonly indexed: number;
+  constructor(day: string, counts: { recorded: number; indexed: number }, options?: ErrorOptions) {
+    const missing = counts.recorded - counts.indexed;
+    super(
+      `${day}: ${missing} granule(s) missing from the status index (${counts.recorded} recorded, ${counts.indexed} indexed); ` +
+        "the manifest would leave them out",
+      options,
+    );
+    this.name = "ManifestIncompleteError";
+    this.day = day;
+    this.missing = missing;
+    this.recorded = counts.recorded;
+    this.indexed = counts.indexed;
+  }
+}

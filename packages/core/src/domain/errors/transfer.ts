@@ -1,0 +1,72 @@
+import { DownloaderError } from "./contract";
+
+// Errors of a granule's transfer: the streamed body and its multipart upload.
+
+/** The body broke mid-transfer or the attempt ran out of time; progress may be resumed. */
+export class TransferInterruptedError extends DownloaderError {
+  static override readonly retry = "backoff";
+  readonly granuleId?: string;
+  readonly bytesTransferred?: number;
+  constructor(message: string, options?: ErrorOptions & { granuleId?: string; bytesTransferred?: number }) {
+    super(message, options);
+    this.name = "TransferInterruptedError";
+    this.granuleId = options?.granuleId;
+    this.bytesTransferred = options?.bytesTransferred;
+  }
+}
+
+/**
+ * A download body stayed below the throughput floor for a whole window and was cut; the bytes already
+ * uploaded are kept, so the retry resumes. An interruption like any other (hence the subclass).
+ */
+export class TransferTooSlowError extends TransferInterruptedError {
+  readonly bytesPerSecond: number;
+  constructor(
+    message: string,
+    options: ErrorOptions & { granuleId?: string; bytesTransferred?: number; bytesPerSecond: number },
+  ) {
+    super(message, options);
+    this.name = "TransferTooSlowError";
+    this.bytesPerSecond = options.bytesPerSecond;
+  }
+}
+
+/** The streamed bytes do not hash to the hub's MD5. The multipart upload was aborted; no object exists. */
+export class ChecksumMismatchError extends DownloaderError {
+  static override readonly retry = "mismatch";
+  readonly granuleId: string;
+  readonly expectedMd5: string;
+  readonly actualMd5: string;
+  constructor(granuleId: string, expectedMd5: string, actualMd5: string, options?: ErrorOptions) {
+    super(
+      `granule ${granuleId}: MD5 ${actualMd5} of the streamed bytes differs from the hub's ${expectedMd5}`,
+      options,
+    );
+    this.name = "ChecksumMismatchError";
+    this.granuleId = granuleId;
+    this.expectedMd5 = expectedMd5;
+    this.actualMd5 = actualMd5;
+  }
+}
+
+/**
+ * A verified upload was sent CompleteMultipartUpload but S3 no longer knows its id, and the upload is
+ * old enough that a lifecycle rule may have aborted it instead: without read rights on the bucket we
+ * cannot tell whether the object exists. Terminal: an operator checks the bucket and requeues if not.
+ */
+export class UploadOutcomeUnknownError extends DownloaderError {
+  static override readonly retry = "unretried";
+  readonly granuleId: string;
+  readonly key: string;
+  readonly uploadId: string;
+  constructor(granuleId: string, key: string, uploadId: string, options?: ErrorOptions) {
+    super(
+      `granule ${granuleId}: upload ${uploadId} of ${key} was verified and completed, but S3 no longer knows it and it is older than a lifecycle abort: the object may be missing; check the bucket, then requeue`,
+      options,
+    );
+    this.name = "UploadOutcomeUnknownError";
+    this.granuleId = granuleId;
+    this.key = key;
+    this.uploadId = uploadId;
+  }
+}

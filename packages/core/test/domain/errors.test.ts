@@ -1,0 +1,225 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { type StateMachineDefinition, synthesizeApp } from "../../../../stacks/synth";
+import * as errors from "../../src/domain/errors";
+import {
+  DownloaderError,
+  type DownloaderErrorName,
+  ERROR_CLASSES,
+  errorNamesOf,
+  isRetryable,
+  MISMATCH_ERROR_NAMES,
+  MISMATCH_MAX_ATTEMPTS,
+  RETRY_KINDS,
+  RETRYABLE_ERROR_NAMES,
+  type RetryKind,
+  SESSIONS_EXHAUSTED_ERROR_NAMES,
+  SESSIONS_EXHAUSTED_RETRY,
+  SLOT_WAIT_ERROR_NAMES,
+  SLOT_WAIT_RETRY,
+  StatesError,
+  TERMINAL_ERROR_NAMES,
+} from "../../src/domain/errors";
+
+const cause = new Error("underneath");
+
+/** One instance of every class, built with its own constructor's arguments. */
+const INSTANCES: { [Name in DownloaderErrorName]: () => DownloaderError } = {
+  HubThrottledError: () => new ERROR_CLASSES.HubThrottledError("429", { cause, retryAfterSeconds: 3 }),
+  HubUnavailableError: () => new ERROR_CLASSES.HubUnavailableError("503", { cause, status: 503 }),
+  ChecksumNotPublishedError: () => new ERROR_CLASSES.ChecksumNotPublishedError("g1", { cause }),
+  TransferInterruptedError: () => new ERROR_CLASSES.TransferInterruptedError("cut", { cause }),
+  TransferTooSlowError: () => new ERROR_CLASSES.TransferTooSlowError("slow", { cause, bytesPerSecond: 1 }),
+  HubAnswerTooLargeError: () => new ERROR_CLASSES.HubAnswerTooLargeError("big", { cause, maxBytes: 1 }),
+  GranuleOfflineError: () => new ERROR_CLASSES.GranuleOfflineError("g1", { cause }),
+  HubSlotsBusyError: () => new ERROR_CLASSES.HubSlotsBusyError(15, { cause }),
+  HubSessionsExhaustedError: () => new ERROR_CLASSES.HubSessionsExhaustedError("sessions", { cause }),
+  ChecksumMismatchError: () =>
+    new ERROR_CLASSES.ChecksumMismatchError("g1", "a".repeat(32), "b".repeat(32), { cause }),
+  GranuleGoneError: () => new ERROR_CLASSES.GranuleGoneError("g1", 410, { cause }),
+  HubAuthError: () => new ERROR_CLASSES.HubAuthError("401", { cause, status: 401 }),
+  InvalidHubDataError: () => new ERROR_CLASSES.InvalidHubDataError("bad", { cause }),
+  InvalidInputError: () => new ERROR_CLASSES.InvalidInputError("bad", { cause, field: "day" }),
+  GranuleNotFoundError: () => new ERROR_CLASSES.GranuleNotFoundError("g1", { cause }),
+  LeaseLostError: () => new ERROR_CLASSES.LeaseLostError("g1", "owner", { cause }),
+  ConfigError: () => new ERROR_CLASSES.ConfigError([{ key: "HUB_URL", message: "missing" }], { cause }),
+  HubFramingError: () => new ERROR_CLASSES.HubFramingError("g1", "short body", { cause }),
+  DataFolderInUseError: () => new ERROR_CLASSES.DataFolderInUseError("/data", 42, { cause }),
+  UploadOutcomeUnknownError: () => new ERROR_CLASSES.UploadOutcomeUnknownError("g1", "k", "u", { cause }),
+  ManifestIncompleteError: () =>
+    new ERROR_CLASSES.ManifestIncompleteError("2026-01-01", { recorded: 2, indexed: 1 }, { cause }),
+};
+
+const NAMES = Object.keys(ERROR_CLASSES) as DownloaderErrorName[];
+const kindOf = (name: string): RetryKind | undefined =>
+  (ERROR_CLASSES as Record<string, { retry: RetryKind }>)[name]?.retry;
+
+describe("the error classes", () => {
+  it.each(NAMES)(
+    "%s sets its own name, chains its cause and derives retryable from its retry kind",
+    (name) => {
+      const error = INSTANCES[name]();
+
+      expect(error).toBeInstanceOf(DownloaderError);
+      expect(error).toBeInstanceOf(ERROR_CLASSES[name]);
+      expect(error.name).toBe(name);
+      expect(error.cause).toBe(cause);
+      expect(RETRY_KINDS).toHaveProperty(ERROR_CLASSES[name].retry);
+      expect(error.retryable).toBe(RETRY_KINDS[ERROR_CLASSES[name].retry].transient);
+      expect(isRetryable(error)).toBe(error.retryable);
+    },
+  );
+
+  it("lists every exported error class, so none escapes the derived lists", () => {
+    const exported = Object.entries(errors)
+      .filter(([, value]) => typeof value === "function" && value.prototype instanceof DownloaderError)
+      .map(([name]) => name);
+    expect(exported.sort()).toEqual([...NAMES].sort());
+  });
+
+  it("keeps the Step Functions service errors out of the retried ones", () => {
+    const error = new StatesError("States.ItemReaderFailed", "unreadable");
+    expect(error).toMatchObject({ name: "States.ItemReaderFailed", retryable: false });
+    expect(isRetryable(error)).toBe(false);
+  });
+});
+
+describe("the lists derived from the classes", () => {
+  it("are the names of the classes declaring each retry kind", () => {
+    expect(RETRYABLE_ERROR_NAMES).toEqual(NAMES.filter((name) => kindOf(name) === "backoff"));
+    expect(SLOT_WAIT_ERROR_NAMES).toEqual(NAMES.filter((name) => kindOf(name) === "slotWait"));
+    expect(SESSIONS_EXHAUSTED_ERROR_NAMES).toEqual(
+      NAMES.filter((name) => kindOf(name) === "sessionsExhausted"),
+    );
+    expect(MISMATCH_ERROR_NAMES).toEqual(NAMES.filter((name) => kindOf(name) === "mismatch"));
+    expect(TERMINAL_ERROR_NAMES).toEqual(NAMES.filter((name) => RETRY_KINDS[kindOf(name)!].terminal));
+  });
+
+  it("hold the contract the state machine and the granule table were built on", () => {
+    expect([...RETRYABLE_ERROR_NAMES].sort()).toEqual(
+      [
+        "ChecksumNotPublishedError",
+        "GranuleOfflineError",
+        "HubAnswerTooLargeError",
+        "HubThrottledError",
+        "HubUnavailableError",
+        "TransferInterruptedError",
+        "TransferTooSlowError",
+      ].sort(),
+    );
+    expect(SLOT_WAIT_ERROR_NAMES).toEqual(["HubSlotsBusyError"]);
+    expect(SESSIONS_EXHAUSTED_ERROR_NAMES).toEqual(["HubSessionsExhaustedError"]);
+    expect(MISMATCH_ERROR_NAMES).toEqual(["ChecksumMismatchError"]);
+    expect([...TERMINAL_ERROR_NAMES].sort()).toEqual(
+      [
+        "ChecksumMismatchError",
+        "ConfigError",
+        "GranuleGoneError",
+        "GranuleNotFoundError",
+        "HubAuthError",
+        "HubFramingError",
+        "InvalidHubDataError",
+        "InvalidInputError",
+        "LeaseLostError",
+      ].sort(),
+    );
+    // The retried and the terminal never overlap but for the mismatch, terminal once its Retry ran out.
+    expect(TERMINAL_ERROR_NAMES.filter((name) => isRetryable(INSTANCES[name]()))).toEqual([]);
+  });
+
+  it("leave unretried only the errors no Retry waits out and a later run still tries", () => {
+    expect(errorNamesOf("unretried")).toEqual([
+      "DataFolderInUseError",
+      "UploadOutcomeUnknownError",
+      "ManifestIncompleteError",
+    ]);
+  });
+});
+
+interface Retrier {
+  ErrorEquals: string[];
+  IntervalSeconds?: number;
+  BackoffRate?: number;
+  MaxAttempts?: number;
+  MaxDelaySeconds?: number;
+  JitterStrategy?: string;
+}
+
+/** Every Task state of the definition, nested processors included, by name. */
+function tasksOf(definition: StateMachineDefinition): Map<string, Record<string, unknown>> {
+  const tasks = new Map<string, Record<string, unknown>>();
+  const walk = (states: Record<string, Record<string, unknown>>) => {
+    for (const [name, state] of Object.entries(states)) {
+      if (state.Type === "Task") tasks.set(name, state);
+      const processor = (state.ItemProcessor ?? state.Iterator) as
+        | { States: Record<string, Record<string, unknown>> }
+        | undefined;
+      if (processor) walk(processor.States);
+    }
+  };
+  walk(definition.States);
+  return tasks;
+}
+
+/** Names our handlers raise, as opposed to Lambda's and Step Functions' own. */
+const ours = (names: string[]) => names.filter((name) => !/^(Lambda|States)\./.test(name));
+
+describe("the synthesized state machine", () => {
+  let tasks: Map<string, Record<string, unknown>>;
+
+  beforeAll(async () => {
+    tasks = tasksOf((await synthesizeApp({ stage: "test" })).stateMachineDefinition());
+  });
+
+  it("retries only declared error classes, each retrier one retry kind, never a terminal one", () => {
+    expect(tasks.size).toBeGreaterThan(0);
+    for (const [, task] of tasks) {
+      for (const retrier of (task.Retry ?? []) as Retrier[]) {
+        const names = ours(retrier.ErrorEquals);
+        if (names.length === 0) continue;
+        const kinds = new Set(names.map(kindOf));
+        expect(kinds.size).toBe(1);
+        const [kind] = [...kinds];
+        expect(kind).toBeDefined();
+        expect(["terminal", "unretried"]).not.toContain(kind);
+        // The whole kind, never part of it.
+        expect([...names].sort()).toEqual([...errorNamesOf(kind!)].sort());
+      }
+      for (const catcher of (task.Catch ?? []) as Retrier[]) {
+        for (const name of ours(catcher.ErrorEquals)) expect(kindOf(name)).toBeDefined();
+      }
+    }
+  });
+
+  it("gives the download one retrier per retried kind, with that kind's own policy", () => {
+    const download = tasks.get("Download")!;
+    const retriers = download.Retry as Retrier[];
+    const retrierOf = (kind: RetryKind) =>
+      retriers.find((retrier) => ours(retrier.ErrorEquals).some((name) => kindOf(name) === kind));
+
+    expect(retrierOf("backoff")).toMatchObject({ ErrorEquals: [...RETRYABLE_ERROR_NAMES] });
+    const policies = [
+      ["slotWait", SLOT_WAIT_ERROR_NAMES, SLOT_WAIT_RETRY],
+      ["sessionsExhausted", SESSIONS_EXHAUSTED_ERROR_NAMES, SESSIONS_EXHAUSTED_RETRY],
+    ] as const;
+    for (const [kind, names, policy] of policies) {
+      expect(retrierOf(kind)).toMatchObject({
+        ErrorEquals: [...names],
+        IntervalSeconds: policy.intervalSeconds,
+        BackoffRate: policy.backoffRate,
+        MaxDelaySeconds: policy.maxDelaySeconds,
+        MaxAttempts: policy.maxAttempts,
+      });
+    }
+    expect(retrierOf("mismatch")).toMatchObject({
+      ErrorEquals: [...MISMATCH_ERROR_NAMES],
+      MaxAttempts: MISMATCH_MAX_ATTEMPTS,
+    });
+    // No Catch: the handler records FAILED itself, so terminal names end the child at Download.
+    expect(download.Catch).toBeUndefined();
+  });
+
+  it("retries a page fetch on the backoff kind only", () => {
+    const retried = ((tasks.get("FetchPage")!.Retry ?? []) as Retrier[]).flatMap((r) => ours(r.ErrorEquals));
+    expect(retried).toEqual([...RETRYABLE_ERROR_NAMES]);
+  });
+});
