@@ -7,6 +7,7 @@ export * from "./adapters/store/slots";
 export * from "./adapters/store/store";
 export * from "./adapters/store/table";
 export * from "./adapters/transfer/transfer";
+export * from "./config/fields";
 export * from "./config/runtime";
 export * from "./domain/errors";
 export * from "./domain/filters";
