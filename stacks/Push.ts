@@ -1,4 +1,9 @@
-import { PUSHED_DOWNLOADS_INTERVAL_MINUTES } from "@hls-s2/core";
+import {
+  PUBLISHED_PARAMETERS,
+  PUSH_ENDPOINT_DISABLED,
+  PUSHED_DOWNLOADS_INTERVAL_MINUTES,
+  stageParameterPath,
+} from "@hls-s2/core";
 import { RemovalPolicy } from "aws-cdk-lib";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
@@ -9,7 +14,6 @@ import * as ssm from "aws-cdk-lib/aws-ssm";
 import { NagSuppressions } from "cdk-nag";
 import { Function as SstFunction, type StackContext, use } from "sst/constructs";
 import { MockHub } from "./MockHub";
-import { PUBLISHED_PARAMETERS, PUSH_ENDPOINT_DISABLED, stageParameterPath } from "./parameters";
 import { Storage, useUploadBucket } from "./Storage";
 import { useStageSettings } from "./settings";
 import { BUNDLED_TILE_ALLOW_LIST, METRICS_NAMESPACE, METRICS_SERVICE, Workflow } from "./Workflow";

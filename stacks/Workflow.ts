@@ -4,11 +4,15 @@ import {
   MISMATCH_ERROR_NAMES,
   MISMATCH_MAX_ATTEMPTS,
   manifestKeyFor,
+  PUBLISHED_PARAMETERS,
   RETRYABLE_ERROR_NAMES,
   SESSIONS_EXHAUSTED_ERROR_NAMES,
   SESSIONS_EXHAUSTED_RETRY,
   SLOT_WAIT_ERROR_NAMES,
   SLOT_WAIT_RETRY,
+  STAGE_PARAMETERS,
+  type StageParameterKey,
+  stageParameterPath,
 } from "@hls-s2/core";
 import { Aws, Duration, Fn, RemovalPolicy } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
@@ -22,12 +26,6 @@ import * as tasks from "aws-cdk-lib/aws-stepfunctions-tasks";
 import { NagSuppressions } from "cdk-nag";
 import { type FunctionProps, Function as SstFunction, type StackContext, use } from "sst/constructs";
 import { MockHub } from "./MockHub";
-import {
-  PUBLISHED_PARAMETERS,
-  STAGE_PARAMETERS,
-  type StageParameterKey,
-  stageParameterPath,
-} from "./parameters";
 import { Storage, useUploadBucket } from "./Storage";
 import { type StageSettings, useStageSettings } from "./settings";
 
@@ -369,7 +367,7 @@ export function Workflow({ stack, app }: StackContext) {
     // The principal HLS's bucket policy (and key policy) names.
     DownloadRoleArn: downloadRole.roleArn,
   });
-  // What the operator CLI resolves `--stage NAME` from (stacks/parameters.ts names them).
+  // What the operator CLI resolves `--stage NAME` from (core/src/config/parameters.ts names them).
   const published: Record<StageParameterKey, string> = {
     stateMachineArn: stateMachine.stateMachineArn,
     tableName: storage.table.tableName,

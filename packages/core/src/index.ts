@@ -8,6 +8,7 @@ export * from "./adapters/store/store";
 export * from "./adapters/store/table";
 export * from "./adapters/transfer/transfer";
 export * from "./config/fields";
+export * from "./config/parameters";
 export * from "./config/runtime";
 export * from "./domain/errors";
 export * from "./domain/filters";
