@@ -135,6 +135,9 @@ function settingsSchema(stage: string) {
   });
 }
 
+/** The environment variables the deploy settings read. */
+export type StageSettingKey = keyof ReturnType<typeof settingsSchema>["entries"];
+
 type SettingsFields = CamelFields<v.InferOutput<ReturnType<typeof settingsSchema>>>;
 
 /** Deploy-time settings of one stage, read once at synth. */
