@@ -1,3 +1,4 @@
+export * from "./adapters/hub/build";
 export * from "./adapters/hub/cdse";
 export * from "./adapters/hub/dhus";
 export * from "./adapters/hub/http";

@@ -83,13 +83,19 @@ export type CamelFields<Env> = {
   [Key in keyof Env as Key extends string ? CamelCase<Key> : never]: Env[Key];
 };
 
+/** The typed field an environment key names (`BUCKET_NAME` → `bucketName`). */
+export function camelCase<const Key extends string>(key: Key): CamelCase<Key> {
+  return key
+    .toLowerCase()
+    .replace(/_([a-z0-9])/g, (_, letter: string) => letter.toUpperCase()) as CamelCase<Key>;
+}
+
 /** Renames each parsed key to its field (`BUCKET_NAME` → `bucketName`), leaving out undefined values. */
 export function camelFields<Env extends Record<string, unknown>>(env: Env): CamelFields<Env> {
   const fields: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(env)) {
     if (value === undefined) continue;
-    const field = key.toLowerCase().replace(/_([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
-    fields[field] = value;
+    fields[camelCase(key)] = value;
   }
   return fields as CamelFields<Env>;
 }
