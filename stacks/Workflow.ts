@@ -141,7 +141,9 @@ export function Workflow({ stack, app }: StackContext) {
       timeout: "900 seconds",
       memorySize: "1024 MB",
       // Only the download takes hub slots and talks to the upload bucket (hence its region).
-      environment: environment(["HUB_DOWNLOAD_SLOTS"], { BUCKET_REGION: settings.uploadBucketRegion }),
+      environment: environment(["HUB_DOWNLOAD_SLOTS", "PART_SIZE_MIB"], {
+        BUCKET_REGION: settings.uploadBucketRegion,
+      }),
     }),
     Summarize: lambdaFunction("Summarize", { timeout: "300 seconds" }),
   };

@@ -100,6 +100,8 @@ function settingsSchema(stage: string) {
      * holds across every execution (core's SlotPool; ≤ 100).
      */
     HUB_DOWNLOAD_SLOTS: runtime.HUB_DOWNLOAD_SLOTS,
+    /** Multipart part size of each upload (MiB): larger parts, fewer UploadPart requests per granule. */
+    PART_SIZE_MIB: runtime.PART_SIZE_MIB,
     TOLERATED_FAILURE_PERCENTAGE: withDefault(integerField(0, 100), 10),
     DOWNLOADS_ENABLED: runtime.DOWNLOADS_ENABLED,
     SCHEDULE_ENABLED: withDefault(flagField, production),
