@@ -17,7 +17,7 @@ import { BUNDLED_TILE_ALLOW_LIST, functionEnvironment, type PassedSetting } from
 import { suppressWorkflowFindings } from "./findings";
 import { MockHub } from "./MockHub";
 import { Storage, useUploadBucket } from "./Storage";
-import { useStageSettings } from "./settings";
+import { DOWNLOAD_MEMORY_MB, useStageSettings } from "./settings";
 
 /** Each Lambda task of the state machine and the handler file (packages/functions/src/<file>.ts) it runs. */
 export const WORKFLOW_TASKS = {
@@ -90,6 +90,9 @@ export function Workflow({ stack, app }: StackContext) {
         "PLATFORMS",
         "LOOKBACK_DAYS",
         "DOWNLOADS_ENABLED",
+        // Every function builds the granule store, whose claims and attempts these bound.
+        "LEASE_SECONDS",
+        "MAX_ATTEMPTS",
         ...passed,
       ],
       {
@@ -127,7 +130,7 @@ export function Workflow({ stack, app }: StackContext) {
     GenerateQueries: lambdaFunction("GenerateQueries", { timeout: "60 seconds" }),
     FetchPage: lambdaFunction("FetchPage", {
       timeout: `${FETCH_TIMEOUT_SECONDS} seconds`,
-      environment: environment([], {
+      environment: environment(["SEARCH_PAGE_SIZE"], {
         TILE_ALLOW_LIST_FILE: settings.tileAllowListFile === undefined ? undefined : BUNDLED_TILE_ALLOW_LIST,
       }),
       ...(settings.tileAllowListFile !== undefined && {
@@ -139,9 +142,9 @@ export function Workflow({ stack, app }: StackContext) {
     // 60 s before this timeout so an interrupted transfer checkpoints and is retried.
     Download: lambdaFunction("Download", {
       timeout: "900 seconds",
-      memorySize: "1024 MB",
+      memorySize: `${DOWNLOAD_MEMORY_MB} MB`,
       // Only the download takes hub slots and talks to the upload bucket (hence its region).
-      environment: environment(["HUB_DOWNLOAD_SLOTS", "PART_SIZE_MIB"], {
+      environment: environment(["HUB_DOWNLOAD_SLOTS", "PART_SIZE_MIB", "PART_QUEUE_SIZE"], {
         BUCKET_REGION: settings.uploadBucketRegion,
       }),
     }),

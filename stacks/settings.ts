@@ -11,6 +11,7 @@ import {
   httpUrlField,
   integerField,
   parseEnvironment,
+  searchPageSizeIssue,
   withDefault,
 } from "@hls-s2/core";
 import { useProject } from "sst/project.js";
@@ -24,6 +25,9 @@ export const HLS_TILE_ALLOW_LIST_FILE = "config/hls-tiles.txt";
 
 /** The TILE_ALLOW_LIST_FILE value that turns the allow-list off: every tile of the world. */
 export const ALL_TILES = "all";
+
+/** The Download function's memory (MB): the multipart buffers are sized against it. */
+export const DOWNLOAD_MEMORY_MB = 1024;
 
 /**
  * The SST project root (the directory of sst.config.ts): a relative TILE_ALLOW_LIST_FILE is
@@ -102,6 +106,14 @@ function settingsSchema(stage: string) {
     HUB_DOWNLOAD_SLOTS: runtime.HUB_DOWNLOAD_SLOTS,
     /** Multipart part size of each upload (MiB): larger parts, fewer UploadPart requests per granule. */
     PART_SIZE_MIB: runtime.PART_SIZE_MIB,
+    /** Parts in flight per upload: the Download's memory is about part size × (queue + 1). */
+    PART_QUEUE_SIZE: runtime.PART_QUEUE_SIZE,
+    /** Entries per search page; unset, the hub's largest (DHuS 100, CDSE 1000). */
+    SEARCH_PAGE_SIZE: runtime.SEARCH_PAGE_SIZE,
+    /** How long a download's claim and hub slot last unless renewed (seconds). */
+    LEASE_SECONDS: runtime.LEASE_SECONDS,
+    /** Attempts of a granule before it stays FAILED. */
+    MAX_ATTEMPTS: runtime.MAX_ATTEMPTS,
     TOLERATED_FAILURE_PERCENTAGE: withDefault(integerField(0, 100), 10),
     DOWNLOADS_ENABLED: runtime.DOWNLOADS_ENABLED,
     SCHEDULE_ENABLED: withDefault(flagField, production),
@@ -193,6 +205,15 @@ function assertStageSettings(settings: StageSettings): void {
     if (settings.mockHub)
       issues.push({ key: "MOCK_HUB_ENABLED", message: "the mock hub is never deployed on prod" });
     if (!settings.retainData) issues.push({ key: "RETAIN_DATA", message: "prod always retains its data" });
+  }
+  const pageSizeIssue = searchPageSizeIssue(settings.hubKind, settings.searchPageSize);
+  if (pageSizeIssue !== undefined) issues.push(pageSizeIssue);
+  // Parts buffered (queue + the one filling) must fit the Download function beside the runtime.
+  if (settings.partSizeMib * (settings.partQueueSize + 1) > DOWNLOAD_MEMORY_MB / 2) {
+    issues.push({
+      key: "PART_SIZE_MIB",
+      message: `× (PART_QUEUE_SIZE + 1) must stay within half the Download function's ${DOWNLOAD_MEMORY_MB} MB`,
+    });
   }
   if (settings.hubUrl === undefined && !settings.mockHub) {
     issues.push({ key: "HUB_URL", message: "is required when the stage has no mock hub" });

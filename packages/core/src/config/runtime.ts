@@ -112,6 +112,17 @@ export type Config = Omit<CamelFields<v.InferOutput<typeof CONFIG_SCHEMA>>, "sea
   searchPageSize: number;
 };
 
+/** The page-size rule the schema's range cannot say: DHuS caps `rows` at 100. Deploy settings check it too. */
+export function searchPageSizeIssue(
+  hubKind: HubKind,
+  searchPageSize: number | undefined,
+): ConfigIssue | undefined {
+  if (hubKind !== "dhus" || searchPageSize === undefined || searchPageSize <= DEFAULT_SEARCH_PAGE_SIZE.dhus) {
+    return undefined;
+  }
+  return { key: "SEARCH_PAGE_SIZE", message: "must be at most 100 with HUB_KIND dhus (DHuS caps rows)" };
+}
+
 /**
  * Parses the environment (passed in, never read from `process.env`) into a typed Config.
  * Blank values count as unset, so a stage can clear an optional setting with "".
@@ -126,17 +137,10 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
       message: "set either TILE_ALLOW_LIST or TILE_ALLOW_LIST_FILE",
     });
   }
-  if (
-    result.success &&
-    result.output.HUB_KIND === "dhus" &&
-    result.output.SEARCH_PAGE_SIZE !== undefined &&
-    result.output.SEARCH_PAGE_SIZE > DEFAULT_SEARCH_PAGE_SIZE.dhus
-  ) {
-    issues.push({
-      key: "SEARCH_PAGE_SIZE",
-      message: "must be at most 100 with HUB_KIND dhus (DHuS caps rows)",
-    });
-  }
+  const pageSizeIssue = result.success
+    ? searchPageSizeIssue(result.output.HUB_KIND, result.output.SEARCH_PAGE_SIZE)
+    : undefined;
+  if (pageSizeIssue !== undefined) issues.push(pageSizeIssue);
   if (!result.success || issues.length > 0) throw new ConfigError(issues);
   const fields = camelFields(result.output);
   return {
