@@ -75,38 +75,23 @@ export function Workflow({ stack, app }: StackContext) {
   const removalPolicy = settings.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
   const uploadBucket = useUploadBucket(stack, settings);
 
-  // What every function's config needs (core's parseConfig); credentials only as secret ids, never values.
+  // What every function's config requires (core's parseConfig) and its granule store reads (claims,
+  // attempts); credentials only as secret ids, never values. Each function adds the keys it reads.
   const environment = (
     passed: readonly PassedSetting[],
     values: Parameters<typeof functionEnvironment>[2] = {},
   ) =>
-    functionEnvironment(
-      settings,
-      [
-        "OBJECT_PREFIX",
-        "HUB_KIND",
-        "DOWNLOAD_HUB_URL",
-        "CDSE_TOKEN_URL",
-        "PLATFORMS",
-        "LOOKBACK_DAYS",
-        "DOWNLOADS_ENABLED",
-        // Every function builds the granule store, whose claims and attempts these bound.
-        "LEASE_SECONDS",
-        "MAX_ATTEMPTS",
-        ...passed,
-      ],
-      {
-        STAGE: app.stage,
-        TABLE_NAME: storage.table.tableName,
-        BUCKET_NAME: uploadBucket.bucketName,
-        WORK_BUCKET_NAME: storage.workBucket.bucketName,
-        HUB_URL: hubUrl,
-        HUB_SECRET_ID: storage.hubSecret.secretArn,
-        DOWNLOAD_HUB_SECRET_ID: storage.downloadHubSecret?.secretArn,
-        FETCH_TIME_BUDGET_SECONDS,
-        ...values,
-      },
-    );
+    functionEnvironment(settings, ["HUB_KIND", "LEASE_SECONDS", "MAX_ATTEMPTS", ...passed], {
+      STAGE: app.stage,
+      TABLE_NAME: storage.table.tableName,
+      BUCKET_NAME: uploadBucket.bucketName,
+      WORK_BUCKET_NAME: storage.workBucket.bucketName,
+      HUB_URL: hubUrl,
+      HUB_SECRET_ID: storage.hubSecret.secretArn,
+      ...values,
+    });
+  // What building the hub reads: the search page size and the filters (platforms) only matter to a search.
+  const hub: PassedSetting[] = ["DOWNLOAD_HUB_URL", "CDSE_TOKEN_URL", "PLATFORMS"];
 
   const lambdaFunction = (name: WorkflowTaskName, props: Partial<FunctionProps> = {}) =>
     new SstFunction(stack, `${name}Function`, {
@@ -127,10 +112,15 @@ export function Workflow({ stack, app }: StackContext) {
     });
 
   const functions: Record<WorkflowTaskName, SstFunction> = {
-    GenerateQueries: lambdaFunction("GenerateQueries", { timeout: "60 seconds" }),
+    GenerateQueries: lambdaFunction("GenerateQueries", {
+      timeout: "60 seconds",
+      environment: environment(["LOOKBACK_DAYS", "PLATFORMS", "DOWNLOADS_ENABLED"]),
+    }),
     FetchPage: lambdaFunction("FetchPage", {
       timeout: `${FETCH_TIMEOUT_SECONDS} seconds`,
-      environment: environment(["SEARCH_PAGE_SIZE"], {
+      // No DOWNLOAD_HUB_SECRET_ID: a search never downloads, and only Download may read that secret.
+      environment: environment([...hub, "SEARCH_PAGE_SIZE"], {
+        FETCH_TIME_BUDGET_SECONDS,
         TILE_ALLOW_LIST_FILE: settings.tileAllowListFile === undefined ? undefined : BUNDLED_TILE_ALLOW_LIST,
       }),
       ...(settings.tileAllowListFile !== undefined && {
@@ -144,9 +134,13 @@ export function Workflow({ stack, app }: StackContext) {
       timeout: "900 seconds",
       memorySize: `${DOWNLOAD_MEMORY_MB} MB`,
       // Only the download takes hub slots and talks to the upload bucket (hence its region).
-      environment: environment(["HUB_DOWNLOAD_SLOTS", "PART_SIZE_MIB", "PART_QUEUE_SIZE"], {
-        BUCKET_REGION: settings.uploadBucketRegion,
-      }),
+      environment: environment(
+        [...hub, "OBJECT_PREFIX", "HUB_DOWNLOAD_SLOTS", "PART_SIZE_MIB", "PART_QUEUE_SIZE"],
+        {
+          DOWNLOAD_HUB_SECRET_ID: storage.downloadHubSecret?.secretArn,
+          BUCKET_REGION: settings.uploadBucketRegion,
+        },
+      ),
     }),
     Summarize: lambdaFunction("Summarize", { timeout: "300 seconds" }),
   };
