@@ -74,7 +74,7 @@ export function buildDashboard(scope: Construct, props: DashboardProps): cloudwa
   ) => new cloudwatch.GraphWidget({ title, left, width: 12, height: 6, ...extra });
 
   const dashboard = new cloudwatch.Dashboard(scope, "Dashboard", {
-    dashboardName: `hls-s2-downloader-${settings.stage}`,
+    dashboardName: `${METRICS_SERVICE}-${settings.stage}`,
     defaultInterval: Duration.days(7),
   });
   dashboard.addWidgets(

@@ -1,4 +1,9 @@
-import { PUSHED_DOWNLOADS_INTERVAL_MINUTES } from "@hls-s2/core";
+import {
+  PUBLISHED_PARAMETERS,
+  PUSH_ENDPOINT_DISABLED,
+  PUSHED_DOWNLOADS_INTERVAL_MINUTES,
+  stageParameterPath,
+} from "@hls-s2/core";
 import { RemovalPolicy } from "aws-cdk-lib";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
@@ -8,11 +13,11 @@ import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import * as ssm from "aws-cdk-lib/aws-ssm";
 import { NagSuppressions } from "cdk-nag";
 import { Function as SstFunction, type StackContext, use } from "sst/constructs";
+import { BUNDLED_TILE_ALLOW_LIST, functionEnvironment } from "./environment";
 import { MockHub } from "./MockHub";
-import { PUBLISHED_PARAMETERS, PUSH_ENDPOINT_DISABLED, stageParameterPath } from "./parameters";
 import { Storage, useUploadBucket } from "./Storage";
 import { useStageSettings } from "./settings";
-import { BUNDLED_TILE_ALLOW_LIST, METRICS_NAMESPACE, METRICS_SERVICE, Workflow } from "./Workflow";
+import { Workflow } from "./Workflow";
 
 /** The rule that asks whether pushed granules wait: the issue's "within 5 minutes". */
 export const PUSH_DOWNLOAD_SCHEDULE = `rate(${PUSHED_DOWNLOADS_INTERVAL_MINUTES} minutes)`;
@@ -62,8 +67,14 @@ export function Push({ stack, app }: StackContext) {
   const { stateMachine } = use(Workflow);
   const hubUrl = settings.hubUrl ?? use(MockHub).hubUrl;
   const removalPolicy = settings.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
-  // Required by core's config in both functions; neither touches the bucket.
-  const uploadBucketName = useUploadBucket(stack, settings).bucketName;
+  // Required by core's config in both functions (parseConfig); neither touches a bucket or the hub.
+  const required = {
+    STAGE: app.stage,
+    TABLE_NAME: storage.table.tableName,
+    BUCKET_NAME: useUploadBucket(stack, settings).bucketName,
+    WORK_BUCKET_NAME: storage.workBucket.bucketName,
+    HUB_URL: hubUrl,
+  };
 
   // The pair the subscription is created with (npm run subscriptions -- create reads it from the operator).
   const pushSecret = new secretsmanager.Secret(stack, "PushCredentials", {
@@ -98,20 +109,11 @@ export function Push({ stack, app }: StackContext) {
     // account's unreserved pool, of which Lambda keeps 100 ("reserve up to the Unreserved account
     // concurrency value … minus 100"), so a small account must raise its quota first.
     reservedConcurrentExecutions: settings.pushReservedConcurrency,
-    environment: {
-      STAGE: app.stage,
-      TABLE_NAME: storage.table.tableName,
-      BUCKET_NAME: uploadBucketName,
-      WORK_BUCKET_NAME: storage.workBucket.bucketName,
-      HUB_KIND: settings.hubKind,
-      HUB_URL: hubUrl,
-      PLATFORMS: settings.platforms.join(","),
+    environment: functionEnvironment(settings, ["HUB_KIND", "PLATFORMS"], {
+      ...required,
       PUSH_SECRET_ID: pushSecret.secretArn,
-      ...(settings.tileAllowListFile !== undefined && { TILE_ALLOW_LIST_FILE: BUNDLED_TILE_ALLOW_LIST }),
-      POWERTOOLS_SERVICE_NAME: METRICS_SERVICE,
-      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-      NODE_OPTIONS: "--enable-source-maps",
-    },
+      TILE_ALLOW_LIST_FILE: settings.tileAllowListFile === undefined ? undefined : BUNDLED_TILE_ALLOW_LIST,
+    }),
     // The same allow-list the search applies, so a push never records what a search would reject.
     ...(settings.tileAllowListFile !== undefined && {
       copyFiles: [{ from: settings.tileAllowListFile, to: BUNDLED_TILE_ALLOW_LIST }],
@@ -157,20 +159,11 @@ export function Push({ stack, app }: StackContext) {
       retention: logs.RetentionDays.ONE_MONTH,
       removalPolicy,
     }),
-    environment: {
-      STAGE: app.stage,
-      TABLE_NAME: storage.table.tableName,
-      BUCKET_NAME: uploadBucketName,
-      WORK_BUCKET_NAME: storage.workBucket.bucketName,
-      HUB_KIND: settings.hubKind,
-      HUB_URL: hubUrl,
-      // The download-only window is LOOKBACK_DAYS before today, and today (core planWindow).
-      LOOKBACK_DAYS: String(settings.lookbackDays),
+    // The download-only window is LOOKBACK_DAYS before today, and today (core planWindow).
+    environment: functionEnvironment(settings, ["HUB_KIND", "LOOKBACK_DAYS"], {
+      ...required,
       STATE_MACHINE_ARN: stateMachine.stateMachineArn,
-      POWERTOOLS_SERVICE_NAME: METRICS_SERVICE,
-      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-      NODE_OPTIONS: "--enable-source-maps",
-    },
+    }),
   });
   storage.table.grant(starter, ...PUSHED_DOWNLOADS_TABLE_ACTIONS);
   iam.Grant.addToPrincipal({

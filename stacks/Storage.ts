@@ -1,4 +1,4 @@
-import { TABLE_SCHEMA } from "@hls-s2/core";
+import { TABLE_SCHEMA, uploadBucketNameParameter } from "@hls-s2/core";
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as s3 from "aws-cdk-lib/aws-s3";
@@ -7,7 +7,6 @@ import * as ssm from "aws-cdk-lib/aws-ssm";
 import { NagSuppressions } from "cdk-nag";
 import type { Construct } from "constructs";
 import type { StackContext } from "sst/constructs";
-import { uploadBucketNameParameter } from "./parameters";
 import { type StageSettings, useStageSettings } from "./settings";
 
 /** What the other stacks bind to: the granule table, both buckets and the hub credential secrets. */

@@ -1,35 +1,23 @@
 import {
-  METRICS_NAMESPACE,
-  METRICS_SERVICE,
-  MISMATCH_ERROR_NAMES,
-  MISMATCH_MAX_ATTEMPTS,
   manifestKeyFor,
-  RETRYABLE_ERROR_NAMES,
-  SESSIONS_EXHAUSTED_ERROR_NAMES,
-  SESSIONS_EXHAUSTED_RETRY,
-  SLOT_WAIT_ERROR_NAMES,
-  SLOT_WAIT_RETRY,
-} from "@hls-s2/core";
-import { Aws, Duration, Fn, RemovalPolicy } from "aws-cdk-lib";
-import * as iam from "aws-cdk-lib/aws-iam";
-import * as kms from "aws-cdk-lib/aws-kms";
-import type * as lambda from "aws-cdk-lib/aws-lambda";
-import * as logs from "aws-cdk-lib/aws-logs";
-import type * as s3 from "aws-cdk-lib/aws-s3";
-import * as ssm from "aws-cdk-lib/aws-ssm";
-import * as sfn from "aws-cdk-lib/aws-stepfunctions";
-import * as tasks from "aws-cdk-lib/aws-stepfunctions-tasks";
-import { NagSuppressions } from "cdk-nag";
-import { type FunctionProps, Function as SstFunction, type StackContext, use } from "sst/constructs";
-import { MockHub } from "./MockHub";
-import {
   PUBLISHED_PARAMETERS,
   STAGE_PARAMETERS,
   type StageParameterKey,
   stageParameterPath,
-} from "./parameters";
+} from "@hls-s2/core";
+import { Aws, Fn, RemovalPolicy } from "aws-cdk-lib";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as kms from "aws-cdk-lib/aws-kms";
+import * as logs from "aws-cdk-lib/aws-logs";
+import * as ssm from "aws-cdk-lib/aws-ssm";
+import * as sfn from "aws-cdk-lib/aws-stepfunctions";
+import { type FunctionProps, Function as SstFunction, type StackContext, use } from "sst/constructs";
+import { buildWorkflowDefinition } from "./definition";
+import { BUNDLED_TILE_ALLOW_LIST, functionEnvironment, type PassedSetting } from "./environment";
+import { suppressWorkflowFindings } from "./findings";
+import { MockHub } from "./MockHub";
 import { Storage, useUploadBucket } from "./Storage";
-import { type StageSettings, useStageSettings } from "./settings";
+import { DOWNLOAD_MEMORY_MB, useStageSettings } from "./settings";
 
 /** Each Lambda task of the state machine and the handler file (packages/functions/src/<file>.ts) it runs. */
 export const WORKFLOW_TASKS = {
@@ -42,154 +30,9 @@ export const WORKFLOW_TASKS = {
 
 export type WorkflowTaskName = keyof typeof WORKFLOW_TASKS;
 
-/** CloudWatch namespace and Powertools service of the metrics (core/src/domain/metrics.ts) the alarms watch. */
-export { METRICS_NAMESPACE, METRICS_SERVICE } from "@hls-s2/core";
-
-/** The tile allow-list's name inside the fetch function's bundle (relative to its task root). */
-export const BUNDLED_TILE_ALLOW_LIST = "tile-allow-list.txt";
-
 /** What the fetch handler gets to page one query: seconds of its 900 s timeout, minus a slow page. */
 const FETCH_TIMEOUT_SECONDS = 900;
 const FETCH_TIME_BUDGET_SECONDS = FETCH_TIMEOUT_SECONDS - 120;
-
-export interface WorkflowDefinitionProps {
-  functions: Record<WorkflowTaskName, lambda.IFunction>;
-  workBucket: s3.IBucket;
-  settings: Pick<StageSettings, "downloadConcurrency" | "toleratedFailurePercentage">;
-}
-
-/**
- * The state machine's definition (the data-flow contract shared by the handlers, this stack and
- * the local runner), built from typed constructs so the local runner executes the same ASL.
- */
-export function buildWorkflowDefinition(
-  scope: import("constructs").Construct,
-  { functions, workBucket, settings }: WorkflowDefinitionProps,
-): sfn.IChainable {
-  // Without a payload the task passes its whole input; the output is the handler's return value.
-  const invoke = (name: WorkflowTaskName, props: Partial<tasks.LambdaInvokeProps> = {}) =>
-    new tasks.LambdaInvoke(scope, name, {
-      lambdaFunction: functions[name],
-      payloadResponseOnly: true,
-      ...props,
-    }).addRetry({
-      // Lambda's own throttling when the account's concurrency is shared with other workloads.
-      errors: ["Lambda.TooManyRequestsException"],
-      interval: Duration.seconds(10),
-      backoffRate: 2,
-      maxAttempts: 6,
-      jitterStrategy: sfn.JitterType.FULL,
-    });
-  const retryable = {
-    errors: [...RETRYABLE_ERROR_NAMES],
-    interval: Duration.seconds(5),
-    backoffRate: 2,
-    maxAttempts: 6,
-    maxDelay: Duration.seconds(300),
-    jitterStrategy: sfn.JitterType.FULL,
-  };
-
-  const generateQueries = invoke("GenerateQueries", { resultPath: "$.plan" });
-
-  // One iteration per (day, platform): the handler pages until its time budget ends, then the
-  // loop calls it again with its own output until the query is exhausted.
-  const fetchPage = invoke("FetchPage").addRetry(retryable);
-  const pageLoop = new sfn.Choice(scope, "PageLoop")
-    .when(sfn.Condition.booleanEquals("$.finished", true), new sfn.Succeed(scope, "QueryDone"))
-    .otherwise(fetchPage);
-  const fetchLinks = new sfn.Map(scope, "FetchLinks", {
-    itemsPath: "$.plan.queries",
-    // The hub's search API is shared with other users; three queries at once stays polite.
-    maxConcurrency: 3,
-    resultPath: sfn.JsonPath.DISCARD,
-  }).itemProcessor(fetchPage.next(pageLoop));
-
-  const writeManifest = invoke("WriteManifest", {
-    payload: sfn.TaskInput.fromObject({
-      from: sfn.JsonPath.stringAt("$.plan.from"),
-      to: sfn.JsonPath.stringAt("$.plan.to"),
-      executionName: sfn.JsonPath.stringAt("$$.Execution.Name"),
-    }),
-    resultPath: "$.manifest",
-  });
-
-  const download = invoke("Download", {
-    payload: sfn.TaskInput.fromObject({
-      granuleId: sfn.JsonPath.stringAt("$.granuleId"),
-      owner: sfn.JsonPath.stringAt("$$.Execution.Id"),
-    }),
-  })
-    .addRetry(retryable)
-    // Waiting for a hub slot: "MaxAttempts … has a maximum value of 99999999" and "JitterStrategy FULL"
-    // randomizes each wait between 0 and the backoff (Step Functions' retrier fields); core bounds the
-    // attempts by the execution history (see SLOT_WAIT_RETRY), so a waiting granule is not FAILED.
-    .addRetry({
-      errors: [...SLOT_WAIT_ERROR_NAMES],
-      interval: Duration.seconds(SLOT_WAIT_RETRY.intervalSeconds),
-      backoffRate: SLOT_WAIT_RETRY.backoffRate,
-      maxDelay: Duration.seconds(SLOT_WAIT_RETRY.maxDelaySeconds),
-      maxAttempts: SLOT_WAIT_RETRY.maxAttempts,
-      jitterStrategy: sfn.JitterType.FULL,
-    })
-    // Too many sessions at the identity service: they expire by themselves within minutes.
-    .addRetry({
-      errors: [...SESSIONS_EXHAUSTED_ERROR_NAMES],
-      interval: Duration.seconds(SESSIONS_EXHAUSTED_RETRY.intervalSeconds),
-      backoffRate: SESSIONS_EXHAUSTED_RETRY.backoffRate,
-      maxDelay: Duration.seconds(SESSIONS_EXHAUSTED_RETRY.maxDelaySeconds),
-      maxAttempts: SESSIONS_EXHAUSTED_RETRY.maxAttempts,
-      jitterStrategy: sfn.JitterType.FULL,
-    })
-    // A flipped byte heals on a second download; a product that never matches its MD5 does not.
-    .addRetry({
-      errors: [...MISMATCH_ERROR_NAMES],
-      maxAttempts: MISMATCH_MAX_ATTEMPTS,
-      interval: Duration.seconds(1),
-    });
-  // No Catch: the handler records FAILED (error name and message) itself before it throws, so the child
-  // execution ends unsuccessfully at Download. AWS redrives "from the unsuccessful step" (RedriveExecution:
-  // "it continues the failed execution from the unsuccessful step and uses the same input"), so a
-  // redriven child downloads again; a Catch into a Fail state would make it re-enter the Fail and fail.
-
-  const downloadGranules = new sfn.DistributedMap(scope, "DownloadGranules", {
-    itemReader: new sfn.S3JsonItemReader({
-      bucket: workBucket,
-      key: sfn.JsonPath.stringAt("$.manifest.key"),
-    }),
-    itemSelector: {
-      granuleId: sfn.JsonPath.stringAt("$$.Map.Item.Value.granuleId"),
-      name: sfn.JsonPath.stringAt("$$.Map.Item.Value.name"),
-    },
-    // The hub's concurrent-download quota, not Lambda, is the real limit.
-    maxConcurrency: settings.downloadConcurrency,
-    // STANDARD children: each granule is its own execution, inspectable and redrivable.
-    mapExecutionType: sfn.StateMachineType.STANDARD,
-    // One bad granule never fails the day; a hub outage beyond this stops the Map for a Redrive.
-    toleratedFailurePercentage: settings.toleratedFailurePercentage,
-    // Rendered only with the context flag that addStacks sets (V1 is deprecated).
-    resultWriterV2: new sfn.ResultWriterV2({ bucket: workBucket, prefix: "results/" }),
-    resultPath: sfn.JsonPath.DISCARD,
-  }).itemProcessor(download);
-
-  const summarize = invoke("Summarize", {
-    payload: sfn.TaskInput.fromObject({
-      from: sfn.JsonPath.stringAt("$.plan.from"),
-      to: sfn.JsonPath.stringAt("$.plan.to"),
-    }),
-  });
-
-  const hasWork = new sfn.Choice(scope, "HasWork")
-    .when(sfn.Condition.numberGreaterThan("$.manifest.count", 0), downloadGranules.next(summarize))
-    .otherwise(summarize);
-  const shouldDownload = new sfn.Choice(scope, "ShouldDownload")
-    .when(sfn.Condition.booleanEquals("$.plan.downloadsEnabled", true), writeManifest.next(hasWork))
-    .otherwise(summarize);
-  const shouldFetchLinks = new sfn.Choice(scope, "ShouldFetchLinks")
-    .when(sfn.Condition.booleanEquals("$.plan.fetchLinks", true), fetchLinks.next(shouldDownload))
-    .otherwise(shouldDownload);
-
-  return generateQueries.next(shouldFetchLinks);
-}
 
 /**
  * The DynamoDB actions each function's code sends (GranuleStore: PutItem in recordDiscovered, GetItem
@@ -232,27 +75,23 @@ export function Workflow({ stack, app }: StackContext) {
   const removalPolicy = settings.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
   const uploadBucket = useUploadBucket(stack, settings);
 
-  // Exactly the keys of core's parseConfig; credentials only as secret ids, never values.
-  const environment: Record<string, string> = {
-    STAGE: app.stage,
-    TABLE_NAME: storage.table.tableName,
-    BUCKET_NAME: uploadBucket.bucketName,
-    WORK_BUCKET_NAME: storage.workBucket.bucketName,
-    OBJECT_PREFIX: settings.objectPrefix,
-    HUB_KIND: settings.hubKind,
-    HUB_URL: hubUrl,
-    HUB_SECRET_ID: storage.hubSecret.secretArn,
-    ...(settings.downloadHubUrl !== undefined && { DOWNLOAD_HUB_URL: settings.downloadHubUrl }),
-    ...(storage.downloadHubSecret && { DOWNLOAD_HUB_SECRET_ID: storage.downloadHubSecret.secretArn }),
-    ...(settings.cdseTokenUrl !== undefined && { CDSE_TOKEN_URL: settings.cdseTokenUrl }),
-    PLATFORMS: settings.platforms.join(","),
-    LOOKBACK_DAYS: String(settings.lookbackDays),
-    DOWNLOADS_ENABLED: String(settings.downloadsEnabled),
-    FETCH_TIME_BUDGET_SECONDS: String(FETCH_TIME_BUDGET_SECONDS),
-    POWERTOOLS_SERVICE_NAME: METRICS_SERVICE,
-    POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-    NODE_OPTIONS: "--enable-source-maps",
-  };
+  // What every function's config requires (core's parseConfig) and its granule store reads (claims,
+  // attempts); credentials only as secret ids, never values. Each function adds the keys it reads.
+  const environment = (
+    passed: readonly PassedSetting[],
+    values: Parameters<typeof functionEnvironment>[2] = {},
+  ) =>
+    functionEnvironment(settings, ["HUB_KIND", "LEASE_SECONDS", "MAX_ATTEMPTS", ...passed], {
+      STAGE: app.stage,
+      TABLE_NAME: storage.table.tableName,
+      BUCKET_NAME: uploadBucket.bucketName,
+      WORK_BUCKET_NAME: storage.workBucket.bucketName,
+      HUB_URL: hubUrl,
+      HUB_SECRET_ID: storage.hubSecret.secretArn,
+      ...values,
+    });
+  // What building the hub reads: the search page size and the filters (platforms) only matter to a search.
+  const hub: PassedSetting[] = ["DOWNLOAD_HUB_URL", "CDSE_TOKEN_URL", "PLATFORMS"];
 
   const lambdaFunction = (name: WorkflowTaskName, props: Partial<FunctionProps> = {}) =>
     new SstFunction(stack, `${name}Function`, {
@@ -268,17 +107,24 @@ export function Workflow({ stack, app }: StackContext) {
         retention: logs.RetentionDays.ONE_MONTH,
         removalPolicy,
       }),
+      environment: environment([]),
       ...props,
-      environment: { ...environment, ...props.environment },
     });
 
   const functions: Record<WorkflowTaskName, SstFunction> = {
-    GenerateQueries: lambdaFunction("GenerateQueries", { timeout: "60 seconds" }),
+    GenerateQueries: lambdaFunction("GenerateQueries", {
+      timeout: "60 seconds",
+      environment: environment(["LOOKBACK_DAYS", "PLATFORMS", "DOWNLOADS_ENABLED"]),
+    }),
     FetchPage: lambdaFunction("FetchPage", {
       timeout: `${FETCH_TIMEOUT_SECONDS} seconds`,
+      // No DOWNLOAD_HUB_SECRET_ID: a search never downloads, and only Download may read that secret.
+      environment: environment([...hub, "SEARCH_PAGE_SIZE"], {
+        FETCH_TIME_BUDGET_SECONDS,
+        TILE_ALLOW_LIST_FILE: settings.tileAllowListFile === undefined ? undefined : BUNDLED_TILE_ALLOW_LIST,
+      }),
       ...(settings.tileAllowListFile !== undefined && {
         copyFiles: [{ from: settings.tileAllowListFile, to: BUNDLED_TILE_ALLOW_LIST }],
-        environment: { TILE_ALLOW_LIST_FILE: BUNDLED_TILE_ALLOW_LIST },
       }),
     }),
     WriteManifest: lambdaFunction("WriteManifest", { timeout: "300 seconds", memorySize: "1024 MB" }),
@@ -286,12 +132,15 @@ export function Workflow({ stack, app }: StackContext) {
     // 60 s before this timeout so an interrupted transfer checkpoints and is retried.
     Download: lambdaFunction("Download", {
       timeout: "900 seconds",
-      memorySize: "1024 MB",
-      environment: {
-        // Only the download takes hub slots and talks to the upload bucket (hence its region).
-        HUB_DOWNLOAD_SLOTS: String(settings.hubDownloadSlots),
-        ...(settings.uploadBucketRegion !== undefined && { BUCKET_REGION: settings.uploadBucketRegion }),
-      },
+      memorySize: `${DOWNLOAD_MEMORY_MB} MB`,
+      // Only the download takes hub slots and talks to the upload bucket (hence its region).
+      environment: environment(
+        [...hub, "OBJECT_PREFIX", "HUB_DOWNLOAD_SLOTS", "PART_SIZE_MIB", "PART_QUEUE_SIZE"],
+        {
+          DOWNLOAD_HUB_SECRET_ID: storage.downloadHubSecret?.secretArn,
+          BUCKET_REGION: settings.uploadBucketRegion,
+        },
+      ),
     }),
     Summarize: lambdaFunction("Summarize", { timeout: "300 seconds" }),
   };
@@ -369,7 +218,7 @@ export function Workflow({ stack, app }: StackContext) {
     // The principal HLS's bucket policy (and key policy) names.
     DownloadRoleArn: downloadRole.roleArn,
   });
-  // What the operator CLI resolves `--stage NAME` from (stacks/parameters.ts names them).
+  // What the operator CLI resolves `--stage NAME` from (core/src/config/parameters.ts names them).
   const published: Record<StageParameterKey, string> = {
     stateMachineArn: stateMachine.stateMachineArn,
     tableName: storage.table.tableName,
@@ -389,85 +238,4 @@ export function Workflow({ stack, app }: StackContext) {
     description: "The role that uploads granules: the principal of the upload bucket's policy",
   });
   return { stateMachine, functions, downloadRole };
-}
-
-/** A cdk-nag `appliesTo` matching an IAM5 finding exactly, logical-id hashes left open. */
-function finding(pattern: string): { regex: string } {
-  return { regex: `/^Resource::${pattern}$/` };
-}
-
-/** The cdk-nag findings of the Workflow stack that stay, each with the reason it stays. */
-function suppressWorkflowFindings(
-  stateMachine: sfn.StateMachine,
-  functions: Record<WorkflowTaskName, SstFunction>,
-  objectPrefix: string,
-): void {
-  const indexWildcard = {
-    id: "AwsSolutions-IAM5",
-    reason:
-      "Table.grant adds the table's index ARNs (table/index/*) next to the table's: Query reads the byDayStatus index, the table's only one",
-    appliesTo: [finding("<Granules[0-9A-F]+\\.Arn>\\/index\\/\\*")],
-  };
-  NagSuppressions.addResourceSuppressions(Object.values(functions), [indexWildcard], true);
-  NagSuppressions.addResourceSuppressions(
-    functions.Download,
-    [
-      {
-        id: "AwsSolutions-IAM5",
-        reason: `Objects under the upload prefix ("${objectPrefix}*"): one key per granule, named after products not known at deploy time; only PutObject and AbortMultipartUpload`,
-        appliesTo: [finding("arn:<AWS::Partition>:s3:::<[A-Za-z0-9]+>\\/.*\\*")],
-      },
-    ],
-    true,
-  );
-  NagSuppressions.addResourceSuppressions(
-    functions.Summarize,
-    [
-      {
-        id: "AwsSolutions-IAM5",
-        reason: `The sweeper aborts the uploads the table records under the upload prefix ("${objectPrefix}*"), whose keys are granules' names: only AbortMultipartUpload`,
-        appliesTo: [finding("arn:<AWS::Partition>:s3:::<[A-Za-z0-9]+>\\/.*\\*")],
-      },
-    ],
-    true,
-  );
-  NagSuppressions.addResourceSuppressions(
-    functions.WriteManifest,
-    [
-      {
-        id: "AwsSolutions-IAM5",
-        reason:
-          "One manifest per execution, manifests/<execution name>.json: only PutObject, only that prefix",
-        appliesTo: [finding("<WorkBucket[0-9A-F]+\\.Arn>\\/manifests\\/\\*\\.json")],
-      },
-    ],
-    true,
-  );
-  NagSuppressions.addResourceSuppressions(
-    stateMachine,
-    [
-      {
-        id: "AwsSolutions-IAM5",
-        reason:
-          "What CDK grants the state machine: its Lambda tasks' versions (function:*), the Distributed Map's ItemReader/ResultWriter objects in the work bucket, its own child executions (Describe/Stop/Redrive), and the CloudWatch Logs delivery actions, which have no resource-level permissions (Resource *)",
-        appliesTo: [
-          finding("<[A-Za-z]+Function[0-9A-F]+\\.Arn>:\\*"),
-          finding("arn:<AWS::Partition>:s3:::<WorkBucket[0-9A-F]+>\\/\\*"),
-          finding("arn:<AWS::Partition>:states:.*:execution:.*"),
-          "Resource::*",
-        ],
-      },
-      {
-        id: "AwsSolutions-SF1",
-        reason:
-          "Level ERROR on purpose: ALL would log every state of ~13,000 child executions a day; each execution's full history stays in Step Functions (90 days) and is what an operator reads",
-      },
-      {
-        id: "AwsSolutions-SF2",
-        reason:
-          'X-Ray off: its PutTraceSegments needs Resource "*", and the Map Run view of the console already shows each granule\'s child execution',
-      },
-    ],
-    true,
-  );
 }

@@ -1,14 +1,18 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import {
-  AWS_REGION_PATTERN,
+  awsRegionField,
+  type CamelFields,
+  CONFIG_SCHEMA,
   ConfigError,
   type ConfigIssue,
-  DEFAULT_HUB_DOWNLOAD_SLOTS,
-  HUB_KINDS,
-  MAX_HUB_DOWNLOAD_SLOTS,
-  PLATFORMS,
-  type Platform,
+  camelFields,
+  flagField,
+  httpUrlField,
+  integerField,
+  parseEnvironment,
+  searchPageSizeIssue,
+  withDefault,
 } from "@hls-s2/core";
 import { useProject } from "sst/project.js";
 import * as v from "valibot";
@@ -21,6 +25,9 @@ export const HLS_TILE_ALLOW_LIST_FILE = "config/hls-tiles.txt";
 
 /** The TILE_ALLOW_LIST_FILE value that turns the allow-list off: every tile of the world. */
 export const ALL_TILES = "all";
+
+/** The Download function's memory (MB): the multipart buffers are sized against it. */
+export const DOWNLOAD_MEMORY_MB = 1024;
 
 /**
  * The SST project root (the directory of sst.config.ts): a relative TILE_ALLOW_LIST_FILE is
@@ -50,198 +57,115 @@ export const CDSE_DEFAULTS = {
   cdseTokenUrl: "https://identity.dataspace.copernicus.eu/auth/realms/CDSE/protocol/openid-connect/token",
 } as const;
 
-/** Deploy-time settings of one stage, read once at synth (see example.env for each variable). */
-export interface StageSettings {
+/**
+ * The deploy-time settings of a stage, one entry per environment variable read at synth (see example.env):
+ * its parser and its default on that stage. StageSettings is its output with camelCase names
+ * (`LOOKBACK_DAYS` → `lookbackDays`); a setting the Lambda config also reads takes core's entry, so its
+ * range and default are written once.
+ */
+function settingsSchema(stage: string) {
+  const production = stage === PRODUCTION_STAGE;
+  const runtime = CONFIG_SCHEMA.entries;
+  return v.object({
+    /** RemovalPolicy.RETAIN for the table and buckets (always on `prod`). */
+    RETAIN_DATA: withDefault(flagField, production),
+    // Production talks to the hub users can reach today; other stages to their own mock hub.
+    HUB_KIND: v.optional(runtime.HUB_KIND, production ? "cdse" : "dhus"),
+    /** Search hub; absent means "the stage's mock hub" (non-prod only). */
+    HUB_URL: v.optional(httpUrlField, production ? CDSE_DEFAULTS.hubUrl : undefined),
+    /** A separate download hub (IntHub2) with its own credentials secret. */
+    DOWNLOAD_HUB_URL: v.optional(httpUrlField, production ? CDSE_DEFAULTS.downloadHubUrl : undefined),
+    CDSE_TOKEN_URL: v.optional(httpUrlField, production ? CDSE_DEFAULTS.cdseTokenUrl : undefined),
+    PLATFORMS: runtime.PLATFORMS,
+    LOOKBACK_DAYS: runtime.LOOKBACK_DAYS,
+    /**
+     * The tile allow-list, relative to the project root (what SST's copyFiles expects), copied next to
+     * the fetch and push handlers; absent means every tile ("all" is the explicit opt-out, so it also
+     * clears prod's default list). HLS processes only its own grid: production fetches nothing else.
+     */
+    TILE_ALLOW_LIST_FILE: v.optional(
+      v.pipe(
+        v.string(),
+        v.transform((value) => (value.toLowerCase() === ALL_TILES ? undefined : value)),
+      ),
+      production ? HLS_TILE_ALLOW_LIST_FILE : undefined,
+    ),
+    /** Import this existing bucket instead of creating the upload bucket. */
+    // S3 bucket naming rules, so a typo fails at synth rather than at the first upload.
+    UPLOAD_BUCKET_NAME: v.optional(
+      v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name")),
+    ),
+    OBJECT_PREFIX: runtime.OBJECT_PREFIX,
+    // The Distributed Map accepts up to 10,000; the hub's session quota is the real ceiling.
+    DOWNLOAD_CONCURRENCY: withDefault(integerField(1, 1000), 15),
+    /**
+     * The hub's concurrent-download quota shared by every execution (15 under NASA's agreement, 4 for a
+     * CDSE general user); `ops slots` changes it at runtime. MaxConcurrency holds per Map Run; this
+     * holds across every execution (core's SlotPool; ≤ 100).
+     */
+    HUB_DOWNLOAD_SLOTS: runtime.HUB_DOWNLOAD_SLOTS,
+    /** Multipart part size of each upload (MiB): larger parts, fewer UploadPart requests per granule. */
+    PART_SIZE_MIB: runtime.PART_SIZE_MIB,
+    /** Parts in flight per upload: the Download's memory is about part size × (queue + 1). */
+    PART_QUEUE_SIZE: runtime.PART_QUEUE_SIZE,
+    /** Entries per search page; unset, the hub's largest (DHuS 100, CDSE 1000). */
+    SEARCH_PAGE_SIZE: runtime.SEARCH_PAGE_SIZE,
+    /** How long a download's claim and hub slot last unless renewed (seconds). */
+    LEASE_SECONDS: runtime.LEASE_SECONDS,
+    /** Attempts of a granule before it stays FAILED. */
+    MAX_ATTEMPTS: runtime.MAX_ATTEMPTS,
+    TOLERATED_FAILURE_PERCENTAGE: withDefault(integerField(0, 100), 10),
+    DOWNLOADS_ENABLED: runtime.DOWNLOADS_ENABLED,
+    SCHEDULE_ENABLED: withDefault(flagField, production),
+    /** CDSE push subscriptions: the push endpoint and a download-only run within 5 minutes of a push (HUB_KIND cdse only). */
+    PUSH_ENABLED: withDefault(flagField, false),
+    ALARM_EMAIL: v.optional(v.pipe(v.string(), v.email("must be an email address"))),
+    FAILED_GRANULES_ALARM_THRESHOLD: withDefault(integerField(0, 1_000_000), 50),
+    /** The alarm fires when a day's p95 publication → verified-object latency exceeds this (hours). */
+    // Up to 30 days: beyond that a granule is past the acquisition-age filter anyway. The daily poll runs
+    // at 12:00 UTC for the day before: a granule published at 00:00 waits up to ~36 h by design, so
+    // beyond that p95 something is slow or stuck.
+    LATENCY_ALARM_HOURS: withDefault(integerField(1, 720), 36),
+    /** The stage's own mock hub (never on prod). */
+    MOCK_HUB_ENABLED: withDefault(flagField, !production),
+    /** Region of the imported UPLOAD_BUCKET_NAME when it is not the stage's region (HLS's bucket). */
+    UPLOAD_BUCKET_REGION: v.optional(awsRegionField),
+    /** KMS key of the imported upload bucket's default encryption (SSE-KMS), if it has one. */
+    UPLOAD_BUCKET_KMS_KEY_ARN: v.optional(
+      v.pipe(
+        v.string(),
+        // A key ARN, not an alias: IAM grants on a key match its key ARN only.
+        v.regex(
+          /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/,
+          "must be a KMS key ARN (…:key/<id>)",
+        ),
+      ),
+    ),
+    /** Reserved concurrency of the public push function: its ceiling, and what it takes from the account. */
+    // Lambda keeps at least 100 of the account's concurrency unreserved, so a reservation needs an account
+    // above that. CDSE delivers pushes one product at a time, a few a second at most: 5 absorbs bursts, and
+    // a flood of requests is throttled (429) at 5 instead of taking the concurrency the downloads need.
+    PUSH_RESERVED_CONCURRENCY: withDefault(integerField(1, 1000), 5),
+  });
+}
+
+/** The environment variables the deploy settings read. */
+export type StageSettingKey = keyof ReturnType<typeof settingsSchema>["entries"];
+
+type SettingsFields = CamelFields<v.InferOutput<ReturnType<typeof settingsSchema>>>;
+
+/** Deploy-time settings of one stage, read once at synth. */
+export type StageSettings = Omit<SettingsFields, "mockHubEnabled"> & {
   stage: string;
-  /** RemovalPolicy.RETAIN for the table and buckets (always on `prod`). */
-  retainData: boolean;
-  hubKind: (typeof HUB_KINDS)[number];
-  /** Search hub; absent means "the stage's mock hub" (non-prod only). */
-  hubUrl?: string;
-  /** A separate download hub (IntHub2) with its own credentials secret. */
-  downloadHubUrl?: string;
-  cdseTokenUrl?: string;
-  platforms: Platform[];
-  lookbackDays: number;
-  /**
-   * The tile allow-list, relative to the project root (what SST's copyFiles expects), copied next to
-   * the fetch and push handlers; absent means every tile.
-   */
-  tileAllowListFile?: string;
-  /** Import this existing bucket instead of creating the upload bucket. */
-  uploadBucketName?: string;
-  objectPrefix: string;
-  downloadConcurrency: number;
-  /**
-   * The hub's concurrent-download quota shared by every execution (HUB_DOWNLOAD_SLOTS, 15 under NASA's
-   * agreement, 4 for a CDSE general user); `ops slots` changes it at runtime.
-   */
-  hubDownloadSlots: number;
-  toleratedFailurePercentage: number;
-  downloadsEnabled: boolean;
-  scheduleEnabled: boolean;
-  /** CDSE push subscriptions: the push endpoint and a download-only run within 5 minutes of a push (HUB_KIND cdse only). */
-  pushEnabled: boolean;
-  alarmEmail?: string;
-  failedGranulesAlarmThreshold: number;
-  /** The alarm fires when a day's p95 publication → verified-object latency exceeds this (hours). */
-  latencyAlarmHours: number;
+  /** MOCK_HUB_ENABLED. */
   mockHub: boolean;
   /** MOCK_HUB_* variables (seed, days, granules, size, fault profile) passed to the mock hub function. */
   mockHubEnvironment: Record<string, string>;
-  /** Region of the imported UPLOAD_BUCKET_NAME when it is not the stage's region (HLS's bucket). */
-  uploadBucketRegion?: string;
-  /** KMS key of the imported upload bucket's default encryption (SSE-KMS), if it has one. */
-  uploadBucketKmsKeyArn?: string;
-  /** Reserved concurrency of the public push function: its ceiling, and what it takes from the account. */
-  pushReservedConcurrency: number;
-}
-
-/** Environment variables read at synth time, mapped to the settings they fill. */
-export const SETTINGS_ENV_KEYS = {
-  RETAIN_DATA: "retainData",
-  HUB_KIND: "hubKind",
-  HUB_URL: "hubUrl",
-  DOWNLOAD_HUB_URL: "downloadHubUrl",
-  CDSE_TOKEN_URL: "cdseTokenUrl",
-  PLATFORMS: "platforms",
-  LOOKBACK_DAYS: "lookbackDays",
-  TILE_ALLOW_LIST_FILE: "tileAllowListFile",
-  UPLOAD_BUCKET_NAME: "uploadBucketName",
-  OBJECT_PREFIX: "objectPrefix",
-  DOWNLOAD_CONCURRENCY: "downloadConcurrency",
-  HUB_DOWNLOAD_SLOTS: "hubDownloadSlots",
-  TOLERATED_FAILURE_PERCENTAGE: "toleratedFailurePercentage",
-  DOWNLOADS_ENABLED: "downloadsEnabled",
-  SCHEDULE_ENABLED: "scheduleEnabled",
-  PUSH_ENABLED: "pushEnabled",
-  ALARM_EMAIL: "alarmEmail",
-  FAILED_GRANULES_ALARM_THRESHOLD: "failedGranulesAlarmThreshold",
-  LATENCY_ALARM_HOURS: "latencyAlarmHours",
-  MOCK_HUB_ENABLED: "mockHub",
-  UPLOAD_BUCKET_REGION: "uploadBucketRegion",
-  UPLOAD_BUCKET_KMS_KEY_ARN: "uploadBucketKmsKeyArn",
-  PUSH_RESERVED_CONCURRENCY: "pushReservedConcurrency",
-} as const satisfies Record<string, keyof StageSettings>;
-
-type SettingsEnvKey = keyof typeof SETTINGS_ENV_KEYS;
-
-const flag = v.pipe(
-  v.string(),
-  v.transform((value) => value.toLowerCase()),
-  v.picklist(["true", "false", "1", "0"], "must be true, false, 1 or 0"),
-  v.transform((value) => value === "true" || value === "1"),
-);
-
-function integer(min: number, max: number) {
-  return v.pipe(
-    v.string(),
-    v.regex(/^\d+$/, "must be a whole number"),
-    v.transform(Number),
-    v.minValue(min, `must be at least ${min}`),
-    v.maxValue(max, `must be at most ${max}`),
-  );
-}
-
-const url = v.pipe(
-  v.string(),
-  v.check(
-    (value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol),
-    "must be an http(s) URL",
-  ),
-  v.transform((value) => value.replace(/\/+$/, "")),
-);
-
-const ENV_SCHEMA = v.partial(
-  v.object({
-    RETAIN_DATA: flag,
-    HUB_KIND: v.picklist(HUB_KINDS, `must be one of ${HUB_KINDS.join(", ")}`),
-    HUB_URL: url,
-    DOWNLOAD_HUB_URL: url,
-    CDSE_TOKEN_URL: url,
-    PLATFORMS: v.pipe(
-      v.string(),
-      v.transform((value) => [...new Set(value.split(",").map((item) => item.trim()))].filter(Boolean)),
-      v.check((list) => list.length > 0, "must name at least one platform"),
-      v.check(
-        (list) => list.every((item) => (PLATFORMS as readonly string[]).includes(item)),
-        `must be a comma-separated list of ${PLATFORMS.join(", ")}`,
-      ),
-      v.transform((list) => list as Platform[]),
-    ),
-    LOOKBACK_DAYS: integer(1, 30),
-    TILE_ALLOW_LIST_FILE: v.string(),
-    // S3 bucket naming rules, so a typo fails at synth rather than at the first upload.
-    UPLOAD_BUCKET_NAME: v.pipe(
-      v.string(),
-      v.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name"),
-    ),
-    OBJECT_PREFIX: v.string(),
-    // The Distributed Map accepts up to 10,000; the hub's session quota is the real ceiling.
-    DOWNLOAD_CONCURRENCY: integer(1, 1000),
-    // MaxConcurrency holds per Map Run; this holds across every execution (core's SlotPool; ≤ 100).
-    HUB_DOWNLOAD_SLOTS: integer(1, MAX_HUB_DOWNLOAD_SLOTS),
-    TOLERATED_FAILURE_PERCENTAGE: integer(0, 100),
-    DOWNLOADS_ENABLED: flag,
-    SCHEDULE_ENABLED: flag,
-    PUSH_ENABLED: flag,
-    ALARM_EMAIL: v.pipe(v.string(), v.email("must be an email address")),
-    FAILED_GRANULES_ALARM_THRESHOLD: integer(0, 1_000_000),
-    // Up to 30 days: beyond that a granule is past the acquisition-age filter anyway.
-    LATENCY_ALARM_HOURS: integer(1, 720),
-    MOCK_HUB_ENABLED: flag,
-    UPLOAD_BUCKET_REGION: v.pipe(
-      v.string(),
-      v.regex(AWS_REGION_PATTERN, "must be an AWS region like us-west-2"),
-    ),
-    UPLOAD_BUCKET_KMS_KEY_ARN: v.pipe(
-      v.string(),
-      // A key ARN, not an alias: IAM grants on a key match its key ARN only.
-      v.regex(
-        /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/,
-        "must be a KMS key ARN (…:key/<id>)",
-      ),
-    ),
-    // Lambda keeps at least 100 of the account's concurrency unreserved, so a reservation needs an account above that.
-    PUSH_RESERVED_CONCURRENCY: integer(1, 1000),
-  }),
-);
-
-/** The defaults of a stage before any environment variable or override applies. */
-export function stageDefaults(stage: string): StageSettings {
-  const production = stage === PRODUCTION_STAGE;
-  return {
-    stage,
-    retainData: production,
-    // Production talks to the hub users can reach today; other stages to their own mock hub.
-    hubKind: production ? "cdse" : "dhus",
-    ...(production && CDSE_DEFAULTS),
-    // HLS processes only its own grid: production fetches nothing else unless told TILE_ALLOW_LIST_FILE=all.
-    ...(production && { tileAllowListFile: HLS_TILE_ALLOW_LIST_FILE }),
-    platforms: [...PLATFORMS],
-    lookbackDays: 1,
-    objectPrefix: "",
-    downloadConcurrency: 15,
-    hubDownloadSlots: DEFAULT_HUB_DOWNLOAD_SLOTS,
-    toleratedFailurePercentage: 10,
-    downloadsEnabled: true,
-    scheduleEnabled: production,
-    pushEnabled: false,
-    failedGranulesAlarmThreshold: 50,
-    // The daily poll runs at 12:00 UTC for the day before: a granule published at 00:00 waits up to
-    // ~36 h by design, so beyond that p95 something is slow or stuck.
-    latencyAlarmHours: 36,
-    mockHub: !production,
-    mockHubEnvironment: {},
-    // CDSE delivers pushes one product at a time, a few a second at most: 5 absorbs bursts, and a flood
-    // of requests is throttled (429) at 5 instead of taking the concurrency the downloads need.
-    pushReservedConcurrency: 5,
-  };
-}
+};
 
 /**
- * Resolves a stage's settings: stage defaults, then the environment (blank values count as
- * unset), then explicit overrides.
+ * Resolves a stage's settings: the environment over the stage's defaults (blank values count as unset),
+ * then explicit overrides.
  * @throws ConfigError naming every invalid variable, or a combination the stage forbids.
  */
 export function resolveStageSettings(
@@ -249,26 +173,9 @@ export function resolveStageSettings(
   env: Readonly<Record<string, string | undefined>> = {},
   overrides: Partial<StageSettings> = {},
 ): StageSettings {
-  const input: Partial<Record<SettingsEnvKey, string>> = {};
-  for (const key of Object.keys(SETTINGS_ENV_KEYS) as SettingsEnvKey[]) {
-    const value = env[key]?.trim();
-    if (value !== undefined && value !== "") input[key] = value;
-  }
-  const result = v.safeParse(ENV_SCHEMA, input, { abortPipeEarly: true });
-  if (!result.success) {
-    const issues: ConfigIssue[] = [];
-    for (const issue of result.issues) {
-      const key = String(issue.path?.[0]?.key ?? "environment");
-      if (!issues.some((known) => known.key === key)) issues.push({ key, message: issue.message });
-    }
-    throw new ConfigError(issues);
-  }
-  const fromEnv: Partial<StageSettings> = {};
-  for (const [key, value] of Object.entries(result.output)) {
-    if (value !== undefined) Object.assign(fromEnv, { [SETTINGS_ENV_KEYS[key as SettingsEnvKey]]: value });
-  }
-  // The explicit opt-out: a key present with no value, so it also clears prod's default list.
-  if (fromEnv.tileAllowListFile?.toLowerCase() === ALL_TILES) fromEnv.tileAllowListFile = undefined;
+  const result = parseEnvironment(settingsSchema(stage), env);
+  if (!result.success) throw new ConfigError(result.issues);
+  const { mockHubEnabled, ...fields } = camelFields(result.output);
   const mockHubEnvironment = Object.fromEntries(
     Object.entries(env).filter(
       (entry): entry is [string, string] =>
@@ -276,8 +183,8 @@ export function resolveStageSettings(
     ),
   );
   const settings: StageSettings = {
-    ...stageDefaults(stage),
-    ...fromEnv,
+    ...fields,
+    mockHub: mockHubEnabled,
     mockHubEnvironment,
     ...overrides,
     stage,
@@ -298,6 +205,15 @@ function assertStageSettings(settings: StageSettings): void {
     if (settings.mockHub)
       issues.push({ key: "MOCK_HUB_ENABLED", message: "the mock hub is never deployed on prod" });
     if (!settings.retainData) issues.push({ key: "RETAIN_DATA", message: "prod always retains its data" });
+  }
+  const pageSizeIssue = searchPageSizeIssue(settings.hubKind, settings.searchPageSize);
+  if (pageSizeIssue !== undefined) issues.push(pageSizeIssue);
+  // Parts buffered (queue + the one filling) must fit the Download function beside the runtime.
+  if (settings.partSizeMib * (settings.partQueueSize + 1) > DOWNLOAD_MEMORY_MB / 2) {
+    issues.push({
+      key: "PART_SIZE_MIB",
+      message: `× (PART_QUEUE_SIZE + 1) must stay within half the Download function's ${DOWNLOAD_MEMORY_MB} MB`,
+    });
   }
   if (settings.hubUrl === undefined && !settings.mockHub) {
     issues.push({ key: "HUB_URL", message: "is required when the stage has no mock hub" });

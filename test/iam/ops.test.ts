@@ -4,11 +4,10 @@ import { createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { GranuleStore } from "@hls-s2/core";
+import { GranuleStore, STAGE_PARAMETERS, stageParameterPath } from "@hls-s2/core";
 import { type EmbeddedStores, startEmbeddedStores } from "@hls-s2/local";
 import { type CliIo, EXIT, main } from "@hls-s2/ops";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { STAGE_PARAMETERS, stageParameterPath } from "../../stacks/parameters";
 import { type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
 import {
   deniedRequests,

@@ -1,10 +1,10 @@
-import { beforeAll, describe, expect, it } from "vitest";
 import {
   PUBLISHED_PARAMETERS,
   STAGE_PARAMETERS,
   stageParameterPath,
   uploadBucketNameParameter,
-} from "../../stacks/parameters";
+} from "@hls-s2/core";
+import { beforeAll, describe, expect, it } from "vitest";
 import { type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
 import { resourcesOfType } from "./helpers";
 

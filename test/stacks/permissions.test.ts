@@ -1,6 +1,6 @@
+import { PUBLISHED_PARAMETERS, uploadBucketNameParameter } from "@hls-s2/core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PUSH_TABLE_ACTIONS } from "../../stacks/Push";
-import { PUBLISHED_PARAMETERS, uploadBucketNameParameter } from "../../stacks/parameters";
 import { type SynthesizedApp, synthesizeApp, type TemplateJson } from "../../stacks/synth";
 import {
   TABLE_ACTIONS,

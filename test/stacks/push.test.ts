@@ -1,6 +1,5 @@
-import { ConfigError, parseConfig } from "@hls-s2/core";
+import { ConfigError, PUSH_ENDPOINT_DISABLED, parseConfig } from "@hls-s2/core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { PUSH_ENDPOINT_DISABLED } from "../../stacks/parameters";
 import { resolveStageSettings } from "../../stacks/settings";
 import { flattenIntrinsics, type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
 import {

@@ -1,9 +1,5 @@
+import { PUBLISHED_PARAMETERS, PUSH_ENDPOINT_DISABLED, uploadBucketNameParameter } from "@hls-s2/core";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  PUBLISHED_PARAMETERS,
-  PUSH_ENDPOINT_DISABLED,
-  uploadBucketNameParameter,
-} from "../../stacks/parameters";
 import { type StackName, type SynthesizedApp, synthesizeApp, type TemplateJson } from "../../stacks/synth";
 import { resourcesOfType } from "./helpers";
 

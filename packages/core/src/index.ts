@@ -1,4 +1,5 @@
 export * from "./adapters/hub/auth";
+export * from "./adapters/hub/build";
 export * from "./adapters/hub/cdse/catalogue";
 export * from "./adapters/hub/cdse/hub";
 export * from "./adapters/hub/cdse/product";
@@ -17,6 +18,8 @@ export * from "./adapters/store/store";
 export * from "./adapters/store/table";
 export * from "./adapters/transfer/options";
 export * from "./adapters/transfer/transfer";
+export * from "./config/fields";
+export * from "./config/parameters";
 export * from "./config/runtime";
 export * from "./domain/day";
 export * from "./domain/errors";

@@ -16,6 +16,8 @@ export function lambdaEnvironment(
   delete env["HUB_SECRET_ID"];
   delete env["DOWNLOAD_HUB_SECRET_ID"];
   delete env["NODE_OPTIONS"];
+  // The fetch function's bundled file name: locally the list is read from the repository (below).
+  delete env["TILE_ALLOW_LIST_FILE"];
   const tiles = options.allTiles === true ? undefined : tileAllowListPath(workflow);
   return {
     ...env,

@@ -119,21 +119,22 @@ async function synthesize(key: string): Promise<SynthesizedWorkflow> {
   const resources = Object.entries(template.Resources ?? {});
   const variablesOf = (resource: { Properties?: Record<string, unknown> }) =>
     (resource.Properties?.["Environment"] as { Variables?: Record<string, unknown> } | undefined)?.Variables;
-  const withEnvironment = resources.find(
+  // Each function gets only the keys it reads; one local runtime serves them all, so it takes the union.
+  const withEnvironment = resources.filter(
     ([, resource]) =>
       resource.Type === "AWS::Lambda::Function" && variablesOf(resource)?.["TABLE_NAME"] !== undefined,
   );
-  if (withEnvironment === undefined) {
+  if (withEnvironment.length === 0) {
     throw new Error("the Workflow stack has no Lambda function with the downloader's environment");
   }
   // Resolved across the stacks as the definition is, so a bucket has one name in both (the Map Run
   // maps the definition's bucket names to the embedded buckets through these keys).
   const others = Object.values(app.templates).filter((other): other is TemplateJson => other !== undefined);
-  const environment = flattenIntrinsics(
-    variablesOf(withEnvironment[1]),
-    template,
-    app.region,
-    others,
+  const environment = Object.assign(
+    {},
+    ...withEnvironment.map(([, resource]) =>
+      flattenIntrinsics(variablesOf(resource), template, app.region, others),
+    ),
   ) as Record<string, string>;
   const timeouts: Partial<Record<WorkflowTaskName, number>> = {};
   for (const name of Object.keys(WORKFLOW_TASKS) as WorkflowTaskName[]) {

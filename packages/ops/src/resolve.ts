@@ -2,7 +2,16 @@ import { resolve } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { GetParametersByPathCommand, type Parameter, SSMClient } from "@aws-sdk/client-ssm";
-import { ConfigError, createDocumentClient, GranuleStore, InvalidInputError, SlotPool } from "@hls-s2/core";
+import {
+  ConfigError,
+  createDocumentClient,
+  GranuleStore,
+  InvalidInputError,
+  SlotPool,
+  STAGE_PARAMETERS,
+  type StageParameterKey,
+  stageParameterPath,
+} from "@hls-s2/core";
 import type {
   DataFolderLock,
   EmbeddedStores,
@@ -10,7 +19,6 @@ import type {
   RedriveLocalOptions,
   RunLocalOptions,
 } from "@hls-s2/local";
-import { STAGE_PARAMETERS, type StageParameterKey, stageParameterPath } from "../../../stacks/parameters";
 import { type Launcher, type SfnTarget, sfnLauncher } from "./executions";
 
 /** A deployed stage's resources, as its SSM parameters name them. */

@@ -5,12 +5,11 @@ import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-sec
 import { SFNClient } from "@aws-sdk/client-sfn";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import {
-  CdseHub,
+  buildHub,
   type Config,
   ConfigError,
   type Credentials,
   createDocumentClient,
-  DhusHub,
   type FilterRules,
   GranuleStore,
   type Hub,
@@ -118,12 +117,11 @@ export function getSfn(): SFNClient {
 }
 
 /**
- * The state machine a pushed-granules run is started on, from STATE_MACHINE_ARN (not a core config
- * key: only that function has it).
+ * The state machine a pushed-granules run is started on, from STATE_MACHINE_ARN (only that function has it).
  * @throws ConfigError when the variable is missing.
  */
 export function getStateMachineArn(): string {
-  const arn = (overrides.env ?? process.env)["STATE_MACHINE_ARN"]?.trim() || undefined;
+  const arn = getConfig().stateMachineArn;
   if (arn === undefined) {
     throw new ConfigError([{ key: "STATE_MACHINE_ARN", message: "is required to start executions" }]);
   }
@@ -132,7 +130,7 @@ export function getStateMachineArn(): string {
 
 /** The hub of the configured kind, with credentials from Secrets Manager. @throws ConfigError */
 export function getHub(): Promise<Hub> {
-  hub ??= buildHub().catch((error: unknown) => {
+  hub ??= connectHub().catch((error: unknown) => {
     // A failed cold start (secret not yet filled in) must not poison the warm container.
     hub = undefined;
     throw error;
@@ -156,14 +154,13 @@ export function getFilterRules(): Omit<FilterRules, "day"> {
 
 /**
  * The Basic credentials CDSE presents to the push endpoint, from the secret named by PUSH_SECRET_ID
- * (not a core config key: only the push function has it); read once per container.
+ * (only the push function has it); read once per container.
  * @throws ConfigError when the variable is missing or the secret is malformed.
  */
 export function getPushCredentials(): Promise<Credentials> {
   const given = overrides.credentials?.push;
   if (given !== undefined) return Promise.resolve(given);
-  const secretId = (overrides.env ?? process.env)["PUSH_SECRET_ID"]?.trim() || undefined;
-  pushCredentials ??= readSecret("PUSH_SECRET_ID", secretId).catch((error: unknown) => {
+  pushCredentials ??= readPushSecret().catch((error: unknown) => {
     // A secret not yet filled in must not poison the warm container.
     pushCredentials = undefined;
     throw error;
@@ -171,47 +168,27 @@ export function getPushCredentials(): Promise<Credentials> {
   return pushCredentials;
 }
 
-async function buildHub(): Promise<Hub> {
+async function readPushSecret(): Promise<Credentials> {
+  return readSecret("PUSH_SECRET_ID", getConfig().pushSecretId);
+}
+
+async function connectHub(): Promise<Hub> {
   if (overrides.hub !== undefined) return overrides.hub;
   const cfg = getConfig();
   const credentials = overrides.credentials?.hub ?? (await readSecret("HUB_SECRET_ID", cfg.hubSecretId));
-  const download =
+  // The download hub's own account is read only when there is a download hub and it has a secret.
+  const downloadCredentials =
     cfg.downloadHubUrl === undefined
       ? undefined
-      : {
-          url: cfg.downloadHubUrl,
-          credentials:
-            overrides.credentials?.download ??
-            (cfg.downloadHubSecretId === undefined
-              ? credentials
-              : await readSecret("DOWNLOAD_HUB_SECRET_ID", cfg.downloadHubSecretId)),
-        };
-  const filterRules = getFilterRules();
-  if (cfg.hubKind === "dhus") {
-    return new DhusHub({
-      url: cfg.hubUrl,
-      credentials,
-      download,
-      pageSize: cfg.searchPageSize,
-      filterRules,
-      http: { maxJsonBytes: cfg.hubMaxJsonBytes, metrics: metricSink },
-    });
-  }
-  // CDSE searches the OData catalogue and downloads from the zipper, another host: no sensible default.
-  if (download === undefined) {
-    throw new ConfigError([
-      { key: "DOWNLOAD_HUB_URL", message: "is required with HUB_KIND cdse (the zipper host)" },
-    ]);
-  }
-  // One hub per container, so one Keycloak token manager: CDSE caps sessions per user.
-  return new CdseHub({
-    catalogueUrl: cfg.hubUrl,
-    downloadUrl: download.url,
-    credentials: download.credentials,
-    ...(cfg.cdseTokenUrl !== undefined && { tokenUrl: cfg.cdseTokenUrl }),
-    pageSize: cfg.searchPageSize,
-    filterRules,
-    http: { maxJsonBytes: cfg.hubMaxJsonBytes, metrics: metricSink },
+      : (overrides.credentials?.download ??
+        (cfg.downloadHubSecretId === undefined
+          ? undefined
+          : await readSecret("DOWNLOAD_HUB_SECRET_ID", cfg.downloadHubSecretId)));
+  return buildHub(cfg, {
+    credentials,
+    ...(downloadCredentials !== undefined && { downloadCredentials }),
+    filterRules: getFilterRules(),
+    metrics: metricSink,
   });
 }
 

@@ -1,7 +1,7 @@
 /**
  * The SSM parameters a deployed stage publishes so the operator CLI (`npm run ops -- --stage NAME`)
  * finds its resources without knowing SST's stack names or CloudFormation output keys. Plain
- * constants, no CDK: the CLI imports this file too.
+ * constants, no CDK: the stacks and the CLI both import them from core.
  */
 
 /** The folder of a stage's parameters: `/hls-s2/<stage>/`. */

@@ -1,0 +1,70 @@
+import { ConfigError, parseConfig } from "@hls-s2/core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { resolveStageSettings } from "../../stacks/settings";
+import { flattenIntrinsics, type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
+import { WORKFLOW_TASKS } from "../../stacks/Workflow";
+import { resourcesOfType } from "./helpers";
+
+/** The environment a function of the Workflow stack gets, intrinsics flattened, as core parses it. */
+function configOf(app: SynthesizedApp, prefix: string) {
+  const template = app.templates.Workflow!;
+  const [, fn] = resourcesOfType(template, "AWS::Lambda::Function").find(([id]) => id.startsWith(prefix))!;
+  const variables = (fn.Properties!.Environment as { Variables: Record<string, unknown> }).Variables;
+  const others = Object.values(app.templates).filter((other) => other !== undefined);
+  const env = flattenIntrinsics(variables, template, app.region, others) as Record<string, string>;
+  return { env, config: parseConfig(env) };
+}
+
+describe("tuning settings (the knobs the README names)", () => {
+  let tuned: SynthesizedApp;
+
+  beforeAll(async () => {
+    const settings = resolveStageSettings("dev", {
+      PART_SIZE_MIB: "64",
+      PART_QUEUE_SIZE: "2",
+      SEARCH_PAGE_SIZE: "50",
+      LEASE_SECONDS: "1200",
+      MAX_ATTEMPTS: "3",
+    });
+    tuned = await synthesizeApp({ stage: "dev", settings });
+  });
+
+  it("defaults to core's values", () => {
+    expect(resolveStageSettings("dev")).toMatchObject({
+      partSizeMib: 16,
+      partQueueSize: 4,
+      leaseSeconds: 900,
+      maxAttempts: 5,
+    });
+    expect(resolveStageSettings("dev")).not.toHaveProperty("searchPageSize");
+  });
+
+  it("reaches the Download function's part size and queue from PART_SIZE_MIB and PART_QUEUE_SIZE", () => {
+    expect(configOf(tuned, "DownloadFunction").config).toMatchObject({ partSizeMib: 64, partQueueSize: 2 });
+  });
+
+  it("reaches the FetchPage function's page size from SEARCH_PAGE_SIZE", () => {
+    expect(configOf(tuned, "FetchPageFunction").config.searchPageSize).toBe(50);
+  });
+
+  it("gives every workflow function the store's lease and attempts", () => {
+    for (const task of Object.keys(WORKFLOW_TASKS)) {
+      expect(configOf(tuned, `${task}Function`).config).toMatchObject({ leaseSeconds: 1200, maxAttempts: 3 });
+    }
+  });
+
+  it("refuses parts that would not fit the Download function, and DHuS pages over 100, at synth", () => {
+    const keysOf = (env: Record<string, string>) => {
+      try {
+        resolveStageSettings("dev", env);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as ConfigError).issues.map((issue) => issue.key);
+      }
+      throw new Error("resolveStageSettings accepted the environment");
+    };
+    expect(keysOf({ PART_SIZE_MIB: "512" })).toEqual(["PART_SIZE_MIB"]);
+    expect(keysOf({ HUB_KIND: "dhus", SEARCH_PAGE_SIZE: "500" })).toEqual(["SEARCH_PAGE_SIZE"]);
+    expect(keysOf({ PART_SIZE_MIB: "4" })).toEqual(["PART_SIZE_MIB"]);
+  });
+});
