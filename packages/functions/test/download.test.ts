@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
 import { GranuleGoneError, type Hub, HubUnavailableError, objectKeyFor } from "@hls-s2/core";
+import { aGranuleOfItsOwnDay } from "@hls-s2/testing/granules";
 import { describe, expect, it } from "vitest";
 import { handler } from "../src/download";
 import { configureRuntime } from "../src/lib/runtime";
-import { aGranule, fakeHub, lambdaEnv, memoryS3, useLocalTable } from "./helpers/local";
+import { fakeHub, lambdaEnv, memoryS3, useLocalTable } from "./helpers/local";
 
 const MIB = 1024 * 1024;
 const table = useLocalTable();
@@ -16,7 +17,7 @@ function aProduct(): Buffer {
 
 /** A recorded granule, the runtime bound to dynalite, a memory S3 and `hub`, and the handler's event. */
 async function setUp(hub: Hub, env: Record<string, string> = {}) {
-  const { granule, day } = aGranule();
+  const { granule, day } = aGranuleOfItsOwnDay();
   await table.store.recordDiscovered(granule, day);
   const { s3, bucket } = memoryS3();
   configureRuntime({ env: lambdaEnv(env), clients: { dynamo: table.documentClient, s3 }, hub });
