@@ -4,7 +4,6 @@ export type Caught = Error & {
   url?: string;
   granuleId?: string;
   status?: number;
-  [field: string]: unknown;
 };
 
 /** The error a promise rejects with; fails the test when it resolves. */
