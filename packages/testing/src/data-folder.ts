@@ -34,10 +34,7 @@ export function useCleanups(): Cleanups {
 }
 
 /** A fresh local-mode data folder, removed by the cleanups. */
-export async function tempDataDir(
-  cleanups: Pick<Cleanups, "add">,
-  prefix = "hls-s2-rel-",
-): Promise<string> {
+export async function tempDataDir(cleanups: Pick<Cleanups, "add">, prefix = "hls-s2-rel-"): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   cleanups.add(() => rm(dir, { recursive: true, force: true }));
   return dir;
