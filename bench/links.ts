@@ -13,6 +13,7 @@ import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { CdseHub, createDocumentClient, fetchPage, GranuleStore } from "@hls-s2/core";
 import { startEmbeddedStores } from "@hls-s2/local";
 import { createCatalogue, startMockHub } from "@hls-s2/mock-hub";
+import { discoveredGranuleOf } from "@hls-s2/testing/granules";
 import { Child, type Row, seconds, serveParent } from "./lib";
 
 const DAY = "2026-11-24";
@@ -156,19 +157,7 @@ async function timeDynaliteAlone(granules: number): Promise<number> {
     const products = catalogueFor(granules).products;
     const began = process.hrtime.bigint();
     for (const product of products) {
-      await store.recordDiscovered(
-        {
-          granuleId: product.id,
-          name: product.name,
-          tileId: product.tileId,
-          platform: product.platform,
-          sensingStart: product.sensingStart,
-          sensingEnd: product.sensingEnd,
-          publishedAt: product.publishedAt,
-          sizeBytes: product.sizeBytes,
-        },
-        DAY,
-      );
+      await store.recordDiscovered(discoveredGranuleOf(product), DAY);
     }
     return seconds(began);
   } finally {

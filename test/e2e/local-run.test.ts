@@ -1,64 +1,29 @@
-import { createHash } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { type GranuleRecord, GranuleStore, MISMATCH_MAX_ATTEMPTS, objectKeyFor } from "@hls-s2/core";
+import { MISMATCH_MAX_ATTEMPTS, objectKeyFor } from "@hls-s2/core";
 import {
   adaptDefinition,
   buildCatalogue,
   type CatalogueParams,
   dynamoDbLocalAvailable,
-  type EmbeddedStores,
   listUploads,
   loadSynthesizedWorkflow,
   type RunLocalOptions,
   runLocal,
-  startEmbeddedStores,
 } from "@hls-s2/local";
 import { EXIT, exitCodeFor, main } from "@hls-s2/local/cli";
 import { createCatalogue, type MockHub, startMockHub } from "@hls-s2/mock-hub";
-import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { granulesOf, objectMd5, reopen, tempDataDir, useCleanups } from "@hls-s2/testing/data-folder";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 
 const DAY = "2026-03-14";
 const MIB = 1024 * 1024;
-const cleanups: (() => Promise<void>)[] = [];
+const cleanups = useCleanups();
 
 // Synthesizing the stacks (importing sst and CDK) takes seconds: once per file, under the hook timeout.
 beforeAll(async () => {
   await loadSynthesizedWorkflow();
 });
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-async function tempDataDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "hls-s2-e2e-"));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** Reopens a finished run's data folder to inspect its table and buckets. */
-async function reopen(dataDir: string): Promise<{ stores: EmbeddedStores; store: GranuleStore }> {
-  const stores = await startEmbeddedStores({ dataDir });
-  cleanups.push(() => stores.close());
-  const store = new GranuleStore(DynamoDBDocumentClient.from(stores.dynamo), { tableName: stores.tableName });
-  return { stores, store };
-}
-
-async function objectMd5(stores: EmbeddedStores, key: string): Promise<string | undefined> {
-  const bytes = await stores.readObject(key);
-  return bytes === undefined ? undefined : createHash("md5").update(bytes).digest("hex");
-}
-
-async function granulesOf(store: GranuleStore, day: string): Promise<GranuleRecord[]> {
-  const lists = await Promise.all(
-    (["DISCOVERED", "DOWNLOADING", "DOWNLOADED", "FAILED"] as const).map((status) =>
-      store.listByStatus(day, status),
-    ),
-  );
-  return lists.flat();
-}
 
 function smallDay(
   dataDir: string,
@@ -82,7 +47,7 @@ function smallDay(
 
 describe("runLocal against the built-in mock hub", () => {
   it("downloads every granule of a day exactly once, each object hashing to the catalogue's MD5", async () => {
-    const dataDir = await tempDataDir();
+    const dataDir = await tempDataDir(cleanups);
     const params = { seed: "e2e-first-run", granulesPerDay: 12, productSize: { min: MIB, max: 2 * MIB } };
     const catalogue = buildCatalogue(params, [DAY]);
     let mock: MockHub | undefined;
@@ -97,7 +62,7 @@ describe("runLocal against the built-in mock hub", () => {
       }),
     );
 
-    const { stores, store } = await reopen(dataDir);
+    const { stores, store } = await reopen(dataDir, cleanups);
     const records = new Map((await granulesOf(store, DAY)).map((record) => [record.granuleId, record]));
     expect(records.size).toBe(catalogue.products.length);
     for (const product of catalogue.products) {
@@ -138,7 +103,7 @@ describe("runLocal against the built-in mock hub", () => {
   });
 
   it("downloads nothing on a second run over the same data folder", async () => {
-    const dataDir = await tempDataDir();
+    const dataDir = await tempDataDir(cleanups);
     const params = { seed: "e2e-rerun", granulesPerDay: 4, productSize: 256 * 1024 };
     await runLocal(smallDay(dataDir, params));
     let mock: MockHub | undefined;
@@ -162,7 +127,7 @@ describe("runLocal against the built-in mock hub", () => {
   });
 
   it("skips the search with downloadOnly, so an empty table has nothing to download", async () => {
-    const dataDir = await tempDataDir();
+    const dataDir = await tempDataDir(cleanups);
     let mock: MockHub | undefined;
 
     const summary = await runLocal(
@@ -184,7 +149,7 @@ describe("runLocal against the built-in mock hub", () => {
   });
 
   it("records always-corrupt and withdrawn granules FAILED with their error names, fails the Map beyond its tolerance and leaves no stray object or upload", async () => {
-    const dataDir = await tempDataDir();
+    const dataDir = await tempDataDir(cleanups);
     const params = {
       seed: "e2e-faults",
       granulesPerDay: 8,
@@ -212,7 +177,7 @@ describe("runLocal against the built-in mock hub", () => {
       }),
     );
 
-    const { stores, store } = await reopen(dataDir);
+    const { stores, store } = await reopen(dataDir, cleanups);
     const failed = await store.listByStatus(DAY, "FAILED");
     expect(Object.fromEntries(failed.map((g) => [g.granuleId, g.lastError?.name]))).toEqual({
       [gone1!.id]: "GranuleGoneError",
@@ -290,7 +255,7 @@ describe("the synthesized workflow the local run executes", () => {
   });
 
   it("runs the same states against the mock hub speaking CDSE (token, catalogue, zipper)", async () => {
-    const dataDir = await tempDataDir();
+    const dataDir = await tempDataDir(cleanups);
     const params = { seed: "e2e-cdse", granulesPerDay: 3, productSize: 128 * 1024 };
     const catalogue = buildCatalogue(params, [DAY]);
 
@@ -298,7 +263,7 @@ describe("the synthesized workflow the local run executes", () => {
 
     expect(summary.hub.kind).toBe("cdse");
     expect(summary.totals).toMatchObject({ found: 3, downloaded: 3, failed: 0 });
-    const { stores } = await reopen(dataDir);
+    const { stores } = await reopen(dataDir, cleanups);
     for (const product of catalogue.products) {
       expect(await objectMd5(stores, objectKeyFor(product.name))).toBe(catalogue.expectedMd5(product.id));
     }
@@ -316,12 +281,12 @@ describe("runLocal against an external hub", () => {
     });
     const credentials = { username: "operator", password: "s3cret-for-test" };
     const hub = await startMockHub({ catalogue, port: 0, host: "127.0.0.1", credentials });
-    cleanups.push(() => hub.close());
+    cleanups.add(() => hub.close());
     return { hub, catalogue, credentials };
   }
 
   it("downloads from a hub reachable by URL with the credentials given", async () => {
-    const dataDir = await tempDataDir();
+    const dataDir = await tempDataDir(cleanups);
     const { hub, catalogue, credentials } = await separateMockHub("e2e-external", 5);
 
     const summary = await runLocal({
@@ -335,7 +300,7 @@ describe("runLocal against an external hub", () => {
 
     expect(summary.hub).toEqual({ kind: "dhus", url: hub.url, mock: false });
     expect(summary.totals).toMatchObject({ found: 5, downloaded: 5, failed: 0 });
-    const { stores } = await reopen(dataDir);
+    const { stores } = await reopen(dataDir, cleanups);
     for (const product of catalogue.products) {
       expect(hub.stats.granule(product.id).valueGets).toBe(1);
       expect(await objectMd5(stores, objectKeyFor(product.name))).toBe(catalogue.expectedMd5(product.id));
@@ -345,7 +310,7 @@ describe("runLocal against an external hub", () => {
   });
 
   it("fails the run with HubAuthError when the hub refuses the credentials", async () => {
-    const dataDir = await tempDataDir();
+    const dataDir = await tempDataDir(cleanups);
     const { hub } = await separateMockHub("e2e-refused", 2);
 
     const run = runLocal({
@@ -361,7 +326,7 @@ describe("runLocal against an external hub", () => {
   });
 
   it("rejects a window whose from is after its to before creating anything", async () => {
-    const dataDir = join(await tempDataDir(), "never-created");
+    const dataDir = join(await tempDataDir(cleanups), "never-created");
     await expect(runLocal({ dataDir, from: DAY, to: "2026-03-01" })).rejects.toMatchObject({
       name: "InvalidInputError",
     });
@@ -371,7 +336,7 @@ describe("runLocal against an external hub", () => {
 
 describe("npm run local (the CLI's main)", () => {
   it("prints a JSON summary, then says a second run has nothing to download", async () => {
-    const dataDir = await tempDataDir();
+    const dataDir = await tempDataDir(cleanups);
     const stdout = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
     const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
     const flags = ["--data-dir", dataDir, "--day", DAY, "--platforms", "S2B"];

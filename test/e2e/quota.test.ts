@@ -1,32 +1,21 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { GranuleStore, SlotPool } from "@hls-s2/core";
 import { loadSynthesizedWorkflow, runLocal, runLocalOverlapping, startEmbeddedStores } from "@hls-s2/local";
 import type { MockHub } from "@hls-s2/mock-hub";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { tempDataDir, useCleanups } from "@hls-s2/testing/data-folder";
+import { beforeAll, describe, expect, it } from "vitest";
 
 const DAY = "2026-03-14";
 const MIB = 1024 * 1024;
-const cleanups: (() => Promise<void>)[] = [];
+const cleanups = useCleanups();
 
 beforeAll(async () => {
   await loadSynthesizedWorkflow();
 });
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-async function tempDataDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "hls-s2-quota-"));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 describe("one hub quota across every execution", () => {
   it("keeps a day, its backfill and a download-only run together within 4 hub downloads, each granule once", async () => {
-    const dataDir = await tempDataDir();
+    const dataDir = await tempDataDir(cleanups);
     let hub: MockHub | undefined;
     const summaries = await runLocalOverlapping(
       {
@@ -69,13 +58,13 @@ describe("one hub quota across every execution", () => {
     // The runs did wait for slots (HubSlotsBusyError retried), and no slot stays held after them.
     expect(summaries.reduce((sum, summary) => sum + summary.run.retries, 0)).toBeGreaterThan(0);
     const stores = await startEmbeddedStores({ dataDir });
-    cleanups.push(() => stores.close());
+    cleanups.add(() => stores.close());
     const pool = new SlotPool(DynamoDBDocumentClient.from(stores.dynamo), { tableName: stores.tableName });
     expect((await pool.usage()).held).toEqual([]);
   });
 
   it("completes the day with no HubAuthError while the identity service refuses new sessions for a while", async () => {
-    const dataDir = await tempDataDir();
+    const dataDir = await tempDataDir(cleanups);
     let hub: MockHub | undefined;
     const summary = await runLocal({
       dataDir,
@@ -99,7 +88,7 @@ describe("one hub quota across every execution", () => {
     expect(summary.run.failures).toEqual({});
     expect(summary.totals).toMatchObject({ found: 6, downloaded: 6, failed: 0 });
     const stores = await startEmbeddedStores({ dataDir });
-    cleanups.push(() => stores.close());
+    cleanups.add(() => stores.close());
     const store = new GranuleStore(DynamoDBDocumentClient.from(stores.dynamo), {
       tableName: stores.tableName,
     });

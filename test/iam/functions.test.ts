@@ -19,6 +19,7 @@ import {
   runLocal,
   startEmbeddedStores,
 } from "@hls-s2/local";
+import { aPushNotification } from "@hls-s2/testing/push";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CDSE_DEFAULTS } from "../../stacks/settings";
@@ -228,27 +229,7 @@ async function recordPush(): Promise<number> {
 }
 
 function pushEvent(): APIGatewayProxyEventV2 {
-  const id = randomUUID();
-  const day = new Date().toISOString().slice(0, 10);
-  const compact = `${day.replace(/-/g, "")}T101010`;
-  const name = `S2A_MSIL1C_${compact}_N0511_R108_T32TQM_${compact}.SAFE`;
-  const body = {
-    SubscriptionEvent: "created",
-    ProductId: id,
-    ProductName: name,
-    value: {
-      Id: id,
-      Name: name,
-      ContentLength: 812_345_678,
-      PublicationDate: `${day}T00:00:01.000Z`,
-      ContentDate: { Start: `${day}T00:00:00.000Z`, End: `${day}T00:00:00.000Z` },
-      Checksum: [{ Value: "AABBCCDDEEFF00112233445566778899", Algorithm: "MD5" }],
-      Attributes: [
-        { Name: "platformSerialIdentifier", Value: "A" },
-        { Name: "tileId", Value: "32TQM" },
-      ],
-    },
-  };
+  const body = aPushNotification();
   const authorization = `Basic ${Buffer.from(`${PUSH_CREDENTIALS.username}:${PUSH_CREDENTIALS.password}`).toString("base64")}`;
   return {
     version: "2.0",

@@ -3,23 +3,20 @@ import type { AddressInfo } from "node:net";
 import { objectKeyFor } from "@hls-s2/core";
 import { runLocal } from "@hls-s2/local";
 import { createCatalogue, type MockProduct, startMockHub } from "@hls-s2/mock-hub";
-import { afterEach, describe, expect, it } from "vitest";
 import {
-  cleanupList,
   granulesOf,
   incompleteUploads,
-  KIB,
   objectMd5,
   reopen,
-  shareSynthesis,
   tempDataDir,
-  useSharedSynthesis,
-} from "./helpers";
+  useCleanups,
+} from "@hls-s2/testing/data-folder";
+import { describe, expect, it } from "vitest";
+import { KIB, shareSynthesis, useSharedSynthesis } from "./helpers";
 
 const DAY = "2026-03-18";
 const CREDENTIALS = { username: "bad-input", password: "bad-input-test" };
-const cleanups = cleanupList();
-afterEach(() => cleanups.run());
+const cleanups = useCleanups();
 
 type Entry = { id: string; title: string; str: { name: string; content: string }[] };
 

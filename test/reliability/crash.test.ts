@@ -5,17 +5,9 @@ import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { type GranuleRecord, objectKeyFor } from "@hls-s2/core";
 import { completedUploads, LOCAL_BUCKET_NAME, LOCAL_PART_SIZE_MIB, MOCK_CREDENTIALS } from "@hls-s2/local";
 import { createCatalogue, type MockHub, startMockHub } from "@hls-s2/mock-hub";
-import { afterEach, describe, expect, it } from "vitest";
-import {
-  cleanupList,
-  granulesOf,
-  MIB,
-  objectMd5,
-  reopen,
-  shareSynthesis,
-  tempDataDir,
-  useSharedSynthesis,
-} from "./helpers";
+import { granulesOf, objectMd5, reopen, tempDataDir, useCleanups } from "@hls-s2/testing/data-folder";
+import { describe, expect, it } from "vitest";
+import { MIB, shareSynthesis, useSharedSynthesis } from "./helpers";
 
 const DAY = "2026-03-17";
 /** Seed and sizes chosen for a mix: 18.7, 27.4, 3.6 and 29.2 MiB — one one-part product, three multi-part. */
@@ -30,8 +22,7 @@ const FIRST_RUN_BYTES_PER_SECOND = 512 * 1024;
 const SECOND_RUN_BYTES_PER_SECOND = MIB;
 /** Time for the checkpoint that follows an S3 event (a single table write) to land before the kill. */
 const SETTLE_MS = 800;
-const cleanups = cleanupList();
-afterEach(() => cleanups.run());
+const cleanups = useCleanups();
 
 interface ChildRun {
   child: ChildProcess;

@@ -1,21 +1,13 @@
 import { runLocal } from "@hls-s2/local";
 import { createCatalogue, startMockHub } from "@hls-s2/mock-hub";
-import { afterEach, describe, expect, it } from "vitest";
-import {
-  cleanupList,
-  granulesOf,
-  KIB,
-  reopen,
-  shareSynthesis,
-  tempDataDir,
-  useSharedSynthesis,
-} from "./helpers";
+import { granulesOf, reopen, tempDataDir, useCleanups } from "@hls-s2/testing/data-folder";
+import { describe, expect, it } from "vitest";
+import { KIB, shareSynthesis, useSharedSynthesis } from "./helpers";
 
 const DAY = "2026-03-19";
 const PASSWORD = "Sup3r-S3cret-Pa55";
 const CREDENTIALS = { username: "operator", password: PASSWORD };
-const cleanups = cleanupList();
-afterEach(() => cleanups.run());
+const cleanups = useCleanups();
 
 /** Everything the process writes to stdout and stderr while `run` runs. */
 async function captureOutput<T>(run: () => Promise<T>): Promise<{ result: T; output: string }> {

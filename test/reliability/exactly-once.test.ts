@@ -6,17 +6,18 @@ import {
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DhusHub, type DownloadDeps, downloadGranule, GranuleStore, objectKeyFor } from "@hls-s2/core";
 import { completedUploads, type LocalRunSummary } from "@hls-s2/local";
-import { createCatalogue, type MockProduct, startMockHub } from "@hls-s2/mock-hub";
+import { createCatalogue, startMockHub } from "@hls-s2/mock-hub";
 import { requeue } from "@hls-s2/ops";
-import { afterEach, describe, expect, it } from "vitest";
-import { cleanupList, MIB, objectMd5, reopen, tempDataDir } from "./helpers";
+import { objectMd5, reopen, tempDataDir, useCleanups } from "@hls-s2/testing/data-folder";
+import { discoveredGranuleOf } from "@hls-s2/testing/granules";
+import { describe, expect, it } from "vitest";
+import { MIB } from "./helpers";
 
 const DAY = "2026-03-18";
 const CREDENTIALS = { username: "once", password: "exactly-once-test" };
 const PART_SIZE = 5 * MIB;
 const LEASE_MS = 60_000;
-const cleanups = cleanupList();
-afterEach(() => cleanups.run());
+const cleanups = useCleanups();
 
 /** Every granule of one day on the mock hub, recorded in an embedded table, with a clock for leases. */
 async function world(granules: number) {
@@ -36,7 +37,7 @@ async function world(granules: number) {
     DynamoDBDocumentClient.from(opened.stores.dynamo, { marshallOptions: { removeUndefinedValues: true } }),
     { tableName: opened.stores.tableName, leaseMs: LEASE_MS, now: () => new Date(clock.ms) },
   );
-  for (const product of catalogue.products) await store.recordDiscovered(discovered(product), DAY);
+  for (const product of catalogue.products) await store.recordDiscovered(discoveredGranuleOf(product), DAY);
   const client = new DhusHub({
     url: hub.url,
     credentials: CREDENTIALS,
@@ -53,19 +54,6 @@ async function world(granules: number) {
     ...overrides,
   });
   return { catalogue, hub, opened, store, clock, deps };
-}
-
-function discovered(product: MockProduct) {
-  return {
-    granuleId: product.id,
-    name: product.name,
-    tileId: product.tileId,
-    platform: product.platform,
-    sensingStart: product.sensingStart,
-    sensingEnd: product.sensingEnd,
-    publishedAt: product.publishedAt,
-    sizeBytes: product.sizeBytes,
-  };
 }
 
 /**
@@ -130,7 +118,7 @@ describe("exactly one object per granule", () => {
     expect((await downloadGranule({ granuleId: twice!.id, owner: "rerun" }, deps())).outcome).toBe(
       "already-downloaded",
     );
-    expect(await store.recordDiscovered(discovered(twice!), DAY)).toEqual({ recorded: false });
+    expect(await store.recordDiscovered(discoveredGranuleOf(twice!), DAY)).toEqual({ recorded: false });
     expect((await downloadGranule({ granuleId: twice!.id, owner: "push" }, deps())).outcome).toBe(
       "already-downloaded",
     );

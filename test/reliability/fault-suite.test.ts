@@ -1,25 +1,19 @@
 import { MISMATCH_MAX_ATTEMPTS, objectKeyFor, TERMINAL_ERROR_NAMES } from "@hls-s2/core";
 import { buildCatalogue, type CatalogueParams, type LocalRunSummary, runLocal } from "@hls-s2/local";
 import type { Catalogue, FaultPlan, MockHub } from "@hls-s2/mock-hub";
-import { afterEach, describe, expect, it } from "vitest";
 import {
-  cleanupList,
-  faultMixPlan,
   granulesOf,
   incompleteUploads,
-  KIB,
-  MIB,
   type OpenedData,
   objectMd5,
   reopen,
-  shareSynthesis,
-  sumStats,
   tempDataDir,
-  useSharedSynthesis,
-} from "./helpers";
+  useCleanups,
+} from "@hls-s2/testing/data-folder";
+import { describe, expect, it } from "vitest";
+import { faultMixPlan, KIB, MIB, shareSynthesis, sumStats, useSharedSynthesis } from "./helpers";
 
-const cleanups = cleanupList();
-afterEach(() => cleanups.run());
+const cleanups = useCleanups();
 
 async function runDay(
   dataDir: string,

@@ -1,10 +1,6 @@
-import { createHash } from "node:crypto";
-import { copyFile, mkdir, mkdtemp, rename, rm } from "node:fs/promises";
+import { copyFile, mkdir, rename } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { GRANULE_STATUSES, type GranuleRecord, GranuleStore } from "@hls-s2/core";
-import { type EmbeddedStores, listUploads, startEmbeddedStores } from "@hls-s2/local";
 import type { FaultPlan, GranuleStats, MockHub } from "@hls-s2/mock-hub";
 
 export const MIB = 1024 * 1024;
@@ -24,62 +20,6 @@ export const FAULT_MIX = {
 /** A seeded plan of the mix; Retry-After 1 s, each transient fault hits once. */
 export function faultMixPlan(seed: string): FaultPlan {
   return { seed, rates: { ...FAULT_MIX }, defaults: { retryAfterSeconds: 1, times: 1 } };
-}
-
-/** Collects cleanups that afterEach runs in reverse order. */
-export function cleanupList(): { add(cleanup: () => Promise<unknown>): void; run(): Promise<void> } {
-  const cleanups: (() => Promise<unknown>)[] = [];
-  return {
-    add: (cleanup) => {
-      cleanups.push(cleanup);
-    },
-    run: async () => {
-      while (cleanups.length > 0) await cleanups.pop()!();
-    },
-  };
-}
-
-export async function tempDataDir(
-  cleanups: { add(cleanup: () => Promise<unknown>): void },
-  prefix = "hls-s2-rel-",
-): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  cleanups.add(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-export interface OpenedData {
-  stores: EmbeddedStores;
-  store: GranuleStore;
-}
-
-/** Reopens a finished run's data folder to inspect its table and buckets. */
-export async function reopen(
-  dataDir: string,
-  cleanups: { add(cleanup: () => Promise<unknown>): void },
-): Promise<OpenedData> {
-  const stores = await startEmbeddedStores({ dataDir });
-  // A test may close early to hand the folder to the next run.
-  cleanups.add(() => stores.close().catch(() => undefined));
-  const store = new GranuleStore(
-    DynamoDBDocumentClient.from(stores.dynamo, { marshallOptions: { removeUndefinedValues: true } }),
-    { tableName: stores.tableName },
-  );
-  return { stores, store };
-}
-
-export async function granulesOf(store: GranuleStore, day: string): Promise<GranuleRecord[]> {
-  const lists = await Promise.all(GRANULE_STATUSES.map((status) => store.listByStatus(day, status)));
-  return lists.flat();
-}
-
-export async function objectMd5(stores: EmbeddedStores, key: string): Promise<string | undefined> {
-  const bytes = await stores.readObject(key);
-  return bytes === undefined ? undefined : createHash("md5").update(bytes).digest("hex");
-}
-
-export async function incompleteUploads(stores: EmbeddedStores): Promise<unknown[]> {
-  return listUploads(stores.s3Directory, stores.bucketName);
 }
 
 /** Sums a counter of the mock hub's per-granule stats over some granules. */

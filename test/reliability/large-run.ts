@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { buildCatalogue, runLocal } from "@hls-s2/local";
 import type { MockHub } from "@hls-s2/mock-hub";
-import { FAULT_MIX, faultMixPlan, granulesOf, incompleteUploads, KIB, reopen } from "./helpers";
+import { granulesOf, incompleteUploads, reopen } from "@hls-s2/testing/data-folder";
+import { FAULT_MIX, faultMixPlan, KIB } from "./helpers";
 
 const { values } = parseArgs({
   options: { granules: { type: "string" }, seed: { type: "string" }, concurrency: { type: "string" } },

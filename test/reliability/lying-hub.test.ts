@@ -14,21 +14,18 @@ import {
 } from "@hls-s2/core";
 import { buildCatalogue, runLocal, startEmbeddedStores } from "@hls-s2/local";
 import { createCatalogue, type FaultPlan, type MockHub, startMockHub } from "@hls-s2/mock-hub";
-import { afterEach, describe, expect, it } from "vitest";
 import {
-  cleanupList,
   granulesOf,
   incompleteUploads,
-  KIB,
   objectMd5,
   reopen,
-  shareSynthesis,
   tempDataDir,
-  useSharedSynthesis,
-} from "./helpers";
+  useCleanups,
+} from "@hls-s2/testing/data-folder";
+import { describe, expect, it } from "vitest";
+import { KIB, shareSynthesis, useSharedSynthesis } from "./helpers";
 
-const cleanups = cleanupList();
-afterEach(() => cleanups.run());
+const cleanups = useCleanups();
 
 const CREDENTIALS = { username: "u", password: "p" };
 const FILTERS = { maxAcquisitionAgeDays: 3650 };

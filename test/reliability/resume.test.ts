@@ -1,23 +1,23 @@
 import { Transform } from "node:stream";
 import { DhusHub, downloadGranule, type Hub, objectKeyFor } from "@hls-s2/core";
 import { createCatalogue, type MockProduct, startMockHub } from "@hls-s2/mock-hub";
-import { afterEach, describe, expect, it } from "vitest";
 import {
-  cleanupList,
   incompleteUploads,
-  MIB,
   type OpenedData,
   objectMd5,
   reopen,
   tempDataDir,
-} from "./helpers";
+  useCleanups,
+} from "@hls-s2/testing/data-folder";
+import { discoveredGranuleOf } from "@hls-s2/testing/granules";
+import { describe, expect, it } from "vitest";
+import { MIB } from "./helpers";
 
 const DAY = "2026-03-16";
 const CREDENTIALS = { username: "resume", password: "resume-test" };
 /** S3's smallest part: what a resume across attempts can lose is the unfinished part. */
 const PART_SIZE = 5 * MIB;
-const cleanups = cleanupList();
-afterEach(() => cleanups.run());
+const cleanups = useCleanups();
 
 async function oneProductWorld(seed: string, sizeBytes: number) {
   const catalogue = createCatalogue({ seed, days: [DAY], platforms: ["S2A"], granulesPerDay: 1, sizeBytes });
@@ -25,19 +25,7 @@ async function oneProductWorld(seed: string, sizeBytes: number) {
   const hub = await startMockHub({ catalogue, port: 0, host: "127.0.0.1", credentials: CREDENTIALS });
   cleanups.add(() => hub.close());
   const opened = await reopen(await tempDataDir(cleanups), cleanups);
-  await opened.store.recordDiscovered(
-    {
-      granuleId: product.id,
-      name: product.name,
-      tileId: product.tileId,
-      platform: product.platform,
-      sensingStart: product.sensingStart,
-      sensingEnd: product.sensingEnd,
-      publishedAt: product.publishedAt,
-      sizeBytes: product.sizeBytes,
-    },
-    DAY,
-  );
+  await opened.store.recordDiscovered(discoveredGranuleOf(product), DAY);
   const client = new DhusHub({
     url: hub.url,
     credentials: CREDENTIALS,

@@ -4,14 +4,14 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DhusHub, downloadGranule, GranuleStore, HubSlotsBusyError, SlotPool } from "@hls-s2/core";
 import { MOCK_CREDENTIALS, startEmbeddedStores } from "@hls-s2/local";
 import { createCatalogue, startMockHub } from "@hls-s2/mock-hub";
-import { afterEach, describe, expect, it } from "vitest";
-import { cleanupList, MIB } from "./helpers";
+import { useCleanups } from "@hls-s2/testing/data-folder";
+import { describe, expect, it } from "vitest";
+import { MIB } from "./helpers";
 
 const DAY = "2026-03-18";
 /** The leases of slot and claim: short, so the test waits out a dead holder's in seconds. */
 const LEASE_MS = 3_000;
-const cleanups = cleanupList();
-afterEach(() => cleanups.run());
+const cleanups = useCleanups();
 
 async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

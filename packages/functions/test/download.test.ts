@@ -1,9 +1,11 @@
 import { createHash } from "node:crypto";
 import { GranuleGoneError, type Hub, HubUnavailableError, objectKeyFor } from "@hls-s2/core";
+import { aGranuleOfItsOwnDay } from "@hls-s2/testing/granules";
+import { rejection } from "@hls-s2/testing/rejection";
 import { describe, expect, it } from "vitest";
 import { handler } from "../src/download";
 import { configureRuntime } from "../src/lib/runtime";
-import { aGranule, fakeHub, lambdaEnv, memoryS3, useLocalTable } from "./helpers/local";
+import { fakeHub, lambdaEnv, memoryS3, useLocalTable } from "./helpers/local";
 
 const MIB = 1024 * 1024;
 const table = useLocalTable();
@@ -16,7 +18,7 @@ function aProduct(): Buffer {
 
 /** A recorded granule, the runtime bound to dynalite, a memory S3 and `hub`, and the handler's event. */
 async function setUp(hub: Hub, env: Record<string, string> = {}) {
-  const { granule, day } = aGranule();
+  const { granule, day } = aGranuleOfItsOwnDay();
   await table.store.recordDiscovered(granule, day);
   const { s3, bucket } = memoryS3();
   configureRuntime({ env: lambdaEnv(env), clients: { dynamo: table.documentClient, s3 }, hub });
@@ -25,15 +27,6 @@ async function setUp(hub: Hub, env: Record<string, string> = {}) {
     owner: `arn:aws:states:us-east-1:1:execution:dl/${granule.granuleId}`,
   };
   return { granule, bucket, event };
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<Error> {
-  return promise.then(
-    () => {
-      throw new Error("expected the handler to fail");
-    },
-    (error: Error) => error,
-  );
 }
 
 describe("download handler", () => {
@@ -74,14 +67,14 @@ describe("download handler", () => {
     });
     const { event } = await setUp(hub);
 
-    expect((await errorOf(handler(event))).name).toBe("HubUnavailableError");
+    expect((await rejection(handler(event))).name).toBe("HubUnavailableError");
   });
 
   it("stops before the Lambda timeout with the retryable TransferInterruptedError", async () => {
     const { event } = await setUp(fakeHub(aProduct()));
 
     // 60 s left is exactly the margin: the attempt has no working time and must checkpoint and stop.
-    const error = await errorOf(handler(event, { getRemainingTimeInMillis: () => 60_000 }));
+    const error = await rejection(handler(event, { getRemainingTimeInMillis: () => 60_000 }));
 
     expect(error.name).toBe("TransferInterruptedError");
   });
@@ -94,7 +87,7 @@ describe("download handler", () => {
     });
     const { granule, bucket, event } = await setUp(hub);
 
-    expect((await errorOf(handler(event))).name).toBe("ChecksumMismatchError");
+    expect((await rejection(handler(event))).name).toBe("ChecksumMismatchError");
     expect(bucket.objects.has(objectKeyFor(granule.name))).toBe(false);
   });
 
@@ -108,7 +101,7 @@ describe("download handler", () => {
     const { granule, event } = await setUp(hub);
     holder.id = granule.granuleId;
 
-    const error = await errorOf(handler(event));
+    const error = await rejection(handler(event));
 
     expect(error).toBeInstanceOf(GranuleGoneError);
     expect(error.name).toBe("GranuleGoneError");

@@ -1,14 +1,15 @@
 import type { Hub } from "@hls-s2/core";
+import { aGranuleOfItsOwnDay } from "@hls-s2/testing/granules";
 import { describe, expect, it } from "vitest";
 import { handler } from "../src/fetch-page";
 import { configureRuntime } from "../src/lib/runtime";
-import { aGranule, fakeHub, lambdaEnv, useLocalTable } from "./helpers/local";
+import { fakeHub, lambdaEnv, useLocalTable } from "./helpers/local";
 
 const table = useLocalTable();
 
 describe("fetch-page handler", () => {
   it("records the hub's granules and returns the iteration state the PageLoop reads", async () => {
-    const { granule, day } = aGranule();
+    const { granule, day } = aGranuleOfItsOwnDay();
     const hub: Hub = {
       ...fakeHub(Buffer.alloc(0)),
       async listSearchPage() {
@@ -38,7 +39,7 @@ describe("fetch-page handler", () => {
   });
 
   it("requests no page when the Lambda has no time left beyond its margin, and says it is not finished", async () => {
-    const { day } = aGranule();
+    const { day } = aGranuleOfItsOwnDay();
     let searched = false;
     const hub: Hub = {
       ...fakeHub(Buffer.alloc(0)),

@@ -3,6 +3,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { createCatalogue, startMockHub } from "@hls-s2/mock-hub";
+import { aPushNotification } from "@hls-s2/testing/push";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -27,36 +28,9 @@ function basic(credentials: { username: string; password: string }): string {
   return `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}`;
 }
 
-let sequence = 0;
-
 /** A "created" notification for a fresh L1C product published today, on tile 32TQM unless told. */
 function aNotification(options: { tileId?: string; level?: string } = {}) {
-  sequence += 1;
-  const id = randomUUID();
-  const day = new Date().toISOString().slice(0, 10);
-  const compact = `${day.replace(/-/g, "")}T${String(100000 + sequence).slice(-6)}`;
-  const tileId = options.tileId ?? "32TQM";
-  const name = `S2A_MSI${options.level ?? "L1C"}_${compact}_N0511_R108_T${tileId}_${compact}.SAFE`;
-  return {
-    "@odata.context": "$metadata#Notification/$entity",
-    SubscriptionEvent: "created",
-    ProductId: id,
-    ProductName: name,
-    SubscriptionId: randomUUID(),
-    NotificationDate: new Date().toISOString(),
-    value: {
-      Id: id,
-      Name: name,
-      ContentLength: 812_345_678,
-      PublicationDate: `${day}T00:00:01.000Z`,
-      ContentDate: { Start: `${day}T00:00:00.000Z`, End: `${day}T00:00:00.000Z` },
-      Checksum: [{ Value: "AABBCCDDEEFF00112233445566778899", Algorithm: "MD5" }],
-      Attributes: [
-        { Name: "platformSerialIdentifier", Value: "A" },
-        { Name: "tileId", Value: tileId },
-      ],
-    },
-  };
+  return aPushNotification({ ...options, notifiedAt: new Date() });
 }
 
 /** A Lambda function URL event (payload format 2.0). */

@@ -8,6 +8,7 @@ import {
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
 import { PUSH_DOWNLOAD_INPUT, planWindow, writeManifest } from "@hls-s2/core";
+import { aPushNotification } from "@hls-s2/testing/push";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
@@ -93,32 +94,10 @@ function useLocalRuntime(): void {
   });
 }
 
-let sequence = 0;
-
 /** CDSE pushes a fresh L1C product published `at` through the real endpoint; returns its id. */
 async function push(at: Date): Promise<string> {
-  sequence += 1;
-  const id = randomUUID();
-  const day = at.toISOString().slice(0, 10);
-  const compact = `${day.replace(/-/g, "")}T${String(200000 + sequence).slice(-6)}`;
-  const name = `S2B_MSIL1C_${compact}_N0511_R108_T32TQM_${compact}.SAFE`;
-  const body = {
-    SubscriptionEvent: "created",
-    ProductId: id,
-    ProductName: name,
-    value: {
-      Id: id,
-      Name: name,
-      ContentLength: 812_345_678,
-      PublicationDate: at.toISOString(),
-      ContentDate: { Start: `${day}T00:00:00.000Z`, End: `${day}T00:00:00.000Z` },
-      Checksum: [{ Value: "AABBCCDDEEFF00112233445566778899", Algorithm: "MD5" }],
-      Attributes: [
-        { Name: "platformSerialIdentifier", Value: "B" },
-        { Name: "tileId", Value: "32TQM" },
-      ],
-    },
-  };
+  const body = aPushNotification({ publishedAt: at, platform: "B" });
+  const id = body.ProductId;
   const response = await receivePush({
     version: "2.0",
     routeKey: "$default",

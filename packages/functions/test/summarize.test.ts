@@ -1,10 +1,11 @@
 import { AbortMultipartUploadCommand, S3Client } from "@aws-sdk/client-s3";
+import { aGranuleOfItsOwnDay } from "@hls-s2/testing/granules";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { metrics } from "../src/lib/metrics";
 import { configureRuntime } from "../src/lib/runtime";
 import { handler } from "../src/summarize";
-import { aGranule, lambdaEnv, useLocalTable } from "./helpers/local";
+import { lambdaEnv, useLocalTable } from "./helpers/local";
 
 const table = useLocalTable();
 afterEach(() => vi.restoreAllMocks());
@@ -12,8 +13,8 @@ afterEach(() => vi.restoreAllMocks());
 describe("summarize handler", () => {
   it("returns the window's counts and publishes them as metrics", async () => {
     configureRuntime({ env: lambdaEnv(), clients: { dynamo: table.documentClient } });
-    const { granule: done, day } = aGranule();
-    const { granule: failed } = aGranule();
+    const { granule: done, day } = aGranuleOfItsOwnDay();
+    const { granule: failed } = aGranuleOfItsOwnDay();
     await table.store.recordDiscovered(done, day);
     await table.store.recordDiscovered(failed, day);
     await table.store.claimGranule(done.granuleId, "w");
@@ -56,7 +57,7 @@ describe("summarize handler", () => {
     s3Mock.on(AbortMultipartUploadCommand).resolves({});
     const env = lambdaEnv();
     configureRuntime({ env, clients: { dynamo: table.documentClient, s3 } });
-    const { granule, day } = aGranule();
+    const { granule, day } = aGranuleOfItsOwnDay();
     await table.store.recordDiscovered(granule, day);
     await table.store.claimGranule(granule.granuleId, "w");
     const upload = {

@@ -1,8 +1,9 @@
 import type { S3Client } from "@aws-sdk/client-s3";
+import { aGranuleOfItsOwnDay } from "@hls-s2/testing/granules";
 import { describe, expect, it } from "vitest";
 import { configureRuntime } from "../src/lib/runtime";
 import { handler } from "../src/write-manifest";
-import { aGranule, lambdaEnv, useLocalTable } from "./helpers/local";
+import { lambdaEnv, useLocalTable } from "./helpers/local";
 
 const table = useLocalTable();
 
@@ -17,7 +18,7 @@ describe("write-manifest handler", () => {
       },
     } as unknown as S3Client;
     configureRuntime({ env: lambdaEnv(), clients: { dynamo: table.documentClient, s3 } });
-    const { granule, day } = aGranule();
+    const { granule, day } = aGranuleOfItsOwnDay();
     await table.store.recordDiscovered(granule, day);
 
     const result = await handler({ from: day, to: day, executionName: "daily-run-1" });

@@ -7,13 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { main } from "../src/cli";
 import { backfill } from "../src/commands/backfill";
 import { sfnLauncher } from "../src/executions";
-import {
-  executionArn,
-  STATE_MACHINE_ARN,
-  sfnTarget,
-  stageParameters,
-  TEST_CLIENT_CONFIG,
-} from "./helpers/aws";
+import { executionArn, STATE_MACHINE_ARN, sfnTarget, stageParameters } from "./helpers/aws";
+import { captureIo } from "./helpers/io";
 
 const TODAY = new Date("2025-06-01T12:00:00Z");
 const sfn = mockClient(SFNClient);
@@ -32,20 +27,6 @@ afterEach(() => {
   sfn.reset();
   ssm.reset();
 });
-
-function capture() {
-  const out = { stdout: "", stderr: "" };
-  return {
-    out,
-    io: {
-      stdout: { write: (text: string) => (out.stdout += text) },
-      stderr: { write: (text: string) => (out.stderr += text) },
-      env: {},
-      clientConfig: TEST_CLIENT_CONFIG,
-      today: TODAY,
-    },
-  };
-}
 
 describe("backfill", () => {
   it("starts one execution with exactly the validated window and platforms", async () => {
@@ -102,7 +83,7 @@ describe("npm run ops -- backfill", () => {
     ssm
       .on(GetParametersByPathCommand, { Path: "/hls-s2/prod/" })
       .resolves({ Parameters: stageParameters("prod") });
-    const { out, io } = capture();
+    const { out, io } = captureIo();
 
     const code = await main(
       ["backfill", "--stage", "prod", "--from", "2025-05-01", "--to", "2025-05-02", "--platforms", "s2a,S2C"],
@@ -126,7 +107,7 @@ describe("npm run ops -- backfill", () => {
     [["--from", "2025-05-01", "--dry-run"], "--dry-run"],
   ])("exits 2 naming the flag for %j", async (flags, flag) => {
     ssm.on(GetParametersByPathCommand).resolves({ Parameters: stageParameters("prod") });
-    const { out, io } = capture();
+    const { out, io } = captureIo();
 
     const code = await main(["backfill", "--stage", "prod", ...flags], io);
 

@@ -1,3 +1,4 @@
+import { aDiscoveredGranule } from "@hls-s2/testing/granules";
 import { describe, expect, it } from "vitest";
 import { isValidDay } from "../../src/domain/day";
 import { InvalidHubDataError, InvalidInputError } from "../../src/domain/errors";
@@ -11,7 +12,6 @@ import {
   parseProductName,
   quoteValue,
 } from "../../src/domain/filters";
-import { aDiscoveredGranule } from "../helpers/factories";
 
 const NAME = "S2A_MSIL1C_20240101T101419_N0510_R022_T32TQM_20240101T105935";
 

@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
+import { aDiscoveredGranule } from "@hls-s2/testing/granules";
 import type { Hub, RejectedEntry, SearchPage, SearchQuery } from "../../src/adapters/hub/hub";
 import type { DiscoveredGranule, GranuleRecord } from "../../src/domain/granule";
-import { aDiscoveredGranule } from "./factories";
 
 /** A granule item as the table holds it. */
 export function makeRecord(overrides: Partial<GranuleRecord> = {}): GranuleRecord {

@@ -1,8 +1,9 @@
 import { S3Client } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createGranuleTable, useGranuleTable } from "@hls-s2/testing/dynamo";
+import { aDiscoveredGranule, aUniqueDay } from "@hls-s2/testing/granules";
+import { describe, expect, it } from "vitest";
 import type { Hub } from "../../src/adapters/hub/hub";
 import { SlotPool } from "../../src/adapters/store/slots";
-import { GranuleStore } from "../../src/adapters/store/store";
 import {
   ChecksumMismatchError,
   GranuleGoneError,
@@ -12,24 +13,12 @@ import {
 import { objectKeyFor } from "../../src/domain/granule";
 import type { MetricName, MetricSink } from "../../src/domain/metrics";
 import { type DownloadDeps, downloadGranule } from "../../src/usecases/download";
-import { createGranuleTable, type LocalDynamo, startLocalDynamo } from "../helpers/dynamo";
-import { aDiscoveredGranule, aUniqueDay } from "../helpers/factories";
 import { type FakeHub, type FakeHubOptions, fakeHub, memoryS3 } from "../helpers/s3";
 
 const MIB = 1024 * 1024;
 const TABLE = "download-test";
-let dynamo: LocalDynamo;
-let store: GranuleStore;
-
-beforeAll(async () => {
-  dynamo = await startLocalDynamo();
-  await createGranuleTable(dynamo.client, TABLE);
-  store = new GranuleStore(dynamo.documentClient, { tableName: TABLE });
-});
-
-afterAll(async () => {
-  await dynamo.close();
-});
+const dynamo = useGranuleTable(TABLE);
+const { store } = dynamo;
 
 /** A whole Hub around the transfer tests' fake product; the checksum answer can be replaced. */
 function hubFor(product: FakeHub, checksum: () => Promise<string> = async () => product.md5.toUpperCase()) {

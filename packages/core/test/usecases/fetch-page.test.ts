@@ -1,24 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useGranuleTable } from "@hls-s2/testing/dynamo";
+import { aDiscoveredGranule, aUniqueDay } from "@hls-s2/testing/granules";
+import { describe, expect, it } from "vitest";
 import type { Hub, RejectedEntry } from "../../src/adapters/hub/hub";
-import { GranuleStore } from "../../src/adapters/store/store";
+import type { GranuleStore } from "../../src/adapters/store/store";
 import { HubUnavailableError, InvalidHubDataError } from "../../src/domain/errors";
 import { fetchPage, RECORD_CONCURRENCY } from "../../src/usecases/fetch-page";
-import { createGranuleTable, type LocalDynamo, startLocalDynamo } from "../helpers/dynamo";
-import { aDiscoveredGranule, aUniqueDay } from "../helpers/factories";
 import { pagedHub } from "../helpers/use-case-fakes";
 
-let dynamo: LocalDynamo;
-let store: GranuleStore;
-
-beforeAll(async () => {
-  dynamo = await startLocalDynamo();
-  await createGranuleTable(dynamo.client, "links-test");
-  store = new GranuleStore(dynamo.documentClient, { tableName: "links-test" });
-});
-
-afterAll(async () => {
-  await dynamo.close();
-});
+const { store } = useGranuleTable("links-test");
 
 /** A query on a day no other test uses, so the stored progress is this test's own. */
 function aQuery() {

@@ -1,22 +1,13 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GranuleStore } from "../../src/adapters/store/store";
+import { useGranuleTable } from "@hls-s2/testing/dynamo";
+import { describe, expect, it } from "vitest";
 import { InvalidHubDataError, InvalidInputError } from "../../src/domain/errors";
 import { parsePushNotification, recordPushedGranule } from "../../src/usecases/receive-push";
-import { createGranuleTable, type LocalDynamo, startLocalDynamo } from "../helpers/dynamo";
 
 const TABLE = "push-test";
 const RULES = { maxAcquisitionAgeDays: 30 };
 
-let dynamo: LocalDynamo;
-let store: GranuleStore;
-
-beforeAll(async () => {
-  dynamo = await startLocalDynamo();
-  await createGranuleTable(dynamo.client, TABLE);
-  store = new GranuleStore(dynamo.documentClient, { tableName: TABLE });
-});
-afterAll(() => dynamo.close());
+const { store } = useGranuleTable(TABLE);
 
 let sequence = 0;
 

@@ -1,24 +1,13 @@
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GranuleStore } from "../../src/adapters/store/store";
+import { useGranuleTable } from "@hls-s2/testing/dynamo";
+import { aDiscoveredGranule, aUniqueDay } from "@hls-s2/testing/granules";
+import { describe, expect, it } from "vitest";
 import { InvalidInputError } from "../../src/domain/errors";
 import { summarizeWindow, tallyDay } from "../../src/usecases/summarize";
-import { createGranuleTable, type LocalDynamo, startLocalDynamo } from "../helpers/dynamo";
-import { aDiscoveredGranule, aUniqueDay } from "../helpers/factories";
 
 const TABLE = "summary-test";
-let dynamo: LocalDynamo;
-let store: GranuleStore;
-
-beforeAll(async () => {
-  dynamo = await startLocalDynamo();
-  await createGranuleTable(dynamo.client, TABLE);
-  store = new GranuleStore(dynamo.documentClient, { tableName: TABLE });
-});
-
-afterAll(async () => {
-  await dynamo?.close();
-});
+const dynamo = useGranuleTable(TABLE);
+const { store } = dynamo;
 
 async function recorded(day: string, platform: "S2A" | "S2B") {
   const granule = aDiscoveredGranule({ platform });

@@ -1,26 +1,17 @@
 import { AbortMultipartUploadCommand, S3ServiceException } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useGranuleTable } from "@hls-s2/testing/dynamo";
+import { aDiscoveredGranule, aUniqueDay } from "@hls-s2/testing/granules";
+import { describe, expect, it } from "vitest";
 import { GranuleStore } from "../../src/adapters/store/store";
 import type { UploadProgress } from "../../src/domain/granule";
 import { sweepAbandonedUploads } from "../../src/usecases/sweep-uploads";
-import { createGranuleTable, type LocalDynamo, startLocalDynamo } from "../helpers/dynamo";
-import { aDiscoveredGranule, aUniqueDay } from "../helpers/factories";
 import { memoryS3, offlineS3Client } from "../helpers/s3";
 
 const TABLE = "granules";
 const BUCKET = "uploads";
 const T0 = Date.parse("2030-06-01T12:00:00.000Z");
 const HOUR = 60 * 60 * 1000;
-let dynamo: LocalDynamo;
-
-beforeAll(async () => {
-  dynamo = await startLocalDynamo();
-  await createGranuleTable(dynamo.client, TABLE);
-});
-
-afterAll(async () => {
-  await dynamo?.close();
-});
+const dynamo = useGranuleTable(TABLE);
 
 function aStore() {
   const clock = { ms: T0 };

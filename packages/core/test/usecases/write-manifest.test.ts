@@ -1,13 +1,13 @@
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
+import { useGranuleTable } from "@hls-s2/testing/dynamo";
+import { aDiscoveredGranule, aUniqueDay } from "@hls-s2/testing/granules";
 import { mockClient } from "aws-sdk-client-mock";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { GranuleStore } from "../../src/adapters/store/store";
 import { InvalidInputError, ManifestIncompleteError } from "../../src/domain/errors";
 import type { GranuleRecord } from "../../src/domain/granule";
 import { type ManifestDeps, writeManifest } from "../../src/usecases/write-manifest";
-import { createGranuleTable, type LocalDynamo, startLocalDynamo } from "../helpers/dynamo";
-import { aDiscoveredGranule, aUniqueDay } from "../helpers/factories";
 import { makeRecord } from "../helpers/use-case-fakes";
 
 function storeWith(byDay: Record<string, GranuleRecord[]>) {
@@ -23,16 +23,7 @@ function storeWith(byDay: Record<string, GranuleRecord[]>) {
 }
 
 const TABLE = "manifest-test";
-let dynamo: LocalDynamo;
-
-beforeAll(async () => {
-  dynamo = await startLocalDynamo();
-  await createGranuleTable(dynamo.client, TABLE);
-});
-
-afterAll(async () => {
-  await dynamo?.close();
-});
+const dynamo = useGranuleTable(TABLE);
 
 describe("writeManifest", () => {
   it("writes the pending granules of every day of the window as a JSON array", async () => {

@@ -1,11 +1,9 @@
 import { createHash, randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { type DiscoveredGranule, GranuleStore, type Hub } from "@hls-s2/core";
-import { afterAll, afterEach, beforeAll } from "vitest";
-// Core's test helpers are not part of its package exports, so they are reached by path.
-import { createGranuleTable, startLocalDynamo } from "../../../core/test/helpers/dynamo";
+import type { Hub } from "@hls-s2/core";
+import { type GranuleTable, useGranuleTable } from "@hls-s2/testing/dynamo";
+import { afterEach } from "vitest";
 import { resetRuntime } from "../../src/lib/runtime";
 
 export const TABLE = "functions-test";
@@ -27,67 +25,14 @@ export function lambdaEnv(overrides: Record<string, string> = {}): Record<string
   };
 }
 
-/** The file's granule table and a store on it, readable inside tests (the table starts in `beforeAll`). */
-export interface LocalTable {
-  readonly documentClient: DynamoDBDocumentClient;
-  readonly store: GranuleStore;
-}
-
 /**
- * Registers the file's hooks: one in-memory dynalite on 127.0.0.1 with the granule table created as
- * the stack creates it, closed after the file, and the runtime reset after each test so no test
- * inherits another's clients or config.
+ * Registers the file's hooks: the granule table on an in-memory dynalite for the file, and the runtime
+ * reset after each test so no test inherits another's clients or config.
  */
-export function useLocalTable(): LocalTable {
-  let started: (LocalTable & { close(): Promise<void> }) | undefined;
-  beforeAll(async () => {
-    const dynamo = await startLocalDynamo();
-    await createGranuleTable(dynamo.client, TABLE);
-    const documentClient = DynamoDBDocumentClient.from(dynamo.client, {
-      marshallOptions: { removeUndefinedValues: true },
-    });
-    started = {
-      documentClient,
-      store: new GranuleStore(documentClient, { tableName: TABLE }),
-      close: () => dynamo.close(),
-    };
-  });
-  afterAll(() => started?.close());
+export function useLocalTable(): GranuleTable {
+  const table = useGranuleTable(TABLE);
   afterEach(() => resetRuntime());
-  const running = () => {
-    if (!started) throw new Error("the local table starts in beforeAll: read it inside a test or hook");
-    return started;
-  };
-  return {
-    get documentClient() {
-      return running().documentClient;
-    },
-    get store() {
-      return running().store;
-    },
-  };
-}
-
-let sequence = 0;
-
-/** A granule with a fresh id, a valid product name and a publication day of its own. */
-export function aGranule(): { granule: DiscoveredGranule; day: string } {
-  sequence += 1;
-  const day = new Date(Date.UTC(2031, 0, 1) + sequence * 86_400_000).toISOString().slice(0, 10);
-  const stamp = `${day.replace(/-/g, "")}T${String(100000 + sequence).slice(-6)}`;
-  return {
-    day,
-    granule: {
-      granuleId: randomUUID(),
-      name: `S2B_MSIL1C_20240101T101419_N0510_R022_T32TQM_${stamp}`,
-      tileId: "32TQM",
-      platform: "S2B",
-      sensingStart: "2024-01-01T10:14:19.024Z",
-      sensingEnd: "2024-01-01T10:14:19.024Z",
-      publishedAt: `${day}T12:00:00.000Z`,
-      sizeBytes: 0,
-    },
-  };
+  return table;
 }
 
 export function md5Of(bytes: Buffer): string {

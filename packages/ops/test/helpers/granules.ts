@@ -1,9 +1,8 @@
-import { randomUUID } from "node:crypto";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { type DiscoveredGranule, type GranuleRecord, GranuleStore, type Platform } from "@hls-s2/core";
-// Core's test helpers are not part of its package exports, so they are reached by path.
-import { createGranuleTable, startLocalDynamo } from "../../../core/test/helpers/dynamo";
+import { documentClientOf, startGranuleTable } from "@hls-s2/testing/dynamo";
+import { aDiscoveredGranule, aUniqueDay } from "@hls-s2/testing/granules";
 
 /** The granule table on an in-memory dynalite, without the local runtime (whose import loads the CDK). */
 export interface TestTable {
@@ -12,21 +11,15 @@ export interface TestTable {
   close(): Promise<void>;
 }
 
-/** A granule as a hub search would describe it, unique per call. */
+/** A granule as a hub search would describe it, sensed and published on `day`, unique per call. */
 export function buildGranule(day: string, platform: Platform, overrides: Partial<DiscoveredGranule> = {}) {
-  const compact = day.replaceAll("-", "");
-  const suffix = randomUUID().replaceAll("-", "").slice(0, 6).toUpperCase();
-  return {
-    granuleId: randomUUID(),
-    name: `${platform}_MSIL1C_${compact}T101419_N0510_R022_T32TQM_${compact}T${suffix}`,
-    tileId: "32TQM",
+  return aDiscoveredGranule({
     platform,
     sensingStart: `${day}T10:14:19.024Z`,
-    sensingEnd: `${day}T10:14:19.024Z`,
     publishedAt: `${day}T12:00:00.000Z`,
     sizeBytes: 1000,
     ...overrides,
-  } satisfies DiscoveredGranule;
+  });
 }
 
 export type Outcome =
@@ -69,7 +62,7 @@ export async function seedGranule(
 }
 
 export function documentClient(stores: Pick<TestTable, "dynamo" | "tableName">): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(stores.dynamo, { marshallOptions: { removeUndefinedValues: true } });
+  return documentClientOf(stores.dynamo);
 }
 
 export function storeOf(stores: Pick<TestTable, "dynamo" | "tableName">): GranuleStore {
@@ -78,16 +71,11 @@ export function storeOf(stores: Pick<TestTable, "dynamo" | "tableName">): Granul
 
 /** Starts an in-memory dynalite on 127.0.0.1 with the granule table laid out as the stack creates it. */
 export async function startTable(): Promise<TestTable> {
-  const { client: dynamo, close } = await startLocalDynamo();
-  const tableName = "ops-test-granules";
-  await createGranuleTable(dynamo, tableName);
+  const { client: dynamo, tableName, close } = await startGranuleTable("ops-test-granules");
   return { dynamo, tableName, close };
 }
 
-let dayCounter = 0;
-
 /** A distinct past day per call, so tests sharing a file's table never count each other's granules. */
 export function uniqueDay(): string {
-  dayCounter++;
-  return new Date(Date.UTC(2024, 0, 1) + dayCounter * 86_400_000).toISOString().slice(0, 10);
+  return aUniqueDay("2024-01-01");
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { buffer } from "node:stream/consumers";
+import { type Caught, rejection } from "@hls-s2/testing/rejection";
 import { afterEach, describe, expect, it } from "vitest";
 import { DhusHub, type DhusHubOptions } from "../../../src/adapters/hub/dhus";
 import type { SearchQuery } from "../../../src/adapters/hub/hub";
@@ -21,7 +22,6 @@ import {
 
 // biome-ignore lint/suspicious/noExplicitAny: tests edit DHuS-shaped JSON freely; the hub under test validates it.
 type Json = Record<string, any>;
-type Caught = Error & { cause?: Error; url?: string; granuleId?: string; status?: number };
 
 /** A fresh copy of a DHuS-shaped fixture, so each test edits its own data. */
 function fixture(name: "search-page" | "search-single" | "search-empty" | "checksum"): Json {
@@ -73,16 +73,6 @@ function hubFor(server: TestServer, options: Partial<DhusHubOptions> = {}): Dhus
     http: FAST,
     ...options,
   });
-}
-
-/** The error a call rejects with; fails the test when it resolves. */
-async function rejection(promise: Promise<unknown>): Promise<Caught> {
-  return promise.then(
-    () => {
-      throw new Error("expected a rejection");
-    },
-    (error: Caught) => error,
-  );
 }
 
 afterEach(async () => {

@@ -1,4 +1,5 @@
 import { buffer } from "node:stream/consumers";
+import { rejection } from "@hls-s2/testing/rejection";
 import { afterEach, describe, expect, it } from "vitest";
 import { basicAuth } from "../../../src/adapters/hub/auth";
 import { parseRetryAfter } from "../../../src/adapters/hub/failure";
@@ -14,16 +15,6 @@ import {
   InvalidInputError,
 } from "../../../src/domain/errors";
 import { sendBytes, sendJson, startTestServer, type TestServer } from "../../helpers/http-server";
-
-/** The error a call rejects with; fails the test when it resolves. */
-async function rejection(promise: Promise<unknown>): Promise<Error & { url?: string; cause?: Error }> {
-  return promise.then(
-    () => {
-      throw new Error("expected a rejection");
-    },
-    (error: Error & { url?: string; cause?: Error }) => error,
-  );
-}
 
 const FAST = { minTimeoutMs: 5, maxTimeoutMs: 20 };
 const servers: TestServer[] = [];

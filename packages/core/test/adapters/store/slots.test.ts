@@ -1,19 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createGranuleTable, useLocalDynamo } from "@hls-s2/testing/dynamo";
+import { describe, expect, it } from "vitest";
 import { SlotPool, type SlotPoolOptions } from "../../../src/adapters/store/slots";
 import { HubSlotsBusyError, InvalidInputError } from "../../../src/domain/errors";
-import { createGranuleTable, type LocalDynamo, startLocalDynamo } from "../../helpers/dynamo";
 
 const T0 = Date.parse("2030-06-01T12:00:00.000Z");
-let dynamo: LocalDynamo;
+const dynamo = useLocalDynamo();
 let tables = 0;
-
-beforeAll(async () => {
-  dynamo = await startLocalDynamo();
-});
-
-afterAll(async () => {
-  await dynamo?.close();
-});
 
 /** A pool on a table of its own (slots are per table), with a clock the test moves. */
 async function aPool(options: Partial<SlotPoolOptions> = {}) {

@@ -1,6 +1,8 @@
 import { DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { useGranuleTable } from "@hls-s2/testing/dynamo";
+import { aDiscoveredGranule, aUniqueDay } from "@hls-s2/testing/granules";
 import { mockClient } from "aws-sdk-client-mock";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { GranuleStore, type GranuleStoreOptions } from "../../../src/adapters/store/store";
 import {
   GranuleNotFoundError,
@@ -9,21 +11,10 @@ import {
   MISMATCH_MAX_ATTEMPTS,
 } from "../../../src/domain/errors";
 import { dayShardOf, dayShardsOf, type UploadProgress } from "../../../src/domain/granule";
-import { createGranuleTable, type LocalDynamo, startLocalDynamo } from "../../helpers/dynamo";
-import { aDiscoveredGranule, aUniqueDay } from "../../helpers/factories";
 
 const TABLE = "granules";
 const T0 = Date.parse("2030-06-01T12:00:00.000Z");
-let dynamo: LocalDynamo;
-
-beforeAll(async () => {
-  dynamo = await startLocalDynamo();
-  await createGranuleTable(dynamo.client, TABLE);
-});
-
-afterAll(async () => {
-  await dynamo?.close();
-});
+const dynamo = useGranuleTable(TABLE);
 
 /** A store whose clock reads `clock.ms`, so a test moves time by assigning it. */
 function aStore(options: Partial<GranuleStoreOptions> = {}) {

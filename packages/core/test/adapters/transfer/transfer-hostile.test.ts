@@ -4,6 +4,7 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
 } from "@aws-sdk/client-s3";
+import { rejection } from "@hls-s2/testing/rejection";
 import { describe, expect, it } from "vitest";
 import type { DownloadStream, Hub } from "../../../src/adapters/hub/hub";
 import { transferGranule } from "../../../src/adapters/transfer/transfer";
@@ -65,15 +66,6 @@ function lyingHub(size: number, answer: (offset: number, index: number) => Answe
     },
   };
   return { hub, opens, servedBytes: () => served };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected the promise to reject");
 }
 
 /** Every upload created was aborted and none completed: nothing left behind, nothing visible. */

@@ -7,6 +7,7 @@ import {
   HeadObjectCommand,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
+import { rejection } from "@hls-s2/testing/rejection";
 import { createMD5 } from "hash-wasm";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { TransferOptions } from "../../../src/adapters/transfer/options";
@@ -37,15 +38,6 @@ const BUCKET = "uploads";
 
 function md5Of(bytes: Uint8Array): string {
   return createHash("md5").update(bytes).digest("hex");
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected the promise to reject");
 }
 
 describe("transferGranule against s3rver", () => {

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { buffer } from "node:stream/consumers";
+import { rejection } from "@hls-s2/testing/rejection";
 import { afterEach, describe, expect, it } from "vitest";
 import { CdseHub, type CdseHubOptions } from "../../../../src/adapters/hub/cdse/hub";
 import { CdseTokenManager } from "../../../../src/adapters/hub/cdse/token";
@@ -234,15 +235,6 @@ function hubFor(fake: FakeCdse, overrides: Partial<CdseHubOptions> = {}): CdseHu
   });
 }
 
-async function rejectionOf(promise: Promise<unknown>): Promise<Error & Record<string, unknown>> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error & Record<string, unknown>;
-  }
-  throw new Error("expected a rejection");
-}
-
 async function pageThrough(hub: CdseHub, query: { day: string; platform: Platform }) {
   const ids: string[] = [];
   const offsets: number[] = [];
@@ -444,7 +436,7 @@ describe("CdseHub.listSearchPage", () => {
       http: { retries: 0 },
     });
 
-    const error = await rejectionOf(hub.listSearchPage({ day: "2024-03-10", platform: "S2B" }, 0));
+    const error = await rejection(hub.listSearchPage({ day: "2024-03-10", platform: "S2B" }, 0));
     expect(error).toMatchObject({
       name: "InvalidHubDataError",
       message: expect.stringContaining("@odata.count"),
@@ -482,7 +474,7 @@ describe("CdseHub.getChecksum", () => {
     const fake = await startFakeCdse({ entity: () => ({ status: 200, body }) });
     const hub = hubFor(fake);
 
-    const error = await rejectionOf(hub.getChecksum(productId(2)));
+    const error = await rejection(hub.getChecksum(productId(2)));
     expect(error).toMatchObject({
       name: "ChecksumNotPublishedError",
       granuleId: productId(2),
@@ -600,7 +592,7 @@ describe("CdseHub.openDownload", () => {
     });
     const hub = hubFor(fake);
 
-    const error = await rejectionOf(hub.openDownload(productId(8)));
+    const error = await rejection(hub.openDownload(productId(8)));
 
     expect(error).toMatchObject({ name: "HubAuthError", status: 401 });
     expect(fake.grants).toEqual(["password", "refresh_token"]);
@@ -625,7 +617,7 @@ describe("CdseHub.openDownload", () => {
       }),
     });
 
-    const error = await rejectionOf(hub.openDownload(productId(9)));
+    const error = await rejection(hub.openDownload(productId(9)));
 
     expect(error).toMatchObject({ name: "HubAuthError", status: 401 });
     expect(fake.grants).toEqual(["password"]);
@@ -718,7 +710,7 @@ describe("CdseHub as CDSE answers today", () => {
     const hub = hubFor(fake);
 
     const page = await hub.listSearchPage({ day, platform: "S2B" }, 0);
-    const error = await rejectionOf(hub.getChecksum(productId(0)));
+    const error = await rejection(hub.getChecksum(productId(0)));
 
     expect(page.granules.map((g) => g.granuleId)).toEqual([productId(0)]);
     expect(error).toMatchObject({ name: "GranuleOfflineError", retryable: true, granuleId: productId(0) });

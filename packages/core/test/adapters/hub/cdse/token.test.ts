@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { rejection } from "@hls-s2/testing/rejection";
 import { afterEach, describe, expect, it } from "vitest";
 import { CdseTokenManager } from "../../../../src/adapters/hub/cdse/token";
 
@@ -68,15 +69,6 @@ function managerFor(url: string, extra: Partial<ConstructorParameters<typeof Cds
     retries: 0,
     ...extra,
   });
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected a rejection");
 }
 
 describe("CdseTokenManager", () => {
@@ -199,7 +191,7 @@ describe("CdseTokenManager", () => {
     }));
     const tokens = managerFor(hub.url);
 
-    const error = await rejectionOf(tokens.getAccessToken());
+    const error = await rejection(tokens.getAccessToken());
     expect(error).toMatchObject({ name: "HubAuthError", status: 401 });
     expect(JSON.stringify({ ...error, text: error.message, stack: error.stack })).not.toContain(PASSWORD);
   });
@@ -209,7 +201,7 @@ describe("CdseTokenManager", () => {
     const hub = await startKeycloak(() => ({ status: 403, body: { error: "sessionLimitExceeded" } }));
     const tokens = managerFor(hub.url);
 
-    const error = await rejectionOf(tokens.getAccessToken());
+    const error = await rejection(tokens.getAccessToken());
     expect(error).toMatchObject({ name: "HubSessionsExhaustedError", status: 403, retryable: true });
     expect(error.message).toContain("sessionLimitExceeded");
     expect(error.message).not.toContain(PASSWORD);
@@ -229,8 +221,8 @@ describe("CdseTokenManager", () => {
     );
     const tokens = managerFor(hub.url);
 
-    expect(await rejectionOf(tokens.getAccessToken())).toMatchObject({ name: "HubSessionsExhaustedError" });
-    expect(await rejectionOf(tokens.getAccessToken())).toMatchObject({ name: "HubAuthError" });
+    expect(await rejection(tokens.getAccessToken())).toMatchObject({ name: "HubSessionsExhaustedError" });
+    expect(await rejection(tokens.getAccessToken())).toMatchObject({ name: "HubAuthError" });
   });
 
   it("mints once the sessions have expired after a too-many-sessions refusal", async () => {
@@ -239,8 +231,8 @@ describe("CdseTokenManager", () => {
     );
     const tokens = managerFor(hub.url);
 
-    expect((await rejectionOf(tokens.getAccessToken())).name).toBe("HubSessionsExhaustedError");
-    expect((await rejectionOf(tokens.getAccessToken())).name).toBe("HubSessionsExhaustedError");
+    expect((await rejection(tokens.getAccessToken())).name).toBe("HubSessionsExhaustedError");
+    expect((await rejection(tokens.getAccessToken())).name).toBe("HubSessionsExhaustedError");
     expect(await tokens.getAccessToken()).toBe("access-minted-2");
   });
 
@@ -248,7 +240,7 @@ describe("CdseTokenManager", () => {
     const hub = await startKeycloak(() => ({ status: 503, body: "down" }));
     const tokens = managerFor(hub.url);
 
-    const error = await rejectionOf(tokens.getAccessToken());
+    const error = await rejection(tokens.getAccessToken());
     expect(error).toMatchObject({ name: "HubUnavailableError", status: 503 });
     expect(error.message).not.toContain(PASSWORD);
   });
@@ -258,7 +250,7 @@ describe("CdseTokenManager", () => {
     await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
     const tokens = managerFor(hub.url);
 
-    const error = await rejectionOf(tokens.getAccessToken());
+    const error = await rejection(tokens.getAccessToken());
     expect(error.name).toBe("HubUnavailableError");
     expect(error.cause).toBeUndefined();
     expect(error.message).not.toContain(PASSWORD);
@@ -281,7 +273,7 @@ describe("CdseTokenManager", () => {
     }));
     const tokens = managerFor(hub.url);
 
-    const error = await rejectionOf(tokens.getAccessToken());
+    const error = await rejection(tokens.getAccessToken());
     expect(error.name).toBe("InvalidHubDataError");
     expect(error.message).toContain("expires_in");
     expect(error.message).not.toContain("leaky-token-value");

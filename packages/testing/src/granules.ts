@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { DiscoveredGranule } from "../../src/domain/granule";
+import type { DiscoveredGranule } from "@hls-s2/core";
+import type { MockProduct } from "@hls-s2/mock-hub";
 
 let sequence = 0;
 
@@ -36,8 +37,34 @@ export function aDiscoveredGranule(overrides: Partial<DiscoveredGranule> = {}): 
 
 let dayOffset = 0;
 
-/** A publication day no other test in this process uses, so index queries see only this test's granules. */
-export function aUniqueDay(): string {
+/**
+ * A publication day no other test in this process uses, so index queries see only this test's granules:
+ * the days after `after` (2030-01-01 unless told), one further per call.
+ */
+export function aUniqueDay(after = "2030-01-01"): string {
   dayOffset += 1;
-  return new Date(Date.UTC(2030, 0, 1) + dayOffset * 86_400_000).toISOString().slice(0, 10);
+  return new Date(Date.parse(`${after}T00:00:00.000Z`) + dayOffset * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** A discovered granule published at noon of a day of its own, with that day. */
+export function aGranuleOfItsOwnDay(overrides: Partial<DiscoveredGranule> = {}): {
+  granule: DiscoveredGranule;
+  day: string;
+} {
+  const day = aUniqueDay();
+  return { day, granule: aDiscoveredGranule({ publishedAt: `${day}T12:00:00.000Z`, ...overrides }) };
+}
+
+/** The granule a hub search would discover for a mock hub's product. */
+export function discoveredGranuleOf(product: MockProduct): DiscoveredGranule {
+  return {
+    granuleId: product.id,
+    name: product.name,
+    tileId: product.tileId,
+    platform: product.platform,
+    sensingStart: product.sensingStart,
+    sensingEnd: product.sensingEnd,
+    publishedAt: product.publishedAt,
+    sizeBytes: product.sizeBytes,
+  };
 }

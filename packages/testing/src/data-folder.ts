@@ -1,0 +1,72 @@
+import { createHash } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GRANULE_STATUSES, type GranuleRecord, GranuleStore } from "@hls-s2/core";
+import { type EmbeddedStores, listUploads, startEmbeddedStores } from "@hls-s2/local";
+import { afterEach } from "vitest";
+import { documentClientOf } from "./dynamo";
+
+/** Cleanups a test adds as it goes; `run` runs them, the last added first. */
+export interface Cleanups {
+  add(cleanup: () => Promise<unknown>): void;
+  run(): Promise<void>;
+}
+
+/** Collects cleanups that afterEach runs in reverse order. */
+export function cleanupList(): Cleanups {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  return {
+    add: (cleanup) => {
+      cleanups.push(cleanup);
+    },
+    run: async () => {
+      while (cleanups.length > 0) await cleanups.pop()!();
+    },
+  };
+}
+
+/** A cleanup list the file's afterEach runs after every test. */
+export function useCleanups(): Cleanups {
+  const cleanups = cleanupList();
+  afterEach(() => cleanups.run());
+  return cleanups;
+}
+
+/** A fresh local-mode data folder, removed by the cleanups. */
+export async function tempDataDir(cleanups: Pick<Cleanups, "add">, prefix = "hls-s2-rel-"): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  cleanups.add(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface OpenedData {
+  stores: EmbeddedStores;
+  store: GranuleStore;
+}
+
+/** Reopens a finished run's data folder to inspect its table and buckets. */
+export async function reopen(dataDir: string, cleanups: Pick<Cleanups, "add">): Promise<OpenedData> {
+  const stores = await startEmbeddedStores({ dataDir });
+  // A test may close early to hand the folder to the next run.
+  cleanups.add(() => stores.close().catch(() => undefined));
+  const store = new GranuleStore(documentClientOf(stores.dynamo), { tableName: stores.tableName });
+  return { stores, store };
+}
+
+/** Every granule of `day` in the table, whatever its status. */
+export async function granulesOf(store: GranuleStore, day: string): Promise<GranuleRecord[]> {
+  const lists = await Promise.all(GRANULE_STATUSES.map((status) => store.listByStatus(day, status)));
+  return lists.flat();
+}
+
+/** The MD5 of an object in the embedded upload bucket; undefined when there is no such object. */
+export async function objectMd5(stores: EmbeddedStores, key: string): Promise<string | undefined> {
+  const bytes = await stores.readObject(key);
+  return bytes === undefined ? undefined : createHash("md5").update(bytes).digest("hex");
+}
+
+/** The multipart uploads the embedded S3 still holds open. */
+export async function incompleteUploads(stores: EmbeddedStores): Promise<unknown[]> {
+  return listUploads(stores.s3Directory, stores.bucketName);
+}
