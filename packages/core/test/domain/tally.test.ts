@@ -1,7 +1,7 @@
+import { aDiscoveredGranule } from "@hls-s2/testing/granules";
 import { describe, expect, it } from "vitest";
 import type { GranuleRecord, GranuleStatus, Platform } from "../../src/domain/granule";
 import { emptyTally, type SearchCounter, tallyOfDay, tallyOfWindow } from "../../src/domain/tally";
-import { aDiscoveredGranule } from "../helpers/factories";
 
 const NOW = Date.parse("2030-06-01T12:00:00Z");
 
