@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { SynthesizedApp, TemplateJson } from "../../../stacks/synth";
-import type { WorkflowTaskName } from "../../../stacks/Workflow";
+import type { SynthesizedApp, TemplateJson } from "@hls-s2/stacks/synth";
+import type { WorkflowTaskName } from "@hls-s2/stacks/Workflow";
 import type { Asl } from "./definition";
 
 export type { WorkflowTaskName };
@@ -100,9 +100,9 @@ async function synthesisKey(): Promise<string> {
 }
 
 async function synthesize(key: string): Promise<SynthesizedWorkflow> {
-  const { flattenIntrinsics, synthesizeApp } = await import("../../../stacks/synth");
-  const { WORKFLOW_TASKS } = await import("../../../stacks/Workflow");
-  const { HLS_TILE_ALLOW_LIST_FILE } = await import("../../../stacks/settings");
+  const { flattenIntrinsics, synthesizeApp } = await import("@hls-s2/stacks/synth");
+  const { WORKFLOW_TASKS } = await import("@hls-s2/stacks/Workflow");
+  const { HLS_TILE_ALLOW_LIST_FILE } = await import("@hls-s2/stacks/settings");
   // The hub, its kind and the concurrency are replaced per run, so one synthesis serves every run.
   // HLS's grid, as prod ships it: runLocal's allTiles drops it per run.
   const app: SynthesizedApp = await synthesizeApp({

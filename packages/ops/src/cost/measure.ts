@@ -134,9 +134,9 @@ function countOtherStates(definition: Asl): {
 
 /** The figures of a synthesized stage the estimate needs (memory, part size, schedule, alarms). */
 export async function stackFigures(stage = "prod"): Promise<StackFigures> {
-  // The stacks sit beside the workspaces (as for the local runner); loaded only when costing.
-  const { synthesizeApp } = await import("../../../../stacks/synth");
-  const { WORKFLOW_TASKS } = await import("../../../../stacks/Workflow");
+  // The stacks workspace (as for the local runner), loaded only when costing.
+  const { synthesizeApp } = await import("@hls-s2/stacks/synth");
+  const { WORKFLOW_TASKS } = await import("@hls-s2/stacks/Workflow");
   const app = await synthesizeApp({ stage });
   const memoryMb: Record<string, number> = {};
   let partSizeMib: string | undefined;
