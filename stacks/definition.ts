@@ -1,6 +1,8 @@
 import {
+  BACKOFF_RETRY,
   MISMATCH_ERROR_NAMES,
   MISMATCH_MAX_ATTEMPTS,
+  MISMATCH_RETRY_INTERVAL_SECONDS,
   RETRYABLE_ERROR_NAMES,
   SESSIONS_EXHAUSTED_ERROR_NAMES,
   SESSIONS_EXHAUSTED_RETRY,
@@ -46,10 +48,10 @@ export function buildWorkflowDefinition(
     });
   const retryable = {
     errors: [...RETRYABLE_ERROR_NAMES],
-    interval: Duration.seconds(5),
-    backoffRate: 2,
-    maxAttempts: 6,
-    maxDelay: Duration.seconds(300),
+    interval: Duration.seconds(BACKOFF_RETRY.intervalSeconds),
+    backoffRate: BACKOFF_RETRY.backoffRate,
+    maxAttempts: BACKOFF_RETRY.maxAttempts,
+    maxDelay: Duration.seconds(BACKOFF_RETRY.maxDelaySeconds),
     jitterStrategy: sfn.JitterType.FULL,
   };
 
@@ -108,7 +110,7 @@ export function buildWorkflowDefinition(
     .addRetry({
       errors: [...MISMATCH_ERROR_NAMES],
       maxAttempts: MISMATCH_MAX_ATTEMPTS,
-      interval: Duration.seconds(1),
+      interval: Duration.seconds(MISMATCH_RETRY_INTERVAL_SECONDS),
     });
   // No Catch: the handler records FAILED (error name and message) itself before it throws, so the child
   // execution ends unsuccessfully at Download. AWS redrives "from the unsuccessful step" (RedriveExecution:

@@ -1,8 +1,10 @@
 import {
+  BACKOFF_RETRY,
   ERROR_CLASSES,
   errorNamesOf,
   MISMATCH_ERROR_NAMES,
   MISMATCH_MAX_ATTEMPTS,
+  MISMATCH_RETRY_INTERVAL_SECONDS,
   RETRYABLE_ERROR_NAMES,
   type RetryKind,
   SESSIONS_EXHAUSTED_ERROR_NAMES,
@@ -101,6 +103,27 @@ describe("the synthesized state machine", () => {
     });
     // No Catch: the handler records FAILED itself, so terminal names end the child at Download.
     expect(download.Catch).toBeUndefined();
+  });
+
+  it("gives every backoff retrier core's BACKOFF_RETRY, and the mismatch retrier its interval", () => {
+    for (const [, task] of tasks) {
+      for (const retrier of (task.Retry ?? []) as Retrier[]) {
+        const names = ours(retrier.ErrorEquals);
+        if (names.length === 0) continue;
+        if (kindOf(names[0]!) === "backoff") {
+          expect(retrier).toMatchObject({
+            IntervalSeconds: BACKOFF_RETRY.intervalSeconds,
+            BackoffRate: BACKOFF_RETRY.backoffRate,
+            MaxDelaySeconds: BACKOFF_RETRY.maxDelaySeconds,
+            MaxAttempts: BACKOFF_RETRY.maxAttempts,
+            JitterStrategy: "FULL",
+          });
+        }
+        if (kindOf(names[0]!) === "mismatch") {
+          expect(retrier.IntervalSeconds).toBe(MISMATCH_RETRY_INTERVAL_SECONDS);
+        }
+      }
+    }
   });
 
   it("retries a page fetch on the backoff kind only", () => {

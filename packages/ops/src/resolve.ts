@@ -5,6 +5,7 @@ import { GetParametersByPathCommand, type Parameter, SSMClient } from "@aws-sdk/
 import {
   ConfigError,
   createDocumentClient,
+  DEFAULT_LOOKBACK_DAYS,
   GranuleStore,
   InvalidInputError,
   SlotPool,
@@ -116,7 +117,7 @@ export async function resolveStage(
     tableName: values.tableName,
     uploadBucketName: values.uploadBucketName,
     workBucketName: values.workBucketName,
-    lookbackDays: Number(values.lookbackDays) || 1,
+    lookbackDays: Number(values.lookbackDays) || DEFAULT_LOOKBACK_DAYS,
   };
 }
 
@@ -256,7 +257,7 @@ export async function openLocal(
         ...runSettings,
       });
     },
-    lookbackDays: 1,
+    lookbackDays: DEFAULT_LOOKBACK_DAYS,
     close: closeStores,
   };
 }

@@ -1,3 +1,4 @@
+import { DEFAULT_LOOKBACK_DAYS } from "../config/runtime";
 import { DAY_MS, daysBetween, formatDay, parseDay } from "../domain/day";
 import { InvalidInputError } from "../domain/errors";
 import { isPlatform, PLATFORMS, type Platform } from "../domain/granule";
@@ -49,7 +50,7 @@ export function planWindow(input: WindowInput, options: PlanWindowOptions = {}):
   // A copy, so filling defaults never mutates the caller's object.
   options = { ...options };
   options.today ??= new Date();
-  options.lookbackDays ??= 1;
+  options.lookbackDays ??= DEFAULT_LOOKBACK_DAYS;
   options.platforms ??= PLATFORMS;
   options.downloadsEnabled ??= true;
   if (Number.isNaN(options.today.getTime())) {

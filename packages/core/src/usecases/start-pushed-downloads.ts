@@ -5,6 +5,7 @@ import {
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
 import type { GranuleStore } from "../adapters/store/store";
+import { DEFAULT_LOOKBACK_DAYS } from "../config/runtime";
 import { InvalidInputError } from "../domain/errors";
 import { planWindow } from "./generate-queries";
 
@@ -59,7 +60,7 @@ export async function startPushedDownloads(
 ): Promise<StartPushedDownloadsResult> {
   let { now, lookbackDays } = options;
   now ??= () => new Date();
-  lookbackDays ??= 1;
+  lookbackDays ??= DEFAULT_LOOKBACK_DAYS;
   if (typeof now !== "function")
     throw new InvalidInputError("options.now must be a function", { field: "now" });
   if (deps.stateMachineArn === "")

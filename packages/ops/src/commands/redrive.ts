@@ -1,5 +1,12 @@
 import { type DescribeExecutionCommandOutput, RedriveExecutionCommand } from "@aws-sdk/client-sfn";
-import { DAY_MS, InvalidInputError, isValidDay, planWindow, type WindowInput } from "@hls-s2/core";
+import {
+  DAY_MS,
+  DEFAULT_LOOKBACK_DAYS,
+  InvalidInputError,
+  isValidDay,
+  planWindow,
+  type WindowInput,
+} from "@hls-s2/core";
 import type { LocalRunSummary } from "@hls-s2/local";
 import { describeExecution, listExecutions, type SfnTarget, toIso } from "../executions";
 
@@ -34,7 +41,7 @@ export interface RedriveDeps {
  */
 export async function redrive(input: RedriveInput, deps: RedriveDeps): Promise<RedriveResult> {
   const now = deps.now ?? new Date();
-  const lookbackDays = deps.lookbackDays ?? 1;
+  const lookbackDays = deps.lookbackDays ?? DEFAULT_LOOKBACK_DAYS;
   if ((input.executionArn === undefined) === (input.day === undefined)) {
     throw new InvalidInputError("redrive needs exactly one of --execution ARN or --day D", {
       field: "execution",

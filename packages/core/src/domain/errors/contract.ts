@@ -46,6 +46,18 @@ export function isRetryable(error: unknown): boolean {
 }
 
 /**
+ * A transient hub or transfer failure (the `backoff` kind): 5 s doubling to at most 5 min, 6 retries
+ * (about 10 min in all, less under full jitter), enough to ride out a hub's short outage or a 429
+ * burst; a longer outage fails the child for a Redrive.
+ */
+export const BACKOFF_RETRY = {
+  intervalSeconds: 5,
+  backoffRate: 2,
+  maxDelaySeconds: 300,
+  maxAttempts: 6,
+} as const;
+
+/**
  * Too many sessions clears when sessions expire (CDSE: access tokens live 10 min, refresh tokens 60):
  * its own Retry waits 30 s, doubling up to 5 min, 12 times (about 50 min at most, half that on
  * average under full jitter) before the granule is recorded failed.
@@ -78,3 +90,5 @@ export const SLOT_WAIT_RETRY = {
  * checksum is refetched on each (ESA's first published checksum is sometimes wrong).
  */
 export const MISMATCH_MAX_ATTEMPTS = 2;
+/** Seconds before the second download of a mismatched product: no wait is needed, only a new body. */
+export const MISMATCH_RETRY_INTERVAL_SECONDS = 1;
