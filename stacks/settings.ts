@@ -3,6 +3,8 @@ import path from "node:path";
 import {
   awsRegionField,
   type CamelFields,
+  CDSE_CATALOGUE_URL,
+  CDSE_TOKEN_URL,
   CONFIG_SCHEMA,
   ConfigError,
   type ConfigIssue,
@@ -52,9 +54,9 @@ export function projectRoot(): string {
 
 /** Public CDSE endpoints: the production default, since SciHub closed in 2023. */
 export const CDSE_DEFAULTS = {
-  hubUrl: "https://catalogue.dataspace.copernicus.eu",
+  hubUrl: CDSE_CATALOGUE_URL,
   downloadHubUrl: "https://zipper.dataspace.copernicus.eu",
-  cdseTokenUrl: "https://identity.dataspace.copernicus.eu/auth/realms/CDSE/protocol/openid-connect/token",
+  cdseTokenUrl: CDSE_TOKEN_URL,
 } as const;
 
 /**
