@@ -5,8 +5,7 @@ import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { GranuleStore, objectKeyFor } from "@hls-s2/core";
+import { createDocumentClient, GranuleStore, objectKeyFor } from "@hls-s2/core";
 import {
   LOCK_FILE_NAME,
   loadSynthesizedWorkflow,
@@ -190,7 +189,7 @@ describe("two local runs on one data folder", () => {
     expect(await first.exited, first.stderr()).toBe(EXIT.ok);
     const stores = await startEmbeddedStores({ dataDir: dir });
     cleanups.push(() => stores.close());
-    const store = new GranuleStore(DynamoDBDocumentClient.from(stores.dynamo), {
+    const store = new GranuleStore(createDocumentClient(stores.dynamo), {
       tableName: stores.tableName,
     });
     for (const product of gate.hub.catalogue.products) {

@@ -1,8 +1,13 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { GRANULE_STATUSES, type GranuleRecord, GranuleStore, objectKeyFor } from "@hls-s2/core";
+import {
+  createDocumentClient,
+  GRANULE_STATUSES,
+  type GranuleRecord,
+  GranuleStore,
+  objectKeyFor,
+} from "@hls-s2/core";
 import {
   buildCatalogue,
   type CatalogueParams,
@@ -43,7 +48,7 @@ async function runDay(
   });
   const stores = await startEmbeddedStores({ dataDir });
   cleanups.push(() => stores.close());
-  const store = new GranuleStore(DynamoDBDocumentClient.from(stores.dynamo), { tableName: stores.tableName });
+  const store = new GranuleStore(createDocumentClient(stores.dynamo), { tableName: stores.tableName });
   const lists = await Promise.all(GRANULE_STATUSES.map((status) => store.listByStatus(DAY, status)));
   return { records: lists.flat(), keys: await stores.listKeys() };
 }

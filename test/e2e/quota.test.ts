@@ -1,5 +1,4 @@
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { GranuleStore, SlotPool } from "@hls-s2/core";
+import { createDocumentClient, GranuleStore, SlotPool } from "@hls-s2/core";
 import { loadSynthesizedWorkflow, runLocal, runLocalOverlapping, startEmbeddedStores } from "@hls-s2/local";
 import type { MockHub } from "@hls-s2/mock-hub";
 import { tempDataDir, useCleanups } from "@hls-s2/testing/data-folder";
@@ -59,7 +58,7 @@ describe("one hub quota across every execution", () => {
     expect(summaries.reduce((sum, summary) => sum + summary.run.retries, 0)).toBeGreaterThan(0);
     const stores = await startEmbeddedStores({ dataDir });
     cleanups.add(() => stores.close());
-    const pool = new SlotPool(DynamoDBDocumentClient.from(stores.dynamo), { tableName: stores.tableName });
+    const pool = new SlotPool(createDocumentClient(stores.dynamo), { tableName: stores.tableName });
     expect((await pool.usage()).held).toEqual([]);
   });
 
@@ -89,7 +88,7 @@ describe("one hub quota across every execution", () => {
     expect(summary.totals).toMatchObject({ found: 6, downloaded: 6, failed: 0 });
     const stores = await startEmbeddedStores({ dataDir });
     cleanups.add(() => stores.close());
-    const store = new GranuleStore(DynamoDBDocumentClient.from(stores.dynamo), {
+    const store = new GranuleStore(createDocumentClient(stores.dynamo), {
       tableName: stores.tableName,
     });
     const downloaded = await store.listByStatus(DAY, "DOWNLOADED");

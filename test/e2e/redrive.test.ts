@@ -2,8 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { GranuleStore, objectKeyFor } from "@hls-s2/core";
+import { createDocumentClient, GranuleStore, objectKeyFor } from "@hls-s2/core";
 import {
   type AwsCall,
   buildCatalogue,
@@ -38,7 +37,7 @@ async function tempDataDir(): Promise<string> {
 async function reopen(dataDir: string): Promise<{ stores: EmbeddedStores; store: GranuleStore }> {
   const stores = await startEmbeddedStores({ dataDir });
   cleanups.push(() => stores.close());
-  const store = new GranuleStore(DynamoDBDocumentClient.from(stores.dynamo), { tableName: stores.tableName });
+  const store = new GranuleStore(createDocumentClient(stores.dynamo), { tableName: stores.tableName });
   return { stores, store };
 }
 

@@ -3,8 +3,7 @@ import { readFile } from "node:fs/promises";
 import { createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { GranuleStore, STAGE_PARAMETERS, stageParameterPath } from "@hls-s2/core";
+import { createDocumentClient, GranuleStore, STAGE_PARAMETERS, stageParameterPath } from "@hls-s2/core";
 import { type EmbeddedStores, startEmbeddedStores } from "@hls-s2/local";
 import { type CliIo, EXIT, main } from "@hls-s2/ops";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -156,7 +155,7 @@ async function startRecordingStandIn(dynamoEndpoint: string): Promise<Server> {
 
 /** One FAILED granule of DAY, written straight to the table (not through the proxy): what requeue finds. */
 async function seedFailedGranule(): Promise<void> {
-  const store = new GranuleStore(DynamoDBDocumentClient.from(stores.dynamo), { tableName });
+  const store = new GranuleStore(createDocumentClient(stores.dynamo), { tableName });
   const granuleId = randomUUID();
   const compact = DAY.replaceAll("-", "");
   await store.recordDiscovered(

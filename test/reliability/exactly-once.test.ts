@@ -3,8 +3,14 @@ import {
   ListMultipartUploadsCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { DhusHub, type DownloadDeps, downloadGranule, GranuleStore, objectKeyFor } from "@hls-s2/core";
+import {
+  createDocumentClient,
+  DhusHub,
+  type DownloadDeps,
+  downloadGranule,
+  GranuleStore,
+  objectKeyFor,
+} from "@hls-s2/core";
 import { completedUploads, type LocalRunSummary } from "@hls-s2/local";
 import { createCatalogue, startMockHub } from "@hls-s2/mock-hub";
 import { requeue } from "@hls-s2/ops";
@@ -33,10 +39,11 @@ async function world(granules: number) {
   cleanups.add(() => hub.close());
   const opened = await reopen(await tempDataDir(cleanups), cleanups);
   const clock = { ms: Date.now() };
-  const store = new GranuleStore(
-    DynamoDBDocumentClient.from(opened.stores.dynamo, { marshallOptions: { removeUndefinedValues: true } }),
-    { tableName: opened.stores.tableName, leaseMs: LEASE_MS, now: () => new Date(clock.ms) },
-  );
+  const store = new GranuleStore(createDocumentClient(opened.stores.dynamo), {
+    tableName: opened.stores.tableName,
+    leaseMs: LEASE_MS,
+    now: () => new Date(clock.ms),
+  });
   for (const product of catalogue.products) await store.recordDiscovered(discoveredGranuleOf(product), DAY);
   const client = new DhusHub({
     url: hub.url,

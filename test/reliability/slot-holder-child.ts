@@ -6,8 +6,7 @@
 
 import { parseArgs } from "node:util";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { DhusHub, downloadGranule, GranuleStore, SlotPool } from "@hls-s2/core";
+import { createDocumentClient, DhusHub, downloadGranule, GranuleStore, SlotPool } from "@hls-s2/core";
 import { createS3Client } from "@hls-s2/functions/lib/clients";
 import { dynamoClientConfig, MOCK_CREDENTIALS, s3ClientConfig } from "@hls-s2/local";
 
@@ -24,9 +23,7 @@ const { values } = parseArgs({
   },
 });
 const leaseMs = Number(values["lease-ms"]);
-const client = DynamoDBDocumentClient.from(
-  new DynamoDBClient(dynamoClientConfig(values["dynamo-endpoint"]!)),
-);
+const client = createDocumentClient(new DynamoDBClient(dynamoClientConfig(values["dynamo-endpoint"]!)));
 const tableName = values.table!;
 const result = await downloadGranule(
   { granuleId: values.granule!, owner: values.owner! },

@@ -1,7 +1,13 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { DhusHub, downloadGranule, GranuleStore, HubSlotsBusyError, SlotPool } from "@hls-s2/core";
+import {
+  createDocumentClient,
+  DhusHub,
+  downloadGranule,
+  GranuleStore,
+  HubSlotsBusyError,
+  SlotPool,
+} from "@hls-s2/core";
 import { MOCK_CREDENTIALS, startEmbeddedStores } from "@hls-s2/local";
 import { createCatalogue, startMockHub } from "@hls-s2/mock-hub";
 import { useCleanups } from "@hls-s2/testing/data-folder";
@@ -34,9 +40,7 @@ describe("a hub slot holder killed mid-download", () => {
       bandwidthBytesPerSecond: 512 * 1024,
     });
     cleanups.add(() => hub.close());
-    const client = DynamoDBDocumentClient.from(stores.dynamo, {
-      marshallOptions: { removeUndefinedValues: true },
-    });
+    const client = createDocumentClient(stores.dynamo);
     const store = new GranuleStore(client, { tableName: stores.tableName, leaseMs: LEASE_MS });
     const pool = new SlotPool(client, { tableName: stores.tableName, defaultSlots: 1, leaseMs: LEASE_MS });
     for (const p of catalogue.products) {

@@ -2,8 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { GranuleStore, objectKeyFor } from "@hls-s2/core";
+import { createDocumentClient, GranuleStore, objectKeyFor } from "@hls-s2/core";
 import { buildCatalogue, dynamoDbLocalAvailable, runLocal, startEmbeddedStores } from "@hls-s2/local";
 import type { MockHub } from "@hls-s2/mock-hub";
 import { afterAll, describe, expect, it } from "vitest";
@@ -70,7 +69,7 @@ describe("a 13,000-granule CDSE day in local mode", () => {
 
     const stores = await startEmbeddedStores({ dataDir });
     try {
-      const store = new GranuleStore(DynamoDBDocumentClient.from(stores.dynamo), {
+      const store = new GranuleStore(createDocumentClient(stores.dynamo), {
         tableName: stores.tableName,
       });
       expect(await store.countByStatus(DAY)).toEqual({

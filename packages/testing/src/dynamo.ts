@@ -2,8 +2,8 @@ import type { Server } from "node:http";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { GranuleStore, granuleTableDefinition } from "@hls-s2/core";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { createDocumentClient, GranuleStore, granuleTableDefinition } from "@hls-s2/core";
 import { afterAll, beforeAll } from "vitest";
 
 // dynalite ships no type declarations; loading it through require keeps its typing local to this file.
@@ -64,7 +64,7 @@ export async function startLocalDynamo(): Promise<LocalDynamo> {
 
 /** A document client on `client` with the marshalling the deployed functions use. */
 export function documentClientOf(client: DynamoDBClient): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  return createDocumentClient(client);
 }
 
 /** Creates the granule table as the stack does: pk, plus the sparse (day, status) index projecting everything. */

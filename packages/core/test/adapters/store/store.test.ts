@@ -1,8 +1,9 @@
-import { DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { useGranuleTable } from "@hls-s2/testing/dynamo";
 import { aDiscoveredGranule, aUniqueDay } from "@hls-s2/testing/granules";
 import { mockClient } from "aws-sdk-client-mock";
 import { describe, expect, it } from "vitest";
+import { createDocumentClient } from "../../../src/adapters/store/client";
 import { GranuleStore, type GranuleStoreOptions } from "../../../src/adapters/store/store";
 import {
   GranuleNotFoundError,
@@ -517,7 +518,7 @@ describe("fetch progress", () => {
 
 describe("unexpected SDK failures", () => {
   it("rethrows them with the operation and granule id, keeping name and cause", async () => {
-    const documentClient = DynamoDBDocumentClient.from(dynamo.client);
+    const documentClient = createDocumentClient(dynamo.client);
     const mock = mockClient(documentClient);
     const throttled = Object.assign(new Error("Rate of requests exceeds the allowed throughput"), {
       name: "ProvisionedThroughputExceededException",
@@ -539,7 +540,7 @@ describe("unexpected SDK failures", () => {
 
 describe("listByStatus paging", () => {
   it("follows LastEvaluatedKey until the index has no more pages", async () => {
-    const documentClient = DynamoDBDocumentClient.from(dynamo.client);
+    const documentClient = createDocumentClient(dynamo.client);
     const mock = mockClient(documentClient);
     const first = aDiscoveredGranule();
     const second = aDiscoveredGranule();
