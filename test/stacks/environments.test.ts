@@ -18,17 +18,11 @@ function keysByTask(app: SynthesizedApp): Record<string, string[]> {
   );
 }
 
-/** Added by the stack to every function besides its config keys, and by SST's Function construct. */
-const NOT_CONFIG = new Set([
-  "FUNCTION_NAME",
-  "POWERTOOLS_SERVICE_NAME",
-  "POWERTOOLS_METRICS_NAMESPACE",
-  "NODE_OPTIONS",
-  "AWS_NODEJS_CONNECTION_REUSE_ENABLED",
-  "SST_APP",
-  "SST_STAGE",
-  "SST_SSM_PREFIX",
-]);
+/** The config keys among a function's variables: not its FUNCTION_NAME, nor Powertools', Node's or SST's. */
+function configKeys(variables: Record<string, unknown> | undefined): string[] {
+  const keys: readonly string[] = CONFIG_KEYS;
+  return Object.keys(variables ?? {}).filter((key) => keys.includes(key) && key !== "FUNCTION_NAME");
+}
 
 /** The environment variables of each of the downloader's functions (Workflow and Push stacks), by name. */
 function variablesByFunction(app: SynthesizedApp): Partial<Record<FunctionName, Record<string, unknown>>> {
@@ -114,8 +108,7 @@ describe("each function's environment", () => {
     const variables = variablesByFunction(everything);
     expect(Object.keys(variables).sort()).toEqual([...FUNCTION_NAMES].sort());
     for (const name of FUNCTION_NAMES) {
-      const keys = Object.keys(variables[name] ?? {});
-      expect({ name, keys: keys.filter((key) => !NOT_CONFIG.has(key)).sort() }).toEqual({
+      expect({ name, keys: configKeys(variables[name]).sort() }).toEqual({
         name,
         // The download hub's own account exists on a DHuS stage only (pinned by the first test).
         keys: FUNCTION_CONFIG[name].keys.filter((key) => key !== "DOWNLOAD_HUB_SECRET_ID").sort(),
@@ -129,7 +122,7 @@ describe("each function's environment", () => {
       FunctionName,
       Record<string, unknown>,
     ][]) {
-      const keys = Object.keys(variables).filter((key) => !NOT_CONFIG.has(key));
+      const keys = configKeys(variables);
       const listed: readonly string[] = FUNCTION_CONFIG[name].keys;
       expect({ name, unlisted: keys.filter((key) => !listed.includes(key)) }).toEqual({ name, unlisted: [] });
       const required: readonly string[] = FUNCTION_CONFIG[name].requires;
