@@ -17,7 +17,10 @@ export type FunctionName = (typeof FUNCTION_NAMES)[number];
 export const WORKFLOW_REQUIRED_KEYS = ["TABLE_NAME", "BUCKET_NAME", "WORK_BUCKET_NAME", "HUB_URL"] as const;
 
 // What every workflow function is given: the stage, the table its store leases and counts in, both
-// buckets, and the hub with its secret id (test/stacks/workflow.test.ts pins the last two on all five).
+// buckets, and the hub with its secret id. Wider than each one reads: test/stacks/workflow.test.ts pins
+// the hub and its secret id on all five, and the local runner and test/iam read the buckets' deployed
+// names from the functions' environments. What each cannot start without is its `requires`; a hub's
+// secret ids are checked where they are read (a local run passes credentials instead).
 const WORKFLOW_KEYS = [
   "STAGE",
   "HUB_KIND",
@@ -38,7 +41,8 @@ const HUB_KEYS = ["DOWNLOAD_HUB_URL", "CDSE_TOKEN_URL", "PLATFORMS"] as const;
 export const FUNCTION_CONFIG = {
   GenerateQueries: {
     keys: [...WORKFLOW_KEYS, "LOOKBACK_DAYS", "PLATFORMS", "DOWNLOADS_ENABLED"],
-    requires: WORKFLOW_REQUIRED_KEYS,
+    // It plans dates from its defaults and settings: it touches no table, bucket or hub.
+    requires: [],
   },
   FetchPage: {
     // No DOWNLOAD_HUB_SECRET_ID: a search never downloads, and only Download may read that secret.
@@ -49,9 +53,9 @@ export const FUNCTION_CONFIG = {
       "FETCH_TIME_BUDGET_SECONDS",
       "TILE_ALLOW_LIST_FILE",
     ],
-    requires: WORKFLOW_REQUIRED_KEYS,
+    requires: ["TABLE_NAME", "HUB_URL"],
   },
-  WriteManifest: { keys: WORKFLOW_KEYS, requires: WORKFLOW_REQUIRED_KEYS },
+  WriteManifest: { keys: WORKFLOW_KEYS, requires: ["TABLE_NAME", "WORK_BUCKET_NAME"] },
   Download: {
     // Only the download takes hub slots and talks to the upload bucket (hence its region).
     keys: [
@@ -64,9 +68,10 @@ export const FUNCTION_CONFIG = {
       "DOWNLOAD_HUB_SECRET_ID",
       "BUCKET_REGION",
     ],
-    requires: WORKFLOW_REQUIRED_KEYS,
+    requires: ["TABLE_NAME", "BUCKET_NAME", "HUB_URL"],
   },
-  Summarize: { keys: WORKFLOW_KEYS, requires: WORKFLOW_REQUIRED_KEYS },
+  // It sweeps abandoned uploads in the upload bucket, then counts the window in the table.
+  Summarize: { keys: WORKFLOW_KEYS, requires: ["TABLE_NAME", "BUCKET_NAME"] },
   // A conditional put and its counter, filtered as a search would be: no bucket, no hub.
   ReceivePush: {
     keys: ["STAGE", "HUB_KIND", "PLATFORMS", "TABLE_NAME", "PUSH_SECRET_ID", "TILE_ALLOW_LIST_FILE"],
