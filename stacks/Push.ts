@@ -14,8 +14,7 @@ import * as ssm from "aws-cdk-lib/aws-ssm";
 import { NagSuppressions } from "cdk-nag";
 import { Function as SstFunction, type StackContext, use } from "sst/constructs";
 import { BUNDLED_TILE_ALLOW_LIST, functionEnvironment } from "./environment";
-import { MockHub } from "./MockHub";
-import { Storage, useUploadBucket } from "./Storage";
+import { Storage } from "./Storage";
 import { useStageSettings } from "./settings";
 import { Workflow } from "./Workflow";
 
@@ -65,16 +64,9 @@ export function Push({ stack, app }: StackContext) {
   }
   const storage = use(Storage);
   const { stateMachine } = use(Workflow);
-  const hubUrl = settings.hubUrl ?? use(MockHub).hubUrl;
   const removalPolicy = settings.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
-  // Required by core's config in both functions (parseConfig); neither touches a bucket or the hub.
-  const required = {
-    STAGE: app.stage,
-    TABLE_NAME: storage.table.tableName,
-    BUCKET_NAME: useUploadBucket(stack, settings).bucketName,
-    WORK_BUCKET_NAME: storage.workBucket.bucketName,
-    HUB_URL: hubUrl,
-  };
+  // What the stack computes for both (core's FUNCTION_CONFIG lists their keys): neither touches a bucket or the hub.
+  const computed = { STAGE: app.stage, TABLE_NAME: storage.table.tableName };
 
   // The pair the subscription is created with (npm run subscriptions -- create reads it from the operator).
   const pushSecret = new secretsmanager.Secret(stack, "PushCredentials", {
@@ -109,8 +101,8 @@ export function Push({ stack, app }: StackContext) {
     // account's unreserved pool, of which Lambda keeps 100 ("reserve up to the Unreserved account
     // concurrency value … minus 100"), so a small account must raise its quota first.
     reservedConcurrentExecutions: settings.pushReservedConcurrency,
-    environment: functionEnvironment(settings, ["HUB_KIND", "PLATFORMS"], {
-      ...required,
+    environment: functionEnvironment(settings, "ReceivePush", {
+      ...computed,
       PUSH_SECRET_ID: pushSecret.secretArn,
       TILE_ALLOW_LIST_FILE: settings.tileAllowListFile === undefined ? undefined : BUNDLED_TILE_ALLOW_LIST,
     }),
@@ -159,9 +151,8 @@ export function Push({ stack, app }: StackContext) {
       retention: logs.RetentionDays.ONE_MONTH,
       removalPolicy,
     }),
-    // The download-only window is LOOKBACK_DAYS before today, and today (core planWindow).
-    environment: functionEnvironment(settings, ["HUB_KIND", "LOOKBACK_DAYS"], {
-      ...required,
+    environment: functionEnvironment(settings, "StartPushedDownloads", {
+      ...computed,
       STATE_MACHINE_ARN: stateMachine.stateMachineArn,
     }),
   });

@@ -13,7 +13,7 @@ import * as ssm from "aws-cdk-lib/aws-ssm";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { type FunctionProps, Function as SstFunction, type StackContext, use } from "sst/constructs";
 import { buildWorkflowDefinition } from "./definition";
-import { BUNDLED_TILE_ALLOW_LIST, functionEnvironment, type PassedSetting } from "./environment";
+import { BUNDLED_TILE_ALLOW_LIST, functionEnvironment } from "./environment";
 import { suppressWorkflowFindings } from "./findings";
 import { MockHub } from "./MockHub";
 import { Storage, useUploadBucket } from "./Storage";
@@ -75,23 +75,16 @@ export function Workflow({ stack, app }: StackContext) {
   const removalPolicy = settings.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
   const uploadBucket = useUploadBucket(stack, settings);
 
-  // What every function's config requires (core's parseConfig) and its granule store reads (claims,
-  // attempts); credentials only as secret ids, never values. Each function adds the keys it reads.
-  const environment = (
-    passed: readonly PassedSetting[],
-    values: Parameters<typeof functionEnvironment>[2] = {},
-  ) =>
-    functionEnvironment(settings, ["HUB_KIND", "LEASE_SECONDS", "MAX_ATTEMPTS", ...passed], {
-      STAGE: app.stage,
-      TABLE_NAME: storage.table.tableName,
-      BUCKET_NAME: uploadBucket.bucketName,
-      WORK_BUCKET_NAME: storage.workBucket.bucketName,
-      HUB_URL: hubUrl,
-      HUB_SECRET_ID: storage.hubSecret.secretArn,
-      ...values,
-    });
-  // What building the hub reads: the search page size and the filters (platforms) only matter to a search.
-  const hub: PassedSetting[] = ["DOWNLOAD_HUB_URL", "CDSE_TOKEN_URL", "PLATFORMS"];
+  // What the stack computes for every workflow function (core's FUNCTION_CONFIG says which keys each
+  // gets, the rest are deploy settings); credentials only as secret ids, never values.
+  const computed = {
+    STAGE: app.stage,
+    TABLE_NAME: storage.table.tableName,
+    BUCKET_NAME: uploadBucket.bucketName,
+    WORK_BUCKET_NAME: storage.workBucket.bucketName,
+    HUB_URL: hubUrl,
+    HUB_SECRET_ID: storage.hubSecret.secretArn,
+  };
 
   const lambdaFunction = (name: WorkflowTaskName, props: Partial<FunctionProps> = {}) =>
     new SstFunction(stack, `${name}Function`, {
@@ -107,19 +100,18 @@ export function Workflow({ stack, app }: StackContext) {
         retention: logs.RetentionDays.ONE_MONTH,
         removalPolicy,
       }),
-      environment: environment([]),
+      environment: functionEnvironment(settings, name, computed),
       ...props,
     });
 
   const functions: Record<WorkflowTaskName, SstFunction> = {
     GenerateQueries: lambdaFunction("GenerateQueries", {
       timeout: "60 seconds",
-      environment: environment(["LOOKBACK_DAYS", "PLATFORMS", "DOWNLOADS_ENABLED"]),
     }),
     FetchPage: lambdaFunction("FetchPage", {
       timeout: `${FETCH_TIMEOUT_SECONDS} seconds`,
-      // No DOWNLOAD_HUB_SECRET_ID: a search never downloads, and only Download may read that secret.
-      environment: environment([...hub, "SEARCH_PAGE_SIZE"], {
+      environment: functionEnvironment(settings, "FetchPage", {
+        ...computed,
         FETCH_TIME_BUDGET_SECONDS,
         TILE_ALLOW_LIST_FILE: settings.tileAllowListFile === undefined ? undefined : BUNDLED_TILE_ALLOW_LIST,
       }),
@@ -133,14 +125,11 @@ export function Workflow({ stack, app }: StackContext) {
     Download: lambdaFunction("Download", {
       timeout: "900 seconds",
       memorySize: `${DOWNLOAD_MEMORY_MB} MB`,
-      // Only the download takes hub slots and talks to the upload bucket (hence its region).
-      environment: environment(
-        [...hub, "OBJECT_PREFIX", "HUB_DOWNLOAD_SLOTS", "PART_SIZE_MIB", "PART_QUEUE_SIZE"],
-        {
-          DOWNLOAD_HUB_SECRET_ID: storage.downloadHubSecret?.secretArn,
-          BUCKET_REGION: settings.uploadBucketRegion,
-        },
-      ),
+      environment: functionEnvironment(settings, "Download", {
+        ...computed,
+        DOWNLOAD_HUB_SECRET_ID: storage.downloadHubSecret?.secretArn,
+        BUCKET_REGION: settings.uploadBucketRegion,
+      }),
     }),
     Summarize: lambdaFunction("Summarize", { timeout: "300 seconds" }),
   };

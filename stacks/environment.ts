@@ -1,4 +1,13 @@
-import { type ConfigKey, camelCase, METRICS_NAMESPACE, METRICS_SERVICE } from "@hls-s2/core";
+import {
+  ConfigError,
+  type ConfigKey,
+  camelCase,
+  FUNCTION_CONFIG,
+  type FunctionConfigKey,
+  type FunctionName,
+  METRICS_NAMESPACE,
+  METRICS_SERVICE,
+} from "@hls-s2/core";
 import type { StageSettingKey, StageSettings } from "./settings";
 
 /** The tile allow-list's name inside a function's bundle (relative to its task root). */
@@ -10,27 +19,33 @@ export type PassedSetting = Extract<StageSettingKey, ConfigKey>;
 type Value = string | number | boolean | readonly string[] | undefined;
 
 /**
- * A function's environment, typed by core's config keys: the deploy settings it reads (as the stage
- * resolved them), then what the stack computes (resource names, secret ids), then what every function
- * carries (Powertools' service and namespace, source maps). Unset values are left out; credentials only
- * ever appear as secret ids.
+ * A function's environment: exactly the keys core's FUNCTION_CONFIG gives it, each from `values` (what
+ * the stack computes: resource names, secret ids) when listed there, else from the deploy setting of the
+ * same name; then its FUNCTION_NAME and what every function carries (Powertools' service and namespace,
+ * source maps). Unset values are left out; credentials only ever appear as secret ids.
+ * @throws ConfigError at synth when a key the function requires has no value.
  */
-export function functionEnvironment(
+export function functionEnvironment<const Name extends FunctionName>(
   settings: StageSettings,
-  passed: readonly PassedSetting[],
-  values: Partial<Record<ConfigKey, Value>> = {},
+  name: Name,
+  values: Partial<Record<FunctionConfigKey<Name>, Value>> = {},
 ): Record<string, string> {
+  const { keys, requires } = FUNCTION_CONFIG[name];
+  const given: Partial<Record<ConfigKey, Value>> = values;
+  const fromSettings = settings as unknown as Partial<Record<string, Value>>;
   const environment: Record<string, string> = {};
-  const entries: [string, Value][] = [
-    ...passed.map((key): [string, Value] => [key, settings[camelCase(key)]]),
-    ...Object.entries(values),
-  ];
-  for (const [key, value] of entries) {
+  for (const key of keys) {
+    const value = key in given ? given[key] : fromSettings[camelCase(key)];
     if (value === undefined) continue;
     environment[key] = typeof value === "object" ? value.join(",") : String(value);
   }
+  const missing = requires.filter((key: ConfigKey) => environment[key] === undefined);
+  if (missing.length > 0) {
+    throw new ConfigError(missing.map((key) => ({ key, message: `is required by ${name}` })));
+  }
   return {
     ...environment,
+    FUNCTION_NAME: name,
     POWERTOOLS_SERVICE_NAME: METRICS_SERVICE,
     POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
     NODE_OPTIONS: "--enable-source-maps",

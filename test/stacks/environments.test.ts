@@ -1,4 +1,4 @@
-import { CONFIG_KEYS } from "@hls-s2/core";
+import { CONFIG_KEYS, FUNCTION_CONFIG, FUNCTION_NAMES, type FunctionName } from "@hls-s2/core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
 import { resourcesOfType } from "./helpers";
@@ -16,6 +16,27 @@ function keysByTask(app: SynthesizedApp): Record<string, string[]> {
         ),
       ]),
   );
+}
+
+/** The config keys among a function's variables: not its FUNCTION_NAME, nor Powertools', Node's or SST's. */
+function configKeys(variables: Record<string, unknown> | undefined): string[] {
+  const keys: readonly string[] = CONFIG_KEYS;
+  return Object.keys(variables ?? {}).filter((key) => keys.includes(key) && key !== "FUNCTION_NAME");
+}
+
+/** The environment variables of each of the downloader's functions (Workflow and Push stacks), by name. */
+function variablesByFunction(app: SynthesizedApp): Partial<Record<FunctionName, Record<string, unknown>>> {
+  const found: Partial<Record<FunctionName, Record<string, unknown>>> = {};
+  for (const template of [app.templates.Workflow, app.templates.Push]) {
+    for (const [id, resource] of resourcesOfType(template, "AWS::Lambda::Function")) {
+      const name = FUNCTION_NAMES.find((candidate) => id.startsWith(`${candidate}Function`));
+      if (name === undefined) continue;
+      found[name] =
+        (resource.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
+          ?.Variables ?? {};
+    }
+  }
+  return found;
 }
 
 describe("each function's environment", () => {
@@ -66,6 +87,58 @@ describe("each function's environment", () => {
     ]);
     for (const keys of Object.values(keysByTask(intHub))) {
       expect(keys.filter((key) => !known.has(key))).toEqual([]);
+    }
+  });
+
+  it("names its function and gives it exactly the keys core's FUNCTION_CONFIG lists, when the stage sets them", async () => {
+    const everything = await synthesizeApp({
+      stage: "test",
+      settings: {
+        hubKind: "cdse",
+        hubUrl: "https://catalogue.example.test/odata/v1",
+        downloadHubUrl: "https://zipper.example.test/odata/v1",
+        cdseTokenUrl: "https://identity.example.test/token",
+        searchPageSize: 500,
+        tileAllowListFile: "config/tiles.example.txt",
+        uploadBucketName: "hls-landing",
+        uploadBucketRegion: "us-west-2",
+        pushEnabled: true,
+      },
+    });
+    const variables = variablesByFunction(everything);
+    expect(Object.keys(variables).sort()).toEqual([...FUNCTION_NAMES].sort());
+    for (const name of FUNCTION_NAMES) {
+      expect({ name, keys: configKeys(variables[name]).sort() }).toEqual({
+        name,
+        // The download hub's own account exists on a DHuS stage only (pinned by the first test).
+        keys: FUNCTION_CONFIG[name].keys.filter((key) => key !== "DOWNLOAD_HUB_SECRET_ID").sort(),
+      });
+      expect(variables[name]?.FUNCTION_NAME).toBe(name);
+    }
+  });
+
+  it("gives each function every key it requires and none it is not listed for, whatever the stage leaves unset", () => {
+    for (const [name, variables] of Object.entries(variablesByFunction(intHub)) as [
+      FunctionName,
+      Record<string, unknown>,
+    ][]) {
+      const keys = configKeys(variables);
+      const listed: readonly string[] = FUNCTION_CONFIG[name].keys;
+      expect({ name, unlisted: keys.filter((key) => !listed.includes(key)) }).toEqual({ name, unlisted: [] });
+      const required: readonly string[] = FUNCTION_CONFIG[name].requires;
+      expect({ name, missing: required.filter((key) => !keys.includes(key)) }).toEqual({ name, missing: [] });
+    }
+  });
+
+  it("gives the push functions no bucket and no hub: they read neither", async () => {
+    const push = await synthesizeApp({ stage: "test", settings: { hubKind: "cdse", pushEnabled: true } });
+    const variables = variablesByFunction(push);
+    for (const name of ["ReceivePush", "StartPushedDownloads"] as const) {
+      const keys = Object.keys(variables[name] ?? {});
+      expect(keys).toContain("TABLE_NAME");
+      for (const key of ["BUCKET_NAME", "WORK_BUCKET_NAME", "HUB_URL", "HUB_SECRET_ID"]) {
+        expect(keys).not.toContain(key);
+      }
     }
   });
 });

@@ -19,6 +19,7 @@ export * from "./adapters/store/table";
 export * from "./adapters/transfer/options";
 export * from "./adapters/transfer/transfer";
 export * from "./config/fields";
+export * from "./config/functions";
 export * from "./config/parameters";
 export * from "./config/runtime";
 export * from "./domain/day";

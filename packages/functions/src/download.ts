@@ -16,7 +16,7 @@ export async function handler(event: unknown, context?: LambdaClock) {
   // Aborting before the timeout lets the transfer checkpoint and raise TransferInterruptedError (retried)
   // instead of Lambda killing it mid-part (States.Timeout, progress lost).
   const signal = workingMs === undefined ? undefined : AbortSignal.timeout(workingMs);
-  const config = getConfig();
+  const config = getConfig("Download");
   // Published on every exit, a failed attempt's too: its hub counts are the ones an operator wants.
   const result = await downloadGranule(input, {
     store: getStore(),

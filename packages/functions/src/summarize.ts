@@ -16,7 +16,7 @@ export async function handler(event: unknown) {
   const sweep = await sweepAbandonedUploads(input, {
     store: getStore(),
     s3: getS3(),
-    bucket: getConfig().bucketName,
+    bucket: getConfig("Summarize").bucketName,
   });
   logger.info("swept uploads", {
     aborted: sweep.aborted,

@@ -12,7 +12,7 @@ export async function handler(event: unknown) {
   const manifest = await writeManifest(input, {
     store: getStore(),
     s3: getS3(),
-    bucket: getConfig().workBucketName,
+    bucket: getConfig("WriteManifest").workBucketName,
   });
   logger.info("wrote manifest", { ...manifest });
   return manifest;

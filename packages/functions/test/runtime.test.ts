@@ -1,7 +1,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
-import { configureRuntime, getConfig, getHub, getS3, resetRuntime } from "../src/lib/runtime";
+import { configureRuntime, getConfig, getHub, getS3, getStore, resetRuntime } from "../src/lib/runtime";
 import { lambdaEnv } from "./helpers/local";
 
 afterEach(() => resetRuntime());
@@ -132,5 +132,32 @@ describe("runtime", () => {
     await expect(getHub()).rejects.toThrow("Rate exceeded");
 
     expect((await getHub()).kind).toBe("dhus");
+  });
+});
+
+describe("a deployed function's configuration", () => {
+  const pushEnv = { FUNCTION_NAME: "ReceivePush", HUB_KIND: "cdse", TABLE_NAME: "granules" };
+
+  it("fails at cold start naming a key its function requires", () => {
+    configureRuntime({ env: pushEnv });
+    expect(() => getConfig()).toThrow(
+      expect.objectContaining({
+        name: "ConfigError",
+        issues: [{ key: "PUSH_SECRET_ID", message: "is required" }],
+      }),
+    );
+  });
+
+  it("starts without the buckets and hub it does not read, and names one a reader asks for", async () => {
+    configureRuntime({ env: { ...pushEnv, PUSH_SECRET_ID: "push-secret" } });
+    expect(getConfig("ReceivePush").pushSecretId).toBe("push-secret");
+    expect(getStore()).toBeDefined();
+    expect(() => getConfig("Download")).toThrow(
+      expect.objectContaining({
+        name: "ConfigError",
+        issues: expect.arrayContaining([{ key: "BUCKET_NAME", message: "is required" }]),
+      }),
+    );
+    await expect(getHub()).rejects.toMatchObject({ name: "ConfigError" });
   });
 });

@@ -16,6 +16,8 @@ export function lambdaEnvironment(
   delete env["HUB_SECRET_ID"];
   delete env["DOWNLOAD_HUB_SECRET_ID"];
   delete env["NODE_OPTIONS"];
+  // The env is every function's at once (one local runtime serves them all): it requires the whole workflow's keys.
+  delete env["FUNCTION_NAME"];
   // The fetch function's bundled file name: locally the list is read from the repository (below).
   delete env["TILE_ALLOW_LIST_FILE"];
   const tiles = options.allTiles === true ? undefined : tileAllowListPath(workflow);

@@ -5,7 +5,9 @@ import { normalizeTileId } from "../domain/filters";
 import { PLATFORMS } from "../domain/granule";
 import {
   awsRegionField,
+  type CamelCase,
   type CamelFields,
+  camelCase,
   camelFields,
   flagField,
   httpUrlField,
@@ -15,6 +17,7 @@ import {
   splitList,
   withDefault,
 } from "./fields";
+import { FUNCTION_CONFIG, FUNCTION_NAMES, type FunctionName, WORKFLOW_REQUIRED_KEYS } from "./functions";
 
 export const HUB_KINDS = ["dhus", "cdse"] as const;
 export type HubKind = (typeof HUB_KINDS)[number];
@@ -28,17 +31,20 @@ export const DEFAULT_LOOKBACK_DAYS = 1;
 /**
  * The environment of every Lambda handler and the local runner, one entry per variable: its parser,
  * range and default. The typed Config is its output with camelCase names (`BUCKET_NAME` → `bucketName`).
+ * Which keys a function must have is FUNCTION_CONFIG's `requires` (parseConfig checks them), not the schema's.
  */
 export const CONFIG_SCHEMA = v.object({
-  TABLE_NAME: v.string(),
+  /** The function this environment is for (FUNCTION_CONFIG), so parseConfig requires exactly its keys. */
+  FUNCTION_NAME: v.optional(v.picklist(FUNCTION_NAMES, `must be one of ${FUNCTION_NAMES.join(", ")}`)),
+  TABLE_NAME: v.optional(v.string()),
   /** The upload bucket the HLS chain reads. */
-  BUCKET_NAME: v.string(),
+  BUCKET_NAME: v.optional(v.string()),
   /** Manifests and Distributed Map results. */
-  WORK_BUCKET_NAME: v.string(),
+  WORK_BUCKET_NAME: v.optional(v.string()),
   OBJECT_PREFIX: v.optional(v.string(), ""),
   HUB_KIND: v.picklist(HUB_KINDS, `must be one of ${HUB_KINDS.join(", ")}`),
   /** Base URL of the search (and default download) hub, without a trailing slash. */
-  HUB_URL: httpUrlField,
+  HUB_URL: v.optional(httpUrlField),
   /** Base URL of a separate download hub (IntHub2), without a trailing slash. */
   DOWNLOAD_HUB_URL: v.optional(httpUrlField),
   HUB_SECRET_ID: v.optional(v.string()),
@@ -112,6 +118,29 @@ export type Config = Omit<CamelFields<v.InferOutput<typeof CONFIG_SCHEMA>>, "sea
   searchPageSize: number;
 };
 
+/** A Config whose `keys` are set: what a reader of those keys gets after requireConfig. */
+export type ConfigWith<Key extends ConfigKey> = Config & {
+  [K in Key as CamelCase<K>]-?: NonNullable<Config[CamelCase<K> & keyof Config]>;
+};
+
+/** The configuration of a function: the keys it requires (FUNCTION_CONFIG) are set. */
+export type FunctionConfig<Name extends FunctionName> = ConfigWith<
+  (typeof FUNCTION_CONFIG)[Name]["requires"][number]
+>;
+
+/**
+ * The configuration with `keys` checked present, typed so.
+ * @throws ConfigError naming each missing key ("is required").
+ */
+export function requireConfig<const Key extends ConfigKey>(
+  config: Config,
+  keys: readonly Key[],
+): ConfigWith<Key> {
+  const missing = keys.filter((key) => (config as Record<string, unknown>)[camelCase(key)] === undefined);
+  if (missing.length > 0) throw new ConfigError(missing.map((key) => ({ key, message: "is required" })));
+  return config as ConfigWith<Key>;
+}
+
 /** The page-size rule the schema's range cannot say: DHuS caps `rows` at 100. Deploy settings check it too. */
 export function searchPageSizeIssue(
   hubKind: HubKind,
@@ -126,11 +155,26 @@ export function searchPageSizeIssue(
 /**
  * Parses the environment (passed in, never read from `process.env`) into a typed Config.
  * Blank values count as unset, so a stage can clear an optional setting with "".
+ * Required are `options.require`, else the keys of the function FUNCTION_NAME names (FUNCTION_CONFIG),
+ * else, with no FUNCTION_NAME, what the whole workflow needs (WORKFLOW_REQUIRED_KEYS).
  * @throws ConfigError naming every missing or invalid key at once.
  */
-export function parseConfig(env: Readonly<Record<string, string | undefined>>): Config {
+export function parseConfig<const Key extends ConfigKey = never>(
+  env: Readonly<Record<string, string | undefined>>,
+  options: { require?: readonly Key[] } = {},
+): ConfigWith<Key> {
   const result = parseEnvironment(CONFIG_SCHEMA, env);
   const issues: ConfigIssue[] = result.success ? [] : result.issues;
+  const named = result.input["FUNCTION_NAME"];
+  const required: readonly ConfigKey[] =
+    options.require ??
+    (FUNCTION_NAMES.includes(named as FunctionName)
+      ? FUNCTION_CONFIG[named as FunctionName].requires
+      : WORKFLOW_REQUIRED_KEYS);
+  for (const key of required) {
+    // A present but invalid value is already named by the schema.
+    if (result.input[key] === undefined) issues.push({ key, message: "is required" });
+  }
   if (result.input["TILE_ALLOW_LIST"] !== undefined && result.input["TILE_ALLOW_LIST_FILE"] !== undefined) {
     issues.push({
       key: "TILE_ALLOW_LIST_FILE",
@@ -146,7 +190,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
   return {
     ...fields,
     searchPageSize: fields.searchPageSize ?? DEFAULT_SEARCH_PAGE_SIZE[fields.hubKind],
-  };
+  } as ConfigWith<Key>;
 }
 
 /**

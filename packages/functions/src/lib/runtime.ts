@@ -11,10 +11,14 @@ import {
   type Credentials,
   createDocumentClient,
   type FilterRules,
+  FUNCTION_CONFIG,
+  type FunctionConfig,
+  type FunctionName,
   GranuleStore,
   type Hub,
   loadTileAllowList,
   parseConfig,
+  requireConfig,
   SlotPool,
 } from "@hls-s2/core";
 import * as v from "valibot";
@@ -72,19 +76,25 @@ export function resetRuntime(): void {
   filterRules = undefined;
 }
 
-/** The parsed configuration. @throws ConfigError naming every bad key. */
-export function getConfig(): Config {
+/**
+ * The parsed configuration; with a function's name, typed with the keys that function requires
+ * (core's FUNCTION_CONFIG) set. @throws ConfigError naming every bad or missing key.
+ */
+export function getConfig(): Config;
+export function getConfig<const Name extends FunctionName>(name: Name): FunctionConfig<Name>;
+export function getConfig(name?: FunctionName): Config {
   if (config === undefined) {
+    // The deployed environment names its function (FUNCTION_NAME), so the parse requires its keys.
     config = parseConfig(overrides.env ?? process.env);
     // Once per container, before any metric: every metric carries its stage and hub kind.
     setStageDimensions(config);
   }
-  return config;
+  return name === undefined ? config : requireConfig(config, FUNCTION_CONFIG[name].requires);
 }
 
 export function getStore(): GranuleStore {
   if (store === undefined) {
-    const { tableName, leaseSeconds, maxAttempts } = getConfig();
+    const { tableName, leaseSeconds, maxAttempts } = requireConfig(getConfig(), ["TABLE_NAME"]);
     const client = overrides.clients?.dynamo ?? createDocumentClient(new DynamoDBClient({}));
     store = new GranuleStore(client, { tableName, leaseMs: leaseSeconds * 1000, maxAttempts });
   }
@@ -94,7 +104,7 @@ export function getStore(): GranuleStore {
 /** The hub's download quota: one pool per container, so the slot count is read at most once a minute. */
 export function getSlots(): SlotPool {
   if (slots === undefined) {
-    const { tableName, leaseSeconds, hubDownloadSlots } = getConfig();
+    const { tableName, leaseSeconds, hubDownloadSlots } = requireConfig(getConfig(), ["TABLE_NAME"]);
     const client = overrides.clients?.dynamo ?? createDocumentClient(new DynamoDBClient({}));
     slots = new SlotPool(client, { tableName, defaultSlots: hubDownloadSlots, leaseMs: leaseSeconds * 1000 });
   }
@@ -184,7 +194,7 @@ async function connectHub(): Promise<Hub> {
         (cfg.downloadHubSecretId === undefined
           ? undefined
           : await readSecret("DOWNLOAD_HUB_SECRET_ID", cfg.downloadHubSecretId)));
-  return buildHub(cfg, {
+  return buildHub(requireConfig(cfg, ["HUB_URL"]), {
     credentials,
     ...(downloadCredentials !== undefined && { downloadCredentials }),
     filterRules: getFilterRules(),
