@@ -116,6 +116,8 @@ function settingsSchema(stage: string) {
     LEASE_SECONDS: runtime.LEASE_SECONDS,
     /** Attempts of a granule before it stays FAILED. */
     MAX_ATTEMPTS: runtime.MAX_ATTEMPTS,
+    /** Search results acquired more than this many days before their publication day are filtered out. */
+    MAX_ACQUISITION_AGE_DAYS: runtime.MAX_ACQUISITION_AGE_DAYS,
     TOLERATED_FAILURE_PERCENTAGE: withDefault(integerField(0, 100), 10),
     DOWNLOADS_ENABLED: runtime.DOWNLOADS_ENABLED,
     SCHEDULE_ENABLED: withDefault(flagField, production),

@@ -52,6 +52,7 @@ export const FUNCTION_CONFIG = {
       "SEARCH_PAGE_SIZE",
       "FETCH_TIME_BUDGET_SECONDS",
       "TILE_ALLOW_LIST_FILE",
+      "MAX_ACQUISITION_AGE_DAYS",
     ],
     requires: ["TABLE_NAME", "HUB_URL"],
   },
@@ -74,7 +75,15 @@ export const FUNCTION_CONFIG = {
   Summarize: { keys: WORKFLOW_KEYS, requires: ["TABLE_NAME", "BUCKET_NAME"] },
   // A conditional put and its counter, filtered as a search would be: no bucket, no hub.
   ReceivePush: {
-    keys: ["STAGE", "HUB_KIND", "PLATFORMS", "TABLE_NAME", "PUSH_SECRET_ID", "TILE_ALLOW_LIST_FILE"],
+    keys: [
+      "STAGE",
+      "HUB_KIND",
+      "PLATFORMS",
+      "TABLE_NAME",
+      "PUSH_SECRET_ID",
+      "TILE_ALLOW_LIST_FILE",
+      "MAX_ACQUISITION_AGE_DAYS",
+    ],
     requires: ["TABLE_NAME", "PUSH_SECRET_ID"],
   },
   // The download-only window is LOOKBACK_DAYS before today, and today (core planWindow).
