@@ -25,6 +25,7 @@ describe("tuning settings (the knobs the README names)", () => {
       SEARCH_PAGE_SIZE: "50",
       LEASE_SECONDS: "1200",
       MAX_ATTEMPTS: "3",
+      MAX_ACQUISITION_AGE_DAYS: "10",
     });
     tuned = await synthesizeApp({ stage: "dev", settings });
   });
@@ -45,6 +46,11 @@ describe("tuning settings (the knobs the README names)", () => {
 
   it("reaches the FetchPage function's page size from SEARCH_PAGE_SIZE", () => {
     expect(configOf(tuned, "FetchPageFunction").config.searchPageSize).toBe(50);
+  });
+
+  it("reaches the FetchPage function's age filter from MAX_ACQUISITION_AGE_DAYS, core's default when unset", () => {
+    expect(configOf(tuned, "FetchPageFunction").config.maxAcquisitionAgeDays).toBe(10);
+    expect(resolveStageSettings("dev")).toMatchObject({ maxAcquisitionAgeDays: 30 });
   });
 
   it("gives every workflow function the store's lease and attempts", () => {
