@@ -1,18 +1,8 @@
-import type { Server } from "node:http";
-import { createRequire } from "node:module";
-import type { AddressInfo } from "node:net";
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { createDocumentClient, GranuleStore, granuleTableDefinition } from "@hls-s2/core";
+import { startDynalite } from "@hls-s2/local/dynamo-server";
 import { afterAll, beforeAll } from "vitest";
-
-// dynalite ships no type declarations; loading it through require keeps its typing local to this file.
-const dynalite = createRequire(import.meta.url)("dynalite") as (options: {
-  createTableMs?: number;
-  deleteTableMs?: number;
-  updateTableMs?: number;
-  path?: string;
-}) => Server;
 
 export interface LocalDynamo {
   client: DynamoDBClient;
@@ -21,18 +11,10 @@ export interface LocalDynamo {
   close(): Promise<void>;
 }
 
-/** Starts an in-memory dynalite on 127.0.0.1 (a free port); answers its endpoint and how to stop it. */
-async function startDynalite(): Promise<{ endpoint: string; close(): Promise<void> }> {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+/** An in-memory dynalite on 127.0.0.1 (a free port), started as local mode starts its own; its endpoint. */
+async function startDynaliteServer(): Promise<{ endpoint: string; close(): Promise<void> }> {
+  const server = await startDynalite(undefined, undefined);
+  return { endpoint: `http://127.0.0.1:${server.port}`, close: () => server.close() };
 }
 
 /** A DynamoDB client for a local endpoint, known once its server listens. */
@@ -49,7 +31,7 @@ function localClient(endpoint: () => Promise<string>): DynamoDBClient {
 
 /** Starts an in-memory dynalite on 127.0.0.1 (a free port) with clients pointed at it. */
 export async function startLocalDynamo(): Promise<LocalDynamo> {
-  const server = await startDynalite();
+  const server = await startDynaliteServer();
   const client = localClient(async () => server.endpoint);
   return {
     client,
@@ -97,7 +79,7 @@ export interface GranuleTable extends LocalDynamoClients {
  * `prepare` runs on it) and closed after them. The clients exist at once: a request waits for the server.
  */
 export function useLocalDynamo(prepare: (clients: LocalDynamoClients) => Promise<void> = async () => {}) {
-  let server: Awaited<ReturnType<typeof startDynalite>> | undefined;
+  let server: Awaited<ReturnType<typeof startDynaliteServer>> | undefined;
   let listening: (endpoint: string) => void = () => {};
   const endpoint = new Promise<string>((resolve) => {
     listening = resolve;
@@ -105,7 +87,7 @@ export function useLocalDynamo(prepare: (clients: LocalDynamoClients) => Promise
   const client = localClient(() => endpoint);
   const clients: LocalDynamoClients = { client, documentClient: documentClientOf(client) };
   beforeAll(async () => {
-    server = await startDynalite();
+    server = await startDynaliteServer();
     listening(server.endpoint);
     await prepare(clients);
   });
