@@ -1,12 +1,12 @@
 import { paginateScan, type QueryCommandInput } from "@aws-sdk/lib-dynamodb";
 import { InvalidInputError, MISMATCH_ERROR_NAMES, TERMINAL_ERROR_NAMES } from "../../domain/errors";
 import {
+  ALL_PLATFORM_IDS,
   dayShardOf,
   dayShardsOf,
   GRANULE_STATUSES,
   type GranuleRecord,
   type GranuleStatus,
-  PLATFORMS,
 } from "../../domain/granule";
 import { getFetchProgress } from "./cursor";
 import {
@@ -79,7 +79,8 @@ export async function listPendingReconciled(
   const [granules, counts, progress] = await Promise.all([
     listPending(table, day, options),
     countByStatus(table, day),
-    Promise.all(PLATFORMS.map((platform) => getFetchProgress(table, day, platform))),
+    // Every platform id the table may hold, so a granule of S2D is checked against its counter too.
+    Promise.all(ALL_PLATFORM_IDS.map((platform) => getFetchProgress(table, day, platform))),
   ]);
   return {
     granules,
