@@ -32,6 +32,12 @@ export type RetryKind = keyof typeof RETRY_KINDS;
 export abstract class DownloaderError extends Error {
   /** How the state machine treats this error; every concrete class declares it. */
   declare static readonly retry: RetryKind;
+  /**
+   * A "not yet" answer rather than a failure (the checksum is not published, the product is offline, the
+   * hub throttles, every slot or session is taken): the granule waits, and waiting never uses up one of
+   * its MAX_ATTEMPTS (see WAITING_ERROR_NAMES). Declared true by those classes only.
+   */
+  static readonly waits: boolean = false;
   /** Whether the failure may pass by itself (RETRY_KINDS[retry].transient): hub calls retry it in place. */
   readonly retryable: boolean;
   constructor(message: string, options?: ErrorOptions) {
