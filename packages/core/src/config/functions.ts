@@ -56,7 +56,11 @@ export const FUNCTION_CONFIG = {
     ],
     requires: ["TABLE_NAME", "HUB_URL"],
   },
-  WriteManifest: { keys: WORKFLOW_KEYS, requires: ["TABLE_NAME", "WORK_BUCKET_NAME"] },
+  // Besides its window, the unfinished granules of the reconciliation horizon.
+  WriteManifest: {
+    keys: [...WORKFLOW_KEYS, "RECONCILIATION_HORIZON_DAYS"],
+    requires: ["TABLE_NAME", "WORK_BUCKET_NAME"],
+  },
   Download: {
     // Only the download takes hub slots and talks to the upload bucket (hence its region).
     keys: [
