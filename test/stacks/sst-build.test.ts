@@ -270,6 +270,7 @@ describe("sst deploy's own build", () => {
       "packages/functions/src/fetch-page.handler",
       "packages/functions/src/generate-queries.handler",
       "packages/functions/src/receive-push.handler",
+      "packages/functions/src/report-age.handler",
       "packages/functions/src/start-pushed-downloads.handler",
       "packages/functions/src/summarize.handler",
       "packages/functions/src/write-manifest.handler",

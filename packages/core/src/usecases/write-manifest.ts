@@ -129,8 +129,10 @@ export async function writeManifest(
   // window's own runs checked them).
   const windowItems = items.length;
   const horizon = options.horizonDays === 0 ? [] : recentDays(options.now(), options.horizonDays);
-  for (const day of horizon.filter((day) => !days.includes(day))) {
-    for (const granule of await deps.store.listPending(day)) {
+  const others = horizon.filter((day) => !days.includes(day));
+  const pendingByDay = await Promise.all(others.map((day) => deps.store.listPending(day)));
+  for (const [i, day] of others.entries()) {
+    for (const granule of pendingByDay[i]!) {
       if (seen.has(granule.granuleId)) continue;
       seen.add(granule.granuleId);
       items.push({ granuleId: granule.granuleId, name: granule.name, day });
