@@ -131,7 +131,14 @@ export function Workflow({ stack, app }: StackContext) {
         BUCKET_REGION: settings.uploadBucketRegion,
       }),
     }),
-    Summarize: lambdaFunction("Summarize", { timeout: "300 seconds" }),
+    // The sweep aborts in the upload bucket: in another region (HLS's bucket) it must be named.
+    Summarize: lambdaFunction("Summarize", {
+      timeout: "300 seconds",
+      environment: functionEnvironment(settings, "Summarize", {
+        ...computed,
+        BUCKET_REGION: settings.uploadBucketRegion,
+      }),
+    }),
   };
 
   for (const [name, actions] of Object.entries(TABLE_ACTIONS) as [WorkflowTaskName, readonly string[]][]) {

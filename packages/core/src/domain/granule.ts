@@ -98,6 +98,8 @@ export interface GranuleRecord extends DiscoveredGranule {
   failedBy?: string;
   /** Epoch milliseconds after which a DOWNLOADING claim may be taken over. */
   leaseExpiresAt?: number;
+  /** Epoch milliseconds of the last failure recorded (markFailed). */
+  failedAtMs?: number;
   upload?: UploadProgress;
   createdAt: string;
   updatedAt: string;
