@@ -107,11 +107,17 @@ export async function fetchPage(
   let largestPage = 1;
 
   while (options.now() < options.deadline) {
-    const tail = overlap > 0 ? (cursor?.tail ?? []).slice(-overlap) : [];
-    const read = await readPage(query, hub, cursor?.nextOffset ?? 0, tail, options.signal);
+    const tail = overlap > 0 ? (cursor?.tail ?? []).slice(-TAIL_MEMORY * overlap) : [];
+    const reread = Math.min(overlap, tail.length);
+    const read = await readPage(
+      query,
+      hub,
+      { nextOffset: cursor?.nextOffset ?? 0, reread, tail },
+      options.signal,
+    );
     const { page, offset, ids } = read;
     startOffset ??= offset;
-    if (previous !== undefined && ids.length > tail.length && ids.every((id) => previous?.ids.has(id))) {
+    if (previous !== undefined && ids.length > reread && ids.every((id) => previous?.ids.has(id))) {
       throw new InvalidHubDataError(
         `search ${day} ${platform}: the page at offset ${offset} repeats the entries of the page at ${previous.offset} (the hub ignores the offset)`,
       );
@@ -126,8 +132,7 @@ export async function fetchPage(
         `search ${day} ${platform}: page ${pages + 1} from offset ${startOffset} exceeds the ${maxPages} pages ${page.totalResults} results need`,
       );
     }
-    // Entries before the page's last re-read one are recorded (a reordered tie may hide a new one
-    // there; a put of a known granule changes nothing) but counted as read only once, after it.
+    // Every entry the tail does not hold is recorded (a put of a known granule changes nothing).
     const recordedOnPage = await recordPage(page.granules, day, store, read.isRead);
     recorded += recordedOnPage;
     const newRejections = page.rejected.filter((entry) => read.isNew(entry.id));
@@ -146,10 +151,8 @@ export async function fetchPage(
       );
     }
     finished = page.nextOffset === undefined || page.entriesOnPage === 0;
-    // The next page starts this many entries back: never at or before this page's start.
-    const keep = finished ? overlap : Math.min(overlap, nextOffset - offset - 1);
     const onPage = new Set(ids);
-    const nextTail = keep > 0 ? [...tail.filter((id) => !onPage.has(id)), ...ids].slice(-keep) : [];
+    const nextTail = [...tail.filter((id) => !onPage.has(id)), ...ids].slice(-TAIL_MEMORY * overlap);
     cursor = await writeCursor(store, query, cursor, writer, pages, {
       available: page.totalResults,
       fetchedDelta: ids.filter(read.isNew).length,
@@ -169,45 +172,51 @@ export async function fetchPage(
   return { day, platform, finished, available, fetched, recorded, rejected, pages, rejectedSample };
 }
 
-/** A page read from `nextOffset` less the tail, and which of its entries are new. */
+/**
+ * Ids the cursor remembers, in overlaps: the next page re-reads one overlap, and a reordered tie or a
+ * withdrawal can move an entry read before that into it, which must still count as read.
+ */
+const TAIL_MEMORY = 2;
+
+/** A page read from `nextOffset` less the overlap, and which of its entries are new. */
 interface ReadPage {
   page: SearchPage;
   offset: number;
   ids: string[];
-  /** Entries after the last re-read one: new to this query, counted. */
+  /** Entries new to this query: counted as read and filtered. */
   isNew: (id: string) => boolean;
   /** Entries the previous pages read (the tail): not recorded again. */
   isRead: (id: string) => boolean;
 }
 
 /**
- * Reads the page that starts `tail.length` entries before `nextOffset`. When none of the tail comes
- * back, more products were withdrawn than the overlap covers: it steps back a page, once.
+ * Reads the page that starts `reread` entries before `nextOffset`. When none of the tail comes back,
+ * more products were withdrawn than the overlap covers: it steps back a page, once.
  */
 async function readPage(
   query: DayQuery,
   hub: Hub,
-  nextOffset: number,
-  tail: readonly string[],
+  cursor: { nextOffset: number; reread: number; tail: readonly string[] },
   signal: AbortSignal | undefined,
 ): Promise<ReadPage> {
+  const { nextOffset, reread, tail } = cursor;
   const read = new Set(tail);
-  let offset = Math.max(0, nextOffset - tail.length);
+  let offset = Math.max(0, nextOffset - reread);
   let page = await hub.listSearchPage(query, offset, { signal });
   let ids = pageIds(page);
-  if (tail.length > 0 && offset > 0 && ids.length > 0 && !ids.some((id) => read.has(id))) {
-    offset = Math.max(0, offset - Math.max(page.entriesOnPage, tail.length));
+  let steppedBack = false;
+  if (reread > 0 && offset > 0 && ids.length > 0 && !ids.some((id) => read.has(id))) {
+    offset = Math.max(0, offset - Math.max(page.entriesOnPage, reread));
     page = await hub.listSearchPage(query, offset, { signal });
     ids = pageIds(page);
+    steppedBack = true;
   }
-  let anchor = -1;
-  ids.forEach((id, index) => {
-    if (read.has(id)) anchor = index;
-  });
-  // Without an anchor, the entries from the old offset on are the new ones.
-  const firstNew = anchor >= 0 || tail.length === 0 ? anchor + 1 : Math.max(0, nextOffset - offset);
-  const fresh = new Set(ids.slice(firstNew));
-  return { page, offset, ids, isNew: (id) => fresh.has(id) && !read.has(id), isRead: (id) => read.has(id) };
+  const anchor = ids.findLastIndex((id) => read.has(id));
+  // New: what the tail does not hold (a tie the hub reordered puts a new entry before the last re-read
+  // one). After a step back, only what follows the anchor; without one, what follows the old offset.
+  const firstNew = anchor >= 0 ? (steppedBack ? anchor + 1 : 0) : tail.length === 0 ? 0 : nextOffset - offset;
+  const fresh = new Set(ids.slice(Math.max(0, firstNew)).filter((id) => !read.has(id)));
+  return { page, offset, ids, isNew: (id) => fresh.has(id), isRead: (id) => read.has(id) };
 }
 
 /**
