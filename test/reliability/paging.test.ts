@@ -13,7 +13,8 @@ const CREDENTIALS = { username: "u", password: "p" };
 const FILTERS = { maxAcquisitionAgeDays: 3650 };
 const FAST_HTTP = { retries: 1, minTimeoutMs: 5, maxTimeoutMs: 10 };
 const PAGE = 5;
-const N = 14;
+// Ten products in pages of five: a tie at position 5 straddles a page boundary oldest- and newest-first.
+const N = 10;
 
 let hub: MockHub | undefined;
 afterEach(async () => {
