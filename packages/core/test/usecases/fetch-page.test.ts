@@ -234,3 +234,28 @@ describe("fetchPage against a hub whose paging does not progress", () => {
     expect(requests).toBe(5);
   });
 });
+
+describe("two fetchers of one query (EventBridge delivers at least once)", () => {
+  it("count each entry once: found = filtered + recorded", async () => {
+    const accepted = Array.from({ length: 9 }, () => aDiscoveredGranule());
+    const rejected: RejectedEntry[] = Array.from({ length: 3 }, (_, i) => ({
+      id: `two-fetchers-${i}`,
+      reason: "tile not allowed",
+      filter: "tile",
+    }));
+    const { hub } = pagedHub([...accepted.slice(0, 4), ...rejected, ...accepted.slice(4)], 3);
+    const query = aQuery();
+
+    const results = await Promise.all([
+      fetchPage(query, { hub, store }, { deadline: FAR() }),
+      fetchPage(query, { hub, store }, { deadline: FAR() }),
+    ]);
+
+    expect(results.map((r) => r.finished)).toEqual([true, true]);
+    expect(results[0]!.recorded + results[1]!.recorded).toBe(9);
+    const progress = await store.getFetchProgress(query.day, query.platform);
+    expect(progress).toMatchObject({ fetched: 12, nextOffset: 12, recorded: 9 });
+    expect(progress?.filtered.tile).toBe(3);
+    expect(await store.listPendingReconciled(query.day)).toMatchObject({ indexed: 9, recorded: 9 });
+  });
+});
