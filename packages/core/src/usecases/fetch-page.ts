@@ -56,7 +56,7 @@ export interface FetchLinksResult {
   finished: boolean;
   /** What the hub says the query has. */
   available: number;
-  /** Entries read for this query so far, over every invocation (the stored offset). */
+  /** Entries read for this query so far, over every invocation (the stored count). */
   fetched: number;
   /** Granules recorded as new by this invocation (already-known ones are not counted). */
   recorded: number;
