@@ -81,6 +81,8 @@ describe.each(APIS)("paging faults on the %s search", (_api, page) => {
     // all[3] moved to offset 2, which the first page already passed.
     expect(second).toMatchObject({ total: 6, ids: all.slice(4) });
     expect(hub.pagingFaults()).toMatchObject({ withdrawn: 1 });
+    const stats = (await (await fetch(`${hub.url}/__mock/stats`)).json()) as { paging: unknown };
+    expect(stats.paging).toMatchObject({ requests: 2, withdrawn: 1 });
   });
 
   it("ties the publication times across a page boundary", async () => {
