@@ -89,7 +89,7 @@ export async function recordDiscovered(
     if (existing?.["discoveredBy"] !== item["discoveredBy"]) return { recorded: false };
   }
   // Counted after the put, not in a transaction (dynalite has none): a crash in between leaves the
-  // counter one short, which can hide a loss but never raises a false ManifestIncompleteError.
+  // counter one short, which can hide a loss but never makes WriteManifest recount a day.
   // The link fetcher counts a page's puts at once (`countLater`, then recordFetchProgress's recordedDelta).
   if (options.countLater !== true) {
     await countRecorded(
