@@ -112,3 +112,22 @@ describe.each(["DHuS", "CDSE"] as const)("paging the %s search", (api) => {
     await expectEveryProductRecordedOnce(h, day, { fetchedExact: false });
   });
 });
+
+describe("paging a CDSE day split into windows (more results than $skip's cap)", () => {
+  it("re-reads within each window and moves on at its end, missing nothing under a withdrawal", async () => {
+    const day = aUniqueDay();
+    const h = await startHub(day, { paging: { withdraw: { afterRequests: 3, at: 2 } } });
+    const client = new CdseHub({
+      catalogueUrl: h.url,
+      downloadUrl: h.url,
+      credentials: CREDENTIALS,
+      filterRules: FILTERS,
+      pageSize: 3,
+      maxSkip: 4,
+      http: FAST_HTTP,
+    });
+
+    expect(await fetchAll(day, client)).toMatchObject({ finished: true, recorded: N });
+    await expectEveryProductRecordedOnce(h, day);
+  });
+});

@@ -105,10 +105,13 @@ export async function fetchPage(
   let startOffset: number | undefined;
   let previous: { offset: number; ids: Set<string> } | undefined;
   let largestPage = 1;
+  // Each request starts past the one before: after a page that did not move the cursor (the end of
+  // a CDSE window re-read), the next one re-reads nothing.
+  let rereadLimit = overlap;
 
   while (options.now() < options.deadline) {
     const tail = overlap > 0 ? (cursor?.tail ?? []).slice(-TAIL_MEMORY * overlap) : [];
-    const reread = Math.min(overlap, tail.length);
+    const reread = Math.min(overlap, tail.length, rereadLimit);
     const read = await readPage(
       query,
       hub,
@@ -151,6 +154,7 @@ export async function fetchPage(
       );
     }
     finished = page.nextOffset === undefined || page.entriesOnPage === 0;
+    rereadLimit = nextOffset > (cursor?.nextOffset ?? 0) ? nextOffset - offset - 1 : 0;
     const onPage = new Set(ids);
     const nextTail = [...tail.filter((id) => !onPage.has(id)), ...ids].slice(-TAIL_MEMORY * overlap);
     cursor = await writeCursor(store, query, cursor, writer, pages, {
