@@ -15,6 +15,9 @@ export async function handler(event: unknown) {
     { store: getStore(), s3: getS3(), bucket: config.workBucketName },
     { horizonDays: config.reconciliationHorizonDays },
   );
+  // A recount is not an error, but a count that was wrong is worth an operator's look.
+  if (manifest.recounted !== undefined)
+    logger.warn("recounted days from the index", { recounted: manifest.recounted });
   logger.info("wrote manifest", { ...manifest });
   return manifest;
 }
