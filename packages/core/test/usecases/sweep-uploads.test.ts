@@ -116,6 +116,7 @@ describe("sweepAbandonedUploads", () => {
     const racing = {
       listByStatus: store.listByStatus.bind(store),
       forgetAbandonedUpload: store.forgetAbandonedUpload.bind(store),
+      releaseAbandonedUpload: store.releaseAbandonedUpload.bind(store),
       // A redrive claims the granule right after the sweeper listed it, to resume this very upload.
       markUploadAbandoned: async (...args: Parameters<GranuleStore["markUploadAbandoned"]>) => {
         await store.claimGranule(granuleId, "redrive");
