@@ -25,7 +25,8 @@ describe("the age safety net", () => {
     expect(AGE_REPORT_SCHEDULE).toBe("rate(15 minutes)");
     expect(rule).toMatchObject({ State: "ENABLED" });
     expect(JSON.stringify(rule?.["Targets"])).toContain(reportId);
-    const variables = (report.Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
+    const variables = (report.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
+      ?.Variables;
     expect(variables).toMatchObject({
       FUNCTION_NAME: "ReportAge",
       RECONCILIATION_HORIZON_DAYS: "7",

@@ -34,8 +34,10 @@ describe("the Summarize sweeper in HLS's cross-account layout", () => {
     const [, summarize] = resourcesOfType(template, "AWS::Lambda::Function").find(([id]) =>
       id.startsWith("SummarizeFunction"),
     )!;
-    const variables = (summarize.Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
-    expect(variables["BUCKET_REGION"]).toBe("us-east-1");
+    const variables = (
+      summarize.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined
+    )?.Variables;
+    expect(variables?.["BUCKET_REGION"]).toBe("us-east-1");
     const role = summarize.Properties?.Role as { "Fn::GetAtt": [string, string] };
     const outputs = template.Outputs as Record<string, { Value: unknown }>;
     expect(outputs.SweeperRoleArn?.Value).toEqual(role);
