@@ -13,100 +13,20 @@
  * --env adds a variable to the Download function's environment (e.g. a check that is off by default).
  * The sandbox needs root and cgroup v1 (it says so and stops otherwise). Peak RSS is VmHWM, code included.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { HeadObjectCommand } from "@aws-sdk/client-s3";
-import { createDocumentClient, formatBytes, GranuleStore, parseByteSize, parseConfig } from "@hls-s2/core";
-import { startEmbeddedStores } from "@hls-s2/local";
-import { createCatalogue, type MockProduct, startMockHub } from "@hls-s2/mock-hub";
+import { DeleteObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
+import { formatBytes, parseByteSize, parseConfig } from "@hls-s2/core";
+import type { MockProduct } from "@hls-s2/mock-hub";
 import { aPushNotification } from "@hls-s2/testing/push";
 import { FUNCTION_SIZES, PEAK_RSS_SHARE, type SizedFunction } from "../stacks/sizes";
 import type { ChildFigures } from "./lambda-child";
-import { bundleHandler, LambdaCgroup, startContainer } from "./lambda-sandbox";
+import { LambdaCgroup } from "./lambda-sandbox";
+import { CREDENTIALS, DAY, startWorld, type World } from "./lambda-world";
 import { MiB, type Row } from "./lib";
 import { HUB_QUOTA_BYTES_PER_SECOND } from "./transfer";
 
 const SCRIPT = fileURLToPath(import.meta.url);
-const DAY = "2026-11-24";
-const CREDENTIALS = { username: "bench", password: "bench" };
-const TILES_FILE = fileURLToPath(new URL("../config/hls-tiles.txt", import.meta.url));
-const HANDLER_FILES: Record<SizedFunction, string> = {
-  GenerateQueries: "generate-queries",
-  FetchPage: "fetch-page",
-  WriteManifest: "write-manifest",
-  Download: "download",
-  Summarize: "summarize",
-  ReceivePush: "receive-push",
-  StartPushedDownloads: "start-pushed-downloads",
-};
-
-type World = Awaited<ReturnType<typeof startWorld>>;
-
-/** The mock hub (CDSE API) over one day's catalogue and the embedded stores (dynalite, s3rver). */
-async function startWorld(catalogueOptions: Parameters<typeof createCatalogue>[0], bandwidth?: number) {
-  const catalogue = createCatalogue(catalogueOptions);
-  const hub = await startMockHub({
-    catalogue,
-    credentials: CREDENTIALS,
-    host: "127.0.0.1",
-    port: 0,
-    ...(bandwidth !== undefined && { bandwidthBytesPerSecond: bandwidth }),
-  });
-  const stores = await startEmbeddedStores({ dynamo: "dynalite" });
-  const bundles = await mkdtemp(join(tmpdir(), "hls-s2-lambda-"));
-  /** The deployed function's environment (stacks/environment.ts), pointed here; secrets are passed at init. */
-  const environment = (name: SizedFunction, extra: Record<string, string> = {}): Record<string, string> => ({
-    FUNCTION_NAME: name,
-    POWERTOOLS_SERVICE_NAME: "hls-s2-downloader",
-    POWERTOOLS_METRICS_NAMESPACE: "HLS-S2",
-    AWS_REGION: "us-east-1",
-    STAGE: "bench",
-    TABLE_NAME: stores.tableName,
-    BUCKET_NAME: stores.bucketName,
-    WORK_BUCKET_NAME: stores.workBucketName,
-    HUB_KIND: "cdse",
-    HUB_URL: hub.url,
-    DOWNLOAD_HUB_URL: hub.url,
-    CDSE_TOKEN_URL: `${hub.url}/auth/realms/CDSE/protocol/openid-connect/token`,
-    HUB_SECRET_ID: "bench",
-    PUSH_SECRET_ID: "bench",
-    STATE_MACHINE_ARN: "arn:aws:states:us-east-1:000000000000:stateMachine:bench",
-    PLATFORMS: (catalogueOptions.platforms ?? ["S2A", "S2B"]).join(","),
-    // Production's allow-list: HLS's 18,952 tiles, held by FetchPage and ReceivePush.
-    TILE_ALLOW_LIST_FILE: TILES_FILE,
-    ...extra,
-  });
-  /** Starts one container of `name` (in `cgroup` when given) and points it at this world. */
-  const container = async (name: SizedFunction, env: Record<string, string>, cgroup?: LambdaCgroup) => {
-    const bundle = await bundleHandler(HANDLER_FILES[name], bundles);
-    const child = startContainer(bundle, env, cgroup);
-    await child.call({
-      op: "init",
-      dynamoEndpoint: stores.dynamoEndpoint,
-      s3Endpoint: stores.s3Endpoint,
-      region: "us-east-1",
-      credentials: CREDENTIALS,
-      stubSfn: name === "StartPushedDownloads",
-    });
-    const invoke = <T>(event: unknown) =>
-      child.call<{ result: T; seconds: number } & ChildFigures>({
-        op: "invoke",
-        event,
-        timeoutSeconds: FUNCTION_SIZES[name].timeoutSeconds,
-      });
-    return { child, invoke };
-  };
-  const store = new GranuleStore(createDocumentClient(stores.dynamo), { tableName: stores.tableName });
-  const close = async () => {
-    await hub.close();
-    await stores.close();
-    await rm(bundles, { recursive: true, force: true });
-  };
-  return { catalogue, hub, stores, store, environment, container, close };
-}
 
 // ---------------------------------------------------------------- sandbox
 
@@ -231,12 +151,12 @@ function watchBody(world: World, product: MockProduct): { stop(): number } {
   };
 }
 
-/** s3rver's ETag is the whole object's MD5: the object is the product, byte for byte. */
+/** s3rver's ETag is the whole object's MD5: the object is the product, byte for byte. Then deleted. */
 async function checkStored(world: World, product: MockProduct): Promise<void> {
-  const key = `${product.name.replace(/\.SAFE$/, "")}.zip`;
-  const head = await world.stores.s3.send(
-    new HeadObjectCommand({ Bucket: world.stores.bucketName, Key: key }),
-  );
+  const target = { Bucket: world.stores.bucketName, Key: `${product.name.replace(/\.SAFE$/, "")}.zip` };
+  const head = await world.stores.s3.send(new HeadObjectCommand(target));
+  // Freed before the next run: the store lives in memory (lambda-world.ts).
+  await world.stores.s3.send(new DeleteObjectCommand(target));
   const md5 = await world.catalogue.expectedMd5Async(product.id);
   if (head.ContentLength !== product.sizeBytes || head.ETag?.replaceAll('"', "") !== md5)
     throw new Error(
@@ -263,8 +183,8 @@ export function sandboxRows(result: SandboxResult): Row[] {
     rows.push({
       benchmark: "sandbox",
       case: `Download ${formatBytes(result.sizeBytes)} ${where}`,
-      metric: "MB/s wall (body), peak RSS",
-      value: `${(run.bytes / 1e6 / run.seconds).toFixed(1)} MB/s (${(run.bytes / 1e6 / run.bodySeconds).toFixed(1)}), ${(run.peakRssBytes / MiB).toFixed(0)} MiB; CPU ${share.toFixed(3)} core${run.cgroup === undefined ? "" : `, throttled ${run.cgroup.throttledPeriods}×, memory limit hits ${run.cgroup.failcnt}`}`,
+      metric: "body MB/s (wall), peak RSS, CPU",
+      value: `${(run.bytes / 1e6 / run.bodySeconds).toFixed(1)} MB/s (${(run.bytes / 1e6 / run.seconds).toFixed(1)}; ${(run.seconds - run.bodySeconds).toFixed(1)} s after the last hub byte), ${(run.peakRssBytes / MiB).toFixed(0)} MiB; ${share.toFixed(3)} core, ${((run.cpuSeconds * 1e3) / (run.bytes / 1e6)).toFixed(1)} ms per MB${run.cgroup === undefined ? "" : `, throttled ${run.cgroup.throttledPeriods}×, memory limit hits ${run.cgroup.failcnt}`}`,
       ...(run.confined && {
         goal: `body ≥ ${((SANDBOX_GOALS.bodyVsHub * result.bytesPerSecond) / 1e6).toFixed(1)} MB/s, RSS ≤ ⅔ of ${run.memoryMb} MB`,
         met:

@@ -9,15 +9,15 @@
 export const FUNCTION_SIZES = {
   // 68 MiB: the runtime and the bundle; nothing grows with the day.
   GenerateQueries: { memoryMb: 128, timeoutSeconds: 60 },
-  // 180 MiB paging 1,000-entry CDSE pages with HLS's 18,952-tile allow-list (152 MiB at 2,000 granules).
+  // 180–191 MiB paging 1,000-entry CDSE pages with HLS's 18,952-tile allow-list (152 at 2,000 granules).
   FetchPage: { memoryMb: 320, timeoutSeconds: 900 },
-  // 128 MiB at 13,000 pending granules, 90 at 2,000: ~3.5 KiB per pending granule, so 512 MB holds a
+  // 124–128 MiB at 13,000 pending granules, 90 at 2,000: ~3.5 KiB per pending granule, so 512 MB holds a
   // backlog of ~70,000 (five such days) within two thirds; once per execution, its cost is nil either way.
   WriteManifest: { memoryMb: 512, timeoutSeconds: 300 },
-  // 233 MiB with 64 MiB parts × queue 2 (settings.ts keeps the buffers within half), 20 MB/s sustained
-  // in a cgroup of 0.289 vCPU (bench/lambda.ts sandbox).
+  // 246–256 MiB over a 1 GiB product with 64 MiB parts × queue 1 (settings.ts keeps the buffers within
+  // half), taking the hub's 20 MB/s in a cgroup of 0.289 vCPU at ~10 ms of CPU per MB (bench/lambda.ts).
   Download: { memoryMb: 512, timeoutSeconds: 900 },
-  // 114 MiB at 13,000 granules, 90 at 2,000 (~2.2 KiB each): 384 MB holds ~75,000 within two thirds.
+  // 114–120 MiB at 13,000 granules, 90 at 2,000 (~2.2 KiB each): 384 MB holds ~75,000 within two thirds.
   Summarize: { memoryMb: 384, timeoutSeconds: 300 },
   // 86 MiB over 50 pushes: one product per call.
   ReceivePush: { memoryMb: 192, timeoutSeconds: 30 },

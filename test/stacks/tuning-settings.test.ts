@@ -33,7 +33,7 @@ describe("tuning settings (the knobs the README names)", () => {
   it("defaults to core's values", () => {
     expect(resolveStageSettings("dev")).toMatchObject({
       partSizeMib: 64,
-      partQueueSize: 2,
+      partQueueSize: 1,
       leaseSeconds: 900,
       maxAttempts: 5,
     });
@@ -75,7 +75,7 @@ describe("tuning settings (the knobs the README names)", () => {
   });
 
   it("checks the parts against the Download function's 512 MB: half of it for part size × (queue + 1)", () => {
-    // 64 MiB × 3 = 192 MiB (the defaults) and 64 MiB × 4 = 256 MiB fit; 96 MiB × 3 = 288 MiB does not.
+    // 64 MiB × 2 = 128 MiB (the defaults) and 64 MiB × 4 = 256 MiB fit; 96 MiB × 3 = 288 MiB does not.
     expect(() => resolveStageSettings("dev", { PART_QUEUE_SIZE: "3" })).not.toThrow();
     expect(() => resolveStageSettings("dev", { PART_SIZE_MIB: "96", PART_QUEUE_SIZE: "2" })).toThrow(
       ConfigError,

@@ -39,7 +39,7 @@ describe("parseConfig", () => {
       maxAttempts: 5,
       leaseSeconds: 900,
       partSizeMib: 64,
-      partQueueSize: 2,
+      partQueueSize: 1,
       downloadsEnabled: true,
       searchPageSize: 100,
       fetchTimeBudgetSeconds: 600,
