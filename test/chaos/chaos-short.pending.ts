@@ -27,8 +27,8 @@ describe("the chaos run, short form", () => {
     for (const kind of [
       "stalledParts",
       "lostDynamoResponses",
-      "killedBefore",
-      "killedAfter",
+      "killedFetchPage",
+      "killedDownload",
       "ingestedDuringPaging",
       "withdrawnBetweenPages",
       "tiedProducts",

@@ -9,7 +9,7 @@ import {
   recordPushedGranule,
 } from "@hls-s2/core";
 import {
-  type InvocationFault,
+  type LocalLambdaOptions,
   listExecutionRecords,
   MOCK_CREDENTIALS,
   type OverlappingExecution,
@@ -19,7 +19,7 @@ import {
 import type { MockProduct } from "@hls-s2/mock-hub";
 import { documentClientOf } from "@hls-s2/testing/dynamo";
 import { checkInvariants, type InvariantReport } from "@hls-s2/testing/invariants";
-import { type LostDynamo, loseDynamoResponses } from "@hls-s2/testing/lost-dynamo";
+import { type LossyProxy, startLossyProxy } from "@hls-s2/testing/lossy-proxy";
 import { type StalledS3, stallS3Parts } from "@hls-s2/testing/stalled-s3";
 import { shareSynthesis, useSharedSynthesis } from "../reliability/helpers";
 import { ChaosWorld } from "./world";
@@ -76,8 +76,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   // The last run (the horizon's end) stays 2 days before the real today: GenerateQueries refuses a
   // day after its today, and FetchPage drops acquisitions older than 30 days (MAX_ACQUISITION_AGE_DAYS).
   const today = Math.floor(Date.now() / DAY_MS) * DAY_MS;
-  const span = Math.max(options.horizonDays ?? 7, options.days + 1);
-  const first = today - (span + 2) * DAY_MS;
+  const first = today - (settleDays(options.horizonDays ?? 7, options.days) + 3) * DAY_MS;
   const days = Array.from({ length: options.days }, (_, k) => dayOf(first + k * DAY_MS));
   const lateFrom = new Date(first + Math.min(1, options.days - 1) * DAY_MS + 10 * 60 * MINUTE_MS);
   const world = await ChaosWorld.start({
@@ -94,8 +93,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const injected: Record<string, number> = {
     stalledParts: 0,
     lostDynamoResponses: 0,
-    killedBefore: 0,
-    killedAfter: 0,
+    killedFetchPage: 0,
+    killedDownload: 0,
     pushes: 0,
     duplicatePushes: 0,
   };
@@ -112,15 +111,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const stalledKeys = new Set<string>();
     const pushLost = new Set<string>();
     const invocations = { FetchPage: 0, Download: 0 };
-    const invocationFault: InvocationFault = ({ task, payload }) => {
-      if (task === "FetchPage") {
-        // Killed before it does anything: the page is not read, the cursor not moved.
-        if (++invocations.FetchPage % 17 === 0) return count("killedBefore", "before");
-      } else if (task === "Download") {
-        // Killed after the work: the object and the table say DOWNLOADED, the answer is lost.
-        if (++invocations.Download % 53 === 0) return count("killedAfter", "after");
-        // The emulated timeout ends the invocation whose part the proxy stalls (a multi-part product's
-        // first download). Only there: a killed handler runs on here, where Lambda would stop it.
+    const onInvoke: NonNullable<LocalLambdaOptions["onInvoke"]> = ({ functionName, payload }) => {
+      if (functionName === "FetchPage") {
+        // Killed as it starts: the page is not read, the cursor not moved.
+        if (++invocations.FetchPage % 17 === 0) return count("killedFetchPage", { killAfterMs: 0 });
+      } else if (functionName === "Download") {
+        // Killed mid-transfer.
+        if (++invocations.Download % 53 === 0) return count("killedDownload", { killAfterMs: 300 });
+        // The invocation whose part the proxy stalls (a multi-part product's first upload) is ended
+        // after downloadTimeoutMs, standing for its 900 s timeout.
         const id = (payload as { granuleId?: string }).granuleId ?? "";
         const product = world.catalogue.get(id);
         if (
@@ -128,7 +127,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
           world.multipart.has(id) &&
           !stalledKeys.has(objectKeyFor(product.name))
         ) {
-          return { timeoutMs: options.downloadTimeoutMs ?? 5000 };
+          return { killAfterMs: options.downloadTimeoutMs ?? 5000 };
         }
       }
       return undefined;
@@ -148,7 +147,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       world.setNow(phase.at);
       const phaseStarted = Date.now();
       let stall: StalledS3 | undefined;
-      let lose: LostDynamo | undefined;
+      let lossy: LossyProxy | undefined;
       const specs = phase.executions.map((execution) => ({
         ...execution,
         ...(execution.kind === "push" && {
@@ -176,21 +175,24 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
               });
               return stall;
             },
-            // Every 29th write is applied and its answer lost.
+            // Every 29th write of the handlers is applied and its answer lost.
             dynamodb: async (endpoint) => {
-              lose = await loseDynamoResponses(
-                endpoint,
-                (call) => ["UpdateItem", "PutItem"].includes(call.operation) && call.ordinal % 29 === 0,
+              lossy = await startLossyProxy(endpoint);
+              let writes = 0;
+              lossy.loseNext(
+                (request) => ["UpdateItem", "PutItem"].includes(request.operation) && ++writes % 29 === 0,
+                Number.POSITIVE_INFINITY,
               );
-              return lose;
+              const proxy = lossy;
+              return { url: proxy.endpoint, close: () => proxy.close() };
             },
           },
-          invocationFault,
+          lambda: { onInvoke },
         },
         specs,
       ).catch(() => undefined);
       injected["stalledParts"]! += stall?.stalledParts.length ?? 0;
-      injected["lostDynamoResponses"]! += lose?.lostCalls.length ?? 0;
+      injected["lostDynamoResponses"]! += lossy?.lost.length ?? 0;
       // Every execution's outcome, from the records the runner keeps (a failure outside a Map Run throws).
       const records = (await listExecutionRecords(options.dataDir)).filter(
         (record) => !before.has(record.name),
@@ -212,7 +214,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     }
 
     await shareSynthesis(options.dataDir);
-    const end = phases.length === 0 ? new Date() : new Date(phases[phases.length - 1]!.at);
+    // Checked the day after the last run, when the first day has left every run's horizon.
+    const end = new Date(Date.parse(timetable[timetable.length - 1]!.at.toISOString()) + DAY_MS);
     const stores = await startEmbeddedStores({ dataDir: options.dataDir });
     try {
       const store = new GranuleStore(documentClientOf(stores.dynamo), { tableName: stores.tableName });
@@ -287,10 +290,9 @@ function schedule(
     phases.push({ at: noon, executions });
     if (options.morningAndEvening) phases.push({ at: at(18), executions: [push(at(18))] });
   }
-  // The last daily run that can still reach the first day: `horizonDays` after it, with nothing new
-  // published since. Whatever it leaves unfinished on the first day is beyond the horizon for good.
-  const span = Math.max(options.horizonDays, days.length + 1);
-  const settle = new Date(first + span * DAY_MS + 12 * 3_600_000);
+  // The last daily run whose horizon (`horizonDays` ending today) still holds the first day, with
+  // nothing new published since: what it leaves unfinished there, no later run reaches.
+  const settle = new Date(first + settleDays(options.horizonDays, days.length) * DAY_MS + 12 * 3_600_000);
   const window = planWindow({}, { today: settle, lookbackDays: DEFAULT_LOOKBACK_DAYS });
   phases.push({
     at: settle,
@@ -368,6 +370,11 @@ function notification(product: MockProduct, md5: string | undefined) {
 function kindOf(name: string, phase: Phase): string {
   const index = Number(/-(\d+)$/.exec(name)?.[1] ?? "1") - 1;
   return phase.executions.length === 1 ? phase.executions[0]!.kind : (phase.executions[index]?.kind ?? name);
+}
+
+/** Days from the first publication day to the last run: the horizon's last day, after the last day's run. */
+function settleDays(horizonDays: number, days: number): number {
+  return Math.max(horizonDays - 1, days + 1);
 }
 
 function dayOf(ms: number): string {

@@ -6,7 +6,7 @@ import { asPrincipal } from "./aws-calls";
 import type { DistributedMapNote, LocalDefinition } from "./definition";
 import type { EmbeddedStores } from "./embedded";
 import { type LocalExecutionRecord, saveExecutionRecord } from "./executions";
-import { underKill } from "./kills";
+import { underFault } from "./lambda";
 import { type EventLog, type FailedState, runMapRun } from "./map-run";
 import type { CheckedOptions, RunLocalOptions } from "./options";
 import type { SynthesizedWorkflow, WorkflowTaskName } from "./workflow";
@@ -152,8 +152,9 @@ export async function execute(args: {
     }
     const deadline = Date.now() + (timeouts[name] ?? 900) * 1000;
     try {
-      const kill = options.invocationFault?.({ task: name, payload, executionName });
-      const result = await underKill(kill, timeouts[name] ?? 900, () =>
+      const timeoutMs = (timeouts[name] ?? 900) * 1000;
+      const fault = await options.lambda?.onInvoke?.({ state: name, functionName: name, payload, timeoutMs });
+      const result = await underFault(fault, timeoutMs, () =>
         asPrincipal(name, () =>
           handlers[name](payload, { getRemainingTimeInMillis: () => deadline - Date.now() }),
         ),

@@ -9,7 +9,7 @@ import {
 } from "@hls-s2/core";
 import { FAULT_PROFILES, type FaultPlan, type MockHub } from "@hls-s2/mock-hub";
 import type { AwsCallListener } from "./aws-calls";
-import type { InvocationFault } from "./kills";
+import type { LocalLambdaOptions } from "./lambda";
 import type { ProgressSnapshot } from "./progress";
 
 export type FaultProfileName = keyof typeof FAULT_PROFILES;
@@ -102,8 +102,8 @@ export interface RunLocalOptions {
   interpose?: { s3?: Interposer; dynamodb?: Interposer };
   /** Extra Lambda environment (deploy settings such as SEARCH_PAGE_SIZE), over the synthesized one. */
   lambdaEnv?: Record<string, string>;
-  /** Fault injection: picks Task invocations whose Lambda its timeout ends (see kills.ts). */
-  invocationFault?: InvocationFault;
+  /** How invocations end (lambda.ts): a hook that kills an invocation or holds its answer (Lambda.Unknown). */
+  lambda?: LocalLambdaOptions;
 }
 
 /** Given the embedded store's endpoint, starts what stands in front of it and says where it listens. */

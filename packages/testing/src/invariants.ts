@@ -13,7 +13,7 @@ import { granulesOf } from "./data-folder";
 /** The invariants of "every granule ends" (design §10), in the order the report prints them. */
 export const INVARIANTS = {
   found: "every product the hub published (and kept) is recorded",
-  ends: "every granule is DOWNLOADED, or FAILED with a terminal reason",
+  ends: "every granule is DOWNLOADED (or DUPLICATE), or FAILED with a terminal reason",
   object: "a DOWNLOADED granule has exactly one object, with its MD5; no object without one",
   horizon: "no granule unfinished past the reconciliation horizon",
   counters: "each (day, platform) counter's `recorded` equals the granules the index holds",
@@ -39,7 +39,7 @@ export interface InvariantInput {
   store: GranuleStore;
   /** The publication days to check. */
   days: readonly string[];
-  /** The (simulated) time the check is made at, for the horizon. */
+  /** The (simulated) time the check is made at: days before the horizon ending that day are out of reach. */
   now: Date;
   horizonDays: number;
   /**
@@ -74,21 +74,27 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
     }
   }
 
-  const horizonMs = input.now.getTime() - input.horizonDays * 86_400_000;
+  // The horizon is `horizonDays` days ending today: an older day is reached by no run any more.
+  const oldestInHorizon = new Date(input.now.getTime() - (input.horizonDays - 1) * 86_400_000)
+    .toISOString()
+    .slice(0, 10);
   const keys = new Set(await stores.listKeys());
   const expectedMd5 = new Map((input.expected ?? []).map((product) => [product.granuleId, product.md5]));
   const ownedKeys = new Set<string>();
   for (const record of records) {
     const terminal = (TERMINAL_ERROR_NAMES as readonly string[]).includes(record.lastError?.name ?? "");
-    const finished = record.status === "DOWNLOADED" || (record.status === "FAILED" && terminal);
+    const status: string = record.status;
+    // DUPLICATE (a second id of a name another granule holds; the `once` branch) ends there too.
+    const finished = status === "DOWNLOADED" || status === "DUPLICATE" || (status === "FAILED" && terminal);
     if (!finished) {
       const reason = record.lastError === undefined ? "" : `, last error ${record.lastError.name}`;
       add("ends", record.granuleId, `${record.status} after ${record.attempts} attempt(s)${reason}`);
-      if (Date.parse(record.publishedAt) < horizonMs) {
-        add("horizon", record.granuleId, `${record.status}, published ${record.publishedAt}`);
+      if (record.day < oldestInHorizon) {
+        add("horizon", record.granuleId, `${record.status}, day ${record.day} left the horizon`);
       }
     }
     const key = objectKeyFor(record.name, input.objectPrefix);
+    if (status === "DUPLICATE") continue;
     if (record.status !== "DOWNLOADED") {
       if (keys.has(key)) add("object", record.granuleId, `${record.status} but object ${key} exists`);
       continue;

@@ -4,7 +4,7 @@ import { createS3Client } from "@hls-s2/functions/lib/clients";
 import { dynamoClientConfig, s3ClientConfig, startEmbeddedStores } from "@hls-s2/local";
 import { describe, expect, it } from "vitest";
 import { useCleanups } from "../src/data-folder";
-import { loseDynamoResponses } from "../src/lost-dynamo";
+import { startLossyProxy } from "../src/lossy-proxy";
 import { stallS3Parts } from "../src/stalled-s3";
 
 const cleanups = useCleanups();
@@ -49,12 +49,10 @@ describe("the stalled-S3-part proxy", () => {
 describe("the lost-response DynamoDB proxy", () => {
   it("lets the table apply a write, resets the connection, and the SDK's retry applies it again", async () => {
     const embedded = await stores();
-    const proxy = await loseDynamoResponses(
-      embedded.dynamoEndpoint,
-      (call) => call.operation === "UpdateItem" && call.ordinal === 1,
-    );
+    const proxy = await startLossyProxy(embedded.dynamoEndpoint);
+    proxy.loseNext((request) => request.operation === "UpdateItem");
     cleanups.add(() => proxy.close());
-    const client = new DynamoDBClient(dynamoClientConfig(proxy.url));
+    const client = new DynamoDBClient(dynamoClientConfig(proxy.endpoint));
     cleanups.add(async () => client.destroy());
     const key = { pk: { S: "fetch#2026-03-14#S2A" } };
 
@@ -74,6 +72,6 @@ describe("the lost-response DynamoDB proxy", () => {
       new GetItemCommand({ TableName: embedded.tableName, Key: key, ConsistentRead: true }),
     );
     expect(Item?.["recorded"]).toEqual({ N: "2" });
-    expect(proxy.lostCalls.map((call) => call.operation)).toEqual(["UpdateItem"]);
+    expect(proxy.lost.map((request) => request.operation)).toEqual(["UpdateItem"]);
   });
 });
