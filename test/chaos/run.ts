@@ -1,7 +1,8 @@
 /**
  * `npm run chaos`: the chaos run of docs/chaos.md. Options: --granules N (per day, default 340),
  * --days N (default 3), --seed S, --push-every MINUTES (default 5), --dynamo dynalite|auto,
- * --noon-pushes-only (no 06:00/18:00 push runs: the short form's timetable), --data-dir DIR (kept
+ * --noon-pushes-only (no 06:00/18:00 push runs: the short form's timetable), --page-size N (search
+ * page size, default 10), --data-dir DIR (kept
  * afterwards; default a temporary folder), --json.
  * Exits 1 when an invariant broke.
  */
@@ -23,6 +24,7 @@ const { values } = parseArgs({
     json: { type: "boolean" },
     "noon-pushes-only": { type: "boolean" },
     "data-dir": { type: "string" },
+    "page-size": { type: "string" },
   },
 });
 const dynamo = values.dynamo ?? "dynalite";
@@ -38,6 +40,7 @@ try {
     pushEveryMinutes: Number(values["push-every"] ?? 5),
     dynamo,
     morningAndEveningPushes: values["noon-pushes-only"] !== true,
+    searchPageSize: Number(values["page-size"] ?? 10),
     log: (line) => process.stderr.write(`${line}\n`),
   });
   if (values.json === true) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
