@@ -19,7 +19,7 @@ describe("the chaos run, short form", () => {
       granulesPerDay: 18,
       seed: "chaos-short",
       searchPageSize: 2,
-      pushEveryMinutes: 20,
+      pushEveryMinutes: 10,
       morningAndEveningPushes: false,
     });
 

@@ -85,6 +85,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     granulesPerDay: options.granulesPerDay,
     productSize: { min: 16 * 1024, max: 96 * 1024 },
     bigProducts: options.bigProducts ?? 3,
+    pushLost,
     tieEvery: 5,
     ingestPerPage: 2,
     withdrawPerPhase: 1,
@@ -328,7 +329,7 @@ async function receivePushes(
     if (pushed.has(product.id)) continue;
     pushed.add(product.id);
     const hash = Number.parseInt(product.id.replace(/-/g, "").slice(0, 6), 16);
-    if (hash % 5 === 0) {
+    if (pushLost(product.id)) {
       lost.add(product.id);
       continue;
     }
@@ -343,6 +344,11 @@ async function receivePushes(
       injected[i === 0 ? "pushes" : "duplicatePushes"]!++;
     }
   }
+}
+
+/** One notification in five is lost (drawn from the product id). */
+function pushLost(id: string): boolean {
+  return Number.parseInt(id.replace(/-/g, "").slice(0, 6), 16) % 5 === 0;
 }
 
 /** A CDSE "created" notification for a mock product. */

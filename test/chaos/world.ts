@@ -19,6 +19,8 @@ export interface WorldOptions {
   productSize: { min: number; max: number };
   /** Products made multi-part (3 parts of 5 MiB), for the stalled-part fault. */
   bigProducts: number;
+  /** Whether a product's push notification is lost (the big products are chosen among those). */
+  pushLost: (id: string) => boolean;
   /** Every `tieEvery`-th product of a day takes its predecessor's publication time. */
   tieEvery: number;
   /** Products the hub ingests between two pages of one search (per phase), and withdraws (per phase). */
@@ -87,8 +89,17 @@ export class ChaosWorld {
     const all = [...catalogue.products];
     // Multi-part products and ties are set before any byte or MD5 is served (both derive from the size).
     const big: string[] = [];
-    for (let i = 0; i < options.bigProducts && all.length > 0; i++) {
-      const product = all[Math.floor(((i + 0.5) * all.length) / options.bigProducts)]!;
+    // Afternoon products of the later days whose push is lost: the daily run of the next day is the
+    // first to download them, and the last run whose window holds their day (with a 1-day look-back).
+    const candidates = all.filter(
+      (product) =>
+        product.day !== options.days[0] &&
+        product.publishedAt.slice(11) > "12:00" &&
+        options.pushLost(product.id),
+    );
+    for (let i = 0; i < options.bigProducts && candidates.length > 0; i++) {
+      const product = candidates[Math.floor(((i + 0.5) * candidates.length) / options.bigProducts)]!;
+      if (big.includes(product.id)) continue;
       product.sizeBytes = 15 * 1024 * 1024 - 4096;
       big.push(product.id);
     }
