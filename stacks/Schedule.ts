@@ -7,6 +7,7 @@ import { Function as SstFunction, type StackContext, use } from "sst/constructs"
 import { functionEnvironment } from "./environment";
 import { Storage } from "./Storage";
 import { useStageSettings } from "./settings";
+import { FUNCTION_ARCHITECTURE, FUNCTION_SIZES } from "./sizes";
 import { Workflow } from "./Workflow";
 
 /** 12:00 UTC leaves the hubs the morning to publish yesterday's granules. */
@@ -43,9 +44,9 @@ export function Schedule({ stack, app }: StackContext) {
   const ageReport = new SstFunction(stack, "ReportAgeFunction", {
     handler: "packages/functions/src/report-age.handler",
     runtime: "nodejs22.x",
-    architecture: "arm_64",
-    memorySize: "512 MB",
-    timeout: "120 seconds",
+    architecture: FUNCTION_ARCHITECTURE,
+    memorySize: `${FUNCTION_SIZES.ReportAge.memoryMb} MB`,
+    timeout: `${FUNCTION_SIZES.ReportAge.timeoutSeconds} seconds`,
     // X-Ray off: its PutTraceSegments needs Resource "*".
     tracing: "disabled",
     logGroup: new logs.LogGroup(stack, "ReportAgeLogs", {
