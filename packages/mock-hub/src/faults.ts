@@ -1,3 +1,4 @@
+import type { ArchiveVariant } from "./archive";
 import { fractionOf } from "./random";
 
 /**
@@ -22,6 +23,12 @@ import { fractionOf } from "./random";
  *                   (bytes a server writes past a short Content-Length never reach an HTTP client).
  * - `trailingGarbage` `$value` GET: no Content-Length (chunked) and `bytes` (default 4096) of garbage after the product.
  * - `rangeEarly`    `$value` GET with a Range from N > 0: a 206 from N − `bytes` (default 1000), as its Content-Range says.
+ * - `zipTruncated`, `zipEntryFlipped`, `zipDirectoryLies`, `zipTwoFolders`: a broken upstream, on every route and
+ *                   every request: the product's zip is cut short at its stated size, has one byte flipped inside its
+ *                   largest entry, a central directory whose last entry's CRC differs from its local header, or a
+ *                   second top-level folder (`__MACOSX/…`); the published MD5 is that of the broken bytes.
+ * - `zipDescriptors` the product's zip is sound but written as a streaming zipper does: CRC and sizes only in data
+ *                   descriptors after each entry's data (bit 3). Not a fault of the product: it must verify.
  * - `offline`       CDSE listings and single product say `Online: false` for the first `times` single-product
  *                   requests (default 2), then the product comes online; the zipper still answers.
  * Faults with `times` hit that many requests, then the route recovers (`Infinity`: always).
@@ -44,6 +51,11 @@ export const FAULT_KINDS = [
   "trailingGarbage",
   "rangeEarly",
   "offline",
+  "zipTruncated",
+  "zipEntryFlipped",
+  "zipDirectoryLies",
+  "zipTwoFolders",
+  "zipDescriptors",
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 const SEARCH_ONLY_KINDS = ["malformedPage", "endlessBody", "ignoreOffset"] as const;
@@ -132,6 +144,15 @@ export interface BodyFaults {
 }
 
 const ALWAYS = Number.POSITIVE_INFINITY;
+
+/** The archive each zip* kind makes the hub serve. */
+const ARCHIVE_VARIANT_OF: Partial<Record<FaultKind, ArchiveVariant>> = {
+  zipTruncated: "truncated",
+  zipEntryFlipped: "entryFlipped",
+  zipDirectoryLies: "directoryLies",
+  zipTwoFolders: "twoFolders",
+  zipDescriptors: "descriptors",
+};
 
 /** Named fault profiles for the CLI and the local mode. */
 export const FAULT_PROFILES: Record<"none" | "light" | "heavy" | "lying", FaultPlan> = {
@@ -270,6 +291,20 @@ export class FaultEngine {
       }
     }
     return out;
+  }
+
+  /**
+   * The archive the product is served as (a zip* kind), the same on every request and route, so the MD5
+   * the hub publishes is that of the bytes it serves; `count` on a `$value` GET records the injection.
+   */
+  archiveVariant(granuleId: string, count = false): ArchiveVariant | undefined {
+    for (const fault of this.faultsOf(granuleId)) {
+      const variant = ARCHIVE_VARIANT_OF[fault.kind];
+      if (variant === undefined) continue;
+      if (count) this.record(granuleId, fault);
+      return variant;
+    }
+    return undefined;
   }
 
   /** How many bytes early a Range answer starts (rangeEarly), consuming one hit; undefined to answer it right. */

@@ -1,3 +1,4 @@
+export { ARCHIVE_VARIANTS, type ArchiveVariant } from "./archive";
 export { BLOCK_SIZE, ByteSource, productKey } from "./bytes";
 export {
   type Catalogue,

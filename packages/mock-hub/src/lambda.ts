@@ -98,7 +98,9 @@ async function answer(
         body: '{"detail":"Bad Gateway"}',
       };
     }
-    const bytes = Buffer.concat([...ctx.catalogue.chunks(product.granuleId, product.start, product.end)]);
+    const bytes = Buffer.concat([
+      ...ctx.catalogue.chunks(product.granuleId, product.start, product.end, product.variant),
+    ]);
     const corruptAt = product.faults.corruptAt;
     if (corruptAt !== undefined) bytes[corruptAt - product.start]! ^= 0xff;
     ctx.stats.countGranule(product.granuleId, "bytesServed", bytes.length);

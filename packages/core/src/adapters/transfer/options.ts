@@ -28,8 +28,13 @@ export interface TransferInput {
   bucket: string;
   /** Object key, already computed by objectKeyFor(). */
   key: string;
-  /** The hub's MD5 of the product, hex (any case). */
-  expectedMd5: string;
+  /**
+   * The hub's MD5 of the product, hex (any case). Undefined only with `archive` and an exact
+   * `expectedSizeBytes`: the zip check and the length then verify the product alone.
+   */
+  expectedMd5: string | undefined;
+  /** Check the product's zip archive while it streams; `safeFolder`: its one top-level folder (`<name>.SAFE`). */
+  archive?: { safeFolder?: string };
   hub: Pick<Hub, "openDownload">;
   s3: S3Client;
   /** Saved progress of an earlier attempt: continue its multipart upload instead of starting over. */
@@ -157,7 +162,20 @@ export function resolveTransferOptions(
       field: "maxResumes",
     });
   }
-  if (!MD5_HEX.test(input.expectedMd5)) {
+  if (input.expectedMd5 === undefined) {
+    if (
+      input.archive === undefined ||
+      input.expectedSizeBytes === undefined ||
+      (input.sizeToleranceBytes ?? 0) !== 0
+    ) {
+      throw new InvalidInputError(
+        "expectedMd5 may be absent only with an archive check and an exact expectedSizeBytes",
+        {
+          field: "expectedMd5",
+        },
+      );
+    }
+  } else if (!MD5_HEX.test(input.expectedMd5)) {
     throw new InvalidInputError(`expectedMd5 must be 32 hex digits, got "${input.expectedMd5}"`, {
       field: "expectedMd5",
     });

@@ -1,6 +1,7 @@
 import { createMD5, type IHasher } from "hash-wasm";
 import { InvalidInputError } from "../../domain/errors";
 import type { UploadProgress } from "../../domain/granule";
+import type { ZipCheck } from "../../domain/zip/check";
 import { type UploadTarget, uploadPart } from "./multipart-upload";
 
 /** S3's most parts per upload. */
@@ -12,11 +13,15 @@ export type CompletedPart = UploadProgress["parts"][number];
 export interface PartBoundary {
   bytes: number;
   hashState: string;
+  /** The zip check's state over the same bytes, when the archive is checked. */
+  zipState?: string;
 }
 
 export interface PartPipelineSettings extends UploadTarget {
   partSizeBytes: number;
   queueSize: number;
+  /** Checks the archive on the bytes the MD5 sees, when given. */
+  zip?: ZipCheck;
 }
 
 export interface PartPipelineHooks {
@@ -78,16 +83,29 @@ export class PartPipeline {
     return Buffer.from(this.hasher.save()).toString("base64");
   }
 
+  /** The zip check's state over the dispatched bytes, when the archive is checked. */
+  zipState(): { zipState: string } | Record<string, never> {
+    return this.settings.zip === undefined ? {} : { zipState: this.settings.zip.save() };
+  }
+
   digest(): string {
     return this.hasher.digest("hex");
   }
 
   /** Takes over the parts and hash of a recorded upload; false (hash reset) when its hash state is unusable. */
   adopt(resume: UploadProgress): boolean {
+    const { zip } = this.settings;
     try {
       this.hasher.load(Buffer.from(resume.hashState, "base64"));
+      // A checkpoint without the zip check's state cannot resume it: start over rather than skip the check.
+      if (zip !== undefined && (resume.zipState === undefined || !zip.restore(resume.zipState))) {
+        throw new Error("no usable zip check state");
+      }
+      if (zip !== undefined && zip.position !== resume.bytes)
+        throw new Error("zip check state covers other bytes");
     } catch {
       this.hasher.init();
+      zip?.reset();
       return false;
     }
     for (const part of resume.parts) this.completed.set(part.PartNumber, part.ETag);
@@ -151,6 +169,7 @@ export class PartPipeline {
     this.pending = undefined;
     this.pendingLength = 0;
     this.hasher.init();
+    this.settings.zip?.reset();
   }
 
   /** Hashes the pending part and starts its upload once fewer than queueSize parts are in flight. */
@@ -173,11 +192,17 @@ export class PartPipeline {
     this.pendingLength = 0;
     this.nextPartNumber += 1;
     this.hasher.update(body);
+    // The same bytes, once, in order: the zip check's state at a boundary covers what the MD5's does.
+    this.settings.zip?.update(body);
     this.dispatched += body.length;
     if (final) {
       this.finalPartNumber = partNumber;
     } else {
-      this.boundaries.set(partNumber, { bytes: this.dispatched, hashState: this.hashState() });
+      this.boundaries.set(partNumber, {
+        bytes: this.dispatched,
+        hashState: this.hashState(),
+        ...this.zipState(),
+      });
     }
     const uploadId = this.hooks.uploadId();
     // Not the caller's signal: a deadline stops the body, but parts already read are the progress the

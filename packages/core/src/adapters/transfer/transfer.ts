@@ -1,4 +1,5 @@
 import {
+  ArchiveInvalidError,
   ChecksumMismatchError,
   DownloaderError,
   HubFramingError,
@@ -7,6 +8,7 @@ import {
   UploadOutcomeUnknownError,
 } from "../../domain/errors";
 import type { UploadProgress } from "../../domain/granule";
+import type { ZipCheck } from "../../domain/zip/check";
 import type { DownloadStream } from "../hub/hub";
 import { Checkpoints } from "./checkpoints";
 import {
@@ -30,10 +32,13 @@ import {
   type TransferResult,
 } from "./options";
 import { PartPipeline } from "./parts";
+import { createArchiveCheck, refusalOf } from "./verify";
 
 /**
- * Streams a product from the hub into an S3 multipart upload, verifying its MD5 before the object becomes visible.
- * @throws ChecksumMismatchError when the streamed bytes differ from `expectedMd5` (the upload is aborted).
+ * Streams a product from the hub into an S3 multipart upload, verifying its MD5 (and, with `archive`, its
+ * zip structure) before the object becomes visible.
+ * @throws ChecksumMismatchError when the streamed bytes differ from `expectedMd5` (the upload is aborted);
+ *   ArchiveInvalidError when they are no sound product archive (the upload is aborted).
  * @throws TransferInterruptedError when the signal aborts, the body keeps breaking or S3 fails transiently (the upload is kept for `resume`);
  *   TransferTooSlowError (a subclass) when the last cuts were for a body under the throughput floor.
  * @throws HubFramingError when the body's framing lies twice (Content-Length vs body vs catalogue size; the upload is aborted).
@@ -52,7 +57,7 @@ export async function transferGranule(
     });
   }
 
-  const transfer = new MultipartTransfer(input, resolved);
+  const transfer = new MultipartTransfer(input, resolved, await createArchiveCheck(input));
   try {
     return await transfer.run();
   } catch (error) {
@@ -65,7 +70,6 @@ export async function transferGranule(
  * checkpoints; it opens bodies, resumes or restarts them, and completes or aborts the upload.
  */
 class MultipartTransfer {
-  private readonly expectedMd5: string;
   private uploadId = "";
   private uploadOpen = false;
   /** When the current upload was created (epoch ms); undefined for a legacy checkpoint without it. */
@@ -82,8 +86,8 @@ class MultipartTransfer {
   constructor(
     private readonly input: TransferInput,
     private readonly options: ResolvedTransferOptions,
+    private readonly zip: ZipCheck | undefined,
   ) {
-    this.expectedMd5 = input.expectedMd5.toLowerCase();
     this.checkpoints = new Checkpoints(options.onProgress);
     this.parts = new PartPipeline(
       {
@@ -92,6 +96,7 @@ class MultipartTransfer {
         key: input.key,
         partSizeBytes: options.partSizeBytes,
         queueSize: options.queueSize,
+        zip,
       },
       {
         uploadId: () => this.uploadId,
@@ -103,6 +108,7 @@ class MultipartTransfer {
             parts,
             bytes: boundary.bytes,
             hashState: boundary.hashState,
+            ...(boundary.zipState !== undefined && { zipState: boundary.zipState }),
             ...(this.createdAt !== undefined && { createdAt: this.createdAt }),
           }),
       },
@@ -168,7 +174,9 @@ class MultipartTransfer {
 
   /** Turns whatever stopped the transfer into the error to throw, aborting or keeping the upload. */
   async fail(error: unknown): Promise<unknown> {
-    if (error instanceof ChecksumMismatchError || error instanceof UploadOutcomeUnknownError) {
+    if (
+      [ChecksumMismatchError, ArchiveInvalidError, UploadOutcomeUnknownError].some((c) => error instanceof c)
+    ) {
       // No onProgress call may outlive the transfer (it would write progress after the caller moved on).
       await this.checkpoints.settled();
       return error;
@@ -256,7 +264,8 @@ class MultipartTransfer {
 
   private async createUpload(): Promise<void> {
     const { granuleId } = this.input;
-    const metadata = { ...this.options.metadata, "hub-id": granuleId, md5: this.expectedMd5 };
+    const md5 = this.input.expectedMd5?.toLowerCase();
+    const metadata = { ...this.options.metadata, "hub-id": granuleId, ...(md5 !== undefined && { md5 }) };
     this.uploadId = await createMultipartUpload(this.input, metadata, granuleId, this.options.signal);
     this.uploadOpen = true;
     this.createdAt = this.options.now();
@@ -274,6 +283,7 @@ class MultipartTransfer {
       parts: [],
       bytes: 0,
       hashState: this.parts.hashState(),
+      ...this.parts.zipState(),
       ...(this.createdAt !== undefined && { createdAt: this.createdAt }),
     };
     try {
@@ -319,21 +329,17 @@ class MultipartTransfer {
     }
   }
 
-  /** Uploads the last part, then completes the upload only if the streamed MD5 is the hub's. */
+  /** Uploads the last part, then completes the upload only if the streamed MD5 is the hub's and the archive sound. */
   private async finish(): Promise<TransferResult> {
-    const { granuleId, key } = this.input;
+    const { key } = this.input;
     await this.parts.dispatchLast();
     const md5 = this.parts.digest();
-    if (md5 !== this.expectedMd5) {
+    const refusal = refusalOf(this.input, md5, this.zip);
+    if (refusal !== undefined) {
       // Aborting before Complete is what keeps a bad object from ever becoming visible.
       await this.parts.cancel();
       const abortError = await this.abortUpload();
-      throw new ChecksumMismatchError(
-        granuleId,
-        this.expectedMd5,
-        md5,
-        abortError === undefined ? undefined : { cause: abortError },
-      );
+      throw refusal(abortError === undefined ? undefined : { cause: abortError });
     }
     await this.parts.settle();
     this.throwIfFailed();
@@ -353,7 +359,7 @@ class MultipartTransfer {
     // and the next attempt re-issues Complete on the same upload instead of uploading a second object.
     await this.checkpoints.record(completing);
     this.completing = true;
-    const outcome = await completeMultipartUpload(this.input, granuleId, completing, this.options);
+    const outcome = await completeMultipartUpload(this.input, this.input.granuleId, completing, this.options);
     this.uploadOpen = false;
     return {
       key,

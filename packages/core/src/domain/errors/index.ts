@@ -15,6 +15,7 @@ import {
 import { ConfigError, DataFolderInUseError, InvalidInputError } from "./input";
 import { GranuleNotFoundError, LeaseLostError, ManifestIncompleteError } from "./store";
 import {
+  ArchiveInvalidError,
   ChecksumMismatchError,
   TransferInterruptedError,
   TransferTooSlowError,
@@ -43,6 +44,7 @@ export const ERROR_CLASSES = {
   HubSlotsBusyError,
   HubSessionsExhaustedError,
   ChecksumMismatchError,
+  ArchiveInvalidError,
   GranuleGoneError,
   HubAuthError,
   InvalidHubDataError,

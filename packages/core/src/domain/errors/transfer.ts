@@ -50,6 +50,38 @@ export class ChecksumMismatchError extends DownloaderError {
 }
 
 /**
+ * The streamed bytes are not a sound product archive (a zip entry's CRC-32, the central directory, the
+ * end record, the exact length or the one `<name>.SAFE` folder HLS unpacks), whatever the MD5 says: the
+ * hub published broken bytes. The multipart upload was aborted; no object exists. Like a mismatch it
+ * gets one more full download, then stays FAILED: a broken archive stays broken.
+ */
+export class ArchiveInvalidError extends DownloaderError {
+  static override readonly retry = "mismatch";
+  readonly granuleId: string;
+  /** The check that failed (crc, directory, end, truncated, length, safe, …). */
+  readonly check: string;
+  /** The entry it failed at, when one. */
+  readonly entry?: string;
+  readonly offset: number;
+  constructor(
+    granuleId: string,
+    failure: { check: string; entry?: string; offset: number; detail: string },
+    options?: ErrorOptions,
+  ) {
+    const where = failure.entry === undefined ? "" : ` entry ${failure.entry}`;
+    super(
+      `granule ${granuleId}: archive check ${failure.check} failed at byte ${failure.offset}${where}: ${failure.detail}`,
+      options,
+    );
+    this.name = "ArchiveInvalidError";
+    this.granuleId = granuleId;
+    this.check = failure.check;
+    this.entry = failure.entry;
+    this.offset = failure.offset;
+  }
+}
+
+/**
  * A verified upload was sent CompleteMultipartUpload but S3 no longer knows its id, and the upload is
  * old enough that a lifecycle rule may have aborted it instead: without read rights on the bucket we
  * cannot tell whether the object exists. Terminal: an operator checks the bucket and requeues if not.

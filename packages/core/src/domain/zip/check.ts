@@ -11,7 +11,7 @@ import {
   recordBytes,
   recordLength,
 } from "./records";
-import type { State, ZipCheckName, ZipFailure } from "./state";
+import type { Section, State, ZipCheckName, ZipFailure } from "./state";
 
 export type { ZipCheckName, ZipFailure } from "./state";
 
