@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark side by side in one run, a table of medians, ratios and goals,
  * and bench/results.json with every repetition.
  *
- *   npm run bench [-- --only transfer,hub-limited,orchestration,links,quota] [-- --quick]
+ *   npm run bench [-- --only transfer,hub-limited,orchestration,links,quota,zip-check] [-- --quick]
  *
  * --quick drops the 4 GiB transfer, runs two repetitions instead of three and 500 orchestration granules.
  */
@@ -22,8 +22,9 @@ import {
   hubLimitedRows,
   transferRows,
 } from "./transfer";
+import { benchZipCheck, zipCheckRows } from "./zip-check";
 
-const BENCHMARKS = ["transfer", "hub-limited", "orchestration", "links", "quota"] as const;
+const BENCHMARKS = ["transfer", "hub-limited", "orchestration", "links", "quota", "zip-check"] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 const RESULTS_FILE = fileURLToPath(new URL("./results.json", import.meta.url));
 
@@ -105,6 +106,16 @@ if (only.includes("quota")) {
   const result = await benchQuota({ reps: quick ? 1 : 2, log });
   results["quota"] = result;
   rows.push(...quotaRows(result));
+}
+
+if (only.includes("zip-check")) {
+  const sizeBytes = quick ? 256 * MiB : GiB;
+  console.log(
+    `zip-check: a ${sizeBytes / MiB} MiB mock zip, MD5 alone vs MD5 + zip check, and transfers with the check off and on`,
+  );
+  const result = await benchZipCheck({ sizeBytes, reps, log });
+  results["zipCheck"] = result;
+  rows.push(...zipCheckRows(result));
 }
 
 results["machineAtEnd"] = machine();
