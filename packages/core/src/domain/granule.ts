@@ -61,6 +61,8 @@ export interface UploadProgress {
   hashState: string;
   /** Serialized zip check state (ZipCheck `save()`) covering exactly `bytes` bytes, when the transfer checks the archive. */
   zipState?: string;
+  /** Serialized BLAKE3 state (hash-wasm `save()`), base64, covering `bytes` bytes, when the hub gave a BLAKE3 instead of an MD5. */
+  blake3State?: string;
   /** Epoch milliseconds when CreateMultipartUpload answered: how old the upload is (lifecycle rules abort by age). */
   createdAt?: number;
   /**

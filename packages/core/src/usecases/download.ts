@@ -232,6 +232,7 @@ async function transferClaimed(
   // The catalogue's size bounds the body (framing lies), when the hub says how far to trust it.
   const sizeToleranceBytes = hub.sizeToleranceBytes?.(granule.sizeBytes);
   let expectedMd5: string | undefined;
+  let expectedBlake3: string | undefined;
   if (completing !== undefined) {
     expectedMd5 = completing.md5;
   } else {
@@ -240,9 +241,12 @@ async function transferClaimed(
     const alone =
       deps.archiveCheck === true && deps.verifyWithoutChecksum === true && sizeToleranceBytes === 0;
     expectedMd5 = await hub.getChecksum(granuleId, { signal: deps.signal }).catch((error: unknown) => {
-      // No MD5 yet: the zip check and the exact length may verify the product alone (a deploy setting).
-      if (alone && error instanceof ChecksumNotPublishedError && deps.signal?.aborted !== true)
-        return undefined;
+      if (error instanceof ChecksumNotPublishedError && deps.signal?.aborted !== true) {
+        // No MD5, but a BLAKE3 (CDSE lists only that for some products): it verifies the bytes instead.
+        expectedBlake3 = error.blake3;
+        // No MD5 yet: the zip check and the exact length may verify the product alone (a deploy setting).
+        if (expectedBlake3 !== undefined || alone) return undefined;
+      }
       throw interruptedIfAborted(error, granuleId, deps.signal);
     });
     if (expectedMd5 !== undefined) await store.recordChecksum(granuleId, owner, expectedMd5);
@@ -276,7 +280,18 @@ async function transferClaimed(
   let result: Awaited<ReturnType<typeof transferGranule>>;
   try {
     result = await transferGranule(
-      { granuleId, bucket: deps.bucket, key, expectedMd5, hub, s3: deps.s3, resume, ...bounds, ...archive },
+      {
+        granuleId,
+        bucket: deps.bucket,
+        key,
+        expectedMd5,
+        ...(expectedBlake3 !== undefined && { expectedBlake3 }),
+        hub,
+        s3: deps.s3,
+        resume,
+        ...bounds,
+        ...archive,
+      },
       {
         partSizeBytes: deps.partSizeBytes,
         queueSize: deps.queueSize,

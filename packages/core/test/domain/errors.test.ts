@@ -32,7 +32,11 @@ const INSTANCES: { [Name in DownloaderErrorName]: () => DownloaderError } = {
   ChecksumMismatchError: () =>
     new ERROR_CLASSES.ChecksumMismatchError("g1", "a".repeat(32), "b".repeat(32), { cause }),
   ArchiveInvalidError: () =>
-    new ERROR_CLASSES.ArchiveInvalidError("g1", { check: "crc", entry: "X.SAFE/a", offset: 1, detail: "d" }, { cause }),
+    new ERROR_CLASSES.ArchiveInvalidError(
+      "g1",
+      { check: "crc", entry: "X.SAFE/a", offset: 1, detail: "d" },
+      { cause },
+    ),
   GranuleGoneError: () => new ERROR_CLASSES.GranuleGoneError("g1", 410, { cause }),
   HubAuthError: () => new ERROR_CLASSES.HubAuthError("401", { cause, status: 401 }),
   InvalidHubDataError: () => new ERROR_CLASSES.InvalidHubDataError("bad", { cause }),

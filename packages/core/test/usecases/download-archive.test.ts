@@ -4,6 +4,7 @@ import { type ArchiveVariant, createCatalogue } from "@hls-s2/mock-hub";
 import { useGranuleTable } from "@hls-s2/testing/dynamo";
 import { aDiscoveredGranule, aUniqueDay } from "@hls-s2/testing/granules";
 import { rejection } from "@hls-s2/testing/rejection";
+import { blake3 } from "hash-wasm";
 import { describe, expect, it } from "vitest";
 import type { Hub } from "../../src/adapters/hub/hub";
 import { ChecksumNotPublishedError } from "../../src/domain/errors";
@@ -17,12 +18,13 @@ const { store } = dynamo;
 const catalogue = createCatalogue({
   seed: "download-archive",
   days: ["2026-04-01"],
-  granulesPerDay: 3,
+  granulesPerDay: 6,
   sizeBytes: { min: 6 * MIB, max: 8 * MIB },
 });
+const BLAKE3_OF_NOTHING = "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262";
 
-/** A CDSE-like hub (exact sizes) serving a mock zip, that has published no MD5 for it. */
-function unchecksummedHub(bytes: Buffer): Hub {
+/** A CDSE-like hub (exact sizes) serving a mock zip, that has published no MD5 for it (a BLAKE3 at most). */
+function unchecksummedHub(bytes: Buffer, published?: string): Hub {
   return {
     kind: "cdse",
     sizeToleranceBytes: () => 0,
@@ -30,7 +32,7 @@ function unchecksummedHub(bytes: Buffer): Hub {
       throw new Error("not used by downloads");
     },
     async getChecksum(granuleId) {
-      throw new ChecksumNotPublishedError(granuleId);
+      throw new ChecksumNotPublishedError(granuleId, published === undefined ? {} : { blake3: published });
     },
     async openDownload(_id, options = {}) {
       const offset = options.offset ?? 0;
@@ -90,5 +92,28 @@ describe("downloadGranule of a product without a hub MD5", () => {
     const record = await store.getGranule(granule.granuleId);
     expect(record).toMatchObject({ status: "FAILED", lastError: { name: "ArchiveInvalidError" } });
     expect(record?.upload).toBeUndefined();
+  });
+
+  it("verifies it by the hub's BLAKE3 when that is the only checksum, the zip check on or off", async () => {
+    for (const archiveCheck of [false, true]) {
+      const { granule, bytes } = await recorded(archiveCheck ? 4 : 3);
+      const published = await blake3(bytes);
+      const { deps: d, memory } = deps(unchecksummedHub(bytes, published.toUpperCase()), { archiveCheck });
+      const result = await downloadGranule({ granuleId: granule.granuleId, owner: "o" }, d);
+      expect(result).toMatchObject({ outcome: "downloaded", bytes: bytes.length });
+      expect(memory.objects.get(objectKeyFor(granule.name))?.equals(bytes)).toBe(true);
+    }
+  });
+
+  it("refuses bytes whose BLAKE3 differs from the hub's, as a checksum mismatch", async () => {
+    const { granule, bytes } = await recorded(5);
+    const { deps: d, memory } = deps(unchecksummedHub(bytes, BLAKE3_OF_NOTHING), {});
+    const error = await rejection(downloadGranule({ granuleId: granule.granuleId, owner: "o" }, d));
+    expect(error).toMatchObject({
+      name: "ChecksumMismatchError",
+      algorithm: "BLAKE3",
+      expectedMd5: BLAKE3_OF_NOTHING,
+    });
+    expect(memory.objects.size).toBe(0);
   });
 });

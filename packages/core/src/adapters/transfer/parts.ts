@@ -1,4 +1,4 @@
-import { createMD5, type IHasher } from "hash-wasm";
+import { createBLAKE3, createMD5, type IHasher } from "hash-wasm";
 import { InvalidInputError } from "../../domain/errors";
 import type { UploadProgress } from "../../domain/granule";
 import type { ZipCheck } from "../../domain/zip/check";
@@ -13,15 +13,20 @@ export type CompletedPart = UploadProgress["parts"][number];
 export interface PartBoundary {
   bytes: number;
   hashState: string;
-  /** The zip check's state over the same bytes, when the archive is checked. */
-  zipState?: string;
+  /** The zip check's and BLAKE3's states over the same bytes, when the transfer has them. */
+  states: ExtraStates;
 }
+
+/** What a checkpoint saves beside the MD5's state: the zip check's and the BLAKE3's, when used. */
+export type ExtraStates = Pick<UploadProgress, "zipState" | "blake3State">;
 
 export interface PartPipelineSettings extends UploadTarget {
   partSizeBytes: number;
   queueSize: number;
   /** Checks the archive on the bytes the MD5 sees, when given. */
   zip?: ZipCheck;
+  /** Hashes a BLAKE3 beside the MD5 (a hub that published only that). */
+  blake3?: boolean;
 }
 
 export interface PartPipelineHooks {
@@ -42,6 +47,7 @@ export interface PartPipelineHooks {
  */
 export class PartPipeline {
   private hasher!: IHasher;
+  private blake3: IHasher | undefined;
   private readonly completed = new Map<number, string>();
   private readonly boundaries = new Map<number, PartBoundary>();
   private contiguousParts = 0;
@@ -66,6 +72,7 @@ export class PartPipeline {
 
   async init(): Promise<void> {
     this.hasher = await createMD5();
+    if (this.settings.blake3 === true) this.blake3 = await createBLAKE3();
   }
 
   /** Bytes hashed and handed to part uploads. */
@@ -83,9 +90,19 @@ export class PartPipeline {
     return Buffer.from(this.hasher.save()).toString("base64");
   }
 
-  /** The zip check's state over the dispatched bytes, when the archive is checked. */
-  zipState(): { zipState: string } | Record<string, never> {
-    return this.settings.zip === undefined ? {} : { zipState: this.settings.zip.save() };
+  /** The zip check's and BLAKE3's states over the dispatched bytes, when the transfer has them. */
+  states(): ExtraStates {
+    const { zip } = this.settings;
+    const { blake3 } = this;
+    return {
+      ...(zip !== undefined && { zipState: zip.save() }),
+      ...(blake3 !== undefined && { blake3State: Buffer.from(blake3.save()).toString("base64") }),
+    };
+  }
+
+  /** The BLAKE3 of the dispatched bytes, lowercase hex, when one is hashed. */
+  blake3Digest(): string | undefined {
+    return this.blake3?.digest("hex");
   }
 
   digest(): string {
@@ -103,8 +120,13 @@ export class PartPipeline {
       }
       if (zip !== undefined && zip.position !== resume.bytes)
         throw new Error("zip check state covers other bytes");
+      if (this.blake3 !== undefined) {
+        if (resume.blake3State === undefined) throw new Error("no BLAKE3 state");
+        this.blake3.load(Buffer.from(resume.blake3State, "base64"));
+      }
     } catch {
       this.hasher.init();
+      this.blake3?.init();
       zip?.reset();
       return false;
     }
@@ -169,6 +191,7 @@ export class PartPipeline {
     this.pending = undefined;
     this.pendingLength = 0;
     this.hasher.init();
+    this.blake3?.init();
     this.settings.zip?.reset();
   }
 
@@ -194,6 +217,7 @@ export class PartPipeline {
     this.hasher.update(body);
     // The same bytes, once, in order: the zip check's state at a boundary covers what the MD5's does.
     this.settings.zip?.update(body);
+    this.blake3?.update(body);
     this.dispatched += body.length;
     if (final) {
       this.finalPartNumber = partNumber;
@@ -201,7 +225,7 @@ export class PartPipeline {
       this.boundaries.set(partNumber, {
         bytes: this.dispatched,
         hashState: this.hashState(),
-        ...this.zipState(),
+        states: this.states(),
       });
     }
     const uploadId = this.hooks.uploadId();

@@ -35,8 +35,7 @@ import { PartPipeline } from "./parts";
 import { createArchiveCheck, refusalOf } from "./verify";
 
 /**
- * Streams a product from the hub into an S3 multipart upload, verifying its MD5 (and, with `archive`, its
- * zip structure) before the object becomes visible.
+ * Streams a product from the hub into an S3 multipart upload, verifying its checksum and zip before the object becomes visible.
  * @throws ChecksumMismatchError when the streamed bytes differ from `expectedMd5` (the upload is aborted);
  *   ArchiveInvalidError when they are no sound product archive (the upload is aborted).
  * @throws TransferInterruptedError when the signal aborts, the body keeps breaking or S3 fails transiently (the upload is kept for `resume`);
@@ -97,6 +96,7 @@ class MultipartTransfer {
         partSizeBytes: options.partSizeBytes,
         queueSize: options.queueSize,
         zip,
+        blake3: input.expectedBlake3 !== undefined,
       },
       {
         uploadId: () => this.uploadId,
@@ -108,7 +108,7 @@ class MultipartTransfer {
             parts,
             bytes: boundary.bytes,
             hashState: boundary.hashState,
-            ...(boundary.zipState !== undefined && { zipState: boundary.zipState }),
+            ...boundary.states,
             ...(this.createdAt !== undefined && { createdAt: this.createdAt }),
           }),
       },
@@ -283,7 +283,7 @@ class MultipartTransfer {
       parts: [],
       bytes: 0,
       hashState: this.parts.hashState(),
-      ...this.parts.zipState(),
+      ...this.parts.states(),
       ...(this.createdAt !== undefined && { createdAt: this.createdAt }),
     };
     try {
@@ -334,7 +334,7 @@ class MultipartTransfer {
     const { key } = this.input;
     await this.parts.dispatchLast();
     const md5 = this.parts.digest();
-    const refusal = refusalOf(this.input, md5, this.zip);
+    const refusal = refusalOf(this.input, md5, this.parts.blake3Digest(), this.zip);
     if (refusal !== undefined) {
       // Aborting before Complete is what keeps a bad object from ever becoming visible.
       await this.parts.cancel();

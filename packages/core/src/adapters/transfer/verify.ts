@@ -20,11 +20,18 @@ export function exactLengthOf(input: TransferInput): number | undefined {
 export function refusalOf(
   input: TransferInput,
   md5: string,
+  blake3: string | undefined,
   zip: ZipCheck | undefined,
 ): ((options?: ErrorOptions) => DownloaderError) | undefined {
   const expected = input.expectedMd5?.toLowerCase();
   if (expected !== undefined && md5 !== expected) {
     return (options) => new ChecksumMismatchError(input.granuleId, expected, md5, options);
+  }
+  const expectedBlake3 = input.expectedBlake3?.toLowerCase();
+  if (expectedBlake3 !== undefined && blake3 !== expectedBlake3) {
+    const actual = blake3 ?? "(none)";
+    return (options) =>
+      new ChecksumMismatchError(input.granuleId, expectedBlake3, actual, { ...options, algorithm: "BLAKE3" });
   }
   const failure = zip?.finish(exactLengthOf(input));
   if (failure !== undefined) return (options) => new ArchiveInvalidError(input.granuleId, failure, options);

@@ -37,11 +37,20 @@ export class ChecksumMismatchError extends DownloaderError {
   readonly granuleId: string;
   readonly expectedMd5: string;
   readonly actualMd5: string;
-  constructor(granuleId: string, expectedMd5: string, actualMd5: string, options?: ErrorOptions) {
+  /** The checksum compared: MD5, or BLAKE3 when the hub published only that (then in expectedMd5/actualMd5). */
+  readonly algorithm: "MD5" | "BLAKE3";
+  constructor(
+    granuleId: string,
+    expectedMd5: string,
+    actualMd5: string,
+    options?: ErrorOptions & { algorithm?: "MD5" | "BLAKE3" },
+  ) {
+    const algorithm = options?.algorithm ?? "MD5";
     super(
-      `granule ${granuleId}: MD5 ${actualMd5} of the streamed bytes differs from the hub's ${expectedMd5}`,
+      `granule ${granuleId}: ${algorithm} ${actualMd5} of the streamed bytes differs from the hub's ${expectedMd5}`,
       options,
     );
+    this.algorithm = algorithm;
     this.name = "ChecksumMismatchError";
     this.granuleId = granuleId;
     this.expectedMd5 = expectedMd5;

@@ -1,6 +1,7 @@
 import { Readable } from "node:stream";
 import { type ArchiveVariant, createCatalogue } from "@hls-s2/mock-hub";
 import { rejection } from "@hls-s2/testing/rejection";
+import { blake3 } from "hash-wasm";
 import { describe, expect, it } from "vitest";
 import type { DownloadStream } from "../../../src/adapters/hub/hub";
 import { transferGranule } from "../../../src/adapters/transfer/transfer";
@@ -208,5 +209,43 @@ describe("transferGranule with the archive check", () => {
     await expect(
       transferGranule({ ...base, archive: undefined, hub: archiveHub(bytes) }, { partSizeBytes: PART }),
     ).rejects.toMatchObject({ name: "InvalidInputError", field: "expectedMd5" });
+  });
+
+  it("resumes a BLAKE3 across a kill from its saved state, and refuses a wrong one", async () => {
+    const s3 = offlineS3Client();
+    const { state } = memoryS3(s3);
+    const { bytes, archive } = product(0);
+    const { granuleId, key } = uniqueGranule();
+    const expectedBlake3 = await blake3(bytes);
+    let saved: UploadProgress | undefined;
+    const onProgress = async (progress: UploadProgress) => {
+      saved = progress;
+    };
+    const controller = new AbortController();
+    const input = { granuleId, bucket: BUCKET, key, expectedMd5: undefined, expectedBlake3, s3, archive };
+    await rejection(
+      transferGranule(
+        { ...input, hub: archiveHub(bytes, { after: 2 * PART + MIB, controller }) },
+        { partSizeBytes: PART, signal: controller.signal, onProgress },
+      ),
+    );
+    expect(saved?.blake3State).toBeDefined();
+    const hub = archiveHub(bytes);
+    const result = await transferGranule(
+      { ...input, hub, resume: saved },
+      { partSizeBytes: PART, onProgress },
+    );
+    expect(hub.opens[0]).toBeGreaterThan(0);
+    expect(result.resumedFromBytes).toBe(hub.opens[0]);
+    expect(state.objects.get(key)?.equals(bytes)).toBe(true);
+
+    const other = uniqueGranule();
+    const wrong = await rejection(
+      transferGranule(
+        { ...input, ...other, expectedBlake3: "0".repeat(64), hub: archiveHub(bytes) },
+        { partSizeBytes: PART },
+      ),
+    );
+    expect(wrong).toMatchObject({ name: "ChecksumMismatchError", algorithm: "BLAKE3" });
   });
 });
