@@ -42,8 +42,9 @@ const FETCH_TIME_BUDGET_SECONDS = FETCH_TIMEOUT_SECONDS - 120;
 export const TABLE_ACTIONS = {
   GenerateQueries: [],
   FetchPage: ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
-  // Query lists the day's shards; GetItem reads the (day, platform) counters it reconciles against.
-  WriteManifest: ["dynamodb:Query", "dynamodb:GetItem"],
+  // Query lists the day's shards; GetItem reads the (day, platform) counters it reconciles against,
+  // UpdateItem sets a day's counters from the index when they said more (GranuleStore.recountDay).
+  WriteManifest: ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"],
   // The hub slots (core/src/adapters/store/slots.ts): GetItem reads the count, UpdateItem takes and frees a slot, and
   // BatchGetItem reads the slots in use for the dashboard's gauge (SlotPool.inUse).
   Download: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem"],
