@@ -15,6 +15,34 @@ export const ARCHIVE_VARIANTS = [
 ] as const;
 export type ArchiveVariant = (typeof ARCHIVE_VARIANTS)[number];
 
+/**
+ * The fault kinds that serve a product as an archive variant, on every route and request (the
+ * published MD5 is that of the bytes served): `zipTruncated` cuts the zip of a larger product at the
+ * stated size, `zipEntryFlipped` flips one byte inside the largest entry, `zipDirectoryLies` gives the
+ * last entry another CRC in the central directory, `zipTwoFolders` adds `__MACOSX/<name>.SAFE/…`; and
+ * `zipDescriptors` is sound, written as a streaming zipper writes it (CRC and sizes only in data
+ * descriptors): not a fault of the product, it must verify.
+ */
+export const ARCHIVE_FAULT_VARIANTS = {
+  zipTruncated: "truncated",
+  zipEntryFlipped: "entryFlipped",
+  zipDirectoryLies: "directoryLies",
+  zipTwoFolders: "twoFolders",
+  zipDescriptors: "descriptors",
+} as const satisfies Record<string, ArchiveVariant>;
+export const ARCHIVE_FAULT_KINDS = [
+  "zipTruncated",
+  "zipEntryFlipped",
+  "zipDirectoryLies",
+  "zipTwoFolders",
+  "zipDescriptors",
+] as const satisfies readonly (keyof typeof ARCHIVE_FAULT_VARIANTS)[];
+export type ArchiveFaultKind = (typeof ARCHIVE_FAULT_KINDS)[number];
+
+export function isArchiveFaultKind(kind: string): kind is ArchiveFaultKind {
+  return (ARCHIVE_FAULT_KINDS as readonly string[]).includes(kind);
+}
+
 /** What a product's zip is made of. */
 export interface ArchiveProduct {
   /** Product name without `.SAFE`. */

@@ -14,9 +14,9 @@ export {
 export { parseCdseFilter } from "./cdse-filter";
 export type { HubContext } from "./context";
 export { parseDhusQuery } from "./dhus";
+export { FAULT_PROFILES } from "./fault-profiles";
 export {
   FAULT_KINDS,
-  FAULT_PROFILES,
   FaultEngine,
   type FaultKind,
   type FaultPlan,

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { createCatalogue, type MockPlatform } from "./catalogue";
 import type { HubContext } from "./context";
-import { FAULT_PROFILES } from "./faults";
+import { FAULT_PROFILES } from "./fault-profiles";
 import { createHubContext, type HubContextOptions, handleRequest } from "./router";
 import { credentialsOf, parseDays, parseSize } from "./settings";
 
