@@ -1,5 +1,6 @@
 import {
   ChecksumMismatchError,
+  ConditionalWriteConflictError,
   DownloaderError,
   HubFramingError,
   TransferInterruptedError,
@@ -21,6 +22,8 @@ import {
   completeMultipartUpload,
   createMultipartUpload,
   isNoSuchUpload,
+  type Publication,
+  putObjectOnce,
 } from "./multipart-upload";
 import {
   type ResolvedTransferOptions,
@@ -32,7 +35,9 @@ import {
 import { PartPipeline } from "./parts";
 
 /**
- * Streams a product from the hub into an S3 multipart upload, verifying its MD5 before the object becomes visible.
+ * Streams a product from the hub into S3, verifying its MD5 before the object becomes visible: a
+ * product that fits in one part goes in one PutObject, a larger one into a multipart upload; both
+ * write with `If-None-Match: *`, so S3 never holds a second object on the key.
  * @throws ChecksumMismatchError when the streamed bytes differ from `expectedMd5` (the upload is aborted).
  * @throws TransferInterruptedError when the signal aborts, the body keeps breaking or S3 fails transiently (the upload is kept for `resume`);
  *   TransferTooSlowError (a subclass) when the last cuts were for a body under the throughput floor.
@@ -95,6 +100,7 @@ class MultipartTransfer {
       },
       {
         uploadId: () => this.uploadId,
+        ensureUpload: () => this.ensureUpload(),
         throwIfFailed: () => this.checkpoints.throwIfFailed(),
         prefixExtended: (uploadId, parts, boundary) =>
           this.checkpoints.advance({
@@ -168,6 +174,7 @@ class MultipartTransfer {
 
   /** Turns whatever stopped the transfer into the error to throw, aborting or keeping the upload. */
   async fail(error: unknown): Promise<unknown> {
+    if (error instanceof ConditionalWriteConflictError) return this.dropConflicted(error);
     if (error instanceof ChecksumMismatchError || error instanceof UploadOutcomeUnknownError) {
       // No onProgress call may outlive the transfer (it would write progress after the caller moved on).
       await this.checkpoints.settled();
@@ -185,7 +192,7 @@ class MultipartTransfer {
     ) {
       // The hub says these bytes will never be right (gone, refused, invalid): drop the parts.
       await this.parts.cancel();
-      const abortError = await this.abortUpload();
+      const abortError = this.uploadOpen ? await this.abortUpload() : undefined;
       if (abortError !== undefined) {
         console.warn(
           JSON.stringify({ msg: "abort of multipart upload failed", granuleId, key, error: `${abortError}` }),
@@ -222,7 +229,10 @@ class MultipartTransfer {
     return error;
   }
 
-  /** Adopts the saved upload when it is usable, else starts a new one. */
+  /**
+   * Adopts the saved upload when it is usable. A new upload is created only when the first full part is
+   * dispatched (ensureUpload): a product that fits in one part never has one (one PutObject instead).
+   */
   private async begin(): Promise<void> {
     const { resume } = this.input;
     if (resume !== undefined && this.adopt(resume)) return;
@@ -230,7 +240,29 @@ class MultipartTransfer {
       // An unusable checkpoint's upload is dead weight; S3 bills its parts until aborted.
       await this.abortUpload(resume.key, resume.uploadId);
     }
-    await this.createUpload();
+  }
+
+  /** Creates (and records) the multipart upload before the first part goes out, if none is open. */
+  private async ensureUpload(): Promise<void> {
+    if (!this.uploadOpen) await this.createUpload();
+  }
+
+  /**
+   * After a 409: S3 says to "re-initiate the multipart upload", so this one is forgotten — first in the
+   * table (a completing record on an aborted upload would read NoSuchUpload as "completed"), then in S3.
+   * If forgetting fails, the upload is left to the next attempt's Complete (or the lifecycle rule).
+   */
+  private async dropConflicted(error: ConditionalWriteConflictError): Promise<unknown> {
+    await this.parts.cancel();
+    await this.checkpoints.settled();
+    if (!this.uploadOpen && !this.completing) return error;
+    try {
+      await this.checkpoints.record({ uploadId: "", key: this.input.key, parts: [], bytes: 0, hashState: "" });
+      await this.abortUpload();
+    } catch {
+      // The completing record stays: the retry re-issues Complete on it, which S3 answers again.
+    }
+    return error;
   }
 
   /**
@@ -299,7 +331,6 @@ class MultipartTransfer {
     this.checkpoints.reset();
     this.resumedFromBytes = 0;
     this.restarts += 1;
-    await this.createUpload();
   }
 
   /**
@@ -319,21 +350,60 @@ class MultipartTransfer {
     }
   }
 
-  /** Uploads the last part, then completes the upload only if the streamed MD5 is the hub's. */
+  /**
+   * Publishes the verified product: one PutObject when it fits in one part (nothing dispatched yet),
+   * else the last part and CompleteMultipartUpload. Nothing is sent until verifyBeforePublish passed.
+   */
   private async finish(): Promise<TransferResult> {
+    if (this.parts.dispatchedBytes === 0 && this.parts.partsDispatched === 0) return this.putWhole();
+    return this.completeMultipart();
+  }
+
+  /**
+   * The one check before anything becomes visible: the streamed MD5 against the hub's. Whatever else
+   * must hold of the bytes before publication (the zip's own checks) belongs here too.
+   * @throws ChecksumMismatchError
+   */
+  private verifyBeforePublish(md5: string, cause?: unknown): void {
+    if (md5 === this.expectedMd5) return;
+    throw new ChecksumMismatchError(
+      this.input.granuleId,
+      this.expectedMd5,
+      md5,
+      cause === undefined ? undefined : { cause },
+    );
+  }
+
+  /** A product that fits in one part: verified, then one conditional PutObject (a mismatch sends nothing). */
+  private async putWhole(): Promise<TransferResult> {
     const { granuleId, key } = this.input;
+    // A 0-byte upload adopted from an earlier attempt is not needed for a one-part product.
+    if (this.uploadOpen) await this.abortUpload();
+    const body = this.parts.takeWhole();
+    const md5 = this.parts.digest();
+    this.verifyBeforePublish(md5);
+    const metadata = { ...this.options.metadata, "hub-id": granuleId, md5: this.expectedMd5 };
+    const outcome = await putObjectOnce(this.input, granuleId, body, metadata, this.options.signal);
+    return this.result(key, body.length, md5, outcome);
+  }
+
+  /** Uploads the last part, then completes the upload only if the streamed MD5 is the hub's. */
+  private async completeMultipart(): Promise<TransferResult> {
+    const { key } = this.input;
     await this.parts.dispatchLast();
     const md5 = this.parts.digest();
-    if (md5 !== this.expectedMd5) {
+    try {
+      this.verifyBeforePublish(md5);
+    } catch (error) {
       // Aborting before Complete is what keeps a bad object from ever becoming visible.
       await this.parts.cancel();
-      const abortError = await this.abortUpload();
-      throw new ChecksumMismatchError(
-        granuleId,
-        this.expectedMd5,
-        md5,
-        abortError === undefined ? undefined : { cause: abortError },
-      );
+      const abortError = this.uploadOpen ? await this.abortUpload() : undefined;
+      if (abortError !== undefined && error instanceof ChecksumMismatchError) {
+        throw new ChecksumMismatchError(error.granuleId, error.expectedMd5, error.actualMd5, {
+          cause: abortError,
+        });
+      }
+      throw error;
     }
     await this.parts.settle();
     this.throwIfFailed();
@@ -353,18 +423,27 @@ class MultipartTransfer {
     // and the next attempt re-issues Complete on the same upload instead of uploading a second object.
     await this.checkpoints.record(completing);
     this.completing = true;
-    const outcome = await completeMultipartUpload(this.input, granuleId, completing, this.options);
+    const outcome = await completeMultipartUpload(this.input, this.input.granuleId, completing, this.options);
     this.uploadOpen = false;
+    return this.result(key, this.parts.dispatchedBytes, md5, outcome);
+  }
+
+  private result(
+    key: string,
+    bytes: number,
+    md5: string,
+    outcome: { etag: string | undefined; publication: Publication },
+  ): TransferResult {
     return {
       key,
-      bytes: this.parts.dispatchedBytes,
+      bytes,
       md5,
       etag: outcome.etag,
       resumedFromBytes: this.resumedFromBytes,
       fetchedBytes: this.fetchedBytes,
       restarts: this.restarts,
       resumes: this.resumes,
-      completedEarlier: outcome.completedEarlier,
+      publication: outcome.publication,
     };
   }
 
@@ -383,7 +462,7 @@ class MultipartTransfer {
       fetchedBytes: 0,
       restarts: 0,
       resumes: 0,
-      completedEarlier: outcome.completedEarlier,
+      publication: outcome.publication,
     };
   }
 

@@ -419,13 +419,14 @@ describe("transferGranule with a mocked S3", () => {
     expect(mock.commandCalls(UploadPartCommand)).toHaveLength(0);
     expect(mock.commandCalls(AbortMultipartUploadCommand)).toHaveLength(1);
     expect(state.uploads.get(uploadId!)!.state).toBe("aborted");
-    expect(hub.opens).toHaveLength(0);
+    // The upload is created when the first part is full (a one-part product needs none), so once opened.
+    expect(hub.opens).toHaveLength(1);
   });
 
   it("records the upload as completing with the verified MD5 before CompleteMultipartUpload", async () => {
     const s3 = offlineS3Client();
     const { mock, state } = memoryS3(s3);
-    const hub = fakeHub({ size: PART - 100 });
+    const hub = fakeHub({ size: PART + 100 });
     const { granuleId, key } = uniqueGranule();
     const seen: { progress: UploadProgress; completes: number }[] = [];
 
@@ -439,11 +440,12 @@ describe("transferGranule with a mocked S3", () => {
       },
     );
 
-    expect(result.completedEarlier).toBe(false);
-    // A one-part product: the upload is recorded before its part, then as completing before Complete.
+    expect(result.publication).toBe("now");
+    // A two-part product: the upload is recorded before its first part, then as completing before Complete.
     expect(seen.map(({ progress }) => [progress.bytes, progress.parts.length, progress.completing])).toEqual([
       [0, 0, undefined],
-      [hub.size, 1, { md5: hub.md5 }],
+      [PART, 1, undefined],
+      [hub.size, 2, { md5: hub.md5 }],
     ]);
     expect(seen.every(({ completes }) => completes === 0)).toBe(true);
     expect(state.objects.get(key)?.length).toBe(hub.size);
@@ -485,7 +487,7 @@ describe("transferGranule with a mocked S3", () => {
       bytes: hub.size,
       md5: hub.md5,
       fetchedBytes: 0,
-      completedEarlier: false,
+      publication: "now",
     });
     expect(memory.mock.commandCalls(CompleteMultipartUploadCommand)[0]!.args[0].input).toMatchObject({
       UploadId: completing!.uploadId,
@@ -519,7 +521,7 @@ describe("transferGranule with a mocked S3", () => {
       { granuleId, bucket: BUCKET, key, expectedMd5: hub.md5, hub, s3, resume: completing },
       { now: () => now },
     );
-    expect(young).toMatchObject({ key, bytes: hub.size, completedEarlier: true, fetchedBytes: 0 });
+    expect(young).toMatchObject({ key, bytes: hub.size, publication: "earlier-complete", fetchedBytes: 0 });
 
     const old = await rejection(
       transferGranule(
