@@ -122,6 +122,7 @@ export function formatRequeue(result: RequeueResult): string {
       ? `${result.day}: no FAILED or stuck DOWNLOADING granules`
       : formatTable(["granule", "name", "status", "attempts", "why"], rows),
   ];
+  for (const h of result.held) lines.push(`held ${h.granuleId} (UploadOutcomeUnknownError): ${h.advice}`);
   if (result.dryRun) {
     if (result.candidates.length > 0)
       lines.push(`dry run: ${result.candidates.length} granule(s) would be requeued; nothing changed`);
