@@ -43,9 +43,13 @@ export class ConditionalWrites {
     const condition = ctx.get("if-none-match");
     if (condition === "") return write();
     if (condition !== "*") {
-      throw new S3Error("NotImplemented", "A header you provided implies functionality that is not implemented", {
-        Header: "If-None-Match",
-      });
+      throw new S3Error(
+        "NotImplemented",
+        "A header you provided implies functionality that is not implemented",
+        {
+          Header: "If-None-Match",
+        },
+      );
     }
     const id = `${route.bucket}/${route.key}`;
     if (this.running.has(id)) throw conditionalRequestConflict();

@@ -132,7 +132,8 @@ export function s3GapsMiddleware(directory: string, options: S3GapsOptions = {})
       return next();
     }
     if (uploadId === undefined) {
-      if (operationOf(ctx, route) === "PutObject") return putObject(ctx, next, { bucket: route.bucket, key: route.key });
+      if (operationOf(ctx, route) === "PutObject")
+        return putObject(ctx, next, { bucket: route.bucket, key: route.key });
       return next();
     }
     if (ctx.method !== "POST") return gaps(ctx, next, { bucket: route.bucket, key: route.key }, uploadId);

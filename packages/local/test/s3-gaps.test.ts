@@ -5,9 +5,9 @@ import {
   PutObjectCommand,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
+import type { KoaContext } from "s3rver";
 import { afterEach, describe, expect, it } from "vitest";
 import { type EmbeddedStores, startEmbeddedStores } from "../src/embedded";
-import type { KoaContext } from "s3rver";
 import { ConditionalWrites } from "../src/s3-conditional";
 import { completedUploads } from "../src/s3-gaps";
 
@@ -110,7 +110,9 @@ describe("the embedded S3's conditional writes", () => {
 
   it("returns a 412 Precondition Failed to a CompleteMultipartUpload with If-None-Match: * when the key exists, and keeps the upload", async () => {
     const stores = await start();
-    await stores.s3.send(new PutObjectCommand({ Bucket: stores.bucketName, Key: "taken.zip", Body: "first" }));
+    await stores.s3.send(
+      new PutObjectCommand({ Bucket: stores.bucketName, Key: "taken.zip", Body: "first" }),
+    );
     const complete = await uploadOnePart(stores, "taken.zip");
     complete.input.IfNoneMatch = "*";
 
@@ -164,8 +166,10 @@ describe("the embedded S3's conditional writes", () => {
     await stores.s3.send(new PutObjectCommand({ Bucket: stores.bucketName, Key: "plain.zip", Body: "b" }));
 
     expect((await stores.readObject("plain.zip"))?.toString()).toBe("b");
-    expect(
-      stores.s3Requests.filter((r) => r.key === "plain.zip").map((r) => r.operation),
-    ).toEqual(["PutObject", "PutObject", "GetObject"]);
+    expect(stores.s3Requests.filter((r) => r.key === "plain.zip").map((r) => r.operation)).toEqual([
+      "PutObject",
+      "PutObject",
+      "GetObject",
+    ]);
   });
 });

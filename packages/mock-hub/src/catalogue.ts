@@ -200,8 +200,13 @@ export function createCatalogue(options: CatalogueOptions): Catalogue {
 }
 
 /** The second releases of the duplicate-name fault: a new id, the same name and bytes, published later that day. */
-function republished(products: readonly MockProduct[], seed: string | number, fraction: number): MockProduct[] {
-  if (!(fraction >= 0 && fraction <= 1)) throw new RangeError(`duplicateNames must be in [0, 1], got ${fraction}`);
+function republished(
+  products: readonly MockProduct[],
+  seed: string | number,
+  fraction: number,
+): MockProduct[] {
+  if (!(fraction >= 0 && fraction <= 1))
+    throw new RangeError(`duplicateNames must be in [0, 1], got ${fraction}`);
   const twins: MockProduct[] = [];
   for (const product of products) {
     const random = createRandom(`${seed}:republished:${product.id}`);

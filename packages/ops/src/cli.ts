@@ -235,7 +235,9 @@ async function runCommand(parsed: ParsedCommandLine, context: OpsContext, today:
       const day = flag("day");
       if (day === undefined) throw new InvalidInputError("requeue needs --day D", { field: "day" });
       const dryRun = parsed.flags["dry-run"] === true;
-      const granules = flag("granule")?.split(",").filter((id) => id !== "");
+      const granules = flag("granule")
+        ?.split(",")
+        .filter((id) => id !== "");
       const result = await requeue(
         { day, dryRun, ...(granules !== undefined && { granules }) },
         { store: await context.store(), ...(!dryRun && { launch: context.launch }) },

@@ -50,12 +50,16 @@ export function formatStatus(report: StatusReport, label: string): string {
     `Granules ${report.from}..${report.to} — ${label}`,
     formatTable(headers, rows),
     "hub: results the hub reported (+ = search not finished); found = filtered + recorded; " +
-      "recorded = downloaded + failed + pending + duplicates + missing",
+      "recorded = downloaded + failed + pending + missing",
     "stuck: DOWNLOADING with an expired lease; missing: recorded but not in the status index (WriteManifest fails on it)",
-    "duplicates: another hub id of the same product name holds its object key (never downloaded)",
   ];
-  for (const { granuleId, duplicateOf } of report.totals.duplicateIds) {
-    parts.push(`duplicate ${granuleId} of ${duplicateOf}`);
+  if (report.totals.duplicates > 0) {
+    parts.push(
+      `duplicates: ${report.totals.duplicates} (another hub id of the same product name holds the object key; never downloaded, counted in recorded)`,
+      ...report.totals.duplicateIds.map(
+        ({ granuleId, duplicateOf }) => `  ${granuleId} duplicates ${duplicateOf}`,
+      ),
+    );
   }
   parts.push("", ...formatLatencyLines(report.latency));
   parts.push("", formatExecutions(report.executions));

@@ -49,7 +49,6 @@ export const TALLY_COUNT_KEYS = [
   "failed",
   "pending",
   "stuck",
-  "duplicates",
   "missing",
   "bytes",
 ] as const satisfies readonly (keyof GranuleTally)[];
@@ -116,6 +115,8 @@ export function emptyTally(): GranuleTally {
 /** Adds `source` into `target` (every count, every failure name, every filter reason) and returns `target`. */
 export function addTally<T extends GranuleTally>(target: T, source: GranuleTally): T {
   for (const key of TALLY_COUNT_KEYS) target[key] += source[key];
+  // Duplicates are rare: readers show them on their own line (with both ids), not as a column.
+  target.duplicates += source.duplicates;
   target.duplicateIds.push(...source.duplicateIds);
   for (const reason of FILTER_REASONS) target.filteredBy[reason] += source.filteredBy[reason];
   for (const [name, n] of Object.entries(source.failures)) {

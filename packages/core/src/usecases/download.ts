@@ -156,7 +156,10 @@ async function holdObjectKey(
 ): Promise<DownloadResult | undefined> {
   const { granuleId } = granule;
   const { store } = deps;
-  const key = granule.upload?.completing !== undefined ? granule.upload.key : objectKeyFor(granule.name, deps.objectPrefix);
+  const key =
+    granule.upload?.completing !== undefined
+      ? granule.upload.key
+      : objectKeyFor(granule.name, deps.objectPrefix);
   const { holder } = await store.claimObjectKey(key, granuleId);
   if (holder === granuleId) return undefined;
   const first = await store.getGranule(holder);
@@ -342,7 +345,8 @@ async function transferClaimed(
           reason: `S3 answered 412 to If-None-Match: * on ${result.key}: the object existed before this write`,
         }
       : undefined;
-  if (delivery !== undefined) deps.logger?.info("object written before: recorded as delivered", { granuleId, key });
+  if (delivery !== undefined)
+    deps.logger?.info("object written before: recorded as delivered", { granuleId, key });
   await store.markDownloaded(granuleId, owner, {
     s3Key: result.key,
     bytesWritten: result.bytes,

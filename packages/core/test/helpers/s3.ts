@@ -278,7 +278,10 @@ export function memoryS3(client: S3Client, options: MemoryS3Options = {}) {
   mock.on(PutObjectCommand).callsFake(async (input) => {
     if (input.IfNoneMatch === "*" && state.objects.has(input.Key)) throw preconditionFailed();
     const body = Buffer.from(input.Body as Uint8Array);
-    if (input.ContentMD5 !== undefined && input.ContentMD5 !== createHash("md5").update(body).digest("base64")) {
+    if (
+      input.ContentMD5 !== undefined &&
+      input.ContentMD5 !== createHash("md5").update(body).digest("base64")
+    ) {
       throw new S3ServiceException({
         name: "BadDigest",
         $fault: "client",

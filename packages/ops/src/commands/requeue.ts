@@ -91,13 +91,13 @@ export async function requeue(
     ...failed
       .filter((g) => !unknown(g) || named.has(g.granuleId))
       .map((g) => ({
-      granuleId: g.granuleId,
-      name: g.name,
-      platform: g.platform,
-      status: "FAILED" as const,
-      attempts: g.attempts,
-      ...(g.lastError !== undefined && { lastError: g.lastError }),
-    })),
+        granuleId: g.granuleId,
+        name: g.name,
+        platform: g.platform,
+        status: "FAILED" as const,
+        attempts: g.attempts,
+        ...(g.lastError !== undefined && { lastError: g.lastError }),
+      })),
     // A live lease is a worker still downloading: never pull a granule from under it.
     ...downloading
       .filter((g) => (g.leaseExpiresAt ?? 0) < nowMs)

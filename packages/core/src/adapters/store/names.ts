@@ -1,4 +1,5 @@
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { LeaseLostError } from "../../domain/errors";
 import type { GranuleStatus } from "../../domain/granule";
 import {
   attributeNames,
@@ -9,7 +10,6 @@ import {
   type StoreTable,
   withContext,
 } from "./dynamo";
-import { LeaseLostError } from "../../domain/errors";
 import { getGranule, leaseHolderUpdate } from "./granules";
 
 // One name, one download: each object key is claimed once, by the first granule id that downloads it.
@@ -27,7 +27,11 @@ export interface ObjectKeyClaim {
   holder: string;
 }
 
-export async function claimObjectKey(table: StoreTable, key: string, granuleId: string): Promise<ObjectKeyClaim> {
+export async function claimObjectKey(
+  table: StoreTable,
+  key: string,
+  granuleId: string,
+): Promise<ObjectKeyClaim> {
   requireText(key, "key");
   requireText(granuleId, "granuleId");
   try {
@@ -89,7 +93,8 @@ export async function markDuplicate(
     },
   }).catch(async (error: unknown) => {
     // An SDK retry of a write that did land must not turn it into a lost lease.
-    if (error instanceof LeaseLostError && (await getGranule(table, granuleId))?.status === "DUPLICATE") return;
+    if (error instanceof LeaseLostError && (await getGranule(table, granuleId))?.status === "DUPLICATE")
+      return;
     throw error;
   });
 }

@@ -145,7 +145,8 @@ export async function completeMultipartUpload(
       await abortMultipartUpload({ s3, bucket, key }, uploadId);
       return { etag: undefined, publication: "key-existed" };
     }
-    if (isConditionalConflict(error)) throw new ConditionalWriteConflictError(granuleId, key, { cause: error });
+    if (isConditionalConflict(error))
+      throw new ConditionalWriteConflictError(granuleId, key, { cause: error });
     if (!isNoSuchUpload(error)) throw error;
     const age = progress.createdAt === undefined ? undefined : options.now() - progress.createdAt;
     if (age === undefined || age >= options.lifecycleAbortAfterMs) {

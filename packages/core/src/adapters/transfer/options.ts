@@ -24,6 +24,15 @@ export const DEFAULT_FLOOR_WINDOW_MS = 60_000;
 export const DEFAULT_LIFECYCLE_ABORT_AFTER_MS = 24 * 60 * 60 * 1000;
 const MD5_HEX = /^[0-9a-f]{32}$/i;
 
+/**
+ * The PUT-class requests that write one product to S3: a product that fits in one part is one
+ * PutObject; a larger one is CreateMultipartUpload, its parts and CompleteMultipartUpload (first attempt,
+ * no resume). The transfer decides the same way: nothing dispatched when the body ends means one part.
+ */
+export function objectWriteRequests(sizeBytes: number, partSizeBytes: number): number {
+  return sizeBytes <= partSizeBytes ? 1 : Math.ceil(sizeBytes / partSizeBytes) + 2;
+}
+
 export interface TransferInput {
   granuleId: string;
   bucket: string;

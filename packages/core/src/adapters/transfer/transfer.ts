@@ -257,7 +257,13 @@ class MultipartTransfer {
     await this.checkpoints.settled();
     if (!this.uploadOpen && !this.completing) return error;
     try {
-      await this.checkpoints.record({ uploadId: "", key: this.input.key, parts: [], bytes: 0, hashState: "" });
+      await this.checkpoints.record({
+        uploadId: "",
+        key: this.input.key,
+        parts: [],
+        bytes: 0,
+        hashState: "",
+      });
       await this.abortUpload();
     } catch {
       // The completing record stays: the retry re-issues Complete on it, which S3 answers again.

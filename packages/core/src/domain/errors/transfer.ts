@@ -83,7 +83,10 @@ export class ConditionalWriteConflictError extends DownloaderError {
   readonly granuleId: string;
   readonly key: string;
   constructor(granuleId: string, key: string, options?: ErrorOptions) {
-    super(`granule ${granuleId}: a concurrent write of ${key} conflicted with ours (S3 409); retry from a fresh upload`, options);
+    super(
+      `granule ${granuleId}: a concurrent write of ${key} conflicted with ours (S3 409); retry from a fresh upload`,
+      options,
+    );
     this.name = "ConditionalWriteConflictError";
     this.granuleId = granuleId;
     this.key = key;
