@@ -71,7 +71,7 @@ describe("one product name, one object", () => {
         { granuleId: loser, duplicateOf: winner },
       ]),
     );
-  }, 60_000);
+  }, 120_000);
 
   it("hands the key to the second id when the first failed for good before writing anything", async () => {
     const { catalogue, opened, store, deps } = await world(cleanups, 1, { duplicateNames: 1 });
@@ -86,7 +86,7 @@ describe("one product name, one object", () => {
     });
     expect(await store.claimObjectKey(key, first.id)).toEqual({ holder: second.id });
     expect(await opened.stores.readObject(key)).toHaveLength(second.sizeBytes);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe("a key written before", () => {
@@ -114,7 +114,7 @@ describe("a key written before", () => {
       expect(completions.get(key)).toBe(1);
     }
     expect(await incompleteUploads(opened.stores)).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe("requests per product", () => {
@@ -138,7 +138,7 @@ describe("requests per product", () => {
       ...Array.from({ length: parts }, () => "UploadPart"),
       "CompleteMultipartUpload",
     ]);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe("an upload whose outcome is unknown", () => {
@@ -206,5 +206,5 @@ describe("an upload whose outcome is unknown", () => {
     expect(await store.getGranule(product.id)).toMatchObject({ status: "DOWNLOADED" });
     expect(hub.stats.granule(product.id).valueGets).toBe(2);
     expect((await completedUploads(opened.stores.s3Directory, opened.stores.bucketName)).get(key)).toBe(1);
-  }, 60_000);
+  }, 120_000);
 });
