@@ -1,15 +1,7 @@
-import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { LeaseLostError } from "../../domain/errors";
 import type { GranuleStatus } from "../../domain/granule";
-import {
-  attributeNames,
-  conditionalUpdate,
-  isConditionFailed,
-  PK,
-  requireText,
-  type StoreTable,
-  withContext,
-} from "./dynamo";
+import { attributeNames, conditionalUpdate, PK, requireText, type StoreTable, withContext } from "./dynamo";
 import { getGranule, leaseHolderUpdate } from "./granules";
 
 // One name, one download: each object key is claimed once, by the first granule id that downloads it.
@@ -34,21 +26,17 @@ export async function claimObjectKey(
 ): Promise<ObjectKeyClaim> {
   requireText(key, "key");
   requireText(granuleId, "granuleId");
-  try {
-    // Put-if-absent, or already ours: an SDK retry of a put that landed reads as ours.
-    await table.client.send(
-      new PutCommand({
-        TableName: table.tableName,
-        Item: { ...objectKeyItem(key), key, granuleId, claimedAt: table.now().toISOString() },
-        ConditionExpression: "attribute_not_exists(#pk) OR #granuleId = :granuleId",
-        ExpressionAttributeNames: attributeNames(PK, "granuleId"),
-        ExpressionAttributeValues: { ":granuleId": granuleId },
-      }),
-    );
-    return { holder: granuleId };
-  } catch (error) {
-    if (!isConditionFailed(error)) throw withContext(error, `claimObjectKey ${key}`);
-  }
+  // Claimed if absent, or already ours (an SDK retry of a write that landed reads as ours). An
+  // UpdateItem creates the item when absent: the Download role writes with UpdateItem only.
+  const claimed = await conditionalUpdate(table, `claimObjectKey ${key}`, {
+    Key: objectKeyItem(key),
+    UpdateExpression:
+      "SET #granuleId = :granuleId, #key = :key, #claimedAt = if_not_exists(#claimedAt, :now)",
+    ConditionExpression: "attribute_not_exists(#pk) OR #granuleId = :granuleId",
+    ExpressionAttributeNames: attributeNames(PK, "granuleId", "key", "claimedAt"),
+    ExpressionAttributeValues: { ":granuleId": granuleId, ":key": key, ":now": table.now().toISOString() },
+  });
+  if (claimed !== undefined) return { holder: granuleId };
   try {
     const { Item: item } = await table.client.send(
       new GetCommand({ TableName: table.tableName, Key: objectKeyItem(key), ConsistentRead: true }),
