@@ -74,7 +74,7 @@ export class TransferUpload {
   }
 
   private async create(): Promise<void> {
-    const { granuleId, key } = this.input;
+    const { granuleId } = this.input;
     this.id = await createMultipartUpload(this.input, this.metadata(), granuleId, this.options.signal);
     this.open = true;
     this.createdAt = this.options.now();
