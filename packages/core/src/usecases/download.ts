@@ -2,6 +2,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { Hub } from "../adapters/hub/hub";
 import type { SlotLease, SlotPool } from "../adapters/store/slots";
 import type { GranuleStore } from "../adapters/store/store";
+import { abortMultipartUpload } from "../adapters/transfer/multipart-upload";
 import { transferGranule } from "../adapters/transfer/transfer";
 import {
   ChecksumMismatchError,
@@ -154,14 +155,13 @@ async function holdObjectKey(
   owner: string,
   deps: DownloadDeps,
 ): Promise<DownloadResult | undefined> {
-  const { granuleId } = granule;
+  const { granuleId, upload } = granule;
   const { store } = deps;
-  const key =
-    granule.upload?.completing !== undefined
-      ? granule.upload.key
-      : objectKeyFor(granule.name, deps.objectPrefix);
+  const key = upload?.completing !== undefined ? upload.key : objectKeyFor(granule.name, deps.objectPrefix);
   const { holder } = await store.claimObjectKey(key, granuleId);
-  if (holder === granuleId) return undefined;
+  // A completing upload (recorded before keys were claimed) may be the object already: finish it; S3's
+  // If-None-Match: * answers 412 if the holder wrote first.
+  if (holder === granuleId || upload?.completing !== undefined) return undefined;
   const first = await store.getGranule(holder);
   if (mayTakeOverKey(first) && (await store.takeOverObjectKey(key, holder, granuleId))) {
     deps.logger?.info("taking over the object key of a granule that failed for good", {
@@ -171,6 +171,10 @@ async function holdObjectKey(
       previousError: first?.lastError?.name,
     });
     return undefined;
+  }
+  // The record of an unfinished upload goes with the DUPLICATE mark: abort the upload first (best effort).
+  if (upload !== undefined && upload.uploadId !== "") {
+    await abortMultipartUpload({ s3: deps.s3, bucket: deps.bucket, key: upload.key }, upload.uploadId);
   }
   await store.markDuplicate(granuleId, owner, holder);
   deps.logger?.info("duplicate product name: not downloaded", { granuleId, key, duplicateOf: holder });
