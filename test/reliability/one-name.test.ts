@@ -117,6 +117,44 @@ describe("a key written before", () => {
   }, 120_000);
 });
 
+describe("a one-part product killed between its PutObject and the DOWNLOADED mark", () => {
+  it("is fetched once more by the next attempt, whose PutObject S3 refuses (412): still one object", async () => {
+    const { catalogue, hub, opened, store, clock, deps } = await world(cleanups, 6);
+    const product = catalogue.products.find((p) => p.sizeBytes <= PART_SIZE)!;
+    const key = objectKeyFor(product.name);
+    let killed = false;
+    const dying = new Proxy(store, {
+      get(target, property, receiver) {
+        if (property === "markDownloaded" && !killed) {
+          return async () => {
+            killed = true;
+            throw new Error("process killed after PutObject");
+          };
+        }
+        if (property === "markFailed" && killed) return async () => Promise.reject(new Error("dead"));
+        const value = Reflect.get(target, property, receiver);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+
+    await expect(
+      downloadGranule({ granuleId: product.id, owner: "killed" }, deps({ store: dying })),
+    ).rejects.toThrow(/killed/);
+    clock.ms += 60 * 60 * 1000;
+    expect(await downloadGranule({ granuleId: product.id, owner: "next-run" }, deps())).toMatchObject({
+      outcome: "downloaded",
+    });
+
+    expect(await store.getGranule(product.id)).toMatchObject({
+      status: "DOWNLOADED",
+      delivery: { by: "earlier-write" },
+    });
+    expect((await completedUploads(opened.stores.s3Directory, opened.stores.bucketName)).get(key)).toBe(1);
+    // The price of having no upload to finish: the product's bytes once more (at most one part).
+    expect(hub.stats.granule(product.id).valueGets).toBe(2);
+  }, 120_000);
+});
+
 describe("requests per product", () => {
   it("costs a one-part product one PUT-class request, and a larger one its parts plus two", async () => {
     const { catalogue, opened, deps } = await world(cleanups, 6);
