@@ -16,6 +16,7 @@ import { ConfigError, DataFolderInUseError, InvalidInputError } from "./input";
 import { GranuleNotFoundError, LeaseLostError, ManifestIncompleteError } from "./store";
 import {
   ChecksumMismatchError,
+  ConditionalWriteConflictError,
   TransferInterruptedError,
   TransferTooSlowError,
   UploadOutcomeUnknownError,
@@ -38,6 +39,7 @@ export const ERROR_CLASSES = {
   ChecksumNotPublishedError,
   TransferInterruptedError,
   TransferTooSlowError,
+  ConditionalWriteConflictError,
   HubAnswerTooLargeError,
   GranuleOfflineError,
   HubSlotsBusyError,
