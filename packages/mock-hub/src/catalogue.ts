@@ -45,6 +45,12 @@ export interface CatalogueOptions {
    * ten on a tile outside it (NON_HLS_TILES), so a downloader's tile filter always has work.
    */
   tiles?: string[];
+  /**
+   * The duplicate-name fault: the fraction of products (0–1, drawn from the seed) the hub publishes a
+   * second time under a new id, with the same name and bytes, up to an hour later the same day — as
+   * SciHub did ("the first release is faulty … and the second is a fixed version"). Default 0.
+   */
+  duplicateNames?: number;
 }
 
 export interface Catalogue {
@@ -157,6 +163,7 @@ export function createCatalogue(options: CatalogueOptions): Catalogue {
       products.push(product);
     }
   }
+  products.push(...republished(products, seed, options.duplicateNames ?? 0));
   products.sort((a, b) => a.publishedAt.localeCompare(b.publishedAt) || a.id.localeCompare(b.id));
 
   const byId = new Map(products.map((product) => [product.id, product]));
@@ -227,6 +234,25 @@ export function createCatalogue(options: CatalogueOptions): Catalogue {
       return Buffer.concat([...chunks(id, start, end, variant)]);
     },
   };
+}
+
+/** The second releases of the duplicate-name fault: a new id, the same name and bytes, published later that day. */
+function republished(
+  products: readonly MockProduct[],
+  seed: string | number,
+  fraction: number,
+): MockProduct[] {
+  if (!(fraction >= 0 && fraction <= 1))
+    throw new RangeError(`duplicateNames must be in [0, 1], got ${fraction}`);
+  const twins: MockProduct[] = [];
+  for (const product of products) {
+    const random = createRandom(`${seed}:republished:${product.id}`);
+    if (random.next() >= fraction) continue;
+    const dayEnd = Date.parse(`${product.day}T23:59:59.999Z`);
+    const published = Math.min(Date.parse(product.publishedAt) + random.int(60_000, 3_600_000), dayEnd);
+    twins.push({ ...product, id: uuid(random), publishedAt: new Date(published).toISOString() });
+  }
+  return twins;
 }
 
 function normaliseSize(size: { min: number; max: number } | number): { min: number; max: number } {

@@ -34,6 +34,8 @@ import { fractionOf } from "./random";
  *                   route and request, its MD5 that of those bytes: see ARCHIVE_FAULT_VARIANTS in archive.ts.
  * - `offline`       CDSE listings and single product say `Online: false` for the first `times` single-product
  *                   requests (default 2), then the product comes online; the zipper still answers.
+ * Catalogue faults (FaultPlan fields applied when the catalogue is built, see createCatalogue):
+ * - `duplicateNames` the fraction of products published a second time under a new id, same name and bytes.
  * Faults with `times` hit that many requests, then the route recovers (`Infinity`: always).
  */
 export const FAULT_KINDS = [
@@ -103,6 +105,11 @@ export interface SearchFault {
 export interface FaultPlan {
   /** Seed of the rate draws; default the catalogue's. */
   seed?: string | number;
+  /**
+   * The duplicate-name fault: fraction of products the hub republishes under a second id (same name,
+   * same bytes). A catalogue fault: whoever builds the catalogue passes it to createCatalogue.
+   */
+  duplicateNames?: number;
   /** Explicit faults by granule id. */
   granules?: Record<string, GranuleFault | GranuleFault[]>;
   /** Explicit faults on search pages (DHuS search, CDSE OData listing, resto). */

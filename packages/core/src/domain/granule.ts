@@ -1,5 +1,8 @@
-/** The granule's life in the table: DISCOVERED → DOWNLOADING → DOWNLOADED | FAILED (→ redrive → DOWNLOADING). */
-export const GRANULE_STATUSES = ["DISCOVERED", "DOWNLOADING", "DOWNLOADED", "FAILED"] as const;
+/**
+ * The granule's life in the table: DISCOVERED → DOWNLOADING → DOWNLOADED | FAILED (→ redrive → DOWNLOADING),
+ * or DUPLICATE (terminal, never downloaded): another id of the same product name holds its object key.
+ */
+export const GRANULE_STATUSES = ["DISCOVERED", "DOWNLOADING", "DOWNLOADED", "FAILED", "DUPLICATE"] as const;
 export type GranuleStatus = (typeof GRANULE_STATUSES)[number];
 
 /**
@@ -94,6 +97,13 @@ export interface GranuleRecord extends DiscoveredGranule {
   /** Epoch milliseconds after which a DOWNLOADING claim may be taken over. */
   leaseExpiresAt?: number;
   upload?: UploadProgress;
+  /** DUPLICATE only: the granule id that holds this product name's object key. */
+  duplicateOf?: string;
+  /**
+   * DOWNLOADED by an earlier write: S3 answered 412 to our `If-None-Match: *` (the key existed), so the
+   * object is the one written before (an earlier attempt whose answer was lost, or another writer).
+   */
+  delivery?: { by: "earlier-write"; reason: string };
   createdAt: string;
   updatedAt: string;
   downloadedAt?: string;

@@ -2,6 +2,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { Hub } from "../adapters/hub/hub";
 import type { SlotLease, SlotPool } from "../adapters/store/slots";
 import type { GranuleStore } from "../adapters/store/store";
+import { abortMultipartUpload } from "../adapters/transfer/multipart-upload";
 import { transferGranule } from "../adapters/transfer/transfer";
 import {
   ArchiveInvalidError,
@@ -9,8 +10,8 @@ import {
   ChecksumNotPublishedError,
   HubSlotsBusyError,
   InvalidInputError,
+  TERMINAL_ERROR_NAMES,
   TransferInterruptedError,
-  UploadOutcomeUnknownError,
 } from "../domain/errors";
 import {
   claimBlocker,
@@ -23,8 +24,11 @@ import { publicationLatencySeconds } from "../domain/latency";
 import type { MetricSink } from "../domain/metrics";
 import { type DownloadLogger, errorMessage, recordFailure } from "./record-failure";
 
-/** What a Download child reports: it downloaded the granule, or found nothing to do. */
-export type DownloadOutcome = "downloaded" | "already-downloaded" | "leased-elsewhere";
+/**
+ * What a Download child reports: it downloaded the granule, or found nothing to do (downloaded already,
+ * leased by another worker, or a duplicate: another id of the same product name holds its object key).
+ */
+export type DownloadOutcome = "downloaded" | "already-downloaded" | "leased-elsewhere" | "duplicate";
 
 export interface DownloadInput {
   granuleId: string;
@@ -42,6 +46,9 @@ export interface DownloadDeps {
     | "renewLease"
     | "markDownloaded"
     | "markFailed"
+    | "claimObjectKey"
+    | "takeOverObjectKey"
+    | "markDuplicate"
   >;
   hub: Hub;
   /**
@@ -87,6 +94,8 @@ export interface DownloadResult {
   attempts?: number;
   /** Seconds from the hub's publication time to the verified object (see publicationLatencySeconds). */
   latencySeconds?: number;
+  /** Outcome `duplicate`: the granule id holding this product name's object key. */
+  duplicateOf?: string;
 }
 
 /**
@@ -132,6 +141,8 @@ export async function downloadGranule(input: DownloadInput, deps: DownloadDeps):
     }
     if (claim.outcome === "leased") return { granuleId, outcome: "leased-elsewhere" };
     try {
+      const duplicate = await holdObjectKey(claim.granule, owner, deps);
+      if (duplicate !== undefined) return duplicate;
       const result = await transferClaimed(claim.granule, owner, deps, slot);
       if (deps.metrics !== undefined) reportDownloaded(result, deps.metrics);
       return result;
@@ -144,6 +155,58 @@ export async function downloadGranule(input: DownloadInput, deps: DownloadDeps):
     // Every exit (done, nothing to do, failure, out of time) frees the slot; a crash leaves it to its lease.
     if (slot !== undefined) await releaseSlot(slot, deps);
   }
+}
+
+/**
+ * One name, one download: claims the granule's object key for its id. When another id of the same
+ * product name holds it, this granule is recorded DUPLICATE of that one and never downloaded — unless
+ * the holder ended FAILED for a terminal reason with nothing that may have reached S3 (e.g. its MD5 never
+ * matched: a faulty first release whose fix is this id), which hands the key to this id. S3's
+ * `If-None-Match: *` stays the second guard should both ever write.
+ * @returns the duplicate outcome, or undefined when this granule holds the key and downloads.
+ */
+async function holdObjectKey(
+  granule: GranuleRecord,
+  owner: string,
+  deps: DownloadDeps,
+): Promise<DownloadResult | undefined> {
+  const { granuleId, upload } = granule;
+  const { store } = deps;
+  const key = upload?.completing !== undefined ? upload.key : objectKeyFor(granule.name, deps.objectPrefix);
+  const { holder } = await store.claimObjectKey(key, granuleId);
+  // A completing upload (recorded before keys were claimed) may be the object already: finish it; S3's
+  // If-None-Match: * answers 412 if the holder wrote first.
+  if (holder === granuleId || upload?.completing !== undefined) return undefined;
+  const first = await store.getGranule(holder);
+  if (mayTakeOverKey(first) && (await store.takeOverObjectKey(key, holder, granuleId))) {
+    deps.logger?.info("taking over the object key of a granule that failed for good", {
+      granuleId,
+      key,
+      previousHolder: holder,
+      previousError: first?.lastError?.name,
+    });
+    return undefined;
+  }
+  // The record of an unfinished upload goes with the DUPLICATE mark: abort the upload first (best effort).
+  if (upload !== undefined && upload.uploadId !== "") {
+    await abortMultipartUpload({ s3: deps.s3, bucket: deps.bucket, key: upload.key }, upload.uploadId);
+  }
+  await store.markDuplicate(granuleId, owner, holder);
+  deps.logger?.info("duplicate product name: not downloaded", { granuleId, key, duplicateOf: holder });
+  return { granuleId, outcome: "duplicate", key, duplicateOf: holder };
+}
+
+/** A key holder that will never write its object: gone from the table, or FAILED for good before any Complete. */
+function mayTakeOverKey(holder: GranuleRecord | undefined): boolean {
+  if (holder === undefined) return true;
+  const reason = holder.lastError?.name ?? "";
+  return (
+    holder.status === "FAILED" &&
+    (TERMINAL_ERROR_NAMES as readonly string[]).includes(reason) &&
+    // Its object may exist: only an operator who checked the bucket may hand its key on.
+    reason !== "UploadOutcomeUnknownError" &&
+    holder.upload?.completing === undefined
+  );
 }
 
 /** The outcome of a granule that needs no download by this owner, read without writing (see claimBlocker). */
@@ -306,16 +369,29 @@ async function transferClaimed(
     // The transfer aborted that multipart upload: a retry must start a new one, not resume a dead id.
     // Best effort: should forgetting it fail, the transfer restarts on NoSuchUpload, and the mismatch
     // is the error Step Functions must see.
-    // After UploadOutcomeUnknownError the record has told what it knows (the error says it): an
-    // operator who finds no object requeues, and that attempt must upload afresh.
-    if (
-      [ChecksumMismatchError, ArchiveInvalidError, UploadOutcomeUnknownError].some((c) => error instanceof c)
-    ) {
+    // After UploadOutcomeUnknownError the completing record is kept: any later claim only re-issues
+    // Complete (never downloads again) until an operator who checked the bucket requeues it by name.
+    if (error instanceof ChecksumMismatchError || error instanceof ArchiveInvalidError) {
       await store.saveUploadProgress(granuleId, owner, null).catch(() => undefined);
     }
     throw error;
   }
-  await store.markDownloaded(granuleId, owner, { s3Key: result.key, bytesWritten: result.bytes });
+  // A 412 on our conditional write: the key was written before (a lost answer, or another writer).
+  // Delivered, never a failure; the record says so.
+  const delivery =
+    result.publication === "key-existed"
+      ? {
+          by: "earlier-write" as const,
+          reason: `S3 answered 412 to If-None-Match: * on ${result.key}: the object existed before this write`,
+        }
+      : undefined;
+  if (delivery !== undefined)
+    deps.logger?.info("object written before: recorded as delivered", { granuleId, key });
+  await store.markDownloaded(granuleId, owner, {
+    s3Key: result.key,
+    bytesWritten: result.bytes,
+    ...(delivery !== undefined && { delivery }),
+  });
   const verifiedAt = now();
   const latencySeconds = publicationLatencySeconds(granule.publishedAt, verifiedAt);
   return {

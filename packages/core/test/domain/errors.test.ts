@@ -25,6 +25,7 @@ const INSTANCES: { [Name in DownloaderErrorName]: () => DownloaderError } = {
   ChecksumNotPublishedError: () => new ERROR_CLASSES.ChecksumNotPublishedError("g1", { cause }),
   TransferInterruptedError: () => new ERROR_CLASSES.TransferInterruptedError("cut", { cause }),
   TransferTooSlowError: () => new ERROR_CLASSES.TransferTooSlowError("slow", { cause, bytesPerSecond: 1 }),
+  ConditionalWriteConflictError: () => new ERROR_CLASSES.ConditionalWriteConflictError("g1", "k", { cause }),
   HubAnswerTooLargeError: () => new ERROR_CLASSES.HubAnswerTooLargeError("big", { cause, maxBytes: 1 }),
   GranuleOfflineError: () => new ERROR_CLASSES.GranuleOfflineError("g1", { cause }),
   HubSlotsBusyError: () => new ERROR_CLASSES.HubSlotsBusyError(15, { cause }),
@@ -106,6 +107,7 @@ describe("the lists derived from the classes", () => {
         "HubUnavailableError",
         "TransferInterruptedError",
         "TransferTooSlowError",
+        "ConditionalWriteConflictError",
       ].sort(),
     );
     expect(SLOT_WAIT_ERROR_NAMES).toEqual(["HubSlotsBusyError"]);
@@ -123,6 +125,7 @@ describe("the lists derived from the classes", () => {
         "InvalidHubDataError",
         "InvalidInputError",
         "LeaseLostError",
+        "UploadOutcomeUnknownError",
       ].sort(),
     );
     // The retried and the terminal never overlap but for the mismatch, terminal once its Retry ran out.
@@ -130,10 +133,6 @@ describe("the lists derived from the classes", () => {
   });
 
   it("leave unretried only the errors no Retry waits out and a later run still tries", () => {
-    expect(errorNamesOf("unretried")).toEqual([
-      "DataFolderInUseError",
-      "UploadOutcomeUnknownError",
-      "ManifestIncompleteError",
-    ]);
+    expect(errorNamesOf("unretried")).toEqual(["DataFolderInUseError", "ManifestIncompleteError"]);
   });
 });

@@ -2,6 +2,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { InvalidInputError } from "../../domain/errors";
 import type { UploadProgress } from "../../domain/granule";
 import type { Hub } from "../hub/hub";
+import type { Publication } from "./multipart-upload";
 
 const MIB = 1024 * 1024;
 /** S3 refuses parts below 5 MiB (except the last one). */
@@ -22,6 +23,15 @@ export const DEFAULT_FLOOR_WINDOW_MS = 60_000;
  */
 export const DEFAULT_LIFECYCLE_ABORT_AFTER_MS = 24 * 60 * 60 * 1000;
 const MD5_HEX = /^[0-9a-f]{32}$/i;
+
+/**
+ * The PUT-class requests that write one product to S3: a product that fits in one part is one
+ * PutObject; a larger one is CreateMultipartUpload, its parts and CompleteMultipartUpload (first attempt,
+ * no resume). The transfer decides the same way: nothing dispatched when the body ends means one part.
+ */
+export function objectWriteRequests(sizeBytes: number, partSizeBytes: number): number {
+  return sizeBytes <= partSizeBytes ? 1 : Math.ceil(sizeBytes / partSizeBytes) + 2;
+}
 
 export interface TransferInput {
   granuleId: string;
@@ -91,10 +101,11 @@ export interface TransferResult {
   /** Times this call re-opened a broken body with a Range request. */
   resumes: number;
   /**
-   * True when S3 answered NoSuchUpload to the Complete of an upload already verified and recorded as
-   * completing: an earlier Complete (an SDK retry, a crashed attempt) created the object.
+   * How the object came to be (see Publication): `now` by this call; `earlier-complete` when S3 answered
+   * NoSuchUpload to the Complete of an upload already verified and recorded as completing; `key-existed`
+   * when S3 answered 412 to our `If-None-Match: *` (the key was written before; our upload was aborted).
    */
-  completedEarlier: boolean;
+  publication: Publication;
 }
 
 /** The options of one transfer with every default filled in and every value checked. */

@@ -32,6 +32,8 @@ export interface PartPipelineSettings extends UploadTarget {
 export interface PartPipelineHooks {
   /** The upload parts go to now; a part that finishes for another upload is ignored. */
   uploadId(): string;
+  /** Opens (and records) the upload before the first part of it is dispatched, when none is open. */
+  ensureUpload(): Promise<void>;
   /** Throws a failure recorded outside the parts (a checkpoint write) before the next part starts. */
   throwIfFailed(): void;
   /** Completed parts 1..n now form a longer prefix, resumable from `boundary`. */
@@ -78,6 +80,26 @@ export class PartPipeline {
   /** Bytes hashed and handed to part uploads. */
   get dispatchedBytes(): number {
     return this.dispatched;
+  }
+
+  /** Parts handed to uploads since the last reset (an adopted upload's parts included). */
+  get partsDispatched(): number {
+    return this.nextPartNumber - 1;
+  }
+
+  /**
+   * Hashes and hands over the whole product, which is all in the pending part (nothing was dispatched):
+   * for one PutObject instead of a multipart upload.
+   */
+  takeWhole(): Buffer {
+    const body = this.pending === undefined ? Buffer.alloc(0) : this.pending.subarray(0, this.pendingLength);
+    this.pending = undefined;
+    this.pendingLength = 0;
+    this.hasher.update(body);
+    this.settings.zip?.update(body);
+    this.blake3?.update(body);
+    this.dispatched += body.length;
+    return body;
   }
 
   /** Bytes taken from bodies so far: dispatched, plus the part being filled. */
@@ -200,6 +222,7 @@ export class PartPipeline {
     while (this.inFlight.size >= this.settings.queueSize) await Promise.race(this.inFlight);
     this.hooks.throwIfFailed();
     this.throwIfFailed();
+    await this.hooks.ensureUpload();
     const partNumber = this.nextPartNumber;
     if (partNumber > MAX_PARTS) {
       throw new InvalidInputError(

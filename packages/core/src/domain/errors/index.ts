@@ -17,6 +17,7 @@ import { GranuleNotFoundError, LeaseLostError, ManifestIncompleteError } from ".
 import {
   ArchiveInvalidError,
   ChecksumMismatchError,
+  ConditionalWriteConflictError,
   TransferInterruptedError,
   TransferTooSlowError,
   UploadOutcomeUnknownError,
@@ -39,6 +40,7 @@ export const ERROR_CLASSES = {
   ChecksumNotPublishedError,
   TransferInterruptedError,
   TransferTooSlowError,
+  ConditionalWriteConflictError,
   HubAnswerTooLargeError,
   GranuleOfflineError,
   HubSlotsBusyError,

@@ -93,10 +93,12 @@ export class ArchiveInvalidError extends DownloaderError {
 /**
  * A verified upload was sent CompleteMultipartUpload but S3 no longer knows its id, and the upload is
  * old enough that a lifecycle rule may have aborted it instead: without read rights on the bucket we
- * cannot tell whether the object exists. Terminal: an operator checks the bucket and requeues if not.
+ * cannot tell whether the object exists. Terminal: no run, push or `ops requeue --day` downloads it
+ * again (HLS deletes its inputs, so a second upload could start a second processing run); an operator
+ * confirms the object is missing and requeues the granule by name.
  */
 export class UploadOutcomeUnknownError extends DownloaderError {
-  static override readonly retry = "unretried";
+  static override readonly retry = "terminal";
   readonly granuleId: string;
   readonly key: string;
   readonly uploadId: string;
@@ -109,5 +111,25 @@ export class UploadOutcomeUnknownError extends DownloaderError {
     this.granuleId = granuleId;
     this.key = key;
     this.uploadId = uploadId;
+  }
+}
+
+/**
+ * S3 answered 409 ConditionalRequestConflict to a conditional write of the granule's key: another write
+ * of the same key was in progress. The upload is dropped and the retry starts from a fresh one (S3:
+ * "re-initiate the multipart upload"); a retry that finds the key written answers 412, "delivered".
+ */
+export class ConditionalWriteConflictError extends DownloaderError {
+  static override readonly retry = "backoff";
+  readonly granuleId: string;
+  readonly key: string;
+  constructor(granuleId: string, key: string, options?: ErrorOptions) {
+    super(
+      `granule ${granuleId}: a concurrent write of ${key} conflicted with ours (S3 409); retry from a fresh upload`,
+      options,
+    );
+    this.name = "ConditionalWriteConflictError";
+    this.granuleId = granuleId;
+    this.key = key;
   }
 }

@@ -404,6 +404,7 @@ describe("listing a day", () => {
       DOWNLOADING: 1,
       DOWNLOADED: 1,
       FAILED: 0,
+      DUPLICATE: 0,
     });
   });
 });
@@ -501,6 +502,7 @@ describe("fetch progress", () => {
       DOWNLOADING: 0,
       DOWNLOADED: 0,
       FAILED: 0,
+      DUPLICATE: 0,
     });
   });
 
