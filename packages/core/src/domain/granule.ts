@@ -62,6 +62,10 @@ export interface UploadProgress {
   bytes: number;
   /** Serialized MD5 state (hash-wasm `save()`), base64, covering exactly `bytes` bytes. */
   hashState: string;
+  /** Serialized zip check state (ZipCheck `save()`) covering exactly `bytes` bytes, when the transfer checks the archive. */
+  zipState?: string;
+  /** Serialized BLAKE3 state (hash-wasm `save()`), base64, covering `bytes` bytes, when the hub gave a BLAKE3 instead of an MD5. */
+  blake3State?: string;
   /** Epoch milliseconds when CreateMultipartUpload answered: how old the upload is (lifecycle rules abort by age). */
   createdAt?: number;
   /**
@@ -124,6 +128,11 @@ export function claimBlocker(
 }
 
 /** The object key of a granule: product name with `.zip` (the reference system's layout), under an optional prefix. */
+/** The one top-level folder a product's zip holds: `<name>.SAFE` (names are listed with or without it). */
+export function safeFolderOf(name: string): string {
+  return name.endsWith(".SAFE") ? name : `${name}.SAFE`;
+}
+
 export function objectKeyFor(name: string, prefix = ""): string {
   const base = name.endsWith(".SAFE") ? name.slice(0, -".SAFE".length) : name;
   const cleanPrefix = prefix === "" ? "" : prefix.endsWith("/") ? prefix : `${prefix}/`;

@@ -5,13 +5,21 @@ import type { GranuleStore } from "../adapters/store/store";
 import { abortMultipartUpload } from "../adapters/transfer/multipart-upload";
 import { transferGranule } from "../adapters/transfer/transfer";
 import {
+  ArchiveInvalidError,
   ChecksumMismatchError,
+  ChecksumNotPublishedError,
   HubSlotsBusyError,
   InvalidInputError,
   TERMINAL_ERROR_NAMES,
   TransferInterruptedError,
 } from "../domain/errors";
-import { claimBlocker, type GranuleRecord, objectKeyFor, type UploadProgress } from "../domain/granule";
+import {
+  claimBlocker,
+  type GranuleRecord,
+  objectKeyFor,
+  safeFolderOf,
+  type UploadProgress,
+} from "../domain/granule";
 import { publicationLatencySeconds } from "../domain/latency";
 import type { MetricSink } from "../domain/metrics";
 import { type DownloadLogger, errorMessage, recordFailure } from "./record-failure";
@@ -56,6 +64,13 @@ export interface DownloadDeps {
   /** Throughput floor of the body (bytes/s, 0: none) and its window; see TransferOptions. */
   minBytesPerSecond?: number;
   floorWindowMs?: number;
+  /** Check each product's zip archive (entries' CRC-32, directory, SAFE folder) before its object exists. */
+  archiveCheck?: boolean;
+  /**
+   * With archiveCheck, a product whose hub publishes no MD5 is verified by the zip check and the exact
+   * length the hub states (CDSE) instead of waiting for a checksum.
+   */
+  verifyWithoutChecksum?: boolean;
   /** Aborts the transfer (it checkpoints and raises TransferInterruptedError) before the Lambda times out. */
   signal?: AbortSignal;
   logger?: DownloadLogger;
@@ -92,7 +107,7 @@ export interface DownloadResult {
  * @throws HubSlotsBusyError before anything else when every hub slot is held (nothing recorded);
  *   GranuleNotFoundError, LeaseLostError from the store; ChecksumNotPublishedError,
  *   ChecksumMismatchError, GranuleGoneError, HubThrottledError, HubUnavailableError, HubAuthError,
- *   TransferInterruptedError (TransferTooSlowError), GranuleOfflineError, HubFramingError from the hub and
+ *   TransferInterruptedError (TransferTooSlowError), GranuleOfflineError, HubFramingError, ArchiveInvalidError from the hub and
  *   the transfer — unchanged, their names drive Retry.
  */
 export async function downloadGranule(input: DownloadInput, deps: DownloadDeps): Promise<DownloadResult> {
@@ -277,16 +292,27 @@ async function transferClaimed(
   // An upload recorded as completing was verified against the hub's MD5 of that attempt and may
   // already be the object: it is only finished, never downloaded again, so the hub is not asked.
   const completing = resume?.completing;
-  let expectedMd5: string;
+  // The catalogue's size bounds the body (framing lies), when the hub says how far to trust it.
+  const sizeToleranceBytes = hub.sizeToleranceBytes?.(granule.sizeBytes);
+  let expectedMd5: string | undefined;
+  let expectedBlake3: string | undefined;
   if (completing !== undefined) {
     expectedMd5 = completing.md5;
   } else {
     // Asked again on every attempt, never reused from the table: ESA has published wrong MD5s that it
     // corrected later, and a retry after a mismatch must compare against the corrected one.
+    const alone =
+      deps.archiveCheck === true && deps.verifyWithoutChecksum === true && sizeToleranceBytes === 0;
     expectedMd5 = await hub.getChecksum(granuleId, { signal: deps.signal }).catch((error: unknown) => {
+      if (error instanceof ChecksumNotPublishedError && deps.signal?.aborted !== true) {
+        // No MD5, but a BLAKE3 (CDSE lists only that for some products): it verifies the bytes instead.
+        expectedBlake3 = error.blake3;
+        // No MD5 yet: the zip check and the exact length may verify the product alone (a deploy setting).
+        if (expectedBlake3 !== undefined || alone) return undefined;
+      }
       throw interruptedIfAborted(error, granuleId, deps.signal);
     });
-    await store.recordChecksum(granuleId, owner, expectedMd5);
+    if (expectedMd5 !== undefined) await store.recordChecksum(granuleId, owner, expectedMd5);
   }
   throwIfOutOfTime(granuleId, deps.signal);
 
@@ -311,14 +337,24 @@ async function transferClaimed(
       if (slot !== undefined) await deps.slots?.renew(slot);
     }
   };
-  // The catalogue's size bounds the body (framing lies), when the hub says how far to trust it.
-  const sizeToleranceBytes = hub.sizeToleranceBytes?.(granule.sizeBytes);
   const bounds =
     sizeToleranceBytes === undefined ? {} : { expectedSizeBytes: granule.sizeBytes, sizeToleranceBytes };
+  const archive = deps.archiveCheck === true ? { archive: { safeFolder: safeFolderOf(granule.name) } } : {};
   let result: Awaited<ReturnType<typeof transferGranule>>;
   try {
     result = await transferGranule(
-      { granuleId, bucket: deps.bucket, key, expectedMd5, hub, s3: deps.s3, resume, ...bounds },
+      {
+        granuleId,
+        bucket: deps.bucket,
+        key,
+        expectedMd5,
+        ...(expectedBlake3 !== undefined && { expectedBlake3 }),
+        hub,
+        s3: deps.s3,
+        resume,
+        ...bounds,
+        ...archive,
+      },
       {
         partSizeBytes: deps.partSizeBytes,
         queueSize: deps.queueSize,
@@ -335,7 +371,7 @@ async function transferClaimed(
     // is the error Step Functions must see.
     // After UploadOutcomeUnknownError the completing record is kept: any later claim only re-issues
     // Complete (never downloads again) until an operator who checked the bucket requeues it by name.
-    if (error instanceof ChecksumMismatchError) {
+    if (error instanceof ChecksumMismatchError || error instanceof ArchiveInvalidError) {
       await store.saveUploadProgress(granuleId, owner, null).catch(() => undefined);
     }
     throw error;

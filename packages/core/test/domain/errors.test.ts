@@ -32,6 +32,12 @@ const INSTANCES: { [Name in DownloaderErrorName]: () => DownloaderError } = {
   HubSessionsExhaustedError: () => new ERROR_CLASSES.HubSessionsExhaustedError("sessions", { cause }),
   ChecksumMismatchError: () =>
     new ERROR_CLASSES.ChecksumMismatchError("g1", "a".repeat(32), "b".repeat(32), { cause }),
+  ArchiveInvalidError: () =>
+    new ERROR_CLASSES.ArchiveInvalidError(
+      "g1",
+      { check: "crc", entry: "X.SAFE/a", offset: 1, detail: "d" },
+      { cause },
+    ),
   GranuleGoneError: () => new ERROR_CLASSES.GranuleGoneError("g1", 410, { cause }),
   HubAuthError: () => new ERROR_CLASSES.HubAuthError("401", { cause, status: 401 }),
   InvalidHubDataError: () => new ERROR_CLASSES.InvalidHubDataError("bad", { cause }),
@@ -106,9 +112,10 @@ describe("the lists derived from the classes", () => {
     );
     expect(SLOT_WAIT_ERROR_NAMES).toEqual(["HubSlotsBusyError"]);
     expect(SESSIONS_EXHAUSTED_ERROR_NAMES).toEqual(["HubSessionsExhaustedError"]);
-    expect(MISMATCH_ERROR_NAMES).toEqual(["ChecksumMismatchError"]);
+    expect(MISMATCH_ERROR_NAMES).toEqual(["ChecksumMismatchError", "ArchiveInvalidError"]);
     expect([...TERMINAL_ERROR_NAMES].sort()).toEqual(
       [
+        "ArchiveInvalidError",
         "ChecksumMismatchError",
         "ConfigError",
         "GranuleGoneError",

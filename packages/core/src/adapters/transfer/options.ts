@@ -38,8 +38,15 @@ export interface TransferInput {
   bucket: string;
   /** Object key, already computed by objectKeyFor(). */
   key: string;
-  /** The hub's MD5 of the product, hex (any case). */
-  expectedMd5: string;
+  /**
+   * The hub's MD5 of the product, hex (any case). Undefined only with `archive` and an exact
+   * `expectedSizeBytes`: the zip check and the length then verify the product alone.
+   */
+  expectedMd5: string | undefined;
+  /** The hub's BLAKE3 of the product, hex, when it published that and no MD5 (CDSE): checked like the MD5. */
+  expectedBlake3?: string;
+  /** Check the product's zip archive while it streams; `safeFolder`: its one top-level folder (`<name>.SAFE`). */
+  archive?: { safeFolder?: string };
   hub: Pick<Hub, "openDownload">;
   s3: S3Client;
   /** Saved progress of an earlier attempt: continue its multipart upload instead of starting over. */
@@ -168,7 +175,25 @@ export function resolveTransferOptions(
       field: "maxResumes",
     });
   }
-  if (!MD5_HEX.test(input.expectedMd5)) {
+  if (input.expectedBlake3 !== undefined && !/^[0-9a-f]{64}$/i.test(input.expectedBlake3)) {
+    throw new InvalidInputError(`expectedBlake3 must be 64 hex digits, got "${input.expectedBlake3}"`, {
+      field: "expectedBlake3",
+    });
+  }
+  if (input.expectedMd5 === undefined && input.expectedBlake3 === undefined) {
+    if (
+      input.archive === undefined ||
+      input.expectedSizeBytes === undefined ||
+      (input.sizeToleranceBytes ?? 0) !== 0
+    ) {
+      throw new InvalidInputError(
+        "expectedMd5 may be absent only with expectedBlake3, or an archive check and an exact expectedSizeBytes",
+        {
+          field: "expectedMd5",
+        },
+      );
+    }
+  } else if (input.expectedMd5 !== undefined && !MD5_HEX.test(input.expectedMd5)) {
     throw new InvalidInputError(`expectedMd5 must be 32 hex digits, got "${input.expectedMd5}"`, {
       field: "expectedMd5",
     });

@@ -1,4 +1,5 @@
 import {
+  ArchiveInvalidError,
   ChecksumMismatchError,
   ConditionalWriteConflictError,
   DownloaderError,
@@ -7,6 +8,7 @@ import {
   UploadOutcomeUnknownError,
 } from "../../domain/errors";
 import type { UploadProgress } from "../../domain/granule";
+import type { ZipCheck } from "../../domain/zip/check";
 import type { DownloadStream } from "../hub/hub";
 import { Checkpoints } from "./checkpoints";
 import {
@@ -27,12 +29,14 @@ import {
 import { PartPipeline } from "./parts";
 import { resumableError } from "./resumable-error";
 import { TransferUpload } from "./upload";
+import { createArchiveCheck, refusalOf } from "./verify";
 
 /**
- * Streams a product from the hub into S3, verifying its MD5 before the object becomes visible: a
+ * Streams a product from the hub into S3, verifying its checksum and zip before the object is visible: a
  * product that fits in one part goes in one PutObject, a larger one into a multipart upload; both
  * write with `If-None-Match: *`, so S3 never holds a second object on the key.
- * @throws ChecksumMismatchError when the streamed bytes differ from `expectedMd5` (the upload is aborted).
+ * @throws ChecksumMismatchError when the streamed bytes differ from `expectedMd5` (the upload is aborted);
+ *   ArchiveInvalidError when they are no sound product archive (the upload is aborted).
  * @throws TransferInterruptedError when the signal aborts, the body keeps breaking or S3 fails transiently (the upload is kept for `resume`);
  *   TransferTooSlowError (a subclass) when the last cuts were for a body under the throughput floor.
  * @throws HubFramingError when the body's framing lies twice (Content-Length vs body vs catalogue size; the upload is aborted).
@@ -51,7 +55,7 @@ export async function transferGranule(
     });
   }
 
-  const transfer = new MultipartTransfer(input, resolved);
+  const transfer = new MultipartTransfer(input, resolved, await createArchiveCheck(input));
   try {
     return await transfer.run();
   } catch (error) {
@@ -64,7 +68,6 @@ export async function transferGranule(
  * checkpoints; it opens bodies, resumes or restarts them, and completes or aborts the upload.
  */
 class MultipartTransfer {
-  private readonly expectedMd5: string;
   /** The multipart upload the parts go to (none yet for a product that fits in one part). */
   private readonly upload: TransferUpload;
   private readonly parts: PartPipeline;
@@ -77,10 +80,13 @@ class MultipartTransfer {
   constructor(
     private readonly input: TransferInput,
     private readonly options: ResolvedTransferOptions,
+    private readonly zip: ZipCheck | undefined,
   ) {
-    this.expectedMd5 = input.expectedMd5.toLowerCase();
     this.checkpoints = new Checkpoints(options.onProgress);
-    this.upload = new TransferUpload(input, options, this.checkpoints, () => this.parts.hashState());
+    this.upload = new TransferUpload(input, options, this.checkpoints, () => ({
+      hashState: this.parts.hashState(),
+      ...this.parts.states(),
+    }));
     this.parts = new PartPipeline(
       {
         s3: input.s3,
@@ -88,6 +94,8 @@ class MultipartTransfer {
         key: input.key,
         partSizeBytes: options.partSizeBytes,
         queueSize: options.queueSize,
+        zip,
+        blake3: input.expectedBlake3 !== undefined,
       },
       {
         uploadId: () => this.upload.id,
@@ -100,6 +108,7 @@ class MultipartTransfer {
             parts,
             bytes: boundary.bytes,
             hashState: boundary.hashState,
+            ...boundary.states,
             ...(this.upload.createdAt !== undefined && { createdAt: this.upload.createdAt }),
           }),
       },
@@ -169,7 +178,9 @@ class MultipartTransfer {
       await this.parts.cancel();
       return this.upload.dropConflicted(error);
     }
-    if (error instanceof ChecksumMismatchError || error instanceof UploadOutcomeUnknownError) {
+    if (
+      [ChecksumMismatchError, ArchiveInvalidError, UploadOutcomeUnknownError].some((c) => error instanceof c)
+    ) {
       // No onProgress call may outlive the transfer (it would write progress after the caller moved on).
       await this.checkpoints.settled();
       return error;
@@ -274,7 +285,7 @@ class MultipartTransfer {
 
   /**
    * Publishes the verified product: one PutObject when it fits in one part (nothing dispatched yet),
-   * else the last part and CompleteMultipartUpload. Nothing is sent until verifyBeforePublish passed.
+   * else the last part and CompleteMultipartUpload. Nothing is sent until refusal() found none.
    */
   private async finish(): Promise<TransferResult> {
     if (this.parts.dispatchedBytes === 0 && this.parts.partsDispatched === 0) return this.putWhole();
@@ -282,18 +293,11 @@ class MultipartTransfer {
   }
 
   /**
-   * The one check before anything becomes visible: the streamed MD5 against the hub's. Whatever else
-   * must hold of the bytes before publication (the zip's own checks) belongs here too.
-   * @throws ChecksumMismatchError
+   * The one check before anything becomes visible: the streamed MD5 (or BLAKE3) against the hub's, then
+   * the zip check's verdict; the error to throw (with `cause`), or undefined when the bytes may be published.
    */
-  private verifyBeforePublish(md5: string, cause?: unknown): void {
-    if (md5 === this.expectedMd5) return;
-    throw new ChecksumMismatchError(
-      this.input.granuleId,
-      this.expectedMd5,
-      md5,
-      cause === undefined ? undefined : { cause },
-    );
+  private refusal(md5: string): ((options?: ErrorOptions) => DownloaderError) | undefined {
+    return refusalOf(this.input, md5, this.parts.blake3Digest(), this.zip);
   }
 
   /** A product that fits in one part: verified, then one conditional PutObject (a mismatch sends nothing). */
@@ -303,7 +307,8 @@ class MultipartTransfer {
     if (this.upload.open) await this.upload.abort();
     const body = this.parts.takeWhole();
     const md5 = this.parts.digest();
-    this.verifyBeforePublish(md5);
+    const refusal = this.refusal(md5);
+    if (refusal !== undefined) throw refusal();
     const outcome = await putObjectOnce(
       this.input,
       granuleId,
@@ -319,18 +324,12 @@ class MultipartTransfer {
     const { key } = this.input;
     await this.parts.dispatchLast();
     const md5 = this.parts.digest();
-    try {
-      this.verifyBeforePublish(md5);
-    } catch (error) {
+    const refusal = this.refusal(md5);
+    if (refusal !== undefined) {
       // Aborting before Complete is what keeps a bad object from ever becoming visible.
       await this.parts.cancel();
       const abortError = this.upload.open ? await this.upload.abort() : undefined;
-      if (abortError !== undefined && error instanceof ChecksumMismatchError) {
-        throw new ChecksumMismatchError(error.granuleId, error.expectedMd5, error.actualMd5, {
-          cause: abortError,
-        });
-      }
-      throw error;
+      throw refusal(abortError === undefined ? undefined : { cause: abortError });
     }
     await this.parts.settle();
     this.throwIfFailed();

@@ -20,7 +20,8 @@ export class TransferUpload {
     private readonly input: TransferInput,
     private readonly options: ResolvedTransferOptions,
     private readonly checkpoints: Checkpoints,
-    private readonly hashState: () => string,
+    /** The MD5's state (and the zip check's and BLAKE3's) over the bytes dispatched so far. */
+    private readonly hashStates: () => Pick<UploadProgress, "hashState" | "zipState" | "blake3State">,
   ) {}
 
   /** The object's metadata: the hub's id and MD5 beside the caller's. */
@@ -28,7 +29,8 @@ export class TransferUpload {
     return {
       ...this.options.metadata,
       "hub-id": this.input.granuleId,
-      md5: this.input.expectedMd5.toLowerCase(),
+      // Absent when the product was verified without an MD5 (VERIFY_WITHOUT_CHECKSUM, BLAKE3).
+      ...(this.input.expectedMd5 !== undefined && { md5: this.input.expectedMd5.toLowerCase() }),
     };
   }
 
@@ -91,7 +93,7 @@ export class TransferUpload {
       key: this.input.key,
       parts: [],
       bytes: 0,
-      hashState: this.hashState(),
+      ...this.hashStates(),
       ...(this.createdAt !== undefined && { createdAt: this.createdAt }),
     };
     try {

@@ -15,6 +15,7 @@ import {
 import { ConfigError, DataFolderInUseError, InvalidInputError } from "./input";
 import { GranuleNotFoundError, LeaseLostError, ManifestIncompleteError } from "./store";
 import {
+  ArchiveInvalidError,
   ChecksumMismatchError,
   ConditionalWriteConflictError,
   TransferInterruptedError,
@@ -45,6 +46,7 @@ export const ERROR_CLASSES = {
   HubSlotsBusyError,
   HubSessionsExhaustedError,
   ChecksumMismatchError,
+  ArchiveInvalidError,
   GranuleGoneError,
   HubAuthError,
   InvalidHubDataError,

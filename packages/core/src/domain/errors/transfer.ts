@@ -37,15 +37,56 @@ export class ChecksumMismatchError extends DownloaderError {
   readonly granuleId: string;
   readonly expectedMd5: string;
   readonly actualMd5: string;
-  constructor(granuleId: string, expectedMd5: string, actualMd5: string, options?: ErrorOptions) {
+  /** The checksum compared: MD5, or BLAKE3 when the hub published only that (then in expectedMd5/actualMd5). */
+  readonly algorithm: "MD5" | "BLAKE3";
+  constructor(
+    granuleId: string,
+    expectedMd5: string,
+    actualMd5: string,
+    options?: ErrorOptions & { algorithm?: "MD5" | "BLAKE3" },
+  ) {
+    const algorithm = options?.algorithm ?? "MD5";
     super(
-      `granule ${granuleId}: MD5 ${actualMd5} of the streamed bytes differs from the hub's ${expectedMd5}`,
+      `granule ${granuleId}: ${algorithm} ${actualMd5} of the streamed bytes differs from the hub's ${expectedMd5}`,
       options,
     );
+    this.algorithm = algorithm;
     this.name = "ChecksumMismatchError";
     this.granuleId = granuleId;
     this.expectedMd5 = expectedMd5;
     this.actualMd5 = actualMd5;
+  }
+}
+
+/**
+ * The streamed bytes are not a sound product archive (a zip entry's CRC-32, the central directory, the
+ * end record, the exact length or the one `<name>.SAFE` folder HLS unpacks), whatever the MD5 says: the
+ * hub published broken bytes. The multipart upload was aborted; no object exists. Like a mismatch it
+ * gets one more full download, then stays FAILED: a broken archive stays broken.
+ */
+export class ArchiveInvalidError extends DownloaderError {
+  static override readonly retry = "mismatch";
+  readonly granuleId: string;
+  /** The check that failed (crc, directory, end, truncated, length, safe, …). */
+  readonly check: string;
+  /** The entry it failed at, when one. */
+  readonly entry?: string;
+  readonly offset: number;
+  constructor(
+    granuleId: string,
+    failure: { check: string; entry?: string; offset: number; detail: string },
+    options?: ErrorOptions,
+  ) {
+    const where = failure.entry === undefined ? "" : ` entry ${failure.entry}`;
+    super(
+      `granule ${granuleId}: archive check ${failure.check} failed at byte ${failure.offset}${where}: ${failure.detail}`,
+      options,
+    );
+    this.name = "ArchiveInvalidError";
+    this.granuleId = granuleId;
+    this.check = failure.check;
+    this.entry = failure.entry;
+    this.offset = failure.offset;
   }
 }
 
