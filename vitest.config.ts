@@ -10,7 +10,8 @@ const CORES = Math.max(2, availableParallelism());
  *   one worker process runs many files, so SST and the CDK are imported once per worker, not per file)
  *   and e2e (local runs; they read the synthesis the global setup made once per run);
  * - group 1, one file at a time once group 0 is done: reliability (test/reliability, test/chaos), whose
- *   crash, slot-kill, resume and fault runs are bound to time and get the machine to themselves.
+ *   crash, slot-kill, resume, quota and fault runs are bound to time or concurrency and get the machine
+ *   to themselves.
  * The long scale run keeps its own config (vitest.scale.config.ts, `npm run test:scale`).
  */
 export default defineConfig({
