@@ -33,6 +33,7 @@ import {
   listPendingReconciled,
   type ReconciledPending,
 } from "./listings";
+import { type PlatformRecount, recountDay } from "./recount";
 import { forgetAbandonedUpload, markUploadAbandoned, recordChecksum, saveUploadProgress } from "./uploads";
 
 export interface GranuleStoreOptions {
@@ -234,6 +235,16 @@ export class GranuleStore {
    */
   recordFetchProgress(day: string, platform: Platform, update: FetchProgressUpdate): Promise<FetchProgress> {
     return recordFetchProgress(this.#table, day, platform, update);
+  }
+
+  /**
+   * Sets each (day, platform) counter's `recorded` to the granules the status index holds for it (an
+   * operator's repair, and WriteManifest's answer to an index that keeps showing fewer than recorded).
+   * Reads every status of the day; conditional on the value it read, so a granule counted meanwhile stays.
+   * @returns the counters it found, with their value before and after.
+   */
+  recountDay(day: string): Promise<PlatformRecount[]> {
+    return recountDay(this.#table, day);
   }
 
   /** Reads the progress of a (day, platform) search, or undefined before its first page. */
