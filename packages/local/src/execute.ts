@@ -6,6 +6,7 @@ import { asPrincipal } from "./aws-calls";
 import type { DistributedMapNote, LocalDefinition } from "./definition";
 import type { EmbeddedStores } from "./embedded";
 import { type LocalExecutionRecord, saveExecutionRecord } from "./executions";
+import { underFault } from "./lambda";
 import { type EventLog, type FailedState, runMapRun } from "./map-run";
 import type { CheckedOptions, RunLocalOptions } from "./options";
 import type { SynthesizedWorkflow, WorkflowTaskName } from "./workflow";
@@ -151,8 +152,12 @@ export async function execute(args: {
     }
     const deadline = Date.now() + (timeouts[name] ?? 900) * 1000;
     try {
-      const result = await asPrincipal(name, () =>
-        handlers[name](payload, { getRemainingTimeInMillis: () => deadline - Date.now() }),
+      const timeoutMs = (timeouts[name] ?? 900) * 1000;
+      const fault = await options.lambda?.onInvoke?.({ state: name, functionName: name, payload, timeoutMs });
+      const result = await underFault(fault, timeoutMs, () =>
+        asPrincipal(name, () =>
+          handlers[name](payload, { getRemainingTimeInMillis: () => deadline - Date.now() }),
+        ),
       );
       // Lambda returns JSON: drop what JSON drops (undefined, functions) exactly as the service would.
       return JSON.parse(JSON.stringify(result ?? null));

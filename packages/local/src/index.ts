@@ -6,6 +6,7 @@ export * from "./embedded";
 export { lambdaEnvironment } from "./environment";
 export { LOCAL_STATE_MACHINE_ARN } from "./execute";
 export * from "./executions";
+export type { InvocationFault, LambdaInvocation, LocalLambdaOptions } from "./lambda";
 export * from "./leases";
 export * from "./lock";
 export * from "./map-run";
@@ -17,6 +18,7 @@ export {
   type ExternalHub,
   FAULT_PROFILE_NAMES,
   type FaultProfileName,
+  type Interposer,
   LOCAL_PART_SIZE_MIB,
   MOCK_CREDENTIALS,
   type OverlappingExecution,

@@ -9,6 +9,7 @@ import {
 } from "@hls-s2/core";
 import { FAULT_PROFILES, type FaultPlan, type MockHub } from "@hls-s2/mock-hub";
 import type { AwsCallListener } from "./aws-calls";
+import type { LocalLambdaOptions } from "./lambda";
 import type { ProgressSnapshot } from "./progress";
 
 export type FaultProfileName = keyof typeof FAULT_PROFILES;
@@ -93,7 +94,20 @@ export interface RunLocalOptions {
   partSizeMib?: number;
   /** Called after each CompleteMultipartUpload stored its object in the embedded S3, before it answers. */
   onUploadCompleted?: (completion: { bucket: string; key: string; uploadId: string }) => void;
+  /**
+   * Fault injection: something stood in front of an embedded store (e.g. packages/testing's stalling or
+   * response-losing proxies) that the handlers' S3 or DynamoDB calls go through; the state machine's
+   * own calls (the Map Run's) go direct.
+   */
+  interpose?: { s3?: Interposer; dynamodb?: Interposer };
+  /** Extra Lambda environment (deploy settings such as SEARCH_PAGE_SIZE), over the synthesized one. */
+  lambdaEnv?: Record<string, string>;
+  /** How invocations end (lambda.ts): a hook that kills an invocation or holds its answer (Lambda.Unknown). */
+  lambda?: LocalLambdaOptions;
 }
+
+/** Given the embedded store's endpoint, starts what stands in front of it and says where it listens. */
+export type Interposer = (endpoint: string) => Promise<{ url: string; close(): Promise<void> }>;
 
 /** One of several executions started together on one data folder by runLocalOverlapping. */
 export interface OverlappingExecution {
@@ -101,6 +115,11 @@ export interface OverlappingExecution {
   downloadOnly?: boolean;
   /** Start this long after the first; default 0. */
   delayMs?: number;
+  /** This execution's window (a backfill beside a daily run); default the run's. */
+  from?: string;
+  to?: string;
+  /** Runs after the delay, before the execution starts, with the handlers' runtime set up (e.g. pushes arrive). */
+  beforeStart?: () => Promise<void>;
 }
 
 /** What a local redrive takes: the folder, which execution, and how to run (the window is the execution's). */
