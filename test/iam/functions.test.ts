@@ -24,8 +24,8 @@ import { aPushNotification } from "@hls-s2/testing/push";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CDSE_DEFAULTS } from "../../stacks/settings";
-import { type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
 import { WORKFLOW_TASKS, type WorkflowTaskName } from "../../stacks/Workflow";
+import { type SynthesizedApp, synthesizeApp } from "../stacks/synthesized";
 import {
   type DocumentedRequirement,
   deniedRequests,

@@ -1,9 +1,9 @@
 import { ConfigError, parseConfig } from "@hls-s2/core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { resolveStageSettings } from "../../stacks/settings";
-import { flattenIntrinsics, type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
 import { WORKFLOW_TASKS } from "../../stacks/Workflow";
 import { resourcesOfType } from "./helpers";
+import { flattenIntrinsics, type SynthesizedApp, synthesizeApp } from "./synthesized";
 
 /** The environment a function of the Workflow stack gets, intrinsics flattened, as core parses it. */
 function configOf(app: SynthesizedApp, prefix: string) {
