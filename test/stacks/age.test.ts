@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { AGE_REPORT_SCHEDULE } from "../../stacks/Schedule";
-import { flattenIntrinsics, type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
 import { resourcesOfType } from "./helpers";
+import { flattenIntrinsics, type SynthesizedApp, synthesizeApp } from "./synthesized";
 
 // The safety net of issue 22: the unfinished granules' age, on its own schedule, alarmed and graphed.
 

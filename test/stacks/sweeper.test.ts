@@ -1,7 +1,7 @@
 import { PUBLISHED_PARAMETERS } from "@hls-s2/core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
 import { iamStatements, resourcesOfType } from "./helpers";
+import { type SynthesizedApp, synthesizeApp } from "./synthesized";
 
 let synthesized: SynthesizedApp;
 

@@ -15,7 +15,9 @@ import {
 import { ConfigError, DataFolderInUseError, InvalidInputError } from "./input";
 import { GranuleNotFoundError, LeaseLostError, ManifestIncompleteError } from "./store";
 import {
+  ArchiveInvalidError,
   ChecksumMismatchError,
+  ConditionalWriteConflictError,
   TransferInterruptedError,
   TransferTooSlowError,
   UploadOutcomeUnknownError,
@@ -38,11 +40,13 @@ export const ERROR_CLASSES = {
   ChecksumNotPublishedError,
   TransferInterruptedError,
   TransferTooSlowError,
+  ConditionalWriteConflictError,
   HubAnswerTooLargeError,
   GranuleOfflineError,
   HubSlotsBusyError,
   HubSessionsExhaustedError,
   ChecksumMismatchError,
+  ArchiveInvalidError,
   GranuleGoneError,
   HubAuthError,
   InvalidHubDataError,
