@@ -26,6 +26,7 @@ const HANDLER_FILES: Record<SizedFunction, string> = {
   Summarize: "summarize",
   ReceivePush: "receive-push",
   StartPushedDownloads: "start-pushed-downloads",
+  ReportAge: "report-age",
 };
 
 export type World = Awaited<ReturnType<typeof startWorld>>;

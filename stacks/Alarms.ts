@@ -6,6 +6,7 @@ import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import { type StackContext, use } from "sst/constructs";
 import { buildDashboard, stageMetric } from "./Dashboard";
 import { Push } from "./Push";
+import { ageReportEnabled } from "./Schedule";
 import { useStageSettings } from "./settings";
 import { Workflow } from "./Workflow";
 
@@ -58,6 +59,20 @@ export function Alarms({ stack, app }: StackContext) {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       // No granule verified means no latency: NoGranulesDownloaded speaks for that.
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }),
+    // The safety net for any path nobody foresaw: a granule neither downloaded nor failed for a
+    // terminal reason, published longer ago than UNFINISHED_AGE_ALARM_HOURS. Measured every 15 minutes
+    // (Schedule's age report) and by every Summarize.
+    new cloudwatch.Alarm(stack, "UnfinishedGranulesOld", {
+      alarmDescription: `Granules unfinished more than ${settings.unfinishedAgeAlarmHours} h after publication (UNFINISHED_AGE_ALARM_HOURS): \`npm run ops -- status\` names the oldest`,
+      metric: stageMetric(settings, "UnfinishedGranulesOld", "Maximum", Duration.hours(1)),
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      // Where the age report runs, no figure means the report is down; elsewhere only Summarize reports.
+      treatMissingData: ageReportEnabled(settings)
+        ? cloudwatch.TreatMissingData.BREACHING
+        : cloudwatch.TreatMissingData.NOT_BREACHING,
     }),
   ];
   // Without a schedule and downloads nothing is expected to arrive, so silence is not an outage.

@@ -54,7 +54,8 @@ export function errorNameSearch(
 }
 
 export interface DashboardProps {
-  settings: MetricStage & Pick<StageSettings, "latencyAlarmHours" | "hubDownloadSlots">;
+  settings: MetricStage &
+    Pick<StageSettings, "latencyAlarmHours" | "hubDownloadSlots" | "unfinishedAgeAlarmHours">;
   stateMachine: sfn.IStateMachine;
   functions: Record<string, lambda.IFunction>;
   alarms: cloudwatch.IAlarm[];
@@ -122,6 +123,19 @@ export function buildDashboard(scope: Construct, props: DashboardProps): cloudwa
       [metric("GranuleSeconds", "p50", hour), metric("GranuleSeconds", "p95", hour)],
       {
         right: [metric("GranuleAttempts", "Average", hour), metric("GranuleAttempts", "Maximum", hour)],
+      },
+    ),
+  );
+  // The safety net: every 15 minutes and every Summarize, the unfinished granules of recent days.
+  const quarter = Duration.minutes(15);
+  dashboard.addWidgets(
+    graph(
+      "Unfinished granules and the oldest's age (safety net)",
+      [metric("UnfinishedGranules", "Maximum", quarter), metric("UnfinishedGranulesOld", "Maximum", quarter)],
+      {
+        right: [metric("OldestUnfinishedAge", "Maximum", quarter)],
+        rightAnnotations: [{ value: settings.unfinishedAgeAlarmHours * 3600, label: "age alarm (s)" }],
+        width: 24,
       },
     ),
   );

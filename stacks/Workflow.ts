@@ -127,7 +127,13 @@ export function Workflow({ stack, app }: StackContext) {
         BUCKET_REGION: settings.uploadBucketRegion,
       }),
     }),
-    Summarize: lambdaFunction("Summarize"),
+    // The sweep aborts in the upload bucket: in another region (HLS's bucket) it must be named.
+    Summarize: lambdaFunction("Summarize", {
+      environment: functionEnvironment(settings, "Summarize", {
+        ...computed,
+        BUCKET_REGION: settings.uploadBucketRegion,
+      }),
+    }),
   };
 
   for (const [name, actions] of Object.entries(TABLE_ACTIONS) as [WorkflowTaskName, readonly string[]][]) {
@@ -172,6 +178,8 @@ export function Workflow({ stack, app }: StackContext) {
   });
   const downloadRole = functions.Download.role;
   if (downloadRole === undefined) throw new TypeError("Workflow: the Download function has no role");
+  const sweeperRole = functions.Summarize.role;
+  if (sweeperRole === undefined) throw new TypeError("Workflow: the Summarize function has no role");
 
   const logGroup = new logs.LogGroup(stack, "StateMachineLogs", {
     // Step Functions: "To avoid reaching the CloudWatch Logs resource policy size limit, prefix your
@@ -202,6 +210,8 @@ export function Workflow({ stack, app }: StackContext) {
     StateMachineName: stateMachine.stateMachineName,
     // The principal HLS's bucket policy (and key policy) names.
     DownloadRoleArn: downloadRole.roleArn,
+    // The second principal of that policy, for s3:AbortMultipartUpload only: Summarize's sweep.
+    SweeperRoleArn: sweeperRole.roleArn,
   });
   // What the operator CLI resolves `--stage NAME` from (core/src/config/parameters.ts names them).
   const published: Record<StageParameterKey, string> = {
@@ -221,6 +231,11 @@ export function Workflow({ stack, app }: StackContext) {
     parameterName: `${stageParameterPath(app.stage)}${PUBLISHED_PARAMETERS.downloadRoleArn}`,
     stringValue: downloadRole.roleArn,
     description: "The role that uploads granules: the principal of the upload bucket's policy",
+  });
+  new ssm.StringParameter(stack, "Parameter-sweeperRoleArn", {
+    parameterName: `${stageParameterPath(app.stage)}${PUBLISHED_PARAMETERS.sweeperRoleArn}`,
+    stringValue: sweeperRole.roleArn,
+    description: "The role that aborts abandoned uploads: the bucket policy's abort-only principal",
   });
   return { stateMachine, functions, downloadRole };
 }

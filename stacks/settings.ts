@@ -78,6 +78,10 @@ function settingsSchema(stage: string) {
     CDSE_TOKEN_URL: v.optional(httpUrlField, production ? CDSE_DEFAULTS.cdseTokenUrl : undefined),
     PLATFORMS: runtime.PLATFORMS,
     LOOKBACK_DAYS: runtime.LOOKBACK_DAYS,
+    /** Recent days whose unfinished granules every run's manifest takes besides its own window. */
+    RECONCILIATION_HORIZON_DAYS: runtime.RECONCILIATION_HORIZON_DAYS,
+    /** Unfinished granules published longer ago than this (hours) raise the age alarm. */
+    UNFINISHED_AGE_ALARM_HOURS: runtime.UNFINISHED_AGE_ALARM_HOURS,
     /**
      * The tile allow-list, relative to the project root (what SST's copyFiles expects), copied next to
      * the fetch and push handlers; absent means every tile ("all" is the explicit opt-out, so it also

@@ -158,9 +158,11 @@ async function recordConditionFailurePaths(): Promise<void> {
       hashState: "",
       createdAt: Date.now(),
     });
+    // Terminal, so nobody will continue its upload: the sweeper aborts it at once (a granule that may
+    // still be retried keeps its upload for the Download's Retry ladders).
     await store.markFailed(
       abandoned.granuleId,
-      { name: "HubUnavailableError", message: "503" },
+      { name: "GranuleGoneError", message: "410" },
       { owner: "crashed-worker" },
     );
     const summarize = await import("@hls-s2/functions/summarize");

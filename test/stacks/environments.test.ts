@@ -24,10 +24,10 @@ function configKeys(variables: Record<string, unknown> | undefined): string[] {
   return Object.keys(variables ?? {}).filter((key) => keys.includes(key) && key !== "FUNCTION_NAME");
 }
 
-/** The environment variables of each of the downloader's functions (Workflow and Push stacks), by name. */
+/** The environment variables of each of the downloader's functions (Workflow, Push and Schedule stacks), by name. */
 function variablesByFunction(app: SynthesizedApp): Partial<Record<FunctionName, Record<string, unknown>>> {
   const found: Partial<Record<FunctionName, Record<string, unknown>>> = {};
-  for (const template of [app.templates.Workflow, app.templates.Push]) {
+  for (const template of [app.templates.Workflow, app.templates.Push, app.templates.Schedule]) {
     for (const [id, resource] of resourcesOfType(template, "AWS::Lambda::Function")) {
       const name = FUNCTION_NAMES.find((candidate) => id.startsWith(`${candidate}Function`));
       if (name === undefined) continue;

@@ -28,7 +28,11 @@ describe("the stage parameters the operator CLI reads", () => {
   it("publishes every resource under /hls-s2/<stage>/", () => {
     const names = [...parametersByName().keys()].sort();
     expect(names).toEqual(
-      [...Object.values(STAGE_PARAMETERS), PUBLISHED_PARAMETERS.downloadRoleArn]
+      [
+        ...Object.values(STAGE_PARAMETERS),
+        PUBLISHED_PARAMETERS.downloadRoleArn,
+        PUBLISHED_PARAMETERS.sweeperRoleArn,
+      ]
         .map((name) => `/hls-s2/opstest/${name}`)
         .sort(),
     );

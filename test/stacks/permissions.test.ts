@@ -99,7 +99,7 @@ describe("the Download role", () => {
     expect(parameter?.Value).toEqual(role);
   });
 
-  it("gives the bucket's region to the download function only, when it differs", () => {
+  it("gives the bucket's region to the functions that call the bucket (Download, Summarize's sweep), when it differs", () => {
     const regions = resourcesOfType(workflow(hls), "AWS::Lambda::Function").map(
       ([id, resource]) =>
         [
@@ -108,7 +108,10 @@ describe("the Download role", () => {
             ?.BUCKET_REGION,
         ] as const,
     );
-    expect(regions.filter(([, region]) => region !== undefined)).toEqual([["Download", "us-east-1"]]);
+    expect(regions.filter(([, region]) => region !== undefined)).toEqual([
+      ["Download", "us-east-1"],
+      ["Summarize", "us-east-1"],
+    ]);
     const createdRegions = resourcesOfType(workflow(created), "AWS::Lambda::Function").map(
       ([, resource]) =>
         (resource.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables

@@ -62,10 +62,14 @@ describe("switching the schedule and push off", () => {
         id,
         rule.Properties?.State,
       ]);
-    const [[onId, onState]] = state(allOn) as [[string, unknown]];
+    const [[onId, onState], [ageId, ageState]] = state(allOn) as [[string, unknown], [string, unknown]];
     expect(onState).toBe("ENABLED");
-    // Same logical id: CloudFormation updates the rule in place rather than replacing it.
-    expect(state(allOff)).toEqual([[onId, "DISABLED"]]);
+    expect(ageState).toBe("ENABLED");
+    // Same logical ids: CloudFormation updates the rules in place rather than replacing them.
+    expect(state(allOff)).toEqual([
+      [onId, "DISABLED"],
+      [ageId, "DISABLED"],
+    ]);
   });
 
   it("says in the push-endpoint parameter whether there is an endpoint", () => {

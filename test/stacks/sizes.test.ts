@@ -11,6 +11,7 @@ const MEMORY_MB = {
   Summarize: 384,
   ReceivePush: 192,
   StartPushedDownloads: 128,
+  ReportAge: 384,
 };
 
 let prod: SynthesizedApp;

@@ -270,6 +270,7 @@ describe("sst deploy's own build", () => {
       "packages/functions/src/fetch-page.handler",
       "packages/functions/src/generate-queries.handler",
       "packages/functions/src/receive-push.handler",
+      "packages/functions/src/report-age.handler",
       "packages/functions/src/start-pushed-downloads.handler",
       "packages/functions/src/summarize.handler",
       "packages/functions/src/write-manifest.handler",
@@ -324,7 +325,8 @@ describe("sst deploy's own build", () => {
 
   it("produces bundles that load in a Lambda-like process and export handler", async () => {
     const functions = [...prod.functions, ...dev.functions];
-    expect(functions.length).toBe(13);
+    // Prod and dev: the seven handlers of prod (the age report included) and those of dev.
+    expect(functions.length).toBe(15);
     for (const fn of functions) {
       expect(existsSync(fn.codeDir), fn.codeDir).toBe(true);
       await expect(importInLambdaLikeProcess(fn), `${fn.logicalId} (${fn.handler})`).resolves.toEqual({

@@ -122,7 +122,8 @@ describe("stages", () => {
       State: "ENABLED",
       Targets: [expect.objectContaining({ Input: "{}" })],
     });
-    expect(resourcesOfType(prod.templates.Schedule, "AWS::Events::Rule")).toHaveLength(1);
+    // The daily run and the age report.
+    expect(resourcesOfType(prod.templates.Schedule, "AWS::Events::Rule")).toHaveLength(2);
   });
 
   it("deploys the mock hub behind a function URL on test stages and never on prod", () => {
@@ -147,8 +148,8 @@ describe("stages", () => {
       ComparisonOperator: "LessThanThreshold",
       TreatMissingData: "breaching",
     });
-    // ExecutionsFailed, GranulesFailed, GranuleLatencyHigh and this one.
-    expect(alarms).toHaveLength(4);
+    // ExecutionsFailed, GranulesFailed, GranuleLatencyHigh, UnfinishedGranulesOld and this one.
+    expect(alarms).toHaveLength(5);
     expect(resourcesOfType(prod.templates.Alarms, "AWS::SNS::Subscription")[0]?.[1].Properties).toMatchObject(
       {
         Protocol: "email",

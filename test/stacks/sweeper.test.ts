@@ -1,5 +1,6 @@
+import { PUBLISHED_PARAMETERS } from "@hls-s2/core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { iamStatements } from "./helpers";
+import { iamStatements, resourcesOfType } from "./helpers";
 import { type SynthesizedApp, synthesizeApp } from "./synthesized";
 
 let synthesized: SynthesizedApp;
@@ -15,5 +16,35 @@ describe("the Summarize sweeper's grants", () => {
       .flatMap(({ statement }) => [statement.Action].flat())
       .filter((action) => action.startsWith("s3:"));
     expect(s3Actions).toEqual(["s3:AbortMultipartUpload"]);
+  });
+});
+
+describe("the Summarize sweeper in HLS's cross-account layout", () => {
+  let hls: SynthesizedApp;
+
+  beforeAll(async () => {
+    hls = await synthesizeApp({
+      stage: "prod",
+      settings: { uploadBucketName: "hls-landing", uploadBucketRegion: "us-east-1" },
+    });
+  });
+
+  it("is given the bucket's region and publishes its role for the bucket policy, beside the Download role", () => {
+    const template = hls.templates.Workflow!;
+    const [, summarize] = resourcesOfType(template, "AWS::Lambda::Function").find(([id]) =>
+      id.startsWith("SummarizeFunction"),
+    )!;
+    const variables = (
+      summarize.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined
+    )?.Variables;
+    expect(variables?.["BUCKET_REGION"]).toBe("us-east-1");
+    const role = summarize.Properties?.Role as { "Fn::GetAtt": [string, string] };
+    const outputs = template.Outputs as Record<string, { Value: unknown }>;
+    expect(outputs.SweeperRoleArn?.Value).toEqual(role);
+    expect(outputs.SweeperRoleArn?.Value).not.toEqual(outputs.DownloadRoleArn?.Value);
+    const parameter = resourcesOfType(template, "AWS::SSM::Parameter")
+      .map(([, resource]) => resource.Properties ?? {})
+      .find((properties) => properties.Name === `/hls-s2/prod/${PUBLISHED_PARAMETERS.sweeperRoleArn}`);
+    expect(parameter?.Value).toEqual(role);
   });
 });

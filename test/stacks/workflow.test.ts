@@ -294,13 +294,13 @@ describe("permissions", () => {
 });
 
 describe("a stage without the schedule", () => {
-  it("keeps its Schedule stack with the daily rule DISABLED, and no other rule", () => {
+  it("keeps its Schedule stack with the daily rule and the age report's DISABLED, and no other rule", () => {
     expect(synthesized.settings.scheduleEnabled).toBe(false);
     const rules = Object.values(synthesized.templates).flatMap((template) =>
       resourcesOfType(template, "AWS::Events::Rule"),
     );
-    expect(rules.map(([, rule]) => rule.Properties?.State)).toEqual(["DISABLED"]);
-    expect(resourcesOfType(synthesized.templates.Schedule, "AWS::Events::Rule")).toHaveLength(1);
+    expect(rules.map(([, rule]) => rule.Properties?.State)).toEqual(["DISABLED", "DISABLED"]);
+    expect(resourcesOfType(synthesized.templates.Schedule, "AWS::Events::Rule")).toHaveLength(2);
   });
 });
 
@@ -314,6 +314,7 @@ describe("alarms", () => {
       "ExecutionsFailed",
       "GranuleLatency",
       "GranulesFailed",
+      "UnfinishedGranulesOld",
     ]);
     expect(alarms.find((alarm) => alarm.MetricName === "GranulesFailed")).toMatchObject({
       Namespace: "HlsS2Downloader",

@@ -39,4 +39,5 @@ export * from "./usecases/receive-push";
 export * from "./usecases/start-pushed-downloads";
 export * from "./usecases/summarize";
 export * from "./usecases/sweep-uploads";
+export * from "./usecases/unfinished-age";
 export * from "./usecases/write-manifest";

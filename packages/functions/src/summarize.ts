@@ -1,4 +1,9 @@
-import { summarizeWindow, sweepAbandonedUploads } from "@hls-s2/core";
+import {
+  measureUnfinishedAge,
+  reportUnfinishedAge,
+  summarizeWindow,
+  sweepAbandonedUploads,
+} from "@hls-s2/core";
 import * as v from "valibot";
 import { DAY, parseInput } from "./lib/input";
 import { logger } from "./lib/logger";
@@ -9,14 +14,17 @@ const INPUT = v.object({ from: DAY, to: DAY });
 
 /**
  * Summarize: aborts the window's uploads nobody will continue (HLS's bucket grants no list, and may
- * have no abort rule when imported), then the window's counts as the execution output and metrics.
+ * have no abort rule when imported), then the window's counts and the unfinished granules' age as the
+ * execution output and metrics.
  */
 export async function handler(event: unknown) {
   const input = parseInput(INPUT, event);
+  const config = getConfig("Summarize");
   const sweep = await sweepAbandonedUploads(input, {
     store: getStore(),
     s3: getS3(),
-    bucket: getConfig("Summarize").bucketName,
+    bucket: config.bucketName,
+    leaseMs: config.leaseSeconds * 1000,
   });
   logger.info("swept uploads", {
     aborted: sweep.aborted,
@@ -32,7 +40,17 @@ export async function handler(event: unknown) {
   metricSink.add("GranulesFiltered", filtered);
   metricSink.add("BytesDownloaded", bytes);
   metricSink.add("UploadsAborted", sweep.aborted.length);
+  const { reconciliationHorizonDays, unfinishedAgeAlarmHours } = config;
+  const unfinishedAge = await measureUnfinishedAge(
+    { store: getStore() },
+    { horizonDays: reconciliationHorizonDays, thresholdHours: unfinishedAgeAlarmHours },
+  );
+  reportUnfinishedAge(unfinishedAge, metricSink);
   metrics.publishStoredMetrics();
   logger.info("summary", { from: summary.from, to: summary.to, totals: summary.totals });
-  return { ...summary, sweptUploads: { aborted: sweep.aborted.length, failed: sweep.failed.length } };
+  return {
+    ...summary,
+    sweptUploads: { aborted: sweep.aborted.length, failed: sweep.failed.length },
+    unfinishedAge,
+  };
 }

@@ -23,7 +23,12 @@ describe("write-manifest handler", () => {
 
     const result = await handler({ from: day, to: day, executionName: "daily-run-1" });
 
-    expect(result).toEqual({ bucket: "work-bucket", key: "manifests/daily-run-1.json", count: 1 });
+    expect(result).toEqual({
+      bucket: "work-bucket",
+      key: "manifests/daily-run-1.json",
+      count: 1,
+      reconciled: 0,
+    });
     expect(sent).toHaveLength(1);
     expect(sent[0]).toMatchObject({
       command: "PutObjectCommand",

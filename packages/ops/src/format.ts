@@ -1,4 +1,10 @@
-import { formatBytes, formatLatencyLines, type GranuleTally, TALLY_COUNT_KEYS } from "@hls-s2/core";
+import {
+  formatBytes,
+  formatLatencyLines,
+  type GranuleTally,
+  TALLY_COUNT_KEYS,
+  type UnfinishedAge,
+} from "@hls-s2/core";
 import type { BackfillResult } from "./commands/backfill";
 import type { RedriveResult } from "./commands/redrive";
 import type { RequeueResult } from "./commands/requeue";
@@ -68,7 +74,20 @@ export function formatStatus(report: StatusReport, label: string): string {
     formatWaiting(report.waiting, report.slots === undefined ? undefined : report.slots.held.length),
   );
   if (report.slots !== undefined) parts.push(formatSlots(report.slots));
+  parts.push(formatUnfinishedAge(report.unfinishedAge));
   return parts.join("\n");
+}
+
+/** The age safety net: what the UnfinishedGranulesOld alarm fires on, and the oldest granule to look at. */
+export function formatUnfinishedAge(age: UnfinishedAge): string {
+  const oldest =
+    age.oldest === undefined
+      ? ""
+      : `; oldest ${age.oldest.granuleId} (${age.oldest.status}, published ${age.oldest.publishedAt}, ${(age.oldestAgeSeconds / 3600).toFixed(1)} h ago)`;
+  return (
+    `Unfinished ${age.from}..${age.to}: ${age.unfinished} granule(s), ${age.olderThanThreshold} ` +
+    `older than ${age.thresholdHours} h (the age alarm fires above 0)${oldest}`
+  );
 }
 
 /** The window's download queue: granules waiting, granules downloading now (and the slots they hold). */

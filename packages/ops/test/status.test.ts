@@ -1,5 +1,6 @@
 import { ListExecutionsCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { InvalidInputError, SlotPool } from "@hls-s2/core";
+import { aUniqueDay } from "@hls-s2/testing/granules";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "../src/commands/status";
@@ -195,5 +196,28 @@ describe("status", () => {
     } finally {
       await pool.release(lease);
     }
+  });
+
+  it("shows the unfinished granules of recent days by age, the age alarm's figures, whatever the window", async () => {
+    // A day of its own far from the other tests', and a clock three days after it.
+    const old = aUniqueDay("2035-01-01");
+    const now = new Date(Date.parse(`${old}T12:00:00.000Z`) + 3 * 86_400_000);
+    await seedGranule(stores, old, "S2A", { status: "DISCOVERED" });
+    await seedGranule(stores, old, "S2A", { status: "FAILED", error: "GranuleGoneError" });
+    const waiting = await seedGranule(stores, old, "S2B", { status: "FAILED", error: "HubUnavailableError" });
+
+    const report = await status({ day: uniqueDay() }, { store: storeOf(stores), today: TODAY, now });
+
+    expect(report.unfinishedAge).toMatchObject({
+      unfinished: 2,
+      olderThanThreshold: 2,
+      thresholdHours: 48,
+      oldestAgeSeconds: 72 * 3600,
+    });
+    expect([report.unfinishedAge.oldest?.granuleId]).not.toContain(undefined);
+    expect(waiting.status).toBe("FAILED");
+    expect(formatStatus(report, "test")).toContain(
+      "2 granule(s), 2 older than 48 h (the age alarm fires above 0)",
+    );
   });
 });

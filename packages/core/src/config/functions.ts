@@ -1,6 +1,6 @@
 import type { ConfigKey } from "./runtime";
 
-/** The downloader's Lambda functions: the workflow's tasks, then the two push functions. */
+/** The downloader's Lambda functions: the workflow's tasks, the two push functions, the age report. */
 export const FUNCTION_NAMES = [
   "GenerateQueries",
   "FetchPage",
@@ -9,6 +9,7 @@ export const FUNCTION_NAMES = [
   "Summarize",
   "ReceivePush",
   "StartPushedDownloads",
+  "ReportAge",
 ] as const;
 
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
@@ -29,6 +30,8 @@ const WORKFLOW_KEYS = [
   ...WORKFLOW_REQUIRED_KEYS,
   "HUB_SECRET_ID",
 ] as const;
+// What the age safety net reads: the days (twice the horizon) and the alarm's threshold.
+const AGE_KEYS = ["RECONCILIATION_HORIZON_DAYS", "UNFINISHED_AGE_ALARM_HOURS"] as const;
 // What building a hub reads besides HUB_KIND and HUB_URL: the platforms are the hub's search filter.
 const HUB_KEYS = ["DOWNLOAD_HUB_URL", "CDSE_TOKEN_URL", "PLATFORMS"] as const;
 
@@ -56,7 +59,11 @@ export const FUNCTION_CONFIG = {
     ],
     requires: ["TABLE_NAME", "HUB_URL"],
   },
-  WriteManifest: { keys: WORKFLOW_KEYS, requires: ["TABLE_NAME", "WORK_BUCKET_NAME"] },
+  // Besides its window, the unfinished granules of the reconciliation horizon.
+  WriteManifest: {
+    keys: [...WORKFLOW_KEYS, "RECONCILIATION_HORIZON_DAYS"],
+    requires: ["TABLE_NAME", "WORK_BUCKET_NAME"],
+  },
   Download: {
     // Only the download takes hub slots and talks to the upload bucket (hence its region).
     keys: [
@@ -73,8 +80,12 @@ export const FUNCTION_CONFIG = {
     ],
     requires: ["TABLE_NAME", "BUCKET_NAME", "HUB_URL"],
   },
-  // It sweeps abandoned uploads in the upload bucket, then counts the window in the table.
-  Summarize: { keys: WORKFLOW_KEYS, requires: ["TABLE_NAME", "BUCKET_NAME"] },
+  // It sweeps abandoned uploads in the upload bucket (hence its region), then counts the window in the
+  // table, and the unfinished granules of recent days by age.
+  Summarize: {
+    keys: [...WORKFLOW_KEYS, ...AGE_KEYS, "BUCKET_REGION"],
+    requires: ["TABLE_NAME", "BUCKET_NAME"],
+  },
   // A conditional put and its counter, filtered as a search would be: no bucket, no hub.
   ReceivePush: {
     keys: [
@@ -92,6 +103,11 @@ export const FUNCTION_CONFIG = {
   StartPushedDownloads: {
     keys: ["STAGE", "HUB_KIND", "LOOKBACK_DAYS", "TABLE_NAME", "STATE_MACHINE_ARN"],
     requires: ["TABLE_NAME", "STATE_MACHINE_ARN"],
+  },
+  // Every 15 minutes, the unfinished granules of recent days by age: the table, nothing else.
+  ReportAge: {
+    keys: ["STAGE", "HUB_KIND", "TABLE_NAME", ...AGE_KEYS],
+    requires: ["TABLE_NAME"],
   },
 } as const satisfies Record<FunctionName, { keys: readonly ConfigKey[]; requires: readonly ConfigKey[] }>;
 

@@ -23,10 +23,13 @@ export type StageParameterKey = keyof typeof STAGE_PARAMETERS;
 
 /**
  * Parameters a stage publishes for others than the operator CLI (which does not require them): the
- * Download role's ARN, for the HLS side's bucket policy (issue 14 names this path), and the push endpoint.
+ * Download and sweeper roles' ARNs, for the HLS side's bucket policy (issue 14 names this path), and the
+ * push endpoint.
  */
 export const PUBLISHED_PARAMETERS = {
   downloadRoleArn: "downloadRoleArn",
+  /** Summarize's role, which aborts abandoned uploads: the bucket policy's second principal (abort only). */
+  sweeperRoleArn: "sweeperRoleArn",
   /** The CDSE push endpoint's URL, or PUSH_ENDPOINT_DISABLED on a stage without push. */
   pushEndpoint: "push-endpoint",
 } as const;

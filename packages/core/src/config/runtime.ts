@@ -25,8 +25,22 @@ export type HubKind = (typeof HUB_KINDS)[number];
 /** Search page size by hub when SEARCH_PAGE_SIZE is unset: DHuS caps `rows` at 100, CDSE `$top` at 1000. */
 export const DEFAULT_SEARCH_PAGE_SIZE: Readonly<Record<HubKind, number>> = { dhus: 100, cdse: 1000 };
 
-/** Days before today a scheduled (`{}`) run covers when LOOKBACK_DAYS is unset. */
-export const DEFAULT_LOOKBACK_DAYS = 1;
+/**
+ * Days before today a scheduled (`{}`) run covers when LOOKBACK_DAYS is unset: the daily run searches
+ * them again, as the reference system did, because products become searchable late and pushes arrive
+ * for older days (a finished query costs one page to re-check).
+ */
+export const DEFAULT_LOOKBACK_DAYS = 5;
+
+/**
+ * Recent days whose unfinished granules every run's manifest takes besides its own window, when
+ * RECONCILIATION_HORIZON_DAYS is unset: no granule's fate depends on the one execution that listed it.
+ */
+export const DEFAULT_RECONCILIATION_HORIZON_DAYS = 7;
+
+/** Unfinished granules published longer ago than this (hours) raise the age alarm, when UNFINISHED_AGE_ALARM_HOURS is unset. */
+// The daily run at 12:00 UTC covers the day before: a granule published at 00:00 waits ~36 h by design.
+export const DEFAULT_UNFINISHED_AGE_ALARM_HOURS = 48;
 
 /**
  * The environment of every Lambda handler and the local runner, one entry per variable: its parser,
@@ -53,6 +67,8 @@ export const CONFIG_SCHEMA = v.object({
   PLATFORMS: v.optional(platformsField, PLATFORMS.join(",")),
   LOOKBACK_DAYS: withDefault(integerField(1, 30), DEFAULT_LOOKBACK_DAYS),
   MAX_ACQUISITION_AGE_DAYS: withDefault(integerField(1, 366), 30),
+  RECONCILIATION_HORIZON_DAYS: withDefault(integerField(1, 31), DEFAULT_RECONCILIATION_HORIZON_DAYS),
+  UNFINISHED_AGE_ALARM_HOURS: withDefault(integerField(1, 744), DEFAULT_UNFINISHED_AGE_ALARM_HOURS),
   /** Normalised tile ids (`32TQM`, no leading T); absent means every tile. */
   TILE_ALLOW_LIST: v.optional(
     v.pipe(

@@ -45,3 +45,9 @@ export function daysBetween(from: string, to: string): string[] {
   for (let ms = start; ms <= end; ms += DAY_MS) days.push(formatDay(ms));
   return days;
 }
+
+/** The `days` UTC days that end with the day of `now` (YYYY-MM-DD, oldest first): a horizon of recent days. */
+export function recentDays(now: Date, days: number): string[] {
+  const today = now.getTime();
+  return daysBetween(formatDay(today - (days - 1) * DAY_MS), formatDay(today));
+}

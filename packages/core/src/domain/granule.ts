@@ -19,6 +19,15 @@ export type Platform = `S2${Letter}`;
 /** What a platform id looks like: every Sentinel-2 unit so far and to come (S2A … S2D …). */
 export const PLATFORM_PATTERN = /^S2[A-Z]$/;
 
+/**
+ * Every platform id the table may hold (S2A … S2Z): what a reader of a day's counters reads, since the
+ * PLATFORMS setting accepts any of them while PLATFORMS the constant names only the units in orbit.
+ */
+export const ALL_PLATFORM_IDS: readonly Platform[] = Array.from(
+  { length: 26 },
+  (_, i) => `S2${String.fromCharCode(65 + i)}` as Platform,
+);
+
 /** True when `value` is a Sentinel-2 platform id (`S2A`, `S2D`, …). */
 export function isPlatform(value: unknown): value is Platform {
   return typeof value === "string" && PLATFORM_PATTERN.test(value);
@@ -96,6 +105,8 @@ export interface GranuleRecord extends DiscoveredGranule {
   failedBy?: string;
   /** Epoch milliseconds after which a DOWNLOADING claim may be taken over. */
   leaseExpiresAt?: number;
+  /** Epoch milliseconds of the last failure recorded (markFailed). */
+  failedAtMs?: number;
   upload?: UploadProgress;
   /** DUPLICATE only: the granule id that holds this product name's object key. */
   duplicateOf?: string;

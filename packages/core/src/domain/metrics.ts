@@ -65,6 +65,22 @@ export const METRICS = {
     description: "bytes of the window's DOWNLOADED granules",
   },
   UploadsAborted: { unit: "Count", source: "summarize", description: "abandoned multipart uploads aborted" },
+  // Summarize and the age report (every few minutes): the safety net, over twice the reconciliation horizon.
+  UnfinishedGranules: {
+    unit: "Count",
+    source: "summarize",
+    description: "granules not ended (DOWNLOADED, or FAILED for a terminal reason) of recent days",
+  },
+  UnfinishedGranulesOld: {
+    unit: "Count",
+    source: "summarize",
+    description: "unfinished granules published longer ago than UNFINISHED_AGE_ALARM_HOURS",
+  },
+  OldestUnfinishedAge: {
+    unit: "Seconds",
+    source: "summarize",
+    description: "publication → now of the oldest unfinished granule",
+  },
   // Download: one value per granule verified in the bucket.
   GranuleBytes: { unit: "Bytes", source: "download", description: "size of the verified object" },
   GranuleSeconds: {

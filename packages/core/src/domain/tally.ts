@@ -1,9 +1,9 @@
 import { FILTER_REASONS, type FilterReason } from "./filters";
 import {
+  ALL_PLATFORM_IDS,
   GRANULE_STATUSES,
   type GranuleRecord,
   type GranuleStatus,
-  PLATFORMS,
   type Platform,
 } from "./granule";
 
@@ -64,7 +64,7 @@ export interface DayTally extends GranuleTally {
   day: string;
   /** The day's granules by status, as the index shows them. */
   counts: StatusCounts;
-  /** Platforms with anything recorded, filtered or searched, in PLATFORMS order. */
+  /** Platforms with anything recorded, filtered or searched (any S2[A-Z], S2D included), in id order. */
   platforms: PlatformTally[];
 }
 
@@ -145,7 +145,7 @@ function countGranule(tally: GranuleTally, granule: GranuleRecord, nowMs: number
 /**
  * The tally of one day per platform: the granules the status index holds (with their names, so
  * failures are named) against the search counters' recorded and filtered counts.
- * @param counters one per PLATFORMS entry, in its order; undefined where there is none.
+ * @param counters one per ALL_PLATFORM_IDS entry (S2A, S2B, …), in its order; undefined where there is none.
  */
 export function tallyOfDay(
   day: string,
@@ -167,7 +167,7 @@ export function tallyOfDay(
     counts[granule.status]++;
     countGranule(rowOf(granule.platform), granule, nowMs);
   }
-  PLATFORMS.forEach((platform, i) => {
+  ALL_PLATFORM_IDS.forEach((platform, i) => {
     const counter = counters[i];
     if (counter === undefined) return;
     const row = rowOf(platform);
@@ -186,7 +186,8 @@ export function tallyOfDay(
     row.filtered = FILTER_REASONS.reduce((sum, reason) => sum + row.filteredBy[reason], 0);
     row.found = row.recorded + row.filtered;
   }
-  const platforms = PLATFORMS.filter((p) => byPlatform.has(p)).map((p) => byPlatform.get(p)!);
+  // Every platform the day holds, not only the built-in list: a granule of S2D counts like any other.
+  const platforms = [...byPlatform.keys()].sort().map((p) => byPlatform.get(p)!);
   const tally = platforms.reduce<GranuleTally>(addTally, emptyTally());
   return { day, ...tally, counts, platforms };
 }

@@ -1,6 +1,6 @@
 import type { GranuleStore } from "../adapters/store/store";
 import { daysBetween } from "../domain/day";
-import { GRANULE_STATUSES, PLATFORMS } from "../domain/granule";
+import { ALL_PLATFORM_IDS, GRANULE_STATUSES } from "../domain/granule";
 import { type DayTally, tallyOfDay, tallyOfWindow, type WindowSummary } from "../domain/tally";
 
 export type TallyStore = Pick<GranuleStore, "listByStatus" | "getFetchProgress">;
@@ -19,7 +19,8 @@ export async function tallyDay(
   const nowMs = (options.now ?? new Date()).getTime();
   const [lists, progress] = await Promise.all([
     Promise.all(GRANULE_STATUSES.map((status) => deps.store.listByStatus(day, status))),
-    Promise.all(PLATFORMS.map((platform) => deps.store.getFetchProgress(day, platform))),
+    // Every platform id the table may hold (26 GetItems), not the built-in list: S2D's counters count too.
+    Promise.all(ALL_PLATFORM_IDS.map((platform) => deps.store.getFetchProgress(day, platform))),
   ]);
   return tallyOfDay(day, lists.flat(), progress, nowMs);
 }

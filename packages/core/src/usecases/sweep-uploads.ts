@@ -1,11 +1,17 @@
 import { AbortMultipartUploadCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { GranuleStore } from "../adapters/store/store";
 import { daysBetween } from "../domain/day";
-import { InvalidInputError } from "../domain/errors";
+import { DOWNLOAD_RETRY_LADDER_SECONDS, InvalidInputError, TERMINAL_ERROR_NAMES } from "../domain/errors";
 import type { GranuleRecord, GranuleStatus } from "../domain/granule";
 
-/** A DOWNLOADING lease that ended this long ago belongs to a worker that is gone for good (4 default leases). */
-export const DEFAULT_ABANDONED_LEASE_MS = 60 * 60 * 1000;
+/**
+ * How long after its last sign of life an upload has nobody left to continue it: the Download's Retry
+ * ladders end to end (DOWNLOAD_RETRY_LADDER_SECONDS, ~84 h, the slot wait's mostly). A DOWNLOADING
+ * granule's lease must have ended this long ago; a FAILED one (not terminal) must have failed this plus
+ * a lease ago. Until then a Retry or a later run may resume the upload, and aborting it would make that
+ * attempt start from byte 0.
+ */
+export const DEFAULT_ABANDONED_LEASE_MS = DOWNLOAD_RETRY_LADDER_SECONDS * 1000;
 
 export interface SweepInput {
   /** Publication window, YYYY-MM-DD, inclusive. */
@@ -14,11 +20,16 @@ export interface SweepInput {
 }
 
 export interface SweepDeps {
-  store: Pick<GranuleStore, "listByStatus" | "markUploadAbandoned" | "forgetAbandonedUpload">;
+  store: Pick<
+    GranuleStore,
+    "listByStatus" | "markUploadAbandoned" | "forgetAbandonedUpload" | "releaseAbandonedUpload"
+  >;
   s3: S3Client;
   bucket: string;
-  /** How long after its lease expired a DOWNLOADING granule's upload is abandoned; default 1 h. */
+  /** How long after its lease expired an upload is abandoned; default DEFAULT_ABANDONED_LEASE_MS. */
   abandonedLeaseMs?: number;
+  /** The lease (LEASE_SECONDS in ms) a FAILED granule's idle time adds it to; default 15 min. */
+  leaseMs?: number;
   now?: () => number;
 }
 
@@ -37,7 +48,7 @@ export interface SweepResult {
    * object may already exist); the granule's next claim re-issues Complete.
    */
   completing: SweptUpload[];
-  /** Aborts S3 refused or failed (error name): the upload stays marked abandoned for the next sweep. */
+  /** Aborts S3 refused or failed (error name): the upload is left as it was, resumable, for the next sweep. */
   failed: (SweptUpload & { error: string })[];
 }
 
@@ -46,15 +57,17 @@ const SWEPT_STATUSES = ["DOWNLOADED", "FAILED", "DOWNLOADING"] as const satisfie
 
 /**
  * Aborts the multipart uploads recorded on a window's granules that nobody will continue — granules
- * that ended DOWNLOADED or FAILED, and DOWNLOADING ones whose lease expired long ago — from the
- * table alone: HLS's bucket grants no list, so the table is where every upload we create is known.
- * Each upload is first marked abandoned with a conditional write (so a worker claiming the granule
- * meanwhile never resumes or completes it), then aborted, then dropped from the item.
+ * that ended (DOWNLOADED, or FAILED for a terminal reason), and those idle longer than any Retry waits
+ * (DEFAULT_ABANDONED_LEASE_MS) — from the table alone: HLS's bucket grants no list, so the table is
+ * where every upload we create is known. Each upload is first held with a conditional write (so a
+ * worker claiming the granule meanwhile never resumes or completes it), then aborted, then dropped from
+ * the item; when the abort fails the hold is released, so the upload is abandoned only once aborted.
  * @throws InvalidInputError on a bad window, bucket or option.
  */
 export async function sweepAbandonedUploads(input: SweepInput, deps: SweepDeps): Promise<SweepResult> {
-  let { abandonedLeaseMs, now } = deps;
+  let { abandonedLeaseMs, leaseMs, now } = deps;
   abandonedLeaseMs ??= DEFAULT_ABANDONED_LEASE_MS;
+  leaseMs ??= 15 * 60 * 1000;
   now ??= Date.now;
   if (deps.bucket === "") throw new InvalidInputError("bucket is empty", { field: "bucket" });
   if (!Number.isInteger(abandonedLeaseMs) || abandonedLeaseMs < 0) {
@@ -76,15 +89,20 @@ export async function sweepAbandonedUploads(input: SweepInput, deps: SweepDeps):
           continue;
         }
         if (status === "DOWNLOADING" && !leaseEndedBefore(granule, cutoff)) continue;
+        if (status === "FAILED" && !failedForGood(granule, cutoff - leaseMs)) continue;
+        const markedAt = now();
         const marked = await deps.store.markUploadAbandoned(granule.granuleId, upload.uploadId, {
           status,
+          markedAt,
           ...(status === "DOWNLOADING" && { leaseExpiredBefore: cutoff }),
         });
         if (!marked) continue;
         try {
           await abortUpload(deps.s3, deps.bucket, upload.key, upload.uploadId);
         } catch (error) {
-          // Housekeeping must not fail the day's execution: the mark keeps the upload for the next sweep.
+          // Housekeeping must not fail the day's execution. The hold goes, so the upload stays resumable
+          // until an abort succeeds (the next sweep tries again).
+          await deps.store.releaseAbandonedUpload(granule.granuleId, upload.uploadId, markedAt);
           result.failed.push({ ...swept, error: error instanceof Error ? error.name : String(error) });
           continue;
         }
@@ -98,6 +116,14 @@ export async function sweepAbandonedUploads(input: SweepInput, deps: SweepDeps):
 
 function leaseEndedBefore(granule: GranuleRecord, cutoff: number): boolean {
   return (granule.leaseExpiresAt ?? 0) < cutoff;
+}
+
+const TERMINAL: readonly string[] = TERMINAL_ERROR_NAMES;
+
+/** A FAILED granule nobody resumes: its reason is terminal, or it failed before `cutoff` (no Retry waits that long). */
+function failedForGood(granule: GranuleRecord, cutoff: number): boolean {
+  if (TERMINAL.includes(granule.lastError?.name ?? "")) return true;
+  return granule.failedAtMs !== undefined && granule.failedAtMs < cutoff;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { GranuleStore } from "../adapters/store/store";
-import { daysBetween } from "../domain/day";
+import { DEFAULT_RECONCILIATION_HORIZON_DAYS } from "../config/runtime";
+import { daysBetween, recentDays } from "../domain/day";
 import { InvalidInputError } from "../domain/errors";
 
 /** One line of the Distributed Map's manifest: what a child execution needs to find its granule. */
@@ -18,7 +19,7 @@ export interface ManifestInput {
 }
 
 export interface ManifestDeps {
-  store: Pick<GranuleStore, "listPendingReconciled" | "recountDay">;
+  store: Pick<GranuleStore, "listPendingReconciled" | "recountDay" | "listPending">;
   s3: S3Client;
   /** The work bucket the Distributed Map's item reader reads from. */
   bucket: string;
@@ -34,12 +35,22 @@ export interface ManifestOptions {
   reconcileAttempts?: number;
   reconcileDelayMs?: number;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Recent days (ending today, UTC) whose pending granules the manifest takes besides the window's
+   * (default DEFAULT_RECONCILIATION_HORIZON_DAYS): a granule a killed run left unfinished is downloaded
+   * by the next run, whatever window that run has.
+   */
+  horizonDays?: number;
+  /** The clock the horizon ends at; default now. */
+  now?: () => Date;
 }
 
 export interface ManifestLocation {
   bucket: string;
   key: string;
   count: number;
+  /** Of `count`, granules of horizon days outside the window. */
+  reconciled: number;
   /** Days whose counters said more granules than the index kept showing: recounted from the index. */
   recounted?: DayRecount[];
 }
@@ -62,12 +73,13 @@ export function manifestKeyFor(executionName: string): string {
 }
 
 /**
- * Writes the window's pending granules (store.listPending of each day) as a JSON array of
- * `{ granuleId, name, day }` to `manifests/<executionName>.json` in the work bucket, after checking
- * each day's index against the granules the counter items say were recorded. A day whose index
- * keeps showing fewer than recorded after the waits (an over-count: an ADD applied twice by an older
- * release, a lost index entry) still has its granules listed: the day is reported in `recounted` and
- * its counters are set from the index, so one bad count never withholds a day.
+ * Writes the window's pending granules (store.listPending of each day), then those of the
+ * reconciliation horizon's other days, as a JSON array of `{ granuleId, name, day }` to
+ * `manifests/<executionName>.json` in the work bucket, after checking each window day's index against
+ * the granules the counter items say were recorded. A day whose index keeps showing fewer than
+ * recorded after the waits (an over-count: an ADD applied twice by an older release, a lost index
+ * entry) still has its granules listed: the day is reported in `recounted` and its counters are set
+ * from the index, so one bad count never withholds a day.
  * @throws InvalidInputError on a bad window, option or an execution name unfit for an object key.
  */
 export async function writeManifest(
@@ -79,6 +91,13 @@ export async function writeManifest(
   options.reconcileAttempts ??= 4;
   options.reconcileDelayMs ??= 1000;
   options.sleep ??= (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  options.horizonDays ??= DEFAULT_RECONCILIATION_HORIZON_DAYS;
+  options.now ??= () => new Date();
+  if (!Number.isInteger(options.horizonDays) || options.horizonDays < 0) {
+    throw new InvalidInputError(`horizonDays must be a non-negative integer, got ${options.horizonDays}`, {
+      field: "horizonDays",
+    });
+  }
   if (!Number.isInteger(options.reconcileAttempts) || options.reconcileAttempts < 1) {
     throw new InvalidInputError(
       `reconcileAttempts must be a positive integer, got ${options.reconcileAttempts}`,
@@ -120,6 +139,21 @@ export async function writeManifest(
     }
   }
 
+  // The reconciliation horizon: the days the window does not cover, read through the status index
+  // (3 statuses × STATUS_INDEX_SHARDS queries a day, no scan), no check against the counters (the
+  // window's own runs checked them).
+  const windowItems = items.length;
+  const horizon = options.horizonDays === 0 ? [] : recentDays(options.now(), options.horizonDays);
+  const others = horizon.filter((day) => !days.includes(day));
+  const pendingByDay = await Promise.all(others.map((day) => deps.store.listPending(day)));
+  for (const [i, day] of others.entries()) {
+    for (const granule of pendingByDay[i]!) {
+      if (seen.has(granule.granuleId)) continue;
+      seen.add(granule.granuleId);
+      items.push({ granuleId: granule.granuleId, name: granule.name, day });
+    }
+  }
+
   const key = manifestKeyFor(input.executionName);
   await deps.s3.send(
     new PutObjectCommand({
@@ -129,5 +163,11 @@ export async function writeManifest(
       ContentType: "application/json",
     }),
   );
-  return { bucket: deps.bucket, key, count: items.length, ...(recounted.length > 0 && { recounted }) };
+  return {
+    bucket: deps.bucket,
+    key,
+    count: items.length,
+    reconciled: items.length - windowItems,
+    ...(recounted.length > 0 && { recounted }),
+  };
 }

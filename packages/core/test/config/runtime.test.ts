@@ -34,8 +34,10 @@ describe("parseConfig", () => {
       hubKind: "dhus",
       hubUrl: "https://hub.example.test",
       platforms: ["S2A", "S2B", "S2C"],
-      lookbackDays: 1,
+      lookbackDays: 5,
       maxAcquisitionAgeDays: 30,
+      reconciliationHorizonDays: 7,
+      unfinishedAgeAlarmHours: 48,
       maxAttempts: 5,
       leaseSeconds: 900,
       partSizeMib: 64,
@@ -145,7 +147,7 @@ describe("parseConfig", () => {
 
   it("treats blank values as unset", () => {
     const config = parseConfig(minimalEnv({ LOOKBACK_DAYS: "", DOWNLOAD_HUB_URL: " ", TILE_ALLOW_LIST: "" }));
-    expect(config.lookbackDays).toBe(1);
+    expect(config.lookbackDays).toBe(5);
     expect(config).not.toHaveProperty("downloadHubUrl");
     expect(config).not.toHaveProperty("tileAllowList");
   });

@@ -9,7 +9,7 @@ const TABLE = "summary-test";
 const dynamo = useGranuleTable(TABLE);
 const { store } = dynamo;
 
-async function recorded(day: string, platform: "S2A" | "S2B") {
+async function recorded(day: string, platform: "S2A" | "S2B" | "S2D") {
   const granule = aDiscoveredGranule({ platform });
   await store.recordDiscovered(granule, day);
   return granule;
@@ -94,6 +94,27 @@ describe("summarizeWindow", () => {
       failures: { ChecksumMismatchError: 1 },
       counts: { DISCOVERED: 1, DOWNLOADING: 0, DOWNLOADED: 0, FAILED: 1 },
     });
+  });
+
+  it("counts a platform outside the built-in list (S2D) in the day, the totals and its counter's figures", async () => {
+    const day = aUniqueDay();
+    const failed = await recorded(day, "S2D");
+    await recorded(day, "S2D");
+    await store.markFailed(failed.granuleId, { name: "GranuleGoneError", message: "410" });
+    await store.recordFetchProgress(day, "S2D", {
+      available: 3,
+      fetchedDelta: 3,
+      nextOffset: 3,
+      finished: true,
+      filteredDelta: { tile: 1 },
+    });
+
+    const summary = await summarizeWindow({ from: day, to: day }, { store });
+
+    expect(summary.days[0]!.platforms).toMatchObject([
+      { platform: "S2D", available: 3, found: 3, recorded: 2, filtered: 1, failed: 1, pending: 1 },
+    ]);
+    expect(summary.totals).toMatchObject({ found: 3, recorded: 2, failed: 1, pending: 1 });
   });
 
   it("rejects a window whose end comes before its start", async () => {

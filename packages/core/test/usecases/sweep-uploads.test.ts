@@ -4,7 +4,7 @@ import { aDiscoveredGranule, aUniqueDay } from "@hls-s2/testing/granules";
 import { describe, expect, it } from "vitest";
 import { GranuleStore } from "../../src/adapters/store/store";
 import type { UploadProgress } from "../../src/domain/granule";
-import { sweepAbandonedUploads } from "../../src/usecases/sweep-uploads";
+import { DEFAULT_ABANDONED_LEASE_MS, sweepAbandonedUploads } from "../../src/usecases/sweep-uploads";
 import { memoryS3, offlineS3Client } from "../helpers/s3";
 
 const TABLE = "granules";
@@ -71,16 +71,18 @@ describe("sweepAbandonedUploads", () => {
       anUpload("verified-up", { completing: { md5: "0".repeat(32) } }),
     );
     await store.markFailed(verified, { name: "TransferInterruptedError", message: "x" }, { owner: "worker" });
+    // Swept once no Retry could still be waiting to resume them (the Download's ladders and a lease).
+    const sweptAt = T0 + DEFAULT_ABANDONED_LEASE_MS + 2 * HOUR;
     // Claimed 10 minutes ago by a live worker, and one whose lease ended only minutes ago.
-    clock.ms = T0 + 2 * HOUR - 10 * 60_000;
+    clock.ms = sweptAt - 10 * 60_000;
     const live = await aGranuleWithUpload(store, day, anUpload("live-up"));
-    clock.ms = T0 + 2 * HOUR - 30 * 60_000;
+    clock.ms = sweptAt - 30 * 60_000;
     const recent = await aGranuleWithUpload(store, day, anUpload("recent-up"));
     const { s3, mock, state } = anS3(["failed-up", "dead-up", "verified-up", "live-up", "recent-up"]);
 
     const result = await sweepAbandonedUploads(
       { from: day, to: day },
-      { store, s3, bucket: BUCKET, now: () => T0 + 2 * HOUR },
+      { store, s3, bucket: BUCKET, now: () => sweptAt },
     );
 
     expect(result.aborted.map((upload) => upload.uploadId).sort()).toEqual(["dead-up", "failed-up"]);
@@ -109,11 +111,12 @@ describe("sweepAbandonedUploads", () => {
     const { store } = aStore();
     const day = aUniqueDay();
     const granuleId = await aGranuleWithUpload(store, day, anUpload("resumed-up"));
-    await store.markFailed(granuleId, { name: "HubUnavailableError", message: "503" }, { owner: "worker" });
+    await store.markFailed(granuleId, { name: "GranuleGoneError", message: "410" }, { owner: "worker" });
     const { s3, mock } = anS3(["resumed-up"]);
     const racing = {
       listByStatus: store.listByStatus.bind(store),
       forgetAbandonedUpload: store.forgetAbandonedUpload.bind(store),
+      releaseAbandonedUpload: store.releaseAbandonedUpload.bind(store),
       // A redrive claims the granule right after the sweeper listed it, to resume this very upload.
       markUploadAbandoned: async (...args: Parameters<GranuleStore["markUploadAbandoned"]>) => {
         await store.claimGranule(granuleId, "redrive");
@@ -159,13 +162,13 @@ describe("sweepAbandonedUploads", () => {
     expect((await store.getGranule(granuleId))!.upload).toMatchObject({ uploadId: "fresh-up" });
   });
 
-  it("keeps an upload marked for the next sweep when S3 refuses the abort, and takes NoSuchUpload as done", async () => {
+  it("leaves an upload resumable, not marked abandoned, when S3 refuses the abort, and takes NoSuchUpload as done", async () => {
     const { store } = aStore();
     const day = aUniqueDay();
     const refused = await aGranuleWithUpload(store, day, anUpload("refused-up"));
-    await store.markFailed(refused, { name: "HubUnavailableError", message: "503" }, { owner: "worker" });
+    await store.markFailed(refused, { name: "GranuleGoneError", message: "410" }, { owner: "worker" });
     const gone = await aGranuleWithUpload(store, day, anUpload("gone-up"));
-    await store.markFailed(gone, { name: "HubUnavailableError", message: "503" }, { owner: "worker" });
+    await store.markFailed(gone, { name: "GranuleGoneError", message: "410" }, { owner: "worker" });
     const { s3, mock } = anS3([]);
     mock.on(AbortMultipartUploadCommand, { UploadId: "refused-up" }).rejects(
       new S3ServiceException({
@@ -191,9 +194,43 @@ describe("sweepAbandonedUploads", () => {
       expect.objectContaining({ uploadId: "refused-up", error: "AccessDenied" }),
     ]);
     expect((await store.getGranule(gone))!.upload).toBeUndefined();
-    expect((await store.getGranule(refused))!.upload).toMatchObject({
-      uploadId: "refused-up",
-      abandonedAt: expect.any(Number),
-    });
+    // Abandoned only once aborted: a refused abort leaves the upload as it was, for a later attempt.
+    expect((await store.getGranule(refused))!.upload).toMatchObject({ uploadId: "refused-up" });
+    expect((await store.getGranule(refused))!.upload?.abandonedAt).toBeUndefined();
+  });
+
+  it("keeps the upload of a granule whose child may still retry: not terminal, and idle less than its Retry ladders", async () => {
+    const { store, clock } = aStore();
+    const day = aUniqueDay();
+    // Throttled an hour ago: its child may be waiting out the slot or sessions Retry, to resume this upload.
+    const waiting = await aGranuleWithUpload(store, day, anUpload("waiting-up"));
+    await store.markFailed(waiting, { name: "HubThrottledError", message: "429" }, { owner: "worker" });
+    // A worker killed by its timeout two hours ago: a Retry or the next run's claim resumes its upload.
+    clock.ms = T0 - 2 * HOUR;
+    const killed = await aGranuleWithUpload(store, day, anUpload("killed-up"));
+    const { s3, mock, state } = anS3(["waiting-up", "killed-up"]);
+
+    const early = await sweepAbandonedUploads(
+      { from: day, to: day },
+      { store, s3, bucket: BUCKET, now: () => T0 + HOUR },
+    );
+
+    expect(early.aborted).toEqual([]);
+    expect(mock.commandCalls(AbortMultipartUploadCommand)).toHaveLength(0);
+    expect((await store.getGranule(waiting))!.upload).toMatchObject({ uploadId: "waiting-up" });
+    expect((await store.getGranule(killed))!.upload).toMatchObject({ uploadId: "killed-up" });
+
+    // Past every Retry ladder plus a lease, nobody is left to resume them.
+    const late = await sweepAbandonedUploads(
+      { from: day, to: day },
+      { store, s3, bucket: BUCKET, leaseMs: 60_000, now: () => T0 + DEFAULT_ABANDONED_LEASE_MS + 2 * 60_000 },
+    );
+    expect(late.aborted.map((upload) => upload.uploadId).sort()).toEqual(["killed-up", "waiting-up"]);
+    expect(state.uploads.get("waiting-up")!.state).toBe("aborted");
+  });
+
+  it("waits the Download's Retry ladders end to end, derived from core's policies (~84 h)", () => {
+    expect(DEFAULT_ABANDONED_LEASE_MS / 3_600_000).toBeGreaterThan(83);
+    expect(DEFAULT_ABANDONED_LEASE_MS / 3_600_000).toBeLessThan(85);
   });
 });

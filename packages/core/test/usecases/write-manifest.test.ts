@@ -18,6 +18,10 @@ function storeWith(byDay: Record<string, GranuleRecord[]>) {
       const granules = byDay[day] ?? [];
       return { granules, indexed: granules.length, recorded: granules.length };
     },
+    // The reconciliation horizon's days (recent ones) hold nothing here.
+    async listPending() {
+      return [];
+    },
   } as unknown as ManifestDeps["store"];
   return { store, asked };
 }
@@ -38,7 +42,12 @@ describe("writeManifest", () => {
       { store, s3: new S3Client({}), bucket: "work-bucket" },
     );
 
-    expect(result).toEqual({ bucket: "work-bucket", key: "manifests/daily-2024-01-04.json", count: 2 });
+    expect(result).toEqual({
+      bucket: "work-bucket",
+      key: "manifests/daily-2024-01-04.json",
+      count: 2,
+      reconciled: 0,
+    });
     expect(asked).toEqual(["2024-01-01", "2024-01-02", "2024-01-03"]);
     const put = s3Mock.commandCalls(PutObjectCommand)[0]!.args[0].input;
     expect(put).toMatchObject({
@@ -153,6 +162,9 @@ describe("writeManifest", () => {
           ? { granules: [], indexed: 0, recorded: 1 }
           : { granules: [granule], indexed: 1, recorded: 1 };
       },
+      async listPending() {
+        return [];
+      },
     } as unknown as ManifestDeps["store"];
 
     const result = await writeManifest(
@@ -163,5 +175,61 @@ describe("writeManifest", () => {
 
     expect(result.count).toBe(1);
     expect(reads).toBe(2);
+  });
+
+  it("takes the unfinished granules of the reconciliation horizon's days besides its own window", async () => {
+    const s3Mock = mockClient(S3Client);
+    s3Mock.on(PutObjectCommand).resolves({});
+    // A clock of its own, so the horizon's days hold only this test's granules.
+    const now = new Date(Date.parse(`${aUniqueDay("2040-01-01")}T15:00:00Z`));
+    const store = new GranuleStore(dynamo.documentClient, {
+      tableName: TABLE,
+      leaseMs: 60_000,
+      now: () => now,
+    });
+    const day = (back: number) => new Date(now.getTime() - back * 86_400_000).toISOString().slice(0, 10);
+    const windowDay = day(1);
+    const inWindow = aDiscoveredGranule();
+    await store.recordDiscovered(inWindow, windowDay);
+    // Two days before the window: one never started, one a killed run left DOWNLOADING, one that
+    // failed with attempts left, one downloaded, and one beyond the 7-day horizon.
+    const discovered = aDiscoveredGranule();
+    const killed = aDiscoveredGranule();
+    const failed = aDiscoveredGranule();
+    const downloaded = aDiscoveredGranule();
+    const beyond = aDiscoveredGranule();
+    for (const granule of [discovered, killed, failed, downloaded])
+      await store.recordDiscovered(granule, day(3));
+    await store.recordDiscovered(beyond, day(7));
+    const past = new GranuleStore(dynamo.documentClient, {
+      tableName: TABLE,
+      leaseMs: 60_000,
+      now: () => new Date(now.getTime() - 3_600_000),
+    });
+    await past.claimGranule(killed.granuleId, "killed-run:child");
+    await store.claimGranule(failed.granuleId, "earlier-run:child");
+    await store.markFailed(
+      failed.granuleId,
+      { name: "HubUnavailableError", message: "503" },
+      { owner: "earlier-run:child" },
+    );
+    await store.claimGranule(downloaded.granuleId, "earlier-run:child");
+    await store.markDownloaded(downloaded.granuleId, "earlier-run:child", { s3Key: "k", bytesWritten: 1 });
+
+    const result = await writeManifest(
+      { from: windowDay, to: windowDay, executionName: "next-day" },
+      { store, s3: new S3Client({}), bucket: "work-bucket" },
+      { horizonDays: 7, now: () => now },
+    );
+
+    const items = JSON.parse(String(s3Mock.commandCalls(PutObjectCommand)[0]!.args[0].input.Body)) as {
+      granuleId: string;
+      day: string;
+    }[];
+    expect(items.map((item) => item.granuleId).sort()).toEqual(
+      [inWindow.granuleId, discovered.granuleId, killed.granuleId, failed.granuleId].sort(),
+    );
+    expect(items.find((item) => item.granuleId === killed.granuleId)?.day).toBe(day(3));
+    expect(result).toMatchObject({ count: 4, reconciled: 3 });
   });
 });

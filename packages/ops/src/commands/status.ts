@@ -2,10 +2,12 @@ import {
   type DayLatency,
   type GranuleStore,
   latencyByDay,
+  measureUnfinishedAge,
   planWindow,
   type SlotPool,
   type SlotUsage,
   summarizeWindow,
+  type UnfinishedAge,
   type WindowSummary,
 } from "@hls-s2/core";
 import { type ExecutionRow, listExecutions, type SfnTarget, toRow } from "../executions";
@@ -32,6 +34,8 @@ export interface StatusReport extends WindowSummary {
   waiting: WaitingGranules;
   /** The hub quota in force and the slots held now, across every execution (when a slot pool is given). */
   slots?: SlotUsage;
+  /** The age safety net, as Summarize and the age report publish it: recent days, whatever the window. */
+  unfinishedAge: UnfinishedAge;
 }
 
 export interface StatusInput {
@@ -49,12 +53,15 @@ export interface StatusDeps {
   now?: Date;
   /** How many of the latest executions to show (default 10). */
   executions?: number;
+  /** The stage's RECONCILIATION_HORIZON_DAYS and UNFINISHED_AGE_ALARM_HOURS; default core's defaults. */
+  horizonDays?: number;
+  unfinishedAgeAlarmHours?: number;
 }
 
 /**
  * Per day and platform of a window (default yesterday, UTC): what the table holds by outcome,
  * failures by error name, bytes, and what the hub reported; the granules waiting for a download, the
- * hub slots in use, and the latest executions.
+ * hub slots in use, the latest executions, and the unfinished granules of recent days by age.
  * @throws InvalidInputError on a bad day or window (the backfill rules).
  */
 export async function status(input: StatusInput, deps: StatusDeps): Promise<StatusReport> {
@@ -77,5 +84,9 @@ export async function status(input: StatusInput, deps: StatusDeps): Promise<Stat
     downloading: counts.DOWNLOADING - stuck,
   };
   const slots = deps.slots === undefined ? undefined : await deps.slots.usage();
-  return { ...summary, latency, executions, waiting, ...(slots !== undefined && { slots }) };
+  const unfinishedAge = await measureUnfinishedAge(
+    { store: deps.store },
+    { horizonDays: deps.horizonDays, thresholdHours: deps.unfinishedAgeAlarmHours, now: () => now },
+  );
+  return { ...summary, latency, executions, waiting, ...(slots !== undefined && { slots }), unfinishedAge };
 }

@@ -1,6 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
-import { GranuleNotFoundError, LeaseLostError, MISMATCH_ERROR_NAMES } from "../../domain/errors";
+import {
+  GranuleNotFoundError,
+  LeaseLostError,
+  MISMATCH_ERROR_NAMES,
+  WAITING_ERROR_NAMES,
+} from "../../domain/errors";
 import { normalizeMd5 } from "../../domain/filters";
 import {
   claimBlocker,
@@ -133,26 +138,25 @@ export async function claimGranule(
     // A Step Functions Retry of the same child execution re-claims its own live lease, or the FAILED
     // record its previous try left (the Download step records every failure before it throws, and a
     // Redrive restarts that same child execution): the same attempt continuing (often resuming its
-    // upload), so it takes the lease without counting an attempt.
+    // upload), so it takes the lease without counting an attempt. So does any owner after a "not yet"
+    // answer (WAITING_ERROR_NAMES): the attempt that waited is taken up again, not a new one.
+    const waiting = WAITING_ERROR_NAMES.map((_, i) => `:waiting${i}`);
     const renewed = await conditionalUpdate(table, `claimGranule ${granuleId}`, {
       Key: granuleKey(granuleId),
       UpdateExpression:
         "SET #status = :downloading, #leaseOwner = :owner, #leaseExpiresAt = :expires, #updatedAt = :now",
-      ConditionExpression:
-        "(#status = :downloading AND #leaseOwner = :owner) OR (#status = :failed AND #failedBy = :owner)",
-      ExpressionAttributeNames: attributeNames(
-        "status",
-        "leaseOwner",
-        "leaseExpiresAt",
-        "updatedAt",
-        "failedBy",
-      ),
+      ConditionExpression: `(#status = :downloading AND #leaseOwner = :owner) OR (#status = :failed AND (#failedBy = :owner OR #lastError.#errorName IN (${waiting.join(", ")})))`,
+      ExpressionAttributeNames: {
+        ...attributeNames("status", "leaseOwner", "leaseExpiresAt", "updatedAt", "failedBy", "lastError"),
+        "#errorName": "name",
+      },
       ExpressionAttributeValues: {
         ":downloading": "DOWNLOADING",
         ":failed": "FAILED",
         ":owner": owner,
         ":expires": nowMs + table.leaseMs,
         ":now": new Date(nowMs).toISOString(),
+        ...Object.fromEntries(WAITING_ERROR_NAMES.map((name, i) => [`:waiting${i}`, name])),
       },
     });
     if (renewed !== undefined) return { outcome: "claimed", granule: renewed };

@@ -1,12 +1,17 @@
 import { paginateScan, type QueryCommandInput } from "@aws-sdk/lib-dynamodb";
-import { InvalidInputError, MISMATCH_ERROR_NAMES, TERMINAL_ERROR_NAMES } from "../../domain/errors";
 import {
+  InvalidInputError,
+  MISMATCH_ERROR_NAMES,
+  TERMINAL_ERROR_NAMES,
+  WAITING_ERROR_NAMES,
+} from "../../domain/errors";
+import {
+  ALL_PLATFORM_IDS,
   dayShardOf,
   dayShardsOf,
   GRANULE_STATUSES,
   type GranuleRecord,
   type GranuleStatus,
-  PLATFORMS,
 } from "../../domain/granule";
 import { getFetchProgress } from "./cursor";
 import {
@@ -79,7 +84,8 @@ export async function listPendingReconciled(
   const [granules, counts, progress] = await Promise.all([
     listPending(table, day, options),
     countByStatus(table, day),
-    Promise.all(PLATFORMS.map((platform) => getFetchProgress(table, day, platform))),
+    // Every platform id the table may hold, so a granule of S2D is checked against its counter too.
+    Promise.all(ALL_PLATFORM_IDS.map((platform) => getFetchProgress(table, day, platform))),
   ]);
   return {
     granules,
@@ -145,19 +151,23 @@ export async function addMissingShardKeys(table: StoreTable): Promise<number> {
 
 /**
  * FAILED granules a run should try again: a failure whose name is not terminal (retries ran out,
- * a timeout) while attempts are left, or a first checksum mismatch older than MISMATCH_RETRY_AFTER_MS.
+ * a timeout) while attempts are left, a "not yet" answer (WAITING_ERROR_NAMES: waiting uses up no
+ * attempt) whatever the attempts, or a first checksum mismatch older than MISMATCH_RETRY_AFTER_MS.
  */
 function pendingFailedFilter(table: StoreTable, nowMs: number) {
   const terminal = TERMINAL_ERROR_NAMES.map((_, i) => `:terminal${i}`);
-  const values: Record<string, unknown> = Object.fromEntries(
-    TERMINAL_ERROR_NAMES.map((name, i) => [`:terminal${i}`, name]),
-  );
+  const waiting = WAITING_ERROR_NAMES.map((_, i) => `:waiting${i}`);
+  const values: Record<string, unknown> = {
+    ...Object.fromEntries(TERMINAL_ERROR_NAMES.map((name, i) => [`:terminal${i}`, name])),
+    ...Object.fromEntries(WAITING_ERROR_NAMES.map((name, i) => [`:waiting${i}`, name])),
+  };
   const mismatch = MISMATCH_ERROR_NAMES.map((_, i) => `:mismatch${i}`);
   for (const [i, name] of MISMATCH_ERROR_NAMES.entries()) values[`:mismatch${i}`] = name;
   return {
     // `#lastError.#errorName` of an item without lastError is absent: NOT IN is then true (retry it).
     filter:
       `(#attempts < :maxAttempts AND NOT (#lastError.#errorName IN (${terminal.join(", ")})))` +
+      ` OR #lastError.#errorName IN (${waiting.join(", ")})` +
       ` OR (#lastError.#errorName IN (${mismatch.join(", ")}) AND size(#mismatchOwners) = :oneMismatch AND #failedAtMs < :mismatchCutoff)`,
     names: ["attempts", "lastError", "mismatchOwners", "failedAtMs"],
     extraNames: { "#errorName": "name" },

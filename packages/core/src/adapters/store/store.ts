@@ -35,7 +35,13 @@ import {
 } from "./listings";
 import { claimObjectKey, markDuplicate, type ObjectKeyClaim, takeOverObjectKey } from "./names";
 import { type PlatformRecount, recountDay } from "./recount";
-import { forgetAbandonedUpload, markUploadAbandoned, recordChecksum, saveUploadProgress } from "./uploads";
+import {
+  forgetAbandonedUpload,
+  markUploadAbandoned,
+  recordChecksum,
+  releaseAbandonedUpload,
+  saveUploadProgress,
+} from "./uploads";
 
 export interface GranuleStoreOptions {
   tableName: string;
@@ -145,9 +151,18 @@ export class GranuleStore {
   markUploadAbandoned(
     granuleId: string,
     uploadId: string,
-    expected: { status: GranuleStatus; leaseExpiredBefore?: number },
+    expected: { status: GranuleStatus; leaseExpiredBefore?: number; markedAt?: number },
   ): Promise<boolean> {
     return markUploadAbandoned(this.#table, granuleId, uploadId, expected);
+  }
+
+  /**
+   * Takes back the sweeper's hold (`markedAt`, as marked) after its abort failed: the upload is
+   * resumable again. Never another sweep's hold, nor a newer upload.
+   * @returns whether the hold was released.
+   */
+  releaseAbandonedUpload(granuleId: string, uploadId: string, markedAt: number): Promise<boolean> {
+    return releaseAbandonedUpload(this.#table, granuleId, uploadId, markedAt);
   }
 
   /**

@@ -54,14 +54,14 @@ export async function markUploadAbandoned(
   table: StoreTable,
   granuleId: string,
   uploadId: string,
-  expected: { status: GranuleStatus; leaseExpiredBefore?: number },
+  expected: { status: GranuleStatus; leaseExpiredBefore?: number; markedAt?: number },
 ): Promise<boolean> {
   requireText(granuleId, "granuleId");
   requireText(uploadId, "uploadId");
   const values: Record<string, unknown> = {
     ":status": expected.status,
     ":uploadId": uploadId,
-    ":now": table.now().getTime(),
+    ":now": expected.markedAt ?? table.now().getTime(),
   };
   let condition =
     "#status = :status AND #upload.#uploadId = :uploadId AND attribute_not_exists(#upload.#completing)";
@@ -99,6 +99,25 @@ export async function forgetAbandonedUpload(
     ConditionExpression: "#upload.#uploadId = :uploadId AND attribute_exists(#upload.#abandonedAt)",
     ExpressionAttributeNames: attributeNames("upload", "uploadId", "abandonedAt", "updatedAt"),
     ExpressionAttributeValues: { ":uploadId": uploadId, ":now": table.now().toISOString() },
+  });
+  return updated !== undefined;
+}
+
+export async function releaseAbandonedUpload(
+  table: StoreTable,
+  granuleId: string,
+  uploadId: string,
+  markedAt: number,
+): Promise<boolean> {
+  requireText(granuleId, "granuleId");
+  requireText(uploadId, "uploadId");
+  // Only this sweeper's own hold: another sweep's, set meanwhile, is that sweep's to release.
+  const updated = await conditionalUpdate(table, `releaseAbandonedUpload ${granuleId}`, {
+    Key: granuleKey(granuleId),
+    UpdateExpression: "REMOVE #upload.#abandonedAt",
+    ConditionExpression: "#upload.#uploadId = :uploadId AND #upload.#abandonedAt = :markedAt",
+    ExpressionAttributeNames: attributeNames("upload", "uploadId", "abandonedAt"),
+    ExpressionAttributeValues: { ":uploadId": uploadId, ":markedAt": markedAt },
   });
   return updated !== undefined;
 }

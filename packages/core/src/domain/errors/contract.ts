@@ -32,6 +32,12 @@ export type RetryKind = keyof typeof RETRY_KINDS;
 export abstract class DownloaderError extends Error {
   /** How the state machine treats this error; every concrete class declares it. */
   declare static readonly retry: RetryKind;
+  /**
+   * A "not yet" answer rather than a failure (the checksum is not published, the product is offline, the
+   * hub throttles, every slot or session is taken): the granule waits, and waiting never uses up one of
+   * its MAX_ATTEMPTS (see WAITING_ERROR_NAMES). Declared true by those classes only.
+   */
+  static readonly waits: boolean = false;
   /** Whether the failure may pass by itself (RETRY_KINDS[retry].transient): hub calls retry it in place. */
   readonly retryable: boolean;
   constructor(message: string, options?: ErrorOptions) {
@@ -92,3 +98,31 @@ export const SLOT_WAIT_RETRY = {
 export const MISMATCH_MAX_ATTEMPTS = 2;
 /** Seconds before the second download of a mismatched product: no wait is needed, only a new body. */
 export const MISMATCH_RETRY_INTERVAL_SECONDS = 1;
+
+/** A Retry's policy as the stack writes it: first interval, growth, cap and number of retries. */
+export interface RetryPolicy {
+  intervalSeconds: number;
+  backoffRate: number;
+  maxDelaySeconds: number;
+  maxAttempts: number;
+}
+
+/** The longest a Retry waits in all, seconds: every interval at its cap (full jitter only shortens them). */
+export function retryLadderSeconds(policy: RetryPolicy): number {
+  let total = 0;
+  for (let retry = 0; retry < policy.maxAttempts; retry++) {
+    total += Math.min(policy.intervalSeconds * policy.backoffRate ** retry, policy.maxDelaySeconds);
+  }
+  return total;
+}
+
+/**
+ * The longest a Download child can wait between two attempts at its granule, seconds: each of its
+ * retriers counts its own retries, so their ladders end to end (the slot wait's ~83 h dominates). An
+ * upload idle longer than this plus a lease has no child left to resume it.
+ */
+export const DOWNLOAD_RETRY_LADDER_SECONDS =
+  retryLadderSeconds(BACKOFF_RETRY) +
+  retryLadderSeconds(SESSIONS_EXHAUSTED_RETRY) +
+  retryLadderSeconds(SLOT_WAIT_RETRY) +
+  MISMATCH_MAX_ATTEMPTS * MISMATCH_RETRY_INTERVAL_SECONDS;

@@ -5,6 +5,7 @@ import { DownloaderError } from "./contract";
 /** The hub answered 429; `retryAfterSeconds` is its Retry-After when it sent one. */
 export class HubThrottledError extends DownloaderError {
   static override readonly retry = "backoff";
+  static override readonly waits = true;
   readonly retryAfterSeconds?: number;
   readonly url?: string;
   constructor(message: string, options?: ErrorOptions & { retryAfterSeconds?: number; url?: string }) {
@@ -53,6 +54,7 @@ export class HubAnswerTooLargeError extends DownloaderError {
  */
 export class HubSessionsExhaustedError extends DownloaderError {
   static override readonly retry = "sessionsExhausted";
+  static override readonly waits = true;
   readonly status?: number;
   readonly url?: string;
   constructor(message: string, options?: ErrorOptions & { status?: number; url?: string }) {
@@ -70,6 +72,7 @@ export class HubSessionsExhaustedError extends DownloaderError {
  */
 export class HubSlotsBusyError extends DownloaderError {
   static override readonly retry = "slotWait";
+  static override readonly waits = true;
   readonly slots: number;
   readonly granuleId?: string;
   constructor(slots: number, options?: ErrorOptions & { granuleId?: string }) {
@@ -99,6 +102,7 @@ export class HubAuthError extends DownloaderError {
 /** The hub has not published the granule's MD5 yet (CDSE: hours after publication). Retry later, never guess. */
 export class ChecksumNotPublishedError extends DownloaderError {
   static override readonly retry = "backoff";
+  static override readonly waits = true;
   readonly granuleId: string;
   /** The BLAKE3 (lowercase hex) the hub publishes in the MD5's place, when it does (CDSE). */
   readonly blake3?: string;
@@ -116,6 +120,7 @@ export class ChecksumNotPublishedError extends DownloaderError {
  */
 export class GranuleOfflineError extends DownloaderError {
   static override readonly retry = "backoff";
+  static override readonly waits = true;
   readonly granuleId: string;
   constructor(granuleId: string, options?: ErrorOptions) {
     super(`granule ${granuleId} is offline at the hub (Online: false); retry once it is online`, options);

@@ -105,3 +105,12 @@ export const TERMINAL_ERROR_NAMES = errorNamesOf(
     (kind): kind is TerminalKind => RETRY_KINDS[kind].terminal,
   ),
 );
+
+/**
+ * The names of the "not yet" answers (classes declaring `waits`): a FAILED record naming one is still
+ * pending whatever its attempts, and the next claim of it counts no attempt, so a day of unpublished
+ * checksums or throttling never exhausts MAX_ATTEMPTS (5-minute push runs would in under an hour).
+ */
+export const WAITING_ERROR_NAMES = (Object.keys(ERROR_CLASSES) as DownloaderErrorName[]).filter(
+  (name) => ERROR_CLASSES[name].waits,
+);

@@ -537,6 +537,15 @@ describe("fetch progress", () => {
     expect((await store.getFetchProgress(day, "S2B"))?.recorded).toBe(1);
     expect(await store.listPendingReconciled(day)).toMatchObject({ indexed: 2, recorded: 2 });
   });
+
+  it("reconciles a platform outside the built-in list (S2D) against its own counter", async () => {
+    const { store } = aStore();
+    const day = aUniqueDay();
+    await store.recordDiscovered(aDiscoveredGranule({ platform: "S2D" }), day);
+    await store.recordDiscovered(aDiscoveredGranule({ platform: "S2D" }), day);
+
+    expect(await store.listPendingReconciled(day)).toMatchObject({ indexed: 2, recorded: 2 });
+  });
 });
 
 describe("unexpected SDK failures", () => {
