@@ -91,6 +91,15 @@ export const SLOT_WAIT_ERROR_NAMES = errorNamesOf("slotWait");
 /** Error names of the Download's short Retry of a fresh download (MISMATCH_MAX_ATTEMPTS). */
 export const MISMATCH_ERROR_NAMES = errorNamesOf("mismatch");
 
+/**
+ * Names no catch-all retrier may repeat: every kind that is not transient (terminal, unretried, and
+ * mismatch, whose own short retrier comes first). A retrier with MaxAttempts 0 listing them stands
+ * before the UNHANDLED_ERROR_NAMES retrier, because Step Functions uses the first retrier that matches.
+ */
+export const FINAL_ERROR_NAMES = errorNamesOf(
+  ...(Object.keys(RETRY_KINDS) as RetryKind[]).filter((kind) => !RETRY_KINDS[kind].transient),
+);
+
 type TerminalKind = {
   [Kind in RetryKind]: (typeof RETRY_KINDS)[Kind]["terminal"] extends true ? Kind : never;
 }[RetryKind];
