@@ -66,7 +66,7 @@ export function buildWorkflowDefinition(
   // (Lambda.Unknown) or ended by a plain library error (States.TaskFailed) runs again a few times. The
   // wildcard would also match our final names, so a retrier that stops them (MaxAttempts 0) comes first:
   // Step Functions uses the first retrier whose ErrorEquals matches.
-  const retryUnhandled = (task: tasks.LambdaInvoke) =>
+  const retryUnhandled = (task: sfn.TaskStateBase) =>
     task.addRetry({ errors: [...FINAL_ERROR_NAMES], maxAttempts: 0 }).addRetry({
       errors: [...UNHANDLED_ERROR_NAMES],
       interval: Duration.seconds(UNHANDLED_RETRY.intervalSeconds),

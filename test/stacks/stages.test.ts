@@ -147,8 +147,8 @@ describe("stages", () => {
       ComparisonOperator: "LessThanThreshold",
       TreatMissingData: "breaching",
     });
-    // ExecutionsFailed, GranulesFailed, GranuleLatencyHigh and this one.
-    expect(alarms).toHaveLength(4);
+    // ExecutionsFailed, GranulesFailed, QueriesFailed, GranuleLatencyHigh and this one.
+    expect(alarms).toHaveLength(5);
     expect(resourcesOfType(prod.templates.Alarms, "AWS::SNS::Subscription")[0]?.[1].Properties).toMatchObject(
       {
         Protocol: "email",

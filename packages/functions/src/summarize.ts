@@ -32,7 +32,10 @@ export async function handler(event: unknown) {
   metricSink.add("GranulesFiltered", filtered);
   metricSink.add("BytesDownloaded", bytes);
   metricSink.add("UploadsAborted", sweep.aborted.length);
+  metricSink.add("QueriesFailed", summary.failedQueries.length);
   metrics.publishStoredMetrics();
   logger.info("summary", { from: summary.from, to: summary.to, totals: summary.totals });
+  if (summary.failedQueries.length > 0)
+    logger.error("searches failed", { failedQueries: summary.failedQueries });
   return { ...summary, sweptUploads: { aborted: sweep.aborted.length, failed: sweep.failed.length } };
 }

@@ -9,6 +9,7 @@ import {
 } from "@hls-s2/core";
 import { FAULT_PROFILES, type FaultPlan, type MockHub } from "@hls-s2/mock-hub";
 import type { AwsCallListener } from "./aws-calls";
+import { checkLambdaOptions, type LocalLambdaOptions } from "./lambda";
 import type { ProgressSnapshot } from "./progress";
 
 export type FaultProfileName = keyof typeof FAULT_PROFILES;
@@ -91,6 +92,12 @@ export interface RunLocalOptions {
   now?: Date;
   /** Multipart part size in MiB (PART_SIZE_MIB of the Download function); default 5. */
   partSizeMib?: number;
+  /**
+   * How invocations end (lambda.ts): each function's timeout where not the synthesized one, and a hook
+   * that kills an invocation or holds its answer. A handler outliving its timeout fails its Task with
+   * Lambda.Unknown, as in AWS.
+   */
+  lambda?: LocalLambdaOptions;
   /** Called after each CompleteMultipartUpload stored its object in the embedded S3, before it answers. */
   onUploadCompleted?: (completion: { bucket: string; key: string; uploadId: string }) => void;
 }
@@ -106,7 +113,15 @@ export interface OverlappingExecution {
 /** What a local redrive takes: the folder, which execution, and how to run (the window is the execution's). */
 export type RedriveLocalOptions = Pick<
   RunLocalOptions,
-  "dataDir" | "concurrency" | "faults" | "hub" | "retryDelayMs" | "onMockHub" | "onProgress" | "onAwsCall"
+  | "dataDir"
+  | "concurrency"
+  | "faults"
+  | "hub"
+  | "retryDelayMs"
+  | "onMockHub"
+  | "onProgress"
+  | "onAwsCall"
+  | "lambda"
 > & {
   /** The execution to redrive; default the newest FAILED one of the folder. */
   executionName?: string;
@@ -191,6 +206,7 @@ export function checkOptions(options: RunLocalOptions): CheckedOptions {
       field: "faults",
     });
   }
+  checkLambdaOptions(options.lambda);
   if (options.hub !== undefined) {
     if (!URL.canParse(options.hub.url) || !/^https?:$/.test(new URL(options.hub.url).protocol)) {
       throw new InvalidInputError(`hub url must be an http(s) URL, got ${options.hub.url}`, {

@@ -9,7 +9,7 @@ import {
   StatesError,
 } from "@hls-s2/core";
 import { FAULT_PROFILES, type MockHub, startMockHub } from "@hls-s2/mock-hub";
-import { recordAwsCalls } from "./aws-calls";
+import { recordAwsCalls, refuseCallsAfterKill } from "./aws-calls";
 import { buildCatalogue, cleanDataDir, resolveCatalogueParams, SYNTH_CACHE_FILE } from "./data-folder";
 import { adaptDefinition } from "./definition";
 import { startEmbeddedStores } from "./embedded";
@@ -176,6 +176,9 @@ async function runInFolder(
     // imported; locally the progress line and the summary replace both unless the user asks.
     process.env["POWERTOOLS_LOG_LEVEL"] ??= "SILENT";
     process.env["POWERTOOLS_METRICS_DISABLED"] ??= "true";
+    // A killed invocation's handler runs on in-process: its later AWS calls are refused (lambda.ts).
+    refuseCallsAfterKill(stores.s3);
+    refuseCallsAfterKill(stores.dynamo);
     if (options.onAwsCall !== undefined) {
       recordAwsCalls(stores.s3, "s3", options.onAwsCall);
       recordAwsCalls(stores.dynamo, "dynamodb", options.onAwsCall);

@@ -65,6 +65,11 @@ export const METRICS = {
     description: "bytes of the window's DOWNLOADED granules",
   },
   UploadsAborted: { unit: "Count", source: "summarize", description: "abandoned multipart uploads aborted" },
+  QueriesFailed: {
+    unit: "Count",
+    source: "summarize",
+    description: "(day, platform) searches of the window that failed for good and were not read since",
+  },
   // Download: one value per granule verified in the bucket.
   GranuleBytes: { unit: "Bytes", source: "download", description: "size of the verified object" },
   GranuleSeconds: {

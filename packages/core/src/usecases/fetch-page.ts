@@ -1,6 +1,6 @@
 import type { Hub, RejectedEntry, SearchPage } from "../adapters/hub/hub";
 import type { GranuleStore } from "../adapters/store/store";
-import { InvalidHubDataError, InvalidInputError } from "../domain/errors";
+import { HubUnavailableError, InvalidHubDataError, InvalidInputError } from "../domain/errors";
 import type { FilterReason } from "../domain/filters";
 import type { DiscoveredGranule } from "../domain/granule";
 import type { DayQuery } from "./generate-queries";
@@ -17,6 +17,7 @@ export interface FetchLinksOptions {
   /** Epoch ms: no new page is requested at or after it (the handler's remaining time minus a margin). */
   deadline: number;
   now?: () => number;
+  /** Stops the page in flight too (see fetchPage); the handler's hard limit, later than `deadline`. */
   signal?: AbortSignal;
 }
 
@@ -65,9 +66,12 @@ export interface FetchLinksResult {
 
 /**
  * Pages a (day, platform) search from its stored offset, records each accepted granule (idempotent)
- * and the offset after each page, and stops before the deadline.
+ * and the offset after each page, and stops before the deadline. An aborted signal stops the page in
+ * flight (its retries included): the pages read before it are kept, and the next call asks it again.
  * @throws InvalidInputError on a bad option; HubThrottledError, HubUnavailableError, HubAuthError,
- *   InvalidHubDataError from the hub (progress up to the failed page is kept).
+ *   InvalidHubDataError from the hub (progress up to the failed page is kept); HubUnavailableError when
+ *   the signal stopped the call before any page was read (so a hub that never answers in time ends in
+ *   the state machine's Retry, not in an endless page loop).
  */
 export async function fetchPage(
   query: DayQuery,
@@ -98,8 +102,19 @@ export async function fetchPage(
   let previous: { offset: number; ids: Set<string> } | undefined;
   let largestPage = 1;
 
-  while (options.now() < options.deadline) {
-    const page = await hub.listSearchPage(query, offset, { signal: options.signal });
+  while (options.now() < options.deadline && !options.signal?.aborted) {
+    let page: SearchPage;
+    try {
+      page = await hub.listSearchPage(query, offset, { signal: options.signal });
+    } catch (error) {
+      // Out of time mid-page: the pages before it are recorded, the next invocation asks this one again.
+      if (options.signal?.aborted && pages > 0) break;
+      if (!options.signal?.aborted) throw error;
+      throw new HubUnavailableError(
+        `search ${day} ${platform}: no page from offset ${offset} within the invocation's time`,
+        { cause: error },
+      );
+    }
     const ids = pageIds(page);
     if (previous !== undefined && ids.length > 0 && ids.every((id) => previous?.ids.has(id))) {
       throw new InvalidHubDataError(
@@ -146,6 +161,12 @@ export async function fetchPage(
     if (finished) break;
   }
 
+  if (pages === 0) {
+    // No page at all and not finished: returning would make the page loop call again at once, forever.
+    throw new HubUnavailableError(
+      `search ${day} ${platform}: no time left to read a page from offset ${offset}`,
+    );
+  }
   return { day, platform, finished, available, fetched: offset, recorded, rejected, pages, rejectedSample };
 }
 

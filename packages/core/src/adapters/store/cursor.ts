@@ -2,6 +2,7 @@ import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { InvalidInputError } from "../../domain/errors";
 import { FILTER_REASONS, type FilterReason } from "../../domain/filters";
 import type { Platform } from "../../domain/granule";
+import type { QueryFailure } from "../../domain/tally";
 import {
   attributeNames,
   fetchKey,
@@ -34,6 +35,8 @@ export interface FetchProgress {
   recorded: number;
   /** Entries the search read and did not record, by filter reason. */
   filtered: Record<FilterReason, number>;
+  /** The last time this search failed for good (see recordFetchFailure); absent when it never did. */
+  failure?: QueryFailure;
 }
 
 export interface FetchProgressUpdate {
@@ -119,6 +122,36 @@ export async function getFetchProgress(
   }
 }
 
+/**
+ * Records on the (day, platform) counter item that its search failed for good. A plain SET of one
+ * attribute, so applying it twice (an SDK retry after a lost answer) changes nothing; pages read later
+ * move lastFetchAt past it, which is how a reader tells the failure is over (see tally.ts, isQueryFailed).
+ */
+export async function recordFetchFailure(
+  table: StoreTable,
+  day: string,
+  platform: Platform,
+  failure: Omit<QueryFailure, "at">,
+): Promise<QueryFailure> {
+  requireDay(day);
+  requirePlatform(platform);
+  const recorded: QueryFailure = { ...failure, at: table.now().toISOString() };
+  try {
+    await table.client.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: fetchKey(day, platform),
+        UpdateExpression: "SET #day = :day, #platform = :platform, #failure = :failure",
+        ExpressionAttributeNames: attributeNames("day", "platform", "failure"),
+        ExpressionAttributeValues: { ":day": day, ":platform": platform, ":failure": recorded },
+      }),
+    );
+    return recorded;
+  } catch (error) {
+    throw withContext(error, `recordFetchFailure ${day} ${platform}`);
+  }
+}
+
 /** ADDs to a (day, platform) counter item, creating it when absent (ADD treats a missing number as 0). */
 export async function addToCounter(
   table: StoreTable,
@@ -160,7 +193,9 @@ function filteredAttributes(delta: Partial<Record<FilterReason, number>>): Recor
 }
 
 function toFetchProgress(item: Item): FetchProgress {
+  const failure = item["failure"] as QueryFailure | undefined;
   return {
+    ...(failure !== undefined && { failure }),
     available: Number(item["available"] ?? 0),
     fetched: Number(item["fetched"] ?? 0),
     nextOffset: Number(item["nextOffset"] ?? 0),
