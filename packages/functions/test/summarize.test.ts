@@ -47,6 +47,7 @@ describe("summarize handler", () => {
       ["GranulesFiltered", 0],
       ["BytesDownloaded", 4096],
       ["UploadsAborted", 0],
+      ["QueriesFailed", 0],
     ]);
     expect(published).toHaveBeenCalledOnce();
   });

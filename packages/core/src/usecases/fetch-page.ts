@@ -161,12 +161,6 @@ export async function fetchPage(
     if (finished) break;
   }
 
-  if (pages === 0) {
-    // No page at all and not finished: returning would make the page loop call again at once, forever.
-    throw new HubUnavailableError(
-      `search ${day} ${platform}: no time left to read a page from offset ${offset}`,
-    );
-  }
   return { day, platform, finished, available, fetched: offset, recorded, rejected, pages, rejectedSample };
 }
 

@@ -59,14 +59,4 @@ describe("fetchPage at the end of its invocation", () => {
     await expect(fetching).rejects.toThrow(HubUnavailableError);
     await expect(fetching).rejects.toThrow(/no page from offset 0/);
   });
-
-  it("never returns an unfinished search without reading a page (the page loop would call it forever)", async () => {
-    const query = { day: aUniqueDay(), platform: "S2C" } as const;
-    const { hub, asked } = stallingHub(4, 2, -1);
-
-    await expect(fetchPage(query, { hub, store }, { deadline: Date.now() - 1 })).rejects.toThrow(
-      HubUnavailableError,
-    );
-    expect(asked).toEqual([]);
-  });
 });

@@ -8,6 +8,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { DownloaderError, TransferInterruptedError, UploadOutcomeUnknownError } from "../../domain/errors";
 import type { UploadProgress } from "../../domain/granule";
+import { isTransientAwsFailure } from "../aws-failure";
 
 /** The object one multipart upload creates. */
 export interface UploadTarget {
@@ -142,7 +143,7 @@ async function callS3<T>(what: string, call: () => Promise<T>): Promise<T> {
     return await call();
   } catch (error) {
     const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    const refused = status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
+    const refused = status !== undefined && status >= 400 && status < 500 && !isTransientAwsFailure(error);
     if (refused || error instanceof DownloaderError) throw error;
     throw new TransferInterruptedError(`S3 failed on ${what}`, { cause: error });
   }

@@ -29,7 +29,7 @@ import {
   type TransferOptions,
   type TransferResult,
 } from "./options";
-import { PartPipeline } from "./parts";
+import { PARTS_GRACE_MS, PartPipeline } from "./parts";
 
 /**
  * Streams a product from the hub into an S3 multipart upload, verifying its MD5 before the object becomes visible.
@@ -194,8 +194,8 @@ class MultipartTransfer {
       await this.checkpoints.settled();
       return error;
     }
-    // Keep the upload: let running parts land so the checkpoint covers them, then persist it.
-    await this.parts.settle();
+    // Keep the upload: let running parts land so the checkpoint covers them (past the deadline, for a while).
+    await (signal?.aborted ? this.parts.settleWithin(PARTS_GRACE_MS) : this.parts.settle());
     await this.checkpoints.settled();
     const resumable = {
       granuleId,

@@ -13,7 +13,7 @@ import {
   InvalidHubDataError,
 } from "./hub";
 import { ConfigError, DataFolderInUseError, InvalidInputError } from "./input";
-import { GranuleNotFoundError, LeaseLostError, ManifestIncompleteError } from "./store";
+import { AwsUnavailableError, GranuleNotFoundError, LeaseLostError, ManifestIncompleteError } from "./store";
 import {
   ChecksumMismatchError,
   TransferInterruptedError,
@@ -40,6 +40,7 @@ export const ERROR_CLASSES = {
   TransferTooSlowError,
   HubAnswerTooLargeError,
   GranuleOfflineError,
+  AwsUnavailableError,
   HubSlotsBusyError,
   HubSessionsExhaustedError,
   ChecksumMismatchError,
