@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 import base from "./vitest.config";
 
 // The scale tests (`npm run test:scale`): a full 13,000-granule day takes far longer than the rest of
-// `npm test` together on a 2-core machine, so it runs on its own (see the README's Reliability).
+// `npm test` together on a 2-core machine, so it runs on its own (see docs/reliability.md).
 export default defineConfig({
   test: {
     ...base.test,

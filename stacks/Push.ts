@@ -21,13 +21,13 @@ import { Workflow } from "./Workflow";
 /** The rule that asks whether pushed granules wait: the issue's "within 5 minutes". */
 export const PUSH_DOWNLOAD_SCHEDULE = `rate(${PUSHED_DOWNLOADS_INTERVAL_MINUTES} minutes)`;
 /**
- * The receiver's table calls: recordDiscovered's conditional PutItem (core/push.ts) and the UpdateItem
+ * The receiver's table calls: recordDiscovered's conditional PutItem (core/src/adapters/store/granules.ts) and the UpdateItem
  * that counts the recorded granule on its (day, platform) counter, which WriteManifest reconciles.
  */
 export const PUSH_TABLE_ACTIONS = ["dynamodb:PutItem", "dynamodb:UpdateItem"] as const;
 /** StartPushedDownloads' table calls: listByStatus's Query of the (day, status) index, nothing else. */
 export const PUSHED_DOWNLOADS_TABLE_ACTIONS = ["dynamodb:Query"] as const;
-/** StartPushedDownloads' state machine calls (core/pushed-downloads.ts): is one running, start one. */
+/** StartPushedDownloads' state machine calls (core/src/usecases/start-pushed-downloads.ts): is one running, start one. */
 export const PUSHED_DOWNLOADS_STATE_MACHINE_ACTIONS = [
   "states:ListExecutions",
   "states:StartExecution",
@@ -37,7 +37,7 @@ export const PUSHED_DOWNLOADS_STATE_MACHINE_ACTIONS = [
  * CDSE push subscriptions: the endpoint CDSE posts new products to (a Lambda function URL, see
  * receive-push.ts for why not an HTTP API), its Basic credentials in Secrets Manager, and a rule that
  * every 5 minutes invokes StartPushedDownloads, which starts a download-only execution when pushed
- * granules wait and none is running (core/pushed-downloads.ts).
+ * granules wait and none is running (core/src/usecases/start-pushed-downloads.ts).
  *
  * Why batched runs and not one execution per push: a push is one granule, and CDSE publishes ~10,000
  * L1C products a day. One execution per push would be ~10,000 parent executions a day, each with its own
@@ -176,7 +176,7 @@ export function Push({ stack, app }: StackContext) {
   );
 
   // EventBridge invokes the target asynchronously and may deliver twice; the slot's execution name
-  // makes a second delivery start nothing (core/pushed-downloads.ts).
+  // makes a second delivery start nothing (core/src/usecases/start-pushed-downloads.ts).
   const rule = new events.Rule(stack, "PushedGranulesRun", {
     description: "Starts a download-only run within 5 minutes of a push, when none is running",
     schedule: events.Schedule.expression(PUSH_DOWNLOAD_SCHEDULE),

@@ -44,11 +44,11 @@ export const TABLE_ACTIONS = {
   FetchPage: ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
   // Query lists the day's shards; GetItem reads the (day, platform) counters it reconciles against.
   WriteManifest: ["dynamodb:Query", "dynamodb:GetItem"],
-  // The hub slots (core/slots.ts): GetItem reads the count, UpdateItem takes and frees a slot, and
+  // The hub slots (core/src/adapters/store/slots.ts): GetItem reads the count, UpdateItem takes and frees a slot, and
   // BatchGetItem reads the slots in use for the dashboard's gauge (SlotPool.inUse).
   Download: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem"],
   // Query lists the window and GetItem its counters (the tally); UpdateItem marks and forgets
-  // abandoned uploads (core/sweeper.ts).
+  // abandoned uploads (core/src/usecases/sweep-uploads.ts).
   Summarize: ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"],
 } as const satisfies Record<WorkflowTaskName, readonly string[]>;
 
@@ -57,7 +57,7 @@ export const TABLE_ACTIONS = {
  * to perform the s3:PutObject action on an object to initiate multipart upload", and the same
  * s3:PutObject for Upload Part and Complete Multipart Upload; "You must be allowed to perform the
  * s3:AbortMultipartUpload action to abort a multipart upload". No read, head or list: HLS's bucket
- * policy grants none, and the code (core/transfer.ts) sends none.
+ * policy grants none, and the code (core/src/adapters/transfer/) sends none.
  */
 export const UPLOAD_BUCKET_ACTIONS = ["s3:PutObject", "s3:AbortMultipartUpload"] as const;
 
@@ -67,7 +67,7 @@ export const UPLOAD_BUCKET_ACTIONS = ["s3:PutObject", "s3:AbortMultipartUpload"]
  */
 export const UPLOAD_KEY_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"] as const;
 
-/** The six Lambda functions and the daily state machine that drives them. */
+/** The five Lambda functions and the daily state machine that drives them. */
 export function Workflow({ stack, app }: StackContext) {
   const settings = useStageSettings(app);
   const storage = use(Storage);
@@ -167,7 +167,7 @@ export function Workflow({ stack, app }: StackContext) {
       ...UPLOAD_KEY_ACTIONS,
     );
   }
-  // Summarize sweeps abandoned multipart uploads (core/sweeper.ts): from the table alone, and it may
+  // Summarize sweeps abandoned multipart uploads (core/src/usecases/sweep-uploads.ts): from the table alone, and it may
   // only abort them, under the same prefix as the Download role's objects.
   iam.Grant.addToPrincipal({
     grantee: functions.Summarize,

@@ -22,7 +22,7 @@ import {
 } from "./policy";
 
 /**
- * The README's operator policy (the `json operator-policy` block under "Operating") against every
+ * The operator policy of docs/operating.md (its `json operator-policy` block) against every
  * AWS call the ops CLI's commands make on a deployed stage. The CLI builds its own SDK clients from
  * the endpoint it is given, so its calls are observed on the wire: one loopback stand-in records
  * each request's operation (X-Amz-Target) and input, answers SSM and Step Functions itself, and
@@ -176,11 +176,11 @@ async function seedFailedGranule(): Promise<void> {
   await store.markFailed(granuleId, { name: "HubUnavailableError", message: "seeded for the IAM test" });
 }
 
-/** The README's operator policy with the synthesized stage's names filled in. */
-async function readmeOperatorPolicy(): Promise<PolicyDocument> {
-  const readme = await readFile(fileURLToPath(new URL("../../README.md", import.meta.url)), "utf8");
-  const block = /```json operator-policy\n([\s\S]*?)\n```/.exec(readme)?.[1];
-  if (block === undefined) throw new Error("README.md has no ```json operator-policy block");
+/** docs/operating.md's operator policy with the synthesized stage's names filled in. */
+async function documentedOperatorPolicy(): Promise<PolicyDocument> {
+  const doc = await readFile(fileURLToPath(new URL("../../docs/operating.md", import.meta.url)), "utf8");
+  const block = /```json operator-policy\n([\s\S]*?)\n```/.exec(doc)?.[1];
+  if (block === undefined) throw new Error("docs/operating.md has no ```json operator-policy block");
   const fill: Record<string, string> = {
     REGION: app.region,
     ACCOUNT: SIMULATED_ACCOUNT,
@@ -190,7 +190,7 @@ async function readmeOperatorPolicy(): Promise<PolicyDocument> {
   };
   const filled = block.replace(/\$\{([A-Z_]+)\}/g, (placeholder, name: string) => {
     const value = fill[name];
-    if (value === undefined) throw new Error(`README operator policy: unknown placeholder ${placeholder}`);
+    if (value === undefined) throw new Error(`operator policy: unknown placeholder ${placeholder}`);
     return value;
   });
   return JSON.parse(filled) as PolicyDocument;
@@ -211,7 +211,7 @@ function io(): CliIo {
   };
 }
 
-describe("the README's operator IAM policy", () => {
+describe("the operator IAM policy of docs/operating.md", () => {
   it("allows every call of status, slots, backfill, redrive and requeue on a deployed stage, and grants nothing they do not use", async () => {
     const stage = ["--stage", STAGE];
     for (const argv of [
@@ -242,10 +242,10 @@ describe("the README's operator IAM policy", () => {
     }
 
     const operator: RoleWithPolicies = {
-      stack: "README.md",
+      stack: "docs/operating.md",
       logicalId: "operator-policy",
       arn: `arn:aws:iam::${SIMULATED_ACCOUNT}:user/operator`,
-      policies: [{ name: "README operator policy", document: await readmeOperatorPolicy() }],
+      policies: [{ name: "docs/operating.md operator policy", document: await documentedOperatorPolicy() }],
     };
     const requests = calls.flatMap((c) => iamRequestsOf(c, {}, app.region));
     const denied = await deniedRequests(operator, requests);

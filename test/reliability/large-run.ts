@@ -1,6 +1,6 @@
 /**
  * `npm run reliability`: the local day over 1,000 granules under the issue's fault mix, printing the
- * figures the README quotes. Options: --granules N (default 1000), --seed S, --concurrency N.
+ * figures docs/reliability.md quotes. Options: --granules N (default 1000), --seed S, --concurrency N.
  */
 import "../setup/polyfills";
 import { mkdtemp, rm } from "node:fs/promises";

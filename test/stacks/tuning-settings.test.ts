@@ -15,7 +15,7 @@ function configOf(app: SynthesizedApp, prefix: string) {
   return { env, config: parseConfig(env) };
 }
 
-describe("tuning settings (the knobs the README names)", () => {
+describe("tuning settings (the knobs docs/operating.md names)", () => {
   let tuned: SynthesizedApp;
 
   beforeAll(async () => {

@@ -127,7 +127,7 @@ export function objectKeyFor(name: string, prefix = ""): string {
  * per search, would push one shared (day, status) key past that. Eight shards give a day ~8,000
  * writes/s of index headroom while a reader pays only 8 queries per status. Changing it moves
  * granules between shards: existing items keep their old shard until rewritten, so never change it
- * on a deployed table without re-running the shard migration (see the README).
+ * on a deployed table without re-running the shard migration (see docs/reliability.md).
  */
 export const STATUS_INDEX_SHARDS = 8;
 
