@@ -4,6 +4,7 @@ import {
   MISMATCH_ERROR_NAMES,
   MISMATCH_MAX_ATTEMPTS,
   MISMATCH_RETRY_INTERVAL_SECONDS,
+  QUERY_FAILURE_ERROR_NAMES,
   RETRYABLE_ERROR_NAMES,
   SESSIONS_EXHAUSTED_ERROR_NAMES,
   SESSIONS_EXHAUSTED_RETRY,
@@ -99,7 +100,9 @@ export function buildWorkflowDefinition(
       "RecordQueryFailure",
     ).addRetry(retryable),
   );
-  fetchPage.addCatch(recordQueryFailure, { errors: ["States.ALL"], resultPath: "$.failure" });
+  // Not States.ALL: credentials refused or a bad setting (RUN_STOPPING_ERROR_NAMES) fail the run here, at
+  // the step a Redrive re-runs, before any download meets the same refusal.
+  fetchPage.addCatch(recordQueryFailure, { errors: [...QUERY_FAILURE_ERROR_NAMES], resultPath: "$.failure" });
   const pageLoop = new sfn.Choice(scope, "PageLoop")
     .when(sfn.Condition.booleanEquals("$.finished", true), new sfn.Succeed(scope, "QueryDone"))
     .otherwise(fetchPage);

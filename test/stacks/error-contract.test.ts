@@ -6,8 +6,10 @@ import {
   MISMATCH_ERROR_NAMES,
   MISMATCH_MAX_ATTEMPTS,
   MISMATCH_RETRY_INTERVAL_SECONDS,
+  QUERY_FAILURE_ERROR_NAMES,
   RETRYABLE_ERROR_NAMES,
   type RetryKind,
+  RUN_STOPPING_ERROR_NAMES,
   SESSIONS_EXHAUSTED_ERROR_NAMES,
   SESSIONS_EXHAUSTED_RETRY,
   SLOT_WAIT_ERROR_NAMES,
@@ -202,8 +204,14 @@ describe("the synthesized state machine", () => {
   it("ends one failing query's iteration by recording its failure, never the FetchLinks map", () => {
     const fetchPage = tasks.get("FetchPage")!;
     expect(fetchPage.Catch).toEqual([
-      { ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: "RecordQueryFailure" },
+      { ErrorEquals: [...QUERY_FAILURE_ERROR_NAMES], ResultPath: "$.failure", Next: "RecordQueryFailure" },
     ]);
+    // A Lambda killed after its retries, a terminal hub answer: caught. Credentials refused: the run fails.
+    expect(QUERY_FAILURE_ERROR_NAMES).toEqual(
+      expect.arrayContaining(["Lambda.Unknown", "InvalidHubDataError"]),
+    );
+    for (const name of RUN_STOPPING_ERROR_NAMES) expect(QUERY_FAILURE_ERROR_NAMES).not.toContain(name);
+    expect(QUERY_FAILURE_ERROR_NAMES).not.toContain("States.ALL");
     const record = tasks.get("RecordQueryFailure")!;
     // The FetchPage function itself records it, on the query's cursor item.
     expect(record.Resource).toBe(fetchPage.Resource);
