@@ -33,11 +33,18 @@ export class Child {
   readonly ready: Promise<void>;
   private markReady!: () => void;
 
-  constructor(script: string, args: string[] = [], options: { execArgv?: string[] } = {}) {
-    this.process = fork(script, args, {
-      execArgv: ["--import", "tsx", ...(options.execArgv ?? [])],
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
+  /** `options.process`: a process already started with an IPC channel (e.g. in a cgroup) instead of a fork. */
+  constructor(
+    script: string,
+    args: string[] = [],
+    options: { execArgv?: string[]; process?: ChildProcess } = {},
+  ) {
+    this.process =
+      options.process ??
+      fork(script, args, {
+        execArgv: ["--import", "tsx", ...(options.execArgv ?? [])],
+        stdio: ["ignore", "inherit", "inherit", "ipc"],
+      });
     this.ready = new Promise<void>((resolve) => {
       this.markReady = resolve;
     });

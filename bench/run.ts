@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark side by side in one run, a table of medians, ratios and goals,
  * and bench/results.json with every repetition.
  *
- *   npm run bench [-- --only transfer,hub-limited,orchestration,links,quota] [-- --quick]
+ *   npm run bench [-- --only transfer,hub-limited,orchestration,links,quota,lambda] [-- --quick]
  *
  * --quick drops the 4 GiB transfer, runs two repetitions instead of three and 500 orchestration granules.
  */
@@ -10,6 +10,7 @@ import { writeFile } from "node:fs/promises";
 import { cpus, freemem, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { benchHandlers, benchSandbox, handlerRows, sandboxRows } from "./lambda";
 import { GiB, MiB, printTable, type Row } from "./lib";
 import { benchLinks, linksRows } from "./links";
 import { benchOrchestration, orchestrationRows } from "./orchestration";
@@ -18,12 +19,13 @@ import {
   benchHashing,
   benchHubLimited,
   benchTransfer,
+  HUB_QUOTA_BYTES_PER_SECOND,
   hashingRows,
   hubLimitedRows,
   transferRows,
 } from "./transfer";
 
-const BENCHMARKS = ["transfer", "hub-limited", "orchestration", "links", "quota"] as const;
+const BENCHMARKS = ["transfer", "hub-limited", "orchestration", "links", "quota", "lambda"] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 const RESULTS_FILE = fileURLToPath(new URL("./results.json", import.meta.url));
 
@@ -105,6 +107,28 @@ if (only.includes("quota")) {
   const result = await benchQuota({ reps: quick ? 1 : 2, log });
   results["quota"] = result;
   rows.push(...quotaRows(result));
+}
+
+if (only.includes("lambda")) {
+  // The sandbox needs root and cgroup v1 (local-stack.md): the Download at its deployed size.
+  console.log(
+    "lambda: Download of 1 GiB at 20 MB/s in a Lambda-sized cgroup and unconfined; every other handler over 13,000 granules",
+  );
+  if (process.getuid?.() === 0) {
+    const sandbox = await benchSandbox({ sizeBytes: GiB, bytesPerSecond: HUB_QUOTA_BYTES_PER_SECOND, log });
+    results["sandbox"] = sandbox;
+    rows.push(...sandboxRows(sandbox));
+  } else {
+    rows.push({
+      benchmark: "sandbox",
+      case: "Download 1 GiB",
+      metric: "skipped",
+      value: "needs root (cgroups)",
+    });
+  }
+  const handlers = await benchHandlers({ granulesPerDay: 13_000, log });
+  results["handlers"] = handlers;
+  rows.push(...handlerRows(handlers, 13_000));
 }
 
 results["machineAtEnd"] = machine();

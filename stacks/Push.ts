@@ -16,6 +16,7 @@ import { Function as SstFunction, type StackContext, use } from "sst/constructs"
 import { BUNDLED_TILE_ALLOW_LIST, functionEnvironment } from "./environment";
 import { Storage } from "./Storage";
 import { useStageSettings } from "./settings";
+import { FUNCTION_ARCHITECTURE, FUNCTION_SIZES } from "./sizes";
 import { Workflow } from "./Workflow";
 
 /** The rule that asks whether pushed granules wait: the issue's "within 5 minutes". */
@@ -83,9 +84,9 @@ export function Push({ stack, app }: StackContext) {
   const receiver = new SstFunction(stack, "ReceivePushFunction", {
     handler: "packages/functions/src/receive-push.handler",
     runtime: "nodejs22.x",
-    architecture: "arm_64",
-    memorySize: "256 MB",
-    timeout: "30 seconds",
+    architecture: FUNCTION_ARCHITECTURE,
+    memorySize: `${FUNCTION_SIZES.ReceivePush.memoryMb} MB`,
+    timeout: `${FUNCTION_SIZES.ReceivePush.timeoutSeconds} seconds`,
     // X-Ray off: its PutTraceSegments needs Resource "*".
     tracing: "disabled",
     logGroup: new logs.LogGroup(stack, "ReceivePushLogs", {
@@ -142,9 +143,9 @@ export function Push({ stack, app }: StackContext) {
   const starter = new SstFunction(stack, "StartPushedDownloadsFunction", {
     handler: "packages/functions/src/start-pushed-downloads.handler",
     runtime: "nodejs22.x",
-    architecture: "arm_64",
-    memorySize: "256 MB",
-    timeout: "30 seconds",
+    architecture: FUNCTION_ARCHITECTURE,
+    memorySize: `${FUNCTION_SIZES.StartPushedDownloads.memoryMb} MB`,
+    timeout: `${FUNCTION_SIZES.StartPushedDownloads.timeoutSeconds} seconds`,
     // X-Ray off: its PutTraceSegments needs Resource "*".
     tracing: "disabled",
     logGroup: new logs.LogGroup(stack, "StartPushedDownloadsLogs", {

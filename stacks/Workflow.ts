@@ -17,7 +17,8 @@ import { BUNDLED_TILE_ALLOW_LIST, functionEnvironment } from "./environment";
 import { suppressWorkflowFindings } from "./findings";
 import { MockHub } from "./MockHub";
 import { Storage, useUploadBucket } from "./Storage";
-import { DOWNLOAD_MEMORY_MB, useStageSettings } from "./settings";
+import { useStageSettings } from "./settings";
+import { FUNCTION_ARCHITECTURE, FUNCTION_SIZES } from "./sizes";
 
 /** Each Lambda task of the state machine and the handler file (packages/functions/src/<file>.ts) it runs. */
 export const WORKFLOW_TASKS = {
@@ -31,8 +32,7 @@ export const WORKFLOW_TASKS = {
 export type WorkflowTaskName = keyof typeof WORKFLOW_TASKS;
 
 /** What the fetch handler gets to page one query: seconds of its 900 s timeout, minus a slow page. */
-const FETCH_TIMEOUT_SECONDS = 900;
-const FETCH_TIME_BUDGET_SECONDS = FETCH_TIMEOUT_SECONDS - 120;
+const FETCH_TIME_BUDGET_SECONDS = FUNCTION_SIZES.FetchPage.timeoutSeconds - 120;
 
 /**
  * The DynamoDB actions each function's code sends (GranuleStore: PutItem in recordDiscovered, GetItem
@@ -42,8 +42,9 @@ const FETCH_TIME_BUDGET_SECONDS = FETCH_TIMEOUT_SECONDS - 120;
 export const TABLE_ACTIONS = {
   GenerateQueries: [],
   FetchPage: ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
-  // Query lists the day's shards; GetItem reads the (day, platform) counters it reconciles against.
-  WriteManifest: ["dynamodb:Query", "dynamodb:GetItem"],
+  // Query lists the day's shards; GetItem reads the (day, platform) counters it reconciles against,
+  // UpdateItem sets a day's counters from the index when they said more (GranuleStore.recountDay).
+  WriteManifest: ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"],
   // The hub slots (core/src/adapters/store/slots.ts): GetItem reads the count, UpdateItem takes and frees a slot, and
   // BatchGetItem reads the slots in use for the dashboard's gauge (SlotPool.inUse).
   Download: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem"],
@@ -90,9 +91,9 @@ export function Workflow({ stack, app }: StackContext) {
     new SstFunction(stack, `${name}Function`, {
       handler: `packages/functions/src/${WORKFLOW_TASKS[name]}.handler`,
       runtime: "nodejs22.x",
-      architecture: "arm_64",
-      memorySize: "512 MB",
-      timeout: "120 seconds",
+      architecture: FUNCTION_ARCHITECTURE,
+      memorySize: `${FUNCTION_SIZES[name].memoryMb} MB`,
+      timeout: `${FUNCTION_SIZES[name].timeoutSeconds} seconds`,
       // X-Ray off: its PutTraceSegments needs Resource "*", and the console's map run view suffices.
       tracing: "disabled",
       // An explicit log group instead of logRetention, whose custom resource needs Resource "*".
@@ -105,11 +106,8 @@ export function Workflow({ stack, app }: StackContext) {
     });
 
   const functions: Record<WorkflowTaskName, SstFunction> = {
-    GenerateQueries: lambdaFunction("GenerateQueries", {
-      timeout: "60 seconds",
-    }),
+    GenerateQueries: lambdaFunction("GenerateQueries"),
     FetchPage: lambdaFunction("FetchPage", {
-      timeout: `${FETCH_TIMEOUT_SECONDS} seconds`,
       environment: functionEnvironment(settings, "FetchPage", {
         ...computed,
         FETCH_TIME_BUDGET_SECONDS,
@@ -119,19 +117,17 @@ export function Workflow({ stack, app }: StackContext) {
         copyFiles: [{ from: settings.tileAllowListFile, to: BUNDLED_TILE_ALLOW_LIST }],
       }),
     }),
-    WriteManifest: lambdaFunction("WriteManifest", { timeout: "300 seconds", memorySize: "1024 MB" }),
+    WriteManifest: lambdaFunction("WriteManifest"),
     // Memory is part size × queue plus the runtime, whatever the product size; the handler stops
-    // 60 s before this timeout so an interrupted transfer checkpoints and is retried.
+    // 60 s before its timeout so an interrupted transfer checkpoints and is retried.
     Download: lambdaFunction("Download", {
-      timeout: "900 seconds",
-      memorySize: `${DOWNLOAD_MEMORY_MB} MB`,
       environment: functionEnvironment(settings, "Download", {
         ...computed,
         DOWNLOAD_HUB_SECRET_ID: storage.downloadHubSecret?.secretArn,
         BUCKET_REGION: settings.uploadBucketRegion,
       }),
     }),
-    Summarize: lambdaFunction("Summarize", { timeout: "300 seconds" }),
+    Summarize: lambdaFunction("Summarize"),
   };
 
   for (const [name, actions] of Object.entries(TABLE_ACTIONS) as [WorkflowTaskName, readonly string[]][]) {

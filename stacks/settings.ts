@@ -18,6 +18,7 @@ import {
 } from "@hls-s2/core";
 import { useProject } from "sst/project.js";
 import * as v from "valibot";
+import { FUNCTION_SIZES } from "./sizes";
 
 /** The one stage that keeps its data when removed and never gets the mock hub. */
 export const PRODUCTION_STAGE = "prod";
@@ -27,9 +28,6 @@ export const HLS_TILE_ALLOW_LIST_FILE = "config/hls-tiles.txt";
 
 /** The TILE_ALLOW_LIST_FILE value that turns the allow-list off: every tile of the world. */
 export const ALL_TILES = "all";
-
-/** The Download function's memory (MB): the multipart buffers are sized against it. */
-export const DOWNLOAD_MEMORY_MB = 1024;
 
 /**
  * The SST project root (the directory of sst.config.ts): a relative TILE_ALLOW_LIST_FILE is
@@ -213,10 +211,11 @@ function assertStageSettings(settings: StageSettings): void {
   const pageSizeIssue = searchPageSizeIssue(settings.hubKind, settings.searchPageSize);
   if (pageSizeIssue !== undefined) issues.push(pageSizeIssue);
   // Parts buffered (queue + the one filling) must fit the Download function beside the runtime.
-  if (settings.partSizeMib * (settings.partQueueSize + 1) > DOWNLOAD_MEMORY_MB / 2) {
+  const downloadMemoryMb = FUNCTION_SIZES.Download.memoryMb;
+  if (settings.partSizeMib * (settings.partQueueSize + 1) > downloadMemoryMb / 2) {
     issues.push({
       key: "PART_SIZE_MIB",
-      message: `× (PART_QUEUE_SIZE + 1) must stay within half the Download function's ${DOWNLOAD_MEMORY_MB} MB`,
+      message: `× (PART_QUEUE_SIZE + 1) must stay within half the Download function's ${downloadMemoryMb} MB`,
     });
   }
   if (settings.hubUrl === undefined && !settings.mockHub) {

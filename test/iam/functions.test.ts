@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { CreateMultipartUploadCommand } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SFNClient } from "@aws-sdk/client-sfn";
+import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { createDocumentClient, GranuleStore } from "@hls-s2/core";
 import {
   asPrincipal,
@@ -166,6 +167,23 @@ async function recordConditionFailurePaths(): Promise<void> {
       sweptUploads: { aborted: number };
     };
     expect(summary.sweptUploads.aborted).toBe(1);
+
+    // WriteManifest's recount: a day whose counter says one more than its index holds (an ADD an
+    // older release applied twice) is listed anyway and its counter set from the index.
+    await createDocumentClient(stores.dynamo).send(
+      new UpdateCommand({
+        TableName: stores.tableName,
+        Key: { pk: `fetch#${DAY}#${downloaded.platform}` },
+        UpdateExpression: "ADD #recorded :one",
+        ExpressionAttributeNames: { "#recorded": "recorded" },
+        ExpressionAttributeValues: { ":one": 1 },
+      }),
+    );
+    const writeManifest = await import("@hls-s2/functions/write-manifest");
+    const manifest = (await asPrincipal("WriteManifest", () =>
+      writeManifest.handler({ from: DAY, to: DAY, executionName: "iam-recount" }),
+    )) as { recounted?: unknown[] };
+    expect(manifest.recounted).toHaveLength(1);
     runtime.resetRuntime();
   } finally {
     await stores.close();

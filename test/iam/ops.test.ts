@@ -212,7 +212,7 @@ function io(): CliIo {
 }
 
 describe("the operator IAM policy of docs/operating.md", () => {
-  it("allows every call of status, slots, backfill, redrive and requeue on a deployed stage, and grants nothing they do not use", async () => {
+  it("allows every call of status, slots, backfill, redrive, requeue and recount on a deployed stage, and grants nothing they do not use", async () => {
     const stage = ["--stage", STAGE];
     for (const argv of [
       ["status", ...stage, "--day", DAY],
@@ -222,6 +222,7 @@ describe("the operator IAM policy of docs/operating.md", () => {
       ["redrive", ...stage, "--execution", executionArnOf("daily-run")],
       ["requeue", ...stage, "--day", DAY, "--dry-run"],
       ["requeue", ...stage, "--day", DAY],
+      ["recount", ...stage, "--day", DAY],
     ]) {
       expect(await main(argv, io()), argv.join(" ")).toBe(EXIT.ok);
     }

@@ -129,7 +129,7 @@ describe("table grants", () => {
     expect(TABLE_ACTIONS).toEqual({
       GenerateQueries: [],
       FetchPage: ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
-      WriteManifest: ["dynamodb:Query", "dynamodb:GetItem"],
+      WriteManifest: ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"],
       Download: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem"],
       Summarize: ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"],
     });

@@ -20,8 +20,8 @@ describe("tuning settings (the knobs docs/operating.md names)", () => {
 
   beforeAll(async () => {
     const settings = resolveStageSettings("dev", {
-      PART_SIZE_MIB: "64",
-      PART_QUEUE_SIZE: "2",
+      PART_SIZE_MIB: "32",
+      PART_QUEUE_SIZE: "3",
       SEARCH_PAGE_SIZE: "50",
       LEASE_SECONDS: "1200",
       MAX_ATTEMPTS: "3",
@@ -32,8 +32,8 @@ describe("tuning settings (the knobs docs/operating.md names)", () => {
 
   it("defaults to core's values", () => {
     expect(resolveStageSettings("dev")).toMatchObject({
-      partSizeMib: 16,
-      partQueueSize: 4,
+      partSizeMib: 64,
+      partQueueSize: 1,
       leaseSeconds: 900,
       maxAttempts: 5,
     });
@@ -41,7 +41,7 @@ describe("tuning settings (the knobs docs/operating.md names)", () => {
   });
 
   it("reaches the Download function's part size and queue from PART_SIZE_MIB and PART_QUEUE_SIZE", () => {
-    expect(configOf(tuned, "DownloadFunction").config).toMatchObject({ partSizeMib: 64, partQueueSize: 2 });
+    expect(configOf(tuned, "DownloadFunction").config).toMatchObject({ partSizeMib: 32, partQueueSize: 3 });
   });
 
   it("reaches the FetchPage function's page size from SEARCH_PAGE_SIZE", () => {
@@ -72,5 +72,13 @@ describe("tuning settings (the knobs docs/operating.md names)", () => {
     expect(keysOf({ PART_SIZE_MIB: "512" })).toEqual(["PART_SIZE_MIB"]);
     expect(keysOf({ HUB_KIND: "dhus", SEARCH_PAGE_SIZE: "500" })).toEqual(["SEARCH_PAGE_SIZE"]);
     expect(keysOf({ PART_SIZE_MIB: "4" })).toEqual(["PART_SIZE_MIB"]);
+  });
+
+  it("checks the parts against the Download function's 512 MB: half of it for part size × (queue + 1)", () => {
+    // 64 MiB × 2 = 128 MiB (the defaults) and 64 MiB × 4 = 256 MiB fit; 96 MiB × 3 = 288 MiB does not.
+    expect(() => resolveStageSettings("dev", { PART_QUEUE_SIZE: "3" })).not.toThrow();
+    expect(() => resolveStageSettings("dev", { PART_SIZE_MIB: "96", PART_QUEUE_SIZE: "2" })).toThrow(
+      ConfigError,
+    );
   });
 });

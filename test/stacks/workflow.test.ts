@@ -255,12 +255,12 @@ describe("the functions", () => {
     }
   });
 
-  it("gives the download 900 s and 1024 MB and keeps every other function within 900 s", () => {
+  it("gives the download 900 s and 512 MB and keeps every other function within 900 s", () => {
     const template = synthesized.templates.Workflow!;
     const [, download] = resourcesOfType(template, "AWS::Lambda::Function").find(([logicalId]) =>
       logicalId.startsWith("DownloadFunction"),
     )!;
-    expect(download.Properties).toMatchObject({ Timeout: 900, MemorySize: 1024, Runtime: "nodejs22.x" });
+    expect(download.Properties).toMatchObject({ Timeout: 900, MemorySize: 512, Runtime: "nodejs22.x" });
     for (const properties of functionsByHandler().values()) {
       expect(properties.Timeout).toBeLessThanOrEqual(900);
     }

@@ -13,6 +13,7 @@ export * from "./adapters/store/client";
 export type { FetchProgress, FetchProgressUpdate } from "./adapters/store/cursor";
 export type { ClaimResult } from "./adapters/store/granules";
 export { MISMATCH_RETRY_AFTER_MS, type ReconciledPending } from "./adapters/store/listings";
+export type { PlatformRecount } from "./adapters/store/recount";
 export * from "./adapters/store/slots";
 export * from "./adapters/store/store";
 export * from "./adapters/store/table";

@@ -14,6 +14,9 @@ export async function handler(event: unknown) {
     s3: getS3(),
     bucket: getConfig("WriteManifest").workBucketName,
   });
+  // A recount is not an error, but a count that was wrong is worth an operator's look.
+  if (manifest.recounted !== undefined)
+    logger.warn("recounted days from the index", { recounted: manifest.recounted });
   logger.info("wrote manifest", { ...manifest });
   return manifest;
 }

@@ -23,6 +23,7 @@ export {
   type ExternalHub,
   FAULT_PROFILE_NAMES,
   type FaultProfileName,
+  type Interposer,
   LOCAL_PART_SIZE_MIB,
   MOCK_CREDENTIALS,
   type OverlappingExecution,

@@ -100,7 +100,18 @@ export interface RunLocalOptions {
   lambda?: LocalLambdaOptions;
   /** Called after each CompleteMultipartUpload stored its object in the embedded S3, before it answers. */
   onUploadCompleted?: (completion: { bucket: string; key: string; uploadId: string }) => void;
+  /**
+   * Fault injection: something stood in front of an embedded store (e.g. packages/testing's stalling or
+   * response-losing proxies) that the handlers' S3 or DynamoDB calls go through; the state machine's
+   * own calls (the Map Run's) go direct.
+   */
+  interpose?: { s3?: Interposer; dynamodb?: Interposer };
+  /** Extra Lambda environment (deploy settings such as SEARCH_PAGE_SIZE), over the synthesized one. */
+  lambdaEnv?: Record<string, string>;
 }
+
+/** Given the embedded store's endpoint, starts what stands in front of it and says where it listens. */
+export type Interposer = (endpoint: string) => Promise<{ url: string; close(): Promise<void> }>;
 
 /** One of several executions started together on one data folder by runLocalOverlapping. */
 export interface OverlappingExecution {
@@ -108,6 +119,11 @@ export interface OverlappingExecution {
   downloadOnly?: boolean;
   /** Start this long after the first; default 0. */
   delayMs?: number;
+  /** This execution's window (a backfill beside a daily run); default the run's. */
+  from?: string;
+  to?: string;
+  /** Runs after the delay, before the execution starts, with the handlers' runtime set up (e.g. pushes arrive). */
+  beforeStart?: () => Promise<void>;
 }
 
 /** What a local redrive takes: the folder, which execution, and how to run (the window is the execution's). */

@@ -1,6 +1,8 @@
 import "./polyfills";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { S3Client } from "@aws-sdk/client-s3";
 import {
   type Credentials,
   createDocumentClient,
@@ -8,13 +10,14 @@ import {
   InvalidInputError,
   StatesError,
 } from "@hls-s2/core";
+import { createS3Client } from "@hls-s2/functions/lib/clients";
 import { FAULT_PROFILES, type MockHub, startMockHub } from "@hls-s2/mock-hub";
 import { recordAwsCalls, refuseCallsAfterKill } from "./aws-calls";
 import { buildCatalogue, cleanDataDir, resolveCatalogueParams, SYNTH_CACHE_FILE } from "./data-folder";
 import { adaptDefinition } from "./definition";
-import { startEmbeddedStores } from "./embedded";
+import { dynamoClientConfig, type EmbeddedStores, s3ClientConfig, startEmbeddedStores } from "./embedded";
 import { lambdaEnvironment } from "./environment";
-import { execute } from "./execute";
+import { execute, type RunState } from "./execute";
 import { findRedrivableExecution, type LocalExecutionRecord } from "./executions";
 import { releaseStaleLocalLeases, releaseStaleLocalSlots } from "./leases";
 import { lockDataFolder } from "./lock";
@@ -169,6 +172,7 @@ async function runInFolder(
       ...lambdaEnvironment(workflow, stores, hub, { allTiles: options.allTiles === true }),
       PART_SIZE_MIB: String(options.partSizeMib ?? LOCAL_PART_SIZE_MIB),
       ...(options.hubSlots !== undefined && { HUB_DOWNLOAD_SLOTS: String(options.hubSlots) }),
+      ...options.lambdaEnv,
     };
     // One runtime (one "container" per function) for every execution of this folder: they share it as
     // warm Lambdas would, and the quota is in the table they share, not in it.
@@ -183,10 +187,16 @@ async function runInFolder(
       recordAwsCalls(stores.s3, "s3", options.onAwsCall);
       recordAwsCalls(stores.dynamo, "dynamodb", options.onAwsCall);
     }
+    const handlerClients = await interposedClients(stores, options.interpose, resources);
+    if (options.onAwsCall !== undefined) {
+      if (handlerClients.s3 !== stores.s3) recordAwsCalls(handlerClients.s3, "s3", options.onAwsCall);
+      if (handlerClients.dynamo !== stores.dynamo)
+        recordAwsCalls(handlerClients.dynamo, "dynamodb", options.onAwsCall);
+    }
     const runtime = await import("@hls-s2/functions/lib/runtime");
     runtime.configureRuntime({
       env,
-      clients: { dynamo: createDocumentClient(stores.dynamo), s3: stores.s3 },
+      clients: { dynamo: createDocumentClient(handlerClients.dynamo), s3: handlerClients.s3 },
       credentials: { hub: hub.credentials, download: hub.credentials },
     });
     resources.push({ close: async () => runtime.resetRuntime() });
@@ -195,14 +205,21 @@ async function runInFolder(
     const withStore =
       onProgress &&
       ((snapshot: ProgressSnapshot) => onProgress({ ...snapshot, store: stores.dynamoBackend }));
-    const runs = await Promise.all(
+    // Every execution ends before the stores close under it; then the first failure propagates.
+    const settled = await Promise.allSettled(
       overlapping.map(async (spec, index) => {
         if ((spec.delayMs ?? 0) > 0) await new Promise((resolve) => setTimeout(resolve, spec.delayMs));
+        await spec.beforeStart?.();
         const runOptions = {
           ...options,
           onProgress: withStore,
           ...(spec.downloadOnly !== undefined && { downloadOnly: spec.downloadOnly }),
         };
+        const window = {
+          ...(spec.from !== undefined && { from: spec.from }),
+          ...(spec.to !== undefined && { to: spec.to }),
+        };
+        const specChecked = { ...checked, ...window };
         const nameSuffix = overlapping.length > 1 ? `-${index + 1}` : "";
         return execute({
           local,
@@ -210,7 +227,7 @@ async function runInFolder(
           stores,
           hub,
           workflow,
-          checked,
+          checked: specChecked,
           options: runOptions,
           dataDir,
           redriven,
@@ -218,12 +235,46 @@ async function runInFolder(
         });
       }),
     );
+    const rejected = settled.find((outcome) => outcome.status === "rejected");
+    if (rejected !== undefined) throw rejected.reason;
+    const runs = settled.map((outcome) => (outcome as PromiseFulfilledResult<RunState>).value);
     const summaries: LocalRunSummary[] = [];
-    for (const run of runs)
-      summaries.push(await summarizeRun(run, { checked, dataDir, hub, stores, started, releasedLeases }));
+    for (const [index, run] of runs.entries()) {
+      const spec = overlapping[index]!;
+      const runChecked = { ...checked, from: spec.from ?? checked.from, to: spec.to ?? checked.to };
+      summaries.push(
+        await summarizeRun(run, { checked: runChecked, dataDir, hub, stores, started, releasedLeases }),
+      );
+    }
     return summaries;
   } finally {
     // Stop in reverse order of start; a close failure must not hide the run's own error.
     for (const resource of resources.reverse()) await resource.close().catch(() => undefined);
   }
+}
+
+/**
+ * The SDK clients the handlers use: the embedded stores' own, or new ones pointed at what the run's
+ * `interpose` option stands in front of each store (closed with the run's other resources).
+ */
+async function interposedClients(
+  stores: EmbeddedStores,
+  interpose: RunLocalOptions["interpose"],
+  resources: { close(): Promise<void> }[],
+): Promise<{ s3: S3Client; dynamo: DynamoDBClient }> {
+  let { s3, dynamo } = stores;
+  if (interpose?.s3 !== undefined) {
+    const front = await interpose.s3(stores.s3Endpoint);
+    // First in the list is closed last: after the stores, so a handler it still holds fails, not hangs.
+    resources.unshift(front);
+    s3 = createS3Client(s3ClientConfig(front.url));
+    resources.push({ close: async () => s3.destroy() });
+  }
+  if (interpose?.dynamodb !== undefined) {
+    const front = await interpose.dynamodb(stores.dynamoEndpoint);
+    resources.unshift(front);
+    dynamo = new DynamoDBClient(dynamoClientConfig(front.url));
+    resources.push({ close: async () => dynamo.destroy() });
+  }
+  return { s3, dynamo };
 }

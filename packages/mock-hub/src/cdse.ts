@@ -100,9 +100,11 @@ async function listProducts(ctx: HubContext, req: MockRequest): Promise<MockResp
   if (fault !== undefined && fault.kind !== "malformedPage" && fault.kind !== "ignoreOffset")
     return searchFaultResponse(fault);
 
-  const matching = ctx.catalogue.products
-    .filter(predicate)
-    .sort((a, b) => orderKey(a).localeCompare(orderKey(b)) || a.id.localeCompare(b.id));
+  const byKey = (a: MockProduct, b: MockProduct) =>
+    orderKey(a).localeCompare(orderKey(b)) || a.id.localeCompare(b.id);
+  const matching = ctx.faults.paging
+    .view(ctx.catalogue.products.filter(predicate).sort(byKey), "cdse")
+    .sort(byKey);
   if (descending) matching.reverse();
   // ignoreOffset: the first page whatever `$skip` asked; the next link still advances from `$skip`.
   const served = fault?.kind === "ignoreOffset" ? 0 : skip;

@@ -167,14 +167,17 @@ function search(ctx: HubContext, req: MockRequest): MockResponse {
     );
   }
 
-  const matching = ctx.catalogue.products.filter(
-    (p) =>
-      query.matchesAny &&
-      (query.from === undefined || Date.parse(p.publishedAt) >= query.from) &&
-      (query.to === undefined || Date.parse(p.publishedAt) <= query.to) &&
-      (query.platform === undefined || p.platform === query.platform),
+  const matching = ctx.faults.paging.view(
+    ctx.catalogue.products.filter(
+      (p) =>
+        query.matchesAny &&
+        (query.from === undefined || Date.parse(p.publishedAt) >= query.from) &&
+        (query.to === undefined || Date.parse(p.publishedAt) <= query.to) &&
+        (query.platform === undefined || p.platform === query.platform),
+    ),
+    "dhus",
   );
-  // The catalogue is sorted oldest first; ties are broken by id, so paging is stable.
+  // The catalogue is sorted oldest first; ties are broken by id, so paging is stable (but under a tie fault).
   const ordered = orderby.endsWith("desc") ? [...matching].reverse() : matching;
   // ignoreOffset: the first page whatever `start` asked, while the feed still echoes `start`.
   const served = fault?.kind === "ignoreOffset" ? 0 : start;

@@ -1,3 +1,4 @@
+import { PagingFaultState, type PagingFaults } from "./paging";
 import { fractionOf } from "./random";
 
 /**
@@ -96,6 +97,8 @@ export interface FaultPlan {
   granules?: Record<string, GranuleFault | GranuleFault[]>;
   /** Explicit faults on search pages (DHuS search, CDSE OData listing, resto). */
   search?: SearchFault[];
+  /** Faults of the paging itself: ingestion, ties and withdrawals between pages (see paging.ts). */
+  paging?: PagingFaults;
   /**
    * Fraction of granules hit by each kind, drawn from the seed (malformedPage: fraction of search pages,
    * each broken once). Parameters come from `defaults`.
@@ -172,16 +175,20 @@ export class FaultEngine {
   private readonly hits = new Map<string, number>();
   private readonly rateFaults = new Map<string, GranuleFault[]>();
   private readonly injected = new Map<string, number>();
+  /** The search results each request sees under the plan's paging faults. */
+  paging: PagingFaultState;
 
   constructor(
     plan: FaultPlan = {},
     private readonly defaultSeed: string | number = 0,
   ) {
     this.plan = validatePlan(plan);
+    this.paging = new PagingFaultState(plan.paging);
   }
 
   setPlan(plan: FaultPlan): void {
     this.plan = validatePlan(plan);
+    this.paging = new PagingFaultState(plan.paging);
     this.hits.clear();
     this.rateFaults.clear();
   }

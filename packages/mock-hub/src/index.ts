@@ -25,6 +25,7 @@ export {
   type SearchFaultKind,
 } from "./faults";
 export type { MockRequest, MockResponse } from "./http";
+export type { PagingFaultCounts, PagingFaults } from "./paging";
 export { createHubContext, type HubContextOptions, handleRequest } from "./router";
 export { type MockHub, type MockHubOptions, startMockHub } from "./server";
 export { type GranuleStats, Introspection, ROUTE_NAMES, type RouteName } from "./stats";

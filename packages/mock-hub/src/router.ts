@@ -74,7 +74,7 @@ async function mockRoute(ctx: HubContext, req: MockRequest): Promise<MockRespons
   switch (req.path) {
     case "/__mock/stats":
       ctx.stats.countRoute("mock.stats");
-      return json(200, ctx.stats.toJSON());
+      return json(200, { ...ctx.stats.toJSON(), paging: ctx.faults.paging.counts });
     case "/__mock/catalogue":
       ctx.stats.countRoute("mock.catalogue");
       return json(200, {

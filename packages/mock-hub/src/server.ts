@@ -4,6 +4,7 @@ import type { Catalogue } from "./catalogue";
 import type { HubContext } from "./context";
 import type { FaultPlan } from "./faults";
 import type { ProductBody } from "./http";
+import type { PagingFaultCounts } from "./paging";
 import { createHubContext, type HubContextOptions, handleRequest } from "./router";
 import type { Introspection } from "./stats";
 import type { TokenStore } from "./tokens";
@@ -26,6 +27,8 @@ export interface MockHub {
   tokens: TokenStore;
   /** Replaces the fault plan (and forgets which faults already fired). */
   setFaults(plan: FaultPlan): void;
+  /** What the plan's paging faults did since it was set. */
+  pagingFaults(): PagingFaultCounts;
   close(): Promise<void>;
 }
 
@@ -60,6 +63,7 @@ export async function startMockHub(options: MockHubOptions): Promise<MockHub> {
     stats: ctx.stats,
     tokens: ctx.tokens,
     setFaults: (plan) => ctx.faults.setPlan(plan),
+    pagingFaults: () => ({ ...ctx.faults.paging.counts }),
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((error) => (error === undefined ? resolve() : reject(error)));

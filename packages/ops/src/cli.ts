@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, DataFolderInUseError, InvalidInputError } from "@hls-s2/core";
 import type { ProgressReporter } from "@hls-s2/local";
 import { backfill } from "./commands/backfill";
+import { formatRecount, recount } from "./commands/recount";
 import { redrive, redriveLocalExecution } from "./commands/redrive";
 import { requeue } from "./commands/requeue";
 import { formatSlots, slots } from "./commands/slots";
@@ -20,7 +21,7 @@ import {
 /** Exit codes: 0 done, 1 the operation failed, 2 bad command line, 3 environment (stage, credentials, region, data folder). */
 export const EXIT = { ok: 0, failed: 1, usage: 2, environment: 3 } as const;
 
-export const COMMANDS = ["status", "backfill", "redrive", "requeue", "slots"] as const;
+export const COMMANDS = ["status", "backfill", "redrive", "requeue", "recount", "slots"] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 export const USAGE = `Usage: npm run ops -- <command> (--stage NAME | --local DIR) [options]
@@ -35,6 +36,8 @@ Commands:
                                               with --local: [--execution NAME], default the newest FAILED one
   requeue  --day D [--dry-run]                FAILED and stuck DOWNLOADING granules of D back to DISCOVERED, then
                                               one download-only execution; --dry-run lists them, changes nothing
+  recount  --day D                            set D's per-platform recorded counters to what the status index
+                                              holds (repairs a count applied twice; safe to repeat)
   slots    [N]                                the hub quota across every execution and the slots in use; with N
                                               (1–100) sets it: running downloads keep theirs, new ones follow
                                               within a minute (no deploy)
@@ -55,6 +58,7 @@ const COMMAND_FLAGS: Record<CommandName, string[]> = {
   backfill: ["from", "to", "platforms", "download-only"],
   redrive: ["execution", "day"],
   requeue: ["day", "dry-run"],
+  recount: ["day"],
   slots: [],
 };
 const GLOBAL_FLAGS = ["stage", "local", "region", "json", "help"];
@@ -238,6 +242,10 @@ async function runCommand(parsed: ParsedCommandLine, context: OpsContext, today:
       );
       return { data: result, text: formatRequeue(result) };
     }
+    case "recount": {
+      const result = await recount({ day: flag("day") }, { store: await context.store() });
+      return { data: result, text: formatRecount(result) };
+    }
     default:
       throw new InvalidInputError("no command given", { field: "command" });
   }
@@ -303,8 +311,11 @@ export async function main(argv: string[], io: CliIo = {}): Promise<number> {
     if (parsed.local !== undefined) {
       // Starting a run may create the folder; reading the table needs one that exists.
       const requireData =
-        parsed.command === "status" || parsed.command === "requeue" || parsed.command === "redrive";
-      if (io.local?.onProgress === undefined && parsed.command !== "status") {
+        parsed.command === "status" ||
+        parsed.command === "requeue" ||
+        parsed.command === "redrive" ||
+        parsed.command === "recount";
+      if (io.local?.onProgress === undefined && parsed.command !== "status" && parsed.command !== "recount") {
         const { createProgressReporter } = await import("@hls-s2/local");
         progress = createProgressReporter(stderr as never);
       }

@@ -1,8 +1,16 @@
 import { DEFAULT_HUB_DOWNLOAD_SLOTS } from "@hls-s2/core";
 import { describe, expect, it } from "vitest";
-import { measureLocalRun } from "../src/cost/measure";
-import { type CostEstimate, estimateMonthlyCost, type RunCounts, type StackFigures } from "../src/cost/model";
+import { measureLocalRun, stackFigures } from "../src/cost/measure";
+import {
+  type CostEstimate,
+  compareCosts,
+  estimateMonthlyCost,
+  formatComparison,
+  type RunCounts,
+  type StackFigures,
+} from "../src/cost/model";
 import { PRICES } from "../src/cost/prices";
+import { estimateReferenceCost } from "../src/cost/reference";
 
 const MIB = 1024 * 1024;
 
@@ -73,6 +81,71 @@ describe("estimateMonthlyCost", () => {
       6,
     );
     expect(line(bigger, "S3", "requests")!.quantity).toBeGreaterThan(line(base, "S3", "requests")!.quantity);
+  });
+});
+
+describe("estimateReferenceCost", () => {
+  const volume = { granulesPerDay: 13_000, meanSizeBytes: 600e6, hubBytesPerSecond: 20e6, days: 30 };
+
+  it("prices the reference system's own stack: two db.t3.medium with Extended Support year 3 on their 4 vCPUs", () => {
+    const estimate = estimateReferenceCost(volume);
+
+    expect(line(estimate, "Aurora PostgreSQL 11", "2 × db.t3.medium")?.quantity).toBe(2 * 720);
+    expect(line(estimate, "Aurora PostgreSQL 11", "RDS Extended Support year 3")?.usd).toBeCloseTo(
+      2 * 2 * 720 * 0.2,
+      6,
+    );
+  });
+
+  it("holds the 1,200 MB downloader for the hub-bound download and then the PUT of the whole product", () => {
+    const downloader = line(estimateReferenceCost(volume), "Lambda", "downloader GB-seconds")!;
+
+    // 30 s at 20 MB/s, then 6 s of PUT at the assumed 100 MB/s, at 1,200 MB.
+    expect(downloader.quantity).toBeCloseTo(390_000 * 36 * (1200 / 1024), 3);
+    expect(downloader.usd).toBeCloseTo(downloader.quantity * PRICES.reference.perX86GbSecond, 6);
+  });
+});
+
+describe("compareCosts", () => {
+  it("gives each design's total per TB mirrored and per granule, and the ratio of the first to the second", () => {
+    const volume = { granulesPerDay: 1000, meanSizeBytes: 500e6, days: 30 };
+    const estimate = (totalUsd: number): CostEstimate => ({
+      lines: [],
+      totalUsd,
+      perGranule: { stateTransitions: 0, downloadSeconds: 0, uploadParts: 0 },
+    });
+
+    const comparison = compareCosts(
+      [
+        { name: "ours", estimate: estimate(30) },
+        { name: "theirs", estimate: estimate(120) },
+      ],
+      volume,
+    );
+
+    // 30,000 granules of 500 MB: 15 TB.
+    expect(comparison.terabytesPerMonth).toBeCloseTo(15, 10);
+    expect(comparison.designs[0]).toMatchObject({ totalUsd: 30, perTerabyteUsd: 2, perGranuleUsd: 0.001 });
+    expect(formatComparison(comparison)).toContain("| total per month | $30.00 | $120.00 | 0.250 |");
+  });
+});
+
+describe("the deployed defaults", () => {
+  it("cost at most $150 a month ($0.0004 a granule) at 13,000 granules of 600 MB a day", {
+    timeout: 60_000,
+  }, async () => {
+    const prod = await stackFigures("prod");
+    // Per-granule counts of a measured local run (npm run cost): ~10 writes, ~31 reads, Create + Complete.
+    const run = aRun({ granuleDynamoWrites: 105, granuleDynamoReads: 313, granuleS3Requests: 20 });
+    const volume = { granulesPerDay: 13_000, meanSizeBytes: 600e6, hubBytesPerSecond: 20e6, days: 30 };
+
+    const estimate = estimateMonthlyCost(prod, run, volume);
+
+    expect(prod.memoryMb["Download"]).toBe(512);
+    expect(prod.partSizeBytes).toBe(64 * MIB);
+    expect(estimate.perGranule.uploadParts).toBe(9);
+    expect(estimate.totalUsd).toBeLessThanOrEqual(150);
+    expect(estimate.totalUsd / 390_000).toBeLessThanOrEqual(0.0004);
   });
 });
 

@@ -1,7 +1,7 @@
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { GranuleStore } from "../adapters/store/store";
 import { daysBetween } from "../domain/day";
-import { InvalidInputError, ManifestIncompleteError } from "../domain/errors";
+import { InvalidInputError } from "../domain/errors";
 
 /** One line of the Distributed Map's manifest: what a child execution needs to find its granule. */
 export interface ManifestItem {
@@ -18,7 +18,7 @@ export interface ManifestInput {
 }
 
 export interface ManifestDeps {
-  store: Pick<GranuleStore, "listPendingReconciled">;
+  store: Pick<GranuleStore, "listPendingReconciled" | "recountDay">;
   s3: S3Client;
   /** The work bucket the Distributed Map's item reader reads from. */
   bucket: string;
@@ -40,6 +40,15 @@ export interface ManifestLocation {
   bucket: string;
   key: string;
   count: number;
+  /** Days whose counters said more granules than the index kept showing: recounted from the index. */
+  recounted?: DayRecount[];
+}
+
+/** A day whose `recorded` counters exceeded its index after the waits, as WriteManifest found it. */
+export interface DayRecount {
+  day: string;
+  recorded: number;
+  indexed: number;
 }
 
 // Step Functions names are 1–80 characters and already exclude "/" and controls; checked again
@@ -55,9 +64,11 @@ export function manifestKeyFor(executionName: string): string {
 /**
  * Writes the window's pending granules (store.listPending of each day) as a JSON array of
  * `{ granuleId, name, day }` to `manifests/<executionName>.json` in the work bucket, after checking
- * each day's index against the granules the counter items say were recorded.
- * @throws InvalidInputError on a bad window, option or an execution name unfit for an object key;
- *   ManifestIncompleteError, with the missing count, when a day's index holds fewer granules than were recorded.
+ * each day's index against the granules the counter items say were recorded. A day whose index
+ * keeps showing fewer than recorded after the waits (an over-count: an ADD applied twice by an older
+ * release, a lost index entry) still has its granules listed: the day is reported in `recounted` and
+ * its counters are set from the index, so one bad count never withholds a day.
+ * @throws InvalidInputError on a bad window, option or an execution name unfit for an object key.
  */
 export async function writeManifest(
   input: ManifestInput,
@@ -88,6 +99,7 @@ export async function writeManifest(
   const days = daysBetween(input.from, input.to);
 
   const items: ManifestItem[] = [];
+  const recounted: DayRecount[] = [];
   const seen = new Set<string>();
   for (const day of days) {
     let read = await deps.store.listPendingReconciled(day);
@@ -96,7 +108,10 @@ export async function writeManifest(
       read = await deps.store.listPendingReconciled(day);
     }
     // More indexed than recorded is harmless (a counter update lost to a crash after its put).
-    if (read.indexed < read.recorded) throw new ManifestIncompleteError(day, read);
+    if (read.indexed < read.recorded) {
+      recounted.push({ day, recorded: read.recorded, indexed: read.indexed });
+      await deps.store.recountDay(day);
+    }
     for (const granule of read.granules) {
       // The Map would start two children for one granule; the second would only find it leased.
       if (seen.has(granule.granuleId)) continue;
@@ -114,5 +129,5 @@ export async function writeManifest(
       ContentType: "application/json",
     }),
   );
-  return { bucket: deps.bucket, key, count: items.length };
+  return { bucket: deps.bucket, key, count: items.length, ...(recounted.length > 0 && { recounted }) };
 }

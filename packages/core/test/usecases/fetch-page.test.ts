@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { Hub, RejectedEntry } from "../../src/adapters/hub/hub";
 import type { GranuleStore } from "../../src/adapters/store/store";
 import { HubUnavailableError, InvalidHubDataError } from "../../src/domain/errors";
+import type { DiscoveredGranule } from "../../src/domain/granule";
 import { fetchPage, RECORD_CONCURRENCY } from "../../src/usecases/fetch-page";
 import { pagedHub } from "../helpers/use-case-fakes";
 
@@ -232,5 +233,73 @@ describe("fetchPage against a hub whose paging does not progress", () => {
     expect(error).toBeInstanceOf(InvalidHubDataError);
     expect((error as Error).message).toMatch(/exceeds the 4 pages 30 results need/);
     expect(requests).toBe(5);
+  });
+});
+
+describe("two fetchers of one query (EventBridge delivers at least once)", () => {
+  it("count each entry once: found = filtered + recorded", async () => {
+    const accepted = Array.from({ length: 9 }, () => aDiscoveredGranule());
+    const rejected: RejectedEntry[] = Array.from({ length: 3 }, (_, i) => ({
+      id: `two-fetchers-${i}`,
+      reason: "tile not allowed",
+      filter: "tile",
+    }));
+    const { hub } = pagedHub([...accepted.slice(0, 4), ...rejected, ...accepted.slice(4)], 3);
+    const query = aQuery();
+
+    const results = await Promise.all([
+      fetchPage(query, { hub, store }, { deadline: FAR() }),
+      fetchPage(query, { hub, store }, { deadline: FAR() }),
+    ]);
+
+    expect(results.map((r) => r.finished)).toEqual([true, true]);
+    expect(results[0]!.recorded + results[1]!.recorded).toBe(9);
+    const progress = await store.getFetchProgress(query.day, query.platform);
+    expect(progress).toMatchObject({ fetched: 12, nextOffset: 12, recorded: 9 });
+    expect(progress?.filtered.tile).toBe(3);
+    expect(await store.listPendingReconciled(query.day)).toMatchObject({ indexed: 9, recorded: 9 });
+  });
+});
+
+describe("fetchPage re-reading the previous page's tail", () => {
+  /** A hub whose pages never cross a window of `window` entries (CDSE's split of a day past $skip's cap). */
+  function windowedHub(entries: DiscoveredGranule[], pageSize: number, window: number) {
+    const calls: number[] = [];
+    const hub: Hub = {
+      kind: "cdse",
+      pageOverlap: 2,
+      async listSearchPage(_query, offset) {
+        calls.push(offset);
+        const windowEnd = Math.min(entries.length, (Math.floor(offset / window) + 1) * window);
+        const slice = entries.slice(offset, Math.min(offset + pageSize, windowEnd));
+        const next = offset + slice.length;
+        return {
+          totalResults: entries.length,
+          entriesOnPage: slice.length,
+          granules: slice,
+          rejected: [],
+          ...(next < entries.length && { nextOffset: next }),
+        };
+      },
+      async getChecksum() {
+        throw new Error("not used");
+      },
+      async openDownload() {
+        throw new Error("not used");
+      },
+    };
+    return { hub, calls };
+  }
+
+  it("moves on past a window boundary whose re-read brings nothing new", async () => {
+    const entries = Array.from({ length: 12 }, () => aDiscoveredGranule());
+    const { hub, calls } = windowedHub(entries, 4, 5);
+    const query = aQuery();
+
+    const result = await fetchPage(query, { hub, store }, { deadline: FAR() });
+
+    expect(result).toMatchObject({ finished: true, recorded: 12, fetched: 12 });
+    // Never the same offset twice in a row: each request starts past the one before.
+    expect(calls.every((offset, i) => i === 0 || offset > calls[i - 1]!)).toBe(true);
   });
 });

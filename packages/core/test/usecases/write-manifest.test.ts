@@ -1,11 +1,11 @@
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { PutCommand } from "@aws-sdk/lib-dynamodb";
+import { PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { useGranuleTable } from "@hls-s2/testing/dynamo";
 import { aDiscoveredGranule, aUniqueDay } from "@hls-s2/testing/granules";
 import { mockClient } from "aws-sdk-client-mock";
 import { describe, expect, it } from "vitest";
 import { GranuleStore } from "../../src/adapters/store/store";
-import { InvalidInputError, ManifestIncompleteError } from "../../src/domain/errors";
+import { InvalidInputError } from "../../src/domain/errors";
 import type { GranuleRecord } from "../../src/domain/granule";
 import { type ManifestDeps, writeManifest } from "../../src/usecases/write-manifest";
 import { makeRecord } from "../helpers/use-case-fakes";
@@ -79,13 +79,13 @@ describe("writeManifest", () => {
     expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
   });
 
-  it("fails typed, with the missing count, when the index holds fewer granules than were recorded", async () => {
+  it("lists what the index holds, reports the day and recounts it when the index keeps showing fewer granules than were recorded", async () => {
     const s3Mock = mockClient(S3Client);
     s3Mock.on(PutObjectCommand).resolves({});
     const store = new GranuleStore(dynamo.documentClient, { tableName: TABLE });
     const day = aUniqueDay();
-    const kept = aDiscoveredGranule();
-    const lost = aDiscoveredGranule();
+    const kept = aDiscoveredGranule({ platform: "S2A" });
+    const lost = aDiscoveredGranule({ platform: "S2A" });
     await store.recordDiscovered(kept, day);
     await store.recordDiscovered(lost, day);
     // Behind the store's back: the item stays, its index attributes go, so no index query returns it.
@@ -97,24 +97,47 @@ describe("writeManifest", () => {
     );
     const sleeps: number[] = [];
 
-    const error = await writeManifest(
+    const result = await writeManifest(
       { from: day, to: day, executionName: "lost-entry" },
       { store, s3: new S3Client({}), bucket: "work-bucket" },
       { reconcileAttempts: 3, reconcileDelayMs: 7, sleep: async (ms) => void sleeps.push(ms) },
-    ).catch((e: unknown) => e);
+    );
 
-    expect(error).toBeInstanceOf(ManifestIncompleteError);
-    expect(error).toMatchObject({
-      name: "ManifestIncompleteError",
-      retryable: false,
-      day,
-      missing: 1,
-      recorded: 2,
-      indexed: 1,
-    });
-    // It waited for index propagation before failing, and wrote no manifest that would hide the loss.
+    // It waited for index propagation first, then listed the day's granules instead of withholding them.
     expect(sleeps).toEqual([7, 7]);
-    expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
+    expect(result).toMatchObject({ count: 1, recounted: [{ day, recorded: 2, indexed: 1 }] });
+    const put = s3Mock.commandCalls(PutObjectCommand)[0]!.args[0].input;
+    expect(JSON.parse(put.Body as string)).toEqual([{ granuleId: kept.granuleId, name: kept.name, day }]);
+    // The counter now agrees with the index, so the next run does not report the day again.
+    expect((await store.getFetchProgress(day, "S2A"))?.recorded).toBe(1);
+  });
+
+  it("never withholds a day whose counter was applied twice (an ADD retried after its answer was lost)", async () => {
+    const s3Mock = mockClient(S3Client);
+    s3Mock.on(PutObjectCommand).resolves({});
+    const store = new GranuleStore(dynamo.documentClient, { tableName: TABLE });
+    const day = aUniqueDay();
+    const granule = aDiscoveredGranule({ platform: "S2B" });
+    await store.recordDiscovered(granule, day);
+    // What today's release left behind: the count of one granule ADDed a second time.
+    await dynamo.documentClient.send(
+      new UpdateCommand({
+        TableName: TABLE,
+        Key: { pk: `fetch#${day}#S2B` },
+        UpdateExpression: "ADD #recorded :one",
+        ExpressionAttributeNames: { "#recorded": "recorded" },
+        ExpressionAttributeValues: { ":one": 1 },
+      }),
+    );
+
+    const result = await writeManifest(
+      { from: day, to: day, executionName: "over-count" },
+      { store, s3: new S3Client({}), bucket: "work-bucket" },
+      { reconcileAttempts: 2, sleep: async () => undefined },
+    );
+
+    expect(result).toMatchObject({ count: 1, recounted: [{ day, recorded: 2, indexed: 1 }] });
+    expect((await store.getFetchProgress(day, "S2B"))?.recorded).toBe(1);
   });
 
   it("lists a day whose index catches up while it waits", async () => {

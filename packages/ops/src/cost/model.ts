@@ -185,42 +185,6 @@ const CUSTOM_METRIC_SERIES = Object.values(METRICS).reduce(
   0,
 );
 
-/**
- * The reference design's month at the same volume: 1,200 MB x86 downloader Lambdas holding a whole
- * product for its hub-bound transfer, SQS messages, and an Aurora Serverless v2 cluster at its floor.
- */
-export function estimateReferenceCost(options: CostOptions): CostEstimate {
-  const days = options.days ?? 30;
-  const granules = options.granulesPerDay * days;
-  const downloadSeconds = options.meanSizeBytes / (options.hubBytesPerSecond ?? 20e6);
-  const lines: CostLine[] = [];
-  const add = (service: string, item: string, quantity: number, unit: string, price: number) =>
-    lines.push({ service, item, quantity, unit, usd: quantity * price });
-  add(
-    "Lambda",
-    "downloader GB-seconds (1,200 MB)",
-    granules * downloadSeconds * (1200 / 1024),
-    "GB-s",
-    PRICES.reference.perX86GbSecond,
-  );
-  add("Lambda", "requests", granules, "requests", PRICES.lambda.perRequest);
-  // Send, receive and delete per granule.
-  add("SQS", "requests", granules * 3, "requests", PRICES.reference.perSqsRequest);
-  add(
-    "Aurora Serverless v2",
-    "ACU-hours at the minimum",
-    PRICES.reference.minimumAcu * 24 * days,
-    "ACU-h",
-    PRICES.reference.perAcuHour,
-  );
-  add("S3", "PUT (one per product)", granules, "requests", PRICES.s3.perPutRequest);
-  return {
-    lines,
-    totalUsd: lines.reduce((sum, line) => sum + line.usd, 0),
-    perGranule: { stateTransitions: 0, downloadSeconds, uploadParts: 1 },
-  };
-}
-
 /** A Markdown table of an estimate, by line, with the total. */
 export function formatCost(estimate: CostEstimate, title: string): string {
   const money = (usd: number) => `$${usd.toFixed(2)}`;
@@ -235,5 +199,54 @@ export function formatCost(estimate: CostEstimate, title: string): string {
     "| --- | --- | ---: | ---: |",
     ...rows,
     `| **total** | | | **${money(estimate.totalUsd)}** |`,
+  ].join("\n");
+}
+
+/** Each design's month, per TB mirrored and per granule, at one volume. */
+export interface CostComparison {
+  granulesPerMonth: number;
+  terabytesPerMonth: number;
+  designs: { name: string; totalUsd: number; perTerabyteUsd: number; perGranuleUsd: number }[];
+}
+
+/** Puts estimates of the same volume side by side; the first is the one the ratios are of. */
+export function compareCosts(
+  designs: { name: string; estimate: CostEstimate }[],
+  options: CostOptions,
+): CostComparison {
+  const granulesPerMonth = options.granulesPerDay * (options.days ?? 30);
+  const terabytesPerMonth = (granulesPerMonth * options.meanSizeBytes) / 1e12;
+  return {
+    granulesPerMonth,
+    terabytesPerMonth,
+    designs: designs.map(({ name, estimate }) => ({
+      name,
+      totalUsd: estimate.totalUsd,
+      perTerabyteUsd: estimate.totalUsd / terabytesPerMonth,
+      perGranuleUsd: estimate.totalUsd / granulesPerMonth,
+    })),
+  };
+}
+
+/** A Markdown table: one column per design, a last column with the first design's ratio to the second. */
+export function formatComparison(comparison: CostComparison): string {
+  const [ours, reference] = comparison.designs;
+  if (ours === undefined || reference === undefined) throw new RangeError("compare at least two designs");
+  const rows: [string, (design: CostComparison["designs"][number]) => number, number][] = [
+    ["total per month", (design) => design.totalUsd, 2],
+    [`per TB mirrored (${comparison.terabytesPerMonth.toFixed(0)} TB)`, (design) => design.perTerabyteUsd, 2],
+    [
+      `per granule (${comparison.granulesPerMonth.toLocaleString("en-US")})`,
+      (design) => design.perGranuleUsd,
+      6,
+    ],
+  ];
+  return [
+    `| | ${comparison.designs.map((design) => design.name).join(" | ")} | ratio |`,
+    `| --- |${comparison.designs.map(() => " ---: |").join("")} ---: |`,
+    ...rows.map(
+      ([label, value, digits]) =>
+        `| ${label} | ${comparison.designs.map((design) => `$${value(design).toFixed(digits)}`).join(" | ")} | ${(value(ours) / value(reference)).toFixed(3)} |`,
+    ),
   ].join("\n");
 }

@@ -1,8 +1,9 @@
 /**
  * AWS list prices the cost estimate uses: US West (Oregon), on-demand, first pricing tier, no free
  * tier. Step Functions, Lambda and DynamoDB were checked against their pricing pages' text on
- * 2026-12-01 (quoted below); S3, CloudWatch, SQS and Aurora are those pages' list prices as known
- * then and deserve a re-check before a budget is signed. Change prices here only, with the page.
+ * 2026-12-01 (quoted below); S3, CloudWatch and SQS are those pages' list prices as known then, and the
+ * reference system's Aurora prices say where each comes from (one is an assumption): re-check them before
+ * a budget is signed. Change prices here only, with the page.
  */
 export const PRICES = {
   region: "us-west-2",
@@ -41,15 +42,24 @@ export const PRICES = {
     perAlarmMonth: 0.1,
     source: "https://aws.amazon.com/cloudwatch/pricing/",
   },
-  // The reference design's services, for the README's comparison only.
+  // The reference system's services (reference.ts). Year 3 of RDS Extended Support began on 1 March 2026
+  // for Aurora PostgreSQL 11: "$0.10 per vCPU per hour during years one and two … doubles to $0.20 per
+  // vCPU per hour in year three", on top of the instance (third-party summaries of the RDS pricing page:
+  // cloudyali.io/blogs/rds-extended-support-cost-levers, usage.ai; US East, assumed the same in Oregon).
   reference: {
     // Lambda x86, first tier: $0.0000166667 per GB-second.
     perX86GbSecond: 0.0000166667,
     // SQS standard queue: $0.40 per million requests.
     perSqsRequest: 0.4 / 1e6,
-    // Aurora Serverless v2: $0.12 per ACU-hour; it never scales below its minimum (0.5 ACU).
-    perAcuHour: 0.12,
-    minimumAcu: 0.5,
-    source: "https://aws.amazon.com/sqs/pricing/, https://aws.amazon.com/rds/aurora/pricing/",
+    // ASSUMPTION: Aurora PostgreSQL db.t3.medium on demand at $0.082 per hour; no stored page states it
+    // (a third-party table lists db.t4g.medium at $0.090). Re-check on the Aurora pricing page.
+    auroraInstancePerHour: 0.082,
+    extendedSupportYear3PerVcpuHour: 0.2,
+    // Aurora Standard: $0.20 per million I/O requests, $0.10 per GB-month of storage (us-east-1 figures
+    // in AWS's own Aurora cost analyzer, aws/agent-toolkit-for-aws io_optimized_analyzer.py).
+    auroraPerIo: 0.2 / 1e6,
+    auroraPerGbMonth: 0.1,
+    source:
+      "https://aws.amazon.com/rds/aurora/pricing/, https://aws.amazon.com/sqs/pricing/, https://aws.amazon.com/lambda/pricing/",
   },
 } as const;

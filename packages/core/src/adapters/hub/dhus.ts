@@ -18,7 +18,15 @@ import {
 import { type DiscoveredGranule, isPlatform, type Platform } from "../../domain/granule";
 import { type Authorizer, basicAuth, type Credentials } from "./auth";
 import { getJson, type HttpTuning, openProduct } from "./http";
-import type { DownloadStream, Hub, HubCallOptions, RejectedEntry, SearchPage, SearchQuery } from "./hub";
+import {
+  type DownloadStream,
+  type Hub,
+  type HubCallOptions,
+  pageOverlapFor,
+  type RejectedEntry,
+  type SearchPage,
+  type SearchQuery,
+} from "./hub";
 import { hubTimestampToIso } from "./timestamp";
 import { hubBaseUrl } from "./url";
 
@@ -39,6 +47,7 @@ export interface DhusHubOptions {
 /** The DHuS OpenSearch/OData API family: SciHub, IntHub2 and their mirrors. */
 export class DhusHub implements Hub {
   readonly kind = "dhus" as const;
+  readonly pageOverlap: number;
   readonly #searchBase: string;
   readonly #downloadBase: string;
   readonly #searchAuth: Authorizer;
@@ -65,6 +74,7 @@ export class DhusHub implements Hub {
     this.#searchAuth = basicAuth(options.credentials);
     this.#downloadAuth = basicAuth(options.download?.credentials ?? options.credentials);
     this.#pageSize = options.pageSize;
+    this.pageOverlap = pageOverlapFor(options.pageSize);
     this.#filterRules = options.filterRules;
     this.#trustedRedirectHosts = options.trustedRedirectHosts;
     this.#http = options.http;
@@ -208,7 +218,9 @@ export class DhusHub implements Hub {
       ["q", q],
       ["rows", String(this.#pageSize)],
       ["start", String(offset)],
-      ["orderby", "ingestiondate desc"],
+      // Oldest first: what is ingested while the day is paged comes after the stored offset, not
+      // before it. DHuS documents no tie-breaker; the link fetcher's page overlap covers equal times.
+      ["orderby", "ingestiondate asc"],
       ["format", "json"],
     ];
     // encodeURIComponent (%20, not URLSearchParams' "+"), which every server decodes the same way.

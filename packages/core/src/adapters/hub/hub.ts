@@ -51,6 +51,17 @@ export interface HubCallOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * Entries a real hub's next page re-reads of the previous one (Hub.pageOverlap): as many products as
+ * may be withdrawn between two page reads, or equal timestamps reordered, without one being skipped.
+ */
+export const PAGE_OVERLAP = 10;
+
+/** The overlap a hub with pages of `pageSize` entries can afford: each page must still bring new ones. */
+export function pageOverlapFor(pageSize: number): number {
+  return Math.max(0, Math.min(PAGE_OVERLAP, pageSize - 1));
+}
+
 /** A hub API family (DHuS, CDSE): list a search page, get a granule's checksum, open a download stream. */
 export interface Hub {
   readonly kind: "dhus" | "cdse";
@@ -60,6 +71,13 @@ export interface Hub {
    * Absent: the size is not trusted to bound the body at all (test doubles).
    */
   sizeToleranceBytes?(sizeBytes: number): number;
+  /**
+   * Entries of the previous page to read again at the start of the next: offsets shift when the hub
+   * withdraws a product between two pages, and equal timestamps may come back in another order, so
+   * the link fetcher re-reads this much and tells new entries from old by id. Absent or 0: the hub's
+   * offsets are trusted as they are (test doubles).
+   */
+  readonly pageOverlap?: number;
   /** Lists one page of a search, validated and filtered. @throws HubThrottledError, HubUnavailableError, HubAuthError, InvalidHubDataError */
   listSearchPage(query: SearchQuery, offset: number, options?: HubCallOptions): Promise<SearchPage>;
   /** The hub's MD5 of a product, lowercase hex. @throws ChecksumNotPublishedError, GranuleGoneError, InvalidHubDataError, … */

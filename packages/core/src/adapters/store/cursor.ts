@@ -1,4 +1,4 @@
-import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, UpdateCommand, type UpdateCommandInput } from "@aws-sdk/lib-dynamodb";
 import { InvalidInputError } from "../../domain/errors";
 import { FILTER_REASONS, type FilterReason } from "../../domain/filters";
 import type { Platform } from "../../domain/granule";
@@ -7,6 +7,7 @@ import {
   attributeNames,
   fetchKey,
   type Item,
+  isConditionFailed,
   requireCount,
   requireDay,
   requirePlatform,
@@ -37,6 +38,12 @@ export interface FetchProgress {
   filtered: Record<FilterReason, number>;
   /** The last time this search failed for good (see recordFetchFailure); absent when it never did. */
   failure?: QueryFailure;
+  /** Page writes applied so far (absent before the first versioned write): the next one must find it. */
+  version?: number;
+  /** The writeId of the last page write applied. */
+  writeId?: string;
+  /** Ids of the last entries read, in hub order, re-read at the start of the next page (absent when none). */
+  tail?: string[];
 }
 
 export interface FetchProgressUpdate {
@@ -48,8 +55,27 @@ export interface FetchProgressUpdate {
   filteredDelta?: Partial<Record<FilterReason, number>>;
   /** Granules this step recorded with `countLater` (added to `recorded`). */
   recordedDelta?: number;
+  /**
+   * The `version` read before the page (0 when none): the write applies only while the item still has
+   * it, so an SDK retry of an applied write, or a second fetcher of the same query, never adds twice.
+   * Absent: an unconditional write (seeding a counter, tests).
+   */
+  expectedVersion?: number;
+  /** Unique per write, with expectedVersion: tells our own retried write from another fetcher's. */
+  writeId?: string;
+  /** Ids to re-read at the start of the next page (FetchProgress.tail). */
+  tail?: string[];
 }
 
+/** How many recent count tokens a counter item keeps (countRecorded): a retry finds its own among them. */
+const COUNT_TOKENS = 8;
+const COUNT_TOKEN_ATTRIBUTES = Array.from({ length: COUNT_TOKENS }, (_, i) => `countToken${i}`);
+
+/**
+ * One page's step of a (day, platform) search. With `expectedVersion`, a conditional write: when the
+ * condition fails, the item as it is now comes back, and `writeId` on it says whether the write that
+ * moved it was this one (an SDK retry after a lost answer) or another fetcher's.
+ */
 export async function recordFetchProgress(
   table: StoreTable,
   day: string,
@@ -64,43 +90,71 @@ export async function recordFetchProgress(
   if (typeof update.finished !== "boolean") {
     throw new InvalidInputError("finished must be a boolean", { field: "finished" });
   }
+  const versioned = update.expectedVersion !== undefined;
+  if (versioned) {
+    requireCount(update.expectedVersion, "expectedVersion");
+    if (!update.writeId)
+      throw new InvalidInputError("writeId is required with expectedVersion", { field: "writeId" });
+  }
   const counters = filteredAttributes(update.filteredDelta ?? {});
   if (update.recordedDelta !== undefined && requireCount(update.recordedDelta, "recordedDelta") > 0) {
     counters["recorded"] = update.recordedDelta;
   }
   const counterAdds = Object.keys(counters).map((attribute) => `, #${attribute} :${attribute}`);
+  const sets = [
+    "#day = :day",
+    "#platform = :platform",
+    "#available = :available",
+    "#nextOffset = :nextOffset",
+  ];
+  sets.push("#finished = :finished", "#lastFetchAt = :now");
+  const names = ["day", "platform", "available", "nextOffset", "finished", "lastFetchAt", "fetched"];
+  const values: Record<string, unknown> = {
+    ":day": day,
+    ":platform": platform,
+    ":available": update.available,
+    ":nextOffset": update.nextOffset,
+    ":finished": update.finished,
+    ":now": table.now().toISOString(),
+    ":delta": update.fetchedDelta,
+    ...Object.fromEntries(Object.entries(counters).map(([attribute, n]) => [`:${attribute}`, n])),
+  };
+  if (update.tail !== undefined) {
+    sets.push("#tail = :tail");
+    names.push("tail");
+    values[":tail"] = update.tail;
+  }
+  let condition: string | undefined;
+  if (versioned) {
+    sets.push("#version = :nextVersion", "#writeId = :writeId");
+    names.push("version", "writeId");
+    values[":nextVersion"] = (update.expectedVersion ?? 0) + 1;
+    values[":writeId"] = update.writeId;
+    // A counter item the push path created has no version yet: that is version 0.
+    if (update.expectedVersion === 0) condition = "attribute_not_exists(#version)";
+    else {
+      condition = "#version = :expectedVersion";
+      values[":expectedVersion"] = update.expectedVersion;
+    }
+  }
+  const input: Omit<UpdateCommandInput, "TableName"> = {
+    Key: fetchKey(day, platform),
+    UpdateExpression: `SET ${sets.join(", ")} ADD #fetched :delta${counterAdds.join("")}`,
+    ExpressionAttributeNames: attributeNames(...names, ...Object.keys(counters)),
+    ExpressionAttributeValues: values,
+    ...(condition !== undefined && { ConditionExpression: condition }),
+    ReturnValues: "ALL_NEW",
+  };
   try {
     const { Attributes: item } = await table.client.send(
-      new UpdateCommand({
-        TableName: table.tableName,
-        Key: fetchKey(day, platform),
-        // ADD keeps the running total right even if two invocations of one search overlapped.
-        UpdateExpression: `SET #day = :day, #platform = :platform, #available = :available, #nextOffset = :nextOffset, #finished = :finished, #lastFetchAt = :now ADD #fetched :delta${counterAdds.join("")}`,
-        ExpressionAttributeNames: attributeNames(
-          "day",
-          "platform",
-          "available",
-          "nextOffset",
-          "finished",
-          "lastFetchAt",
-          "fetched",
-          ...Object.keys(counters),
-        ),
-        ExpressionAttributeValues: {
-          ":day": day,
-          ":platform": platform,
-          ":available": update.available,
-          ":nextOffset": update.nextOffset,
-          ":finished": update.finished,
-          ":now": table.now().toISOString(),
-          ":delta": update.fetchedDelta,
-          ...Object.fromEntries(Object.entries(counters).map(([attribute, n]) => [`:${attribute}`, n])),
-        },
-        ReturnValues: "ALL_NEW",
-      }),
+      new UpdateCommand({ ...input, TableName: table.tableName }),
     );
     return toFetchProgress(item ?? {});
   } catch (error) {
+    if (versioned && isConditionFailed(error)) {
+      const now = await getFetchProgress(table, day, platform);
+      if (now !== undefined) return now;
+    }
     throw withContext(error, `recordFetchProgress ${day} ${platform}`);
   }
 }
@@ -152,25 +206,41 @@ export async function recordFetchFailure(
   }
 }
 
-/** ADDs to a (day, platform) counter item, creating it when absent (ADD treats a missing number as 0). */
-export async function addToCounter(
+/**
+ * ADDs `n` to a (day, platform) counter item's `recorded`, once per `token`: the item keeps the last
+ * COUNT_TOKENS tokens and refuses one it holds, so an SDK retry of an applied ADD (its answer lost)
+ * does not count twice. Creates the item when absent (ADD treats a missing number as 0).
+ */
+export async function countRecorded(
   table: StoreTable,
   day: string,
   platform: Platform,
-  add: { recorded: number },
+  count: { n: number; token: string },
   context: string,
 ) {
+  const tokens = COUNT_TOKEN_ATTRIBUTES.map((attribute) => `#${attribute}`);
+  // Shift the ring by one (SET reads the item as it was before the update) and put the token first.
+  const shift = tokens.slice(1).map((to, i) => `${to} = if_not_exists(${tokens[i]}, :none)`);
   try {
     await table.client.send(
       new UpdateCommand({
         TableName: table.tableName,
         Key: fetchKey(day, platform),
-        UpdateExpression: "SET #day = :day, #platform = :platform ADD #recorded :recorded",
-        ExpressionAttributeNames: attributeNames("day", "platform", "recorded"),
-        ExpressionAttributeValues: { ":day": day, ":platform": platform, ":recorded": add.recorded },
+        UpdateExpression: `SET #day = :day, #platform = :platform, ${shift.join(", ")}, ${tokens[0]} = :token ADD #recorded :n`,
+        ConditionExpression: `NOT (${tokens.map((t) => `${t} = :token`).join(" OR ")})`,
+        ExpressionAttributeNames: attributeNames("day", "platform", "recorded", ...COUNT_TOKEN_ATTRIBUTES),
+        ExpressionAttributeValues: {
+          ":day": day,
+          ":platform": platform,
+          ":n": count.n,
+          ":token": count.token,
+          ":none": "",
+        },
       }),
     );
   } catch (error) {
+    // The token is among the recent ones: this count was applied already.
+    if (isConditionFailed(error)) return;
     throw withContext(error, context);
   }
 }
@@ -205,5 +275,8 @@ function toFetchProgress(item: Item): FetchProgress {
     filtered: Object.fromEntries(
       FILTER_REASONS.map((reason) => [reason, Number(item[filteredAttribute(reason)] ?? 0)]),
     ) as Record<FilterReason, number>,
+    ...(item["version"] !== undefined && { version: Number(item["version"]) }),
+    ...(typeof item["writeId"] === "string" && { writeId: item["writeId"] }),
+    ...(Array.isArray(item["tail"]) && item["tail"].length > 0 && { tail: item["tail"].map(String) }),
   };
 }

@@ -38,7 +38,8 @@ export function fetchKey(day: string, platform: Platform) {
 }
 
 export function toRecord(item: Item): GranuleRecord {
-  const { [PK]: _key, ...record } = item;
+  // discoveredBy only tells a retried put its own item (recordDiscovered).
+  const { [PK]: _key, discoveredBy: _put, ...record } = item;
   return record as unknown as GranuleRecord;
 }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { GranuleNotFoundError, LeaseLostError, MISMATCH_ERROR_NAMES } from "../../domain/errors";
 import { normalizeMd5 } from "../../domain/filters";
@@ -9,7 +10,7 @@ import {
   type GranuleRecord,
   type GranuleStatus,
 } from "../../domain/granule";
-import { addToCounter } from "./cursor";
+import { countRecorded } from "./cursor";
 import {
   attributeNames,
   conditionalUpdate,
@@ -64,6 +65,8 @@ export async function recordDiscovered(
     attempts: 0,
     createdAt: now,
     updatedAt: now,
+    // Which put created the item: a retried put whose first try applied (its answer lost) finds its own.
+    discoveredBy: randomUUID(),
   };
   if (granule.md5 !== undefined) {
     item["md5"] = normalizeMd5(granule.md5, { granuleId: granule.granuleId });
@@ -76,21 +79,24 @@ export async function recordDiscovered(
         Item: item,
         ConditionExpression: "attribute_not_exists(#pk)",
         ExpressionAttributeNames: attributeNames(PK),
+        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
       }),
     );
   } catch (error) {
-    if (isConditionFailed(error)) return { recorded: false };
-    throw withContext(error, `recordDiscovered ${granule.granuleId}`);
+    if (!isConditionFailed(error)) throw withContext(error, `recordDiscovered ${granule.granuleId}`);
+    // DynamoDB returns the item that failed the condition; a stand-in that does not is asked once.
+    const existing = (error as { Item?: Item }).Item ?? (await getItem(table, granule.granuleId));
+    if (existing?.["discoveredBy"] !== item["discoveredBy"]) return { recorded: false };
   }
   // Counted after the put, not in a transaction (dynalite has none): a crash in between leaves the
-  // counter one short, which can hide a loss but never raises a false ManifestIncompleteError.
+  // counter one short, which can hide a loss but never makes WriteManifest recount a day.
   // The link fetcher counts a page's puts at once (`countLater`, then recordFetchProgress's recordedDelta).
   if (options.countLater !== true) {
-    await addToCounter(
+    await countRecorded(
       table,
       day,
       granule.platform,
-      { recorded: 1 },
+      { n: 1, token: granule.granuleId },
       `recordDiscovered ${granule.granuleId}`,
     );
   }
@@ -99,11 +105,16 @@ export async function recordDiscovered(
 
 export async function getGranule(table: StoreTable, granuleId: string): Promise<GranuleRecord | undefined> {
   requireText(granuleId, "granuleId");
+  const item = await getItem(table, granuleId);
+  return item === undefined ? undefined : toRecord(item);
+}
+
+async function getItem(table: StoreTable, granuleId: string): Promise<Item | undefined> {
   try {
     const { Item: item } = await table.client.send(
       new GetCommand({ TableName: table.tableName, Key: granuleKey(granuleId), ConsistentRead: true }),
     );
-    return item === undefined ? undefined : toRecord(item);
+    return item;
   } catch (error) {
     throw withContext(error, `getGranule ${granuleId}`);
   }

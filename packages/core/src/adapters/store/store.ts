@@ -35,6 +35,7 @@ import {
   listPendingReconciled,
   type ReconciledPending,
 } from "./listings";
+import { type PlatformRecount, recountDay } from "./recount";
 import { forgetAbandonedUpload, markUploadAbandoned, recordChecksum, saveUploadProgress } from "./uploads";
 
 export interface GranuleStoreOptions {
@@ -249,6 +250,16 @@ export class GranuleStore {
     failure: Omit<QueryFailure, "at">,
   ): Promise<QueryFailure> {
     return recordFetchFailure(this.#table, day, platform, failure);
+  }
+
+  /**
+   * Sets each (day, platform) counter's `recorded` to the granules the status index holds for it (an
+   * operator's repair, and WriteManifest's answer to an index that keeps showing fewer than recorded).
+   * Reads every status of the day; conditional on the value it read, so a granule counted meanwhile stays.
+   * @returns the counters it found, with their value before and after.
+   */
+  recountDay(day: string): Promise<PlatformRecount[]> {
+    return recountDay(this.#table, day);
   }
 
   /** Reads the progress of a (day, platform) search, or undefined before its first page. */

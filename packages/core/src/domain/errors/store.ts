@@ -47,9 +47,8 @@ export class LeaseLostError extends DownloaderError {
 
 /**
  * The status index shows fewer granules for a day than the per (day, platform) counters say were
- * recorded: a manifest written now would leave granules out without anyone noticing, so
- * WriteManifest fails the execution instead (the failed-execution alarm fires). Not retryable: the
- * short wait for index propagation already happened inside WriteManifest.
+ * recorded. No longer raised: WriteManifest lists the day and recounts it from the index (an
+ * over-count must never withhold a day's granules); kept while the error contract names it.
  */
 export class ManifestIncompleteError extends DownloaderError {
   static override readonly retry = "unretried";

@@ -120,7 +120,7 @@ describe("DhusHub.listSearchPage", () => {
     expect(Object.fromEntries(seen?.query ?? [])).toMatchObject({
       rows: "100",
       start: "0",
-      orderby: "ingestiondate desc",
+      orderby: "ingestiondate asc",
       format: "json",
     });
     expect(seen?.url).not.toMatch(/[ +]/);

@@ -12,7 +12,14 @@ import {
 import { type FilterRules, normalizeMd5 } from "../../../domain/filters";
 import type { Credentials } from "../auth";
 import { getJson, type HttpTuning, openProduct } from "../http";
-import type { DownloadStream, Hub, HubCallOptions, SearchPage, SearchQuery } from "../hub";
+import {
+  type DownloadStream,
+  type Hub,
+  type HubCallOptions,
+  pageOverlapFor,
+  type SearchPage,
+  type SearchQuery,
+} from "../hub";
 import { hubBaseUrl } from "../url";
 import { CDSE_MAX_PAGE_SIZE, CDSE_MAX_SKIP, CdseCatalogue, type SearchWindow } from "./catalogue";
 import { assertCdseProductId, CDSE_PRODUCT_CHECKSUM_SCHEMA, cdseMd5Of } from "./product";
@@ -68,6 +75,7 @@ export interface CdseHubOptions {
  */
 export class CdseHub implements Hub {
   readonly kind = "cdse" as const;
+  readonly pageOverlap: number;
   readonly catalogueUrl: string;
   readonly downloadUrl: string;
   readonly tokens: CdseTokenManager;
@@ -119,6 +127,7 @@ export class CdseHub implements Hub {
     this.#http = http;
     this.#trustedRedirectHosts = trustedRedirectHosts.map((host) => host.toLowerCase());
     this.#defaultRetryAfterSeconds = defaultRetryAfterSeconds;
+    this.pageOverlap = pageOverlapFor(pageSize);
     this.#catalogue = new CdseCatalogue({
       catalogueUrl: this.catalogueUrl,
       pageSize,
