@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark side by side in one run, a table of medians, ratios and goals,
  * and bench/results.json with every repetition.
  *
- *   npm run bench [-- --only transfer,hub-limited,orchestration,links,quota,lambda] [-- --quick]
+ *   npm run bench [-- --only transfer,hub-limited,orchestration,links,quota,lambda,zip-check] [-- --quick]
  *
  * --quick drops the 4 GiB transfer, runs two repetitions instead of three and 500 orchestration granules.
  */
@@ -24,8 +24,17 @@ import {
   hubLimitedRows,
   transferRows,
 } from "./transfer";
+import { benchZipCheck, zipCheckRows } from "./zip-check";
 
-const BENCHMARKS = ["transfer", "hub-limited", "orchestration", "links", "quota", "lambda"] as const;
+const BENCHMARKS = [
+  "transfer",
+  "hub-limited",
+  "orchestration",
+  "links",
+  "quota",
+  "lambda",
+  "zip-check",
+] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 const RESULTS_FILE = fileURLToPath(new URL("./results.json", import.meta.url));
 
@@ -129,6 +138,16 @@ if (only.includes("lambda")) {
   const handlers = await benchHandlers({ granulesPerDay: 13_000, log });
   results["handlers"] = handlers;
   rows.push(...handlerRows(handlers, 13_000));
+}
+
+if (only.includes("zip-check")) {
+  const sizeBytes = quick ? 256 * MiB : GiB;
+  console.log(
+    `zip-check: a ${sizeBytes / MiB} MiB mock zip, MD5 alone vs MD5 + zip check, and transfers with the check off and on`,
+  );
+  const result = await benchZipCheck({ sizeBytes, reps, log });
+  results["zipCheck"] = result;
+  rows.push(...zipCheckRows(result));
 }
 
 results["machineAtEnd"] = machine();

@@ -118,6 +118,10 @@ function settingsSchema(stage: string) {
     MAX_ACQUISITION_AGE_DAYS: runtime.MAX_ACQUISITION_AGE_DAYS,
     TOLERATED_FAILURE_PERCENTAGE: withDefault(integerField(0, 100), 10),
     DOWNLOADS_ENABLED: runtime.DOWNLOADS_ENABLED,
+    /** Check each product's zip while it streams (docs/zip-check.md); off only to measure without it. */
+    ZIP_CHECK: runtime.ZIP_CHECK,
+    /** Verify a product the hub publishes no MD5 for by the zip check and exact length alone (docs/zip-check.md). */
+    VERIFY_WITHOUT_CHECKSUM: runtime.VERIFY_WITHOUT_CHECKSUM,
     SCHEDULE_ENABLED: withDefault(flagField, production),
     /** CDSE push subscriptions: the push endpoint and a download-only run within 5 minutes of a push (HUB_KIND cdse only). */
     PUSH_ENABLED: withDefault(flagField, false),

@@ -24,8 +24,8 @@ import { aPushNotification } from "@hls-s2/testing/push";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CDSE_DEFAULTS } from "../../stacks/settings";
-import { type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
 import { WORKFLOW_TASKS, type WorkflowTaskName } from "../../stacks/Workflow";
+import { type SynthesizedApp, synthesizeApp } from "../stacks/synthesized";
 import {
   type DocumentedRequirement,
   deniedRequests,
@@ -76,7 +76,8 @@ beforeAll(async () => {
     to: DAY,
     seed: "iam",
     granulesPerDay: 12,
-    productSize: { min: 1024 * 1024, max: 3 * 1024 * 1024 },
+    // Products on both sides of the local part size (5 MiB): one PutObject, or Create, parts and Complete.
+    productSize: { min: 3 * 1024 * 1024, max: 8 * 1024 * 1024 },
     concurrency: 4,
     retryDelayMs: 1,
     faults: { rates: { corruptAlways: 0.25, resetAfterBytes: 0.25, http5xx: 0.2 } },
@@ -479,6 +480,7 @@ describe("IAM proven offline: every call the deployed roles see", () => {
       "WriteManifest dynamodb:Query",
       "WriteManifest s3:PutObject",
       "Download dynamodb:UpdateItem",
+      "Download s3:PutObject",
       "Download s3:CreateMultipartUpload",
       "Download s3:UploadPart",
       "Download s3:CompleteMultipartUpload",

@@ -7,7 +7,7 @@ import { createDocumentClient, GranuleStore, STAGE_PARAMETERS, stageParameterPat
 import { type EmbeddedStores, startEmbeddedStores } from "@hls-s2/local";
 import { type CliIo, EXIT, main } from "@hls-s2/ops";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
+import { type SynthesizedApp, synthesizeApp } from "../stacks/synthesized";
 import {
   deniedRequests,
   describeUnused,

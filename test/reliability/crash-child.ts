@@ -33,7 +33,9 @@ const summary = await runLocal({
   retryDelayMs: 10,
   // The parent counts every catalogue product; the HLS tile filter is test/e2e/hls-tiles.test.ts's.
   allTiles: true,
-  onUploadCompleted: ({ key }) => {
+  onUploadCompleted: ({ key, uploadId }) => {
+    // CompleteMultipartUpload only: a one-part product's PutObject (uploadId "") is not what this kill aims at.
+    if (uploadId === "") return;
     completed += 1;
     process.stdout.write(`${JSON.stringify({ event: "completed", key })}\n`);
     if (completed === killAfter) process.kill(process.pid, "SIGKILL");

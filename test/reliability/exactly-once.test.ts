@@ -1,67 +1,13 @@
-import {
-  CompleteMultipartUploadCommand,
-  ListMultipartUploadsCommand,
-  type S3Client,
-} from "@aws-sdk/client-s3";
-import {
-  createDocumentClient,
-  DhusHub,
-  type DownloadDeps,
-  downloadGranule,
-  GranuleStore,
-  objectKeyFor,
-} from "@hls-s2/core";
+import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
+import { type DownloadDeps, downloadGranule, type GranuleStore, objectKeyFor } from "@hls-s2/core";
 import { completedUploads, type LocalRunSummary } from "@hls-s2/local";
-import { createCatalogue, startMockHub } from "@hls-s2/mock-hub";
 import { requeue } from "@hls-s2/ops";
-import { objectMd5, reopen, tempDataDir, useCleanups } from "@hls-s2/testing/data-folder";
+import { objectMd5, useCleanups } from "@hls-s2/testing/data-folder";
 import { discoveredGranuleOf } from "@hls-s2/testing/granules";
 import { describe, expect, it } from "vitest";
-import { MIB } from "./helpers";
+import { DAY, LEASE_MS, losingFirstComplete, world } from "./once-world";
 
-const DAY = "2026-03-18";
-const CREDENTIALS = { username: "once", password: "exactly-once-test" };
-const PART_SIZE = 5 * MIB;
-const LEASE_MS = 60_000;
 const cleanups = useCleanups();
-
-/** Every granule of one day on the mock hub, recorded in an embedded table, with a clock for leases. */
-async function world(granules: number) {
-  const catalogue = createCatalogue({
-    seed: "exactly-once",
-    days: [DAY],
-    platforms: ["S2A"],
-    granulesPerDay: granules,
-    // One-part and two-part products.
-    sizeBytes: { min: 3 * MIB, max: 8 * MIB },
-  });
-  const hub = await startMockHub({ catalogue, port: 0, host: "127.0.0.1", credentials: CREDENTIALS });
-  cleanups.add(() => hub.close());
-  const opened = await reopen(await tempDataDir(cleanups), cleanups);
-  const clock = { ms: Date.now() };
-  const store = new GranuleStore(createDocumentClient(opened.stores.dynamo), {
-    tableName: opened.stores.tableName,
-    leaseMs: LEASE_MS,
-    now: () => new Date(clock.ms),
-  });
-  for (const product of catalogue.products) await store.recordDiscovered(discoveredGranuleOf(product), DAY);
-  const client = new DhusHub({
-    url: hub.url,
-    credentials: CREDENTIALS,
-    filterRules: { maxAcquisitionAgeDays: 30 },
-    http: { retries: 0 },
-  });
-  const deps = (overrides: Partial<DownloadDeps> = {}): DownloadDeps => ({
-    store,
-    hub: client,
-    s3: opened.stores.s3,
-    bucket: opened.stores.bucketName,
-    partSizeBytes: PART_SIZE,
-    now: () => clock.ms,
-    ...overrides,
-  });
-  return { catalogue, hub, opened, store, clock, deps };
-}
 
 /**
  * A store whose markDownloaded dies once: the process is gone after S3 completed, before the table knew.
@@ -80,6 +26,9 @@ function crashingBeforeMark(
     },
     getGranule: store.getGranule.bind(store),
     claimGranule: store.claimGranule.bind(store),
+    claimObjectKey: store.claimObjectKey.bind(store),
+    takeOverObjectKey: store.takeOverObjectKey.bind(store),
+    markDuplicate: store.markDuplicate.bind(store),
     recordChecksum: store.recordChecksum.bind(store),
     saveUploadProgress: store.saveUploadProgress.bind(store),
     renewLease: store.renewLease.bind(store),
@@ -93,26 +42,13 @@ function crashingBeforeMark(
   };
 }
 
-/** An S3 client whose first CompleteMultipartUpload never reaches S3 (connection reset). */
-function losingFirstComplete(s3: S3Client): S3Client {
-  let lost = false;
-  return new Proxy(s3, {
-    get(target, property, receiver) {
-      if (property !== "send") return Reflect.get(target, property, receiver);
-      return (command: unknown, options?: unknown) => {
-        if ((command as object).constructor.name === CompleteMultipartUploadCommand.name && !lost) {
-          lost = true;
-          return Promise.reject(Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }));
-        }
-        return (target.send as (c: unknown, o?: unknown) => Promise<unknown>)(command, options);
-      };
-    },
-  });
-}
-
 describe("exactly one object per granule", () => {
   it("is created once across duplicate workers, reruns, pushes, requeues, redrives and crashes around Complete", async () => {
-    const { catalogue, hub, opened, store, clock, deps } = await world(6);
+    // Multi-part products: each crash here lands after a recorded completing upload, which the next attempt
+    // only completes. (A one-part product has no upload to complete: one-name.test.ts shows its crash.)
+    const { catalogue, hub, opened, store, clock, deps } = await world(cleanups, 6, {
+      sizeBytes: { min: 6 * 1024 * 1024, max: 8 * 1024 * 1024 },
+    });
     const [twice, crashed, retried, redriven, requeued, lostComplete] = catalogue.products;
 
     // Two executions list the same granule at once: one downloads, the other finds it leased.

@@ -2,6 +2,7 @@ import { copyFile, mkdir, rename } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FaultPlan, GranuleStats, MockHub } from "@hls-s2/mock-hub";
+import { inject } from "vitest";
 
 export const MIB = 1024 * 1024;
 export const KIB = 1024;
@@ -29,24 +30,25 @@ export function sumStats(hub: MockHub, ids: readonly string[], field: keyof Gran
 
 /**
  * The local runner caches the synthesized state machine per data folder (synthesis costs ~15 s);
- * sharing that file between this suite's fresh folders keeps the suite fast. The runner checks the
- * cache's key against the stacks' sources, so a stale copy is never used.
+ * sharing that file between this suite's fresh folders keeps the suite fast. Under `npm test` the
+ * file is the one the global setup synthesized for the run (test/setup/shared-synthesis.ts). The
+ * runner checks the cache's key against the stacks' sources, so a stale copy is never used.
  */
 const SYNTH_CACHE_NAME = "synthesized-workflow.json";
-const SHARED_SYNTH_CACHE = join(
-  tmpdir(),
-  `hls-s2-reliability-${process.getuid?.() ?? 0}-${SYNTH_CACHE_NAME}`,
-);
+const sharedSynthCache = (): string =>
+  inject("sharedSynthesis") ??
+  join(tmpdir(), `hls-s2-reliability-${process.getuid?.() ?? 0}-${SYNTH_CACHE_NAME}`);
 
 export async function useSharedSynthesis(dataDir: string): Promise<void> {
   await mkdir(dataDir, { recursive: true });
-  await copyFile(SHARED_SYNTH_CACHE, join(dataDir, SYNTH_CACHE_NAME)).catch(() => undefined);
+  await copyFile(sharedSynthCache(), join(dataDir, SYNTH_CACHE_NAME)).catch(() => undefined);
 }
 
 export async function shareSynthesis(dataDir: string): Promise<void> {
   // Write then rename, so a parallel test file never reads half a file.
-  const partial = `${SHARED_SYNTH_CACHE}.${process.pid}`;
+  const shared = sharedSynthCache();
+  const partial = `${shared}.${process.pid}`;
   await copyFile(join(dataDir, SYNTH_CACHE_NAME), partial)
-    .then(() => rename(partial, SHARED_SYNTH_CACHE))
+    .then(() => rename(partial, shared))
     .catch(() => undefined);
 }

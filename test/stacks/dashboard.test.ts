@@ -1,8 +1,8 @@
 import { METRIC_DIMENSIONS, METRIC_NAMES, METRICS, METRICS_NAMESPACE, METRICS_SERVICE } from "@hls-s2/core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { flattenIntrinsics, type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
 import { WORKFLOW_TASKS } from "../../stacks/Workflow";
 import { resourcesOfType } from "./helpers";
+import { flattenIntrinsics, type SynthesizedApp, synthesizeApp } from "./synthesized";
 
 /** A metric row of a graph widget: namespace, name, dimension name/value pairs, then rendering options. */
 type MetricRow = (string | Record<string, unknown>)[];

@@ -1,7 +1,7 @@
 import { CONFIG_KEYS, FUNCTION_CONFIG, FUNCTION_NAMES, type FunctionName } from "@hls-s2/core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
 import { resourcesOfType } from "./helpers";
+import { type SynthesizedApp, synthesizeApp } from "./synthesized";
 
 /** The environment variable names of each Workflow function, by task. */
 function keysByTask(app: SynthesizedApp): Record<string, string[]> {

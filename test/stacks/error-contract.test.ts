@@ -19,7 +19,7 @@ import {
   UNHANDLED_RETRY,
 } from "@hls-s2/core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type StateMachineDefinition, synthesizeApp } from "../../stacks/synth";
+import { type StateMachineDefinition, synthesizeApp } from "./synthesized";
 
 /**
  * The other half of core's errors.test: the Retry lists the stack synthesizes are exactly the retry

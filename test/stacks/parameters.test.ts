@@ -5,8 +5,8 @@ import {
   uploadBucketNameParameter,
 } from "@hls-s2/core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
 import { resourcesOfType } from "./helpers";
+import { type SynthesizedApp, synthesizeApp } from "./synthesized";
 
 let synthesized: SynthesizedApp;
 

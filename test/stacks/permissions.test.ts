@@ -1,7 +1,6 @@
 import { PUBLISHED_PARAMETERS, uploadBucketNameParameter } from "@hls-s2/core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PUSH_TABLE_ACTIONS } from "../../stacks/Push";
-import { type SynthesizedApp, synthesizeApp, type TemplateJson } from "../../stacks/synth";
 import {
   TABLE_ACTIONS,
   UPLOAD_BUCKET_ACTIONS,
@@ -15,6 +14,7 @@ import {
   type PolicyStatement,
   resourcesOfType,
 } from "./helpers";
+import { type SynthesizedApp, synthesizeApp, type TemplateJson } from "./synthesized";
 
 const HLS_BUCKET = "hls-global-v2-prod-landing";
 const HLS_KEY = "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";

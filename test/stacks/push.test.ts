@@ -1,7 +1,6 @@
 import { ConfigError, PUSH_ENDPOINT_DISABLED, parseConfig } from "@hls-s2/core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { resolveStageSettings } from "../../stacks/settings";
-import { flattenIntrinsics, type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
 import {
   functionId,
   functionRoleActions,
@@ -9,6 +8,7 @@ import {
   iamStatements,
   resourcesOfType,
 } from "./helpers";
+import { flattenIntrinsics, type SynthesizedApp, synthesizeApp } from "./synthesized";
 
 let withPush: SynthesizedApp;
 let withoutPush: SynthesizedApp;

@@ -1,7 +1,7 @@
 import { PUBLISHED_PARAMETERS, PUSH_ENDPOINT_DISABLED, uploadBucketNameParameter } from "@hls-s2/core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type StackName, type SynthesizedApp, synthesizeApp, type TemplateJson } from "../../stacks/synth";
 import { resourcesOfType } from "./helpers";
+import { type StackName, type SynthesizedApp, synthesizeApp, type TemplateJson } from "./synthesized";
 
 // A stage without the mock hub, so every function URL in it is the push endpoint.
 const STAGING = {

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
 import { resourcesOfType } from "./helpers";
+import { type SynthesizedApp, synthesizeApp } from "./synthesized";
 
 /** Each function's memory, set from its measured peak (stacks/sizes.ts, bench/lambda.ts). */
 const MEMORY_MB = {

@@ -3,8 +3,8 @@ import path from "node:path";
 import { ConfigError, loadTileAllowList } from "@hls-s2/core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { resolveStageSettings } from "../../stacks/settings";
-import { REPO_ROOT, type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
 import { resourcesOfType } from "./helpers";
+import { REPO_ROOT, type SynthesizedApp, synthesizeApp } from "./synthesized";
 
 let prod: SynthesizedApp;
 let scheduledTest: SynthesizedApp;

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
 import { iamStatements } from "./helpers";
+import { type SynthesizedApp, synthesizeApp } from "./synthesized";
 
 let synthesized: SynthesizedApp;
 

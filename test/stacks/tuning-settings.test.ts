@@ -1,9 +1,9 @@
 import { ConfigError, parseConfig } from "@hls-s2/core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { resolveStageSettings } from "../../stacks/settings";
-import { flattenIntrinsics, type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
 import { WORKFLOW_TASKS } from "../../stacks/Workflow";
 import { resourcesOfType } from "./helpers";
+import { flattenIntrinsics, type SynthesizedApp, synthesizeApp } from "./synthesized";
 
 /** The environment a function of the Workflow stack gets, intrinsics flattened, as core parses it. */
 function configOf(app: SynthesizedApp, prefix: string) {
@@ -26,6 +26,8 @@ describe("tuning settings (the knobs docs/operating.md names)", () => {
       LEASE_SECONDS: "1200",
       MAX_ATTEMPTS: "3",
       MAX_ACQUISITION_AGE_DAYS: "10",
+      ZIP_CHECK: "false",
+      VERIFY_WITHOUT_CHECKSUM: "true",
     });
     tuned = await synthesizeApp({ stage: "dev", settings });
   });
@@ -42,6 +44,14 @@ describe("tuning settings (the knobs docs/operating.md names)", () => {
 
   it("reaches the Download function's part size and queue from PART_SIZE_MIB and PART_QUEUE_SIZE", () => {
     expect(configOf(tuned, "DownloadFunction").config).toMatchObject({ partSizeMib: 32, partQueueSize: 3 });
+  });
+
+  it("reaches the Download function's zip check from ZIP_CHECK and VERIFY_WITHOUT_CHECKSUM, on and off by default", () => {
+    expect(configOf(tuned, "DownloadFunction").config).toMatchObject({
+      zipCheck: false,
+      verifyWithoutChecksum: true,
+    });
+    expect(resolveStageSettings("dev")).toMatchObject({ zipCheck: true, verifyWithoutChecksum: false });
   });
 
   it("reaches the FetchPage function's page size from SEARCH_PAGE_SIZE", () => {

@@ -10,9 +10,9 @@ import {
   SLOT_WAIT_RETRY,
 } from "@hls-s2/core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { flattenIntrinsics, type SynthesizedApp, synthesizeApp } from "../../stacks/synth";
 import { WORKFLOW_TASKS } from "../../stacks/Workflow";
 import { findState, iamStatements, resourcesOfType } from "./helpers";
+import { flattenIntrinsics, type SynthesizedApp, synthesizeApp } from "./synthesized";
 
 type AslValidator = (
   definition: unknown,

@@ -31,6 +31,7 @@ export * from "./domain/latency";
 export * from "./domain/metrics";
 export * from "./domain/size";
 export * from "./domain/tally";
+export { ZipCheck, type ZipFailure } from "./domain/zip/check";
 export * from "./usecases/download";
 export * from "./usecases/fetch-page";
 export * from "./usecases/generate-queries";

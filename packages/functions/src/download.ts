@@ -26,6 +26,8 @@ export async function handler(event: unknown, context?: LambdaClock) {
     objectPrefix: config.objectPrefix,
     partSizeBytes: config.partSizeMib * 1024 * 1024,
     queueSize: config.partQueueSize,
+    archiveCheck: config.zipCheck,
+    verifyWithoutChecksum: config.verifyWithoutChecksum,
     minBytesPerSecond: config.downloadMinBytesPerSecond,
     floorWindowMs: config.downloadFloorWindowSeconds * 1000,
     signal,

@@ -59,6 +59,15 @@ describe("download handler", () => {
     expect(again.outcome).toBe("already-downloaded");
   });
 
+  it("refuses a product that is no zip with the terminal ArchiveInvalidError when ZIP_CHECK is on, leaving no object", async () => {
+    const { bucket, event } = await setUp(fakeHub(aProduct()), { ZIP_CHECK: "true" });
+
+    const error = await rejection(handler(event, { getRemainingTimeInMillis: () => 900_000 }));
+
+    expect(error.name).toBe("ArchiveInvalidError");
+    expect(bucket.objects.size).toBe(0);
+  });
+
   it("propagates the retryable HubUnavailableError by name", async () => {
     const hub = fakeHub(aProduct(), {
       async getChecksum() {

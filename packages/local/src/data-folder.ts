@@ -21,14 +21,18 @@ const PARAMS_FILE = "catalogue.json";
 /** The synthesized workflow, reused while the stacks and core are unchanged (see workflow.ts). */
 export const SYNTH_CACHE_FILE = "synthesized-workflow.json";
 
-/** The mock catalogue a run with these parameters serves for a window (deterministic). */
-export function buildCatalogue(params: CatalogueParams, days: string[]): Catalogue {
+/**
+ * The mock catalogue a run with these parameters serves for a window (deterministic), with the
+ * duplicate-name fault's second releases when `duplicateNames` (a fraction) is given.
+ */
+export function buildCatalogue(params: CatalogueParams, days: string[], duplicateNames?: number): Catalogue {
   return createCatalogue({
     seed: params.seed,
     days,
     platforms: [...MOCK_PLATFORMS],
     granulesPerDay: params.granulesPerDay,
     sizeBytes: params.productSize,
+    ...(duplicateNames !== undefined && { duplicateNames }),
   });
 }
 

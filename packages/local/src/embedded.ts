@@ -19,7 +19,7 @@ import { granuleTableDefinition, InvalidInputError } from "@hls-s2/core";
 import { createS3Client, S3_CHECKSUM_SETTINGS } from "@hls-s2/functions/lib/clients";
 import S3rver from "s3rver";
 import { dynamoDbLocalAvailable, startDynalite, startDynamoDbLocal } from "./dynamo-server";
-import { type S3GapsOptions, s3GapsMiddleware } from "./s3-gaps";
+import { type S3GapsOptions, type S3Request, s3GapsMiddleware } from "./s3-gaps";
 
 export const LOCAL_REGION = "us-east-1";
 export const LOCAL_TABLE_NAME = "hls-s2-granules";
@@ -44,7 +44,7 @@ export interface EmbeddedStoresInput {
   tableName?: string;
   bucketName?: string;
   workBucketName?: string;
-  /** Called after each CompleteMultipartUpload stored its object, before S3 answers (crash tests). */
+  /** Called after each CompleteMultipartUpload or PutObject stored a granule object, before S3 answers (crash tests). */
   onUploadCompleted?: S3GapsOptions["onUploadCompleted"];
 }
 
@@ -59,6 +59,8 @@ export interface EmbeddedStores {
   s3Endpoint: string;
   /** Where s3rver keeps the buckets' files. */
   s3Directory: string;
+  /** Every request the embedded S3 received since it started, by S3 operation, in arrival order. */
+  s3Requests: S3Request[];
   dynamo: DynamoDBClient;
   s3: S3Client;
   /** An object's bytes (default: the upload bucket), or undefined when there is none. */
@@ -124,6 +126,7 @@ export async function startEmbeddedStores(
         );
   const dynamoEndpoint = `http://127.0.0.1:${dynamoServer.port}`;
 
+  const s3Requests: S3Request[] = [];
   const s3rver = new S3rver({
     address: "127.0.0.1",
     port: options.s3Port,
@@ -134,7 +137,11 @@ export async function startEmbeddedStores(
   s3rver.middleware.splice(
     s3rver.middleware.length - 1,
     0,
-    s3GapsMiddleware(s3Directory, { onUploadCompleted: input.onUploadCompleted }),
+    s3GapsMiddleware(s3Directory, {
+      objectBucket: bucketName,
+      onUploadCompleted: input.onUploadCompleted,
+      onRequest: (request) => s3Requests.push(request),
+    }),
   );
   const address = await s3rver.run();
   const s3Endpoint = `http://127.0.0.1:${address.port}`;
@@ -186,6 +193,7 @@ export async function startEmbeddedStores(
     dynamoDescription: dynamoServer.description,
     s3Endpoint,
     s3Directory,
+    s3Requests,
     dynamo,
     s3,
     readObject,

@@ -34,7 +34,7 @@ export {
 export * from "./progress";
 export * from "./report";
 export * from "./runner";
-export { completedUploads } from "./s3-gaps";
+export { completedUploads, type S3Request } from "./s3-gaps";
 export { listUploads } from "./s3rver-uploads";
 export type { LocalRunSummary } from "./summary";
 export * from "./workflow";

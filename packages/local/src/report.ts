@@ -64,6 +64,11 @@ export function formatSummary(summary: LocalRunSummary): string {
   for (const cells of body) lines.push(row(cells, widths));
   lines.push(row(total, widths));
   lines.push("found = filtered + recorded; recorded = downloaded + failed + pending + missing");
+  if (summary.totals.duplicates > 0) {
+    lines.push(
+      `Duplicates: ${summary.totals.duplicates} recorded granule(s) share a product name with another id, which holds the object key (never downloaded; in recorded, beside the sum above).`,
+    );
+  }
   if (summary.totals.missing > 0) {
     lines.push(
       `Warning: ${summary.totals.missing} recorded granule(s) are missing from the status index; WriteManifest refuses to list such a day.`,

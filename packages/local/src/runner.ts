@@ -136,8 +136,10 @@ async function runInFolder(
       mock?: MockHub;
     };
     if (options.hub === undefined) {
+      const faults =
+        typeof options.faults === "object" ? options.faults : FAULT_PROFILES[options.faults ?? "none"];
       const mock = await startMockHub({
-        catalogue: buildCatalogue(params, daysBetween(checked.from, checked.to)),
+        catalogue: buildCatalogue(params, daysBetween(checked.from, checked.to), faults.duplicateNames),
         port: 0,
         host: "127.0.0.1",
         credentials: MOCK_CREDENTIALS,
@@ -145,8 +147,7 @@ async function runInFolder(
         ...(options.mockBandwidthBytesPerSecond !== undefined && {
           bandwidthBytesPerSecond: options.mockBandwidthBytesPerSecond,
         }),
-        faults:
-          typeof options.faults === "object" ? options.faults : FAULT_PROFILES[options.faults ?? "none"],
+        faults,
       });
       resources.push(mock);
       options.onMockHub?.(mock);

@@ -2,6 +2,7 @@ import { appendFile, readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { KoaContext } from "s3rver";
 import { checkCompleteChecksums, uploadPart } from "./s3-checksums";
+import { ConditionalWrites } from "./s3-conditional";
 import { listUploads, type Next, readUpload, S3Error, type Upload } from "./s3rver-uploads";
 
 /**
@@ -21,7 +22,11 @@ import { listUploads, type Next, readUpload, S3Error, type Upload } from "./s3rv
  *   with DES, which Node 17+ refuses unless started with --openssl-legacy-provider);
  * - S3's checksum rules for multipart uploads, which s3rver ignores (it stores any x-amz-checksum-*
  *   header and never checks a Content-MD5), so a client that mixes algorithms fails here as on S3:
- *   see s3-checksums.ts.
+ *   see s3-checksums.ts;
+ * - S3's conditional writes (`If-None-Match: *` on PutObject and CompleteMultipartUpload: 412 when the
+ *   key exists, 409 on a concurrent conditional write of the key): see s3-conditional.ts. Every object
+ *   a PutObject creates is logged per key too, beside the Completes;
+ * - a log of every request by S3 operation (onRequest), so tests count what a granule costs.
  */
 
 /** At the store's root, beside the bucket folders: s3rver lists only folders as buckets. */
@@ -29,14 +34,52 @@ const COMPLETIONS_FILE = "._S3rver_completions.jsonl";
 const TOKEN_PREFIX = "local:";
 
 export interface S3GapsOptions {
-  /** Called after a CompleteMultipartUpload stored its object, before the answer is sent. */
+  /**
+   * Called after a CompleteMultipartUpload (or a PutObject: uploadId "") of the upload bucket's kind
+   * stored its object, before the answer is sent.
+   */
   onUploadCompleted?: (completion: { bucket: string; key: string; uploadId: string }) => void;
+  /** The bucket of granule objects: its PutObjects are logged and reported as created objects. */
+  objectBucket?: string;
+  /** Called with every request as it arrives, named by its S3 operation. */
+  onRequest?: (request: S3Request) => void;
+}
+
+/** One request to the embedded S3, by S3 operation (e.g. PutObject, UploadPart, CompleteMultipartUpload). */
+export interface S3Request {
+  operation: string;
+  bucket: string;
+  key?: string;
+}
+
+/** The S3 operation of a request, from its method, path and query (the SDK's path-style requests). */
+function operationOf(ctx: KoaContext, route: { bucket: string; key?: string }): string {
+  const has = (name: string) => name in ctx.query;
+  if (route.key === undefined) {
+    if (ctx.method === "GET") return has("uploads") ? "ListMultipartUploads" : "ListObjects";
+    return `${ctx.method}Bucket`;
+  }
+  switch (ctx.method) {
+    case "PUT":
+      if (has("partNumber")) return "UploadPart";
+      return ctx.get("x-amz-copy-source") === "" ? "PutObject" : "CopyObject";
+    case "POST":
+      if (has("uploads")) return "CreateMultipartUpload";
+      return has("uploadId") ? "CompleteMultipartUpload" : "PostObject";
+    case "DELETE":
+      return has("uploadId") ? "AbortMultipartUpload" : "DeleteObject";
+    case "GET":
+      return has("uploadId") ? "ListParts" : "GetObject";
+    default:
+      return `${ctx.method}Object`;
+  }
 }
 
 /** The middleware filling s3rver's gaps, for the store rooted at `directory`. */
 export function s3GapsMiddleware(directory: string, options: S3GapsOptions = {}) {
   // One request at a time per upload id for Complete: the next one then finds the upload gone.
   const locks = new Map<string, Promise<void>>();
+  const conditional = new ConditionalWrites();
   const gaps = async (
     ctx: KoaContext,
     next: Next,
@@ -58,13 +101,26 @@ export function s3GapsMiddleware(directory: string, options: S3GapsOptions = {})
     }
     if (ctx.method !== "POST") return next();
     const completion = { bucket: route.bucket, key: upload.key, uploadId };
-    if (await completeUpload(ctx, next, directory, upload, completion)) {
-      options.onUploadCompleted?.(completion);
-    }
+    await conditional.guard(ctx, route, async () => {
+      if (await completeUpload(ctx, next, directory, upload, completion)) {
+        options.onUploadCompleted?.(completion);
+      }
+    });
+  };
+  /** PutObject under its condition; the object it creates is logged like a Complete's. */
+  const putObject = async (ctx: KoaContext, next: Next, route: { bucket: string; key: string }) => {
+    await conditional.guard(ctx, route, async () => {
+      await next();
+      if (ctx.status !== 200 || route.bucket !== options.objectBucket) return;
+      const creation = { bucket: route.bucket, key: route.key, uploadId: "" };
+      await appendFile(join(directory, COMPLETIONS_FILE), `${JSON.stringify(creation)}\n`);
+      options.onUploadCompleted?.(creation);
+    });
   };
   return async function s3Gaps(ctx: KoaContext, next: Next): Promise<void> {
     const route = parsePath(ctx.path);
     if (route === undefined) return next();
+    options.onRequest?.({ operation: operationOf(ctx, route), ...route });
     const uploadId = single(ctx.query["uploadId"]);
     if (route.key === undefined) {
       if (ctx.method === "GET" && "uploads" in ctx.query) {
@@ -75,7 +131,11 @@ export function s3GapsMiddleware(directory: string, options: S3GapsOptions = {})
       }
       return next();
     }
-    if (uploadId === undefined) return next();
+    if (uploadId === undefined) {
+      if (operationOf(ctx, route) === "PutObject")
+        return putObject(ctx, next, { bucket: route.bucket, key: route.key });
+      return next();
+    }
     if (ctx.method !== "POST") return gaps(ctx, next, { bucket: route.bucket, key: route.key }, uploadId);
     const previous = locks.get(uploadId) ?? Promise.resolve();
     let release!: () => void;
@@ -106,7 +166,7 @@ async function completeUpload(
   return true;
 }
 
-/** How many times each key of a bucket was created by CompleteMultipartUpload, over the store's life. */
+/** How many times each key of a bucket was created (CompleteMultipartUpload or PutObject), over the store's life. */
 export async function completedUploads(directory: string, bucket: string): Promise<Map<string, number>> {
   let text = "";
   try {

@@ -45,6 +45,7 @@ declare module "s3rver" {
     set(field: string, value: string): void;
   }
   export interface S3rverStore {
+    existsObject(bucket: string, key: string): Promise<boolean>;
     listObjects(
       bucket: string,
       options: Record<string, unknown>,

@@ -44,24 +44,29 @@ export async function loadSynthesizedWorkflow(
   options: { cacheFile?: string } = {},
 ): Promise<SynthesizedWorkflow & { fromCache: boolean }> {
   const key = await synthesisKey();
+  const cached = options.cacheFile === undefined ? undefined : await readCache(options.cacheFile);
   const memo = await inProcess?.catch(() => undefined);
-  if (memo?.key === key) return { ...memo, fromCache: true };
-  if (options.cacheFile !== undefined) {
-    const cached = await readCache(options.cacheFile);
-    if (cached?.key === key) {
-      inProcess = Promise.resolve(cached);
-      return { ...cached, fromCache: true };
-    }
+  if (memo?.key === key) {
+    // The folder gets the synthesis it ran even when this process made it earlier: a later process
+    // (a rerun, a spawned CLI) then reads it instead of synthesizing.
+    if (options.cacheFile !== undefined && cached?.key !== key) await writeCache(options.cacheFile, memo);
+    return { ...memo, fromCache: true };
+  }
+  if (cached?.key === key) {
+    inProcess = Promise.resolve(cached);
+    return { ...cached, fromCache: true };
   }
   inProcess = synthesize(key);
   const workflow = await inProcess;
-  if (options.cacheFile !== undefined) {
-    await mkdir(dirname(options.cacheFile), { recursive: true });
-    // Write then rename: a run interrupted mid-write must not leave a half file behind.
-    await writeFile(`${options.cacheFile}.tmp`, JSON.stringify(workflow));
-    await rename(`${options.cacheFile}.tmp`, options.cacheFile);
-  }
+  if (options.cacheFile !== undefined) await writeCache(options.cacheFile, workflow);
   return { ...workflow, fromCache: false };
+}
+
+async function writeCache(file: string, workflow: SynthesizedWorkflow): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  // Write then rename: a run interrupted mid-write must not leave a half file behind.
+  await writeFile(`${file}.tmp`, JSON.stringify(workflow));
+  await rename(`${file}.tmp`, file);
 }
 
 async function readCache(file: string): Promise<SynthesizedWorkflow | undefined> {

@@ -179,7 +179,7 @@ function summary(overrides: Partial<LocalRunSummary> = {}): LocalRunSummary {
             bytes: 0,
           },
         ],
-        counts: { DISCOVERED: 0, DOWNLOADING: 0, DOWNLOADED: 2, FAILED: 1 },
+        counts: { DISCOVERED: 0, DOWNLOADING: 0, DOWNLOADED: 2, FAILED: 1, DUPLICATE: 0 },
       },
     ],
     totals: counts,

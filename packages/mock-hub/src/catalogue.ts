@@ -1,5 +1,7 @@
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { type ArchiveLayout, type ArchiveVariant, archiveChunks, planArchive } from "./archive";
 import { ByteSource, productKey } from "./bytes";
 import { createRandom, type Random } from "./random";
 
@@ -43,6 +45,12 @@ export interface CatalogueOptions {
    * ten on a tile outside it (NON_HLS_TILES), so a downloader's tile filter always has work.
    */
   tiles?: string[];
+  /**
+   * The duplicate-name fault: the fraction of products (0–1, drawn from the seed) the hub publishes a
+   * second time under a new id, with the same name and bytes, up to an hour later the same day — as
+   * SciHub did ("the first release is faulty … and the second is a fixed version"). Default 0.
+   */
+  duplicateNames?: number;
 }
 
 export interface Catalogue {
@@ -50,15 +58,25 @@ export interface Catalogue {
   /** Every product, ordered by publication time (oldest first). */
   readonly products: readonly MockProduct[];
   get(id: string): MockProduct | undefined;
-  /** MD5 (lowercase hex) of exactly the bytes `$value` serves; computed once, then cached. */
-  expectedMd5(id: string): string;
+  /**
+   * MD5 (lowercase hex) of exactly the bytes `$value` serves; computed once, then cached. `variant`: the
+   * archive as a broken upstream serves it (see ArchiveVariant), whose MD5 the hub publishes.
+   */
+  expectedMd5(id: string, variant?: ArchiveVariant): string;
   /** Same as expectedMd5 without blocking the event loop for long on large products. */
-  expectedMd5Async(id: string): Promise<string>;
-  /** The product's bytes [start, end) in chunks of at most 64 KiB. */
-  chunks(id: string, start?: number, end?: number): Generator<Buffer>;
+  expectedMd5Async(id: string, variant?: ArchiveVariant): Promise<string>;
+  /**
+   * The product's bytes [start, end) in chunks of at most 64 KiB: a STORED zip in the SAFE layout
+   * (`<name>.SAFE/manifest.safe`, metadata, band images), generated on demand; a product too small
+   * for one (under ~300 bytes) is raw bytes.
+   */
+  chunks(id: string, start?: number, end?: number, variant?: ArchiveVariant): Generator<Buffer>;
   /** The product's bytes [start, end) in one buffer (small products and tests). */
-  bytes(id: string, start?: number, end?: number): Buffer;
+  bytes(id: string, start?: number, end?: number, variant?: ArchiveVariant): Buffer;
 }
+
+/** Archive layouts kept (each a few KiB of headers); older ones are planned again when asked. */
+const LAYOUT_CACHE_SIZE = 256;
 
 const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 const TILE_PATTERN = /^\d{2}[C-X][A-Z]{2}$/;
@@ -145,6 +163,7 @@ export function createCatalogue(options: CatalogueOptions): Catalogue {
       products.push(product);
     }
   }
+  products.push(...republished(products, seed, options.duplicateNames ?? 0));
   products.sort((a, b) => a.publishedAt.localeCompare(b.publishedAt) || a.id.localeCompare(b.id));
 
   const byId = new Map(products.map((product) => [product.id, product]));
@@ -160,36 +179,80 @@ export function createCatalogue(options: CatalogueOptions): Catalogue {
     return [product, Math.max(0, start), Math.min(product.sizeBytes, end ?? product.sizeBytes)];
   };
 
+  const layouts = new Map<string, ArchiveLayout | null>();
+  const layoutOf = (product: MockProduct, variant: ArchiveVariant | undefined): ArchiveLayout | null => {
+    const cacheKey = `${product.id}|${variant ?? ""}`;
+    let layout = layouts.get(cacheKey);
+    if (layout === undefined) {
+      layout = planArchive(product, source, variant) ?? null;
+      if (layouts.size >= LAYOUT_CACHE_SIZE) layouts.delete(layouts.keys().next().value as string);
+      layouts.set(cacheKey, layout);
+    }
+    return layout;
+  };
+  function* chunks(id: string, start?: number, end?: number, variant?: ArchiveVariant): Generator<Buffer> {
+    const [product, from, to] = range(id, start, end);
+    const layout = layoutOf(product, variant);
+    if (layout === null) yield* source.chunks(product.key, from, to);
+    else yield* archiveChunks(layout, source, product.key, from, to);
+  }
+  const md5Key = (id: string, variant?: ArchiveVariant) => `${id}|${variant ?? ""}`;
+
   return {
     seed,
     products,
     get: (id) => byId.get(id),
-    expectedMd5(id) {
+    expectedMd5(id, variant) {
       const product = require(id);
-      let md5 = md5s.get(id);
+      let md5 = md5s.get(md5Key(id, variant));
       if (md5 === undefined) {
-        md5 = source.md5(product.key, product.sizeBytes);
-        md5s.set(id, md5);
+        const hash = createHash("md5");
+        for (const chunk of chunks(id, 0, product.sizeBytes, variant)) hash.update(chunk);
+        md5 = hash.digest("hex");
+        md5s.set(md5Key(id, variant), md5);
       }
       return md5;
     },
-    async expectedMd5Async(id) {
+    async expectedMd5Async(id, variant) {
       const product = require(id);
-      const cached = md5s.get(id);
+      const cached = md5s.get(md5Key(id, variant));
       if (cached !== undefined) return cached;
-      const md5 = await source.md5Async(product.key, product.sizeBytes);
-      md5s.set(id, md5);
+      const hash = createHash("md5");
+      // Yield every 64 MiB so a server stays responsive while it hashes a large product.
+      const step = 1024 * 64 * 1024;
+      for (let start = 0; start < product.sizeBytes; start += step) {
+        for (const chunk of chunks(id, start, Math.min(product.sizeBytes, start + step), variant))
+          hash.update(chunk);
+        if (start + step < product.sizeBytes) await new Promise((resolve) => setImmediate(resolve));
+      }
+      const md5 = hash.digest("hex");
+      md5s.set(md5Key(id, variant), md5);
       return md5;
     },
-    *chunks(id, start, end) {
-      const [product, from, to] = range(id, start, end);
-      yield* source.chunks(product.key, from, to);
-    },
-    bytes(id, start, end) {
-      const [product, from, to] = range(id, start, end);
-      return source.slice(product.key, from, to);
+    chunks,
+    bytes(id, start, end, variant) {
+      return Buffer.concat([...chunks(id, start, end, variant)]);
     },
   };
+}
+
+/** The second releases of the duplicate-name fault: a new id, the same name and bytes, published later that day. */
+function republished(
+  products: readonly MockProduct[],
+  seed: string | number,
+  fraction: number,
+): MockProduct[] {
+  if (!(fraction >= 0 && fraction <= 1))
+    throw new RangeError(`duplicateNames must be in [0, 1], got ${fraction}`);
+  const twins: MockProduct[] = [];
+  for (const product of products) {
+    const random = createRandom(`${seed}:republished:${product.id}`);
+    if (random.next() >= fraction) continue;
+    const dayEnd = Date.parse(`${product.day}T23:59:59.999Z`);
+    const published = Math.min(Date.parse(product.publishedAt) + random.int(60_000, 3_600_000), dayEnd);
+    twins.push({ ...product, id: uuid(random), publishedAt: new Date(published).toISOString() });
+  }
+  return twins;
 }
 
 function normaliseSize(size: { min: number; max: number } | number): { min: number; max: number } {

@@ -153,7 +153,7 @@ async function productJson(
   const checksums: Record<string, unknown>[] = [];
   if (!ctx.faults.checksumPending(p.id)) {
     checksums.push({
-      Value: await ctx.catalogue.expectedMd5Async(p.id),
+      Value: await ctx.catalogue.expectedMd5Async(p.id, ctx.faults.archiveVariant(p.id)),
       Algorithm: "MD5",
       ChecksumDate: checksumDate,
     });

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createCatalogue, type MockPlatform } from "./catalogue";
-import { FAULT_KINDS, FAULT_PROFILES, FaultEngine, type FaultPlan } from "./faults";
+import { FAULT_PROFILES } from "./fault-profiles";
+import { FAULT_KINDS, FaultEngine, type FaultPlan } from "./faults";
 import { startMockHub } from "./server";
 import { credentialsOf, parseDays, parseSize } from "./settings";
 

@@ -1,3 +1,4 @@
+import type { ArchiveVariant } from "./archive";
 import type { Catalogue, MockProduct } from "./catalogue";
 import type { FaultEngine, StatusFault } from "./faults";
 import { json, type MockRequest, type MockResponse, parseRange } from "./http";
@@ -131,8 +132,19 @@ export function productValue(
       ...(faults.garbageBytes === undefined ? { "content-length": String(claimed) } : {}),
       ...(range === undefined ? {} : { "content-range": `bytes ${start}-${asked.end - 1}/${size}` }),
     },
-    product: { granuleId: product.id, start, end, faults, onClose },
+    product: {
+      granuleId: product.id,
+      start,
+      end,
+      faults,
+      onClose,
+      ...optionalVariant(ctx.faults.archiveVariant(product.id, true)),
+    },
   };
+}
+
+function optionalVariant(variant: ArchiveVariant | undefined): { variant?: ArchiveVariant } {
+  return variant === undefined ? {} : { variant };
 }
 
 /** "660.95 MB": DHuS's size string (binary units, two decimals). */

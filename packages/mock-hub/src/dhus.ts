@@ -35,7 +35,8 @@ async function checksum(ctx: HubContext, req: MockRequest, id: string): Promise<
   const request = checksumRequest(ctx, id, "dhus", notFound);
   if ("reply" in request) return request.reply;
   const { product } = request;
-  const md5 = request.md5Late ? null : (await ctx.catalogue.expectedMd5Async(id)).toUpperCase();
+  const variant = ctx.faults.archiveVariant(id);
+  const md5 = request.md5Late ? null : (await ctx.catalogue.expectedMd5Async(id, variant)).toUpperCase();
   const checksumValue = {
     __metadata: { type: "DHuS.Checksum" },
     Algorithm: md5 === null ? null : "MD5",

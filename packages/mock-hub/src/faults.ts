@@ -1,3 +1,10 @@
+import {
+  ARCHIVE_FAULT_KINDS,
+  ARCHIVE_FAULT_VARIANTS,
+  type ArchiveFaultKind,
+  type ArchiveVariant,
+  isArchiveFaultKind,
+} from "./archive";
 import { PagingFaultState, type PagingFaults } from "./paging";
 import { fractionOf } from "./random";
 
@@ -23,8 +30,12 @@ import { fractionOf } from "./random";
  *                   (bytes a server writes past a short Content-Length never reach an HTTP client).
  * - `trailingGarbage` `$value` GET: no Content-Length (chunked) and `bytes` (default 4096) of garbage after the product.
  * - `rangeEarly`    `$value` GET with a Range from N > 0: a 206 from N − `bytes` (default 1000), as its Content-Range says.
+ * - `zip…`          the product's zip as a broken upstream serves it (or as a streaming zipper writes it), on every
+ *                   route and request, its MD5 that of those bytes: see ARCHIVE_FAULT_VARIANTS in archive.ts.
  * - `offline`       CDSE listings and single product say `Online: false` for the first `times` single-product
  *                   requests (default 2), then the product comes online; the zipper still answers.
+ * Catalogue faults (FaultPlan fields applied when the catalogue is built, see createCatalogue):
+ * - `duplicateNames` the fraction of products published a second time under a new id, same name and bytes.
  * Faults with `times` hit that many requests, then the route recovers (`Infinity`: always).
  */
 export const FAULT_KINDS = [
@@ -45,6 +56,7 @@ export const FAULT_KINDS = [
   "trailingGarbage",
   "rangeEarly",
   "offline",
+  ...ARCHIVE_FAULT_KINDS,
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 const SEARCH_ONLY_KINDS = ["malformedPage", "endlessBody", "ignoreOffset"] as const;
@@ -93,6 +105,11 @@ export interface SearchFault {
 export interface FaultPlan {
   /** Seed of the rate draws; default the catalogue's. */
   seed?: string | number;
+  /**
+   * The duplicate-name fault: fraction of products the hub republishes under a second id (same name,
+   * same bytes). A catalogue fault: whoever builds the catalogue passes it to createCatalogue.
+   */
+  duplicateNames?: number;
   /** Explicit faults by granule id. */
   granules?: Record<string, GranuleFault | GranuleFault[]>;
   /** Explicit faults on search pages (DHuS search, CDSE OData listing, resto). */
@@ -135,39 +152,6 @@ export interface BodyFaults {
 }
 
 const ALWAYS = Number.POSITIVE_INFINITY;
-
-/** Named fault profiles for the CLI and the local mode. */
-export const FAULT_PROFILES: Record<"none" | "light" | "heavy" | "lying", FaultPlan> = {
-  none: {},
-  light: {
-    rates: { http5xx: 0.03, throttle429: 0.03, resetAfterBytes: 0.03, corruptOnce: 0.01, checksumLate: 0.02 },
-  },
-  heavy: {
-    rates: {
-      http5xx: 0.1,
-      throttle429: 0.1,
-      resetAfterBytes: 0.1,
-      corruptOnce: 0.05,
-      checksumLate: 0.05,
-      gone: 0.01,
-      corruptAlways: 0.01,
-      malformedPage: 0.05,
-    },
-  },
-  /** A hub that lies about framing, ranges and availability, and trickles; for the hostile-hub tests. */
-  lying: {
-    rates: {
-      lengthLonger: 0.05,
-      lengthShorter: 0.05,
-      trailingGarbage: 0.05,
-      rangeEarly: 0.05,
-      resetAfterBytes: 0.1,
-      trickle: 0.02,
-      offline: 0.05,
-    },
-    defaults: { trickleBytesPerSecond: 1024 },
-  },
-};
 
 /** Decides, request by request, which faults hit; counts what it injected. */
 export class FaultEngine {
@@ -277,6 +261,13 @@ export class FaultEngine {
       }
     }
     return out;
+  }
+
+  /** The archive a zip… kind serves the product as, alike on every request; `count` (a `$value` GET) records it. */
+  archiveVariant(granuleId: string, count = false): ArchiveVariant | undefined {
+    const fault = this.faultsOf(granuleId).find((f) => isArchiveFaultKind(f.kind));
+    if (fault !== undefined && count) this.record(granuleId, fault);
+    return fault === undefined ? undefined : ARCHIVE_FAULT_VARIANTS[fault.kind as ArchiveFaultKind];
   }
 
   /** How many bytes early a Range answer starts (rangeEarly), consuming one hit; undefined to answer it right. */

@@ -1,3 +1,4 @@
+import type { ArchiveVariant } from "./archive";
 import type { BodyFaults } from "./faults";
 
 /** A request as every transport (Node server, Lambda function URL) hands it to the routes. */
@@ -19,6 +20,8 @@ export interface ProductBody {
   start: number;
   end: number;
   faults: BodyFaults;
+  /** The archive variant served (a broken upstream), if any. */
+  variant?: ArchiveVariant;
   /** Called once the body is finished, aborted or reset (releases a CDSE download slot). */
   onClose: () => void;
 }

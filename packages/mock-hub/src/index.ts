@@ -1,3 +1,4 @@
+export { ARCHIVE_VARIANTS, type ArchiveVariant } from "./archive";
 export { BLOCK_SIZE, ByteSource, productKey } from "./bytes";
 export {
   type Catalogue,
@@ -13,9 +14,9 @@ export {
 export { parseCdseFilter } from "./cdse-filter";
 export type { HubContext } from "./context";
 export { parseDhusQuery } from "./dhus";
+export { FAULT_PROFILES } from "./fault-profiles";
 export {
   FAULT_KINDS,
-  FAULT_PROFILES,
   FaultEngine,
   type FaultKind,
   type FaultPlan,

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { createCatalogue, type MockPlatform } from "./catalogue";
 import type { HubContext } from "./context";
-import { FAULT_PROFILES } from "./faults";
+import { FAULT_PROFILES } from "./fault-profiles";
 import { createHubContext, type HubContextOptions, handleRequest } from "./router";
 import { credentialsOf, parseDays, parseSize } from "./settings";
 
@@ -98,7 +98,9 @@ async function answer(
         body: '{"detail":"Bad Gateway"}',
       };
     }
-    const bytes = Buffer.concat([...ctx.catalogue.chunks(product.granuleId, product.start, product.end)]);
+    const bytes = Buffer.concat([
+      ...ctx.catalogue.chunks(product.granuleId, product.start, product.end, product.variant),
+    ]);
     const corruptAt = product.faults.corruptAt;
     if (corruptAt !== undefined) bytes[corruptAt - product.start]! ^= 0xff;
     ctx.stats.countGranule(product.granuleId, "bytesServed", bytes.length);

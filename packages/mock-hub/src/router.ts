@@ -88,7 +88,7 @@ async function mockRoute(ctx: HubContext, req: MockRequest): Promise<MockRespons
           day: p.day,
           publishedAt: p.publishedAt,
           sizeBytes: p.sizeBytes,
-          md5: await ctx.catalogue.expectedMd5Async(p.id),
+          md5: await ctx.catalogue.expectedMd5Async(p.id, ctx.faults.archiveVariant(p.id)),
         })),
       });
     case "/__mock/faults":

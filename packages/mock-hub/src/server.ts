@@ -135,7 +135,7 @@ async function sendProduct(
   let position = start;
   let sent = 0;
   try {
-    for (const block of ctx.catalogue.chunks(granuleId, start, end)) {
+    for (const block of ctx.catalogue.chunks(granuleId, start, end, body.variant)) {
       if (
         faults.corruptAt !== undefined &&
         faults.corruptAt >= position &&

@@ -222,6 +222,6 @@ describe("seeded fault rates", () => {
   it("rejects an unknown kind or a rate outside [0, 1]", () => {
     expect(() => new FaultEngine({ rates: { http5xx: 2 } })).toThrow(/rates.http5xx/);
     expect(() => new FaultEngine({ rates: { nope: 0.1 } as never })).toThrow(/unknown fault kind/);
-    expect(FAULT_KINDS).toHaveLength(17);
+    expect(FAULT_KINDS).toHaveLength(22);
   });
 });

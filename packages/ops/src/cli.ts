@@ -34,8 +34,10 @@ Commands:
   redrive  (--execution ARN | --day D)        redrive FAILED / TIMED_OUT / ABORTED executions (only their failed
                                               granules run again); --day: those whose window covers D;
                                               with --local: [--execution NAME], default the newest FAILED one
-  requeue  --day D [--dry-run]                FAILED and stuck DOWNLOADING granules of D back to DISCOVERED, then
-                                              one download-only execution; --dry-run lists them, changes nothing
+  requeue  --day D [--dry-run] [--granule ID,…]
+                                              FAILED and stuck DOWNLOADING granules of D back to DISCOVERED, then
+                                              one download-only execution; --dry-run lists them, changes nothing;
+                                              UploadOutcomeUnknownError only when --granule names it (confirm first)
   recount  --day D                            set D's per-platform recorded counters to what the status index
                                               holds (repairs a count applied twice; safe to repeat)
   slots    [N]                                the hub quota across every execution and the slots in use; with N
@@ -57,7 +59,7 @@ const COMMAND_FLAGS: Record<CommandName, string[]> = {
   status: ["day", "from", "to"],
   backfill: ["from", "to", "platforms", "download-only"],
   redrive: ["execution", "day"],
-  requeue: ["day", "dry-run"],
+  requeue: ["day", "dry-run", "granule"],
   recount: ["day"],
   slots: [],
 };
@@ -148,6 +150,7 @@ const OPTIONS = {
   "download-only": { type: "boolean" },
   execution: { type: "string" },
   "dry-run": { type: "boolean" },
+  granule: { type: "string" },
 } as const;
 
 interface Writer {
@@ -236,8 +239,11 @@ async function runCommand(parsed: ParsedCommandLine, context: OpsContext, today:
       const day = flag("day");
       if (day === undefined) throw new InvalidInputError("requeue needs --day D", { field: "day" });
       const dryRun = parsed.flags["dry-run"] === true;
+      const granules = flag("granule")
+        ?.split(",")
+        .filter((id) => id !== "");
       const result = await requeue(
-        { day, dryRun },
+        { day, dryRun, ...(granules !== undefined && { granules }) },
         { store: await context.store(), ...(!dryRun && { launch: context.launch }) },
       );
       return { data: result, text: formatRequeue(result) };

@@ -53,6 +53,14 @@ export function formatStatus(report: StatusReport, label: string): string {
       "recorded = downloaded + failed + pending + missing",
     "stuck: DOWNLOADING with an expired lease; missing: recorded but not in the status index (WriteManifest fails on it)",
   ];
+  if (report.totals.duplicates > 0) {
+    parts.push(
+      `duplicates: ${report.totals.duplicates} (another hub id of the same product name holds the object key; never downloaded, counted in recorded)`,
+      ...report.totals.duplicateIds.map(
+        ({ granuleId, duplicateOf }) => `  ${granuleId} duplicates ${duplicateOf}`,
+      ),
+    );
+  }
   parts.push("", ...formatLatencyLines(report.latency));
   parts.push("", formatExecutions(report.executions));
   parts.push(
@@ -122,6 +130,7 @@ export function formatRequeue(result: RequeueResult): string {
       ? `${result.day}: no FAILED or stuck DOWNLOADING granules`
       : formatTable(["granule", "name", "status", "attempts", "why"], rows),
   ];
+  for (const h of result.held) lines.push(`held ${h.granuleId} (UploadOutcomeUnknownError): ${h.advice}`);
   if (result.dryRun) {
     if (result.candidates.length > 0)
       lines.push(`dry run: ${result.candidates.length} granule(s) would be requeued; nothing changed`);

@@ -82,6 +82,15 @@ describe("estimateMonthlyCost", () => {
     );
     expect(line(bigger, "S3", "requests")!.quantity).toBeGreaterThan(line(base, "S3", "requests")!.quantity);
   });
+
+  it("prices a product that fits in one part as one PutObject, a larger one as Create, its parts and Complete", () => {
+    const measured = aRun({ granuleS3Requests: 0, executionS3Requests: 0 });
+    const requests = (meanSizeBytes: number) =>
+      line(estimateMonthlyCost(aStack(), measured, { ...volume, meanSizeBytes }), "S3", "requests")!.quantity;
+
+    expect(requests(16 * MIB)).toBe(30_000);
+    expect(requests(600e6)).toBe(30_000 * (Math.ceil(600e6 / (16 * MIB)) + 2));
+  });
 });
 
 describe("estimateReferenceCost", () => {

@@ -66,6 +66,8 @@ export const FUNCTION_CONFIG = {
       "HUB_DOWNLOAD_SLOTS",
       "PART_SIZE_MIB",
       "PART_QUEUE_SIZE",
+      "ZIP_CHECK",
+      "VERIFY_WITHOUT_CHECKSUM",
       "DOWNLOAD_HUB_SECRET_ID",
       "BUCKET_REGION",
     ],

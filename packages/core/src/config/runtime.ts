@@ -84,6 +84,10 @@ export const CONFIG_SCHEMA = v.object({
   PART_SIZE_MIB: withDefault(integerField(5, 512), 64),
   PART_QUEUE_SIZE: withDefault(integerField(1, 8), 1),
   DOWNLOADS_ENABLED: withDefault(flagField, true),
+  /** Check each product's zip (entries' CRC-32, central directory, `<name>.SAFE`) before its object exists. */
+  ZIP_CHECK: withDefault(flagField, true),
+  /** A product without a hub MD5 is verified by the zip check and the hub's exact length (CDSE), not held back. */
+  VERIFY_WITHOUT_CHECKSUM: withDefault(flagField, false),
   /** Entries per search page: SEARCH_PAGE_SIZE, else the hub's largest (DEFAULT_SEARCH_PAGE_SIZE). */
   SEARCH_PAGE_SIZE: v.optional(integerField(1, 1000)),
   FETCH_TIME_BUDGET_SECONDS: withDefault(integerField(10, 900), 600),

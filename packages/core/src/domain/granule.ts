@@ -1,5 +1,8 @@
-/** The granule's life in the table: DISCOVERED → DOWNLOADING → DOWNLOADED | FAILED (→ redrive → DOWNLOADING). */
-export const GRANULE_STATUSES = ["DISCOVERED", "DOWNLOADING", "DOWNLOADED", "FAILED"] as const;
+/**
+ * The granule's life in the table: DISCOVERED → DOWNLOADING → DOWNLOADED | FAILED (→ redrive → DOWNLOADING),
+ * or DUPLICATE (terminal, never downloaded): another id of the same product name holds its object key.
+ */
+export const GRANULE_STATUSES = ["DISCOVERED", "DOWNLOADING", "DOWNLOADED", "FAILED", "DUPLICATE"] as const;
 export type GranuleStatus = (typeof GRANULE_STATUSES)[number];
 
 /**
@@ -59,6 +62,10 @@ export interface UploadProgress {
   bytes: number;
   /** Serialized MD5 state (hash-wasm `save()`), base64, covering exactly `bytes` bytes. */
   hashState: string;
+  /** Serialized zip check state (ZipCheck `save()`) covering exactly `bytes` bytes, when the transfer checks the archive. */
+  zipState?: string;
+  /** Serialized BLAKE3 state (hash-wasm `save()`), base64, covering `bytes` bytes, when the hub gave a BLAKE3 instead of an MD5. */
+  blake3State?: string;
   /** Epoch milliseconds when CreateMultipartUpload answered: how old the upload is (lifecycle rules abort by age). */
   createdAt?: number;
   /**
@@ -90,6 +97,13 @@ export interface GranuleRecord extends DiscoveredGranule {
   /** Epoch milliseconds after which a DOWNLOADING claim may be taken over. */
   leaseExpiresAt?: number;
   upload?: UploadProgress;
+  /** DUPLICATE only: the granule id that holds this product name's object key. */
+  duplicateOf?: string;
+  /**
+   * DOWNLOADED by an earlier write: S3 answered 412 to our `If-None-Match: *` (the key existed), so the
+   * object is the one written before (an earlier attempt whose answer was lost, or another writer).
+   */
+  delivery?: { by: "earlier-write"; reason: string };
   createdAt: string;
   updatedAt: string;
   downloadedAt?: string;
@@ -114,6 +128,11 @@ export function claimBlocker(
 }
 
 /** The object key of a granule: product name with `.zip` (the reference system's layout), under an optional prefix. */
+/** The one top-level folder a product's zip holds: `<name>.SAFE` (names are listed with or without it). */
+export function safeFolderOf(name: string): string {
+  return name.endsWith(".SAFE") ? name : `${name}.SAFE`;
+}
+
 export function objectKeyFor(name: string, prefix = ""): string {
   const base = name.endsWith(".SAFE") ? name.slice(0, -".SAFE".length) : name;
   const cleanPrefix = prefix === "" ? "" : prefix.endsWith("/") ? prefix : `${prefix}/`;

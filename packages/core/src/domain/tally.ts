@@ -12,7 +12,7 @@ export type StatusCounts = Record<GranuleStatus, number>;
 /**
  * What became of the granules of a (day, platform), a day or a window. Two identities hold, and
  * every reader (Summarize, the local summary, `ops status`) shows both:
- * found = recorded + filtered, and recorded = downloaded + failed + pending + missing.
+ * found = recorded + filtered, and recorded = downloaded + failed + pending + duplicates + missing.
  */
 export interface GranuleTally {
   /** Entries the hub listed that were judged: recorded + filtered. */
@@ -28,6 +28,10 @@ export interface GranuleTally {
   pending: number;
   /** DOWNLOADING whose lease expired: its worker is gone (the next run or a requeue picks these up). */
   stuck: number;
+  /** DUPLICATE: another id of the same product name holds the object key; never downloaded. */
+  duplicates: number;
+  /** Each duplicate with the id it duplicates (both ids, for an operator). */
+  duplicateIds: { granuleId: string; duplicateOf: string }[];
   /** Recorded granules the status index does not show: lost, and the reason WriteManifest fails. */
   missing: number;
   /** FAILED granules by their last error's name, e.g. `{ GranuleGoneError: 2 }`. */
@@ -128,6 +132,8 @@ export function emptyTally(): GranuleTally {
     failed: 0,
     pending: 0,
     stuck: 0,
+    duplicates: 0,
+    duplicateIds: [],
     missing: 0,
     failures: {},
     bytes: 0,
@@ -137,6 +143,9 @@ export function emptyTally(): GranuleTally {
 /** Adds `source` into `target` (every count, every failure name, every filter reason) and returns `target`. */
 export function addTally<T extends GranuleTally>(target: T, source: GranuleTally): T {
   for (const key of TALLY_COUNT_KEYS) target[key] += source[key];
+  // Duplicates are rare: readers show them on their own line (with both ids), not as a column.
+  target.duplicates += source.duplicates;
+  target.duplicateIds.push(...source.duplicateIds);
   for (const reason of FILTER_REASONS) target.filteredBy[reason] += source.filteredBy[reason];
   for (const [name, n] of Object.entries(source.failures)) {
     target.failures[name] = (target.failures[name] ?? 0) + n;
@@ -152,6 +161,9 @@ function countGranule(tally: GranuleTally, granule: GranuleRecord, nowMs: number
     tally.failed++;
     const name = granule.lastError?.name ?? "Unknown";
     tally.failures[name] = (tally.failures[name] ?? 0) + 1;
+  } else if (granule.status === "DUPLICATE") {
+    tally.duplicates++;
+    tally.duplicateIds.push({ granuleId: granule.granuleId, duplicateOf: granule.duplicateOf ?? "" });
   } else {
     tally.pending++;
     if (granule.status === "DOWNLOADING" && (granule.leaseExpiresAt ?? 0) < nowMs) tally.stuck++;
@@ -196,7 +208,7 @@ export function tallyOfDay(
     for (const reason of FILTER_REASONS) row.filteredBy[reason] = counter.filtered[reason];
   });
   for (const row of byPlatform.values()) {
-    const indexed = row.downloaded + row.failed + row.pending;
+    const indexed = row.downloaded + row.failed + row.pending + row.duplicates;
     // Granules recorded before the counters existed have none: the index is then the better count.
     row.missing = Math.max(0, row.recorded - indexed);
     row.recorded = Math.max(row.recorded, indexed);

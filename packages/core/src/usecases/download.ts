@@ -2,21 +2,33 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { Hub } from "../adapters/hub/hub";
 import type { SlotLease, SlotPool } from "../adapters/store/slots";
 import type { GranuleStore } from "../adapters/store/store";
+import { abortMultipartUpload } from "../adapters/transfer/multipart-upload";
 import { transferGranule } from "../adapters/transfer/transfer";
 import {
+  ArchiveInvalidError,
   ChecksumMismatchError,
+  ChecksumNotPublishedError,
   HubSlotsBusyError,
   InvalidInputError,
+  TERMINAL_ERROR_NAMES,
   TransferInterruptedError,
-  UploadOutcomeUnknownError,
 } from "../domain/errors";
-import { claimBlocker, type GranuleRecord, objectKeyFor, type UploadProgress } from "../domain/granule";
+import {
+  claimBlocker,
+  type GranuleRecord,
+  objectKeyFor,
+  safeFolderOf,
+  type UploadProgress,
+} from "../domain/granule";
 import { publicationLatencySeconds } from "../domain/latency";
 import type { MetricSink } from "../domain/metrics";
 import { type DownloadLogger, errorMessage, recordFailure } from "./record-failure";
 
-/** What a Download child reports: it downloaded the granule, or found nothing to do. */
-export type DownloadOutcome = "downloaded" | "already-downloaded" | "leased-elsewhere";
+/**
+ * What a Download child reports: it downloaded the granule, or found nothing to do (downloaded already,
+ * leased by another worker, or a duplicate: another id of the same product name holds its object key).
+ */
+export type DownloadOutcome = "downloaded" | "already-downloaded" | "leased-elsewhere" | "duplicate";
 
 export interface DownloadInput {
   granuleId: string;
@@ -34,6 +46,9 @@ export interface DownloadDeps {
     | "renewLease"
     | "markDownloaded"
     | "markFailed"
+    | "claimObjectKey"
+    | "takeOverObjectKey"
+    | "markDuplicate"
   >;
   hub: Hub;
   /**
@@ -49,6 +64,13 @@ export interface DownloadDeps {
   /** Throughput floor of the body (bytes/s, 0: none) and its window; see TransferOptions. */
   minBytesPerSecond?: number;
   floorWindowMs?: number;
+  /** Check each product's zip archive (entries' CRC-32, directory, SAFE folder) before its object exists. */
+  archiveCheck?: boolean;
+  /**
+   * With archiveCheck, a product whose hub publishes no MD5 is verified by the zip check and the exact
+   * length the hub states (CDSE) instead of waiting for a checksum.
+   */
+  verifyWithoutChecksum?: boolean;
   /** Aborts the transfer (it checkpoints and raises TransferInterruptedError) before the Lambda times out. */
   signal?: AbortSignal;
   logger?: DownloadLogger;
@@ -72,6 +94,8 @@ export interface DownloadResult {
   attempts?: number;
   /** Seconds from the hub's publication time to the verified object (see publicationLatencySeconds). */
   latencySeconds?: number;
+  /** Outcome `duplicate`: the granule id holding this product name's object key. */
+  duplicateOf?: string;
 }
 
 /**
@@ -83,7 +107,7 @@ export interface DownloadResult {
  * @throws HubSlotsBusyError before anything else when every hub slot is held (nothing recorded);
  *   GranuleNotFoundError, LeaseLostError from the store; ChecksumNotPublishedError,
  *   ChecksumMismatchError, GranuleGoneError, HubThrottledError, HubUnavailableError, HubAuthError,
- *   TransferInterruptedError (TransferTooSlowError), GranuleOfflineError, HubFramingError from the hub and
+ *   TransferInterruptedError (TransferTooSlowError), GranuleOfflineError, HubFramingError, ArchiveInvalidError from the hub and
  *   the transfer — unchanged, their names drive Retry.
  */
 export async function downloadGranule(input: DownloadInput, deps: DownloadDeps): Promise<DownloadResult> {
@@ -117,6 +141,8 @@ export async function downloadGranule(input: DownloadInput, deps: DownloadDeps):
     }
     if (claim.outcome === "leased") return { granuleId, outcome: "leased-elsewhere" };
     try {
+      const duplicate = await holdObjectKey(claim.granule, owner, deps);
+      if (duplicate !== undefined) return duplicate;
       const result = await transferClaimed(claim.granule, owner, deps, slot);
       if (deps.metrics !== undefined) reportDownloaded(result, deps.metrics);
       return result;
@@ -129,6 +155,58 @@ export async function downloadGranule(input: DownloadInput, deps: DownloadDeps):
     // Every exit (done, nothing to do, failure, out of time) frees the slot; a crash leaves it to its lease.
     if (slot !== undefined) await releaseSlot(slot, deps);
   }
+}
+
+/**
+ * One name, one download: claims the granule's object key for its id. When another id of the same
+ * product name holds it, this granule is recorded DUPLICATE of that one and never downloaded — unless
+ * the holder ended FAILED for a terminal reason with nothing that may have reached S3 (e.g. its MD5 never
+ * matched: a faulty first release whose fix is this id), which hands the key to this id. S3's
+ * `If-None-Match: *` stays the second guard should both ever write.
+ * @returns the duplicate outcome, or undefined when this granule holds the key and downloads.
+ */
+async function holdObjectKey(
+  granule: GranuleRecord,
+  owner: string,
+  deps: DownloadDeps,
+): Promise<DownloadResult | undefined> {
+  const { granuleId, upload } = granule;
+  const { store } = deps;
+  const key = upload?.completing !== undefined ? upload.key : objectKeyFor(granule.name, deps.objectPrefix);
+  const { holder } = await store.claimObjectKey(key, granuleId);
+  // A completing upload (recorded before keys were claimed) may be the object already: finish it; S3's
+  // If-None-Match: * answers 412 if the holder wrote first.
+  if (holder === granuleId || upload?.completing !== undefined) return undefined;
+  const first = await store.getGranule(holder);
+  if (mayTakeOverKey(first) && (await store.takeOverObjectKey(key, holder, granuleId))) {
+    deps.logger?.info("taking over the object key of a granule that failed for good", {
+      granuleId,
+      key,
+      previousHolder: holder,
+      previousError: first?.lastError?.name,
+    });
+    return undefined;
+  }
+  // The record of an unfinished upload goes with the DUPLICATE mark: abort the upload first (best effort).
+  if (upload !== undefined && upload.uploadId !== "") {
+    await abortMultipartUpload({ s3: deps.s3, bucket: deps.bucket, key: upload.key }, upload.uploadId);
+  }
+  await store.markDuplicate(granuleId, owner, holder);
+  deps.logger?.info("duplicate product name: not downloaded", { granuleId, key, duplicateOf: holder });
+  return { granuleId, outcome: "duplicate", key, duplicateOf: holder };
+}
+
+/** A key holder that will never write its object: gone from the table, or FAILED for good before any Complete. */
+function mayTakeOverKey(holder: GranuleRecord | undefined): boolean {
+  if (holder === undefined) return true;
+  const reason = holder.lastError?.name ?? "";
+  return (
+    holder.status === "FAILED" &&
+    (TERMINAL_ERROR_NAMES as readonly string[]).includes(reason) &&
+    // Its object may exist: only an operator who checked the bucket may hand its key on.
+    reason !== "UploadOutcomeUnknownError" &&
+    holder.upload?.completing === undefined
+  );
 }
 
 /** The outcome of a granule that needs no download by this owner, read without writing (see claimBlocker). */
@@ -214,16 +292,27 @@ async function transferClaimed(
   // An upload recorded as completing was verified against the hub's MD5 of that attempt and may
   // already be the object: it is only finished, never downloaded again, so the hub is not asked.
   const completing = resume?.completing;
-  let expectedMd5: string;
+  // The catalogue's size bounds the body (framing lies), when the hub says how far to trust it.
+  const sizeToleranceBytes = hub.sizeToleranceBytes?.(granule.sizeBytes);
+  let expectedMd5: string | undefined;
+  let expectedBlake3: string | undefined;
   if (completing !== undefined) {
     expectedMd5 = completing.md5;
   } else {
     // Asked again on every attempt, never reused from the table: ESA has published wrong MD5s that it
     // corrected later, and a retry after a mismatch must compare against the corrected one.
+    const alone =
+      deps.archiveCheck === true && deps.verifyWithoutChecksum === true && sizeToleranceBytes === 0;
     expectedMd5 = await hub.getChecksum(granuleId, { signal: deps.signal }).catch((error: unknown) => {
+      if (error instanceof ChecksumNotPublishedError && deps.signal?.aborted !== true) {
+        // No MD5, but a BLAKE3 (CDSE lists only that for some products): it verifies the bytes instead.
+        expectedBlake3 = error.blake3;
+        // No MD5 yet: the zip check and the exact length may verify the product alone (a deploy setting).
+        if (expectedBlake3 !== undefined || alone) return undefined;
+      }
       throw interruptedIfAborted(error, granuleId, deps.signal);
     });
-    await store.recordChecksum(granuleId, owner, expectedMd5);
+    if (expectedMd5 !== undefined) await store.recordChecksum(granuleId, owner, expectedMd5);
   }
   throwIfOutOfTime(granuleId, deps.signal);
 
@@ -248,14 +337,24 @@ async function transferClaimed(
       if (slot !== undefined) await deps.slots?.renew(slot);
     }
   };
-  // The catalogue's size bounds the body (framing lies), when the hub says how far to trust it.
-  const sizeToleranceBytes = hub.sizeToleranceBytes?.(granule.sizeBytes);
   const bounds =
     sizeToleranceBytes === undefined ? {} : { expectedSizeBytes: granule.sizeBytes, sizeToleranceBytes };
+  const archive = deps.archiveCheck === true ? { archive: { safeFolder: safeFolderOf(granule.name) } } : {};
   let result: Awaited<ReturnType<typeof transferGranule>>;
   try {
     result = await transferGranule(
-      { granuleId, bucket: deps.bucket, key, expectedMd5, hub, s3: deps.s3, resume, ...bounds },
+      {
+        granuleId,
+        bucket: deps.bucket,
+        key,
+        expectedMd5,
+        ...(expectedBlake3 !== undefined && { expectedBlake3 }),
+        hub,
+        s3: deps.s3,
+        resume,
+        ...bounds,
+        ...archive,
+      },
       {
         partSizeBytes: deps.partSizeBytes,
         queueSize: deps.queueSize,
@@ -270,14 +369,29 @@ async function transferClaimed(
     // The transfer aborted that multipart upload: a retry must start a new one, not resume a dead id.
     // Best effort: should forgetting it fail, the transfer restarts on NoSuchUpload, and the mismatch
     // is the error Step Functions must see.
-    // After UploadOutcomeUnknownError the record has told what it knows (the error says it): an
-    // operator who finds no object requeues, and that attempt must upload afresh.
-    if (error instanceof ChecksumMismatchError || error instanceof UploadOutcomeUnknownError) {
+    // After UploadOutcomeUnknownError the completing record is kept: any later claim only re-issues
+    // Complete (never downloads again) until an operator who checked the bucket requeues it by name.
+    if (error instanceof ChecksumMismatchError || error instanceof ArchiveInvalidError) {
       await store.saveUploadProgress(granuleId, owner, null).catch(() => undefined);
     }
     throw error;
   }
-  await store.markDownloaded(granuleId, owner, { s3Key: result.key, bytesWritten: result.bytes });
+  // A 412 on our conditional write: the key was written before (a lost answer, or another writer).
+  // Delivered, never a failure; the record says so.
+  const delivery =
+    result.publication === "key-existed"
+      ? {
+          by: "earlier-write" as const,
+          reason: `S3 answered 412 to If-None-Match: * on ${result.key}: the object existed before this write`,
+        }
+      : undefined;
+  if (delivery !== undefined)
+    deps.logger?.info("object written before: recorded as delivered", { granuleId, key });
+  await store.markDownloaded(granuleId, owner, {
+    s3Key: result.key,
+    bytesWritten: result.bytes,
+    ...(delivery !== undefined && { delivery }),
+  });
   const verifiedAt = now();
   const latencySeconds = publicationLatencySeconds(granule.publishedAt, verifiedAt);
   return {

@@ -41,6 +41,8 @@ describe("parseConfig", () => {
       partSizeMib: 64,
       partQueueSize: 1,
       downloadsEnabled: true,
+      zipCheck: true,
+      verifyWithoutChecksum: false,
       searchPageSize: 100,
       fetchTimeBudgetSeconds: 600,
       hubMaxJsonBytes: 8 * 1024 * 1024,

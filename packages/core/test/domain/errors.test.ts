@@ -25,6 +25,7 @@ const INSTANCES: { [Name in DownloaderErrorName]: () => DownloaderError } = {
   ChecksumNotPublishedError: () => new ERROR_CLASSES.ChecksumNotPublishedError("g1", { cause }),
   TransferInterruptedError: () => new ERROR_CLASSES.TransferInterruptedError("cut", { cause }),
   TransferTooSlowError: () => new ERROR_CLASSES.TransferTooSlowError("slow", { cause, bytesPerSecond: 1 }),
+  ConditionalWriteConflictError: () => new ERROR_CLASSES.ConditionalWriteConflictError("g1", "k", { cause }),
   HubAnswerTooLargeError: () => new ERROR_CLASSES.HubAnswerTooLargeError("big", { cause, maxBytes: 1 }),
   GranuleOfflineError: () => new ERROR_CLASSES.GranuleOfflineError("g1", { cause }),
   AwsUnavailableError: () =>
@@ -37,6 +38,12 @@ const INSTANCES: { [Name in DownloaderErrorName]: () => DownloaderError } = {
   HubSessionsExhaustedError: () => new ERROR_CLASSES.HubSessionsExhaustedError("sessions", { cause }),
   ChecksumMismatchError: () =>
     new ERROR_CLASSES.ChecksumMismatchError("g1", "a".repeat(32), "b".repeat(32), { cause }),
+  ArchiveInvalidError: () =>
+    new ERROR_CLASSES.ArchiveInvalidError(
+      "g1",
+      { check: "crc", entry: "X.SAFE/a", offset: 1, detail: "d" },
+      { cause },
+    ),
   GranuleGoneError: () => new ERROR_CLASSES.GranuleGoneError("g1", 410, { cause }),
   HubAuthError: () => new ERROR_CLASSES.HubAuthError("401", { cause, status: 401 }),
   InvalidHubDataError: () => new ERROR_CLASSES.InvalidHubDataError("bad", { cause }),
@@ -107,13 +114,15 @@ describe("the lists derived from the classes", () => {
         "HubUnavailableError",
         "TransferInterruptedError",
         "TransferTooSlowError",
+        "ConditionalWriteConflictError",
       ].sort(),
     );
     expect(SLOT_WAIT_ERROR_NAMES).toEqual(["HubSlotsBusyError"]);
     expect(SESSIONS_EXHAUSTED_ERROR_NAMES).toEqual(["HubSessionsExhaustedError"]);
-    expect(MISMATCH_ERROR_NAMES).toEqual(["ChecksumMismatchError"]);
+    expect(MISMATCH_ERROR_NAMES).toEqual(["ChecksumMismatchError", "ArchiveInvalidError"]);
     expect([...TERMINAL_ERROR_NAMES].sort()).toEqual(
       [
+        "ArchiveInvalidError",
         "ChecksumMismatchError",
         "ConfigError",
         "GranuleGoneError",
@@ -123,6 +132,7 @@ describe("the lists derived from the classes", () => {
         "InvalidHubDataError",
         "InvalidInputError",
         "LeaseLostError",
+        "UploadOutcomeUnknownError",
       ].sort(),
     );
     // The retried and the terminal never overlap but for the mismatch, terminal once its Retry ran out.
@@ -130,10 +140,6 @@ describe("the lists derived from the classes", () => {
   });
 
   it("leave unretried only the errors no Retry waits out and a later run still tries", () => {
-    expect(errorNamesOf("unretried")).toEqual([
-      "DataFolderInUseError",
-      "UploadOutcomeUnknownError",
-      "ManifestIncompleteError",
-    ]);
+    expect(errorNamesOf("unretried")).toEqual(["DataFolderInUseError", "ManifestIncompleteError"]);
   });
 });

@@ -56,7 +56,7 @@ describe("tallyOfDay", () => {
       bytes: 10,
       failures: { GranuleGoneError: 1 },
     });
-    expect(tally.counts).toEqual({ DISCOVERED: 0, DOWNLOADING: 2, DOWNLOADED: 1, FAILED: 1 });
+    expect(tally.counts).toEqual({ DISCOVERED: 0, DOWNLOADING: 2, DOWNLOADED: 1, FAILED: 1, DUPLICATE: 0 });
   });
 
   it("counts from the index when the counter recorded fewer (granules from before the counters)", () => {
@@ -75,6 +75,12 @@ describe("tallyOfWindow", () => {
     const window = tallyOfWindow("2030-05-01", "2030-05-02", [first, second]);
 
     expect(window.totals).toMatchObject({ found: 2, pending: 1, downloaded: 1 });
-    expect(window.totals.counts).toEqual({ DISCOVERED: 1, DOWNLOADING: 0, DOWNLOADED: 1, FAILED: 0 });
+    expect(window.totals.counts).toEqual({
+      DISCOVERED: 1,
+      DOWNLOADING: 0,
+      DOWNLOADED: 1,
+      FAILED: 0,
+      DUPLICATE: 0,
+    });
   });
 });

@@ -10,6 +10,7 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   NoSuchUpload,
+  PutObjectCommand,
   S3Client,
   S3ServiceException,
   UploadPartCommand,
@@ -207,7 +208,17 @@ export interface MemoryS3Options {
   vanishedUploads?: Set<string>;
 }
 
-/** Tracks what a memory S3 mock holds; `objects` appear only at CompleteMultipartUpload. */
+/** S3's answer to `If-None-Match: *` on a key that exists. */
+function preconditionFailed(): S3ServiceException {
+  return new S3ServiceException({
+    name: "PreconditionFailed",
+    $fault: "client",
+    $metadata: { httpStatusCode: 412 },
+    message: "At least one of the pre-conditions you specified did not hold",
+  });
+}
+
+/** Tracks what a memory S3 mock holds; `objects` appear only at CompleteMultipartUpload or PutObject. */
 export interface MemoryS3 {
   uploads: Map<string, MemoryUpload>;
   objects: Map<string, Buffer>;
@@ -259,9 +270,27 @@ export function memoryS3(client: S3Client, options: MemoryS3Options = {}) {
       if (body === undefined) throw new Error(`part ${part.PartNumber} was never uploaded`);
       return body;
     });
+    if (input.IfNoneMatch === "*" && state.objects.has(input.Key)) throw preconditionFailed();
     upload.state = "completed";
     state.objects.set(input.Key, Buffer.concat(parts));
     return { ETag: '"completed"', Key: input.Key };
+  });
+  mock.on(PutObjectCommand).callsFake(async (input) => {
+    if (input.IfNoneMatch === "*" && state.objects.has(input.Key)) throw preconditionFailed();
+    const body = Buffer.from(input.Body as Uint8Array);
+    if (
+      input.ContentMD5 !== undefined &&
+      input.ContentMD5 !== createHash("md5").update(body).digest("base64")
+    ) {
+      throw new S3ServiceException({
+        name: "BadDigest",
+        $fault: "client",
+        $metadata: { httpStatusCode: 400 },
+        message: "The Content-MD5 you specified did not match what we received.",
+      });
+    }
+    state.objects.set(input.Key, body);
+    return { ETag: `"${createHash("md5").update(body).digest("hex")}"` };
   });
   mock.on(AbortMultipartUploadCommand).callsFake(async (input) => {
     if (options.abortFails) {

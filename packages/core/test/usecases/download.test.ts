@@ -157,6 +157,9 @@ describe("downloadGranule", () => {
       saveUploadProgress: (id, owner, progress) => store.saveUploadProgress(id, owner, progress),
       markFailed: (id, error, options) => store.markFailed(id, error, options),
       markDownloaded: (id, owner, result) => store.markDownloaded(id, owner, result),
+      claimObjectKey: (key, id) => store.claimObjectKey(key, id),
+      takeOverObjectKey: (key, from, to) => store.takeOverObjectKey(key, from, to),
+      markDuplicate: (id, owner, of) => store.markDuplicate(id, owner, of),
       renewLease: (id, owner) => {
         renewals.push(id);
         return store.renewLease(id, owner);

@@ -21,6 +21,8 @@ export function lambdaEnv(overrides: Record<string, string> = {}): Record<string
     LOOKBACK_DAYS: "1",
     PART_SIZE_MIB: "5",
     PART_QUEUE_SIZE: "1",
+    // The handler tests' products are random bytes, not zips; the zip check has its own tests.
+    ZIP_CHECK: "false",
     ...overrides,
   };
 }
@@ -57,14 +59,14 @@ export function fakeHub(body: Buffer, overrides: Partial<Hub> = {}): Hub {
   };
 }
 
-/** What the in-memory S3 stand-in holds: objects appear only when their multipart upload completes. */
+/** What the in-memory S3 stand-in holds: objects appear only when their multipart upload completes or PutObject lands. */
 export interface MemoryBucket {
   objects: Map<string, Buffer>;
   aborted: string[];
 }
 
 /**
- * An in-memory S3 for the multipart path, dispatching on the command's class name: core sends commands
+ * An in-memory S3 for the object writes (multipart, or one PutObject), dispatching on the command's class name: core sends commands
  * built by its own copy of the SDK, which a class-matching mock from this package would not recognise.
  */
 export function memoryS3(): { s3: S3Client; bucket: MemoryBucket } {
@@ -97,6 +99,17 @@ export function memoryS3(): { s3: S3Client; bucket: MemoryBucket } {
           );
           bucket.objects.set(input.Key, Buffer.concat(parts));
           return { ETag: '"done"' };
+        }
+        case "PutObjectCommand": {
+          // A product that fits in one part: one PutObject (If-None-Match: * refuses an existing key).
+          if ((input as { IfNoneMatch?: string }).IfNoneMatch === "*" && bucket.objects.has(input.Key)) {
+            throw Object.assign(new Error("At least one of the pre-conditions you specified did not hold"), {
+              name: "PreconditionFailed",
+              $metadata: { httpStatusCode: 412 },
+            });
+          }
+          bucket.objects.set(input.Key, Buffer.from(input.Body));
+          return { ETag: `"${md5Of(Buffer.from(input.Body))}"` };
         }
         case "AbortMultipartUploadCommand":
           bucket.aborted.push(input.UploadId);

@@ -22,7 +22,7 @@ export interface WaitingGranules {
   downloading: number;
 }
 
-/** Core's window tally (found = recorded + filtered, recorded = downloaded + failed + pending + missing) and more. */
+/** Core's window tally (found = recorded + filtered, recorded = downloaded + failed + pending + duplicates + missing) and more. */
 export interface StatusReport extends WindowSummary {
   /** Publication → verified-object latency (p50/p95/max) of each day's DOWNLOADED granules. */
   latency: DayLatency[];

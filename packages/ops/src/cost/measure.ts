@@ -14,6 +14,13 @@ import {
 import type { RunCounts, StackFigures } from "./model";
 
 const PER_GRANULE_PRINCIPALS = new Set(["Download", "FetchPage"]);
+/** The requests that write a granule's object: priced from the product and part sizes (objectWriteRequests). */
+const OBJECT_WRITES = new Set([
+  "PutObject",
+  "CreateMultipartUpload",
+  "UploadPart",
+  "CompleteMultipartUpload",
+]);
 const DYNAMO_READS = new Set(["GetItem", "Query", "Scan", "BatchGetItem"]);
 
 export interface MeasureOptions {
@@ -79,8 +86,9 @@ export async function measureLocalRun(options: MeasureOptions = {}): Promise<Run
         else counts.executionDynamoReads += units;
       } else if (perGranule) counts.granuleDynamoWrites += units;
       else counts.executionDynamoWrites += units;
-    } else if (call.service === "s3" && call.command !== "UploadPart") {
-      // Parts are priced from the stack's part size; the local part size is smaller on purpose.
+    } else if (call.service === "s3") {
+      // The object's writes are priced from the stack's part size; the local part size is smaller on purpose.
+      if (call.principal === "Download" && OBJECT_WRITES.has(call.command)) continue;
       if (perGranule) counts.granuleS3Requests++;
       else counts.executionS3Requests++;
     }

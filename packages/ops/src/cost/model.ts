@@ -1,4 +1,4 @@
-import { METRICS } from "@hls-s2/core";
+import { METRICS, objectWriteRequests } from "@hls-s2/core";
 import { PRICES } from "./prices";
 
 /** What the synthesized stack fixes: each function's memory, the part size, what CloudWatch holds. */
@@ -21,7 +21,7 @@ export interface RunCounts {
   /** States other than Tasks entered once per granule (the child workflow) and once per execution. */
   otherStatesPerGranule: number;
   otherStatesPerExecution: number;
-  /** DynamoDB and S3 requests of the per-granule functions (Download, FetchPage), UploadPart excluded. */
+  /** DynamoDB and S3 requests of the per-granule functions (Download, FetchPage), the object's writes excluded. */
   granuleDynamoReads: number;
   granuleDynamoWrites: number;
   granuleS3Requests: number;
@@ -144,12 +144,14 @@ export function estimateMonthlyCost(stack: StackFigures, run: RunCounts, options
     PRICES.dynamodb.perGbMonth,
   );
 
-  // S3: the parts follow the stack's part size, the rest of the requests are measured.
+  // S3: the object's writes follow the stack's part size (one PutObject when a product fits in one part,
+  // else Create, the parts and Complete); the rest of the requests are measured.
   const uploadParts = Math.ceil(meanSizeBytes / stack.partSizeBytes);
+  const objectWrites = objectWriteRequests(meanSizeBytes, stack.partSizeBytes);
   add(
     "S3",
-    "requests (UploadPart at the stack's part size, the rest measured)",
-    granules * (uploadParts + perGranule(run.granuleS3Requests)) + executions * run.executionS3Requests,
+    "requests (the object's writes at the stack's part size, the rest measured)",
+    granules * (objectWrites + perGranule(run.granuleS3Requests)) + executions * run.executionS3Requests,
     "requests",
     PRICES.s3.perPutRequest,
   );

@@ -207,13 +207,15 @@ export async function renewLease(table: StoreTable, granuleId: string, owner: st
 export async function requeueGranule(
   table: StoreTable,
   granuleId: string,
+  options: { forgetUpload?: boolean } = {},
 ): Promise<{ requeued: boolean; granule: GranuleRecord }> {
   requireText(granuleId, "granuleId");
   const nowMs = table.now().getTime();
+  // Forgetting the upload (an operator confirmed the object is missing) lets the next attempt upload afresh.
+  const forget = options.forgetUpload === true ? ", #upload" : "";
   const updated = await conditionalUpdate(table, `requeueGranule ${granuleId}`, {
     Key: granuleKey(granuleId),
-    UpdateExpression:
-      "SET #status = :discovered, #attempts = :zero, #updatedAt = :now REMOVE #leaseOwner, #leaseExpiresAt, #mismatchOwners, #failedAtMs",
+    UpdateExpression: `SET #status = :discovered, #attempts = :zero, #updatedAt = :now REMOVE #leaseOwner, #leaseExpiresAt, #mismatchOwners, #failedAtMs${forget}`,
     ConditionExpression: "#status = :failed OR (#status = :downloading AND #leaseExpiresAt < :nowMs)",
     ExpressionAttributeNames: attributeNames(
       "status",
@@ -223,6 +225,7 @@ export async function requeueGranule(
       "leaseExpiresAt",
       "mismatchOwners",
       "failedAtMs",
+      ...(forget === "" ? [] : ["upload"]),
     ),
     ExpressionAttributeValues: {
       ":discovered": "DISCOVERED",
@@ -243,21 +246,31 @@ export async function markDownloaded(
   table: StoreTable,
   granuleId: string,
   owner: string,
-  result: { s3Key: string; bytesWritten: number },
+  result: { s3Key: string; bytesWritten: number; delivery?: GranuleRecord["delivery"] },
 ): Promise<void> {
   requireText(result.s3Key, "s3Key");
   requireCount(result.bytesWritten, "bytesWritten");
   const now = table.now().toISOString();
+  const delivery = result.delivery === undefined ? "" : ", #delivery = :delivery";
   try {
     await leaseHolderUpdate(table, "markDownloaded", granuleId, owner, {
-      UpdateExpression:
-        "SET #status = :downloaded, #s3Key = :s3Key, #bytesWritten = :bytes, #downloadedAt = :now, #updatedAt = :now REMOVE #leaseOwner, #leaseExpiresAt, #upload, #lastError",
-      names: ["s3Key", "bytesWritten", "downloadedAt", "updatedAt", "leaseExpiresAt", "upload", "lastError"],
+      UpdateExpression: `SET #status = :downloaded, #s3Key = :s3Key, #bytesWritten = :bytes, #downloadedAt = :now, #updatedAt = :now${delivery} REMOVE #leaseOwner, #leaseExpiresAt, #upload, #lastError`,
+      names: [
+        "s3Key",
+        "bytesWritten",
+        "downloadedAt",
+        "updatedAt",
+        "leaseExpiresAt",
+        "upload",
+        "lastError",
+        ...(delivery === "" ? [] : ["delivery"]),
+      ],
       values: {
         ":downloaded": "DOWNLOADED",
         ":s3Key": result.s3Key,
         ":bytes": result.bytesWritten,
         ":now": now,
+        ...(result.delivery !== undefined && { ":delivery": result.delivery }),
       },
     });
   } catch (error) {

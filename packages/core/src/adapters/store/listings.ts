@@ -152,17 +152,18 @@ function pendingFailedFilter(table: StoreTable, nowMs: number) {
   const values: Record<string, unknown> = Object.fromEntries(
     TERMINAL_ERROR_NAMES.map((name, i) => [`:terminal${i}`, name]),
   );
+  const mismatch = MISMATCH_ERROR_NAMES.map((_, i) => `:mismatch${i}`);
+  for (const [i, name] of MISMATCH_ERROR_NAMES.entries()) values[`:mismatch${i}`] = name;
   return {
     // `#lastError.#errorName` of an item without lastError is absent: NOT IN is then true (retry it).
     filter:
       `(#attempts < :maxAttempts AND NOT (#lastError.#errorName IN (${terminal.join(", ")})))` +
-      " OR (#lastError.#errorName = :mismatch AND size(#mismatchOwners) = :oneMismatch AND #failedAtMs < :mismatchCutoff)",
+      ` OR (#lastError.#errorName IN (${mismatch.join(", ")}) AND size(#mismatchOwners) = :oneMismatch AND #failedAtMs < :mismatchCutoff)`,
     names: ["attempts", "lastError", "mismatchOwners", "failedAtMs"],
     extraNames: { "#errorName": "name" },
     values: {
       ...values,
       ":maxAttempts": table.maxAttempts,
-      ":mismatch": MISMATCH_ERROR_NAMES[0],
       ":oneMismatch": 1,
       ":mismatchCutoff": nowMs - MISMATCH_RETRY_AFTER_MS,
     },

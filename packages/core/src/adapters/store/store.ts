@@ -35,6 +35,7 @@ import {
   listPendingReconciled,
   type ReconciledPending,
 } from "./listings";
+import { claimObjectKey, markDuplicate, type ObjectKeyClaim, takeOverObjectKey } from "./names";
 import { type PlatformRecount, recountDay } from "./recount";
 import { forgetAbandonedUpload, markUploadAbandoned, recordChecksum, saveUploadProgress } from "./uploads";
 
@@ -167,9 +168,31 @@ export class GranuleStore {
   markDownloaded(
     granuleId: string,
     owner: string,
-    result: { s3Key: string; bytesWritten: number },
+    result: { s3Key: string; bytesWritten: number; delivery?: GranuleRecord["delivery"] },
   ): Promise<void> {
     return markDownloaded(this.#table, granuleId, owner, result);
+  }
+
+  /**
+   * Claims an object key for a granule id, once: the first id to claim a key holds it (a second call by
+   * the holder is a no-op). One product name published under two ids maps to one key, downloaded once.
+   * @returns the id holding the key (the caller's when it won).
+   */
+  claimObjectKey(key: string, granuleId: string): Promise<ObjectKeyClaim> {
+    return claimObjectKey(this.#table, key, granuleId);
+  }
+
+  /** Hands an object key from `from` to `to`, only if `from` still holds it. @returns whether it moved. */
+  takeOverObjectKey(key: string, from: string, to: string): Promise<boolean> {
+    return takeOverObjectKey(this.#table, key, from, to);
+  }
+
+  /**
+   * Marks the caller's granule DUPLICATE of `duplicateOf` (terminal: never downloaded) and drops its lease.
+   * @throws LeaseLostError when the caller does not hold the lease; GranuleNotFoundError.
+   */
+  markDuplicate(granuleId: string, owner: string, duplicateOf: string): Promise<void> {
+    return markDuplicate(this.#table, granuleId, owner, duplicateOf);
   }
 
   /**
@@ -222,12 +245,15 @@ export class GranuleStore {
 
   /**
    * Puts a FAILED granule, or one whose lease expired, back to DISCOVERED with its attempts reset
-   * (an operator's decision); keeps its last error and upload resume state.
+   * (an operator's decision); keeps its last error and, unless `forgetUpload`, its upload resume state.
    * @returns whether it was requeued, and the granule as it now is.
    * @throws GranuleNotFoundError when the table does not hold the granule.
    */
-  requeueGranule(granuleId: string): Promise<{ requeued: boolean; granule: GranuleRecord }> {
-    return requeueGranule(this.#table, granuleId);
+  requeueGranule(
+    granuleId: string,
+    options?: { forgetUpload?: boolean },
+  ): Promise<{ requeued: boolean; granule: GranuleRecord }> {
+    return requeueGranule(this.#table, granuleId, options);
   }
 
   /**

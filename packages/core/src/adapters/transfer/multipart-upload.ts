@@ -3,10 +3,16 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  PutObjectCommand,
   type S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { DownloaderError, TransferInterruptedError, UploadOutcomeUnknownError } from "../../domain/errors";
+import {
+  ConditionalWriteConflictError,
+  DownloaderError,
+  TransferInterruptedError,
+  UploadOutcomeUnknownError,
+} from "../../domain/errors";
 import type { UploadProgress } from "../../domain/granule";
 import { isTransientAwsFailure } from "../aws-failure";
 
@@ -92,20 +98,34 @@ export interface CompleteOptions {
 }
 
 /**
- * CompleteMultipartUpload of a verified upload, where NoSuchUpload means "already completed".
- * The S3 API reference: "Note that if CompleteMultipartUpload fails, applications should be prepared
- * to retry any failed requests (including 500 error responses)", and its NoSuchUpload: "The specified
- * multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have
- * been aborted or completed." A completing upload is never aborted by this code (nor by the sweeper),
- * so a NoSuchUpload on it means completed — unless it is old enough that a lifecycle rule may have
- * aborted it: then the outcome is unknown without read rights, and we say so instead of guessing.
+ * How a granule's object came to be: written by this request (`now`), by an earlier Complete of the same
+ * upload (`earlier-complete`: NoSuchUpload on a completing upload), or already there when we wrote
+ * (`key-existed`: S3 answered 412 to `If-None-Match: *`, so the key was written before, by an earlier
+ * attempt whose answer was lost or by another writer).
+ */
+export type Publication = "now" | "earlier-complete" | "key-existed";
+
+/** Every write that creates a granule's object asks S3 to refuse it when the key exists. */
+const ONLY_IF_ABSENT = "*";
+
+/**
+ * CompleteMultipartUpload of a verified upload with `If-None-Match: *`, where NoSuchUpload means
+ * "already completed" and 412 "the key exists already" (the upload is then aborted: a second object on
+ * the key would start a second HLS processing run). The S3 API reference: "Note that if
+ * CompleteMultipartUpload fails, applications should be prepared to retry any failed requests
+ * (including 500 error responses)", and its NoSuchUpload: "The specified multipart upload does not
+ * exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed."
+ * A completing upload is never aborted by this code (nor by the sweeper), so a NoSuchUpload on it means
+ * completed — unless it is old enough that a lifecycle rule may have aborted it: then the outcome is
+ * unknown without read rights, and we say so instead of guessing.
+ * @throws ConditionalWriteConflictError on 409 (the upload is left to the caller, which forgets it first).
  */
 export async function completeMultipartUpload(
   { s3, bucket }: Omit<UploadTarget, "key">,
   granuleId: string,
   progress: UploadProgress,
   options: CompleteOptions,
-): Promise<{ etag: string | undefined; completedEarlier: boolean }> {
+): Promise<{ etag: string | undefined; publication: Publication }> {
   const { key, uploadId, parts } = progress;
   try {
     const completed = await callS3(`complete multipart upload of ${key}`, () =>
@@ -115,19 +135,80 @@ export async function completeMultipartUpload(
           Key: key,
           UploadId: uploadId,
           MultipartUpload: { Parts: parts },
+          IfNoneMatch: ONLY_IF_ABSENT,
         }),
         { abortSignal: options.signal },
       ),
     );
-    return { etag: completed.ETag, completedEarlier: false };
+    return { etag: completed.ETag, publication: "now" };
   } catch (error) {
+    if (isPreconditionFailed(error)) {
+      await abortMultipartUpload({ s3, bucket, key }, uploadId);
+      return { etag: undefined, publication: "key-existed" };
+    }
+    if (isConditionalConflict(error))
+      throw new ConditionalWriteConflictError(granuleId, key, { cause: error });
     if (!isNoSuchUpload(error)) throw error;
     const age = progress.createdAt === undefined ? undefined : options.now() - progress.createdAt;
     if (age === undefined || age >= options.lifecycleAbortAfterMs) {
       throw new UploadOutcomeUnknownError(granuleId, key, uploadId, { cause: error });
     }
-    return { etag: undefined, completedEarlier: true };
+    return { etag: undefined, publication: "earlier-complete" };
   }
+}
+
+/**
+ * Writes a whole product in one PutObject with `Content-MD5` (S3 refuses bytes that arrive different)
+ * and `If-None-Match: *`: one request instead of Create, UploadPart and Complete, atomic, and nothing
+ * left to abort. The caller has verified `body` against the hub's MD5 before calling.
+ * A 409 (a concurrent write of the key) is retried here once: S3, "If using PutObject you can retry".
+ * @throws ConditionalWriteConflictError when the conflict persists.
+ */
+export async function putObjectOnce(
+  { s3, bucket, key }: UploadTarget,
+  granuleId: string,
+  body: Buffer,
+  metadata: Record<string, string>,
+  signal: AbortSignal | undefined,
+): Promise<{ etag: string | undefined; publication: Publication }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const put = await callS3(`put of ${key}`, () =>
+        s3.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: body,
+            ContentLength: body.length,
+            ContentMD5: createHash("md5").update(body).digest("base64"),
+            ContentType: "application/zip",
+            Metadata: metadata,
+            IfNoneMatch: ONLY_IF_ABSENT,
+          }),
+          { abortSignal: signal },
+        ),
+      );
+      return { etag: put.ETag, publication: "now" };
+    } catch (error) {
+      if (isPreconditionFailed(error)) return { etag: undefined, publication: "key-existed" };
+      if (!isConditionalConflict(error)) throw error;
+      if (attempt === 2) throw new ConditionalWriteConflictError(granuleId, key, { cause: error });
+    }
+  }
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+}
+
+/** S3's 412 PreconditionFailed: the key existed, so `If-None-Match: *` refused the write. */
+export function isPreconditionFailed(error: unknown): boolean {
+  return error instanceof Error && (error.name === "PreconditionFailed" || statusOf(error) === 412);
+}
+
+/** S3's 409 ConditionalRequestConflict: another conditional write of the key was in progress. */
+function isConditionalConflict(error: unknown): boolean {
+  return error instanceof Error && error.name === "ConditionalRequestConflict";
 }
 
 export function isNoSuchUpload(error: unknown): boolean {
@@ -142,7 +223,7 @@ async function callS3<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
-    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    const status = statusOf(error);
     const refused = status !== undefined && status >= 400 && status < 500 && !isTransientAwsFailure(error);
     if (refused || error instanceof DownloaderError) throw error;
     throw new TransferInterruptedError(`S3 failed on ${what}`, { cause: error });

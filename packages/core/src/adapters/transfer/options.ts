@@ -2,6 +2,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { InvalidInputError } from "../../domain/errors";
 import type { UploadProgress } from "../../domain/granule";
 import type { Hub } from "../hub/hub";
+import type { Publication } from "./multipart-upload";
 
 const MIB = 1024 * 1024;
 /** S3 refuses parts below 5 MiB (except the last one). */
@@ -23,13 +24,29 @@ export const DEFAULT_FLOOR_WINDOW_MS = 60_000;
 export const DEFAULT_LIFECYCLE_ABORT_AFTER_MS = 24 * 60 * 60 * 1000;
 const MD5_HEX = /^[0-9a-f]{32}$/i;
 
+/**
+ * The PUT-class requests that write one product to S3: a product that fits in one part is one
+ * PutObject; a larger one is CreateMultipartUpload, its parts and CompleteMultipartUpload (first attempt,
+ * no resume). The transfer decides the same way: nothing dispatched when the body ends means one part.
+ */
+export function objectWriteRequests(sizeBytes: number, partSizeBytes: number): number {
+  return sizeBytes <= partSizeBytes ? 1 : Math.ceil(sizeBytes / partSizeBytes) + 2;
+}
+
 export interface TransferInput {
   granuleId: string;
   bucket: string;
   /** Object key, already computed by objectKeyFor(). */
   key: string;
-  /** The hub's MD5 of the product, hex (any case). */
-  expectedMd5: string;
+  /**
+   * The hub's MD5 of the product, hex (any case). Undefined only with `archive` and an exact
+   * `expectedSizeBytes`: the zip check and the length then verify the product alone.
+   */
+  expectedMd5: string | undefined;
+  /** The hub's BLAKE3 of the product, hex, when it published that and no MD5 (CDSE): checked like the MD5. */
+  expectedBlake3?: string;
+  /** Check the product's zip archive while it streams; `safeFolder`: its one top-level folder (`<name>.SAFE`). */
+  archive?: { safeFolder?: string };
   hub: Pick<Hub, "openDownload">;
   s3: S3Client;
   /** Saved progress of an earlier attempt: continue its multipart upload instead of starting over. */
@@ -84,10 +101,11 @@ export interface TransferResult {
   /** Times this call re-opened a broken body with a Range request. */
   resumes: number;
   /**
-   * True when S3 answered NoSuchUpload to the Complete of an upload already verified and recorded as
-   * completing: an earlier Complete (an SDK retry, a crashed attempt) created the object.
+   * How the object came to be (see Publication): `now` by this call; `earlier-complete` when S3 answered
+   * NoSuchUpload to the Complete of an upload already verified and recorded as completing; `key-existed`
+   * when S3 answered 412 to our `If-None-Match: *` (the key was written before; our upload was aborted).
    */
-  completedEarlier: boolean;
+  publication: Publication;
 }
 
 /** The options of one transfer with every default filled in and every value checked. */
@@ -157,7 +175,25 @@ export function resolveTransferOptions(
       field: "maxResumes",
     });
   }
-  if (!MD5_HEX.test(input.expectedMd5)) {
+  if (input.expectedBlake3 !== undefined && !/^[0-9a-f]{64}$/i.test(input.expectedBlake3)) {
+    throw new InvalidInputError(`expectedBlake3 must be 64 hex digits, got "${input.expectedBlake3}"`, {
+      field: "expectedBlake3",
+    });
+  }
+  if (input.expectedMd5 === undefined && input.expectedBlake3 === undefined) {
+    if (
+      input.archive === undefined ||
+      input.expectedSizeBytes === undefined ||
+      (input.sizeToleranceBytes ?? 0) !== 0
+    ) {
+      throw new InvalidInputError(
+        "expectedMd5 may be absent only with expectedBlake3, or an archive check and an exact expectedSizeBytes",
+        {
+          field: "expectedMd5",
+        },
+      );
+    }
+  } else if (input.expectedMd5 !== undefined && !MD5_HEX.test(input.expectedMd5)) {
     throw new InvalidInputError(`expectedMd5 must be 32 hex digits, got "${input.expectedMd5}"`, {
       field: "expectedMd5",
     });

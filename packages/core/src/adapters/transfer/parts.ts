@@ -1,6 +1,7 @@
-import { createMD5, type IHasher } from "hash-wasm";
+import { createBLAKE3, createMD5, type IHasher } from "hash-wasm";
 import { InvalidInputError } from "../../domain/errors";
 import type { UploadProgress } from "../../domain/granule";
+import type { ZipCheck } from "../../domain/zip/check";
 import { type UploadTarget, uploadPart } from "./multipart-upload";
 
 /**
@@ -18,16 +19,27 @@ export type CompletedPart = UploadProgress["parts"][number];
 export interface PartBoundary {
   bytes: number;
   hashState: string;
+  /** The zip check's and BLAKE3's states over the same bytes, when the transfer has them. */
+  states: ExtraStates;
 }
+
+/** What a checkpoint saves beside the MD5's state: the zip check's and the BLAKE3's, when used. */
+export type ExtraStates = Pick<UploadProgress, "zipState" | "blake3State">;
 
 export interface PartPipelineSettings extends UploadTarget {
   partSizeBytes: number;
   queueSize: number;
+  /** Checks the archive on the bytes the MD5 sees, when given. */
+  zip?: ZipCheck;
+  /** Hashes a BLAKE3 beside the MD5 (a hub that published only that). */
+  blake3?: boolean;
 }
 
 export interface PartPipelineHooks {
   /** The upload parts go to now; a part that finishes for another upload is ignored. */
   uploadId(): string;
+  /** Opens (and records) the upload before the first part of it is dispatched, when none is open. */
+  ensureUpload(): Promise<void>;
   /** Throws a failure recorded outside the parts (a checkpoint write) before the next part starts. */
   throwIfFailed(): void;
   /** Completed parts 1..n now form a longer prefix, resumable from `boundary`. */
@@ -43,6 +55,7 @@ export interface PartPipelineHooks {
  */
 export class PartPipeline {
   private hasher!: IHasher;
+  private blake3: IHasher | undefined;
   private readonly completed = new Map<number, string>();
   private readonly boundaries = new Map<number, PartBoundary>();
   private contiguousParts = 0;
@@ -67,11 +80,32 @@ export class PartPipeline {
 
   async init(): Promise<void> {
     this.hasher = await createMD5();
+    if (this.settings.blake3 === true) this.blake3 = await createBLAKE3();
   }
 
   /** Bytes hashed and handed to part uploads. */
   get dispatchedBytes(): number {
     return this.dispatched;
+  }
+
+  /** Parts handed to uploads since the last reset (an adopted upload's parts included). */
+  get partsDispatched(): number {
+    return this.nextPartNumber - 1;
+  }
+
+  /**
+   * Hashes and hands over the whole product, which is all in the pending part (nothing was dispatched):
+   * for one PutObject instead of a multipart upload.
+   */
+  takeWhole(): Buffer {
+    const body = this.pending === undefined ? Buffer.alloc(0) : this.pending.subarray(0, this.pendingLength);
+    this.pending = undefined;
+    this.pendingLength = 0;
+    this.hasher.update(body);
+    this.settings.zip?.update(body);
+    this.blake3?.update(body);
+    this.dispatched += body.length;
+    return body;
   }
 
   /** Bytes taken from bodies so far: dispatched, plus the part being filled. */
@@ -84,16 +118,44 @@ export class PartPipeline {
     return Buffer.from(this.hasher.save()).toString("base64");
   }
 
+  /** The zip check's and BLAKE3's states over the dispatched bytes, when the transfer has them. */
+  states(): ExtraStates {
+    const { zip } = this.settings;
+    const { blake3 } = this;
+    return {
+      ...(zip !== undefined && { zipState: zip.save() }),
+      ...(blake3 !== undefined && { blake3State: Buffer.from(blake3.save()).toString("base64") }),
+    };
+  }
+
+  /** The BLAKE3 of the dispatched bytes, lowercase hex, when one is hashed. */
+  blake3Digest(): string | undefined {
+    return this.blake3?.digest("hex");
+  }
+
   digest(): string {
     return this.hasher.digest("hex");
   }
 
   /** Takes over the parts and hash of a recorded upload; false (hash reset) when its hash state is unusable. */
   adopt(resume: UploadProgress): boolean {
+    const { zip } = this.settings;
     try {
       this.hasher.load(Buffer.from(resume.hashState, "base64"));
+      // A checkpoint without the zip check's state cannot resume it: start over rather than skip the check.
+      if (zip !== undefined && (resume.zipState === undefined || !zip.restore(resume.zipState))) {
+        throw new Error("no usable zip check state");
+      }
+      if (zip !== undefined && zip.position !== resume.bytes)
+        throw new Error("zip check state covers other bytes");
+      if (this.blake3 !== undefined) {
+        if (resume.blake3State === undefined) throw new Error("no BLAKE3 state");
+        this.blake3.load(Buffer.from(resume.blake3State, "base64"));
+      }
     } catch {
       this.hasher.init();
+      this.blake3?.init();
+      zip?.reset();
       return false;
     }
     for (const part of resume.parts) this.completed.set(part.PartNumber, part.ETag);
@@ -173,6 +235,8 @@ export class PartPipeline {
     this.pending = undefined;
     this.pendingLength = 0;
     this.hasher.init();
+    this.blake3?.init();
+    this.settings.zip?.reset();
   }
 
   /** Hashes the pending part and starts its upload once fewer than queueSize parts are in flight. */
@@ -180,6 +244,7 @@ export class PartPipeline {
     while (this.inFlight.size >= this.settings.queueSize) await Promise.race(this.inFlight);
     this.hooks.throwIfFailed();
     this.throwIfFailed();
+    await this.hooks.ensureUpload();
     const partNumber = this.nextPartNumber;
     if (partNumber > MAX_PARTS) {
       throw new InvalidInputError(
@@ -195,11 +260,18 @@ export class PartPipeline {
     this.pendingLength = 0;
     this.nextPartNumber += 1;
     this.hasher.update(body);
+    // The same bytes, once, in order: the zip check's state at a boundary covers what the MD5's does.
+    this.settings.zip?.update(body);
+    this.blake3?.update(body);
     this.dispatched += body.length;
     if (final) {
       this.finalPartNumber = partNumber;
     } else {
-      this.boundaries.set(partNumber, { bytes: this.dispatched, hashState: this.hashState() });
+      this.boundaries.set(partNumber, {
+        bytes: this.dispatched,
+        hashState: this.hashState(),
+        states: this.states(),
+      });
     }
     const uploadId = this.hooks.uploadId();
     // Not the caller's signal: a deadline stops the body, but parts already read are the progress the

@@ -1,12 +1,14 @@
 import {
+  ArchiveInvalidError,
   ChecksumMismatchError,
+  ConditionalWriteConflictError,
   DownloaderError,
   HubFramingError,
   TransferInterruptedError,
-  TransferTooSlowError,
   UploadOutcomeUnknownError,
 } from "../../domain/errors";
 import type { UploadProgress } from "../../domain/granule";
+import type { ZipCheck } from "../../domain/zip/check";
 import type { DownloadStream } from "../hub/hub";
 import { Checkpoints } from "./checkpoints";
 import {
@@ -16,12 +18,7 @@ import {
   RestartNeededError,
   readBody,
 } from "./download-body";
-import {
-  abortMultipartUpload,
-  completeMultipartUpload,
-  createMultipartUpload,
-  isNoSuchUpload,
-} from "./multipart-upload";
+import { completeMultipartUpload, isNoSuchUpload, type Publication, putObjectOnce } from "./multipart-upload";
 import {
   type ResolvedTransferOptions,
   resolveTransferOptions,
@@ -30,10 +27,16 @@ import {
   type TransferResult,
 } from "./options";
 import { PARTS_GRACE_MS, PartPipeline } from "./parts";
+import { resumableError } from "./resumable-error";
+import { TransferUpload } from "./upload";
+import { createArchiveCheck, refusalOf } from "./verify";
 
 /**
- * Streams a product from the hub into an S3 multipart upload, verifying its MD5 before the object becomes visible.
- * @throws ChecksumMismatchError when the streamed bytes differ from `expectedMd5` (the upload is aborted).
+ * Streams a product from the hub into S3, verifying its checksum and zip before the object is visible: a
+ * product that fits in one part goes in one PutObject, a larger one into a multipart upload; both
+ * write with `If-None-Match: *`, so S3 never holds a second object on the key.
+ * @throws ChecksumMismatchError when the streamed bytes differ from `expectedMd5` (the upload is aborted);
+ *   ArchiveInvalidError when they are no sound product archive (the upload is aborted).
  * @throws TransferInterruptedError when the signal aborts, the body keeps breaking or S3 fails transiently (the upload is kept for `resume`);
  *   TransferTooSlowError (a subclass) when the last cuts were for a body under the throughput floor.
  * @throws HubFramingError when the body's framing lies twice (Content-Length vs body vs catalogue size; the upload is aborted).
@@ -52,7 +55,7 @@ export async function transferGranule(
     });
   }
 
-  const transfer = new MultipartTransfer(input, resolved);
+  const transfer = new MultipartTransfer(input, resolved, await createArchiveCheck(input));
   try {
     return await transfer.run();
   } catch (error) {
@@ -65,13 +68,8 @@ export async function transferGranule(
  * checkpoints; it opens bodies, resumes or restarts them, and completes or aborts the upload.
  */
 class MultipartTransfer {
-  private readonly expectedMd5: string;
-  private uploadId = "";
-  private uploadOpen = false;
-  /** When the current upload was created (epoch ms); undefined for a legacy checkpoint without it. */
-  private createdAt: number | undefined;
-  /** Set once the completing checkpoint is written: from then on the upload is never aborted. */
-  private completing = false;
+  /** The multipart upload the parts go to (none yet for a product that fits in one part). */
+  private readonly upload: TransferUpload;
   private readonly parts: PartPipeline;
   private readonly checkpoints: Checkpoints;
   private fetchedBytes = 0;
@@ -82,9 +80,13 @@ class MultipartTransfer {
   constructor(
     private readonly input: TransferInput,
     private readonly options: ResolvedTransferOptions,
+    private readonly zip: ZipCheck | undefined,
   ) {
-    this.expectedMd5 = input.expectedMd5.toLowerCase();
     this.checkpoints = new Checkpoints(options.onProgress);
+    this.upload = new TransferUpload(input, options, this.checkpoints, () => ({
+      hashState: this.parts.hashState(),
+      ...this.parts.states(),
+    }));
     this.parts = new PartPipeline(
       {
         s3: input.s3,
@@ -92,9 +94,12 @@ class MultipartTransfer {
         key: input.key,
         partSizeBytes: options.partSizeBytes,
         queueSize: options.queueSize,
+        zip,
+        blake3: input.expectedBlake3 !== undefined,
       },
       {
-        uploadId: () => this.uploadId,
+        uploadId: () => this.upload.id,
+        ensureUpload: () => this.upload.ensure(),
         throwIfFailed: () => this.checkpoints.throwIfFailed(),
         prefixExtended: (uploadId, parts, boundary) =>
           this.checkpoints.advance({
@@ -103,7 +108,8 @@ class MultipartTransfer {
             parts,
             bytes: boundary.bytes,
             hashState: boundary.hashState,
-            ...(this.createdAt !== undefined && { createdAt: this.createdAt }),
+            ...boundary.states,
+            ...(this.upload.createdAt !== undefined && { createdAt: this.upload.createdAt }),
           }),
       },
     );
@@ -155,7 +161,7 @@ class MultipartTransfer {
         recoveriesLeft -= 1;
         if (noSuchUpload) {
           // The upload was aborted behind our back (lifecycle rule, operator): its parts are gone.
-          this.uploadOpen = false;
+          this.upload.open = false;
           await this.restartClean();
         } else if (restart) {
           await this.restartClean();
@@ -168,7 +174,13 @@ class MultipartTransfer {
 
   /** Turns whatever stopped the transfer into the error to throw, aborting or keeping the upload. */
   async fail(error: unknown): Promise<unknown> {
-    if (error instanceof ChecksumMismatchError || error instanceof UploadOutcomeUnknownError) {
+    if (error instanceof ConditionalWriteConflictError) {
+      await this.parts.cancel();
+      return this.upload.dropConflicted(error);
+    }
+    if (
+      [ChecksumMismatchError, ArchiveInvalidError, UploadOutcomeUnknownError].some((c) => error instanceof c)
+    ) {
       // No onProgress call may outlive the transfer (it would write progress after the caller moved on).
       await this.checkpoints.settled();
       return error;
@@ -177,7 +189,7 @@ class MultipartTransfer {
     const { granuleId, key } = this.input;
     const fromProgress = this.checkpoints.failedWith(error);
     if (
-      !this.completing &&
+      !this.upload.completing &&
       !signal?.aborted &&
       !fromProgress &&
       error instanceof DownloaderError &&
@@ -185,7 +197,7 @@ class MultipartTransfer {
     ) {
       // The hub says these bytes will never be right (gone, refused, invalid): drop the parts.
       await this.parts.cancel();
-      const abortError = await this.abortUpload();
+      const abortError = this.upload.open ? await this.upload.abort() : undefined;
       if (abortError !== undefined) {
         console.warn(
           JSON.stringify({ msg: "abort of multipart upload failed", granuleId, key, error: `${abortError}` }),
@@ -197,40 +209,31 @@ class MultipartTransfer {
     // Keep the upload: let running parts land so the checkpoint covers them (past the deadline, for a while).
     await (signal?.aborted ? this.parts.settleWithin(PARTS_GRACE_MS) : this.parts.settle());
     await this.checkpoints.settled();
-    const resumable = {
-      granuleId,
-      bytesTransferred: this.checkpoints.current?.bytes ?? this.resumedFromBytes,
-    };
-    if (signal?.aborted) {
-      return new TransferInterruptedError(
-        `transfer of ${granuleId} to ${key} stopped by its signal; resumable from byte ${resumable.bytesTransferred}`,
-        { cause: signal.reason, ...resumable },
-      );
-    }
-    if (error instanceof BodyBrokenError && error.cause instanceof TransferTooSlowError) {
-      return new TransferTooSlowError(
-        `transfer of ${granuleId} to ${key} stayed under the throughput floor after ${maxResumes} resumes; resumable from byte ${resumable.bytesTransferred}`,
-        { cause: error.cause, bytesPerSecond: error.cause.bytesPerSecond, ...resumable },
-      );
-    }
-    if (error instanceof BodyBrokenError || isNoSuchUpload(error)) {
-      return new TransferInterruptedError(
-        `transfer of ${granuleId} to ${key} failed after ${maxResumes} resumes; resumable from byte ${resumable.bytesTransferred}`,
-        { cause: error instanceof BodyBrokenError ? (error.cause ?? error) : error, ...resumable },
-      );
-    }
-    return error;
+    const bytesTransferred = this.checkpoints.current?.bytes ?? this.resumedFromBytes;
+    return resumableError(error, { granuleId, key, maxResumes, signal, bytesTransferred });
   }
 
-  /** Adopts the saved upload when it is usable, else starts a new one. */
+  /**
+   * Adopts the saved upload when it is usable. A new upload is created at once when the catalogue's size
+   * needs several parts, else with the first full part (upload.ensure): a product that fits in one part
+   * never has one (one PutObject instead).
+   */
   private async begin(): Promise<void> {
     const { resume } = this.input;
     if (resume !== undefined && this.adopt(resume)) return;
     if (resume !== undefined && resume.uploadId !== "") {
       // An unusable checkpoint's upload is dead weight; S3 bills its parts until aborted.
-      await this.abortUpload(resume.key, resume.uploadId);
+      await this.upload.abort(resume.key, resume.uploadId);
     }
-    await this.createUpload();
+    await this.createIfSeveralParts();
+  }
+
+  /** A product the catalogue says cannot fit in one part gets its upload (recorded) before the hub is asked. */
+  private async createIfSeveralParts(): Promise<void> {
+    const { expectedSizeBytes, sizeToleranceBytes = 0 } = this.input;
+    const severalParts =
+      expectedSizeBytes !== undefined && expectedSizeBytes - sizeToleranceBytes > this.options.partSizeBytes;
+    if (severalParts) await this.upload.ensure();
   }
 
   /**
@@ -246,60 +249,21 @@ class MultipartTransfer {
     if (resume.abandonedAt !== undefined) return false;
     if (resume.parts.length === 0 ? resume.bytes !== 0 : resume.bytes <= 0) return false;
     if (!this.parts.adopt(resume)) return false;
-    this.uploadId = resume.uploadId;
-    this.uploadOpen = true;
-    this.createdAt = resume.createdAt;
+    this.upload.adopt(resume);
     this.resumedFromBytes = resume.bytes;
     this.checkpoints.adopt(resume);
     return true;
   }
 
-  private async createUpload(): Promise<void> {
-    const { granuleId } = this.input;
-    const metadata = { ...this.options.metadata, "hub-id": granuleId, md5: this.expectedMd5 };
-    this.uploadId = await createMultipartUpload(this.input, metadata, granuleId, this.options.signal);
-    this.uploadOpen = true;
-    this.createdAt = this.options.now();
-    await this.checkpointNewUpload();
-  }
-
-  /**
-   * Records the new upload before its first part is sent, so every upload we create is known to the
-   * table: a crash from here on leaves an upload the next attempt resumes (or aborts), never an orphan.
-   */
-  private async checkpointNewUpload(): Promise<void> {
-    const checkpoint: UploadProgress = {
-      uploadId: this.uploadId,
-      key: this.input.key,
-      parts: [],
-      bytes: 0,
-      hashState: this.parts.hashState(),
-      ...(this.createdAt !== undefined && { createdAt: this.createdAt }),
-    };
-    try {
-      await this.checkpoints.writeNow(checkpoint);
-    } catch (error) {
-      // Nobody else knows this upload (the lease may be gone): abort it rather than leak it.
-      await this.abortUpload();
-      throw error;
-    }
-  }
-
-  /** Best-effort abort; returns the failure (s3rver answers 405) so the caller keeps its own error. */
-  private async abortUpload(key = this.input.key, uploadId = this.uploadId): Promise<unknown> {
-    if (uploadId === this.uploadId) this.uploadOpen = false;
-    return abortMultipartUpload({ s3: this.input.s3, bucket: this.input.bucket, key }, uploadId);
-  }
-
   /** Drops every part and the hash and begins again from byte 0 on a new upload. */
   private async restartClean(): Promise<void> {
     await this.parts.cancel();
-    if (this.uploadOpen) await this.abortUpload();
+    if (this.upload.open) await this.upload.abort();
     this.parts.reset();
     this.checkpoints.reset();
     this.resumedFromBytes = 0;
     this.restarts += 1;
-    await this.createUpload();
+    await this.createIfSeveralParts();
   }
 
   /**
@@ -319,60 +283,101 @@ class MultipartTransfer {
     }
   }
 
-  /** Uploads the last part, then completes the upload only if the streamed MD5 is the hub's. */
+  /**
+   * Publishes the verified product: one PutObject when it fits in one part (nothing dispatched yet),
+   * else the last part and CompleteMultipartUpload. Nothing is sent until refusal() found none.
+   */
   private async finish(): Promise<TransferResult> {
+    if (this.parts.dispatchedBytes === 0 && this.parts.partsDispatched === 0) return this.putWhole();
+    return this.completeMultipart();
+  }
+
+  /**
+   * The one check before anything becomes visible: the streamed MD5 (or BLAKE3) against the hub's, then
+   * the zip check's verdict; the error to throw (with `cause`), or undefined when the bytes may be published.
+   */
+  private refusal(md5: string): ((options?: ErrorOptions) => DownloaderError) | undefined {
+    return refusalOf(this.input, md5, this.parts.blake3Digest(), this.zip);
+  }
+
+  /** A product that fits in one part: verified, then one conditional PutObject (a mismatch sends nothing). */
+  private async putWhole(): Promise<TransferResult> {
     const { granuleId, key } = this.input;
+    // A 0-byte upload adopted from an earlier attempt is not needed for a one-part product.
+    if (this.upload.open) await this.upload.abort();
+    const body = this.parts.takeWhole();
+    const md5 = this.parts.digest();
+    const refusal = this.refusal(md5);
+    if (refusal !== undefined) throw refusal();
+    const outcome = await putObjectOnce(
+      this.input,
+      granuleId,
+      body,
+      this.upload.metadata(),
+      this.options.signal,
+    );
+    return this.result(key, body.length, md5, outcome);
+  }
+
+  /** Uploads the last part, then completes the upload only if the streamed MD5 is the hub's. */
+  private async completeMultipart(): Promise<TransferResult> {
+    const { key } = this.input;
     await this.parts.dispatchLast();
     const md5 = this.parts.digest();
-    if (md5 !== this.expectedMd5) {
+    const refusal = this.refusal(md5);
+    if (refusal !== undefined) {
       // Aborting before Complete is what keeps a bad object from ever becoming visible.
       await this.parts.cancel();
-      const abortError = await this.abortUpload();
-      throw new ChecksumMismatchError(
-        granuleId,
-        this.expectedMd5,
-        md5,
-        abortError === undefined ? undefined : { cause: abortError },
-      );
+      const abortError = this.upload.open ? await this.upload.abort() : undefined;
+      throw refusal(abortError === undefined ? undefined : { cause: abortError });
     }
     await this.parts.settle();
     this.throwIfFailed();
     await this.checkpoints.settled();
     this.throwIfFailed();
     const completing: UploadProgress = {
-      uploadId: this.uploadId,
+      uploadId: this.upload.id,
       key,
       parts: this.parts.completedParts(),
       bytes: this.parts.dispatchedBytes,
       // The digest is final (completing.md5): a completing upload is finished, never hashed further.
       hashState: "",
-      ...(this.createdAt !== undefined && { createdAt: this.createdAt }),
+      ...(this.upload.createdAt !== undefined && { createdAt: this.upload.createdAt }),
       completing: { md5 },
     };
     // Written before Complete: a crash between Complete and the DOWNLOADED mark leaves this record,
     // and the next attempt re-issues Complete on the same upload instead of uploading a second object.
     await this.checkpoints.record(completing);
-    this.completing = true;
-    const outcome = await completeMultipartUpload(this.input, granuleId, completing, this.options);
-    this.uploadOpen = false;
+    this.upload.completing = true;
+    const outcome = await completeMultipartUpload(this.input, this.input.granuleId, completing, this.options);
+    this.upload.open = false;
+    return this.result(key, this.parts.dispatchedBytes, md5, outcome);
+  }
+
+  private result(
+    key: string,
+    bytes: number,
+    md5: string,
+    outcome: { etag: string | undefined; publication: Publication },
+  ): TransferResult {
     return {
       key,
-      bytes: this.parts.dispatchedBytes,
+      bytes,
       md5,
       etag: outcome.etag,
       resumedFromBytes: this.resumedFromBytes,
       fetchedBytes: this.fetchedBytes,
       restarts: this.restarts,
       resumes: this.resumes,
-      completedEarlier: outcome.completedEarlier,
+      publication: outcome.publication,
     };
   }
 
   /** Finishes an upload an earlier attempt verified and recorded as completing; reads nothing from the hub. */
   private async completeRecorded(resume: UploadProgress): Promise<TransferResult> {
-    this.completing = true;
-    this.uploadId = resume.uploadId;
-    this.createdAt = resume.createdAt;
+    this.upload.completing = true;
+    this.upload.id = resume.uploadId;
+    this.upload.createdAt = resume.createdAt;
     const outcome = await completeMultipartUpload(this.input, this.input.granuleId, resume, this.options);
     return {
       key: resume.key,
@@ -383,7 +388,7 @@ class MultipartTransfer {
       fetchedBytes: 0,
       restarts: 0,
       resumes: 0,
-      completedEarlier: outcome.completedEarlier,
+      publication: outcome.publication,
     };
   }
 

@@ -100,10 +100,13 @@ export class HubAuthError extends DownloaderError {
 export class ChecksumNotPublishedError extends DownloaderError {
   static override readonly retry = "backoff";
   readonly granuleId: string;
-  constructor(granuleId: string, options?: ErrorOptions) {
+  /** The BLAKE3 (lowercase hex) the hub publishes in the MD5's place, when it does (CDSE). */
+  readonly blake3?: string;
+  constructor(granuleId: string, options?: ErrorOptions & { blake3?: string }) {
     super(`checksum of granule ${granuleId} is not published yet`, options);
     this.name = "ChecksumNotPublishedError";
     this.granuleId = granuleId;
+    if (options?.blake3 !== undefined) this.blake3 = options.blake3;
   }
 }
 

@@ -16,7 +16,9 @@ import { ConfigError, DataFolderInUseError, InvalidInputError } from "./input";
 import { LAMBDA_UNKNOWN } from "./states";
 import { AwsUnavailableError, GranuleNotFoundError, LeaseLostError, ManifestIncompleteError } from "./store";
 import {
+  ArchiveInvalidError,
   ChecksumMismatchError,
+  ConditionalWriteConflictError,
   TransferInterruptedError,
   TransferTooSlowError,
   UploadOutcomeUnknownError,
@@ -39,12 +41,14 @@ export const ERROR_CLASSES = {
   ChecksumNotPublishedError,
   TransferInterruptedError,
   TransferTooSlowError,
+  ConditionalWriteConflictError,
   HubAnswerTooLargeError,
   GranuleOfflineError,
   AwsUnavailableError,
   HubSlotsBusyError,
   HubSessionsExhaustedError,
   ChecksumMismatchError,
+  ArchiveInvalidError,
   GranuleGoneError,
   HubAuthError,
   InvalidHubDataError,

@@ -359,6 +359,27 @@ describe("listing a day", () => {
     expect(await pendingIds()).toEqual([gone.granuleId, corrupt.granuleId].sort());
   });
 
+  it("gives a broken archive the same one late try as a checksum mismatch, then keeps it out", async () => {
+    const { store, clock } = aStore({ maxAttempts: 5 });
+    const day = aUniqueDay();
+    const broken = (await aRecordedGranule(store, day)).granule;
+    const fail = async (owner: string, attempts: number) => {
+      for (let attempt = 0; attempt < attempts; attempt++) {
+        await store.claimGranule(broken.granuleId, owner);
+        await store.markFailed(broken.granuleId, { name: "ArchiveInvalidError", message: "x" }, { owner });
+      }
+    };
+    const pendingIds = async () => (await store.listPending(day)).map((g) => g.granuleId);
+    await fail("run-1", 1 + MISMATCH_MAX_ATTEMPTS);
+
+    expect(await pendingIds()).toEqual([]);
+    clock.ms = T0 + 24 * 3600_000 + 1;
+    expect(await pendingIds()).toEqual([broken.granuleId]);
+    await fail("run-2", 1);
+    clock.ms = T0 + 10 * 24 * 3600_000;
+    expect(await pendingIds()).toEqual([]);
+  });
+
   it("lists by status through the index, following pages, and counts every status", async () => {
     const { store } = aStore();
     const day = aUniqueDay();
@@ -383,6 +404,7 @@ describe("listing a day", () => {
       DOWNLOADING: 1,
       DOWNLOADED: 1,
       FAILED: 0,
+      DUPLICATE: 0,
     });
   });
 });
@@ -480,6 +502,7 @@ describe("fetch progress", () => {
       DOWNLOADING: 0,
       DOWNLOADED: 0,
       FAILED: 0,
+      DUPLICATE: 0,
     });
   });
 

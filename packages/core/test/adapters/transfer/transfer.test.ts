@@ -359,6 +359,7 @@ describe("transferGranule with a mocked S3", () => {
     const hub = fakeHub({ size: 3 * PART + 1 });
     const { granuleId, key } = uniqueGranule();
     const leaseLost = new LeaseLostError(granuleId, "worker-1");
+    // The catalogue's size says several parts: the upload is created (and recorded) before the hub is asked.
     let calls = 0;
 
     const error = await rejection(
@@ -390,7 +391,7 @@ describe("transferGranule with a mocked S3", () => {
 
     const error = await rejection(
       transferGranule(
-        { granuleId, bucket: BUCKET, key, expectedMd5: hub.md5, hub, s3 },
+        { granuleId, bucket: BUCKET, key, expectedMd5: hub.md5, hub, s3, expectedSizeBytes: hub.size },
         {
           partSizeBytes: PART,
           onProgress: async (progress) => {
@@ -425,7 +426,7 @@ describe("transferGranule with a mocked S3", () => {
   it("records the upload as completing with the verified MD5 before CompleteMultipartUpload", async () => {
     const s3 = offlineS3Client();
     const { mock, state } = memoryS3(s3);
-    const hub = fakeHub({ size: PART - 100 });
+    const hub = fakeHub({ size: PART + 100 });
     const { granuleId, key } = uniqueGranule();
     const seen: { progress: UploadProgress; completes: number }[] = [];
 
@@ -439,11 +440,12 @@ describe("transferGranule with a mocked S3", () => {
       },
     );
 
-    expect(result.completedEarlier).toBe(false);
-    // A one-part product: the upload is recorded before its part, then as completing before Complete.
+    expect(result.publication).toBe("now");
+    // A two-part product: the upload is recorded before its first part, then as completing before Complete.
     expect(seen.map(({ progress }) => [progress.bytes, progress.parts.length, progress.completing])).toEqual([
       [0, 0, undefined],
-      [hub.size, 1, { md5: hub.md5 }],
+      [PART, 1, undefined],
+      [hub.size, 2, { md5: hub.md5 }],
     ]);
     expect(seen.every(({ completes }) => completes === 0)).toBe(true);
     expect(state.objects.get(key)?.length).toBe(hub.size);
@@ -485,7 +487,7 @@ describe("transferGranule with a mocked S3", () => {
       bytes: hub.size,
       md5: hub.md5,
       fetchedBytes: 0,
-      completedEarlier: false,
+      publication: "now",
     });
     expect(memory.mock.commandCalls(CompleteMultipartUploadCommand)[0]!.args[0].input).toMatchObject({
       UploadId: completing!.uploadId,
@@ -519,7 +521,7 @@ describe("transferGranule with a mocked S3", () => {
       { granuleId, bucket: BUCKET, key, expectedMd5: hub.md5, hub, s3, resume: completing },
       { now: () => now },
     );
-    expect(young).toMatchObject({ key, bytes: hub.size, completedEarlier: true, fetchedBytes: 0 });
+    expect(young).toMatchObject({ key, bytes: hub.size, publication: "earlier-complete", fetchedBytes: 0 });
 
     const old = await rejection(
       transferGranule(

@@ -22,7 +22,7 @@ import {
 } from "../hub";
 import { hubBaseUrl } from "../url";
 import { CDSE_MAX_PAGE_SIZE, CDSE_MAX_SKIP, CdseCatalogue, type SearchWindow } from "./catalogue";
-import { assertCdseProductId, CDSE_PRODUCT_CHECKSUM_SCHEMA, cdseMd5Of } from "./product";
+import { assertCdseProductId, CDSE_PRODUCT_CHECKSUM_SCHEMA, cdseBlake3Of, cdseMd5Of } from "./product";
 import { CDSE_TOKEN_URL, CdseTokenManager } from "./token";
 
 /** The zipper redirects downloads to this host; the bearer token must follow it there. */
@@ -197,7 +197,11 @@ export class CdseHub implements Hub {
     if (parsed.output.Online === false) throw new GranuleOfflineError(granuleId);
     const md5 = cdseMd5Of(parsed.output.Checksum);
     // CDSE publishes the MD5 hours after the product: retry later, never download unverifiable bytes.
-    if (md5 === undefined) throw new ChecksumNotPublishedError(granuleId);
+    // Some products list only a BLAKE3: the error carries it, and the download verifies with it.
+    if (md5 === undefined) {
+      const blake3 = cdseBlake3Of(parsed.output.Checksum);
+      throw new ChecksumNotPublishedError(granuleId, blake3 === undefined ? {} : { blake3 });
+    }
     return normalizeMd5(md5, { granuleId, url });
   }
 

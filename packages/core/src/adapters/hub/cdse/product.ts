@@ -145,6 +145,12 @@ export function cdseMd5Of(checksums: v.InferOutput<typeof CHECKSUM_SCHEMA>): unk
   )?.Value;
 }
 
+/** The BLAKE3 among a product's `Checksum[]`, lowercase hex, when it is 64 hex digits; else undefined. */
+export function cdseBlake3Of(checksums: v.InferOutput<typeof CHECKSUM_SCHEMA>): string | undefined {
+  const value = checksums?.find((c) => c.Algorithm?.toUpperCase() === "BLAKE3")?.Value;
+  return typeof value === "string" && /^[0-9a-f]{64}$/i.test(value) ? value.toLowerCase() : undefined;
+}
+
 /** @throws InvalidInputError when `granuleId` is not a CDSE product id (it is spliced into a path). */
 export function assertCdseProductId(granuleId: string): void {
   if (typeof granuleId !== "string" || !PRODUCT_ID_PATTERN.test(granuleId))

@@ -482,6 +482,20 @@ describe("CdseHub.getChecksum", () => {
     });
   });
 
+  it("carries the BLAKE3 in the ChecksumNotPublishedError when it is the only checksum, lowercase", async () => {
+    const listed = {
+      Checksum: [
+        { Algorithm: "BLAKE3", Value: "AB".repeat(32) },
+        { Algorithm: "MD5", Value: "" },
+      ],
+    };
+    const fake = await startFakeCdse({ entity: () => ({ status: 200, body: listed }) });
+
+    const error = await rejection(hubFor(fake).getChecksum(productId(2)));
+
+    expect(error).toMatchObject({ name: "ChecksumNotPublishedError", blake3: "ab".repeat(32) });
+  });
+
   it("throws GranuleGoneError when the product was withdrawn", async () => {
     const fake = await startFakeCdse({ entity: () => ({ status: 404, body: { detail: "Not Found" } }) });
     const hub = hubFor(fake);
