@@ -49,6 +49,17 @@ export function Alarms({ stack, app }: StackContext) {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     }),
+    // A (day, platform) search that failed for good (after its retries): its iteration ended without
+    // failing the execution, so only this says the day's manifest may lack that query's granules.
+    new cloudwatch.Alarm(stack, "QueriesFailed", {
+      alarmDescription:
+        "A (day, platform) search failed for good: see the Summarize output's failedQueries or `ops status`, fix, run the day again",
+      metric: stageMetric(settings, "QueriesFailed", "Maximum", Duration.hours(1)),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }),
     // p95 over a day of granules verified in the bucket: one slow granule does not page anyone,
     // a day whose granules mostly wait too long does.
     new cloudwatch.Alarm(stack, "GranuleLatencyHigh", {

@@ -96,6 +96,7 @@ export function buildDashboard(scope: Construct, props: DashboardProps): cloudwa
         metric("GranulesMissing", "Maximum", day),
         metric("GranulesFiltered", "Maximum", day),
         metric("UploadsAborted", "Sum", day),
+        metric("QueriesFailed", "Maximum", day),
       ],
       {
         right: [metric("BytesDownloaded", "Maximum", day)],

@@ -1,13 +1,17 @@
 import {
   BACKOFF_RETRY,
+  FINAL_ERROR_NAMES,
   MISMATCH_ERROR_NAMES,
   MISMATCH_MAX_ATTEMPTS,
   MISMATCH_RETRY_INTERVAL_SECONDS,
+  QUERY_FAILURE_ERROR_NAMES,
   RETRYABLE_ERROR_NAMES,
   SESSIONS_EXHAUSTED_ERROR_NAMES,
   SESSIONS_EXHAUSTED_RETRY,
   SLOT_WAIT_ERROR_NAMES,
   SLOT_WAIT_RETRY,
+  UNHANDLED_ERROR_NAMES,
+  UNHANDLED_RETRY,
 } from "@hls-s2/core";
 import { Duration } from "aws-cdk-lib";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
@@ -33,8 +37,12 @@ export function buildWorkflowDefinition(
   { functions, workBucket, settings }: WorkflowDefinitionProps,
 ): sfn.IChainable {
   // Without a payload the task passes its whole input; the output is the handler's return value.
-  const invoke = (name: WorkflowTaskName, props: Partial<tasks.LambdaInvokeProps> = {}) =>
-    new tasks.LambdaInvoke(scope, name, {
+  const invoke = (
+    name: WorkflowTaskName,
+    props: Partial<tasks.LambdaInvokeProps> = {},
+    stateName: string = name,
+  ) =>
+    new tasks.LambdaInvoke(scope, stateName, {
       lambdaFunction: functions[name],
       payloadResponseOnly: true,
       ...props,
@@ -55,11 +63,46 @@ export function buildWorkflowDefinition(
     jitterStrategy: sfn.JitterType.FULL,
   };
 
+  // Last on an idempotent task, after its own retriers: a Lambda killed at its timeout or out of memory
+  // (Lambda.Unknown) or ended by a plain library error (States.TaskFailed) runs again a few times. The
+  // wildcard would also match our final names, so a retrier that stops them (MaxAttempts 0) comes first:
+  // Step Functions uses the first retrier whose ErrorEquals matches.
+  const retryUnhandled = (task: sfn.TaskStateBase) =>
+    task.addRetry({ errors: [...FINAL_ERROR_NAMES], maxAttempts: 0 }).addRetry({
+      errors: [...UNHANDLED_ERROR_NAMES],
+      interval: Duration.seconds(UNHANDLED_RETRY.intervalSeconds),
+      backoffRate: UNHANDLED_RETRY.backoffRate,
+      maxAttempts: UNHANDLED_RETRY.maxAttempts,
+      maxDelay: Duration.seconds(UNHANDLED_RETRY.maxDelaySeconds),
+      jitterStrategy: sfn.JitterType.FULL,
+    });
+
   const generateQueries = invoke("GenerateQueries", { resultPath: "$.plan" });
 
   // One iteration per (day, platform): the handler pages until its time budget ends, then the
   // loop calls it again with its own output until the query is exhausted.
-  const fetchPage = invoke("FetchPage").addRetry(retryable);
+  const fetchPage = retryUnhandled(invoke("FetchPage").addRetry(retryable));
+  // A query that fails for good (a terminal error, or any error after its retries) ends its own
+  // iteration only: the same function records the failure on the query's cursor item, where Summarize,
+  // its alarm and `ops status` read it, and the other queries, the manifest and the downloads go on.
+  const recordQueryFailure = retryUnhandled(
+    invoke(
+      "FetchPage",
+      {
+        payload: sfn.TaskInput.fromObject({
+          day: sfn.JsonPath.stringAt("$.day"),
+          platform: sfn.JsonPath.stringAt("$.platform"),
+          // The Catch's error output, {Error, Cause}, whole: a Cause may be absent.
+          failure: sfn.JsonPath.objectAt("$.failure"),
+          executionName: sfn.JsonPath.stringAt("$$.Execution.Name"),
+        }),
+      },
+      "RecordQueryFailure",
+    ).addRetry(retryable),
+  );
+  // Not States.ALL: credentials refused or a bad setting (RUN_STOPPING_ERROR_NAMES) fail the run here, at
+  // the step a Redrive re-runs, before any download meets the same refusal.
+  fetchPage.addCatch(recordQueryFailure, { errors: [...QUERY_FAILURE_ERROR_NAMES], resultPath: "$.failure" });
   const pageLoop = new sfn.Choice(scope, "PageLoop")
     .when(sfn.Condition.booleanEquals("$.finished", true), new sfn.Succeed(scope, "QueryDone"))
     .otherwise(fetchPage);
@@ -112,6 +155,7 @@ export function buildWorkflowDefinition(
       maxAttempts: MISMATCH_MAX_ATTEMPTS,
       interval: Duration.seconds(MISMATCH_RETRY_INTERVAL_SECONDS),
     });
+  retryUnhandled(download);
   // No Catch: the handler records FAILED (error name and message) itself before it throws, so the child
   // execution ends unsuccessfully at Download. AWS redrives "from the unsuccessful step" (RedriveExecution:
   // "it continues the failed execution from the unsuccessful step and uses the same input"), so a

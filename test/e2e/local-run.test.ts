@@ -249,7 +249,10 @@ describe("the synthesized workflow the local run executes", () => {
         ResultWriter: workflow.definition.States["DownloadGranules"]!["ResultWriter"],
       }),
     );
-    expect([...local.taskStates].sort()).toEqual(Object.keys(workflow.tasks).sort());
+    // RecordQueryFailure invokes the FetchPage function (FetchLinks' Catch).
+    expect([...local.taskStates].sort()).toEqual(
+      [...Object.keys(workflow.tasks), "RecordQueryFailure"].sort(),
+    );
     expect(workflow.environment).toMatchObject({ HUB_KIND: "dhus", DOWNLOADS_ENABLED: "true" });
     expect(workflow.timeouts.Download).toBe(900);
   });

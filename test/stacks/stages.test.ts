@@ -148,8 +148,8 @@ describe("stages", () => {
       ComparisonOperator: "LessThanThreshold",
       TreatMissingData: "breaching",
     });
-    // ExecutionsFailed, GranulesFailed, GranuleLatencyHigh, UnfinishedGranulesOld and this one.
-    expect(alarms).toHaveLength(5);
+    // ExecutionsFailed, GranulesFailed, QueriesFailed, GranuleLatencyHigh, UnfinishedGranulesOld and this one.
+    expect(alarms).toHaveLength(6);
     expect(resourcesOfType(prod.templates.Alarms, "AWS::SNS::Subscription")[0]?.[1].Properties).toMatchObject(
       {
         Protocol: "email",

@@ -314,6 +314,7 @@ describe("alarms", () => {
       "ExecutionsFailed",
       "GranuleLatency",
       "GranulesFailed",
+      "QueriesFailed",
       "UnfinishedGranulesOld",
     ]);
     expect(alarms.find((alarm) => alarm.MetricName === "GranulesFailed")).toMatchObject({
@@ -322,5 +323,21 @@ describe("alarms", () => {
       ComparisonOperator: "GreaterThanThreshold",
     });
     for (const alarm of alarms) expect(alarm.AlarmActions).toHaveLength(1);
+  });
+
+  it("alarms on the first search that failed for good, on the stage's SNS topic", () => {
+    const [topicId] = resourcesOfType(synthesized.templates.Alarms, "AWS::SNS::Topic")[0] ?? [];
+    expect(topicId).toBeDefined();
+    const alarm = resourcesOfType(synthesized.templates.Alarms, "AWS::CloudWatch::Alarm")
+      .map(([, resource]) => resource.Properties ?? {})
+      .find((properties) => properties.MetricName === "QueriesFailed");
+    expect(alarm).toMatchObject({
+      Namespace: "HlsS2Downloader",
+      Statistic: "Maximum",
+      Threshold: 1,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      TreatMissingData: "notBreaching",
+      AlarmActions: [{ Ref: topicId }],
+    });
   });
 });

@@ -36,6 +36,7 @@ export * from "./usecases/download";
 export * from "./usecases/fetch-page";
 export * from "./usecases/generate-queries";
 export * from "./usecases/receive-push";
+export * from "./usecases/record-query-failure";
 export * from "./usecases/start-pushed-downloads";
 export * from "./usecases/summarize";
 export * from "./usecases/sweep-uploads";

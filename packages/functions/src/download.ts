@@ -1,6 +1,6 @@
 import { downloadGranule } from "@hls-s2/core";
 import * as v from "valibot";
-import { type LambdaClock, workingTimeMs } from "./lib/deadline";
+import { deadlineSignal, type LambdaClock } from "./lib/deadline";
 import { parseInput } from "./lib/input";
 import { logger } from "./lib/logger";
 import { metricSink, publishMetrics } from "./lib/metrics";
@@ -12,10 +12,9 @@ const INPUT = v.object({ granuleId: NON_EMPTY, owner: NON_EMPTY });
 /** Download: one granule, claimed, streamed and verified; typed errors propagate for Retry/Catch. */
 export async function handler(event: unknown, context?: LambdaClock) {
   const input = parseInput(INPUT, event);
-  const workingMs = workingTimeMs(context);
   // Aborting before the timeout lets the transfer checkpoint and raise TransferInterruptedError (retried)
-  // instead of Lambda killing it mid-part (States.Timeout, progress lost).
-  const signal = workingMs === undefined ? undefined : AbortSignal.timeout(workingMs);
+  // instead of Lambda killing it mid-part (Lambda.Unknown, the lease held until it expires).
+  const signal = deadlineSignal(context);
   const config = getConfig("Download");
   // Published on every exit, a failed attempt's too: its hub counts are the ones an operator wants.
   const result = await downloadGranule(input, {

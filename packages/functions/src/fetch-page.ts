@@ -1,6 +1,6 @@
-import { fetchPage, isPlatform, type Platform } from "@hls-s2/core";
+import { fetchPage, isPlatform, type Platform, recordQueryFailure } from "@hls-s2/core";
 import * as v from "valibot";
-import { type LambdaClock, workingTimeMs } from "./lib/deadline";
+import { deadlineSignal, type LambdaClock, workingTimeMs } from "./lib/deadline";
 import { DAY, parseInput } from "./lib/input";
 import { logger } from "./lib/logger";
 import { publishMetrics } from "./lib/metrics";
@@ -11,17 +11,34 @@ import { getConfig, getHub, getStore } from "./lib/runtime";
 const INPUT = v.looseObject({
   day: DAY,
   platform: v.custom<Platform>(isPlatform, "is not a Sentinel-2 platform"),
+  // Set only by the state machine's RecordQueryFailure: the error its Catch took from this query.
+  failure: v.optional(v.object({ Error: v.string(), Cause: v.optional(v.string()) })),
+  executionName: v.optional(v.string()),
 });
 
-/** FetchPage: pages one (day, platform) search within the time budget, from the stored offset. */
+/**
+ * FetchPage: pages one (day, platform) search within the time budget, from the stored offset; or,
+ * given the `failure` the state machine caught for that query, records it on the query's cursor.
+ */
 export async function handler(event: unknown, context?: LambdaClock) {
-  const { day, platform } = parseInput(INPUT, event);
+  const { day, platform, failure, executionName } = parseInput(INPUT, event);
+  if (failure !== undefined) {
+    const recorded = await recordQueryFailure(
+      { query: { day, platform }, caught: failure, executionName },
+      { store: getStore() },
+    );
+    logger.error("search failed", { day, platform, ...recorded });
+    return { day, platform, failed: recorded };
+  }
   const budgetMs = getConfig().fetchTimeBudgetSeconds * 1000;
   const deadline = Date.now() + Math.min(budgetMs, workingTimeMs(context) ?? budgetMs);
+  // The budget stops new pages; the signal stops the page in flight (its retry ladder included) at the
+  // margin before Lambda's timeout, so the offset of every page read is recorded and the handler returns.
+  const signal = deadlineSignal(context);
   const { rejectedSample, ...result } = await fetchPage(
     { day, platform },
     { hub: await getHub(), store: getStore() },
-    { deadline },
+    { deadline, ...(signal !== undefined && { signal }) },
     // The hub client counted its answers into the buffer (lib/runtime.ts): publish them, also on failure.
   ).finally(publishMetrics);
   if (result.rejected > 0)

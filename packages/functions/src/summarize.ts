@@ -40,6 +40,7 @@ export async function handler(event: unknown) {
   metricSink.add("GranulesFiltered", filtered);
   metricSink.add("BytesDownloaded", bytes);
   metricSink.add("UploadsAborted", sweep.aborted.length);
+  metricSink.add("QueriesFailed", summary.failedQueries.length);
   const { reconciliationHorizonDays, unfinishedAgeAlarmHours } = config;
   const unfinishedAge = await measureUnfinishedAge(
     { store: getStore() },
@@ -48,6 +49,8 @@ export async function handler(event: unknown) {
   reportUnfinishedAge(unfinishedAge, metricSink);
   metrics.publishStoredMetrics();
   logger.info("summary", { from: summary.from, to: summary.to, totals: summary.totals });
+  if (summary.failedQueries.length > 0)
+    logger.error("searches failed", { failedQueries: summary.failedQueries });
   return {
     ...summary,
     sweptUploads: { aborted: sweep.aborted.length, failed: sweep.failed.length },

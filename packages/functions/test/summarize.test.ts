@@ -47,6 +47,7 @@ describe("summarize handler", () => {
       ["GranulesFiltered", 0],
       ["BytesDownloaded", 4096],
       ["UploadsAborted", 0],
+      ["QueriesFailed", 0],
       // The age safety net over recent days: this test's granules are of 2030, none is recent.
       ["UnfinishedGranules", 0],
       ["UnfinishedGranulesOld", 0],

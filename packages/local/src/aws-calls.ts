@@ -23,11 +23,32 @@ interface RecordableClient {
   middlewareStack: { add(middleware: never, options: never): void };
 }
 
-const principalScope = new AsyncLocalStorage<string>();
+const principalScope = new AsyncLocalStorage<{ principal: string; killed?: AbortSignal }>();
 
-/** Runs `work` with every AWS call it makes (through a recorded client) attributed to `principal`. */
-export function asPrincipal<T>(principal: string, work: () => T): T {
-  return principalScope.run(principal, work);
+/**
+ * Runs `work` with every AWS call it makes (through a recorded client) attributed to `principal`;
+ * with `killed`, the invocation's sandbox: once aborted, its calls are refused (refuseCallsAfterKill).
+ */
+export function asPrincipal<T>(principal: string, work: () => T, killed?: AbortSignal): T {
+  return principalScope.run({ principal, ...(killed !== undefined && { killed }) }, work);
+}
+
+/**
+ * Refuses every call a killed invocation starts (Lambda killed its sandbox: no code of it runs any
+ * more), with the kill's error. Calls outside an invocation (the runner's own) are not concerned.
+ */
+export function refuseCallsAfterKill(client: RecordableClient): void {
+  const middleware =
+    (next: Handler): Handler =>
+    async (args) => {
+      const killed = principalScope.getStore()?.killed;
+      if (killed?.aborted) throw killed.reason;
+      return next(args);
+    };
+  client.middlewareStack.add(
+    middleware as never,
+    { step: "initialize", name: "refuseCallsAfterKill", override: true } as never,
+  );
 }
 
 /** lib-dynamodb's command names → the DynamoDB API operations (and IAM actions) they send. */
@@ -51,7 +72,7 @@ export function recordAwsCalls(client: RecordableClient, service: string, onCall
   const middleware =
     (next: Handler, context: { commandName?: string }): Handler =>
     async (args) => {
-      const principal = principalScope.getStore();
+      const principal = principalScope.getStore()?.principal;
       if (principal !== undefined) {
         const name = (context.commandName ?? "").replace(/Command$/, "");
         onCall({

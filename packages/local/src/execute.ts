@@ -2,11 +2,10 @@ import "./polyfills";
 import { type Credentials, StatesError, type WindowSummary } from "@hls-s2/core";
 import type { MockHub } from "@hls-s2/mock-hub";
 import { ExecutionError, StateMachine } from "aws-local-stepfunctions";
-import { asPrincipal } from "./aws-calls";
 import type { DistributedMapNote, LocalDefinition } from "./definition";
 import type { EmbeddedStores } from "./embedded";
 import { type LocalExecutionRecord, saveExecutionRecord } from "./executions";
-import { underFault } from "./lambda";
+import { type Handler, invokeLambda, isLambdaError } from "./lambda";
 import { type EventLog, type FailedState, runMapRun } from "./map-run";
 import type { CheckedOptions, RunLocalOptions } from "./options";
 import type { SynthesizedWorkflow, WorkflowTaskName } from "./workflow";
@@ -29,8 +28,6 @@ export interface RunState {
   output?: WindowSummary;
   record: LocalExecutionRecord;
 }
-
-type Handler = (event: unknown, context?: { getRemainingTimeInMillis(): number }) => Promise<unknown>;
 
 /** The placeholder ARN of the local state machine (the Distributed Map's children run "on" it). */
 export const LOCAL_STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:local";
@@ -135,13 +132,13 @@ export async function execute(args: {
     });
   };
 
-  const invoke = async (name: WorkflowTaskName, input: unknown): Promise<unknown> => {
+  const invoke = async (name: WorkflowTaskName, input: unknown, state: string = name): Promise<unknown> => {
     // A LambdaInvoke without payloadResponseOnly hands over {FunctionName, Payload}; with it, the payload.
     const payload =
       typeof input === "object" && input !== null && "FunctionName" in input && "Payload" in input
         ? (input as { Payload: unknown }).Payload
         : input;
-    const functionArn = local.taskResources[name];
+    const functionArn = local.taskResources[state];
     if (functionArn !== undefined) {
       options.onAwsCall?.({
         principal: "StateMachine",
@@ -150,23 +147,17 @@ export async function execute(args: {
         input: { FunctionName: functionArn },
       });
     }
-    const deadline = Date.now() + (timeouts[name] ?? 900) * 1000;
-    try {
-      const timeoutMs = (timeouts[name] ?? 900) * 1000;
-      const fault = await options.lambda?.onInvoke?.({ state: name, functionName: name, payload, timeoutMs });
-      const result = await underFault(fault, timeoutMs, () =>
-        asPrincipal(name, () =>
-          handlers[name](payload, { getRemainingTimeInMillis: () => deadline - Date.now() }),
-        ),
-      );
-      // Lambda returns JSON: drop what JSON drops (undefined, functions) exactly as the service would.
-      return JSON.parse(JSON.stringify(result ?? null));
-    } catch (error) {
-      throw asLambdaError(error);
-    }
+    return invokeLambda({
+      state,
+      functionName: name,
+      handler: handlers[name],
+      payload,
+      synthesizedTimeoutSeconds: timeouts[name],
+      options: options.lambda,
+    });
   };
 
-  const lambdaBindings: Record<WorkflowTaskName, (input: unknown) => Promise<unknown>> = {
+  const lambdaBindings: Record<string, (input: unknown) => Promise<unknown>> = {
     GenerateQueries: (input) => invoke("GenerateQueries", input),
     FetchPage: async (input) => {
       const result = (await invoke("FetchPage", input)) as { recorded?: number };
@@ -197,6 +188,15 @@ export async function execute(args: {
     },
     Summarize: (input) => invoke("Summarize", input),
   };
+  // Any other Task invoking one of the functions (RecordQueryFailure invokes FetchPage) runs its handler.
+  for (const state of local.taskStates) {
+    const fn = (Object.keys(handlers) as WorkflowTaskName[]).find(
+      (name) =>
+        local.taskResources[name] !== undefined && local.taskResources[name] === local.taskResources[state],
+    );
+    if (!(state in lambdaBindings) && fn !== undefined)
+      lambdaBindings[state] = (input) => invoke(fn, input, state);
+  }
   const unbound = local.taskStates.filter((name) => !(name in lambdaBindings));
   if (unbound.length > 0) throw new Error(`no local binding for Task state(s) ${unbound.join(", ")}`);
 
@@ -326,30 +326,10 @@ async function loadHandlers(
   return Object.fromEntries(entries) as Record<WorkflowTaskName, Handler>;
 }
 
-/**
- * Lambda reports a function error to Step Functions as Error = errorType and Cause = a JSON string
- * `{errorType, errorMessage, trace}`; the local engine uses the thrown error's name and message, so
- * build exactly that and a child's history (and the ResultWriter's FAILED file) show what AWS shows.
- */
-const LAMBDA_ERRORS = new WeakSet<Error>();
-
-function asLambdaError(error: unknown): Error {
-  const original = error instanceof Error ? error : new Error(String(error));
-  const cause = JSON.stringify({
-    errorType: original.name,
-    errorMessage: original.message,
-    trace: (original.stack ?? "").split("\n"),
-  });
-  const lambdaError = new Error(cause, { cause: original });
-  lambdaError.name = original.name;
-  LAMBDA_ERRORS.add(lambdaError);
-  return lambdaError;
-}
-
 /** The engine wraps a failed execution's error (ExecutionError → our Lambda error → the handler's): unwrap to the handler's, e.g. HubAuthError. */
 function originalError(error: unknown): unknown {
   let current = error;
-  while (current instanceof Error && (current instanceof ExecutionError || LAMBDA_ERRORS.has(current))) {
+  while (current instanceof Error && (current instanceof ExecutionError || isLambdaError(current))) {
     if (current.cause === undefined) break;
     current = current.cause;
   }

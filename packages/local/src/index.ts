@@ -6,7 +6,12 @@ export * from "./embedded";
 export { lambdaEnvironment } from "./environment";
 export { LOCAL_STATE_MACHINE_ARN } from "./execute";
 export * from "./executions";
-export type { InvocationFault, LambdaInvocation, LocalLambdaOptions } from "./lambda";
+export type {
+  InvocationFault,
+  LambdaInvocation,
+  LocalLambdaContext,
+  LocalLambdaOptions,
+} from "./lambda";
 export * from "./leases";
 export * from "./lock";
 export * from "./map-run";

@@ -9,7 +9,7 @@ import {
 } from "@hls-s2/core";
 import { FAULT_PROFILES, type FaultPlan, type MockHub } from "@hls-s2/mock-hub";
 import type { AwsCallListener } from "./aws-calls";
-import type { LocalLambdaOptions } from "./lambda";
+import { checkLambdaOptions, type LocalLambdaOptions } from "./lambda";
 import type { ProgressSnapshot } from "./progress";
 
 export type FaultProfileName = keyof typeof FAULT_PROFILES;
@@ -92,6 +92,12 @@ export interface RunLocalOptions {
   now?: Date;
   /** Multipart part size in MiB (PART_SIZE_MIB of the Download function); default 5. */
   partSizeMib?: number;
+  /**
+   * How invocations end (lambda.ts): each function's timeout where not the synthesized one, and a hook
+   * that kills an invocation or holds its answer. A handler outliving its timeout fails its Task with
+   * Lambda.Unknown, as in AWS.
+   */
+  lambda?: LocalLambdaOptions;
   /** Called after each CompleteMultipartUpload stored its object in the embedded S3, before it answers. */
   onUploadCompleted?: (completion: { bucket: string; key: string; uploadId: string }) => void;
   /**
@@ -102,8 +108,6 @@ export interface RunLocalOptions {
   interpose?: { s3?: Interposer; dynamodb?: Interposer };
   /** Extra Lambda environment (deploy settings such as SEARCH_PAGE_SIZE), over the synthesized one. */
   lambdaEnv?: Record<string, string>;
-  /** How invocations end (lambda.ts): a hook that kills an invocation or holds its answer (Lambda.Unknown). */
-  lambda?: LocalLambdaOptions;
 }
 
 /** Given the embedded store's endpoint, starts what stands in front of it and says where it listens. */
@@ -125,7 +129,15 @@ export interface OverlappingExecution {
 /** What a local redrive takes: the folder, which execution, and how to run (the window is the execution's). */
 export type RedriveLocalOptions = Pick<
   RunLocalOptions,
-  "dataDir" | "concurrency" | "faults" | "hub" | "retryDelayMs" | "onMockHub" | "onProgress" | "onAwsCall"
+  | "dataDir"
+  | "concurrency"
+  | "faults"
+  | "hub"
+  | "retryDelayMs"
+  | "onMockHub"
+  | "onProgress"
+  | "onAwsCall"
+  | "lambda"
 > & {
   /** The execution to redrive; default the newest FAILED one of the folder. */
   executionName?: string;
@@ -210,6 +222,7 @@ export function checkOptions(options: RunLocalOptions): CheckedOptions {
       field: "faults",
     });
   }
+  checkLambdaOptions(options.lambda);
   if (options.hub !== undefined) {
     if (!URL.canParse(options.hub.url) || !/^https?:$/.test(new URL(options.hub.url).protocol)) {
       throw new InvalidInputError(`hub url must be an http(s) URL, got ${options.hub.url}`, {

@@ -108,6 +108,11 @@ export function formatSummary(summary: LocalRunSummary): string {
     const { Bucket, Key } = summary.mapRun.resultWriterDetails;
     lines.push(`Map Run results: s3://${Bucket}/${Key} (embedded S3).`);
   }
+  for (const query of summary.failedQueries) {
+    lines.push(
+      `Search ${query.day} ${query.platform} FAILED: ${query.error}: ${query.cause} (its granules are not listed; run the day again once fixed).`,
+    );
+  }
   if (summary.status === "FAILED" && summary.error !== undefined) {
     const map = summary.mapRun;
     const counts =

@@ -12,7 +12,7 @@ import {
 } from "@hls-s2/core";
 import { createS3Client } from "@hls-s2/functions/lib/clients";
 import { FAULT_PROFILES, type MockHub, startMockHub } from "@hls-s2/mock-hub";
-import { recordAwsCalls } from "./aws-calls";
+import { recordAwsCalls, refuseCallsAfterKill } from "./aws-calls";
 import { buildCatalogue, cleanDataDir, resolveCatalogueParams, SYNTH_CACHE_FILE } from "./data-folder";
 import { adaptDefinition } from "./definition";
 import { dynamoClientConfig, type EmbeddedStores, s3ClientConfig, startEmbeddedStores } from "./embedded";
@@ -181,6 +181,9 @@ async function runInFolder(
     // imported; locally the progress line and the summary replace both unless the user asks.
     process.env["POWERTOOLS_LOG_LEVEL"] ??= "SILENT";
     process.env["POWERTOOLS_METRICS_DISABLED"] ??= "true";
+    // A killed invocation's handler runs on in-process: its later AWS calls are refused (lambda.ts).
+    refuseCallsAfterKill(stores.s3);
+    refuseCallsAfterKill(stores.dynamo);
     if (options.onAwsCall !== undefined) {
       recordAwsCalls(stores.s3, "s3", options.onAwsCall);
       recordAwsCalls(stores.dynamo, "dynamodb", options.onAwsCall);

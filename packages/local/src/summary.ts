@@ -3,6 +3,7 @@ import {
   type DayLatency,
   type DayTally,
   daysBetween,
+  type FailedQuery,
   GranuleStore,
   type GranuleTally,
   latencyByDay,
@@ -29,6 +30,8 @@ export interface LocalRunSummary {
   /** The granule table after the run, per day and platform: the whole window, not only this run. */
   days: DayTally[];
   totals: GranuleTally;
+  /** The window's searches that failed for good and were not read since (each recorded on its cursor item). */
+  failedQueries: FailedQuery[];
   /** Publication → verified-object latency (p50/p95/max) per day of the window, from the table. */
   latency: DayLatency[];
   /** What this run did. */
@@ -83,7 +86,10 @@ export async function summarizeRun(
   const { checked, dataDir, hub, stores, started, releasedLeases } = context;
   {
     const store = new GranuleStore(createDocumentClient(stores.dynamo), { tableName: stores.tableName });
-    const { days, totals } = await summarizeWindow({ from: checked.from, to: checked.to }, { store });
+    const { days, totals, failedQueries } = await summarizeWindow(
+      { from: checked.from, to: checked.to },
+      { store },
+    );
     const latency = await latencyByDay(daysBetween(checked.from, checked.to), { store });
     const wallSeconds = (Date.now() - started) / 1000;
     const downloadSeconds = run.firstDownloadAt === undefined ? 0 : (Date.now() - run.firstDownloadAt) / 1000;
@@ -98,6 +104,7 @@ export async function summarizeRun(
       store: { dynamo: stores.dynamoDescription, backend: stores.dynamoBackend },
       days,
       totals,
+      failedQueries,
       latency,
       run: {
         manifest: run.manifest ?? 0,

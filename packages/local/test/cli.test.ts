@@ -161,6 +161,7 @@ function summary(overrides: Partial<LocalRunSummary> = {}): LocalRunSummary {
     dataDir: "/data",
     hub: { kind: "dhus", url: "http://127.0.0.1:1234", mock: true },
     store: { dynamo: "DynamoDB Local 3.3.1", backend: "dynamodb-local" },
+    failedQueries: [],
     days: [
       {
         day: "2026-01-01",

@@ -1,13 +1,35 @@
 import { describe, expect, it } from "vitest";
-import { underFault } from "../src/lambda";
+import { invokeLambda, type LocalLambdaContext, type LocalLambdaOptions } from "../src/lambda";
 
-describe("underFault", () => {
-  it("ends an invocation at killAfterMs with Lambda.Unknown, whatever the handler does", async () => {
-    const never = new Promise<string>(() => undefined);
-    await expect(underFault({ killAfterMs: 20 }, 900_000, () => never)).rejects.toMatchObject({
+/** One invocation of a Download handler under `options`, its function's timeout as synthesized: 900 s. */
+function invoke(
+  handler: (event: unknown, context?: LocalLambdaContext) => Promise<unknown>,
+  options: LocalLambdaOptions,
+) {
+  return invokeLambda({
+    state: "Download",
+    functionName: "Download",
+    handler,
+    payload: {},
+    synthesizedTimeoutSeconds: 900,
+    options,
+  });
+}
+
+describe("invokeLambda", () => {
+  it("ends an invocation at killAfterMs with Lambda.Unknown, whatever the handler does, and aborts its killed signal", async () => {
+    let context: LocalLambdaContext | undefined;
+    const never = (_event: unknown, given?: LocalLambdaContext) => {
+      context = given;
+      return new Promise<string>(() => undefined);
+    };
+    await expect(invoke(never, { onInvoke: () => ({ killAfterMs: 20 }) })).rejects.toMatchObject({
       name: "Lambda.Unknown",
       message: expect.stringContaining("signal: killed"),
     });
+    expect(context?.killed.aborted).toBe(true);
+    // The handler's clock is its function's timeout: a kill is not announced.
+    expect(context?.getRemainingTimeInMillis()).toBeGreaterThan(800_000);
   });
 
   it("fails with Task timed out when the held answer comes after the timeout, though the work is done", async () => {
@@ -16,15 +38,19 @@ describe("underFault", () => {
       done = true;
       return "answer";
     };
-    await expect(underFault({ delayMs: 200 }, 50, work)).rejects.toMatchObject({
+    await expect(
+      invoke(work, { timeoutSeconds: { Download: 0.05 }, onInvoke: () => ({ delayMs: 200 }) }),
+    ).rejects.toMatchObject({
       name: "Lambda.Unknown",
-      message: expect.stringContaining("Task timed out"),
+      message: expect.stringContaining("Task timed out after 0.05 seconds"),
     });
     expect(done).toBe(true);
   });
 
   it("passes the answer of an invocation no fault picked, or one that ends in time", async () => {
-    await expect(underFault(undefined, 50, async () => "untouched")).resolves.toBe("untouched");
-    await expect(underFault({ killAfterMs: 5000 }, 900_000, async () => "quick")).resolves.toBe("quick");
+    await expect(invoke(async () => "untouched", {})).resolves.toBe("untouched");
+    await expect(invoke(async () => "quick", { onInvoke: () => ({ killAfterMs: 5000 }) })).resolves.toBe(
+      "quick",
+    );
   });
 });

@@ -81,6 +81,11 @@ export const METRICS = {
     source: "summarize",
     description: "publication → now of the oldest unfinished granule",
   },
+  QueriesFailed: {
+    unit: "Count",
+    source: "summarize",
+    description: "(day, platform) searches of the window that failed for good and were not read since",
+  },
   // Download: one value per granule verified in the bucket.
   GranuleBytes: { unit: "Bytes", source: "download", description: "size of the verified object" },
   GranuleSeconds: {

@@ -58,6 +58,8 @@ export interface PlatformTally extends GranuleTally {
   /** Results the hub reported for this day's search, when it was searched. */
   available?: number;
   searchFinished?: boolean;
+  /** The search's failure for good, while no page was read after it. */
+  searchFailure?: QueryFailure;
 }
 
 export interface DayTally extends GranuleTally {
@@ -73,6 +75,8 @@ export interface WindowSummary {
   to: string;
   days: DayTally[];
   totals: GranuleTally & { counts: StatusCounts };
+  /** The window's searches that failed for good and were not read since (the QueriesFailed metric). */
+  failedQueries: FailedQuery[];
 }
 
 /** A (day, platform)'s search counter, as the store keeps it: what the hub reported and what was recorded. */
@@ -83,6 +87,30 @@ export interface SearchCounter {
   lastFetchAt: string;
   recorded: number;
   filtered: Record<FilterReason, number>;
+  /** The search's last failure for good, if it ever failed. */
+  failure?: QueryFailure;
+}
+
+/** A (day, platform) search that failed for good: the error Step Functions caught, and when. */
+export interface QueryFailure {
+  /** The error name (one of ours, or Lambda.Unknown for a function killed at its timeout). */
+  error: string;
+  /** What the error said (Lambda's errorMessage when the cause is Lambda's JSON), cut to MAX_CAUSE_CHARS. */
+  cause: string;
+  /** ISO time of the record: the search failed after every page recorded before it (lastFetchAt). */
+  at: string;
+  executionName?: string;
+}
+
+/** A failed search as a window's summary lists it. */
+export interface FailedQuery extends QueryFailure {
+  day: string;
+  platform: Platform;
+}
+
+/** True while a search's recorded failure is its latest news: no page was read after it. */
+export function isQueryFailed(counter: Pick<SearchCounter, "failure" | "lastFetchAt">): boolean {
+  return counter.failure !== undefined && counter.failure.at >= counter.lastFetchAt;
 }
 
 /** Zero granules in every status. */
@@ -175,6 +203,7 @@ export function tallyOfDay(
       row.available = counter.available;
       row.searchFinished = counter.finished;
     }
+    if (isQueryFailed(counter)) row.searchFailure = counter.failure;
     row.recorded = counter.recorded;
     for (const reason of FILTER_REASONS) row.filteredBy[reason] = counter.filtered[reason];
   });
@@ -196,5 +225,10 @@ export function tallyOfDay(
 export function tallyOfWindow(from: string, to: string, days: DayTally[]): WindowSummary {
   const totals = { ...days.reduce<GranuleTally>(addTally, emptyTally()), counts: emptyCounts() };
   for (const day of days) for (const status of GRANULE_STATUSES) totals.counts[status] += day.counts[status];
-  return { from, to, days, totals };
+  const failedQueries = days.flatMap(({ day, platforms }) =>
+    platforms.flatMap(({ platform, searchFailure }) =>
+      searchFailure === undefined ? [] : [{ day, platform, ...searchFailure }],
+    ),
+  );
+  return { from, to, days, totals, failedQueries };
 }

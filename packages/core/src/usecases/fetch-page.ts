@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Hub, RejectedEntry, SearchPage } from "../adapters/hub/hub";
 import type { FetchProgress, FetchProgressUpdate } from "../adapters/store/cursor";
 import type { GranuleStore } from "../adapters/store/store";
-import { InvalidHubDataError, InvalidInputError } from "../domain/errors";
+import { HubUnavailableError, InvalidHubDataError, InvalidInputError } from "../domain/errors";
 import type { FilterReason } from "../domain/filters";
 import type { DiscoveredGranule } from "../domain/granule";
 import type { DayQuery } from "./generate-queries";
@@ -19,6 +19,7 @@ export interface FetchLinksOptions {
   /** Epoch ms: no new page is requested at or after it (the handler's remaining time minus a margin). */
   deadline: number;
   now?: () => number;
+  /** Stops the page in flight too (see fetchPage); the handler's hard limit, later than `deadline`. */
   signal?: AbortSignal;
 }
 
@@ -74,8 +75,12 @@ export interface FetchLinksResult {
  * between two pages (every later offset shifts by one) or equal timestamps coming back in another
  * order never make it skip one. Each cursor write is conditional on the version it read, so a retried
  * write or a second fetcher of the same query never counts a page twice.
+ * An aborted signal stops the page in flight (its retries included): the pages read before it are
+ * kept, and the next call asks it again.
  * @throws InvalidInputError on a bad option; HubThrottledError, HubUnavailableError, HubAuthError,
- *   InvalidHubDataError from the hub (progress up to the failed page is kept).
+ *   InvalidHubDataError from the hub (progress up to the failed page is kept); HubUnavailableError when
+ *   the signal stopped the call before any page was read (so a hub that never answers in time ends in
+ *   the state machine's Retry, not in an endless page loop).
  */
 export async function fetchPage(
   query: DayQuery,
@@ -109,15 +114,26 @@ export async function fetchPage(
   // a CDSE window re-read), the next one re-reads nothing.
   let rereadLimit = overlap;
 
-  while (options.now() < options.deadline) {
+  while (options.now() < options.deadline && !options.signal?.aborted) {
     const tail = overlap > 0 ? (cursor?.tail ?? []).slice(-TAIL_MEMORY * overlap) : [];
     const reread = Math.min(overlap, tail.length, rereadLimit);
-    const read = await readPage(
-      query,
-      hub,
-      { nextOffset: cursor?.nextOffset ?? 0, reread, tail },
-      options.signal,
-    );
+    let read: Awaited<ReturnType<typeof readPage>>;
+    try {
+      read = await readPage(
+        query,
+        hub,
+        { nextOffset: cursor?.nextOffset ?? 0, reread, tail },
+        options.signal,
+      );
+    } catch (error) {
+      // Out of time mid-page: the pages before it are recorded, the next invocation asks this one again.
+      if (options.signal?.aborted && pages > 0) break;
+      if (!options.signal?.aborted) throw error;
+      throw new HubUnavailableError(
+        `search ${day} ${platform}: no page from offset ${cursor?.nextOffset ?? 0} within the invocation's time`,
+        { cause: error },
+      );
+    }
     const { page, offset, ids } = read;
     startOffset ??= offset;
     if (previous !== undefined && ids.length > reread && ids.every((id) => previous?.ids.has(id))) {

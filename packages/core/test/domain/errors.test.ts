@@ -28,6 +28,12 @@ const INSTANCES: { [Name in DownloaderErrorName]: () => DownloaderError } = {
   ConditionalWriteConflictError: () => new ERROR_CLASSES.ConditionalWriteConflictError("g1", "k", { cause }),
   HubAnswerTooLargeError: () => new ERROR_CLASSES.HubAnswerTooLargeError("big", { cause, maxBytes: 1 }),
   GranuleOfflineError: () => new ERROR_CLASSES.GranuleOfflineError("g1", { cause }),
+  AwsUnavailableError: () =>
+    new ERROR_CLASSES.AwsUnavailableError("throttled", {
+      cause,
+      awsError: "ThrottlingException",
+      status: 400,
+    }),
   HubSlotsBusyError: () => new ERROR_CLASSES.HubSlotsBusyError(15, { cause }),
   HubSessionsExhaustedError: () => new ERROR_CLASSES.HubSessionsExhaustedError("sessions", { cause }),
   ChecksumMismatchError: () =>
@@ -100,6 +106,7 @@ describe("the lists derived from the classes", () => {
   it("hold the contract the state machine and the granule table were built on", () => {
     expect([...RETRYABLE_ERROR_NAMES].sort()).toEqual(
       [
+        "AwsUnavailableError",
         "ChecksumNotPublishedError",
         "GranuleOfflineError",
         "HubAnswerTooLargeError",

@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { SFNClient } from "@aws-sdk/client-sfn";
+import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { SFNClient } from "@aws-sdk/client-sfn";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import {
   buildHub,
@@ -22,7 +21,7 @@ import {
   SlotPool,
 } from "@hls-s2/core";
 import * as v from "valibot";
-import { createS3Client } from "./clients";
+import { createDynamoDBClient, createS3Client, createSecretsManagerClient, createSfnClient } from "./clients";
 import { metricSink, setStageDimensions } from "./metrics";
 
 /**
@@ -95,7 +94,7 @@ export function getConfig(name?: FunctionName): Config {
 export function getStore(): GranuleStore {
   if (store === undefined) {
     const { tableName, leaseSeconds, maxAttempts } = requireConfig(getConfig(), ["TABLE_NAME"]);
-    const client = overrides.clients?.dynamo ?? createDocumentClient(new DynamoDBClient({}));
+    const client = overrides.clients?.dynamo ?? createDocumentClient(createDynamoDBClient());
     store = new GranuleStore(client, { tableName, leaseMs: leaseSeconds * 1000, maxAttempts });
   }
   return store;
@@ -105,7 +104,7 @@ export function getStore(): GranuleStore {
 export function getSlots(): SlotPool {
   if (slots === undefined) {
     const { tableName, leaseSeconds, hubDownloadSlots } = requireConfig(getConfig(), ["TABLE_NAME"]);
-    const client = overrides.clients?.dynamo ?? createDocumentClient(new DynamoDBClient({}));
+    const client = overrides.clients?.dynamo ?? createDocumentClient(createDynamoDBClient());
     slots = new SlotPool(client, { tableName, defaultSlots: hubDownloadSlots, leaseMs: leaseSeconds * 1000 });
   }
   return slots;
@@ -122,7 +121,7 @@ export function getS3(): S3Client {
 
 /** The Step Functions client of the function that starts pushed-granules runs. */
 export function getSfn(): SFNClient {
-  sfn ??= overrides.clients?.sfn ?? new SFNClient({});
+  sfn ??= overrides.clients?.sfn ?? createSfnClient();
   return sfn;
 }
 
@@ -205,7 +204,7 @@ async function connectHub(): Promise<Hub> {
 async function readSecret(key: string, secretId: string | undefined): Promise<Credentials> {
   if (secretId === undefined)
     throw new ConfigError([{ key, message: "is required to read hub credentials" }]);
-  const secrets = overrides.clients?.secrets ?? new SecretsManagerClient({});
+  const secrets = overrides.clients?.secrets ?? createSecretsManagerClient();
   const answer = await secrets.send(new GetSecretValueCommand({ SecretId: secretId }));
   let value: unknown;
   try {

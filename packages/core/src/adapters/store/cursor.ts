@@ -2,6 +2,7 @@ import { GetCommand, UpdateCommand, type UpdateCommandInput } from "@aws-sdk/lib
 import { InvalidInputError } from "../../domain/errors";
 import { FILTER_REASONS, type FilterReason } from "../../domain/filters";
 import type { Platform } from "../../domain/granule";
+import type { QueryFailure } from "../../domain/tally";
 import {
   attributeNames,
   fetchKey,
@@ -35,6 +36,8 @@ export interface FetchProgress {
   recorded: number;
   /** Entries the search read and did not record, by filter reason. */
   filtered: Record<FilterReason, number>;
+  /** The last time this search failed for good (see recordFetchFailure); absent when it never did. */
+  failure?: QueryFailure;
   /** Page writes applied so far (absent before the first versioned write): the next one must find it. */
   version?: number;
   /** The writeId of the last page write applied. */
@@ -174,6 +177,36 @@ export async function getFetchProgress(
 }
 
 /**
+ * Records on the (day, platform) counter item that its search failed for good. A plain SET of one
+ * attribute, so applying it twice (an SDK retry after a lost answer) changes nothing; pages read later
+ * move lastFetchAt past it, which is how a reader tells the failure is over (see tally.ts, isQueryFailed).
+ */
+export async function recordFetchFailure(
+  table: StoreTable,
+  day: string,
+  platform: Platform,
+  failure: Omit<QueryFailure, "at">,
+): Promise<QueryFailure> {
+  requireDay(day);
+  requirePlatform(platform);
+  const recorded: QueryFailure = { ...failure, at: table.now().toISOString() };
+  try {
+    await table.client.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: fetchKey(day, platform),
+        UpdateExpression: "SET #day = :day, #platform = :platform, #failure = :failure",
+        ExpressionAttributeNames: attributeNames("day", "platform", "failure"),
+        ExpressionAttributeValues: { ":day": day, ":platform": platform, ":failure": recorded },
+      }),
+    );
+    return recorded;
+  } catch (error) {
+    throw withContext(error, `recordFetchFailure ${day} ${platform}`);
+  }
+}
+
+/**
  * ADDs `n` to a (day, platform) counter item's `recorded`, once per `token`: the item keeps the last
  * COUNT_TOKENS tokens and refuses one it holds, so an SDK retry of an applied ADD (its answer lost)
  * does not count twice. Creates the item when absent (ADD treats a missing number as 0).
@@ -230,7 +263,9 @@ function filteredAttributes(delta: Partial<Record<FilterReason, number>>): Recor
 }
 
 function toFetchProgress(item: Item): FetchProgress {
+  const failure = item["failure"] as QueryFailure | undefined;
   return {
+    ...(failure !== undefined && { failure }),
     available: Number(item["available"] ?? 0),
     fetched: Number(item["fetched"] ?? 0),
     nextOffset: Number(item["nextOffset"] ?? 0),

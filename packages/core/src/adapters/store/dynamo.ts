@@ -8,6 +8,7 @@ import {
 import { isValidDay } from "../../domain/day";
 import { InvalidInputError } from "../../domain/errors";
 import { type GranuleRecord, isPlatform, PLATFORMS, type Platform, TABLE_SCHEMA } from "../../domain/granule";
+import { asAwsFailure } from "../aws-failure";
 
 /**
  * The granule table as every store module reaches it: the document client, the table and the
@@ -51,12 +52,12 @@ export function isConditionFailed(error: unknown): boolean {
   return error instanceof Error && error.name === "ConditionalCheckFailedException";
 }
 
-/** Rethrows an SDK failure with what we were doing; keeps its name so a Catch still sees e.g. ProvisionedThroughputExceededException. */
+/**
+ * Rethrows an SDK failure with what we were doing: throttling and 5xx that outlived the SDK's retries
+ * as the retryable AwsUnavailableError, anything else under its own name (see asAwsFailure).
+ */
 export function withContext(error: unknown, context: string): Error {
-  const original = error instanceof Error ? error : new Error(String(error));
-  const wrapped = new Error(`${context}: ${original.message}`, { cause: error });
-  wrapped.name = original.name;
-  return wrapped;
+  return asAwsFailure(error, context);
 }
 
 export function requireText(value: unknown, field: string): string {

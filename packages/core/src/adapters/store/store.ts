@@ -8,10 +8,12 @@ import type {
   Platform,
   UploadProgress,
 } from "../../domain/granule";
+import type { QueryFailure } from "../../domain/tally";
 import {
   type FetchProgress,
   type FetchProgressUpdate,
   getFetchProgress,
+  recordFetchFailure,
   recordFetchProgress,
 } from "./cursor";
 import { requireText, type StoreTable } from "./dynamo";
@@ -276,6 +278,19 @@ export class GranuleStore {
    */
   recordFetchProgress(day: string, platform: Platform, update: FetchProgressUpdate): Promise<FetchProgress> {
     return recordFetchProgress(this.#table, day, platform, update);
+  }
+
+  /**
+   * Records that a (day, platform) search failed for good (idempotent: one SET), for Summarize, its
+   * alarm and `ops status` to report until a later page of that search is read.
+   * @throws InvalidInputError on a malformed day or platform.
+   */
+  recordFetchFailure(
+    day: string,
+    platform: Platform,
+    failure: Omit<QueryFailure, "at">,
+  ): Promise<QueryFailure> {
+    return recordFetchFailure(this.#table, day, platform, failure);
   }
 
   /**

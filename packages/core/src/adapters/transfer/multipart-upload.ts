@@ -14,6 +14,7 @@ import {
   UploadOutcomeUnknownError,
 } from "../../domain/errors";
 import type { UploadProgress } from "../../domain/granule";
+import { isTransientAwsFailure } from "../aws-failure";
 
 /** The object one multipart upload creates. */
 export interface UploadTarget {
@@ -223,7 +224,7 @@ async function callS3<T>(what: string, call: () => Promise<T>): Promise<T> {
     return await call();
   } catch (error) {
     const status = statusOf(error);
-    const refused = status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
+    const refused = status !== undefined && status >= 400 && status < 500 && !isTransientAwsFailure(error);
     if (refused || error instanceof DownloaderError) throw error;
     throw new TransferInterruptedError(`S3 failed on ${what}`, { cause: error });
   }

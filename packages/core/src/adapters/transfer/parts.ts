@@ -4,6 +4,12 @@ import type { UploadProgress } from "../../domain/granule";
 import type { ZipCheck } from "../../domain/zip/check";
 import { type UploadTarget, uploadPart } from "./multipart-upload";
 
+/**
+ * How long a transfer stopped by its signal lets the parts in flight land before it aborts them: half
+ * the functions' 60 s margin before Lambda's timeout, so the checkpoint and the FAILED record still fit.
+ */
+export const PARTS_GRACE_MS = 30_000;
+
 /** S3's most parts per upload. */
 const MAX_PARTS = 10_000;
 
@@ -194,6 +200,22 @@ export class PartPipeline {
     await Promise.all(this.inFlight);
   }
 
+  /**
+   * Waits up to `graceMs` for the parts in flight (the progress a resume keeps), then stops the rest:
+   * once the deadline has passed, a stalled UploadPart must not hold the function until Lambda kills it.
+   */
+  async settleWithin(graceMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), graceMs);
+    });
+    try {
+      if ((await Promise.race([this.settle(), late])) === "late") await this.cancel();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Stops the running part uploads and waits for them to end. */
   async cancel(): Promise<void> {
     this.partsController.abort();
@@ -253,7 +275,7 @@ export class PartPipeline {
     }
     const uploadId = this.hooks.uploadId();
     // Not the caller's signal: a deadline stops the body, but parts already read are the progress the
-    // next attempt resumes from, so they land (seconds, inside the deadline's margin) and get checkpointed.
+    // next attempt resumes from, so they land (within PARTS_GRACE_MS of the deadline) and get checkpointed.
     const upload: Promise<void> = uploadPart(
       this.settings,
       uploadId,

@@ -26,7 +26,7 @@ import {
   type TransferOptions,
   type TransferResult,
 } from "./options";
-import { PartPipeline } from "./parts";
+import { PARTS_GRACE_MS, PartPipeline } from "./parts";
 import { resumableError } from "./resumable-error";
 import { TransferUpload } from "./upload";
 import { createArchiveCheck, refusalOf } from "./verify";
@@ -206,8 +206,8 @@ class MultipartTransfer {
       await this.checkpoints.settled();
       return error;
     }
-    // Keep the upload: let running parts land so the checkpoint covers them, then persist it.
-    await this.parts.settle();
+    // Keep the upload: let running parts land so the checkpoint covers them (past the deadline, for a while).
+    await (signal?.aborted ? this.parts.settleWithin(PARTS_GRACE_MS) : this.parts.settle());
     await this.checkpoints.settled();
     const bytesTransferred = this.checkpoints.current?.bytes ?? this.resumedFromBytes;
     return resumableError(error, { granuleId, key, maxResumes, signal, bytesTransferred });

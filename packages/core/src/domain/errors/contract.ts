@@ -64,6 +64,20 @@ export const BACKOFF_RETRY = {
 } as const;
 
 /**
+ * A Lambda that ended without a typed error: killed at its timeout or out of memory (Step Functions
+ * reports `Lambda.Unknown`), or a plain error of a library (`States.TaskFailed` matches any task error
+ * but States.Timeout). Download and FetchPage retry these a few times, because both tasks are
+ * idempotent (a download re-claims its own lease and resumes its upload; a fetch resumes from its
+ * stored offset): 10 s, doubling, 3 retries.
+ */
+export const UNHANDLED_RETRY = {
+  intervalSeconds: 10,
+  backoffRate: 2,
+  maxDelaySeconds: 120,
+  maxAttempts: 3,
+} as const;
+
+/**
  * Too many sessions clears when sessions expire (CDSE: access tokens live 10 min, refresh tokens 60):
  * its own Retry waits 30 s, doubling up to 5 min, 12 times (about 50 min at most, half that on
  * average under full jitter) before the granule is recorded failed.

@@ -13,7 +13,8 @@ import {
   InvalidHubDataError,
 } from "./hub";
 import { ConfigError, DataFolderInUseError, InvalidInputError } from "./input";
-import { GranuleNotFoundError, LeaseLostError, ManifestIncompleteError } from "./store";
+import { LAMBDA_UNKNOWN } from "./states";
+import { AwsUnavailableError, GranuleNotFoundError, LeaseLostError, ManifestIncompleteError } from "./store";
 import {
   ArchiveInvalidError,
   ChecksumMismatchError,
@@ -43,6 +44,7 @@ export const ERROR_CLASSES = {
   ConditionalWriteConflictError,
   HubAnswerTooLargeError,
   GranuleOfflineError,
+  AwsUnavailableError,
   HubSlotsBusyError,
   HubSessionsExhaustedError,
   ChecksumMismatchError,
@@ -94,6 +96,37 @@ export const SLOT_WAIT_ERROR_NAMES = errorNamesOf("slotWait");
 
 /** Error names of the Download's short Retry of a fresh download (MISMATCH_MAX_ATTEMPTS). */
 export const MISMATCH_ERROR_NAMES = errorNamesOf("mismatch");
+
+/**
+ * Names no catch-all retrier may repeat: every kind that is not transient (terminal, unretried, and
+ * mismatch, whose own short retrier comes first). A retrier with MaxAttempts 0 listing them stands
+ * before the UNHANDLED_ERROR_NAMES retrier, because Step Functions uses the first retrier that matches.
+ */
+export const FINAL_ERROR_NAMES = errorNamesOf(
+  ...(Object.keys(RETRY_KINDS) as RetryKind[]).filter((kind) => !RETRY_KINDS[kind].transient),
+);
+
+/**
+ * Errors that concern every query of a run, not one (credentials refused, a bad setting): a search
+ * failing with one fails the execution at FetchLinks, before any download meets the same refusal,
+ * for an operator to fix and Redrive (which re-runs the search itself).
+ */
+export const RUN_STOPPING_ERROR_NAMES = [
+  "HubAuthError",
+  "ConfigError",
+] as const satisfies readonly DownloaderErrorName[];
+
+/**
+ * What ends one (day, platform) search for good without failing the run (FetchLinks' Catch): any of our
+ * errors but the run-stopping ones, and a Lambda ended by its timeout or out of memory. Listed, not
+ * States.ALL, which would also catch the run-stopping names.
+ */
+export const QUERY_FAILURE_ERROR_NAMES = [
+  ...(Object.keys(ERROR_CLASSES) as DownloaderErrorName[]).filter(
+    (name) => !(RUN_STOPPING_ERROR_NAMES as readonly string[]).includes(name),
+  ),
+  LAMBDA_UNKNOWN,
+] as const;
 
 type TerminalKind = {
   [Kind in RetryKind]: (typeof RETRY_KINDS)[Kind]["terminal"] extends true ? Kind : never;

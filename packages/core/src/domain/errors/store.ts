@@ -1,6 +1,25 @@
 import { DownloaderError } from "./contract";
 
-// Errors of the granule table and the manifest built from it.
+// Errors of the granule table and the manifest built from it, and of the AWS services under them.
+
+/**
+ * An AWS service (DynamoDB, S3) throttled us or failed in a way that may pass (throttling, a 5xx,
+ * S3's RequestTimeout or SlowDown, a request timeout or reset) and the SDK's own retries are spent.
+ * Retryable: the state machine backs off and runs the task again. Mapped in one place
+ * (adapters/aws-failure.ts), so no undeclared AWS error name reaches the state machine.
+ */
+export class AwsUnavailableError extends DownloaderError {
+  static override readonly retry = "backoff";
+  /** The SDK error's own name, e.g. ThrottlingException. */
+  readonly awsError: string;
+  readonly status?: number;
+  constructor(message: string, options: ErrorOptions & { awsError: string; status?: number }) {
+    super(message, options);
+    this.name = "AwsUnavailableError";
+    this.awsError = options.awsError;
+    this.status = options.status;
+  }
+}
 
 /** No granule item exists for this id in the granule table. Terminal. */
 export class GranuleNotFoundError extends DownloaderError {

@@ -552,6 +552,28 @@ describe("unexpected SDK failures", () => {
   it("rethrows them with the operation and granule id, keeping name and cause", async () => {
     const documentClient = createDocumentClient(dynamo.client);
     const mock = mockClient(documentClient);
+    // A refusal keeps its name; throttling becomes the declared AwsUnavailableError (next test).
+    const refused = Object.assign(new Error("One or more parameter values were invalid"), {
+      name: "ValidationException",
+      $metadata: { httpStatusCode: 400 },
+    });
+    mock.on(UpdateCommand).rejects(refused);
+    const store = new GranuleStore(documentClient, { tableName: TABLE });
+
+    const error = await store.claimGranule("granule-7", "worker-1").catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(Error);
+    expect(error).toMatchObject({
+      name: "ValidationException",
+      message: expect.stringContaining("claimGranule granule-7"),
+      cause: refused,
+    });
+    mock.restore();
+  });
+
+  it("rethrows throttling that outlived the SDK's retries as the retryable AwsUnavailableError, with operation and cause", async () => {
+    const documentClient = createDocumentClient(dynamo.client);
+    const mock = mockClient(documentClient);
     const throttled = Object.assign(new Error("Rate of requests exceeds the allowed throughput"), {
       name: "ProvisionedThroughputExceededException",
     });
@@ -560,9 +582,9 @@ describe("unexpected SDK failures", () => {
 
     const error = await store.claimGranule("granule-7", "worker-1").catch((e: unknown) => e);
 
-    expect(error).toBeInstanceOf(Error);
     expect(error).toMatchObject({
-      name: "ProvisionedThroughputExceededException",
+      name: "AwsUnavailableError",
+      awsError: "ProvisionedThroughputExceededException",
       message: expect.stringContaining("claimGranule granule-7"),
       cause: throttled,
     });
