@@ -36,8 +36,16 @@ export function sumStats(hub: MockHub, ids: readonly string[], field: keyof Gran
  */
 const SYNTH_CACHE_NAME = "synthesized-workflow.json";
 const sharedSynthCache = (): string =>
-  inject("sharedSynthesis") ??
-  join(tmpdir(), `hls-s2-reliability-${process.getuid?.() ?? 0}-${SYNTH_CACHE_NAME}`);
+  injectedSynthesis() ?? join(tmpdir(), `hls-s2-reliability-${process.getuid?.() ?? 0}-${SYNTH_CACHE_NAME}`);
+
+/** The run's synthesis under vitest; `inject` throws outside it (`npm run chaos`, `npm run reliability`). */
+function injectedSynthesis(): string | undefined {
+  try {
+    return inject("sharedSynthesis");
+  } catch {
+    return undefined;
+  }
+}
 
 export async function useSharedSynthesis(dataDir: string): Promise<void> {
   await mkdir(dataDir, { recursive: true });
