@@ -14,6 +14,7 @@ import * as ssm from "aws-cdk-lib/aws-ssm";
 import { NagSuppressions } from "cdk-nag";
 import { Function as SstFunction, type StackContext, use } from "sst/constructs";
 import { BUNDLED_TILE_ALLOW_LIST, functionEnvironment } from "./environment";
+import { suppressIndexGrantFinding } from "./findings";
 import { Storage } from "./Storage";
 import { useStageSettings } from "./settings";
 import { FUNCTION_ARCHITECTURE, FUNCTION_SIZES } from "./sizes";
@@ -127,18 +128,7 @@ export function Push({ stack, app }: StackContext) {
         "CDSE's push subscription holds this pair (NotificationEpUsername/Password): a rotation here would lock CDSE out until the subscription is recreated with `npm run subscriptions`, so it is changed by hand, together",
     },
   ]);
-  NagSuppressions.addResourceSuppressions(
-    receiver,
-    [
-      {
-        id: "AwsSolutions-IAM5",
-        reason:
-          "Table.grant adds the table's index ARNs (table/index/*) with the table's; PutItem and UpdateItem act on the table itself",
-        appliesTo: [{ regex: "/^Resource::<Granules[0-9A-F]+\\.Arn>\\/index\\/\\*$/" }],
-      },
-    ],
-    true,
-  );
+  suppressIndexGrantFinding([receiver], "PutItem and UpdateItem act on the table itself");
 
   const starter = new SstFunction(stack, "StartPushedDownloadsFunction", {
     handler: "packages/functions/src/start-pushed-downloads.handler",
@@ -163,18 +153,7 @@ export function Push({ stack, app }: StackContext) {
     actions: [...PUSHED_DOWNLOADS_STATE_MACHINE_ACTIONS],
     resourceArns: [stateMachine.stateMachineArn],
   });
-  NagSuppressions.addResourceSuppressions(
-    starter,
-    [
-      {
-        id: "AwsSolutions-IAM5",
-        reason:
-          "Table.grant adds the table's index ARNs (table/index/*): the Query reads the (day, status) index",
-        appliesTo: [{ regex: "/^Resource::<Granules[0-9A-F]+\\.Arn>\\/index\\/\\*$/" }],
-      },
-    ],
-    true,
-  );
+  suppressIndexGrantFinding([starter], "Query reads the (day, status) index");
 
   // EventBridge invokes the target asynchronously and may deliver twice; the slot's execution name
   // makes a second delivery start nothing (core/src/usecases/start-pushed-downloads.ts).

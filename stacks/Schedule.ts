@@ -2,9 +2,9 @@ import { RemovalPolicy } from "aws-cdk-lib";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as logs from "aws-cdk-lib/aws-logs";
-import { NagSuppressions } from "cdk-nag";
 import { Function as SstFunction, type StackContext, use } from "sst/constructs";
 import { functionEnvironment } from "./environment";
+import { suppressIndexGrantFinding } from "./findings";
 import { Storage } from "./Storage";
 import { useStageSettings } from "./settings";
 import { FUNCTION_ARCHITECTURE, FUNCTION_SIZES } from "./sizes";
@@ -59,18 +59,7 @@ export function Schedule({ stack, app }: StackContext) {
     }),
   });
   storage.table.grant(ageReport, ...AGE_REPORT_TABLE_ACTIONS);
-  NagSuppressions.addResourceSuppressions(
-    ageReport,
-    [
-      {
-        id: "AwsSolutions-IAM5",
-        reason:
-          "Table.grant adds the table's index ARNs (table/index/*): the Query reads the (day, status) index",
-        appliesTo: [{ regex: "/^Resource::<Granules[0-9A-F]+\\.Arn>\\/index\\/\\*$/" }],
-      },
-    ],
-    true,
-  );
+  suppressIndexGrantFinding([ageReport], "Query reads the (day, status) index");
   // On wherever the stage runs on its own (the schedule or push); DISABLED elsewhere, like the daily rule,
   // where each Summarize still reports the age.
   const ageRule = new events.Rule(stack, "AgeReport", {

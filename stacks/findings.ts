@@ -1,5 +1,6 @@
 import type * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { NagSuppressions } from "cdk-nag";
+import type { IConstruct } from "constructs";
 import type { Function as SstFunction } from "sst/constructs";
 import type { WorkflowTaskName } from "./Workflow";
 
@@ -8,19 +9,34 @@ function finding(pattern: string): { regex: string } {
   return { regex: `/^Resource::${pattern}$/` };
 }
 
+/**
+ * The one finding every function that reads the granule table has: `Table.grant` adds the table's
+ * index ARNs (table/index/*) next to the table's. `uses` says what the function does with it.
+ */
+export function suppressIndexGrantFinding(functions: IConstruct[], uses: string): void {
+  NagSuppressions.addResourceSuppressions(
+    functions,
+    [
+      {
+        id: "AwsSolutions-IAM5",
+        reason: `Table.grant adds the table's index ARNs (table/index/*) next to the table's: ${uses}`,
+        appliesTo: [finding("<Granules[0-9A-F]+\\.Arn>\\/index\\/\\*")],
+      },
+    ],
+    true,
+  );
+}
+
 /** The cdk-nag findings of the Workflow stack that stay, each with the reason it stays. */
 export function suppressWorkflowFindings(
   stateMachine: sfn.StateMachine,
   functions: Record<WorkflowTaskName, SstFunction>,
   objectPrefix: string,
 ): void {
-  const indexWildcard = {
-    id: "AwsSolutions-IAM5",
-    reason:
-      "Table.grant adds the table's index ARNs (table/index/*) next to the table's: Query reads the byDayStatus index, the table's only one",
-    appliesTo: [finding("<Granules[0-9A-F]+\\.Arn>\\/index\\/\\*")],
-  };
-  NagSuppressions.addResourceSuppressions(Object.values(functions), [indexWildcard], true);
+  suppressIndexGrantFinding(
+    Object.values(functions),
+    "Query reads the byDayStatus index, the table's only one",
+  );
   NagSuppressions.addResourceSuppressions(
     functions.Download,
     [
