@@ -2,8 +2,8 @@
  * `npm run chaos`: the chaos run of docs/chaos.md. Options: --granules N (per day, default 340),
  * --days N (default 3), --seed S, --push-every MINUTES (default 5), --dynamo dynalite|auto,
  * --noon-pushes-only (no 06:00/18:00 push runs: the short form's timetable), --page-size N (search
- * page size, default 10), --data-dir DIR (kept
- * afterwards; default a temporary folder), --json.
+ * page size, default 10), --data-dir DIR (new or empty, refused otherwise; kept afterwards; default a
+ * temporary folder), --json.
  * Exits 1 when an invariant broke.
  */
 import "../setup/polyfills";

@@ -17,6 +17,7 @@ import {
   startEmbeddedStores,
 } from "@hls-s2/local";
 import type { MockProduct } from "@hls-s2/mock-hub";
+import { requireEmptyFolder } from "@hls-s2/testing/data-folder";
 import { documentClientOf } from "@hls-s2/testing/dynamo";
 import { checkInvariants, type InvariantReport } from "@hls-s2/testing/invariants";
 import { type LossyProxy, startLossyProxy } from "@hls-s2/testing/lossy-proxy";
@@ -28,7 +29,10 @@ const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
 
 export interface ChaosOptions {
-  /** A fresh folder for the table and buckets. */
+  /**
+   * A new or empty folder for the table and buckets; runChaos refuses one that holds anything, since an
+   * earlier run's granules and objects would be checked against this run's hub.
+   */
   dataDir: string;
   /** Consecutive publication days (≥ 1). */
   days: number;
@@ -70,6 +74,7 @@ interface Phase {
  * injected; then the invariant check of the table, the bucket and the upload folder. See docs/chaos.md.
  */
 export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
+  await requireEmptyFolder(options.dataDir);
   const started = Date.now();
   const log = options.log ?? (() => undefined);
   const pushEvery = options.pushEveryMinutes ?? 5;

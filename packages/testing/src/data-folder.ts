@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GRANULE_STATUSES, type GranuleRecord, GranuleStore } from "@hls-s2/core";
@@ -38,6 +38,28 @@ export async function tempDataDir(cleanups: Pick<Cleanups, "add">, prefix = "hls
   const dir = await mkdtemp(join(tmpdir(), prefix));
   cleanups.add(() => rm(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/**
+ * Refuses a data folder that holds anything, for a run whose check reads the whole table and bucket: a
+ * reused folder keeps an earlier run's granules and objects (with the same seed and days, the same ids
+ * and names), which the new run neither searches nor downloads again but the check holds to its hub.
+ * @throws RangeError when `dataDir` exists and is not empty.
+ */
+export async function requireEmptyFolder(dataDir: string): Promise<void> {
+  const entries = await readdir(dataDir).then(
+    (names) => names.sort(),
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") return [];
+      throw error;
+    },
+  );
+  if (entries.length > 0) {
+    const listed = `${entries.slice(0, 3).join(", ")}${entries.length > 3 ? ", …" : ""}`;
+    throw new RangeError(
+      `${dataDir} is not empty (${listed}): an earlier run's table and objects would be checked against this run; give a new or empty folder`,
+    );
+  }
 }
 
 export interface OpenedData {
