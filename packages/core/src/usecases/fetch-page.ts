@@ -211,7 +211,8 @@ interface ReadPage {
 
 /**
  * Reads the page that starts `reread` entries before `nextOffset`. When none of the tail comes back,
- * more products were withdrawn than the overlap covers: it steps back a page, once.
+ * more products were withdrawn than the overlap covers: it steps back a page, once; when the page is
+ * empty and the hub's total is below `nextOffset`, back to the start.
  */
 async function readPage(
   query: DayQuery,
@@ -225,8 +226,12 @@ async function readPage(
   let page = await hub.listSearchPage(query, offset, { signal });
   let ids = pageIds(page);
   let steppedBack = false;
-  if (reread > 0 && offset > 0 && ids.length > 0 && !ids.some((id) => read.has(id))) {
-    offset = Math.max(0, offset - Math.max(page.entriesOnPage, reread));
+  // An empty page although the hub holds fewer entries than the cursor passed: it withdrew more than
+  // a page re-reads, so products published since sit before the stored offset, at places the cursor
+  // cannot tell. The query is read again from the start (recording is idempotent).
+  const shrunk = offset > 0 && ids.length === 0 && page.totalResults < nextOffset;
+  if (shrunk || (reread > 0 && offset > 0 && ids.length > 0 && !ids.some((id) => read.has(id)))) {
+    offset = shrunk ? 0 : Math.max(0, offset - Math.max(page.entriesOnPage, reread));
     page = await hub.listSearchPage(query, offset, { signal });
     ids = pageIds(page);
     steppedBack = true;

@@ -303,3 +303,28 @@ describe("fetchPage re-reading the previous page's tail", () => {
     expect(calls.every((offset, i) => i === 0 || offset > calls[i - 1]!)).toBe(true);
   });
 });
+
+describe("fetchPage re-checking a finished query after the hub lost entries it had passed", () => {
+  it("finds products published since, although the stored offset is past the hub's new total", async () => {
+    const entries: DiscoveredGranule[] = Array.from({ length: 8 }, () => aDiscoveredGranule());
+    const paged = pagedHub(entries, 4);
+    const hub: Hub = { ...paged.hub, pageOverlap: 2 };
+    const query = aQuery();
+    expect(await fetchPage(query, { hub, store }, { deadline: FAR() })).toMatchObject({
+      finished: true,
+      recorded: 8,
+    });
+    // More products withdrawn than a page re-reads, then two published: the hub's total (6) is below
+    // the stored offset (8), so the page there is empty although two products are new.
+    entries.splice(0, 4);
+    const late = [aDiscoveredGranule(), aDiscoveredGranule()];
+    entries.push(...late);
+
+    const result = await fetchPage(query, { hub, store }, { deadline: FAR() });
+
+    expect(result).toMatchObject({ finished: true, recorded: 2 });
+    const stored = (await store.listPending(query.day)).map((g) => g.granuleId);
+    expect(stored).toEqual(expect.arrayContaining(late.map((g) => g.granuleId)));
+    expect(await store.getFetchProgress(query.day, query.platform)).toMatchObject({ nextOffset: 6 });
+  });
+});
