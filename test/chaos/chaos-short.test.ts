@@ -1,6 +1,4 @@
-// The short form of the chaos run (docs/chaos.md). Named *.pending.ts so `npm test` does not pick it up
-// while the fixes of issue 22 are still on their branches; once they are in main, rename it to
-// chaos-short.test.ts (vitest's include is **/*.test.ts) and it runs with the rest of `npm test`.
+// The short form of the chaos run (docs/chaos.md), in `npm test`'s reliability project (one file at a time).
 
 import { tempDataDir, useCleanups } from "@hls-s2/testing/data-folder";
 import { formatInvariantReport } from "@hls-s2/testing/invariants";
