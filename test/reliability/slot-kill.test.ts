@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   createDocumentClient,
   DhusHub,
@@ -23,7 +24,7 @@ async function until(condition: () => boolean, timeoutMs: number): Promise<void>
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
   }
 }
 
@@ -109,7 +110,7 @@ describe("a hub slot holder killed mid-download", () => {
         } catch (error) {
           if (!(error instanceof HubSlotsBusyError)) throw error;
         }
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await sleep(50);
       }
     };
     const results = await Promise.all([retried(first!.id), retried(second!.id)]);
