@@ -115,7 +115,6 @@ export async function writeManifest(
       },
     );
   }
-  if (deps.bucket === "") throw new InvalidInputError("bucket is empty", { field: "bucket" });
   const days = daysBetween(input.from, input.to);
 
   const items: ManifestItem[] = [];
