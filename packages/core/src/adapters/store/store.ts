@@ -88,7 +88,6 @@ export class GranuleStore {
         field: "maxAttempts",
       });
     }
-    if (typeof now !== "function") throw new InvalidInputError("now must be a function", { field: "now" });
     this.#table = { client, tableName, leaseMs, maxAttempts, now };
   }
 
