@@ -119,6 +119,11 @@ export const METRICS = {
     byErrorName: true,
     description: "failed download attempts by error name",
   },
+  LeasesLost: {
+    unit: "Count",
+    source: "download",
+    description: "downloads that found their lease taken over by another worker and left the granule to it",
+  },
   // Download: the hub quota (core/src/adapters/store/slots.ts) as each Download finds it.
   HubSlotsInUse: {
     unit: "Count",

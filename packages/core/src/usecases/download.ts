@@ -9,6 +9,7 @@ import {
   ChecksumNotPublishedError,
   HubSlotsBusyError,
   InvalidInputError,
+  LeaseLostError,
   TransferInterruptedError,
 } from "../domain/errors";
 import {
@@ -146,6 +147,18 @@ export async function downloadGranule(input: DownloadInput, deps: DownloadDeps):
       if (deps.metrics !== undefined) reportDownloaded(result, deps.metrics);
       return result;
     } catch (error) {
+      // Our lease lapsed and another worker claimed the granule: its fate is that worker's to record
+      // (and, should it die too, the next run's: an expired DOWNLOADING lease is pending again). A
+      // FAILED written here could land over that worker's delivered object, or end for good a
+      // granule nobody failed. The upload stays as the checkpoint left it for the holder to resume.
+      if (error instanceof LeaseLostError) {
+        deps.logger?.info("lease lost to another worker: leaving the granule to it", {
+          granuleId,
+          error: errorMessage(error),
+        });
+        deps.metrics?.add("LeasesLost", 1);
+        return { granuleId, outcome: "leased-elsewhere" };
+      }
       deps.metrics?.add("DownloadFailed", 1, { errorName: error instanceof Error ? error.name : "Error" });
       await recordFailure({ granuleId, owner, error }, deps);
       throw error;
