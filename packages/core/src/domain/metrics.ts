@@ -119,6 +119,12 @@ export const METRICS = {
     byErrorName: true,
     description: "failed download attempts by error name",
   },
+  UploadsUnrecorded: {
+    unit: "Count",
+    source: "download",
+    description:
+      "claims that found an earlier attempt's CreateMultipartUpload never recorded (its upload is looked for and aborted)",
+  },
   LeasesLost: {
     unit: "Count",
     source: "download",

@@ -23,6 +23,7 @@ import { publicationLatencySeconds } from "../domain/latency";
 import type { MetricSink } from "../domain/metrics";
 import { holdObjectKey } from "./hold-object-key";
 import { type DownloadLogger, errorMessage, recordFailure } from "./record-failure";
+import { abortUploadsNobodyRecorded } from "./unrecorded-upload";
 
 /**
  * What a Download child reports: it downloaded the granule, or found nothing to do (downloaded already,
@@ -43,6 +44,7 @@ export interface DownloadDeps {
     | "claimGranule"
     | "recordChecksum"
     | "saveUploadProgress"
+    | "markUploadCreating"
     | "renewLease"
     | "markDownloaded"
     | "markFailed"
@@ -66,6 +68,8 @@ export interface DownloadDeps {
   floorWindowMs?: number;
   /** Check each product's zip archive (entries' CRC-32, directory, SAFE folder) before its object exists. */
   archiveCheck?: boolean;
+  /** The upload bucket lets us list multipart uploads: an upload an attempt never recorded is aborted at the next claim. */
+  listUploads?: boolean;
   /**
    * With archiveCheck, a product whose hub publishes no MD5 is verified by the zip check and the exact
    * length the hub states (CDSE) instead of waiting for a checksum.
@@ -275,6 +279,7 @@ async function transferClaimed(
     if (expectedMd5 !== undefined) await store.recordChecksum(granuleId, owner, expectedMd5);
   }
   throwIfOutOfTime(granuleId, deps.signal);
+  await abortUploadsNobodyRecorded(granule, deps);
 
   const key = completing !== undefined ? resume!.key : objectKeyFor(granule.name, deps.objectPrefix);
   deps.logger?.info("downloading granule", {
@@ -322,6 +327,7 @@ async function transferClaimed(
         floorWindowMs: deps.floorWindowMs,
         signal: deps.signal,
         onProgress: checkpoint,
+        beforeCreate: (uploadKey) => store.markUploadCreating(granuleId, owner, uploadKey),
         now,
       },
     );

@@ -156,6 +156,7 @@ describe("downloadGranule", () => {
       claimGranule: (id, owner) => store.claimGranule(id, owner),
       recordChecksum: (id, owner, md5) => store.recordChecksum(id, owner, md5),
       saveUploadProgress: (id, owner, progress) => store.saveUploadProgress(id, owner, progress),
+      markUploadCreating: (id, owner, key) => store.markUploadCreating(id, owner, key),
       markFailed: (id, error, options) => store.markFailed(id, error, options),
       markDownloaded: (id, owner, result) => store.markDownloaded(id, owner, result),
       claimObjectKey: (key, id) => store.claimObjectKey(key, id),
