@@ -8,13 +8,10 @@ import {
   METRICS_NAMESPACE,
   METRICS_SERVICE,
 } from "@hls-s2/core";
-import type { StageSettingKey, StageSettings } from "./settings";
+import type { StageSettings } from "./settings";
 
 /** The tile allow-list's name inside a function's bundle (relative to its task root). */
 export const BUNDLED_TILE_ALLOW_LIST = "tile-allow-list.txt";
-
-/** A deploy setting the Lambda config reads under the same name: the stack passes it through unchanged. */
-export type PassedSetting = Extract<StageSettingKey, ConfigKey>;
 
 type Value = string | number | boolean | readonly string[] | undefined;
 

@@ -11,12 +11,12 @@ import {
   createDocumentClient,
   type FilterRules,
   FUNCTION_CONFIG,
-  type FunctionConfig,
   type FunctionName,
   GranuleStore,
   type Hub,
   loadTileAllowList,
   parseConfig,
+  type RequiredBy,
   requireConfig,
   SlotPool,
 } from "@hls-s2/core";
@@ -79,16 +79,14 @@ export function resetRuntime(): void {
  * The parsed configuration; with a function's name, typed with the keys that function requires
  * (core's FUNCTION_CONFIG) set. @throws ConfigError naming every bad or missing key.
  */
-export function getConfig(): Config;
-export function getConfig<const Name extends FunctionName>(name: Name): FunctionConfig<Name>;
-export function getConfig(name?: FunctionName): Config {
+export function getConfig<const Name extends FunctionName = never>(name?: Name): Config<RequiredBy<Name>> {
   if (config === undefined) {
     // The deployed environment names its function (FUNCTION_NAME), so the parse requires its keys.
     config = parseConfig(overrides.env ?? process.env);
     // Once per container, before any metric: every metric carries its stage and hub kind.
     setStageDimensions(config);
   }
-  return name === undefined ? config : requireConfig(config, FUNCTION_CONFIG[name].requires);
+  return requireConfig<RequiredBy<Name>>(config, name === undefined ? [] : FUNCTION_CONFIG[name].requires);
 }
 
 export function getStore(): GranuleStore {
