@@ -15,6 +15,9 @@ export const BUNDLED_TILE_ALLOW_LIST = "tile-allow-list.txt";
 
 type Value = string | number | boolean | readonly string[] | undefined;
 
+/** What the stack computes for a function's environment, by key. */
+export type EnvironmentValues<Name extends FunctionName> = Partial<Record<FunctionConfigKey<Name>, Value>>;
+
 /**
  * A function's environment: exactly the keys core's FUNCTION_CONFIG gives it, each from `values` (what
  * the stack computes: resource names, secret ids) when listed there, else from the deploy setting of the
@@ -25,7 +28,7 @@ type Value = string | number | boolean | readonly string[] | undefined;
 export function functionEnvironment<const Name extends FunctionName>(
   settings: StageSettings,
   name: Name,
-  values: Partial<Record<FunctionConfigKey<Name>, Value>> = {},
+  values: EnvironmentValues<Name> = {},
 ): Record<string, string> {
   const { keys, requires } = FUNCTION_CONFIG[name];
   const given: Partial<Record<ConfigKey, Value>> = values;
