@@ -1,9 +1,5 @@
-import {
-  PUBLISHED_PARAMETERS,
-  PUSH_ENDPOINT_DISABLED,
-  PUSHED_DOWNLOADS_INTERVAL_MINUTES,
-  stageParameterPath,
-} from "@hls-s2/core";
+import { PUBLISHED_PARAMETERS, PUSH_ENDPOINT_DISABLED, stageParameterPath } from "@hls-s2/core/config";
+import { PUSHED_DOWNLOADS_INTERVAL_MINUTES } from "@hls-s2/core/usecases";
 import { RemovalPolicy } from "aws-cdk-lib";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";

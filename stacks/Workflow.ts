@@ -1,10 +1,10 @@
 import {
-  manifestKeyFor,
   PUBLISHED_PARAMETERS,
   STAGE_PARAMETERS,
   type StageParameterKey,
   stageParameterPath,
-} from "@hls-s2/core";
+} from "@hls-s2/core/config";
+import { manifestKeyFor } from "@hls-s2/core/usecases";
 import { Aws, Fn, RemovalPolicy } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";

@@ -1,13 +1,12 @@
 import {
-  ConfigError,
   type ConfigKey,
   camelCase,
   FUNCTION_CONFIG,
   type FunctionConfigKey,
   type FunctionName,
-  METRICS_NAMESPACE,
-  METRICS_SERVICE,
-} from "@hls-s2/core";
+} from "@hls-s2/core/config";
+import { METRICS_NAMESPACE, METRICS_SERVICE } from "@hls-s2/core/domain";
+import { ConfigError } from "@hls-s2/core/errors";
 import type { StageSettings } from "./settings";
 
 /** The tile allow-list's name inside a function's bundle (relative to its task root). */

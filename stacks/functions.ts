@@ -1,4 +1,4 @@
-import { FUNCTION_CONFIG, type FunctionName } from "@hls-s2/core";
+import { FUNCTION_CONFIG, type FunctionName } from "@hls-s2/core/config";
 import { RemovalPolicy } from "aws-cdk-lib";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { type FunctionProps, Function as SstFunction, type Stack } from "sst/constructs";

@@ -3,11 +3,7 @@ import path from "node:path";
 import {
   awsRegionField,
   type CamelFields,
-  CDSE_CATALOGUE_URL,
-  CDSE_TOKEN_URL,
   CONFIG_SCHEMA,
-  ConfigError,
-  type ConfigIssue,
   camelFields,
   flagField,
   httpUrlField,
@@ -15,7 +11,9 @@ import {
   parseEnvironment,
   searchPageSizeIssue,
   withDefault,
-} from "@hls-s2/core";
+} from "@hls-s2/core/config";
+import { ConfigError, type ConfigIssue } from "@hls-s2/core/errors";
+import { CDSE_CATALOGUE_URL, CDSE_TOKEN_URL } from "@hls-s2/core/hub";
 import { useProject } from "sst/project.js";
 import * as v from "valibot";
 import { FUNCTION_SIZES } from "./sizes";

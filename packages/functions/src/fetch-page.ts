@@ -1,4 +1,5 @@
-import { fetchPage, isPlatform, type Platform, recordQueryFailure } from "@hls-s2/core";
+import { isPlatform, type Platform } from "@hls-s2/core/domain";
+import { fetchPage, recordQueryFailure } from "@hls-s2/core/usecases";
 import * as v from "valibot";
 import { deadlineSignal, type LambdaClock, workingTimeMs } from "./lib/deadline";
 import { DAY, parseInput } from "./lib/input";

@@ -1,4 +1,4 @@
-import { startPushedDownloads } from "@hls-s2/core";
+import { startPushedDownloads } from "@hls-s2/core/usecases";
 import * as v from "valibot";
 import { parseInput } from "./lib/input";
 import { logger } from "./lib/logger";

@@ -4,22 +4,18 @@ import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/clien
 import type { SFNClient } from "@aws-sdk/client-sfn";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import {
-  buildHub,
   type Config,
-  ConfigError,
-  type Credentials,
-  createDocumentClient,
-  type FilterRules,
   FUNCTION_CONFIG,
   type FunctionName,
-  GranuleStore,
-  type Hub,
   loadTileAllowList,
   parseConfig,
   type RequiredBy,
   requireConfig,
-  SlotPool,
-} from "@hls-s2/core";
+} from "@hls-s2/core/config";
+import type { FilterRules } from "@hls-s2/core/domain";
+import { ConfigError } from "@hls-s2/core/errors";
+import { buildHub, type Credentials, type Hub } from "@hls-s2/core/hub";
+import { createDocumentClient, GranuleStore, SlotPool } from "@hls-s2/core/store";
 import * as v from "valibot";
 import { createDynamoDBClient, createS3Client, createSecretsManagerClient, createSfnClient } from "./clients";
 import { metricSink, setStageDimensions } from "./metrics";
