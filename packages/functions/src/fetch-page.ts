@@ -31,7 +31,7 @@ export async function handler(event: unknown, context?: LambdaClock) {
     logger.error("search failed", { day, platform, ...recorded });
     return { day, platform, failed: recorded };
   }
-  const budgetMs = getConfig().fetchTimeBudgetSeconds * 1000;
+  const budgetMs = getConfig("FetchPage").fetchTimeBudgetSeconds * 1000;
   const deadline = Date.now() + Math.min(budgetMs, workingTimeMs(context) ?? budgetMs);
   // The budget stops new pages; the signal stops the page in flight (its retry ladder included) at the
   // margin before Lambda's timeout, so the offset of every page read is recorded and the handler returns.

@@ -119,18 +119,6 @@ export function getSfn(): SFNClient {
   return sfn;
 }
 
-/**
- * The state machine a pushed-granules run is started on, from STATE_MACHINE_ARN (only that function has it).
- * @throws ConfigError when the variable is missing.
- */
-export function getStateMachineArn(): string {
-  const arn = getConfig().stateMachineArn;
-  if (arn === undefined) {
-    throw new ConfigError([{ key: "STATE_MACHINE_ARN", message: "is required to start executions" }]);
-  }
-  return arn;
-}
-
 /** The hub of the configured kind, with credentials from Secrets Manager. @throws ConfigError */
 export function getHub(): Promise<Hub> {
   hub ??= connectHub().catch((error: unknown) => {
