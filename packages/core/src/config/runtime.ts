@@ -65,6 +65,7 @@ export const CONFIG_SCHEMA = v.object({
   CDSE_TOKEN_URL: v.optional(httpUrlField),
   PLATFORMS: v.optional(platformsField, PLATFORMS.join(",")),
   LOOKBACK_DAYS: withDefault(integerField(1, 30), DEFAULT_LOOKBACK_DAYS),
+  /** Search results acquired more than this many days before their publication day are filtered out. */
   MAX_ACQUISITION_AGE_DAYS: withDefault(integerField(1, 366), 30),
   RECONCILIATION_HORIZON_DAYS: withDefault(integerField(1, 31), DEFAULT_RECONCILIATION_HORIZON_DAYS),
   UNFINISHED_AGE_ALARM_HOURS: withDefault(integerField(1, 744), DEFAULT_UNFINISHED_AGE_ALARM_HOURS),
@@ -90,8 +91,11 @@ export const CONFIG_SCHEMA = v.object({
   ),
   /** A file to read with `loadTileAllowList`; never set together with `tileAllowList`. */
   TILE_ALLOW_LIST_FILE: v.optional(v.string()),
+  /** Attempts of a granule before it stays FAILED. */
   MAX_ATTEMPTS: withDefault(integerField(1, 100), 5),
+  /** How long a download's claim and hub slot last unless renewed (seconds). */
   LEASE_SECONDS: withDefault(integerField(60, 86_400), 900),
+  /** Multipart part size of each upload (MiB); parts in flight per upload (memory ≈ part × (queue + 1)). */
   // S3 refuses parts under 5 MiB (except the last); the cap keeps part × queue inside Lambda memory.
   // 64 MiB: S3 bills each UploadPart as a PUT, and a 600 MB product takes 9 of them instead of 36 at
   // 16 MiB. A queue of 1 suffices: a part reaches S3 in about a second while the hub fills the next in
