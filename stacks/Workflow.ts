@@ -58,10 +58,12 @@ export const TABLE_ACTIONS = {
  * What the Download role may do on the upload bucket. S3's multipart permissions: "You must be allowed
  * to perform the s3:PutObject action on an object to initiate multipart upload", and the same
  * s3:PutObject for Upload Part and Complete Multipart Upload; "You must be allowed to perform the
- * s3:AbortMultipartUpload action to abort a multipart upload". No read, head or list: HLS's bucket
- * policy grants none, and the code (core/src/adapters/transfer/) sends none.
+ * s3:AbortMultipartUpload action to abort a multipart upload". No read or head: HLS's bucket policy
+ * grants none, and the code (core/src/adapters/transfer/) sends none.
  */
 export const UPLOAD_BUCKET_ACTIONS = ["s3:PutObject", "s3:AbortMultipartUpload"] as const;
+/** On the bucket itself: ListMultipartUploads, sent only to find an upload an attempt never recorded. */
+export const UPLOAD_BUCKET_LIST_ACTIONS = ["s3:ListBucketMultipartUploads"] as const;
 
 /**
  * SSE-KMS multipart uploads: "you must have permission to the kms:Decrypt and kms:GenerateDataKey
@@ -76,6 +78,8 @@ export function Workflow({ stack, app }: StackContext) {
   const hubUrl = settings.hubUrl ?? use(MockHub).hubUrl;
   const removalPolicy = settings.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
   const uploadBucket = useUploadBucket(stack, settings);
+  // The stage's own upload bucket (none imported by UPLOAD_BUCKET_NAME): its uploads may be listed.
+  const uploadBucketListable = settings.uploadBucketName === undefined;
 
   // What the stack computes for every workflow function (core's FUNCTION_CONFIG says which keys each
   // gets, the rest are deploy settings); credentials only as secret ids, never values.
@@ -103,6 +107,7 @@ export function Workflow({ stack, app }: StackContext) {
     Download: lambdaFunction("Download", {
       DOWNLOAD_HUB_SECRET_ID: storage.downloadHubSecret?.secretArn,
       BUCKET_REGION: settings.uploadBucketRegion,
+      UPLOAD_BUCKET_LISTABLE: uploadBucketListable ? "true" : undefined,
     }),
     // The sweep aborts in the upload bucket: in another region (HLS's bucket) it must be named.
     Summarize: lambdaFunction("Summarize", { BUCKET_REGION: settings.uploadBucketRegion }),
@@ -134,6 +139,17 @@ export function Workflow({ stack, app }: StackContext) {
     actions: [...UPLOAD_BUCKET_ACTIONS],
     resourceArns: [uploadBucket.arnForObjects(`${settings.objectPrefix}*`)],
   });
+  // The one list, on a bucket the stage created only: a claim that finds an upload Create never recorded
+  // (an attempt died in between) lists the uploads open on that key to abort it
+  // (core/src/adapters/transfer/unrecorded-uploads.ts). HLS's bucket policy grants no list: there the
+  // bucket's lifecycle rule removes such an upload, and UploadsUnrecorded counts them.
+  if (uploadBucketListable) {
+    iam.Grant.addToPrincipal({
+      grantee: functions.Download,
+      actions: [...UPLOAD_BUCKET_LIST_ACTIONS],
+      resourceArns: [uploadBucket.bucketArn],
+    });
+  }
   if (settings.uploadBucketKmsKeyArn !== undefined) {
     // An imported key has no policy here: this adds to the role's policy; HLS's key policy must allow it too.
     kms.Key.fromKeyArn(stack, "UploadBucketKey", settings.uploadBucketKmsKeyArn).grant(

@@ -33,6 +33,7 @@ function crashingBeforeMark(
     markDuplicate: store.markDuplicate.bind(store),
     recordChecksum: store.recordChecksum.bind(store),
     saveUploadProgress: store.saveUploadProgress.bind(store),
+    markUploadCreating: store.markUploadCreating.bind(store),
     renewLease: store.renewLease.bind(store),
     markDownloaded: async (...args) => {
       if (!crashed) {

@@ -27,6 +27,7 @@ export async function handler(event: unknown, context?: LambdaClock) {
     partSizeBytes: config.partSizeMib * 1024 * 1024,
     queueSize: config.partQueueSize,
     archiveCheck: config.zipCheck,
+    listUploads: config.uploadBucketListable,
     verifyWithoutChecksum: config.verifyWithoutChecksum,
     minBytesPerSecond: config.downloadMinBytesPerSecond,
     floorWindowMs: config.downloadFloorWindowSeconds * 1000,

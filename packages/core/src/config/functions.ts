@@ -77,6 +77,7 @@ export const FUNCTION_CONFIG = {
       "VERIFY_WITHOUT_CHECKSUM",
       "DOWNLOAD_HUB_SECRET_ID",
       "BUCKET_REGION",
+      "UPLOAD_BUCKET_LISTABLE",
     ],
     requires: ["TABLE_NAME", "BUCKET_NAME", "HUB_URL"],
   },

@@ -112,6 +112,12 @@ export const CONFIG_SCHEMA = v.object({
   FETCH_TIME_BUDGET_SECONDS: withDefault(integerField(10, 900), 600),
   /** Region of the upload bucket when it is not the function's own (HLS's bucket in another region). */
   BUCKET_REGION: v.optional(awsRegionField),
+  /**
+   * The upload bucket lets the Download role list its multipart uploads (set by the stack for a bucket
+   * the stage created; HLS's policy grants no list): an upload an attempt created but never recorded is
+   * then found and aborted by the next claim, instead of by the bucket's lifecycle rule a day later.
+   */
+  UPLOAD_BUCKET_LISTABLE: withDefault(flagField, false),
   /** Largest JSON answer (search page, checksum, token) read from a hub, in bytes. */
   // 8 MiB: a 1,000-entry CDSE page is ~2.5 MB; FetchPage has 512 MB. At least 64 KiB, at most 256 MiB.
   HUB_MAX_JSON_BYTES: withDefault(integerField(65_536, 256 * 1024 * 1024), 8 * 1024 * 1024),
