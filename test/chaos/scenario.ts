@@ -1,13 +1,13 @@
 import { mkdir } from "node:fs/promises";
+import { DEFAULT_LOOKBACK_DAYS } from "@hls-s2/core/config";
+import { objectKeyFor } from "@hls-s2/core/domain";
+import { GranuleStore } from "@hls-s2/core/store";
 import {
-  DEFAULT_LOOKBACK_DAYS,
-  GranuleStore,
-  objectKeyFor,
   PUSH_DOWNLOAD_INPUT,
   parsePushNotification,
   planWindow,
   recordPushedGranule,
-} from "@hls-s2/core";
+} from "@hls-s2/core/usecases";
 import {
   type LocalLambdaOptions,
   listExecutionRecords,

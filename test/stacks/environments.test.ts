@@ -1,4 +1,4 @@
-import { CONFIG_KEYS, FUNCTION_CONFIG, FUNCTION_NAMES, type FunctionName } from "@hls-s2/core";
+import { CONFIG_KEYS, FUNCTION_CONFIG, FUNCTION_NAMES, type FunctionName } from "@hls-s2/core/config";
 import { beforeAll, describe, expect, it } from "vitest";
 import { resourcesOfType } from "./helpers";
 import { type SynthesizedApp, synthesizeApp } from "./synthesized";

@@ -1,4 +1,4 @@
-import { PUBLISHED_PARAMETERS, uploadBucketNameParameter } from "@hls-s2/core";
+import { PUBLISHED_PARAMETERS, uploadBucketNameParameter } from "@hls-s2/core/config";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PUSH_TABLE_ACTIONS } from "../../stacks/Push";
 import {

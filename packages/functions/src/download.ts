@@ -1,4 +1,4 @@
-import { downloadGranule } from "@hls-s2/core";
+import { downloadGranule } from "@hls-s2/core/usecases";
 import * as v from "valibot";
 import { deadlineSignal, type LambdaClock } from "./lib/deadline";
 import { parseInput } from "./lib/input";

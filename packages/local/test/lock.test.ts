@@ -4,7 +4,7 @@ import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promi
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { DataFolderInUseError } from "@hls-s2/core";
+import { DataFolderInUseError } from "@hls-s2/core/errors";
 import { afterEach, describe, expect, it } from "vitest";
 import { LOCK_FILE_NAME, LOCK_TAKEOVER_FILE_NAME, type LockHolder, lockDataFolder } from "../src/lock";
 

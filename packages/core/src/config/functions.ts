@@ -114,6 +114,3 @@ export const FUNCTION_CONFIG = {
 
 /** The configuration keys a function is given. */
 export type FunctionConfigKey<Name extends FunctionName> = (typeof FUNCTION_CONFIG)[Name]["keys"][number];
-/** The keys a function cannot start without. */
-export type FunctionRequiredKey<Name extends FunctionName> =
-  (typeof FUNCTION_CONFIG)[Name]["requires"][number];

@@ -1,4 +1,5 @@
-import { describeIssues, InvalidInputError, isValidDay } from "@hls-s2/core";
+import { isValidDay } from "@hls-s2/core/domain";
+import { describeIssues, InvalidInputError } from "@hls-s2/core/errors";
 import * as v from "valibot";
 
 /** A `YYYY-MM-DD` day on the calendar: core trusts the days a handler hands it. */
