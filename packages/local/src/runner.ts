@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import "./polyfills";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -206,7 +207,7 @@ async function runInFolder(
     // Every execution ends before the stores close under it; then the first failure propagates.
     const settled = await Promise.allSettled(
       overlapping.map(async (spec, index) => {
-        if ((spec.delayMs ?? 0) > 0) await new Promise((resolve) => setTimeout(resolve, spec.delayMs));
+        if ((spec.delayMs ?? 0) > 0) await sleep(spec.delayMs);
         await spec.beforeStart?.();
         const runOptions = {
           ...options,

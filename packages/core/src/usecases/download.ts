@@ -8,7 +8,6 @@ import {
   ChecksumMismatchError,
   ChecksumNotPublishedError,
   HubSlotsBusyError,
-  InvalidInputError,
   LeaseLostError,
   TransferInterruptedError,
 } from "../domain/errors";
@@ -115,9 +114,6 @@ export interface DownloadResult {
  *   the transfer — unchanged, their names drive Retry.
  */
 export async function downloadGranule(input: DownloadInput, deps: DownloadDeps): Promise<DownloadResult> {
-  if (input.granuleId === "") throw new InvalidInputError("granuleId is empty", { field: "granuleId" });
-  if (input.owner === "") throw new InvalidInputError("owner is empty", { field: "owner" });
-  if (deps.bucket === "") throw new InvalidInputError("bucket is empty", { field: "bucket" });
   // A raw AbortError/TimeoutError is in no Retry list: an attempt out of time must say "interrupted".
   throwIfOutOfTime(input.granuleId, deps.signal);
   const { granuleId, owner } = input;
