@@ -1,20 +1,23 @@
-export * from "./aws-calls";
-export { buildCatalogue, type CatalogueParams, SYNTH_CACHE_FILE } from "./data-folder";
-export * from "./definition";
-export { dynamoDbLocalAvailable } from "./dynamo-server";
-export * from "./embedded";
-export { lambdaEnvironment } from "./environment";
-export { LOCAL_STATE_MACHINE_ARN } from "./execute";
-export * from "./executions";
+export * from "./aws/aws-calls";
+export * from "./aws/definition";
+export { dynamoDbLocalAvailable } from "./aws/dynamo-server";
+export * from "./aws/embedded";
+export * from "./aws/executions";
 export type {
   InvocationFault,
   LambdaInvocation,
   LocalLambdaContext,
   LocalLambdaOptions,
-} from "./lambda";
-export * from "./leases";
-export * from "./lock";
-export * from "./map-run";
+} from "./aws/lambda";
+export * from "./aws/map-run";
+export { completedUploads, type S3Request } from "./aws/s3-gaps";
+export { listUploads } from "./aws/s3rver-uploads";
+export * from "./aws/workflow";
+export { buildCatalogue, type CatalogueParams, SYNTH_CACHE_FILE } from "./run/data-folder";
+export { lambdaEnvironment } from "./run/environment";
+export { LOCAL_STATE_MACHINE_ARN } from "./run/execute";
+export * from "./run/leases";
+export * from "./run/lock";
 export {
   DEFAULT_CONCURRENCY,
   DEFAULT_GRANULES_PER_DAY,
@@ -30,11 +33,8 @@ export {
   type ProductSize,
   type RedriveLocalOptions,
   type RunLocalOptions,
-} from "./options";
-export * from "./progress";
-export * from "./report";
-export * from "./runner";
-export { completedUploads, type S3Request } from "./s3-gaps";
-export { listUploads } from "./s3rver-uploads";
-export type { LocalRunSummary } from "./summary";
-export * from "./workflow";
+} from "./run/options";
+export * from "./run/progress";
+export * from "./run/report";
+export * from "./run/runner";
+export type { LocalRunSummary } from "./run/summary";

@@ -1,14 +1,14 @@
-import "./polyfills";
+import "../aws/polyfills";
 import { type Credentials, StatesError, type WindowSummary } from "@hls-s2/core";
 import type { MockHub } from "@hls-s2/mock-hub";
 import { ExecutionError, StateMachine } from "aws-local-stepfunctions";
-import type { DistributedMapNote, LocalDefinition } from "./definition";
-import type { EmbeddedStores } from "./embedded";
-import { type LocalExecutionRecord, saveExecutionRecord } from "./executions";
-import { type Handler, invokeLambda, isLambdaError } from "./lambda";
-import { type EventLog, type FailedState, runMapRun } from "./map-run";
+import type { DistributedMapNote, LocalDefinition } from "../aws/definition";
+import type { EmbeddedStores } from "../aws/embedded";
+import { type LocalExecutionRecord, saveExecutionRecord } from "../aws/executions";
+import { type Handler, invokeLambda, isLambdaError } from "../aws/lambda";
+import { type EventLog, type FailedState, runMapRun } from "../aws/map-run";
+import type { SynthesizedWorkflow, WorkflowTaskName } from "../aws/workflow";
 import type { CheckedOptions, RunLocalOptions } from "./options";
-import type { SynthesizedWorkflow, WorkflowTaskName } from "./workflow";
 
 /** What one execution did, counted as its bound handlers return; the local summary reads it. */
 export interface RunState {

@@ -1,5 +1,5 @@
 import "./quiet";
-import "./polyfills";
+import "../aws/polyfills";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -17,7 +17,7 @@ import { formatSummary, redriveCommand } from "./report";
 import { runLocal } from "./runner";
 import type { LocalRunSummary } from "./summary";
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
 export const DEFAULT_DATA_DIR = resolve(REPO_ROOT, ".local-data");
 
 /**

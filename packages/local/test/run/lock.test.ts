@@ -5,7 +5,7 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { DataFolderInUseError } from "@hls-s2/core";
 import { afterEach, describe, expect, it } from "vitest";
-import { LOCK_FILE_NAME, LOCK_TAKEOVER_FILE_NAME, type LockHolder, lockDataFolder } from "../src/lock";
+import { LOCK_FILE_NAME, LOCK_TAKEOVER_FILE_NAME, type LockHolder, lockDataFolder } from "../../src/run/lock";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

@@ -12,10 +12,10 @@ import {
   type WindowSummary,
 } from "@hls-s2/core";
 import type { MockHub } from "@hls-s2/mock-hub";
-import type { DynamoBackend, EmbeddedStores } from "./embedded";
+import type { DynamoBackend, EmbeddedStores } from "../aws/embedded";
+import type { MapRunRecord } from "../aws/map-run";
 import type { RunState } from "./execute";
 import type { ReleasedLease } from "./leases";
-import type { MapRunRecord } from "./map-run";
 import type { CheckedOptions } from "./options";
 
 export interface LocalRunSummary {

@@ -1,4 +1,4 @@
-import "./polyfills";
+import "../aws/polyfills";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -12,13 +12,19 @@ import {
 } from "@hls-s2/core";
 import { createS3Client } from "@hls-s2/functions/lib/clients";
 import { FAULT_PROFILES, type MockHub, startMockHub } from "@hls-s2/mock-hub";
-import { recordAwsCalls, refuseCallsAfterKill } from "./aws-calls";
+import { recordAwsCalls, refuseCallsAfterKill } from "../aws/aws-calls";
+import { adaptDefinition } from "../aws/definition";
+import {
+  dynamoClientConfig,
+  type EmbeddedStores,
+  s3ClientConfig,
+  startEmbeddedStores,
+} from "../aws/embedded";
+import { findRedrivableExecution, type LocalExecutionRecord } from "../aws/executions";
+import { loadSynthesizedWorkflow } from "../aws/workflow";
 import { buildCatalogue, cleanDataDir, resolveCatalogueParams, SYNTH_CACHE_FILE } from "./data-folder";
-import { adaptDefinition } from "./definition";
-import { dynamoClientConfig, type EmbeddedStores, s3ClientConfig, startEmbeddedStores } from "./embedded";
 import { lambdaEnvironment } from "./environment";
 import { execute, type RunState } from "./execute";
-import { findRedrivableExecution, type LocalExecutionRecord } from "./executions";
 import { releaseStaleLocalLeases, releaseStaleLocalSlots } from "./leases";
 import { lockDataFolder } from "./lock";
 import {
@@ -32,7 +38,6 @@ import {
 } from "./options";
 import type { ProgressSnapshot } from "./progress";
 import { type LocalRunSummary, summarizeRun } from "./summary";
-import { loadSynthesizedWorkflow } from "./workflow";
 
 const MOCK_CDSE_TOKEN_PATH = "/auth/realms/CDSE/protocol/openid-connect/token";
 
