@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import dynalite from "dynalite";
-import { processIsAlive } from "../run/lock";
+import { processIsAlive } from "../process";
 
 /*
  * The DynamoDB stand-ins the embedded stores serve the table with: dynalite in this process, or

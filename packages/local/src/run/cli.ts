@@ -1,5 +1,4 @@
 import "./quiet";
-import "../aws/polyfills";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";

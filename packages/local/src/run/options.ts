@@ -8,8 +8,8 @@ import {
   yesterdayOf,
 } from "@hls-s2/core";
 import { FAULT_PROFILES, type FaultPlan, type MockHub } from "@hls-s2/mock-hub";
-import type { AwsCallListener } from "../aws/aws-calls";
-import { checkLambdaOptions, type LocalLambdaOptions } from "../aws/lambda";
+import type { AwsCallListener } from "../aws";
+import { checkLambdaOptions, type LocalLambdaOptions } from "../aws";
 import type { ProgressSnapshot } from "./progress";
 
 export type FaultProfileName = keyof typeof FAULT_PROFILES;

@@ -1,4 +1,3 @@
-import "../aws/polyfills";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -12,16 +11,18 @@ import {
 } from "@hls-s2/core";
 import { createS3Client } from "@hls-s2/functions/lib/clients";
 import { FAULT_PROFILES, type MockHub, startMockHub } from "@hls-s2/mock-hub";
-import { recordAwsCalls, refuseCallsAfterKill } from "../aws/aws-calls";
-import { adaptDefinition } from "../aws/definition";
 import {
+  adaptDefinition,
   dynamoClientConfig,
   type EmbeddedStores,
+  findRedrivableExecution,
+  type LocalExecutionRecord,
+  loadSynthesizedWorkflow,
+  recordAwsCalls,
+  refuseCallsAfterKill,
   s3ClientConfig,
   startEmbeddedStores,
-} from "../aws/embedded";
-import { findRedrivableExecution, type LocalExecutionRecord } from "../aws/executions";
-import { loadSynthesizedWorkflow } from "../aws/workflow";
+} from "../aws";
 import { buildCatalogue, cleanDataDir, resolveCatalogueParams, SYNTH_CACHE_FILE } from "./data-folder";
 import { lambdaEnvironment } from "./environment";
 import { execute, type RunState } from "./execute";
@@ -229,7 +230,6 @@ async function runInFolder(
         const nameSuffix = overlapping.length > 1 ? `-${index + 1}` : "";
         return execute({
           local,
-          env,
           stores,
           hub,
           workflow,

@@ -12,8 +12,7 @@ import {
   type WindowSummary,
 } from "@hls-s2/core";
 import type { MockHub } from "@hls-s2/mock-hub";
-import type { DynamoBackend, EmbeddedStores } from "../aws/embedded";
-import type { MapRunRecord } from "../aws/map-run";
+import type { DynamoBackend, EmbeddedStores, MapRunRecord } from "../aws";
 import type { RunState } from "./execute";
 import type { ReleasedLease } from "./leases";
 import type { CheckedOptions } from "./options";
