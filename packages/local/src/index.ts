@@ -55,5 +55,6 @@ export {
   tileAllowListPath,
   type WorkflowTaskName,
 } from "./aws";
+export { DataFolderInUseError, STATES_ERROR_NAMES, StatesError, type StatesErrorName } from "./errors";
 export { processIsAlive } from "./process";
 export * from "./run";

@@ -1,7 +1,7 @@
 import "./polyfills";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { StatesError } from "@hls-s2/core";
 import { ExecutionError, StateMachine } from "aws-local-stepfunctions";
+import { StatesError } from "../errors";
 import type { AwsCallListener } from "./aws-calls";
 import type { DistributedMapNote, LocalDefinition } from "./definition";
 import { type LocalExecutionRecord, saveExecutionRecord } from "./executions";

@@ -2,14 +2,8 @@ import "./quiet";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import {
-  DataFolderInUseError,
-  DownloaderError,
-  InvalidInputError,
-  PLATFORMS,
-  type Platform,
-  parseSize,
-} from "@hls-s2/core";
+import { DownloaderError, InvalidInputError, PLATFORMS, type Platform, parseSize } from "@hls-s2/core";
+import { DataFolderInUseError } from "../errors";
 import { FAULT_PROFILE_NAMES, type FaultProfileName, type RunLocalOptions } from "./options";
 import { createProgressReporter } from "./progress";
 import { formatSummary, redriveCommand } from "./report";

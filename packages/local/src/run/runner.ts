@@ -2,13 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
-import {
-  type Credentials,
-  createDocumentClient,
-  daysBetween,
-  InvalidInputError,
-  StatesError,
-} from "@hls-s2/core";
+import { type Credentials, createDocumentClient, daysBetween, InvalidInputError } from "@hls-s2/core";
 import { createS3Client } from "@hls-s2/functions/lib/clients";
 import { FAULT_PROFILES, type MockHub, startMockHub } from "@hls-s2/mock-hub";
 import {
@@ -23,6 +17,7 @@ import {
   s3ClientConfig,
   startEmbeddedStores,
 } from "../aws";
+import { StatesError } from "../errors";
 import { buildCatalogue, cleanDataDir, resolveCatalogueParams, SYNTH_CACHE_FILE } from "./data-folder";
 import { lambdaEnvironment } from "./environment";
 import { execute, type RunState } from "./execute";

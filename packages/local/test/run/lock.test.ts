@@ -3,8 +3,8 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { DataFolderInUseError } from "@hls-s2/core";
 import { afterEach, describe, expect, it } from "vitest";
+import { DataFolderInUseError } from "../../src/errors";
 import { LOCK_FILE_NAME, LOCK_TAKEOVER_FILE_NAME, type LockHolder, lockDataFolder } from "../../src/run/lock";
 
 const cleanups: (() => Promise<void>)[] = [];
