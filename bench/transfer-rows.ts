@@ -1,4 +1,4 @@
-import { formatBytes } from "@hls-s2/core";
+import { formatBytes } from "@hls-s2/core/domain";
 import { GiB, MiB, median, type Row } from "./lib";
 import type { HubLimitedResult, VariantResult } from "./transfer";
 import { VARIANTS, type Variant } from "./transfer-variants";

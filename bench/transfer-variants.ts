@@ -124,7 +124,8 @@ async function clientRole(): Promise<void> {
     // Load the variant's code first, then forget the start-up peak (tsx compiling, module loading):
     // VmHWM then tells what the transfer itself needed on top of the loaded code.
     if (run.variant === "raw") await import("@aws-sdk/lib-storage");
-    if (run.variant === "ours") await import("@hls-s2/core");
+    if (run.variant === "ours")
+      await Promise.all([import("@hls-s2/core/hub"), import("@hls-s2/core/transfer")]);
     resetPeakRss();
     if (run.variant === "raw") return runRaw(run);
     if (run.variant === "ours") return runOurs(run);
@@ -168,7 +169,10 @@ async function runRaw({ hub, store, key }: RunRequest): Promise<RunAnswer> {
 }
 
 async function runOurs({ hub, store, key }: RunRequest): Promise<RunAnswer> {
-  const { DhusHub, transferGranule } = await import("@hls-s2/core");
+  const [{ DhusHub }, { transferGranule }] = await Promise.all([
+    import("@hls-s2/core/hub"),
+    import("@hls-s2/core/transfer"),
+  ]);
   const s3 = s3Client(store.endpoint);
   const dhus = new DhusHub({
     url: hub.url,

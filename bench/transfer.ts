@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { formatBytes, parseByteSize } from "@hls-s2/core";
+import { formatBytes, parseByteSize } from "@hls-s2/core/domain";
 import { Child, MiB, seconds } from "./lib";
 import {
   type HubInfo,

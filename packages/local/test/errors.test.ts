@@ -1,4 +1,9 @@
-import { ERROR_CLASSES, FINAL_ERROR_NAMES, isRetryable, QUERY_FAILURE_ERROR_NAMES } from "@hls-s2/core";
+import {
+  DownloaderError,
+  ERROR_CLASSES,
+  FINAL_ERROR_NAMES,
+  QUERY_FAILURE_ERROR_NAMES,
+} from "@hls-s2/core/errors";
 import { describe, expect, it } from "vitest";
 import { DataFolderInUseError, STATES_ERROR_NAMES, StatesError } from "../src/errors";
 
@@ -6,7 +11,8 @@ describe("the local mode's own errors", () => {
   it("keeps the Step Functions service errors out of the retried ones", () => {
     const error = new StatesError("States.ItemReaderFailed", "unreadable");
     expect(error).toMatchObject({ name: "States.ItemReaderFailed", retryable: false });
-    expect(isRetryable(error)).toBe(false);
+    // Not one of the handlers' errors, so no retrier and no hub call treats it as transient.
+    expect(error).not.toBeInstanceOf(DownloaderError);
   });
 
   it("names the data folder and its holder, and chains the cause", () => {
@@ -21,7 +27,8 @@ describe("the local mode's own errors", () => {
       lockFile: "/data/run.lock",
       cause,
     });
-    expect(isRetryable(error)).toBe(false);
+    // Not one of the handlers' errors, so no retrier and no hub call treats it as transient.
+    expect(error).not.toBeInstanceOf(DownloaderError);
   });
 
   it("stay out of the Lambda error contract and the state machine's lists", () => {

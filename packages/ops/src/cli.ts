@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { ConfigError, InvalidInputError } from "@hls-s2/core";
+import { ConfigError, InvalidInputError } from "@hls-s2/core/errors";
 import type { ProgressReporter } from "@hls-s2/local";
 // The light entry: the local runtime itself loads only when a command needs it.
 import { DataFolderInUseError } from "@hls-s2/local/errors";

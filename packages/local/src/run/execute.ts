@@ -1,4 +1,5 @@
-import type { Credentials, WindowSummary } from "@hls-s2/core";
+import type { WindowSummary } from "@hls-s2/core/domain";
+import type { Credentials } from "@hls-s2/core/hub";
 import type { MockHub } from "@hls-s2/mock-hub";
 import {
   bindLambdaTasks,
