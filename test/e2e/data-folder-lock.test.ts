@@ -20,7 +20,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
 const DAY = "2026-03-21";
 const HUB_CREDENTIALS = { username: "lock-test", password: "lock-test-password" };
-const CLI = join(import.meta.dirname, "../../packages/local/src/cli.ts");
+const CLI = join(import.meta.dirname, "../../packages/local/src/run/cli.ts");
 const cleanups: (() => Promise<void>)[] = [];
 let synthDir: string;
 

@@ -343,7 +343,7 @@ function deployedNames(): NameMap {
     ),
   };
   // The local definition's Lambda Tasks name each function by a placeholder ARN of its logical id
-  // (packages/local/src/definition.ts flattenDefinitionString): the deployed function has that id.
+  // (packages/local/src/aws/definition.ts flattenDefinitionString): the deployed function has that id.
   for (const task of Object.keys(WORKFLOW_TASKS)) {
     const fn = findResource(app, "AWS::Lambda::Function", `${task}Function`);
     names[`arn:aws:lambda:us-east-1:123456789012:function:${fn.logicalId}`] =

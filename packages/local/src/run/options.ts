@@ -3,8 +3,8 @@ import { InvalidInputError } from "@hls-s2/core/errors";
 import type { Credentials } from "@hls-s2/core/hub";
 import { MAX_HUB_DOWNLOAD_SLOTS } from "@hls-s2/core/store";
 import { FAULT_PROFILES, type FaultPlan, type MockHub } from "@hls-s2/mock-hub";
-import type { AwsCallListener } from "./aws-calls";
-import { checkLambdaOptions, type LocalLambdaOptions } from "./lambda";
+import type { AwsCallListener } from "../aws";
+import { checkLambdaOptions, type LocalLambdaOptions } from "../aws";
 import type { ProgressSnapshot } from "./progress";
 
 export type FaultProfileName = keyof typeof FAULT_PROFILES;

@@ -11,7 +11,7 @@ import {
 import { transferGranule } from "@hls-s2/core/transfer";
 import { createS3Client } from "@hls-s2/functions/lib/clients";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type EmbeddedStores, s3ClientConfig, startEmbeddedStores } from "../src/embedded";
+import { type EmbeddedStores, s3ClientConfig, startEmbeddedStores } from "../../src/aws/embedded";
 
 const MIB = 1024 * 1024;
 let stores: EmbeddedStores;

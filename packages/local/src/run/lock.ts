@@ -4,7 +4,9 @@ import { link, mkdir, readFile, stat, unlink, writeFile } from "node:fs/promises
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { DataFolderInUseError, InvalidInputError } from "@hls-s2/core/errors";
+import { InvalidInputError } from "@hls-s2/core/errors";
+import { DataFolderInUseError } from "../errors";
+import { processIsAlive } from "../process";
 
 /** The lock file at the root of a data folder; it holds the holder's PID, host and start time as JSON. */
 export const LOCK_FILE_NAME = "run.lock";
@@ -227,16 +229,6 @@ function inUse(folder: string, lockFile: string, holder: LockHolder | undefined)
       `${where.map((part) => `${part} `).join("")}(another run holds it: wait for it to end or use ` +
       `another --data-dir; if no such process runs, remove ${lockFile})`,
   });
-}
-
-/** Signal 0 checks for the process without touching it: ESRCH means gone, EPERM means alive (another user's). */
-export function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 function ignoreMissing(error: unknown): void {

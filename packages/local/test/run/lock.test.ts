@@ -4,9 +4,9 @@ import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promi
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { DataFolderInUseError } from "@hls-s2/core/errors";
 import { afterEach, describe, expect, it } from "vitest";
-import { LOCK_FILE_NAME, LOCK_TAKEOVER_FILE_NAME, type LockHolder, lockDataFolder } from "../src/lock";
+import { DataFolderInUseError } from "../../src/errors";
+import { LOCK_FILE_NAME, LOCK_TAKEOVER_FILE_NAME, type LockHolder, lockDataFolder } from "../../src/run/lock";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
