@@ -9,6 +9,7 @@ import {
 } from "@hls-s2/core";
 import { FAULT_PROFILES, type FaultPlan, type MockHub } from "@hls-s2/mock-hub";
 import type { AwsCallListener } from "./aws-calls";
+import type { EmbeddedStoresInput } from "./embedded";
 import { checkLambdaOptions, type LocalLambdaOptions } from "./lambda";
 import type { ProgressSnapshot } from "./progress";
 
@@ -108,6 +109,8 @@ export interface RunLocalOptions {
   interpose?: { s3?: Interposer; dynamodb?: Interposer };
   /** Extra Lambda environment (deploy settings such as SEARCH_PAGE_SIZE), over the synthesized one. */
   lambdaEnv?: Record<string, string>;
+  /** The DynamoDB stand-in (embedded.ts); default "auto". Tests not about DynamoDB Local take dynalite. */
+  dynamo?: EmbeddedStoresInput["dynamo"];
 }
 
 /** Given the embedded store's endpoint, starts what stands in front of it and says where it listens. */
