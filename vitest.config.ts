@@ -19,10 +19,14 @@ const TIMING_BOUND = [
   "test/chaos/**/*.test.ts",
 ];
 
+/** Stack tests that change process-wide state (SST's project, cwd, env): one process each. */
+const SST_GLOBAL_STATE = ["test/stacks/sst-build.test.ts", "test/stacks/tile-settings.test.ts"];
+
 /**
- * `npm test` runs four projects in three groups (docs/development.md):
- * - group 0, files in parallel on every core: unit (packages/ * /test) and stacks (test/stacks, test/iam;
- *   each stage synthesized once per file);
+ * `npm test` runs five projects in three groups (docs/development.md):
+ * - group 0, files in parallel on every core: unit (packages/ * /test), stacks (test/stacks, test/iam;
+ *   sharing workers, so SST is imported and each stage synthesized once per worker) and stacks-alone
+ *   (SST_GLOBAL_STATE);
  * - group 1, files in parallel on every core: e2e (test/e2e, and the test/reliability files not bound to
  *   time: local runs, reading the synthesis the global setup made once per run). A local run keeps
  *   one core busy, so on 2 cores two at a time each get one; beside the unit files under heavy load
@@ -48,10 +52,20 @@ export default defineConfig({
         test: {
           name: "stacks",
           include: ["test/stacks/**/*.test.ts", "test/iam/**/*.test.ts"],
-          // Each file in its own module cache: with files sharing a worker's cache, one file's synthesis
-          // left another's push-stage expectations failing in a full run (environments.test.ts).
+          exclude: [...configDefaults.exclude, ...SST_GLOBAL_STATE],
+          // Files share a worker's module cache: SST and the CDK are imported (4.6 s of CPU) and each
+          // stage synthesized (test/stacks/synthesized.ts, frozen) once per worker, not once per file.
+          // Measured, the project alone at load ~20: 177 CPU-s one process per file, 69 shared.
+          isolate: false,
           maxWorkers: CORES,
         },
+      },
+      {
+        extends: true,
+        // Their own process each: they change SST's global project, the cwd, process.env or SDK
+        // prototypes, which a shared worker would hand to the next file (environments.test.ts's
+        // push-stage test failed so in a full run, when every stack file shared workers).
+        test: { name: "stacks-alone", include: SST_GLOBAL_STATE, maxWorkers: CORES },
       },
       {
         extends: true,
