@@ -5,7 +5,9 @@ import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createDocumentClient, GranuleStore, objectKeyFor } from "@hls-s2/core";
+import { setTimeout as sleep } from "node:timers/promises";
+import { objectKeyFor } from "@hls-s2/core/domain";
+import { createDocumentClient, GranuleStore } from "@hls-s2/core/store";
 import {
   LOCK_FILE_NAME,
   loadSynthesizedWorkflow,
@@ -152,7 +154,7 @@ describe("two local runs on one data folder", () => {
       }),
     ]);
     // Writes the first run issued alongside its last download request land before the snapshot.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
     const lock = JSON.parse(await readFile(join(dir, LOCK_FILE_NAME), "utf8")) as { pid: number };
     expect(lock.pid).toBe(first.child.pid);
     const before = await snapshot(dir);

@@ -1,13 +1,10 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import {
-  createDocumentClient,
-  DhusHub,
-  downloadGranule,
-  GranuleStore,
-  HubSlotsBusyError,
-  SlotPool,
-} from "@hls-s2/core";
+import { setTimeout as sleep } from "node:timers/promises";
+import { HubSlotsBusyError } from "@hls-s2/core/errors";
+import { DhusHub } from "@hls-s2/core/hub";
+import { createDocumentClient, GranuleStore, SlotPool } from "@hls-s2/core/store";
+import { downloadGranule } from "@hls-s2/core/usecases";
 import { MOCK_CREDENTIALS, startEmbeddedStores } from "@hls-s2/local";
 import { createCatalogue, startMockHub } from "@hls-s2/mock-hub";
 import { useCleanups } from "@hls-s2/testing/data-folder";
@@ -23,7 +20,7 @@ async function until(condition: () => boolean, timeoutMs: number): Promise<void>
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
   }
 }
 
@@ -109,7 +106,7 @@ describe("a hub slot holder killed mid-download", () => {
         } catch (error) {
           if (!(error instanceof HubSlotsBusyError)) throw error;
         }
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await sleep(50);
       }
     };
     const results = await Promise.all([retried(first!.id), retried(second!.id)]);

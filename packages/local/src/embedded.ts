@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   CreateTableCommand,
   DescribeTableCommand,
@@ -15,7 +16,8 @@ import {
   paginateListObjectsV2,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { granuleTableDefinition, InvalidInputError } from "@hls-s2/core";
+import { InvalidInputError } from "@hls-s2/core/errors";
+import { granuleTableDefinition } from "@hls-s2/core/store";
 import { createS3Client, S3_CHECKSUM_SETTINGS } from "@hls-s2/functions/lib/clients";
 import S3rver from "s3rver";
 import { dynamoDbLocalAvailable, startDynalite, startDynamoDbLocal } from "./dynamo-server";
@@ -215,7 +217,7 @@ async function ensureTable(dynamo: DynamoDBClient, tableName: string): Promise<v
       (index) => index.IndexStatus === "ACTIVE",
     );
     if (Table?.TableStatus === "ACTIVE" && indexesActive) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
   }
   throw new Error(`table ${tableName} did not become ACTIVE`);
 }

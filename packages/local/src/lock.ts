@@ -3,7 +3,8 @@ import { readFileSync, unlinkSync } from "node:fs";
 import { link, mkdir, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { DataFolderInUseError, InvalidInputError } from "@hls-s2/core";
+import { setTimeout as sleep } from "node:timers/promises";
+import { DataFolderInUseError, InvalidInputError } from "@hls-s2/core/errors";
 
 /** The lock file at the root of a data folder; it holds the holder's PID, host and start time as JSON. */
 export const LOCK_FILE_NAME = "run.lock";
@@ -240,8 +241,4 @@ export function processIsAlive(pid: number): boolean {
 
 function ignoreMissing(error: unknown): void {
   if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((done) => setTimeout(done, ms));
 }

@@ -1,15 +1,13 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import "./polyfills";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
-import {
-  type Credentials,
-  createDocumentClient,
-  daysBetween,
-  InvalidInputError,
-  StatesError,
-} from "@hls-s2/core";
+import { daysBetween } from "@hls-s2/core/domain";
+import { InvalidInputError, StatesError } from "@hls-s2/core/errors";
+import type { Credentials } from "@hls-s2/core/hub";
+import { createDocumentClient } from "@hls-s2/core/store";
 import { createS3Client } from "@hls-s2/functions/lib/clients";
 import { FAULT_PROFILES, type MockHub, startMockHub } from "@hls-s2/mock-hub";
 import { recordAwsCalls, refuseCallsAfterKill } from "./aws-calls";
@@ -213,7 +211,7 @@ async function runInFolder(
     // Every execution ends before the stores close under it; then the first failure propagates.
     const settled = await Promise.allSettled(
       overlapping.map(async (spec, index) => {
-        if ((spec.delayMs ?? 0) > 0) await new Promise((resolve) => setTimeout(resolve, spec.delayMs));
+        if ((spec.delayMs ?? 0) > 0) await sleep(spec.delayMs);
         await spec.beforeStart?.();
         const runOptions = {
           ...options,

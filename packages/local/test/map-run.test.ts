@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { describe, expect, it } from "vitest";
@@ -251,7 +252,7 @@ describe("runMapRun", () => {
       onDownload: async () => {
         running++;
         peak = Math.max(peak, running);
-        await new Promise((r) => setTimeout(r, 15));
+        await sleep(15);
         running--;
       },
     });

@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GRANULE_STATUSES, type GranuleRecord, GranuleStore } from "@hls-s2/core";
+import { GRANULE_STATUSES, type GranuleRecord } from "@hls-s2/core/domain";
+import { GranuleStore } from "@hls-s2/core/store";
 import {
   type EmbeddedStores,
   type EmbeddedStoresInput,

@@ -5,10 +5,12 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  ListMultipartUploadsCommand,
   NoSuchUpload,
   PutObjectCommand,
   S3Client,
@@ -250,8 +252,7 @@ export function memoryS3(client: S3Client, options: MemoryS3Options = {}) {
       });
     }
     const body = Buffer.from(input.Body as Uint8Array);
-    if (options.partDelayMs !== undefined)
-      await new Promise((resolve) => setTimeout(resolve, options.partDelayMs));
+    if (options.partDelayMs !== undefined) await sleep(options.partDelayMs);
     upload.parts.set(input.PartNumber, body);
     uploaded += body.length;
     // S3's part ETag is the part's MD5; any distinct value will do here and costs no hashing.
@@ -292,6 +293,14 @@ export function memoryS3(client: S3Client, options: MemoryS3Options = {}) {
     state.objects.set(input.Key, body);
     return { ETag: `"${createHash("md5").update(body).digest("hex")}"` };
   });
+  // One page: the open uploads whose key starts with the prefix, oldest first, as S3 lists them.
+  mock.on(ListMultipartUploadsCommand).callsFake(async (input) => ({
+    Bucket: input.Bucket,
+    IsTruncated: false,
+    Uploads: [...state.uploads]
+      .filter(([, upload]) => upload.state === "open" && upload.key.startsWith(input.Prefix ?? ""))
+      .map(([uploadId, upload]) => ({ UploadId: uploadId, Key: upload.key })),
+  }));
   mock.on(AbortMultipartUploadCommand).callsFake(async (input) => {
     if (options.abortFails) {
       throw new S3ServiceException({

@@ -1,6 +1,6 @@
 import { normalizeMd5 } from "../../domain/filters";
 import type { GranuleStatus, UploadProgress } from "../../domain/granule";
-import { attributeNames, conditionalUpdate, granuleKey, requireText, type StoreTable } from "./dynamo";
+import { attributeNames, conditionalUpdate, granuleKey, type StoreTable } from "./dynamo";
 import { leaseHolderUpdate } from "./granules";
 
 // What a granule records of its download (the hub's MD5, the multipart upload to resume) and the
@@ -40,14 +40,34 @@ export async function saveUploadProgress(
           values: { ":now": now },
         }
       : {
-          UpdateExpression: "SET #upload = :upload, #updatedAt = :now",
+          // The upload now known, the marker its Create left (markUploadCreating) has served.
+          UpdateExpression: "SET #upload = :upload, #updatedAt = :now REMOVE #uploadCreating",
           // Never over an upload the sweeper marked abandoned: it may be aborting it right now, and a
           // completing record on an aborted upload would later read NoSuchUpload as "completed".
           condition: "(attribute_not_exists(#upload.#abandonedAt) OR #upload.#uploadId <> :uploadId)",
-          names: ["upload", "updatedAt", "abandonedAt", "uploadId"],
+          names: ["upload", "updatedAt", "abandonedAt", "uploadId", "uploadCreating"],
           values: { ":upload": progress, ":now": now, ":uploadId": progress.uploadId },
         },
   );
+}
+
+/**
+ * Marks that this lease holder is about to create a multipart upload on `key`. S3 assigns the id, so
+ * an attempt that dies after CreateMultipartUpload and before saveUploadProgress leaves an upload the
+ * table cannot name; the marker tells the next claim to look for it. Applied twice: the same marker.
+ */
+export async function markUploadCreating(
+  table: StoreTable,
+  granuleId: string,
+  owner: string,
+  key: string,
+): Promise<void> {
+  const now = table.now();
+  await leaseHolderUpdate(table, "markUploadCreating", granuleId, owner, {
+    UpdateExpression: "SET #uploadCreating = :creating, #updatedAt = :now",
+    names: ["uploadCreating", "updatedAt"],
+    values: { ":creating": { key, atMs: now.getTime() }, ":now": now.toISOString() },
+  });
 }
 
 export async function markUploadAbandoned(
@@ -56,8 +76,6 @@ export async function markUploadAbandoned(
   uploadId: string,
   expected: { status: GranuleStatus; leaseExpiredBefore?: number; markedAt?: number },
 ): Promise<boolean> {
-  requireText(granuleId, "granuleId");
-  requireText(uploadId, "uploadId");
   const values: Record<string, unknown> = {
     ":status": expected.status,
     ":uploadId": uploadId,
@@ -91,8 +109,6 @@ export async function forgetAbandonedUpload(
   granuleId: string,
   uploadId: string,
 ): Promise<boolean> {
-  requireText(granuleId, "granuleId");
-  requireText(uploadId, "uploadId");
   const updated = await conditionalUpdate(table, `forgetAbandonedUpload ${granuleId}`, {
     Key: granuleKey(granuleId),
     UpdateExpression: "SET #updatedAt = :now REMOVE #upload",
@@ -109,8 +125,6 @@ export async function releaseAbandonedUpload(
   uploadId: string,
   markedAt: number,
 ): Promise<boolean> {
-  requireText(granuleId, "granuleId");
-  requireText(uploadId, "uploadId");
   // Only this sweeper's own hold: another sweep's, set meanwhile, is that sweep's to release.
   const updated = await conditionalUpdate(table, `releaseAbandonedUpload ${granuleId}`, {
     Key: granuleKey(granuleId),
