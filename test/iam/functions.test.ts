@@ -72,6 +72,7 @@ beforeAll(async () => {
   // Download recording FAILED), so Abort and the failure writes are recorded too.
   const summary = await runLocal({
     dataDir,
+    dynamo: "dynalite",
     from: DAY,
     to: DAY,
     seed: "iam",
@@ -108,7 +109,7 @@ afterAll(async () => {
  * Without it GetItem would look unused.
  */
 async function recordConditionFailurePaths(): Promise<void> {
-  const stores = await startEmbeddedStores({ dataDir });
+  const stores = await startEmbeddedStores({ dataDir, dynamo: "dynalite" });
   try {
     recordAwsCalls(stores.dynamo, "dynamodb", (call) => calls.push(call));
     recordAwsCalls(stores.s3, "s3", (call) => calls.push(call));
@@ -230,7 +231,7 @@ async function recordSecretReads(): Promise<void> {
 
 /** One accepted CDSE push through the receiver, its table writes recorded. */
 async function recordPush(): Promise<number> {
-  const stores = await startEmbeddedStores();
+  const stores = await startEmbeddedStores({ dynamo: "dynalite" });
   try {
     recordAwsCalls(stores.dynamo, "dynamodb", (call) => calls.push(call));
     const runtime = await import("@hls-s2/functions/lib/runtime");
@@ -271,7 +272,7 @@ function pushEvent(): APIGatewayProxyEventV2 {
  * its ListExecutions and StartExecution (answered in-process, nothing leaves it) are recorded.
  */
 async function recordPushedDownloads(): Promise<{ started: boolean }> {
-  const stores = await startEmbeddedStores();
+  const stores = await startEmbeddedStores({ dynamo: "dynalite" });
   try {
     const store = new GranuleStore(createDocumentClient(stores.dynamo), { tableName: stores.tableName });
     const now = new Date();

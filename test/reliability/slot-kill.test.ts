@@ -26,7 +26,7 @@ async function until(condition: () => boolean, timeoutMs: number): Promise<void>
 
 describe("a hub slot holder killed mid-download", () => {
   it("frees its slot when its lease ends, and the granules then download, each once more at most", async () => {
-    const stores = await startEmbeddedStores();
+    const stores = await startEmbeddedStores({ dynamo: "dynalite" });
     cleanups.add(() => stores.close());
     const catalogue = createCatalogue({ seed: "slot-kill", days: [DAY], granulesPerDay: 2, sizeBytes: MIB });
     // One download at a time at the hub, each ~2 s: the kill lands mid-body.

@@ -167,7 +167,11 @@ async function runInFolder(
       hub.downloadUrl ??= hub.url;
     }
 
-    const stores = await startEmbeddedStores({ dataDir, onUploadCompleted: options.onUploadCompleted });
+    const stores = await startEmbeddedStores({
+      dataDir,
+      dynamo: options.dynamo,
+      onUploadCompleted: options.onUploadCompleted,
+    });
     resources.push(stores);
     // The folder's lock is ours, so any DOWNLOADING lease or hub slot in it belongs to a dead run.
     const releasedLeases = await releaseStaleLocalLeases(stores);

@@ -18,7 +18,7 @@ let stores: EmbeddedStores;
 let keyCounter = 0;
 
 beforeAll(async () => {
-  stores = await startEmbeddedStores();
+  stores = await startEmbeddedStores({ dynamo: "dynalite" });
 });
 afterAll(async () => {
   await stores.close();

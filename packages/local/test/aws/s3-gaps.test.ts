@@ -17,7 +17,10 @@ afterEach(async () => {
 });
 
 async function start(completions: string[] = []): Promise<EmbeddedStores> {
-  const stores = await startEmbeddedStores({ onUploadCompleted: ({ key }) => completions.push(key) });
+  const stores = await startEmbeddedStores({
+    dynamo: "dynalite",
+    onUploadCompleted: ({ key }) => completions.push(key),
+  });
   cleanups.push(() => stores.close());
   return stores;
 }
