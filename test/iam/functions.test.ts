@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CreateMultipartUploadCommand } from "@aws-sdk/client-s3";
+import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
@@ -171,6 +171,34 @@ async function recordConditionFailurePaths(): Promise<void> {
       sweptUploads: { aborted: number };
     };
     expect(summary.sweptUploads.aborted).toBe(1);
+
+    // An upload whose Create was never recorded (its attempt died in between): the same child's next
+    // claim lists the key's uploads and aborts it before asking the hub anything.
+    const lastDigit = downloaded.name.endsWith("9") ? "8" : "9";
+    const orphaned = {
+      ...abandoned,
+      granuleId: randomUUID(),
+      name: `${downloaded.name.slice(0, -1)}${lastDigit}`,
+    };
+    await store.recordDiscovered(orphaned, DAY);
+    const child = `arn:aws:states:${app.region}:${SIMULATED_ACCOUNT}:execution:orphan:${orphaned.granuleId}`;
+    await store.claimGranule(orphaned.granuleId, child);
+    const orphanKey = `${orphaned.name}.zip`;
+    await store.markUploadCreating(orphaned.granuleId, child, orphanKey);
+    const orphan = await stores.s3.send(
+      new CreateMultipartUploadCommand({ Bucket: stores.bucketName, Key: orphanKey }),
+    );
+    // The hub is unreachable and the deadline a second away: the attempt fails after the abort.
+    await asPrincipal("Download", () =>
+      download.handler(
+        { granuleId: orphaned.granuleId, owner: child },
+        { getRemainingTimeInMillis: () => 61_000 },
+      ),
+    ).catch(() => undefined);
+    const open = await stores.s3.send(
+      new ListMultipartUploadsCommand({ Bucket: stores.bucketName, Prefix: orphanKey }),
+    );
+    expect((open.Uploads ?? []).map((upload) => upload.UploadId)).not.toContain(orphan.UploadId);
 
     // WriteManifest's recount: a day whose counter says one more than its index holds (an ADD an
     // older release applied twice) is listed anyway and its counter set from the index.
@@ -488,6 +516,7 @@ describe("IAM proven offline: every call the deployed roles see", () => {
       "Download s3:UploadPart",
       "Download s3:CompleteMultipartUpload",
       "Download s3:AbortMultipartUpload",
+      "Download s3:ListMultipartUploads",
       "Download dynamodb:GetItem",
       "Summarize dynamodb:Query",
       "ReceivePush dynamodb:PutItem",

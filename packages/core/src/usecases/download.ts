@@ -245,6 +245,8 @@ async function transferClaimed(
   const now = deps.now ?? Date.now;
   const { granuleId } = granule;
   const { store, hub } = deps;
+  // First, before the hub is asked anything: an upload an earlier attempt created but never recorded.
+  await abortUploadsNobodyRecorded(granule, deps);
 
   // Every upload we created is on the granule (the transfer records it before its first part), so the
   // transfer either continues it or, when it cannot (another key: the prefix changed), aborts it.
@@ -275,7 +277,6 @@ async function transferClaimed(
     if (expectedMd5 !== undefined) await store.recordChecksum(granuleId, owner, expectedMd5);
   }
   throwIfOutOfTime(granuleId, deps.signal);
-  await abortUploadsNobodyRecorded(granule, deps);
 
   const key = completing !== undefined ? resume!.key : objectKeyFor(granule.name, deps.objectPrefix);
   deps.logger?.info("downloading granule", {
