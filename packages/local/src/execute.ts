@@ -50,16 +50,21 @@ export async function execute(args: {
   redriven?: LocalExecutionRecord;
   /** Tells apart the names of executions started in the same millisecond (runLocalOverlapping). */
   nameSuffix?: string;
+  /** The execution's name and input, as StartExecution gives them (live/continuous.ts); default the run's. */
+  start?: { name: string; input: Record<string, unknown> };
 }): Promise<RunState> {
   const { local, stores, hub, workflow, checked, options, dataDir, redriven } = args;
   const handlers = await loadHandlers(workflow.tasks);
   const timeouts = workflow.timeouts;
 
   const executionName =
-    redriven?.name ?? `local-${new Date().toISOString().replace(/[:.]/g, "-")}${args.nameSuffix ?? ""}`;
+    redriven?.name ??
+    args.start?.name ??
+    `local-${new Date().toISOString().replace(/[:.]/g, "-")}${args.nameSuffix ?? ""}`;
   const executionArn =
     redriven?.executionArn ?? `arn:aws:states:us-east-1:123456789012:execution:local:${executionName}`;
-  const input = redriven?.input ?? {
+  const input = redriven?.input ??
+    args.start?.input ?? {
     from: checked.from,
     to: checked.to,
     platforms: checked.platforms,

@@ -7,7 +7,7 @@ import {
   type Platform,
   yesterdayOf,
 } from "@hls-s2/core";
-import { FAULT_PROFILES, type FaultPlan, type MockHub } from "@hls-s2/mock-hub";
+import { type Catalogue, FAULT_PROFILES, type FaultPlan, type MockHub } from "@hls-s2/mock-hub";
 import type { AwsCallListener } from "./aws-calls";
 import { checkLambdaOptions, type LocalLambdaOptions } from "./lambda";
 import type { ProgressSnapshot } from "./progress";
@@ -106,6 +106,8 @@ export interface RunLocalOptions {
    * own calls (the Map Run's) go direct.
    */
   interpose?: { s3?: Interposer; dynamodb?: Interposer };
+  /** The mock hub's catalogue instead of the folder's (the live day's, live/catalogue.ts). */
+  mockCatalogue?: Catalogue;
   /** Extra Lambda environment (deploy settings such as SEARCH_PAGE_SIZE), over the synthesized one. */
   lambdaEnv?: Record<string, string>;
 }

@@ -43,6 +43,8 @@ export interface StartPushedDownloadsOptions {
   lookbackDays?: number;
   /** Default "pushed". */
   kind?: ContinuousRunKind;
+  /** Default RECORDED_SINCE_OVERLAP_MS (the local live day scales it with its clock). */
+  overlapMs?: number;
 }
 
 export type StartPushedDownloadsResult =
@@ -74,10 +76,13 @@ export async function startPushedDownloads(
   deps: StartPushedDownloadsDeps,
   options: StartPushedDownloadsOptions = {},
 ): Promise<StartPushedDownloadsResult> {
-  let { now, lookbackDays, kind } = options;
+  let { now, lookbackDays, kind, overlapMs } = options;
   now ??= () => new Date();
   lookbackDays ??= DEFAULT_LOOKBACK_DAYS;
   kind ??= "pushed";
+  overlapMs ??= RECORDED_SINCE_OVERLAP_MS;
+  if (!Number.isFinite(overlapMs) || overlapMs < 0)
+    throw new InvalidInputError(`options.overlapMs must be ≥ 0, got ${overlapMs}`, { field: "overlapMs" });
   if (typeof now !== "function")
     throw new InvalidInputError("options.now must be a function", { field: "now" });
   if (kind !== "pushed" && kind !== "poll")
@@ -99,7 +104,7 @@ export async function startPushedDownloads(
   const running = await runningPushedDownloads(deps);
   let input: { downloadOnly: true; recordedSince?: string } = PUSH_DOWNLOAD_INPUT;
   if (running?.startDate !== undefined) {
-    const recordedSince = new Date(running.startDate.getTime() - RECORDED_SINCE_OVERLAP_MS).toISOString();
+    const recordedSince = new Date(running.startDate.getTime() - overlapMs).toISOString();
     if (!(await discoveredIn(deps, days, recordedSince))) {
       return {
         started: false,
