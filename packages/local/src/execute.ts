@@ -65,11 +65,11 @@ export async function execute(args: {
     redriven?.executionArn ?? `arn:aws:states:us-east-1:123456789012:execution:local:${executionName}`;
   const input = redriven?.input ??
     args.start?.input ?? {
-    from: checked.from,
-    to: checked.to,
-    platforms: checked.platforms,
-    ...(options.downloadOnly === true && { downloadOnly: true }),
-  };
+      from: checked.from,
+      to: checked.to,
+      platforms: checked.platforms,
+      ...(options.downloadOnly === true && { downloadOnly: true }),
+    };
   const record: LocalExecutionRecord = redriven ?? {
     name: executionName,
     executionArn,

@@ -7,8 +7,6 @@ export interface LiveCatalogueOptions {
   seed: string;
   /** Granules published over the simulated day (all platforms). */
   granules: number;
-  /** Simulated milliseconds per real millisecond: 60 plays a day in 24 minutes. */
-  speed: number;
   /** The publication day (YYYY-MM-DD, today: the run's real day). */
   day: string;
   /** Product sizes (bytes) as served here: the real ones scaled down. */
@@ -51,7 +49,10 @@ export function planLiveDay(options: LiveCatalogueOptions): { releases: LiveRele
   while (next < products.length) {
     // A datatake: 20–150 tiles published within 2–10 simulated minutes, at a uniform time of the day
     // (a short share of the day gets proportionally smaller bursts, so it still sees several).
-    const size = Math.min(products.length - next, Math.ceil((20 + random() * 131) * Math.min(1, dayShare * 8)));
+    const size = Math.min(
+      products.length - next,
+      Math.ceil((20 + random() * 131) * Math.min(1, dayShare * 8)),
+    );
     const burstStart = random() * simulatedSpan;
     const burstLength = (2 + random() * 8) * 60_000;
     for (let i = 0; i < size; i++) {
