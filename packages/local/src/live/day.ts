@@ -96,6 +96,9 @@ export async function runLiveDay(options: LiveDayOptions): Promise<LiveDaySummar
       mockMaxDownloads: options.hubDownloads,
       mockBandwidthBytesPerSecond: options.bytesPerSecond,
       lambdaEnv: { LOOKBACK_DAYS: "1" },
+      // A Retry waits as long on the simulated clock as the deployed one does on average: a child
+      // waiting for a hub slot backs off to 60 s with full jitter (SLOT_WAIT_RETRY), ~30 s.
+      retryDelayMs: Math.round(30_000 / speed),
     },
     async ({ start, stores, hub }) => {
       const runtime = await import("@hls-s2/functions/lib/runtime");
