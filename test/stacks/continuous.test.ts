@@ -1,4 +1,4 @@
-import { PUSH_ENDPOINT_DISABLED } from "@hls-s2/core";
+import { PUSH_ENDPOINT_DISABLED } from "@hls-s2/core/config";
 import { beforeAll, describe, expect, it } from "vitest";
 import { resolveStageSettings } from "../../stacks/settings";
 import { functionId, resourcesOfType } from "./helpers";

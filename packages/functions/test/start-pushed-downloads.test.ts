@@ -8,7 +8,8 @@ import {
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { planWindow, TABLE_SCHEMA, writeManifest } from "@hls-s2/core";
+import { TABLE_SCHEMA } from "@hls-s2/core/domain";
+import { planWindow, writeManifest } from "@hls-s2/core/usecases";
 import { aPushNotification } from "@hls-s2/testing/push";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { InvalidInputError } from "@hls-s2/core";
+import { InvalidInputError } from "@hls-s2/core/errors";
 import { type LiveDayOptions, type LiveDaySummary, runLiveDay } from "./day";
 
 export const LIVE_USAGE = `Usage: npm run local -- --live [options]

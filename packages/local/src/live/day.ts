@@ -1,16 +1,9 @@
 import { createServer, type Server } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
-import {
-  CdseTokenManager,
-  createSubscription,
-  formatDay,
-  type GranuleRecord,
-  type GranuleStore,
-  latencyStats,
-  parsePushNotification,
-  recordPushedGranule,
-  startPushedDownloads,
-} from "@hls-s2/core";
+import { formatDay, type GranuleRecord, latencyStats } from "@hls-s2/core/domain";
+import { CdseTokenManager, createSubscription } from "@hls-s2/core/hub";
+import type { GranuleStore } from "@hls-s2/core/store";
+import { parsePushNotification, recordPushedGranule, startPushedDownloads } from "@hls-s2/core/usecases";
 import { LOCAL_STATE_MACHINE_ARN } from "../execute";
 import { runLocalDriven } from "../runner";
 import { type LiveRelease, liveCatalogue, planLiveDay, SIMULATED_DAY_MS } from "./catalogue";
