@@ -11,11 +11,16 @@ import { type StackContext, use } from "sst/constructs";
 import { suppressIndexGrantFinding } from "./findings";
 import { sizedFunction } from "./functions";
 import { Storage } from "./Storage";
-import { useStageSettings } from "./settings";
+import { type StageSettings, useStageSettings } from "./settings";
 import { Workflow } from "./Workflow";
 
-/** The rule that asks whether pushed granules wait: the issue's "within 5 minutes". */
-export const PUSH_DOWNLOAD_SCHEDULE = `rate(${PUSHED_DOWNLOADS_INTERVAL_MINUTES} minutes)`;
+/** The rule that asks whether recorded granules wait: EventBridge's shortest rate, one minute. */
+export const PUSH_DOWNLOAD_SCHEDULE = `rate(${PUSHED_DOWNLOADS_INTERVAL_MINUTES} minute)`;
+
+/** The continuous mode's poll rule for a POLL_INTERVAL_MINUTES (EventBridge: "minute" for 1, else "minutes"). */
+export function pollSchedule(minutes: number): string {
+  return `rate(${minutes} ${minutes === 1 ? "minute" : "minutes"})`;
+}
 /**
  * The receiver's table calls: recordDiscovered's conditional PutItem (core/src/adapters/store/granules.ts) and the UpdateItem
  * that counts the recorded granule on its (day, platform) counter, which WriteManifest reconciles.
@@ -30,17 +35,19 @@ export const PUSHED_DOWNLOADS_STATE_MACHINE_ACTIONS = [
 ] as const;
 
 /**
- * CDSE push subscriptions: the endpoint CDSE posts new products to (a Lambda function URL, see
- * receive-push.ts for why not an HTTP API), its Basic credentials in Secrets Manager, and a rule that
- * every 5 minutes invokes StartPushedDownloads, which starts a download-only execution when pushed
- * granules wait and none is running (core/src/usecases/start-pushed-downloads.ts).
+ * CDSE push subscriptions and the continuous mode (docs/continuous.md): the endpoint CDSE posts new
+ * products to (a Lambda function URL, see receive-push.ts for why not an HTTP API) and its Basic
+ * credentials in Secrets Manager (PUSH_ENABLED); a rule that every minute invokes StartPushedDownloads,
+ * which starts a download-only execution when recorded granules wait, beside the runs already running
+ * (each takes the granules recorded since the one before it started); with CONTINUOUS_MODE, a rule that
+ * every POLL_INTERVAL_MINUTES starts a poll of yesterday and today through the same function
+ * (core/src/usecases/start-pushed-downloads.ts). Every run's downloads share the hub slots (SlotPool).
  *
  * Why batched runs and not one execution per push: a push is one granule, and CDSE publishes ~10,000
  * L1C products a day. One execution per push would be ~10,000 parent executions a day, each with its own
- * Distributed Map, so MaxConcurrency (the hub's download quota) would hold per execution only and a burst
- * of pushes would open as many downloads as pushes. A pushed-granules run batches everything pending into one
- * manifest and one Distributed Map, so MaxConcurrency and the tolerated failure share hold across every
- * push, and the push endpoint stays a fast conditional put that never waits for a download.
+ * Distributed Map and its own children waiting for the hub's slots. A pushed-granules run batches a
+ * minute's pushes into one manifest and one Distributed Map, and the push endpoint stays a fast
+ * conditional put that never waits for a download.
  */
 export function Push({ stack, app }: StackContext) {
   const settings = useStageSettings(app);
@@ -51,10 +58,10 @@ export function Push({ stack, app }: StackContext) {
       stringValue: value,
       description: `CDSE push endpoint, or "${PUSH_ENDPOINT_DISABLED}"`,
     });
-  // The stack stays in the app when push is off (sst deploy would not delete it, leaving the public
-  // endpoint and the 5-minute rule in place); it then holds only this parameter, since CloudFormation
-  // cannot deploy an empty stack.
-  if (!settings.pushEnabled) {
+  // The stack stays in the app when push and the continuous mode are off (sst deploy would not delete
+  // it, leaving the public endpoint and the rules in place); it then holds only this parameter, since
+  // CloudFormation cannot deploy an empty stack.
+  if (!settings.pushEnabled && !settings.continuousMode) {
     endpointParameter(PUSH_ENDPOINT_DISABLED);
     return { enabled: false as const };
   }
@@ -64,9 +71,61 @@ export function Push({ stack, app }: StackContext) {
   // What the stack computes for both (core's FUNCTION_CONFIG lists their keys): neither touches a bucket or the hub.
   const computed = { STAGE: app.stage, TABLE_NAME: storage.table.tableName };
 
+  const starter = sizedFunction(stack, settings, "StartPushedDownloads", {
+    file: "start-pushed-downloads",
+    values: { ...computed, STATE_MACHINE_ARN: stateMachine.stateMachineArn },
+  });
+  storage.table.grant(starter, ...PUSHED_DOWNLOADS_TABLE_ACTIONS);
+  iam.Grant.addToPrincipal({
+    grantee: starter,
+    actions: [...PUSHED_DOWNLOADS_STATE_MACHINE_ACTIONS],
+    resourceArns: [stateMachine.stateMachineArn],
+  });
+  suppressIndexGrantFinding([starter], "Query reads the (day, status) index");
+
+  // EventBridge invokes the target asynchronously and may deliver twice; the firing's execution name
+  // makes a second delivery start nothing (core/src/usecases/start-pushed-downloads.ts).
+  const rule = new events.Rule(stack, "PushedGranulesRun", {
+    description: "Starts a download-only run within a minute of a push or a poll's find, beside running ones",
+    schedule: events.Schedule.expression(PUSH_DOWNLOAD_SCHEDULE),
+    targets: [new targets.LambdaFunction(starter)],
+  });
+  // The continuous mode's poll: yesterday and today from the stored cursors, so a missed push costs
+  // minutes; `time` is the scheduled time, which names the poll's execution.
+  const pollRule = settings.continuousMode
+    ? new events.Rule(stack, "ContinuousPoll", {
+        description: "Starts the continuous mode's incremental poll of yesterday's and today's publications",
+        schedule: events.Schedule.expression(pollSchedule(settings.pollIntervalMinutes)),
+        targets: [
+          new targets.LambdaFunction(starter, {
+            event: events.RuleTargetInput.fromObject({ kind: "poll", time: events.EventField.time }),
+          }),
+        ],
+      })
+    : undefined;
+
+  if (!settings.pushEnabled) {
+    endpointParameter(PUSH_ENDPOINT_DISABLED);
+    return { enabled: false as const, starter, rule, pollRule };
+  }
+  const { receiver, pushSecret } = pushReceiver(stack, settings, storage, computed, removalPolicy);
+  const endpoint = `${receiver.url ?? ""}events`;
+  endpointParameter(endpoint);
+  stack.addOutputs({ PushEndpoint: endpoint, PushSecretArn: pushSecret.secretArn });
+  return { enabled: true as const, receiver, starter, endpoint, pushSecret, rule, pollRule };
+}
+
+/** The public endpoint CDSE posts to and its Basic credentials. */
+function pushReceiver(
+  stack: StackContext["stack"],
+  settings: StageSettings,
+  storage: ReturnType<typeof Storage>,
+  computed: { STAGE: string; TABLE_NAME: string },
+  removalPolicy: RemovalPolicy,
+) {
   // The pair the subscription is created with (npm run subscriptions -- create reads it from the operator).
   const pushSecret = new secretsmanager.Secret(stack, "PushCredentials", {
-    description: `HLS S2 downloader (${app.stage}): Basic credentials CDSE presents to the push endpoint`,
+    description: `HLS S2 downloader (${settings.stage}): Basic credentials CDSE presents to the push endpoint`,
     generateSecretString: {
       secretStringTemplate: JSON.stringify({ username: "cdse-push" }),
       generateStringKey: "password",
@@ -106,28 +165,5 @@ export function Push({ stack, app }: StackContext) {
   ]);
   suppressIndexGrantFinding([receiver], "PutItem and UpdateItem act on the table itself");
 
-  const starter = sizedFunction(stack, settings, "StartPushedDownloads", {
-    file: "start-pushed-downloads",
-    values: { ...computed, STATE_MACHINE_ARN: stateMachine.stateMachineArn },
-  });
-  storage.table.grant(starter, ...PUSHED_DOWNLOADS_TABLE_ACTIONS);
-  iam.Grant.addToPrincipal({
-    grantee: starter,
-    actions: [...PUSHED_DOWNLOADS_STATE_MACHINE_ACTIONS],
-    resourceArns: [stateMachine.stateMachineArn],
-  });
-  suppressIndexGrantFinding([starter], "Query reads the (day, status) index");
-
-  // EventBridge invokes the target asynchronously and may deliver twice; the slot's execution name
-  // makes a second delivery start nothing (core/src/usecases/start-pushed-downloads.ts).
-  const rule = new events.Rule(stack, "PushedGranulesRun", {
-    description: "Starts a download-only run within 5 minutes of a push, when none is running",
-    schedule: events.Schedule.expression(PUSH_DOWNLOAD_SCHEDULE),
-    targets: [new targets.LambdaFunction(starter)],
-  });
-
-  const endpoint = `${receiver.url ?? ""}events`;
-  endpointParameter(endpoint);
-  stack.addOutputs({ PushEndpoint: endpoint, PushSecretArn: pushSecret.secretArn });
-  return { enabled: true as const, receiver, starter, endpoint, pushSecret, rule };
+  return { receiver, pushSecret };
 }

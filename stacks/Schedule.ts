@@ -14,8 +14,12 @@ export const DAILY_SCHEDULE = "cron(0 12 * * ? *)";
 export const AGE_REPORT_SCHEDULE = "rate(15 minutes)";
 
 /** Whether the age report's rule runs: where the stage runs on its own (schedule or push). */
-export function ageReportEnabled(settings: { scheduleEnabled: boolean; pushEnabled: boolean }): boolean {
-  return settings.scheduleEnabled || settings.pushEnabled;
+export function ageReportEnabled(settings: {
+  scheduleEnabled: boolean;
+  pushEnabled: boolean;
+  continuousMode: boolean;
+}): boolean {
+  return settings.scheduleEnabled || settings.pushEnabled || settings.continuousMode;
 }
 
 /** The only table call of the age report: Query of the (day, status) index. */
@@ -44,7 +48,7 @@ export function Schedule({ stack, app }: StackContext) {
   });
   storage.table.grant(ageReport, ...AGE_REPORT_TABLE_ACTIONS);
   suppressIndexGrantFinding([ageReport], "Query reads the (day, status) index");
-  // On wherever the stage runs on its own (the schedule or push); DISABLED elsewhere, like the daily rule,
+  // On wherever the stage runs on its own (the schedule, push or the continuous mode); DISABLED elsewhere, like the daily rule,
   // where each Summarize still reports the age.
   const ageRule = new events.Rule(stack, "AgeReport", {
     description: "Measures the unfinished granules of recent days by age (the age alarm's source)",

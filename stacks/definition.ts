@@ -118,6 +118,8 @@ export function buildWorkflowDefinition(
       from: sfn.JsonPath.stringAt("$.plan.from"),
       to: sfn.JsonPath.stringAt("$.plan.to"),
       executionName: sfn.JsonPath.stringAt("$$.Execution.Name"),
+      // null but in a pushed-granules run, which lists only what was recorded since the run before it.
+      recordedSince: sfn.JsonPath.stringAt("$.plan.recordedSince"),
     }),
     resultPath: "$.manifest",
   });

@@ -114,15 +114,26 @@ function settingsSchema(stage: string) {
     DOWNLOAD_CONCURRENCY: withDefault(integerField(1, 1000), 15),
     TOLERATED_FAILURE_PERCENTAGE: withDefault(integerField(0, 100), 10),
     SCHEDULE_ENABLED: withDefault(flagField, production),
-    /** CDSE push subscriptions: the push endpoint and a download-only run within 5 minutes of a push (HUB_KIND cdse only). */
-    PUSH_ENABLED: withDefault(flagField, false),
+    /**
+     * The continuous mode (docs/continuous.md): push on, an incremental poll of yesterday and today every
+     * POLL_INTERVAL_MINUTES, the daily run as the reconciliation. Unset: on for prod with HUB_KIND cdse.
+     */
+    CONTINUOUS_MODE: v.optional(flagField),
+    /** How often the continuous mode polls yesterday's and today's publications (minutes). */
+    POLL_INTERVAL_MINUTES: withDefault(integerField(1, 60), 5),
+    /**
+     * CDSE push subscriptions: the push endpoint, and a download-only run within a minute of a push
+     * (HUB_KIND cdse only). Unset: CONTINUOUS_MODE's value.
+     */
+    PUSH_ENABLED: v.optional(flagField),
     ALARM_EMAIL: v.optional(v.pipe(v.string(), v.email("must be an email address"))),
     FAILED_GRANULES_ALARM_THRESHOLD: withDefault(integerField(0, 1_000_000), 50),
     /** The alarm fires when a day's p95 publication → verified-object latency exceeds this (hours). */
     // Up to 30 days: beyond that a granule is past the acquisition-age filter anyway. The daily poll runs
     // at 12:00 UTC for the day before: a granule published at 00:00 waits up to ~36 h by design, so
     // beyond that p95 something is slow or stuck.
-    LATENCY_ALARM_HOURS: withDefault(integerField(1, 720), 36),
+    // In the continuous mode a granule waits minutes: unset, the threshold is then 1 h.
+    LATENCY_ALARM_HOURS: v.optional(integerField(1, 720)),
     /** The stage's own mock hub (never on prod). */
     MOCK_HUB_ENABLED: withDefault(flagField, !production),
     /** Region of the imported UPLOAD_BUCKET_NAME when it is not the stage's region (HLS's bucket). */
@@ -148,8 +159,22 @@ function settingsSchema(stage: string) {
 
 type SettingsFields = CamelFields<v.InferOutput<ReturnType<typeof settingsSchema>>>;
 
+/** LATENCY_ALARM_HOURS when unset: the daily run alone makes a granule published at 00:00 wait ~36 h. */
+export const DAILY_LATENCY_ALARM_HOURS = 36;
+/** LATENCY_ALARM_HOURS when unset in the continuous mode, where p95 is minutes. */
+export const CONTINUOUS_LATENCY_ALARM_HOURS = 1;
+
 /** Deploy-time settings of one stage, read once at synth. */
-export type StageSettings = Omit<SettingsFields, "mockHubEnabled"> & {
+export type StageSettings = Omit<
+  SettingsFields,
+  "mockHubEnabled" | "continuousMode" | "pushEnabled" | "latencyAlarmHours"
+> & {
+  /** CONTINUOUS_MODE, resolved. */
+  continuousMode: boolean;
+  /** PUSH_ENABLED, resolved. */
+  pushEnabled: boolean;
+  /** LATENCY_ALARM_HOURS, resolved. */
+  latencyAlarmHours: number;
   stage: string;
   /** MOCK_HUB_ENABLED. */
   mockHub: boolean;
@@ -169,7 +194,10 @@ export function resolveStageSettings(
 ): StageSettings {
   const result = parseEnvironment(settingsSchema(stage), env);
   if (!result.success) throw new ConfigError(result.issues);
-  const { mockHubEnabled, ...fields } = camelFields(result.output);
+  const { mockHubEnabled, continuousMode, pushEnabled, latencyAlarmHours, ...fields } = camelFields(
+    result.output,
+  );
+  const continuous = continuousMode ?? (stage === PRODUCTION_STAGE && fields.hubKind === "cdse");
   const mockHubEnvironment = Object.fromEntries(
     Object.entries(env).filter(
       (entry): entry is [string, string] =>
@@ -178,6 +206,10 @@ export function resolveStageSettings(
   );
   const settings: StageSettings = {
     ...fields,
+    continuousMode: continuous,
+    pushEnabled: pushEnabled ?? continuous,
+    latencyAlarmHours:
+      latencyAlarmHours ?? (continuous ? CONTINUOUS_LATENCY_ALARM_HOURS : DAILY_LATENCY_ALARM_HOURS),
     mockHub: mockHubEnabled,
     mockHubEnvironment,
     ...overrides,

@@ -79,12 +79,12 @@ describe("push subscriptions enabled", () => {
     expect(resourcesOfType(template, "AWS::SecretsManager::Secret")).toHaveLength(1);
   });
 
-  it("invokes StartPushedDownloads every 5 minutes, and no rule starts the state machine directly", () => {
+  it("invokes StartPushedDownloads every minute, and no rule starts the state machine directly", () => {
     const template = withPush.templates.Push!;
     const rules = resourcesOfType(template, "AWS::Events::Rule");
     expect(rules).toHaveLength(1);
     const properties = rules[0]![1].Properties!;
-    expect(properties.ScheduleExpression).toBe("rate(5 minutes)");
+    expect(properties.ScheduleExpression).toBe("rate(1 minute)");
     expect(properties.State).toBe("ENABLED");
     const [target, ...others] = properties.Targets as { Arn: unknown; Input?: string }[];
     expect(others).toEqual([]);

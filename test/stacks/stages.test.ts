@@ -4,7 +4,7 @@ import { loadTileAllowList } from "@hls-s2/core/config";
 import { ConfigError } from "@hls-s2/core/errors";
 import { beforeAll, describe, expect, it } from "vitest";
 import { resolveStageSettings } from "../../stacks/settings";
-import { resourcesOfType } from "./helpers";
+import { functionId, resourcesOfType } from "./helpers";
 import { REPO_ROOT, type SynthesizedApp, synthesizeApp } from "./synthesized";
 
 let prod: SynthesizedApp;
@@ -131,10 +131,16 @@ describe("stages", () => {
     const [, url] = resourcesOfType(scheduledTest.templates.MockHub, "AWS::Lambda::Url")[0]!;
     expect(url.Properties?.AuthType).toBe("NONE");
     expect(prod.templates.MockHub).toBeUndefined();
-    const prodUrls = Object.values(prod.templates).flatMap((template) =>
-      resourcesOfType(template, "AWS::Lambda::Url"),
+    // The one public URL of prod is the continuous mode's push endpoint, in the Push stack.
+    const prodUrls = Object.entries(prod.templates).flatMap(([stack, template]) =>
+      resourcesOfType(template, "AWS::Lambda::Url").map(([, url]) => [
+        stack,
+        url.Properties?.TargetFunctionArn,
+      ]),
     );
-    expect(prodUrls).toEqual([]);
+    expect(prodUrls).toEqual([
+      ["Push", { "Fn::GetAtt": [functionId(prod.templates.Push, "ReceivePushFunction"), "Arn"] }],
+    ]);
   });
 
   it("watches for a day without downloads on a scheduled stage, treating silence as breaching", () => {

@@ -10,6 +10,8 @@ const INPUT = v.strictObject({
   to: v.optional(DAY),
   platforms: v.optional(v.array(v.string())),
   downloadOnly: v.optional(v.boolean()),
+  poll: v.optional(v.boolean()),
+  recordedSince: v.optional(v.pipe(v.string(), v.isoTimestamp("must be an ISO timestamp"))),
 });
 
 /** GenerateQueries: the execution's window and its (day, platform) queries. */

@@ -48,7 +48,12 @@ export async function handler(event: unknown) {
   );
   reportUnfinishedAge(unfinishedAge, metricSink);
   metrics.publishStoredMetrics();
-  logger.info("summary", { from: summary.from, to: summary.to, totals: summary.totals });
+  logger.info("summary", {
+    from: summary.from,
+    to: summary.to,
+    totals: summary.totals,
+    latency: summary.latency.filter((day) => day.count > 0),
+  });
   if (summary.failedQueries.length > 0)
     logger.error("searches failed", { failedQueries: summary.failedQueries });
   return {

@@ -4,7 +4,13 @@ import { DAY, parseInput } from "./lib/input";
 import { logger } from "./lib/logger";
 import { getConfig, getS3, getStore } from "./lib/runtime";
 
-const INPUT = v.object({ from: DAY, to: DAY, executionName: v.pipe(v.string(), v.minLength(1)) });
+const INPUT = v.object({
+  from: DAY,
+  to: DAY,
+  executionName: v.pipe(v.string(), v.minLength(1)),
+  // The plan's (GenerateQueries); absent in the input of an execution started before it existed.
+  recordedSince: v.optional(v.nullable(v.pipe(v.string(), v.isoTimestamp("must be an ISO timestamp")))),
+});
 
 /** WriteManifest: the pending granules of the window and the reconciliation horizon as the Distributed Map's item list. */
 export async function handler(event: unknown) {

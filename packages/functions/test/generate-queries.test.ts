@@ -30,6 +30,7 @@ describe("generate-queries handler", () => {
       ],
       fetchLinks: true,
       downloadsEnabled: false,
+      recordedSince: null,
     });
   });
 

@@ -8,7 +8,9 @@ import {
   SFNClient,
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
-import { PUSH_DOWNLOAD_INPUT, planWindow, writeManifest } from "@hls-s2/core/usecases";
+import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { TABLE_SCHEMA } from "@hls-s2/core/domain";
+import { planWindow, writeManifest } from "@hls-s2/core/usecases";
 import { aPushNotification } from "@hls-s2/testing/push";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
@@ -20,7 +22,7 @@ import { lambdaEnv, useLocalTable } from "./helpers/local";
 
 const PUSH = { username: "cdse-push", password: "correct horse battery staple" };
 const STATE_MACHINE_ARN = "arn:aws:states:us-west-2:123456789012:stateMachine:granules";
-const FIVE_MINUTES = 5 * 60_000;
+const ONE_MINUTE = 60_000;
 
 const table = useLocalTable();
 const sfnMock = mockClient(SFNClient);
@@ -117,7 +119,7 @@ async function push(at: Date): Promise<string> {
   return id;
 }
 
-/** The event the rule `rate(5 minutes)` delivers at `time` (EventBridge's scheduled event). */
+/** The event the rule `rate(1 minute)` delivers at `time` (EventBridge's scheduled event). */
 function scheduledEvent(time: Date) {
   return {
     version: "0",
@@ -130,16 +132,19 @@ function scheduledEvent(time: Date) {
   };
 }
 
-/** The first firing of a 5-minute rate after `at`: never more than 5 minutes later. */
+/** The first firing of a 1-minute rate after `at`: never more than a minute later. */
 function nextFiring(at: Date): Date {
-  return new Date((Math.floor(at.getTime() / FIVE_MINUTES) + 1) * FIVE_MINUTES);
+  return new Date((Math.floor(at.getTime() / ONE_MINUTE) + 1) * ONE_MINUTE);
 }
 
 /** The manifest the started run's WriteManifest would write: the granules its Map downloads. */
 async function manifestOf(executionName: string, today: Date): Promise<string[]> {
-  const { from, to } = planWindow(PUSH_DOWNLOAD_INPUT, { today, lookbackDays: 1 });
+  const start = sfnMock
+    .commandCalls(StartExecutionCommand)
+    .find((call) => call.args[0].input.name === executionName)!.args[0].input;
+  const { from, to, recordedSince } = planWindow(JSON.parse(start.input!), { today, lookbackDays: 1 });
   await writeManifest(
-    { from, to, executionName },
+    { from, to, executionName, recordedSince },
     { store: table.store, s3: new S3Client({ region: "us-west-2" }), bucket: "work-bucket" },
     { reconcileDelayMs: 1 },
   );
@@ -148,14 +153,14 @@ async function manifestOf(executionName: string, today: Date): Promise<string[]>
   return (JSON.parse(String(put.Body)) as { granuleId: string }[]).map((item) => item.granuleId);
 }
 
-describe("StartPushedDownloads, as the 5-minute rule invokes it", () => {
-  it("starts the download of a pushed granule within 5 minutes of its push, exactly once", async () => {
+describe("StartPushedDownloads, as the 1-minute rule invokes it", () => {
+  it("starts the download of a pushed granule within a minute of its push, exactly once", async () => {
     useLocalRuntime();
     const sfn = fakeStepFunctions();
     const pushedAt = new Date();
     const granuleId = await push(pushedAt);
     const firing = nextFiring(pushedAt);
-    expect(firing.getTime() - pushedAt.getTime()).toBeLessThanOrEqual(FIVE_MINUTES);
+    expect(firing.getTime() - pushedAt.getTime()).toBeLessThanOrEqual(ONE_MINUTE);
 
     const result = await startPushedDownloads(scheduledEvent(firing));
     expect(result).toMatchObject({ started: true });
@@ -168,15 +173,46 @@ describe("StartPushedDownloads, as the 5-minute rule invokes it", () => {
 
     // EventBridge delivers the same event again ("at least once"): the run is RUNNING, nothing new.
     expect(await startPushedDownloads(scheduledEvent(firing))).toMatchObject({ started: false });
-    // The next firing while that run still works: it downloads what is pending, no second run.
-    await push(new Date());
-    const later = new Date(firing.getTime() + FIVE_MINUTES);
-    expect(await startPushedDownloads(scheduledEvent(later))).toMatchObject({
-      started: false,
-      executionName: start.name,
-    });
-    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(1);
     expect(sfn.executions).toHaveLength(1);
+  });
+
+  it("starts a granule pushed while a run downloads at the next minute, in a second run that holds only what came since", async () => {
+    useLocalRuntime();
+    const sfn = fakeStepFunctions();
+    const first = await push(new Date());
+    // Recorded two minutes ago, a minute before the first run started.
+    await table.documentClient.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: { [TABLE_SCHEMA.partitionKey]: `granule#${first}` },
+        UpdateExpression: "SET createdAt = :at",
+        ExpressionAttributeValues: { ":at": new Date(Date.now() - 2 * ONE_MINUTE).toISOString() },
+      }),
+    );
+    const firing = nextFiring(new Date());
+    const started = await startPushedDownloads(scheduledEvent(firing));
+    const firstName = (started as { executionName: string }).executionName;
+    expect(await manifestOf(firstName, firing)).toContain(first);
+    sfn.executions[0]!.startDate = new Date(Date.now() - ONE_MINUTE);
+
+    // Pushed while the first run still works: the next firing starts a run for it, beside the first.
+    const second = await push(new Date());
+    const later = new Date(firing.getTime() + ONE_MINUTE);
+    const result = await startPushedDownloads(scheduledEvent(later));
+    expect(result).toMatchObject({ started: true });
+    const secondName = (result as { executionName: string }).executionName;
+    expect(secondName).not.toBe(firstName);
+    const listed = await manifestOf(secondName, later);
+    expect(listed).toContain(second);
+    expect(listed).not.toContain(first);
+
+    // A firing with nothing recorded since the newest run started starts nothing.
+    sfn.executions[1]!.startDate = new Date(Date.now() + 2 * ONE_MINUTE);
+    expect(await startPushedDownloads(scheduledEvent(new Date(later.getTime() + ONE_MINUTE)))).toMatchObject({
+      started: false,
+      executionName: secondName,
+    });
+    expect(sfn.executions).toHaveLength(2);
   });
 
   it("starts nothing for a redelivery after its slot's run ended, and the next slot's run for what waits", async () => {
@@ -197,7 +233,7 @@ describe("StartPushedDownloads, as the 5-minute rule invokes it", () => {
     expect(sfn.executions).toHaveLength(1);
 
     const granuleId = await push(new Date());
-    const next = new Date(firing.getTime() + FIVE_MINUTES);
+    const next = new Date(firing.getTime() + ONE_MINUTE);
     const second = await startPushedDownloads(scheduledEvent(next));
     expect(second).toMatchObject({ started: true });
     const secondName = (second as { executionName: string }).executionName;

@@ -6,7 +6,7 @@ export { FILTER_REASONS, quoteValue } from "../domain/filters";
 export type { DiscoveredGranule, GranuleRecord, Platform } from "../domain/granule";
 export { GRANULE_STATUSES, isPlatform, objectKeyFor, PLATFORMS, TABLE_SCHEMA } from "../domain/granule";
 export type { DayLatency } from "../domain/latency";
-export { formatLatencyLines, latencyByDay } from "../domain/latency";
+export { formatLatencyLines, latencyByDay, latencyStats } from "../domain/latency";
 export type { MetricName, MetricSink } from "../domain/metrics";
 export {
   METRIC_DIMENSIONS,

@@ -12,6 +12,14 @@ export interface WindowInput {
   to?: string;
   platforms?: string[];
   downloadOnly?: boolean;
+  /**
+   * The continuous mode's incremental poll: yesterday's and today's publications searched from their
+   * stored cursors, nothing downloaded (the next pushed-granules run, within a minute, downloads what it
+   * records).
+   */
+  poll?: boolean;
+  /** ISO time: the manifest lists only granules recorded at or after it (a pushed-granules run's share). */
+  recordedSince?: string;
 }
 
 export interface PlanWindowOptions {
@@ -38,6 +46,8 @@ export interface WindowPlan {
   queries: DayQuery[];
   fetchLinks: boolean;
   downloadsEnabled: boolean;
+  /** WindowInput.recordedSince, normalized; null: every pending granule of the window and horizon. */
+  recordedSince: string | null;
 }
 
 /**
@@ -67,9 +77,16 @@ export function planWindow(input: WindowInput, options: PlanWindowOptions = {}):
   }
 
   const todayMs = parseDay(formatDay(options.today.getTime())) as number;
+  const recordedSince = checkRecordedSince(input);
   let from: string;
   let to: string;
-  if (input.from === undefined && input.to === undefined) {
+  if (input.poll === true) {
+    if (input.from !== undefined || input.to !== undefined || input.downloadOnly === true) {
+      throw new InvalidInputError("poll takes neither from/to nor downloadOnly", { field: "poll" });
+    }
+    from = formatDay(todayMs - DAY_MS);
+    to = formatDay(todayMs);
+  } else if (input.from === undefined && input.to === undefined) {
     from = formatDay(todayMs - options.lookbackDays * DAY_MS);
     // A download-only run (the run for pushed granules) also covers today: it fetches no
     // links, it downloads what push notifications recorded on today's publication day.
@@ -101,8 +118,20 @@ export function planWindow(input: WindowInput, options: PlanWindowOptions = {}):
     days,
     queries,
     fetchLinks: input.downloadOnly !== true,
-    downloadsEnabled: options.downloadsEnabled,
+    downloadsEnabled: options.downloadsEnabled && input.poll !== true,
+    recordedSince,
   };
+}
+
+function checkRecordedSince(input: WindowInput): string | null {
+  if (input.recordedSince === undefined) return null;
+  const at = Date.parse(input.recordedSince);
+  if (Number.isNaN(at)) {
+    throw new InvalidInputError(`recordedSince must be an ISO timestamp, got ${input.recordedSince}`, {
+      field: "recordedSince",
+    });
+  }
+  return new Date(at).toISOString();
 }
 
 function checkPlatforms(platforms: string[]): Platform[] {

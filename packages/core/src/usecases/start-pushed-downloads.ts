@@ -9,14 +9,26 @@ import { DEFAULT_LOOKBACK_DAYS } from "../config/runtime";
 import { InvalidInputError } from "../domain/errors";
 import { planWindow } from "./generate-queries";
 
-/** How often the rule asks whether pushed granules wait: the issue's "within 5 minutes". */
-export const PUSHED_DOWNLOADS_INTERVAL_MINUTES = 5;
+/** How often the rule asks whether recorded granules wait: a pushed granule starts within a minute or two. */
+export const PUSHED_DOWNLOADS_INTERVAL_MINUTES = 1;
 /** The execution input of a pushed-granules run: no link fetching, download what is pending. */
 export const PUSH_DOWNLOAD_INPUT = { downloadOnly: true } as const;
+/** The execution input of the continuous mode's poll: search yesterday and today from the cursors. */
+export const POLL_INPUT = { poll: true } as const;
 /** The name prefix of every pushed-granules run, by which a running one is recognised. */
 export const PUSH_DOWNLOAD_NAME_PREFIX = "pushed-";
+/** The name prefix of the continuous mode's polls. */
+export const POLL_NAME_PREFIX = "poll-";
+/**
+ * How far before the newest running pushed-granules run's start the next one's share begins: that run's
+ * manifest was read after its start, so the overlap covers the index's lag ("Write operations propagate
+ * to a GSI within 1 second") and clock skew between Lambda and Step Functions. A granule in both
+ * manifests is downloaded once: the second child finds it claimed or downloaded.
+ */
+export const RECORDED_SINCE_OVERLAP_MS = 30_000;
 
-const INTERVAL_MS = PUSHED_DOWNLOADS_INTERVAL_MINUTES * 60_000;
+/** What a rule asks the starter for: a pushed-granules run (every minute) or a poll (continuous mode). */
+export type ContinuousRunKind = "pushed" | "poll";
 
 export interface StartPushedDownloadsDeps {
   store: Pick<GranuleStore, "listByStatus">;
@@ -29,83 +41,128 @@ export interface StartPushedDownloadsOptions {
   now?: () => Date;
   /** The stage's LOOKBACK_DAYS: the download-only window is these days before today, and today. */
   lookbackDays?: number;
+  /** Default "pushed". */
+  kind?: ContinuousRunKind;
+  /** Default RECORDED_SINCE_OVERLAP_MS (the local live day scales it with its clock). */
+  overlapMs?: number;
 }
 
 export type StartPushedDownloadsResult =
-  | { started: true; executionName: string; executionArn: string; days: string[] }
+  | { started: true; executionName: string; executionArn: string; days: string[]; recordedSince?: string }
   | { started: false; reason: string; executionName?: string };
 
 /**
- * The name of the pushed-granules run of the 5-minute slot `now` falls in, e.g. `pushed-20261201T1505Z`.
- * Deterministic per slot, so two invocations of one slot (EventBridge delivers "at least once") ask
- * Step Functions for the same name, and at most one execution can exist for it.
+ * The name of the run of the minute `now` falls in, e.g. `pushed-20261201T1505Z` (`poll-…` for a poll).
+ * Deterministic per firing (EventBridge's `time` is the scheduled time), so two deliveries of one event
+ * ("at least once") ask Step Functions for the same name, and at most one execution can exist for it.
  */
-export function pushedDownloadsExecutionName(now: Date): string {
-  const slot = new Date(Math.floor(now.getTime() / INTERVAL_MS) * INTERVAL_MS);
+export function pushedDownloadsExecutionName(now: Date, kind: ContinuousRunKind = "pushed"): string {
   // Step Functions names may not contain ":" (StartExecution: "A name must not contain … special
   // characters " # % \ ^ | ~ ` $ & , ; : /").
-  const stamp = slot.toISOString().slice(0, 16).replace(/[-:]/g, "");
-  return `${PUSH_DOWNLOAD_NAME_PREFIX}${stamp}Z`;
+  const stamp = now.toISOString().slice(0, 16).replace(/[-:]/g, "");
+  return `${kind === "poll" ? POLL_NAME_PREFIX : PUSH_DOWNLOAD_NAME_PREFIX}${stamp}Z`;
 }
 
 /**
- * Starts a download-only execution when pushed granules wait: some granule of the download-only
- * window (planWindow's, the very days its WriteManifest lists) is DISCOVERED, and no pushed-granules
- * run is RUNNING (which would download it: a granule recorded after its manifest waits for the next slot).
+ * Starts a pushed-granules run (download-only) when recorded granules wait: some granule of the
+ * download-only window (planWindow's, the very days its WriteManifest lists) is DISCOVERED. While
+ * pushed-granules runs are RUNNING, the new run takes only the granules recorded since the newest of
+ * them started (less RECORDED_SINCE_OVERLAP_MS): that run's manifest holds the ones before, so a granule
+ * recorded while earlier downloads run starts within a minute, and no granule is in two manifests but
+ * for the overlap. With kind "poll", starts the continuous mode's poll of yesterday and today.
  * @throws InvalidInputError on a bad option; the SDK's errors but ExecutionAlreadyExists unchanged.
  */
 export async function startPushedDownloads(
   deps: StartPushedDownloadsDeps,
   options: StartPushedDownloadsOptions = {},
 ): Promise<StartPushedDownloadsResult> {
-  let { now, lookbackDays } = options;
+  let { now, lookbackDays, kind, overlapMs } = options;
   now ??= () => new Date();
   lookbackDays ??= DEFAULT_LOOKBACK_DAYS;
+  kind ??= "pushed";
+  overlapMs ??= RECORDED_SINCE_OVERLAP_MS;
+  if (!Number.isFinite(overlapMs) || overlapMs < 0)
+    throw new InvalidInputError(`options.overlapMs must be ≥ 0, got ${overlapMs}`, { field: "overlapMs" });
   if (typeof now !== "function")
     throw new InvalidInputError("options.now must be a function", { field: "now" });
+  if (kind !== "pushed" && kind !== "poll")
+    throw new InvalidInputError(`options.kind must be pushed or poll, got ${kind}`, { field: "kind" });
   if (deps.stateMachineArn === "")
     throw new InvalidInputError("stateMachineArn is empty", { field: "stateMachineArn" });
   const at = now();
+  if (kind === "poll") {
+    const { days } = planWindow(POLL_INPUT, { today: at, lookbackDays });
+    return startNamed(deps, pushedDownloadsExecutionName(at, "poll"), POLL_INPUT, days);
+  }
   const { days } = planWindow(PUSH_DOWNLOAD_INPUT, { today: at, lookbackDays });
 
   // Newest day first and one item at most: pushes land on today's publication day, so a waiting
   // granule is usually found by the first shards' queries (DISCOVERED only: a FAILED granule waits for the daily run).
-  let pending = false;
-  for (const day of [...days].reverse()) {
-    if ((await deps.store.listByStatus(day, "DISCOVERED", { limit: 1 })).length > 0) {
-      pending = true;
-      break;
-    }
+  if (!(await discoveredIn(deps, days))) {
+    return { started: false, reason: `no DISCOVERED granule in ${days.join(", ")}` };
   }
-  if (!pending) return { started: false, reason: `no DISCOVERED granule in ${days.join(", ")}` };
-
   const running = await runningPushedDownloads(deps);
-  if (running !== undefined) {
-    return {
-      started: false,
-      reason: `pushed-granules run ${running.name} is running`,
-      ...(running.name !== undefined && { executionName: running.name }),
-    };
+  let input: { downloadOnly: true; recordedSince?: string } = PUSH_DOWNLOAD_INPUT;
+  if (running?.startDate !== undefined) {
+    const recordedSince = new Date(running.startDate.getTime() - overlapMs).toISOString();
+    if (!(await discoveredIn(deps, days, recordedSince))) {
+      return {
+        started: false,
+        reason: `pushed-granules run ${running.name} holds every DISCOVERED granule`,
+        ...(running.name !== undefined && { executionName: running.name }),
+      };
+    }
+    input = { ...PUSH_DOWNLOAD_INPUT, recordedSince };
   }
+  return startNamed(deps, pushedDownloadsExecutionName(at), input, days);
+}
 
-  const name = pushedDownloadsExecutionName(at);
+async function discoveredIn(
+  deps: StartPushedDownloadsDeps,
+  days: readonly string[],
+  createdSince?: string,
+): Promise<boolean> {
+  for (const day of [...days].reverse()) {
+    const found = await deps.store.listByStatus(day, "DISCOVERED", {
+      limit: 1,
+      ...(createdSince !== undefined && { createdSince }),
+    });
+    if (found.length > 0) return true;
+  }
+  return false;
+}
+
+async function startNamed(
+  deps: StartPushedDownloadsDeps,
+  name: string,
+  input: object,
+  days: string[],
+): Promise<StartPushedDownloadsResult> {
   try {
     const started = await deps.sfn.send(
       new StartExecutionCommand({
         stateMachineArn: deps.stateMachineArn,
         name,
-        input: JSON.stringify(PUSH_DOWNLOAD_INPUT),
+        input: JSON.stringify(input),
       }),
     );
     // StartExecution with the name of an open execution and the same input answers Success with that
     // execution ("When the original execution is open and the execution input from the new call is
     // identical, the Success message is returned"), so a concurrent twin reports the same run: still one.
-    return { started: true, executionName: name, executionArn: started.executionArn ?? "", days };
+    const recordedSince = (input as { recordedSince?: string }).recordedSince;
+    return {
+      started: true,
+      executionName: name,
+      executionArn: started.executionArn ?? "",
+      days,
+      ...(recordedSince !== undefined && { recordedSince }),
+    };
   } catch (error) {
     // "When the original execution is closed, the ExecutionAlreadyExists message is returned regardless
-    // of input" (StartExecution, name): this slot's run already ran; the next slot starts the next one.
+    // of input" (StartExecution, name), and so when it is open with another input (a redelivery that saw
+    // another run list): this firing's run exists already; the next firing starts the next one.
     if (error instanceof Error && error.name === "ExecutionAlreadyExists") {
-      return { started: false, reason: `this slot's run ${name} already ran`, executionName: name };
+      return { started: false, reason: `this firing's run ${name} exists already`, executionName: name };
     }
     throw error;
   }

@@ -17,10 +17,15 @@ export interface ManifestInput {
   to: string;
   /** The parent execution's name: one manifest per execution, so a redrive reads the same items. */
   executionName: string;
+  /**
+   * ISO time (the plan's recordedSince): only the window's DISCOVERED granules recorded at or after it,
+   * no horizon and no recount; the earlier share is the running pushed-granules runs' (start-pushed-downloads.ts).
+   */
+  recordedSince?: string | null;
 }
 
 export interface ManifestDeps {
-  store: Pick<GranuleStore, "listPendingReconciled" | "recountDay" | "listPending">;
+  store: Pick<GranuleStore, "listPendingReconciled" | "recountDay" | "listPending" | "listByStatus">;
   s3: S3Client;
   /** The work bucket the Distributed Map's item reader reads from. */
   bucket: string;
@@ -116,6 +121,9 @@ export async function writeManifest(
     );
   }
   const days = daysBetween(input.from, input.to);
+  if (input.recordedSince != null) {
+    return putManifest(input.executionName, deps, await recordedSinceItems(days, input.recordedSince, deps));
+  }
 
   const items: ManifestItem[] = [];
   const recounted: DayRecount[] = [];
@@ -154,7 +162,34 @@ export async function writeManifest(
     }
   }
 
-  const key = manifestKeyFor(input.executionName);
+  return {
+    ...(await putManifest(input.executionName, deps, items)),
+    reconciled: items.length - windowItems,
+    ...(recounted.length > 0 && { recounted }),
+  };
+}
+
+/** The window's DISCOVERED granules recorded at or after `since`, newest day first (pushes land on today). */
+async function recordedSinceItems(
+  days: string[],
+  since: string,
+  deps: ManifestDeps,
+): Promise<ManifestItem[]> {
+  const items: ManifestItem[] = [];
+  for (const day of [...days].reverse()) {
+    for (const granule of await deps.store.listByStatus(day, "DISCOVERED", { createdSince: since })) {
+      items.push({ granuleId: granule.granuleId, name: granule.name, day });
+    }
+  }
+  return items;
+}
+
+async function putManifest(
+  executionName: string,
+  deps: ManifestDeps,
+  items: ManifestItem[],
+): Promise<ManifestLocation> {
+  const key = manifestKeyFor(executionName);
   await deps.s3.send(
     new PutObjectCommand({
       Bucket: deps.bucket,
@@ -163,11 +198,5 @@ export async function writeManifest(
       ContentType: "application/json",
     }),
   );
-  return {
-    bucket: deps.bucket,
-    key,
-    count: items.length,
-    reconciled: items.length - windowItems,
-    ...(recounted.length > 0 && { recounted }),
-  };
+  return { bucket: deps.bucket, key, count: items.length, reconciled: 0 };
 }

@@ -33,6 +33,7 @@ describe("planWindow", () => {
       ],
       fetchLinks: true,
       downloadsEnabled: true,
+      recordedSince: null,
     });
   });
 
@@ -96,6 +97,37 @@ describe("planWindow", () => {
     const options = { today: TODAY };
     planWindow({}, options);
     expect(options).toEqual({ today: TODAY });
+  });
+});
+
+describe("planWindow of the continuous mode", () => {
+  it("polls yesterday and today, fetching links and downloading nothing", () => {
+    const plan = planWindow({ poll: true }, { today: new Date("2024-03-10T09:00:00Z"), lookbackDays: 5 });
+    expect(plan).toMatchObject({
+      from: "2024-03-09",
+      to: "2024-03-10",
+      fetchLinks: true,
+      downloadsEnabled: false,
+      recordedSince: null,
+    });
+  });
+
+  it("carries a pushed-granules run's recordedSince, normalized, and refuses one that is no time", () => {
+    const plan = planWindow(
+      { downloadOnly: true, recordedSince: "2024-03-10T08:59:30Z" },
+      { today: new Date("2024-03-10T09:00:00Z"), lookbackDays: 1 },
+    );
+    expect(plan).toMatchObject({
+      from: "2024-03-09",
+      to: "2024-03-10",
+      recordedSince: "2024-03-10T08:59:30.000Z",
+    });
+    expect(() => planWindow({ downloadOnly: true, recordedSince: "soon" })).toThrow(
+      expect.objectContaining({ field: "recordedSince" }),
+    );
+    expect(() => planWindow({ poll: true, from: "2024-03-01" })).toThrow(
+      expect.objectContaining({ field: "poll" }),
+    );
   });
 });
 

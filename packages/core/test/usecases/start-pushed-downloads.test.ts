@@ -26,10 +26,13 @@ function storeWithDiscoveredOn(day: string | undefined) {
 }
 
 describe("pushedDownloadsExecutionName", () => {
-  it("names the 5-minute slot, the same for every instant in it and never with a colon", () => {
+  it("names the minute of the firing, the same for every instant in it and never with a colon", () => {
     expect(pushedDownloadsExecutionName(new Date("2026-12-01T15:05:00.000Z"))).toBe("pushed-20261201T1505Z");
-    expect(pushedDownloadsExecutionName(new Date("2026-12-01T15:09:59.999Z"))).toBe("pushed-20261201T1505Z");
-    expect(pushedDownloadsExecutionName(new Date("2026-12-01T15:10:00.000Z"))).toBe("pushed-20261201T1510Z");
+    expect(pushedDownloadsExecutionName(new Date("2026-12-01T15:05:59.999Z"))).toBe("pushed-20261201T1505Z");
+    expect(pushedDownloadsExecutionName(new Date("2026-12-01T15:06:00.000Z"))).toBe("pushed-20261201T1506Z");
+    expect(pushedDownloadsExecutionName(new Date("2026-12-01T15:06:00.000Z"), "poll")).toBe(
+      "poll-20261201T1506Z",
+    );
   });
 });
 
@@ -62,10 +65,25 @@ describe("startPushedDownloads", () => {
       },
       { now: () => new Date("2026-12-01T15:07:00Z") },
     );
-    expect(result).toMatchObject({ started: true, executionName: "pushed-20261201T1505Z" });
+    expect(result).toMatchObject({ started: true, executionName: "pushed-20261201T1507Z" });
     expect(sfnMock.commandCalls(ListExecutionsCommand)[0]!.args[0].input).toMatchObject({
       statusFilter: "RUNNING",
     });
+  });
+
+  it("starts a poll of yesterday and today named by its firing's minute, without asking the table", async () => {
+    sfnMock.on(StartExecutionCommand).resolves({ executionArn: `${ARN}:poll` });
+    const store = storeWithDiscoveredOn(undefined);
+    const result = await startPushedDownloads(
+      { store, sfn: new SFNClient({ region: "us-west-2" }), stateMachineArn: ARN },
+      { now: () => new Date("2026-12-01T15:07:00Z"), kind: "poll" },
+    );
+    expect(result).toMatchObject({ started: true, executionName: "poll-20261201T1507Z" });
+    expect(sfnMock.commandCalls(StartExecutionCommand)[0]!.args[0].input).toMatchObject({
+      name: "poll-20261201T1507Z",
+      input: '{"poll":true}',
+    });
+    expect(store.asked).toEqual([]);
   });
 
   it("rethrows a Step Functions failure other than ExecutionAlreadyExists", async () => {

@@ -2,6 +2,7 @@ import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { useGranuleTable } from "@hls-s2/testing/dynamo";
 import { aDiscoveredGranule, aUniqueDay } from "@hls-s2/testing/granules";
 import { describe, expect, it } from "vitest";
+import { GranuleStore } from "../../src/adapters/store/store";
 import { InvalidInputError } from "../../src/domain/errors";
 import { summarizeWindow, tallyDay } from "../../src/usecases/summarize";
 
@@ -115,6 +116,28 @@ describe("summarizeWindow", () => {
       { platform: "S2D", available: 3, found: 3, recorded: 2, filtered: 1, failed: 1, pending: 1 },
     ]);
     expect(summary.totals).toMatchObject({ found: 3, recorded: 2, failed: 1, pending: 1 });
+  });
+
+  it("gives each day's p50, p95 and max publication → verified-object latency from the same read", async () => {
+    // Prepare: three granules published at 10:00, verified 2, 4 and 30 minutes later; one still pending.
+    const day = aUniqueDay();
+    let clock = new Date(`${day}T10:00:00.000Z`);
+    const timed = new GranuleStore(dynamo.documentClient, { tableName: TABLE, now: () => clock });
+    for (const minutes of [2, 4, 30]) {
+      const granule = aDiscoveredGranule({ publishedAt: `${day}T10:00:00.000Z` });
+      await timed.recordDiscovered(granule, day);
+      await timed.claimGranule(granule.granuleId, "w");
+      clock = new Date(Date.parse(`${day}T10:00:00.000Z`) + minutes * 60_000);
+      await timed.markDownloaded(granule.granuleId, "w", { s3Key: granule.name, bytesWritten: 1 });
+    }
+    await recorded(day, "S2A");
+
+    // Act
+    const summary = await summarizeWindow({ from: day, to: day }, { store });
+
+    // Assess
+    expect(summary.latency).toEqual([{ day, count: 3, p50Seconds: 240, p95Seconds: 1800, maxSeconds: 1800 }]);
+    expect(summary.totals).toMatchObject({ downloaded: 3, pending: 1 });
   });
 
   it("rejects a window whose end comes before its start", async () => {

@@ -233,3 +233,53 @@ describe("writeManifest", () => {
     expect(result).toMatchObject({ count: 4, reconciled: 3 });
   });
 });
+
+describe("writeManifest of a pushed-granules run (recordedSince)", () => {
+  it("lists only the window's DISCOVERED granules recorded at or after recordedSince, and no horizon day", async () => {
+    // Prepare
+    const s3Mock = mockClient(S3Client);
+    s3Mock.on(PutObjectCommand).resolves({});
+    const day = aUniqueDay();
+    let clock = new Date("2030-06-01T10:00:00.000Z");
+    const store = new GranuleStore(dynamo.documentClient, { tableName: TABLE, now: () => clock });
+    const earlier = aDiscoveredGranule();
+    const failed = aDiscoveredGranule();
+    await store.recordDiscovered(earlier, day);
+    await store.recordDiscovered(failed, day);
+    clock = new Date("2030-06-01T10:05:00.000Z");
+    const later = aDiscoveredGranule();
+    await store.recordDiscovered(later, day);
+    let horizonAsked = false;
+    const deps = {
+      store: {
+        listByStatus: store.listByStatus.bind(store),
+        listPendingReconciled: store.listPendingReconciled.bind(store),
+        recountDay: store.recountDay.bind(store),
+        listPending: (...args: Parameters<GranuleStore["listPending"]>) => {
+          horizonAsked = true;
+          return store.listPending(...args);
+        },
+      },
+      s3: new S3Client({}),
+      bucket: "work-bucket",
+    };
+
+    // Act
+    const result = await writeManifest(
+      {
+        from: day,
+        to: day,
+        executionName: "pushed-20300601T1006Z",
+        recordedSince: "2030-06-01T10:04:30.000Z",
+      },
+      deps,
+      { now: () => clock, horizonDays: 3 },
+    );
+
+    // Assess
+    expect(result).toMatchObject({ count: 1, reconciled: 0 });
+    const put = s3Mock.commandCalls(PutObjectCommand)[0]!.args[0].input;
+    expect(JSON.parse(put.Body as string)).toEqual([{ granuleId: later.granuleId, name: later.name, day }]);
+    expect(horizonAsked).toBe(false);
+  });
+});

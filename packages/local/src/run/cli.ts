@@ -58,6 +58,7 @@ an embedded DynamoDB and S3, all on 127.0.0.1. With no options: yesterday, 3 pla
   --all-tiles           record every tile, not only HLS's 18,952 (config/hls-tiles.txt, the default)
   --json                print the summary as JSON on stdout
   --verbose             show the handlers' structured logs
+  --live …              a time-compressed live day of the continuous mode (\`--live --help\`)
   -h, --help            this text
 
 Exit codes: 0 every granule downloaded, 1 some granules FAILED, 2 bad flags, 3 the run could not
@@ -225,6 +226,10 @@ export function parseCli(
 
 /** `npm run local`: parse flags, run, print progress on stderr and the summary; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "--live") {
+    const { liveMain } = await import("../live/cli");
+    return liveMain(argv.slice(1), resolve(DEFAULT_DATA_DIR, "live"));
+  }
   let parsed: ParsedCli;
   try {
     parsed = parseCli(argv);

@@ -52,6 +52,8 @@ export async function execute(args: {
   redriven?: LocalExecutionRecord;
   /** Tells apart the names of executions started in the same millisecond (runLocalOverlapping). */
   nameSuffix?: string;
+  /** The execution's name and input, as StartExecution gives them (live/continuous.ts); default the run's. */
+  start?: { name: string; input: Record<string, unknown> };
 }): Promise<RunState> {
   const { local, stores, workflow, options, redriven } = args;
   const record = redriven ?? newRecord(args);
@@ -150,14 +152,16 @@ function newRecord(args: {
   checked: CheckedOptions;
   options: RunLocalOptions;
   nameSuffix?: string;
+  start?: { name: string; input: Record<string, unknown> };
 }): LocalExecutionRecord {
   const { checked, options } = args;
-  const name = `local-${new Date().toISOString().replace(/[:.]/g, "-")}${args.nameSuffix ?? ""}`;
+  const name =
+    args.start?.name ?? `local-${new Date().toISOString().replace(/[:.]/g, "-")}${args.nameSuffix ?? ""}`;
   return {
     name,
     executionArn: executionArnOf(name),
     status: "RUNNING",
-    input: {
+    input: args.start?.input ?? {
       from: checked.from,
       to: checked.to,
       platforms: checked.platforms,

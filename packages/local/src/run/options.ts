@@ -2,7 +2,7 @@ import { isValidDay, PLATFORMS, type Platform, yesterdayOf } from "@hls-s2/core/
 import { InvalidInputError } from "@hls-s2/core/errors";
 import type { Credentials } from "@hls-s2/core/hub";
 import { MAX_HUB_DOWNLOAD_SLOTS } from "@hls-s2/core/store";
-import { FAULT_PROFILES, type FaultPlan, type MockHub } from "@hls-s2/mock-hub";
+import { type Catalogue, FAULT_PROFILES, type FaultPlan, type MockHub } from "@hls-s2/mock-hub";
 import type { AwsCallListener, EmbeddedStoresInput } from "../aws";
 import { checkLambdaOptions, type LocalLambdaOptions } from "../aws";
 import type { ProgressSnapshot } from "./progress";
@@ -101,6 +101,8 @@ export interface RunLocalOptions {
    * own calls (the Map Run's) go direct.
    */
   interpose?: { s3?: Interposer; dynamodb?: Interposer };
+  /** The mock hub's catalogue instead of the folder's (the live day's, live/catalogue.ts). */
+  mockCatalogue?: Catalogue;
   /** Extra Lambda environment (deploy settings such as SEARCH_PAGE_SIZE), over the synthesized one. */
   lambdaEnv?: Record<string, string>;
   /** The DynamoDB stand-in (embedded.ts); default "auto". Tests not about DynamoDB Local take dynalite. */

@@ -118,11 +118,38 @@ export async function redriveLocal(options: RedriveLocalOptions): Promise<LocalR
   });
 }
 
+/** What a driver of executions gets (runLocalDriven): a StartExecution, the stores and the hub. */
+export interface LocalDriver {
+  start(spec: { name: string; input: Record<string, unknown> }): Promise<RunState>;
+  stores: EmbeddedStores;
+  hub: { kind: "dhus" | "cdse"; url: string; credentials: Credentials; mock?: MockHub };
+}
+
+/**
+ * Sets up the folder, hub and stores as runLocal does, then lets `drive` start executions by name and
+ * input while it runs (the live day's continuous mode, live/day.ts); returns what `drive` returns.
+ * @throws as runLocal.
+ */
+export async function runLocalDriven<T>(
+  options: RunLocalOptions,
+  drive: (driver: LocalDriver) => Promise<T>,
+): Promise<T> {
+  const checked = checkOptions(options);
+  let result: T | undefined;
+  await inLockedFolder(options.dataDir, () =>
+    runInFolder(options, checked, undefined, [], async (driver) => {
+      result = await drive(driver);
+    }),
+  );
+  return result as T;
+}
+
 async function runInFolder(
   options: RunLocalOptions,
   checked: CheckedOptions,
   redriven?: LocalExecutionRecord,
   overlapping: OverlappingExecution[] = [{}],
+  drive?: (driver: LocalDriver) => Promise<void>,
 ): Promise<LocalRunSummary[]> {
   const dataDir = resolve(options.dataDir);
   if (options.clean === true && redriven === undefined) await cleanDataDir(dataDir);
@@ -144,7 +171,9 @@ async function runInFolder(
       const faults =
         typeof options.faults === "object" ? options.faults : FAULT_PROFILES[options.faults ?? "none"];
       const mock = await startMockHub({
-        catalogue: buildCatalogue(params, daysBetween(checked.from, checked.to), faults.duplicateNames),
+        catalogue:
+          options.mockCatalogue ??
+          buildCatalogue(params, daysBetween(checked.from, checked.to), faults.duplicateNames),
         port: 0,
         host: "127.0.0.1",
         credentials: MOCK_CREDENTIALS,
@@ -215,6 +244,16 @@ async function runInFolder(
     const withStore =
       onProgress &&
       ((snapshot: ProgressSnapshot) => onProgress({ ...snapshot, store: stores.dynamoBackend }));
+    if (drive !== undefined) {
+      const runOptions = { ...options, onProgress: withStore };
+      await drive({
+        stores,
+        hub,
+        start: (start) =>
+          execute({ local, stores, hub, workflow, checked, options: runOptions, dataDir, start }),
+      });
+      return [];
+    }
     // Every execution ends before the stores close under it; then the first failure propagates.
     const settled = await Promise.allSettled(
       overlapping.map(async (spec, index) => {

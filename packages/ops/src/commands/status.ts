@@ -1,4 +1,4 @@
-import { type DayLatency, latencyByDay, type WindowSummary } from "@hls-s2/core/domain";
+import type { DayLatency, WindowSummary } from "@hls-s2/core/domain";
 import type { GranuleStore, SlotPool, SlotUsage } from "@hls-s2/core/store";
 import { measureUnfinishedAge, planWindow, summarizeWindow, type UnfinishedAge } from "@hls-s2/core/usecases";
 import { type ExecutionRow, listExecutions, type SfnTarget, toRow } from "../executions";
@@ -61,12 +61,16 @@ export async function status(input: StatusInput, deps: StatusDeps): Promise<Stat
     input.day !== undefined ? { from: input.day, to: input.day } : { from: input.from, to: input.to },
     { today: deps.today ?? new Date() },
   );
-  const summary = await summarizeWindow({ from: plan.from, to: plan.to }, { store: deps.store }, { now });
+  // The latency of each day comes from the same read of the index as its counts.
+  const { latency, ...summary } = await summarizeWindow(
+    { from: plan.from, to: plan.to },
+    { store: deps.store },
+    { now },
+  );
   let executions: ExecutionRow[] | null = null;
   if (deps.sfn !== undefined) {
     executions = (await listExecutions(deps.sfn, { limit: deps.executions ?? 10 })).map(toRow);
   }
-  const latency = await latencyByDay(plan.days, { store: deps.store });
   const { counts, stuck } = summary.totals;
   const waiting: WaitingGranules = {
     discovered: counts.DISCOVERED,

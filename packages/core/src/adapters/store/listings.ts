@@ -47,12 +47,25 @@ export async function listByStatus(
   table: StoreTable,
   day: string,
   status: GranuleStatus,
-  options: { limit?: number } = {},
+  options: { limit?: number; createdSince?: string } = {},
 ): Promise<GranuleRecord[]> {
   let { limit } = options;
   limit ??= Number.POSITIVE_INFINITY;
   if (!(limit > 0)) throw new InvalidInputError(`limit must be positive, got ${limit}`, { field: "limit" });
-  return queryStatus(table, day, status, { limit });
+  const { createdSince } = options;
+  if (createdSince === undefined) return queryStatus(table, day, status, { limit });
+  if (Number.isNaN(Date.parse(createdSince))) {
+    throw new InvalidInputError(`createdSince must be an ISO timestamp, got ${createdSince}`, {
+      field: "createdSince",
+    });
+  }
+  // createdAt is an ISO UTC timestamp with milliseconds (recordDiscovered): its text order is its time order.
+  return queryStatus(table, day, status, {
+    limit,
+    filter: "#createdAt >= :createdSince",
+    names: ["createdAt"],
+    values: { ":createdSince": new Date(createdSince).toISOString() },
+  });
 }
 
 export async function listPending(
@@ -206,10 +219,12 @@ async function queryStatus(
           ...options.extraNames,
         },
         ExpressionAttributeValues: { ...base.ExpressionAttributeValues, ...options.values },
-        ...(Number.isFinite(limit) && { Limit: limit - records.length }),
+        // Query's Limit is "the maximum number of items to evaluate (not necessarily the number of matching
+        // items)": a filtered read takes whole pages and stops once it holds `limit` records.
+        ...(Number.isFinite(limit) && options.filter === undefined && { Limit: limit - records.length }),
         ExclusiveStartKey: startKey,
       });
-      for (const item of page.Items ?? []) records.push(toRecord(item));
+      for (const item of page.Items ?? []) if (records.length < limit) records.push(toRecord(item));
       startKey = page.LastEvaluatedKey;
     } while (startKey !== undefined && records.length < limit);
     if (records.length >= limit) break;

@@ -230,8 +230,15 @@ export class GranuleStore {
     return markFailed(this.#table, granuleId, error, options);
   }
 
-  /** Lists a day's granules in one status through the (day, status) index, following every page up to `limit`. */
-  listByStatus(day: string, status: GranuleStatus, options?: { limit?: number }): Promise<GranuleRecord[]> {
+  /**
+   * Lists a day's granules in one status through the (day, status) index, following every page up to
+   * `limit`; with `createdSince` (ISO), only those recorded at or after it.
+   */
+  listByStatus(
+    day: string,
+    status: GranuleStatus,
+    options?: { limit?: number; createdSince?: string },
+  ): Promise<GranuleRecord[]> {
     return listByStatus(this.#table, day, status, options);
   }
 
