@@ -1,9 +1,39 @@
 import type { GranuleStore } from "../adapters/store/store";
 import { daysBetween } from "../domain/day";
-import { ALL_PLATFORM_IDS, GRANULE_STATUSES } from "../domain/granule";
-import { type DayTally, tallyOfDay, tallyOfWindow, type WindowSummary } from "../domain/tally";
+import { ALL_PLATFORM_IDS, GRANULE_STATUSES, type GranuleRecord } from "../domain/granule";
+import {
+  type DayTally,
+  type SearchCounter,
+  tallyOfDay,
+  tallyOfWindow,
+  type WindowSummary,
+} from "../domain/tally";
 
 export type TallyStore = Pick<GranuleStore, "listByStatus" | "getFetchProgress">;
+
+/**
+ * What a day's tally is made of: the granules the status index holds (every status) and the search
+ * counter of each platform id the table may hold (26 GetItems, not the built-in list: S2D's count too),
+ * in ALL_PLATFORM_IDS order.
+ */
+export async function readDay(
+  day: string,
+  deps: { store: TallyStore },
+): Promise<{ granules: GranuleRecord[]; counters: (SearchCounter | undefined)[] }> {
+  const [lists, counters] = await Promise.all([
+    Promise.all(GRANULE_STATUSES.map((status) => deps.store.listByStatus(day, status))),
+    readCounters(day, deps),
+  ]);
+  return { granules: lists.flat(), counters };
+}
+
+/** A day's search counters, one per ALL_PLATFORM_IDS entry (undefined where there is none). */
+export function readCounters(
+  day: string,
+  deps: { store: Pick<TallyStore, "getFetchProgress"> },
+): Promise<(SearchCounter | undefined)[]> {
+  return Promise.all(ALL_PLATFORM_IDS.map((platform) => deps.store.getFetchProgress(day, platform)));
+}
 
 /**
  * Tallies one day per platform (see tallyOfDay): the granules the status index holds (items, not
@@ -16,13 +46,8 @@ export async function tallyDay(
   deps: { store: TallyStore },
   options: { now?: Date } = {},
 ): Promise<DayTally> {
-  const nowMs = (options.now ?? new Date()).getTime();
-  const [lists, progress] = await Promise.all([
-    Promise.all(GRANULE_STATUSES.map((status) => deps.store.listByStatus(day, status))),
-    // Every platform id the table may hold (26 GetItems), not the built-in list: S2D's counters count too.
-    Promise.all(ALL_PLATFORM_IDS.map((platform) => deps.store.getFetchProgress(day, platform))),
-  ]);
-  return tallyOfDay(day, lists.flat(), progress, nowMs);
+  const { granules, counters } = await readDay(day, deps);
+  return tallyOfDay(day, granules, counters, (options.now ?? new Date()).getTime());
 }
 
 /**
