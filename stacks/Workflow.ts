@@ -1,4 +1,5 @@
 import {
+  DELIVERY_MANIFEST_PREFIX,
   manifestKeyFor,
   PUBLISHED_PARAMETERS,
   STAGE_PARAMETERS,
@@ -148,6 +149,12 @@ export function Workflow({ stack, app }: StackContext) {
       resourceArns: [secret.secretArn],
     });
   readSecret(functions.FetchPage, storage.hubSecret);
+  // Summarize's one work-bucket call: PutObject of the closed days' delivery/<day>.jsonl.
+  iam.Grant.addToPrincipal({
+    grantee: functions.Summarize,
+    actions: ["s3:PutObject"],
+    resourceArns: [storage.workBucket.arnForObjects(`${DELIVERY_MANIFEST_PREFIX}*`)],
+  });
   readSecret(functions.Download, storage.hubSecret);
   if (storage.downloadHubSecret) readSecret(functions.Download, storage.downloadHubSecret);
   // WriteManifest's one S3 call: PutObject of manifests/<execution>.json.

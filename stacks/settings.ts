@@ -128,7 +128,7 @@ function settingsSchema(stage: string) {
     VERIFY_WITHOUT_CHECKSUM: runtime.VERIFY_WITHOUT_CHECKSUM,
     SCHEDULE_ENABLED: withDefault(flagField, production),
     /** CDSE push subscriptions: the push endpoint and a download-only run within 5 minutes of a push (HUB_KIND cdse only). */
-    PUSH_ENABLED: withDefault(flagField, false),
+    PUSH_ENABLED: runtime.PUSH_ENABLED,
     ALARM_EMAIL: v.optional(v.pipe(v.string(), v.email("must be an email address"))),
     FAILED_GRANULES_ALARM_THRESHOLD: withDefault(integerField(0, 1_000_000), 50),
     /** The alarm fires when a day's p95 publication → verified-object latency exceeds this (hours). */
@@ -136,6 +136,10 @@ function settingsSchema(stage: string) {
     // at 12:00 UTC for the day before: a granule published at 00:00 waits up to ~36 h by design, so
     // beyond that p95 something is slow or stuck.
     LATENCY_ALARM_HOURS: withDefault(integerField(1, 720), 36),
+    /** With push on, the alarm fires when searches record more granules first than this in an hour (a dead subscription). */
+    // 100: a dead subscription leaves every product to the poll, ~300–550 an hour on a 7,000–13,000 day;
+    // pushes CDSE drops now and then stay well under it.
+    PUSH_MISSED_ALARM_PER_HOUR: withDefault(integerField(1, 1_000_000), 100),
     /** The stage's own mock hub (never on prod). */
     MOCK_HUB_ENABLED: withDefault(flagField, !production),
     /** Region of the imported UPLOAD_BUCKET_NAME when it is not the stage's region (HLS's bucket). */
