@@ -140,7 +140,10 @@ export interface DayReport {
   closed: boolean;
   platforms: PlatformCompleteness[];
   totals: Omit<PlatformCompleteness, "platform" | "hubCountAt" | "filteredBy">;
-  /** hub count = found − withdrawn, per platform; found = filtered + recorded by the tally's making. */
+  /**
+   * found = filtered + recorded (the tally's making) against the hub's count after the day closed, per
+   * platform: equal, or less by at most the products withdrawn since they were recorded.
+   */
   found: Equation;
   /** recorded = delivered + failed + pending + duplicates (nothing recorded missing from the index). */
   recorded: Equation;
@@ -210,7 +213,9 @@ export async function reportDay(
     withdrawn: gone.length,
   };
   const unasked = platforms.filter((row) => row.hubCount === undefined && row.found > 0);
-  const off = asked.filter((row) => row.hubCount !== row.found - row.withdrawn);
+  // A product withdrawn after we recorded it may have left the hub's count (a real withdrawal) or not
+  // (a hub that lists what it no longer serves): each withdrawn one accounts for at most one missing.
+  const off = asked.filter((row) => row.hubCount! > row.found || row.hubCount! < row.found - row.withdrawn);
   const found: Equation =
     unasked.length > 0
       ? {
@@ -223,7 +228,7 @@ export async function reportDay(
             reason: off
               .map(
                 (r) =>
-                  `${r.platform}: the hub lists ${r.hubCount}, found ${r.found} − withdrawn ${r.withdrawn}`,
+                  `${r.platform}: the hub lists ${r.hubCount}, found ${r.found} (${r.withdrawn} withdrawn)`,
               )
               .join("; "),
           }

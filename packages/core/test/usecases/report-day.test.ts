@@ -196,6 +196,18 @@ describe("reportDay", () => {
     expect(report.totals).toMatchObject({ recorded: 3, failed: 1, duplicates: 1, pending: 1, withdrawn: 1 });
   });
 
+  it("does not hold the found equation when the hub lists more after the day closed than the searches found", async () => {
+    const day = aUniqueDay();
+    await aDay(day, "S2A", 3, 3);
+    // The page read after midnight counted 5: two products published late, not yet searched.
+    await searched(day, "S2A", 5, `${nextDay(day)}T00:30:00.000Z`);
+
+    const report = await reportDay(day, { store: dynamo.store, s3: memoryBucket().s3, bucket: BUCKET });
+
+    expect(report.found).toEqual({ holds: false, reason: "S2A: the hub lists 5, found 3 (0 withdrawn)" });
+    expect(report.recorded).toEqual({ holds: true });
+  });
+
   it("flags a manifest that lacks a delivered object", async () => {
     const day = aUniqueDay();
     const bucket = memoryBucket();
