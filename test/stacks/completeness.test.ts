@@ -106,7 +106,7 @@ describe("the delivery manifest and the missed-push count", () => {
         id.startsWith("FetchPageFunction"),
       )![1];
     const variables = (app: SynthesizedApp) =>
-      (fetchPage(app).Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
+      (fetchPage(app).Properties!.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(variables(withPush)["PUSH_ENABLED"]).toBe("true");
     expect(variables(withoutPush)["PUSH_ENABLED"]).toBe("false");
   });

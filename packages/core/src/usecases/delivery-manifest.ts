@@ -33,7 +33,7 @@ export function deliveryManifestKey(day: string): string {
 }
 
 /** A DOWNLOADED granule's line; undefined for any other status. */
-export function deliveryLineOf(granule: GranuleRecord): DeliveryLine | undefined {
+function deliveryLineOf(granule: GranuleRecord): DeliveryLine | undefined {
   if (granule.status !== "DOWNLOADED" || granule.s3Key === undefined) return undefined;
   return {
     name: granule.name,
@@ -67,7 +67,7 @@ export interface DeliveryDeps {
 
 /**
  * Writes the delivery manifest of each day from the table's DOWNLOADED granules. A PutObject of the
- * whole day (13,000 lines ≈ 3 MB, the size of the day's listing already in memory): written twice it
+ * whole day (13,000 lines of ~290 bytes: 3.7 MB, beside the day's listing already in memory): written twice it
  * holds the same lines, and a later run rewrites it with what was delivered since.
  * @returns each manifest's key and line count.
  */

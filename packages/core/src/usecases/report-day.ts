@@ -19,7 +19,7 @@ import {
 import { readCounters, readDay, type TallyStore } from "./summarize";
 
 /** Days before the reported one whose counts make its median (DayProductsOfMedian). */
-export const MEDIAN_DAYS = 7;
+const MEDIAN_DAYS = 7;
 /** Of those, how many must have been searched for a median to mean anything (a new stage has none). */
 const MEDIAN_MIN_DAYS = 4;
 
@@ -27,7 +27,7 @@ const MEDIAN_MIN_DAYS = 4;
  * The day's S2MSI1C count: what the searches found, less what they filtered as another product type.
  * It falls when ESA moves to another product type (Zarr `S02MSIL1C`), an API changes or a search dies.
  */
-export function productsOfDay(tally: Pick<GranuleTally, "found" | "filteredBy">): number {
+function productsOfDay(tally: Pick<GranuleTally, "found" | "filteredBy">): number {
   return tally.found - tally.filteredBy.level;
 }
 
@@ -75,13 +75,13 @@ export async function measureDayProducts(
 }
 
 /** Publishes a day's count (and its share of the median when there is one) for the DayProductsLow alarm. */
-export function reportDayProducts(products: DayProducts, sink: MetricSink): void {
+function reportDayProducts(products: DayProducts, sink: MetricSink): void {
   sink.add("DayProductsFound", products.found);
   if (products.ofMedianPercent !== undefined) sink.add("DayProductsOfMedian", products.ofMedianPercent);
 }
 
 /** The day a window's Summarize reports the count of: its last, when that is yesterday (the daily run). */
-export function countedDayOf(window: { to: string }, now: Date): string | undefined {
+function countedDayOf(window: { to: string }, now: Date): string | undefined {
   return window.to === yesterdayOf(now) ? window.to : undefined;
 }
 
