@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { createDocumentClient } from "@hls-s2/core";
+import { createDocumentClient } from "@hls-s2/core/store";
 import { createS3Client } from "@hls-s2/functions/lib/clients";
 import { configureRuntime } from "@hls-s2/functions/lib/runtime";
 

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createDocumentClient, GranuleStore } from "@hls-s2/core";
+import { createDocumentClient, GranuleStore } from "@hls-s2/core/store";
 import { startEmbeddedStores } from "@hls-s2/local";
 import { createCatalogue, startMockHub } from "@hls-s2/mock-hub";
 import { FUNCTION_SIZES, type SizedFunction } from "../stacks/sizes";

@@ -16,7 +16,8 @@
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DeleteObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
-import { formatBytes, parseByteSize, parseConfig } from "@hls-s2/core";
+import { parseConfig } from "@hls-s2/core/config";
+import { formatBytes, parseByteSize } from "@hls-s2/core/domain";
 import type { MockProduct } from "@hls-s2/mock-hub";
 import { aPushNotification } from "@hls-s2/testing/push";
 import { FUNCTION_SIZES, PEAK_RSS_SHARE, type SizedFunction } from "../stacks/sizes";

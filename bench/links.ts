@@ -10,7 +10,9 @@
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { CdseHub, createDocumentClient, fetchPage, GranuleStore } from "@hls-s2/core";
+import { CdseHub } from "@hls-s2/core/hub";
+import { createDocumentClient, GranuleStore } from "@hls-s2/core/store";
+import { fetchPage } from "@hls-s2/core/usecases";
 import { startEmbeddedStores } from "@hls-s2/local";
 import { createCatalogue, startMockHub } from "@hls-s2/mock-hub";
 import { discoveredGranuleOf } from "@hls-s2/testing/granules";

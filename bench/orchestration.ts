@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { createDocumentClient } from "@hls-s2/core";
+import { createDocumentClient } from "@hls-s2/core/store";
 import {
   adaptDefinition,
   buildCatalogue,

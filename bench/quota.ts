@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createDocumentClient, SlotPool } from "@hls-s2/core";
+import { createDocumentClient, SlotPool } from "@hls-s2/core/store";
 import {
   type LocalRunSummary,
   loadSynthesizedWorkflow,

@@ -27,10 +27,14 @@ import { Child, GiB, MiB, median, peakRss, type Row, seconds, serveParent } from
 const SCRIPT = fileURLToPath(import.meta.url);
 // Core's size helpers, for the parent only: a role child loads core just for the "ours" variant, so a
 // variant's peak RSS holds its own code and not the rest of core.
-const { formatBytes, parseByteSize }: Pick<typeof import("@hls-s2/core"), "formatBytes" | "parseByteSize"> =
-  process.argv.includes("--role")
-    ? { formatBytes: String, parseByteSize: Number }
-    : await import("@hls-s2/core");
+const {
+  formatBytes,
+  parseByteSize,
+}: Pick<typeof import("@hls-s2/core/domain"), "formatBytes" | "parseByteSize"> = process.argv.includes(
+  "--role",
+)
+  ? { formatBytes: String, parseByteSize: Number }
+  : await import("@hls-s2/core/domain");
 const CREDENTIALS = { username: "bench", password: "bench" };
 /** Ours' defaults (transfer.ts): raw uses the same, so the two differ only in what ours adds. */
 const PART_SIZE_BYTES = 16 * MiB;
@@ -135,7 +139,8 @@ async function clientRole(): Promise<void> {
     // Load the variant's code first, then forget the start-up peak (tsx compiling, module loading):
     // VmHWM then tells what the transfer itself needed on top of the loaded code.
     if (run.variant === "raw") await import("@aws-sdk/lib-storage");
-    if (run.variant === "ours") await import("@hls-s2/core");
+    if (run.variant === "ours")
+      await Promise.all([import("@hls-s2/core/hub"), import("@hls-s2/core/transfer")]);
     resetPeakRss();
     if (run.variant === "raw") return runRaw(run);
     if (run.variant === "ours") return runOurs(run);
@@ -179,7 +184,10 @@ async function runRaw({ hub, store, key }: RunRequest): Promise<RunAnswer> {
 }
 
 async function runOurs({ hub, store, key }: RunRequest): Promise<RunAnswer> {
-  const { DhusHub, transferGranule } = await import("@hls-s2/core");
+  const [{ DhusHub }, { transferGranule }] = await Promise.all([
+    import("@hls-s2/core/hub"),
+    import("@hls-s2/core/transfer"),
+  ]);
   const s3 = s3Client(store.endpoint);
   const dhus = new DhusHub({
     url: hub.url,

@@ -16,7 +16,7 @@ import {
   S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { transferGranule, ZipCheck } from "@hls-s2/core";
+import { transferGranule, ZipCheck } from "@hls-s2/core/transfer";
 import { createCatalogue } from "@hls-s2/mock-hub";
 import { mockClient } from "aws-sdk-client-mock";
 import { createMD5 } from "hash-wasm";

@@ -1,4 +1,4 @@
-import { METRIC_DIMENSIONS, METRICS_NAMESPACE, METRICS_SERVICE, type MetricName } from "@hls-s2/core";
+import { METRIC_DIMENSIONS, METRICS_NAMESPACE, METRICS_SERVICE, type MetricName } from "@hls-s2/core/domain";
 import { Duration } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
@@ -207,8 +207,12 @@ export function buildDashboard(scope: Construct, props: DashboardProps): cloudwa
       },
     ),
     // A granule waiting long counts once per retry of its HubSlotsBusyError (SLOT_WAIT_RETRY's backoff).
-    graph("Waits for a hub slot (refused attempts per 5 min)", [
+    graph("Waits for a hub slot, leases lost, unrecorded uploads (per 5 min)", [
       metric("HubSlotWaits", "Sum", fiveMinutes, "HubSlotsBusyError"),
+      // A download that found its lease taken over left the granule to the new holder.
+      metric("LeasesLost", "Sum", fiveMinutes, "LeasesLost"),
+      // An attempt died between S3 creating its upload and the table recording it (aborted at the next claim).
+      metric("UploadsUnrecorded", "Sum", fiveMinutes, "UploadsUnrecorded"),
     ]),
   );
   // "These are dimensionless metrics that apply across your account in a region" (Step Functions,

@@ -1,4 +1,4 @@
-import { ConfigError } from "@hls-s2/core";
+import { ConfigError } from "@hls-s2/core/errors";
 import { Fn } from "aws-cdk-lib";
 import { Function as SstFunction, type StackContext } from "sst/constructs";
 import { HLS_TILE_ALLOW_LIST_FILE, PRODUCTION_STAGE, useStageSettings } from "./settings";

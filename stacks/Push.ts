@@ -1,23 +1,17 @@
-import {
-  PUBLISHED_PARAMETERS,
-  PUSH_ENDPOINT_DISABLED,
-  PUSHED_DOWNLOADS_INTERVAL_MINUTES,
-  stageParameterPath,
-} from "@hls-s2/core";
+import { PUBLISHED_PARAMETERS, PUSH_ENDPOINT_DISABLED, stageParameterPath } from "@hls-s2/core/config";
+import { PUSHED_DOWNLOADS_INTERVAL_MINUTES } from "@hls-s2/core/usecases";
 import { RemovalPolicy } from "aws-cdk-lib";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as iam from "aws-cdk-lib/aws-iam";
-import * as logs from "aws-cdk-lib/aws-logs";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import * as ssm from "aws-cdk-lib/aws-ssm";
 import { NagSuppressions } from "cdk-nag";
-import { Function as SstFunction, type StackContext, use } from "sst/constructs";
-import { BUNDLED_TILE_ALLOW_LIST, functionEnvironment } from "./environment";
+import { type StackContext, use } from "sst/constructs";
 import { suppressIndexGrantFinding } from "./findings";
+import { sizedFunction } from "./functions";
 import { Storage } from "./Storage";
 import { useStageSettings } from "./settings";
-import { FUNCTION_ARCHITECTURE, FUNCTION_SIZES } from "./sizes";
 import { Workflow } from "./Workflow";
 
 /** The rule that asks whether pushed granules wait: the issue's "within 5 minutes". */
@@ -82,18 +76,8 @@ export function Push({ stack, app }: StackContext) {
     removalPolicy,
   });
 
-  const receiver = new SstFunction(stack, "ReceivePushFunction", {
-    handler: "packages/functions/src/receive-push.handler",
-    runtime: "nodejs22.x",
-    architecture: FUNCTION_ARCHITECTURE,
-    memorySize: `${FUNCTION_SIZES.ReceivePush.memoryMb} MB`,
-    timeout: `${FUNCTION_SIZES.ReceivePush.timeoutSeconds} seconds`,
-    // X-Ray off: its PutTraceSegments needs Resource "*".
-    tracing: "disabled",
-    logGroup: new logs.LogGroup(stack, "ReceivePushLogs", {
-      retention: logs.RetentionDays.ONE_MONTH,
-      removalPolicy,
-    }),
+  const receiver = sizedFunction(stack, settings, "ReceivePush", {
+    file: "receive-push",
     // CDSE authenticates with Basic credentials, not IAM signatures: the function checks them itself.
     // No CORS: the caller is CDSE's server, never a browser, so no origin may read the answers.
     url: { authorizer: "none", cors: false },
@@ -103,15 +87,7 @@ export function Push({ stack, app }: StackContext) {
     // account's unreserved pool, of which Lambda keeps 100 ("reserve up to the Unreserved account
     // concurrency value … minus 100"), so a small account must raise its quota first.
     reservedConcurrentExecutions: settings.pushReservedConcurrency,
-    environment: functionEnvironment(settings, "ReceivePush", {
-      ...computed,
-      PUSH_SECRET_ID: pushSecret.secretArn,
-      TILE_ALLOW_LIST_FILE: settings.tileAllowListFile === undefined ? undefined : BUNDLED_TILE_ALLOW_LIST,
-    }),
-    // The same allow-list the search applies, so a push never records what a search would reject.
-    ...(settings.tileAllowListFile !== undefined && {
-      copyFiles: [{ from: settings.tileAllowListFile, to: BUNDLED_TILE_ALLOW_LIST }],
-    }),
+    values: { ...computed, PUSH_SECRET_ID: pushSecret.secretArn },
   });
   // A conditional put is all it writes; it never reads the table, the buckets or the hub secret.
   storage.table.grant(receiver, ...PUSH_TABLE_ACTIONS);
@@ -130,22 +106,9 @@ export function Push({ stack, app }: StackContext) {
   ]);
   suppressIndexGrantFinding([receiver], "PutItem and UpdateItem act on the table itself");
 
-  const starter = new SstFunction(stack, "StartPushedDownloadsFunction", {
-    handler: "packages/functions/src/start-pushed-downloads.handler",
-    runtime: "nodejs22.x",
-    architecture: FUNCTION_ARCHITECTURE,
-    memorySize: `${FUNCTION_SIZES.StartPushedDownloads.memoryMb} MB`,
-    timeout: `${FUNCTION_SIZES.StartPushedDownloads.timeoutSeconds} seconds`,
-    // X-Ray off: its PutTraceSegments needs Resource "*".
-    tracing: "disabled",
-    logGroup: new logs.LogGroup(stack, "StartPushedDownloadsLogs", {
-      retention: logs.RetentionDays.ONE_MONTH,
-      removalPolicy,
-    }),
-    environment: functionEnvironment(settings, "StartPushedDownloads", {
-      ...computed,
-      STATE_MACHINE_ARN: stateMachine.stateMachineArn,
-    }),
+  const starter = sizedFunction(stack, settings, "StartPushedDownloads", {
+    file: "start-pushed-downloads",
+    values: { ...computed, STATE_MACHINE_ARN: stateMachine.stateMachineArn },
   });
   storage.table.grant(starter, ...PUSHED_DOWNLOADS_TABLE_ACTIONS);
   iam.Grant.addToPrincipal({

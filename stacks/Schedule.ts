@@ -1,13 +1,10 @@
-import { RemovalPolicy } from "aws-cdk-lib";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
-import * as logs from "aws-cdk-lib/aws-logs";
-import { Function as SstFunction, type StackContext, use } from "sst/constructs";
-import { functionEnvironment } from "./environment";
+import { type StackContext, use } from "sst/constructs";
 import { suppressIndexGrantFinding } from "./findings";
+import { sizedFunction } from "./functions";
 import { Storage } from "./Storage";
 import { useStageSettings } from "./settings";
-import { FUNCTION_ARCHITECTURE, FUNCTION_SIZES } from "./sizes";
 import { Workflow } from "./Workflow";
 
 /** 12:00 UTC leaves the hubs the morning to publish yesterday's granules. */
@@ -41,22 +38,9 @@ export function Schedule({ stack, app }: StackContext) {
     targets: [new targets.SfnStateMachine(stateMachine, { input: events.RuleTargetInput.fromObject({}) })],
   });
 
-  const ageReport = new SstFunction(stack, "ReportAgeFunction", {
-    handler: "packages/functions/src/report-age.handler",
-    runtime: "nodejs22.x",
-    architecture: FUNCTION_ARCHITECTURE,
-    memorySize: `${FUNCTION_SIZES.ReportAge.memoryMb} MB`,
-    timeout: `${FUNCTION_SIZES.ReportAge.timeoutSeconds} seconds`,
-    // X-Ray off: its PutTraceSegments needs Resource "*".
-    tracing: "disabled",
-    logGroup: new logs.LogGroup(stack, "ReportAgeLogs", {
-      retention: logs.RetentionDays.ONE_MONTH,
-      removalPolicy: settings.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
-    }),
-    environment: functionEnvironment(settings, "ReportAge", {
-      STAGE: app.stage,
-      TABLE_NAME: storage.table.tableName,
-    }),
+  const ageReport = sizedFunction(stack, settings, "ReportAge", {
+    file: "report-age",
+    values: { STAGE: app.stage, TABLE_NAME: storage.table.tableName },
   });
   storage.table.grant(ageReport, ...AGE_REPORT_TABLE_ACTIONS);
   suppressIndexGrantFinding([ageReport], "Query reads the (day, status) index");

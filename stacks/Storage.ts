@@ -1,4 +1,5 @@
-import { TABLE_SCHEMA, uploadBucketNameParameter } from "@hls-s2/core";
+import { uploadBucketNameParameter } from "@hls-s2/core/config";
+import { TABLE_SCHEMA } from "@hls-s2/core/domain";
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as s3 from "aws-cdk-lib/aws-s3";

@@ -1,25 +1,25 @@
 import {
-  DELIVERY_MANIFEST_PREFIX,
-  manifestKeyFor,
   PUBLISHED_PARAMETERS,
   STAGE_PARAMETERS,
   type StageParameterKey,
   stageParameterPath,
-} from "@hls-s2/core";
+} from "@hls-s2/core/config";
+import { DELIVERY_MANIFEST_PREFIX, manifestKeyFor } from "@hls-s2/core/usecases";
 import { Aws, Fn, RemovalPolicy } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as ssm from "aws-cdk-lib/aws-ssm";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
-import { type FunctionProps, Function as SstFunction, type StackContext, use } from "sst/constructs";
+import { type Function as SstFunction, type StackContext, use } from "sst/constructs";
 import { buildWorkflowDefinition } from "./definition";
-import { BUNDLED_TILE_ALLOW_LIST, functionEnvironment } from "./environment";
+import type { EnvironmentValues } from "./environment";
 import { suppressWorkflowFindings } from "./findings";
+import { sizedFunction } from "./functions";
 import { MockHub } from "./MockHub";
 import { Storage, useUploadBucket } from "./Storage";
 import { useStageSettings } from "./settings";
-import { FUNCTION_ARCHITECTURE, FUNCTION_SIZES } from "./sizes";
+import { FUNCTION_SIZES } from "./sizes";
 
 /** Each Lambda task of the state machine and the handler file (packages/functions/src/<file>.ts) it runs. */
 export const WORKFLOW_TASKS = {
@@ -58,10 +58,12 @@ export const TABLE_ACTIONS = {
  * What the Download role may do on the upload bucket. S3's multipart permissions: "You must be allowed
  * to perform the s3:PutObject action on an object to initiate multipart upload", and the same
  * s3:PutObject for Upload Part and Complete Multipart Upload; "You must be allowed to perform the
- * s3:AbortMultipartUpload action to abort a multipart upload". No read, head or list: HLS's bucket
- * policy grants none, and the code (core/src/adapters/transfer/) sends none.
+ * s3:AbortMultipartUpload action to abort a multipart upload". No read or head: HLS's bucket policy
+ * grants none, and the code (core/src/adapters/transfer/) sends none.
  */
 export const UPLOAD_BUCKET_ACTIONS = ["s3:PutObject", "s3:AbortMultipartUpload"] as const;
+/** On the bucket itself: ListMultipartUploads, sent only to find an upload an attempt never recorded. */
+export const UPLOAD_BUCKET_LIST_ACTIONS = ["s3:ListBucketMultipartUploads"] as const;
 
 /**
  * SSE-KMS multipart uploads: "you must have permission to the kms:Decrypt and kms:GenerateDataKey
@@ -76,6 +78,8 @@ export function Workflow({ stack, app }: StackContext) {
   const hubUrl = settings.hubUrl ?? use(MockHub).hubUrl;
   const removalPolicy = settings.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
   const uploadBucket = useUploadBucket(stack, settings);
+  // The stage's own upload bucket (none imported by UPLOAD_BUCKET_NAME): its uploads may be listed.
+  const uploadBucketListable = settings.uploadBucketName === undefined;
 
   // What the stack computes for every workflow function (core's FUNCTION_CONFIG says which keys each
   // gets, the rest are deploy settings); credentials only as secret ids, never values.
@@ -88,53 +92,25 @@ export function Workflow({ stack, app }: StackContext) {
     HUB_SECRET_ID: storage.hubSecret.secretArn,
   };
 
-  const lambdaFunction = (name: WorkflowTaskName, props: Partial<FunctionProps> = {}) =>
-    new SstFunction(stack, `${name}Function`, {
-      handler: `packages/functions/src/${WORKFLOW_TASKS[name]}.handler`,
-      runtime: "nodejs22.x",
-      architecture: FUNCTION_ARCHITECTURE,
-      memorySize: `${FUNCTION_SIZES[name].memoryMb} MB`,
-      timeout: `${FUNCTION_SIZES[name].timeoutSeconds} seconds`,
-      // X-Ray off: its PutTraceSegments needs Resource "*", and the console's map run view suffices.
-      tracing: "disabled",
-      // An explicit log group instead of logRetention, whose custom resource needs Resource "*".
-      logGroup: new logs.LogGroup(stack, `${name}Logs`, {
-        retention: logs.RetentionDays.ONE_MONTH,
-        removalPolicy,
-      }),
-      environment: functionEnvironment(settings, name, computed),
-      ...props,
-    });
+  const lambdaFunction = <const Name extends WorkflowTaskName>(
+    name: Name,
+    values: EnvironmentValues<Name> = {},
+  ) =>
+    sizedFunction(stack, settings, name, { file: WORKFLOW_TASKS[name], values: { ...computed, ...values } });
 
   const functions: Record<WorkflowTaskName, SstFunction> = {
     GenerateQueries: lambdaFunction("GenerateQueries"),
-    FetchPage: lambdaFunction("FetchPage", {
-      environment: functionEnvironment(settings, "FetchPage", {
-        ...computed,
-        FETCH_TIME_BUDGET_SECONDS,
-        TILE_ALLOW_LIST_FILE: settings.tileAllowListFile === undefined ? undefined : BUNDLED_TILE_ALLOW_LIST,
-      }),
-      ...(settings.tileAllowListFile !== undefined && {
-        copyFiles: [{ from: settings.tileAllowListFile, to: BUNDLED_TILE_ALLOW_LIST }],
-      }),
-    }),
+    FetchPage: lambdaFunction("FetchPage", { FETCH_TIME_BUDGET_SECONDS }),
     WriteManifest: lambdaFunction("WriteManifest"),
     // Memory is part size × queue plus the runtime, whatever the product size; the handler stops
     // 60 s before its timeout so an interrupted transfer checkpoints and is retried.
     Download: lambdaFunction("Download", {
-      environment: functionEnvironment(settings, "Download", {
-        ...computed,
-        DOWNLOAD_HUB_SECRET_ID: storage.downloadHubSecret?.secretArn,
-        BUCKET_REGION: settings.uploadBucketRegion,
-      }),
+      DOWNLOAD_HUB_SECRET_ID: storage.downloadHubSecret?.secretArn,
+      BUCKET_REGION: settings.uploadBucketRegion,
+      UPLOAD_BUCKET_LISTABLE: uploadBucketListable ? "true" : undefined,
     }),
     // The sweep aborts in the upload bucket: in another region (HLS's bucket) it must be named.
-    Summarize: lambdaFunction("Summarize", {
-      environment: functionEnvironment(settings, "Summarize", {
-        ...computed,
-        BUCKET_REGION: settings.uploadBucketRegion,
-      }),
-    }),
+    Summarize: lambdaFunction("Summarize", { BUCKET_REGION: settings.uploadBucketRegion }),
   };
 
   for (const [name, actions] of Object.entries(TABLE_ACTIONS) as [WorkflowTaskName, readonly string[]][]) {
@@ -169,6 +145,17 @@ export function Workflow({ stack, app }: StackContext) {
     actions: [...UPLOAD_BUCKET_ACTIONS],
     resourceArns: [uploadBucket.arnForObjects(`${settings.objectPrefix}*`)],
   });
+  // The one list, on a bucket the stage created only: a claim that finds an upload Create never recorded
+  // (an attempt died in between) lists the uploads open on that key to abort it
+  // (core/src/adapters/transfer/unrecorded-uploads.ts). HLS's bucket policy grants no list: there the
+  // bucket's lifecycle rule removes such an upload, and UploadsUnrecorded counts them.
+  if (uploadBucketListable) {
+    iam.Grant.addToPrincipal({
+      grantee: functions.Download,
+      actions: [...UPLOAD_BUCKET_LIST_ACTIONS],
+      resourceArns: [uploadBucket.bucketArn],
+    });
+  }
   if (settings.uploadBucketKmsKeyArn !== undefined) {
     // An imported key has no policy here: this adds to the role's policy; HLS's key policy must allow it too.
     kms.Key.fromKeyArn(stack, "UploadBucketKey", settings.uploadBucketKmsKeyArn).grant(

@@ -12,7 +12,7 @@ import {
   SLOT_WAIT_RETRY,
   UNHANDLED_ERROR_NAMES,
   UNHANDLED_RETRY,
-} from "@hls-s2/core";
+} from "@hls-s2/core/errors";
 import { Duration } from "aws-cdk-lib";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import type * as s3 from "aws-cdk-lib/aws-s3";

@@ -1,22 +1,21 @@
 import {
-  ConfigError,
   type ConfigKey,
   camelCase,
   FUNCTION_CONFIG,
   type FunctionConfigKey,
   type FunctionName,
-  METRICS_NAMESPACE,
-  METRICS_SERVICE,
-} from "@hls-s2/core";
-import type { StageSettingKey, StageSettings } from "./settings";
+} from "@hls-s2/core/config";
+import { METRICS_NAMESPACE, METRICS_SERVICE } from "@hls-s2/core/domain";
+import { ConfigError } from "@hls-s2/core/errors";
+import type { StageSettings } from "./settings";
 
 /** The tile allow-list's name inside a function's bundle (relative to its task root). */
 export const BUNDLED_TILE_ALLOW_LIST = "tile-allow-list.txt";
 
-/** A deploy setting the Lambda config reads under the same name: the stack passes it through unchanged. */
-export type PassedSetting = Extract<StageSettingKey, ConfigKey>;
-
 type Value = string | number | boolean | readonly string[] | undefined;
+
+/** What the stack computes for a function's environment, by key. */
+export type EnvironmentValues<Name extends FunctionName> = Partial<Record<FunctionConfigKey<Name>, Value>>;
 
 /**
  * A function's environment: exactly the keys core's FUNCTION_CONFIG gives it, each from `values` (what
@@ -28,7 +27,7 @@ type Value = string | number | boolean | readonly string[] | undefined;
 export function functionEnvironment<const Name extends FunctionName>(
   settings: StageSettings,
   name: Name,
-  values: Partial<Record<FunctionConfigKey<Name>, Value>> = {},
+  values: EnvironmentValues<Name> = {},
 ): Record<string, string> {
   const { keys, requires } = FUNCTION_CONFIG[name];
   const given: Partial<Record<ConfigKey, Value>> = values;

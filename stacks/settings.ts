@@ -3,11 +3,7 @@ import path from "node:path";
 import {
   awsRegionField,
   type CamelFields,
-  CDSE_CATALOGUE_URL,
-  CDSE_TOKEN_URL,
   CONFIG_SCHEMA,
-  ConfigError,
-  type ConfigIssue,
   camelFields,
   flagField,
   httpUrlField,
@@ -15,7 +11,9 @@ import {
   parseEnvironment,
   searchPageSizeIssue,
   withDefault,
-} from "@hls-s2/core";
+} from "@hls-s2/core/config";
+import { ConfigError, type ConfigIssue } from "@hls-s2/core/errors";
+import { CDSE_CATALOGUE_URL, CDSE_TOKEN_URL } from "@hls-s2/core/hub";
 import { useProject } from "sst/project.js";
 import * as v from "valibot";
 import { FUNCTION_SIZES } from "./sizes";
@@ -57,6 +55,25 @@ export const CDSE_DEFAULTS = {
   cdseTokenUrl: CDSE_TOKEN_URL,
 } as const;
 
+/** The settings the Lambda functions read as they are: core's entries (documented there and in example.env). */
+const PASSED_SETTINGS = v.pick(CONFIG_SCHEMA, [
+  "PLATFORMS",
+  "LOOKBACK_DAYS",
+  "RECONCILIATION_HORIZON_DAYS",
+  "UNFINISHED_AGE_ALARM_HOURS",
+  "OBJECT_PREFIX",
+  "HUB_DOWNLOAD_SLOTS",
+  "PART_SIZE_MIB",
+  "PART_QUEUE_SIZE",
+  "SEARCH_PAGE_SIZE",
+  "LEASE_SECONDS",
+  "MAX_ATTEMPTS",
+  "MAX_ACQUISITION_AGE_DAYS",
+  "DOWNLOADS_ENABLED",
+  "ZIP_CHECK",
+  "VERIFY_WITHOUT_CHECKSUM",
+]).entries;
+
 /**
  * The deploy-time settings of a stage, one entry per environment variable read at synth (see example.env):
  * its parser and its default on that stage. StageSettings is its output with camelCase names
@@ -65,23 +82,17 @@ export const CDSE_DEFAULTS = {
  */
 function settingsSchema(stage: string) {
   const production = stage === PRODUCTION_STAGE;
-  const runtime = CONFIG_SCHEMA.entries;
   return v.object({
+    ...PASSED_SETTINGS,
     /** RemovalPolicy.RETAIN for the table and buckets (always on `prod`). */
     RETAIN_DATA: withDefault(flagField, production),
     // Production talks to the hub users can reach today; other stages to their own mock hub.
-    HUB_KIND: v.optional(runtime.HUB_KIND, production ? "cdse" : "dhus"),
+    HUB_KIND: v.optional(CONFIG_SCHEMA.entries.HUB_KIND, production ? "cdse" : "dhus"),
     /** Search hub; absent means "the stage's mock hub" (non-prod only). */
     HUB_URL: v.optional(httpUrlField, production ? CDSE_DEFAULTS.hubUrl : undefined),
     /** A separate download hub (IntHub2) with its own credentials secret. */
     DOWNLOAD_HUB_URL: v.optional(httpUrlField, production ? CDSE_DEFAULTS.downloadHubUrl : undefined),
     CDSE_TOKEN_URL: v.optional(httpUrlField, production ? CDSE_DEFAULTS.cdseTokenUrl : undefined),
-    PLATFORMS: runtime.PLATFORMS,
-    LOOKBACK_DAYS: runtime.LOOKBACK_DAYS,
-    /** Recent days whose unfinished granules every run's manifest takes besides its own window. */
-    RECONCILIATION_HORIZON_DAYS: runtime.RECONCILIATION_HORIZON_DAYS,
-    /** Unfinished granules published longer ago than this (hours) raise the age alarm. */
-    UNFINISHED_AGE_ALARM_HOURS: runtime.UNFINISHED_AGE_ALARM_HOURS,
     /**
      * The tile allow-list, relative to the project root (what SST's copyFiles expects), copied next to
      * the fetch and push handlers; absent means every tile ("all" is the explicit opt-out, so it also
@@ -99,36 +110,12 @@ function settingsSchema(stage: string) {
     UPLOAD_BUCKET_NAME: v.optional(
       v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name")),
     ),
-    OBJECT_PREFIX: runtime.OBJECT_PREFIX,
     // The Distributed Map accepts up to 10,000; the hub's session quota is the real ceiling.
     DOWNLOAD_CONCURRENCY: withDefault(integerField(1, 1000), 15),
-    /**
-     * The hub's concurrent-download quota shared by every execution (15 under NASA's agreement, 4 for a
-     * CDSE general user); `ops slots` changes it at runtime. MaxConcurrency holds per Map Run; this
-     * holds across every execution (core's SlotPool; ≤ 100).
-     */
-    HUB_DOWNLOAD_SLOTS: runtime.HUB_DOWNLOAD_SLOTS,
-    /** Multipart part size of each upload (MiB): larger parts, fewer UploadPart requests per granule. */
-    PART_SIZE_MIB: runtime.PART_SIZE_MIB,
-    /** Parts in flight per upload: the Download's memory is about part size × (queue + 1). */
-    PART_QUEUE_SIZE: runtime.PART_QUEUE_SIZE,
-    /** Entries per search page; unset, the hub's largest (DHuS 100, CDSE 1000). */
-    SEARCH_PAGE_SIZE: runtime.SEARCH_PAGE_SIZE,
-    /** How long a download's claim and hub slot last unless renewed (seconds). */
-    LEASE_SECONDS: runtime.LEASE_SECONDS,
-    /** Attempts of a granule before it stays FAILED. */
-    MAX_ATTEMPTS: runtime.MAX_ATTEMPTS,
-    /** Search results acquired more than this many days before their publication day are filtered out. */
-    MAX_ACQUISITION_AGE_DAYS: runtime.MAX_ACQUISITION_AGE_DAYS,
     TOLERATED_FAILURE_PERCENTAGE: withDefault(integerField(0, 100), 10),
-    DOWNLOADS_ENABLED: runtime.DOWNLOADS_ENABLED,
-    /** Check each product's zip while it streams (docs/zip-check.md); off only to measure without it. */
-    ZIP_CHECK: runtime.ZIP_CHECK,
-    /** Verify a product the hub publishes no MD5 for by the zip check and exact length alone (docs/zip-check.md). */
-    VERIFY_WITHOUT_CHECKSUM: runtime.VERIFY_WITHOUT_CHECKSUM,
     SCHEDULE_ENABLED: withDefault(flagField, production),
     /** CDSE push subscriptions: the push endpoint and a download-only run within 5 minutes of a push (HUB_KIND cdse only). */
-    PUSH_ENABLED: runtime.PUSH_ENABLED,
+    PUSH_ENABLED: withDefault(flagField, false),
     ALARM_EMAIL: v.optional(v.pipe(v.string(), v.email("must be an email address"))),
     FAILED_GRANULES_ALARM_THRESHOLD: withDefault(integerField(0, 1_000_000), 50),
     /** The alarm fires when a day's p95 publication → verified-object latency exceeds this (hours). */
@@ -162,9 +149,6 @@ function settingsSchema(stage: string) {
     PUSH_RESERVED_CONCURRENCY: withDefault(integerField(1, 1000), 5),
   });
 }
-
-/** The environment variables the deploy settings read. */
-export type StageSettingKey = keyof ReturnType<typeof settingsSchema>["entries"];
 
 type SettingsFields = CamelFields<v.InferOutput<ReturnType<typeof settingsSchema>>>;
 

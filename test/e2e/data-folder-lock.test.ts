@@ -5,7 +5,8 @@ import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createDocumentClient, GranuleStore, objectKeyFor } from "@hls-s2/core";
+import { objectKeyFor } from "@hls-s2/core/domain";
+import { createDocumentClient, GranuleStore } from "@hls-s2/core/store";
 import {
   LOCK_FILE_NAME,
   loadSynthesizedWorkflow,

@@ -1,4 +1,4 @@
-import { objectKeyFor } from "@hls-s2/core";
+import { objectKeyFor } from "@hls-s2/core/domain";
 import { buildCatalogue, completedUploads, loadSynthesizedWorkflow, runLocal } from "@hls-s2/local";
 import type { MockHub } from "@hls-s2/mock-hub";
 import { granulesOf, incompleteUploads, reopen, tempDataDir, useCleanups } from "@hls-s2/testing/data-folder";

@@ -1,13 +1,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  createDocumentClient,
-  GRANULE_STATUSES,
-  type GranuleRecord,
-  GranuleStore,
-  objectKeyFor,
-} from "@hls-s2/core";
+import { GRANULE_STATUSES, type GranuleRecord, objectKeyFor } from "@hls-s2/core/domain";
+import { createDocumentClient, GranuleStore } from "@hls-s2/core/store";
 import {
   buildCatalogue,
   type CatalogueParams,

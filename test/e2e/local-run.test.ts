@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { MISMATCH_MAX_ATTEMPTS, objectKeyFor } from "@hls-s2/core";
+import { objectKeyFor } from "@hls-s2/core/domain";
+import { MISMATCH_MAX_ATTEMPTS } from "@hls-s2/core/errors";
 import {
   adaptDefinition,
   buildCatalogue,

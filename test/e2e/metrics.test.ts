@@ -7,7 +7,7 @@ import {
   METRICS_NAMESPACE,
   METRICS_SERVICE,
   type MetricName,
-} from "@hls-s2/core";
+} from "@hls-s2/core/domain";
 import { loadSynthesizedWorkflow, runLocal } from "@hls-s2/local";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 

@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createDocumentClient, GranuleStore, objectKeyFor } from "@hls-s2/core";
+import { objectKeyFor } from "@hls-s2/core/domain";
+import { createDocumentClient, GranuleStore } from "@hls-s2/core/store";
 import {
   type AwsCall,
   buildCatalogue,

@@ -1,4 +1,4 @@
-import { type DayReport, type DeliveryLine, deliveryManifestKey } from "@hls-s2/core";
+import { type DayReport, type DeliveryLine, deliveryManifestKey } from "@hls-s2/core/usecases";
 import { buildCatalogue, loadSynthesizedWorkflow, runLocal } from "@hls-s2/local";
 import { EXIT, main } from "@hls-s2/ops/cli";
 import { objectMd5, reopen, tempDataDir, useCleanups } from "@hls-s2/testing/data-folder";

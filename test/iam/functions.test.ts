@@ -6,7 +6,7 @@ import { CreateMultipartUploadCommand } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { createDocumentClient, GranuleStore } from "@hls-s2/core";
+import { createDocumentClient, GranuleStore } from "@hls-s2/core/store";
 import {
   asPrincipal,
   LOCAL_BUCKET_NAME,

@@ -1,6 +1,6 @@
 import { createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
-import { objectKeyFor } from "@hls-s2/core";
+import { objectKeyFor } from "@hls-s2/core/domain";
 import { runLocal } from "@hls-s2/local";
 import { createCatalogue, type MockProduct, startMockHub } from "@hls-s2/mock-hub";
 import {

@@ -1,4 +1,5 @@
-import { MISMATCH_MAX_ATTEMPTS, objectKeyFor } from "@hls-s2/core";
+import { objectKeyFor } from "@hls-s2/core/domain";
+import { MISMATCH_MAX_ATTEMPTS } from "@hls-s2/core/errors";
 import { buildCatalogue, runLocal } from "@hls-s2/local";
 import type { FaultPlan, GranuleFaultKind, MockHub } from "@hls-s2/mock-hub";
 import {

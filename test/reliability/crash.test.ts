@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
-import { type GranuleRecord, objectKeyFor } from "@hls-s2/core";
+import { type GranuleRecord, objectKeyFor } from "@hls-s2/core/domain";
 import { completedUploads, LOCAL_BUCKET_NAME, LOCAL_PART_SIZE_MIB, MOCK_CREDENTIALS } from "@hls-s2/local";
 import { createCatalogue, type MockHub, startMockHub } from "@hls-s2/mock-hub";
 import { granulesOf, objectMd5, reopen, tempDataDir, useCleanups } from "@hls-s2/testing/data-folder";

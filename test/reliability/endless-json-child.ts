@@ -3,7 +3,7 @@
  * every search answer is a 200 JSON body that never ends, searched through the real DHuS and CDSE
  * clients. Prints one JSON line: the error each search ended with and the process's peak RSS.
  */
-import { CdseHub, DhusHub } from "@hls-s2/core";
+import { CdseHub, DhusHub } from "@hls-s2/core/hub";
 import { createCatalogue, startMockHub } from "@hls-s2/mock-hub";
 
 const day = "2026-11-24";

@@ -1,5 +1,7 @@
 import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
-import { type DownloadDeps, downloadGranule, type GranuleStore, objectKeyFor } from "@hls-s2/core";
+import { objectKeyFor } from "@hls-s2/core/domain";
+import type { GranuleStore } from "@hls-s2/core/store";
+import { type DownloadDeps, downloadGranule } from "@hls-s2/core/usecases";
 import { completedUploads, type LocalRunSummary } from "@hls-s2/local";
 import { requeue } from "@hls-s2/ops";
 import { objectMd5, useCleanups } from "@hls-s2/testing/data-folder";
@@ -31,6 +33,7 @@ function crashingBeforeMark(
     markDuplicate: store.markDuplicate.bind(store),
     recordChecksum: store.recordChecksum.bind(store),
     saveUploadProgress: store.saveUploadProgress.bind(store),
+    markUploadCreating: store.markUploadCreating.bind(store),
     renewLease: store.renewLease.bind(store),
     markDownloaded: async (...args) => {
       if (!crashed) {

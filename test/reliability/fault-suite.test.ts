@@ -1,4 +1,5 @@
-import { MISMATCH_MAX_ATTEMPTS, objectKeyFor, TERMINAL_ERROR_NAMES } from "@hls-s2/core";
+import { objectKeyFor } from "@hls-s2/core/domain";
+import { MISMATCH_MAX_ATTEMPTS, TERMINAL_ERROR_NAMES } from "@hls-s2/core/errors";
 import { buildCatalogue, type CatalogueParams, type LocalRunSummary, runLocal } from "@hls-s2/local";
 import type { Catalogue, FaultPlan, MockHub } from "@hls-s2/mock-hub";
 import {

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
-import { DAY_MS, formatDay, objectKeyFor } from "@hls-s2/core";
+import { DAY_MS, formatDay, objectKeyFor } from "@hls-s2/core/domain";
 import { completedUploads, MOCK_CREDENTIALS } from "@hls-s2/local";
 import { createCatalogue, type MockHub, startMockHub } from "@hls-s2/mock-hub";
 import { granulesOf, objectMd5, reopen, tempDataDir, useCleanups } from "@hls-s2/testing/data-folder";

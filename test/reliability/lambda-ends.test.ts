@@ -1,6 +1,6 @@
 import { createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
-import { objectKeyFor } from "@hls-s2/core";
+import { objectKeyFor } from "@hls-s2/core/domain";
 import { buildCatalogue, type LambdaInvocation, runLocal } from "@hls-s2/local";
 import { createCatalogue, startMockHub } from "@hls-s2/mock-hub";
 import { granulesOf, objectMd5, reopen, tempDataDir, useCleanups } from "@hls-s2/testing/data-folder";

@@ -1,17 +1,11 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import {
-  CdseHub,
-  DhusHub,
-  type DiscoveredGranule,
-  type FetchLinksDeps,
-  type FetchProgress,
-  FILTER_REASONS,
-  fetchPage,
-  InvalidHubDataError,
-  objectKeyFor,
-  transferGranule,
-} from "@hls-s2/core";
+import { type DiscoveredGranule, FILTER_REASONS, objectKeyFor } from "@hls-s2/core/domain";
+import { InvalidHubDataError } from "@hls-s2/core/errors";
+import { CdseHub, DhusHub } from "@hls-s2/core/hub";
+import type { FetchProgress } from "@hls-s2/core/store";
+import { transferGranule } from "@hls-s2/core/transfer";
+import { type FetchLinksDeps, fetchPage } from "@hls-s2/core/usecases";
 import { buildCatalogue, runLocal, startEmbeddedStores } from "@hls-s2/local";
 import { createCatalogue, type FaultPlan, type MockHub, startMockHub } from "@hls-s2/mock-hub";
 import {

@@ -1,5 +1,7 @@
 import { CompleteMultipartUploadCommand, type S3Client } from "@aws-sdk/client-s3";
-import { createDocumentClient, DhusHub, type DownloadDeps, GranuleStore } from "@hls-s2/core";
+import { DhusHub } from "@hls-s2/core/hub";
+import { createDocumentClient, GranuleStore } from "@hls-s2/core/store";
+import type { DownloadDeps } from "@hls-s2/core/usecases";
 import { type CatalogueOptions, createCatalogue, startMockHub } from "@hls-s2/mock-hub";
 import { type Cleanups, reopen, tempDataDir } from "@hls-s2/testing/data-folder";
 import { discoveredGranuleOf } from "@hls-s2/testing/granules";

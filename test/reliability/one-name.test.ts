@@ -1,5 +1,6 @@
 import { AbortMultipartUploadCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { downloadGranule, objectKeyFor } from "@hls-s2/core";
+import { objectKeyFor } from "@hls-s2/core/domain";
+import { downloadGranule } from "@hls-s2/core/usecases";
 import { completedUploads, type LocalRunSummary } from "@hls-s2/local";
 import type { MockProduct } from "@hls-s2/mock-hub";
 import { requeue, status } from "@hls-s2/ops";

@@ -1,4 +1,5 @@
-import { CdseHub, DhusHub, fetchPage, type Hub } from "@hls-s2/core";
+import { CdseHub, DhusHub, type Hub } from "@hls-s2/core/hub";
+import { fetchPage } from "@hls-s2/core/usecases";
 import { createCatalogue, type FaultPlan, type MockHub, startMockHub } from "@hls-s2/mock-hub";
 import { useGranuleTable } from "@hls-s2/testing/dynamo";
 import { aUniqueDay } from "@hls-s2/testing/granules";

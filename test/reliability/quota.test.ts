@@ -1,4 +1,4 @@
-import { createDocumentClient, GranuleStore, SlotPool } from "@hls-s2/core";
+import { createDocumentClient, GranuleStore, SlotPool } from "@hls-s2/core/store";
 import { loadSynthesizedWorkflow, runLocal, runLocalOverlapping, startEmbeddedStores } from "@hls-s2/local";
 import type { MockHub } from "@hls-s2/mock-hub";
 import { tempDataDir, useCleanups } from "@hls-s2/testing/data-folder";

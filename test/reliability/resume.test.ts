@@ -1,5 +1,7 @@
 import { Transform } from "node:stream";
-import { DhusHub, downloadGranule, type Hub, objectKeyFor } from "@hls-s2/core";
+import { objectKeyFor } from "@hls-s2/core/domain";
+import { DhusHub, type Hub } from "@hls-s2/core/hub";
+import { downloadGranule } from "@hls-s2/core/usecases";
 import { createCatalogue, type MockProduct, startMockHub } from "@hls-s2/mock-hub";
 import {
   incompleteUploads,

@@ -6,7 +6,9 @@
 
 import { parseArgs } from "node:util";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { createDocumentClient, DhusHub, downloadGranule, GranuleStore, SlotPool } from "@hls-s2/core";
+import { DhusHub } from "@hls-s2/core/hub";
+import { createDocumentClient, GranuleStore, SlotPool } from "@hls-s2/core/store";
+import { downloadGranule } from "@hls-s2/core/usecases";
 import { createS3Client } from "@hls-s2/functions/lib/clients";
 import { dynamoClientConfig, MOCK_CREDENTIALS, s3ClientConfig } from "@hls-s2/local";
 

@@ -1,13 +1,9 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import {
-  createDocumentClient,
-  DhusHub,
-  downloadGranule,
-  GranuleStore,
-  HubSlotsBusyError,
-  SlotPool,
-} from "@hls-s2/core";
+import { HubSlotsBusyError } from "@hls-s2/core/errors";
+import { DhusHub } from "@hls-s2/core/hub";
+import { createDocumentClient, GranuleStore, SlotPool } from "@hls-s2/core/store";
+import { downloadGranule } from "@hls-s2/core/usecases";
 import { MOCK_CREDENTIALS, startEmbeddedStores } from "@hls-s2/local";
 import { createCatalogue, startMockHub } from "@hls-s2/mock-hub";
 import { useCleanups } from "@hls-s2/testing/data-folder";

@@ -1,4 +1,5 @@
-import { DELIVERY_MANIFEST_PREFIX, METRIC_DIMENSIONS } from "@hls-s2/core";
+import { METRIC_DIMENSIONS } from "@hls-s2/core/domain";
+import { DELIVERY_MANIFEST_PREFIX } from "@hls-s2/core/usecases";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DAILY_SCHEDULE } from "../../stacks/Schedule";
 import { functionRoleStatements, resourcesOfType } from "./helpers";

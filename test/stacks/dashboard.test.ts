@@ -1,4 +1,10 @@
-import { METRIC_DIMENSIONS, METRIC_NAMES, METRICS, METRICS_NAMESPACE, METRICS_SERVICE } from "@hls-s2/core";
+import {
+  METRIC_DIMENSIONS,
+  METRIC_NAMES,
+  METRICS,
+  METRICS_NAMESPACE,
+  METRICS_SERVICE,
+} from "@hls-s2/core/domain";
 import { beforeAll, describe, expect, it } from "vitest";
 import { WORKFLOW_TASKS } from "../../stacks/Workflow";
 import { resourcesOfType } from "./helpers";

@@ -17,7 +17,7 @@ import {
   TERMINAL_ERROR_NAMES,
   UNHANDLED_ERROR_NAMES,
   UNHANDLED_RETRY,
-} from "@hls-s2/core";
+} from "@hls-s2/core/errors";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type StateMachineDefinition, synthesizeApp } from "./synthesized";
 

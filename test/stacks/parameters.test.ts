@@ -3,7 +3,7 @@ import {
   STAGE_PARAMETERS,
   stageParameterPath,
   uploadBucketNameParameter,
-} from "@hls-s2/core";
+} from "@hls-s2/core/config";
 import { beforeAll, describe, expect, it } from "vitest";
 import { resourcesOfType } from "./helpers";
 import { type SynthesizedApp, synthesizeApp } from "./synthesized";

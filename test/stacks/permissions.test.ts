@@ -1,9 +1,10 @@
-import { PUBLISHED_PARAMETERS, uploadBucketNameParameter } from "@hls-s2/core";
+import { PUBLISHED_PARAMETERS, uploadBucketNameParameter } from "@hls-s2/core/config";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PUSH_TABLE_ACTIONS } from "../../stacks/Push";
 import {
   TABLE_ACTIONS,
   UPLOAD_BUCKET_ACTIONS,
+  UPLOAD_BUCKET_LIST_ACTIONS,
   UPLOAD_KEY_ACTIONS,
   WORKFLOW_TASKS,
 } from "../../stacks/Workflow";
@@ -59,7 +60,9 @@ describe("the Download role", () => {
       [created, ""],
       [hls, "incoming/"],
     ] as const) {
-      const s3 = statementsFor(workflow(app), "DownloadFunction", "s3");
+      const s3 = statementsFor(workflow(app), "DownloadFunction", "s3").filter(
+        (statement) => !UPLOAD_BUCKET_LIST_ACTIONS.some((action) => statement.Action === action),
+      );
       expect(s3).toHaveLength(1);
       expect(s3[0]!.Action).toEqual(["s3:PutObject", "s3:AbortMultipartUpload"]);
       const [, parts] = (s3[0]!.Resource as { "Fn::Join": [string, unknown[]] })["Fn::Join"];
@@ -74,9 +77,31 @@ describe("the Download role", () => {
 
   it("never reads, heads or lists any bucket", () => {
     for (const app of [created, hls]) {
-      const actions = functionRoleActions(workflow(app), "DownloadFunction");
+      const actions = functionRoleActions(workflow(app), "DownloadFunction").filter(
+        // The stage's own bucket only: see the next test.
+        (action) => !(app === created && action === "s3:ListBucketMultipartUploads"),
+      );
       expect(actions.filter((action) => /^s3:(Get|List|Head|Delete)/.test(action))).toEqual([]);
     }
+  });
+
+  it("lists the multipart uploads of the stage's own upload bucket only, to abort one an attempt never recorded", () => {
+    const listing = (app: typeof created) =>
+      statementsFor(workflow(app), "DownloadFunction", "s3").filter(
+        (statement) => statement.Action === "s3:ListBucketMultipartUploads",
+      );
+    expect(listing(created)).toHaveLength(1);
+    expect(listing(hls)).toEqual([]);
+    const environment = (app: typeof created) =>
+      resourcesOfType(workflow(app), "AWS::Lambda::Function")
+        .map(
+          ([, resource]) =>
+            resource.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined,
+        )
+        .map((env) => env?.Variables?.UPLOAD_BUCKET_LISTABLE)
+        .filter((value) => value !== undefined);
+    expect(environment(created)).toEqual(["true"]);
+    expect(environment(hls)).toEqual([]);
   });
 
   it("gets kms:GenerateDataKey and kms:Decrypt on the bucket's key only when one is set", () => {

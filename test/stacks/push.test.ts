@@ -1,4 +1,5 @@
-import { ConfigError, PUSH_ENDPOINT_DISABLED, parseConfig } from "@hls-s2/core";
+import { PUSH_ENDPOINT_DISABLED, parseConfig } from "@hls-s2/core/config";
+import { ConfigError } from "@hls-s2/core/errors";
 import { beforeAll, describe, expect, it } from "vitest";
 import { resolveStageSettings } from "../../stacks/settings";
 import {

@@ -1,4 +1,4 @@
-import { PUBLISHED_PARAMETERS, PUSH_ENDPOINT_DISABLED, uploadBucketNameParameter } from "@hls-s2/core";
+import { PUBLISHED_PARAMETERS, PUSH_ENDPOINT_DISABLED, uploadBucketNameParameter } from "@hls-s2/core/config";
 import { beforeAll, describe, expect, it } from "vitest";
 import { resourcesOfType } from "./helpers";
 import { type StackName, type SynthesizedApp, synthesizeApp, type TemplateJson } from "./synthesized";

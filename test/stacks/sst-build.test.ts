@@ -5,7 +5,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
-import { loadTileAllowList } from "@hls-s2/core";
+import { loadTileAllowList } from "@hls-s2/core/config";
 import { initProject, useProject } from "sst/project.js";
 import { Stacks } from "sst/stacks/index.js";
 import { afterAll, beforeAll, describe, expect, it, type MockInstance, vi } from "vitest";

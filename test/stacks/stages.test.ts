@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { ConfigError, loadTileAllowList } from "@hls-s2/core";
+import { loadTileAllowList } from "@hls-s2/core/config";
+import { ConfigError } from "@hls-s2/core/errors";
 import { beforeAll, describe, expect, it } from "vitest";
 import { resolveStageSettings } from "../../stacks/settings";
 import { resourcesOfType } from "./helpers";

@@ -1,4 +1,4 @@
-import { PUBLISHED_PARAMETERS } from "@hls-s2/core";
+import { PUBLISHED_PARAMETERS } from "@hls-s2/core/config";
 import { beforeAll, describe, expect, it } from "vitest";
 import { iamStatements, resourcesOfType } from "./helpers";
 import { type SynthesizedApp, synthesizeApp } from "./synthesized";

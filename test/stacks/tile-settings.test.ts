@@ -1,5 +1,5 @@
 import path from "node:path";
-import { ConfigError } from "@hls-s2/core";
+import { ConfigError } from "@hls-s2/core/errors";
 import { afterEach, describe, expect, it } from "vitest";
 import { HLS_TILE_ALLOW_LIST_FILE, projectRoot, resolveStageSettings } from "../../stacks/settings";
 import { REPO_ROOT } from "../../stacks/synth";

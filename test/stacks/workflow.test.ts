@@ -1,14 +1,14 @@
 import { createRequire } from "node:module";
+import { parseConfig } from "@hls-s2/core/config";
 import {
   MISMATCH_ERROR_NAMES,
   MISMATCH_MAX_ATTEMPTS,
-  parseConfig,
   RETRYABLE_ERROR_NAMES,
   SESSIONS_EXHAUSTED_ERROR_NAMES,
   SESSIONS_EXHAUSTED_RETRY,
   SLOT_WAIT_ERROR_NAMES,
   SLOT_WAIT_RETRY,
-} from "@hls-s2/core";
+} from "@hls-s2/core/errors";
 import { beforeAll, describe, expect, it } from "vitest";
 import { WORKFLOW_TASKS } from "../../stacks/Workflow";
 import { findState, iamStatements, resourcesOfType } from "./helpers";

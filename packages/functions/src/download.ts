@@ -1,4 +1,4 @@
-import { downloadGranule } from "@hls-s2/core";
+import { downloadGranule } from "@hls-s2/core/usecases";
 import * as v from "valibot";
 import { deadlineSignal, type LambdaClock } from "./lib/deadline";
 import { parseInput } from "./lib/input";
@@ -27,6 +27,7 @@ export async function handler(event: unknown, context?: LambdaClock) {
     partSizeBytes: config.partSizeMib * 1024 * 1024,
     queueSize: config.partQueueSize,
     archiveCheck: config.zipCheck,
+    listUploads: config.uploadBucketListable,
     verifyWithoutChecksum: config.verifyWithoutChecksum,
     minBytesPerSecond: config.downloadMinBytesPerSecond,
     floorWindowMs: config.downloadFloorWindowSeconds * 1000,

@@ -1,4 +1,5 @@
-import { fetchPage, isPlatform, type Platform, recordQueryFailure } from "@hls-s2/core";
+import { isPlatform, type Platform } from "@hls-s2/core/domain";
+import { fetchPage, recordQueryFailure } from "@hls-s2/core/usecases";
 import * as v from "valibot";
 import { deadlineSignal, type LambdaClock, workingTimeMs } from "./lib/deadline";
 import { DAY, parseInput } from "./lib/input";
@@ -30,7 +31,7 @@ export async function handler(event: unknown, context?: LambdaClock) {
     logger.error("search failed", { day, platform, ...recorded });
     return { day, platform, failed: recorded };
   }
-  const { fetchTimeBudgetSeconds, pushEnabled } = getConfig();
+  const { fetchTimeBudgetSeconds, pushEnabled } = getConfig("FetchPage");
   const budgetMs = fetchTimeBudgetSeconds * 1000;
   const deadline = Date.now() + Math.min(budgetMs, workingTimeMs(context) ?? budgetMs);
   // The budget stops new pages; the signal stops the page in flight (its retry ladder included) at the

@@ -1,4 +1,4 @@
-import { planWindow } from "@hls-s2/core";
+import { planWindow } from "@hls-s2/core/usecases";
 import * as v from "valibot";
 import { DAY, parseInput } from "./lib/input";
 import { logger } from "./lib/logger";
@@ -15,7 +15,7 @@ const INPUT = v.strictObject({
 /** GenerateQueries: the execution's window and its (day, platform) queries. */
 export async function handler(event: unknown) {
   const input = parseInput(INPUT, event ?? {});
-  const { lookbackDays, platforms, downloadsEnabled } = getConfig();
+  const { lookbackDays, platforms, downloadsEnabled } = getConfig("GenerateQueries");
   const plan = planWindow(input, { today: new Date(), lookbackDays, platforms, downloadsEnabled });
   logger.info("planned window", {
     from: plan.from,

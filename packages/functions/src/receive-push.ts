@@ -1,11 +1,11 @@
+import { quoteValue } from "@hls-s2/core/domain";
+import { InvalidInputError } from "@hls-s2/core/errors";
 import {
-  InvalidInputError,
   isInvalidPush,
   PUSH_MAX_BODY_BYTES,
   parsePushNotification,
-  quoteValue,
   recordPushedGranule,
-} from "@hls-s2/core";
+} from "@hls-s2/core/usecases";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { basicAuthMatches } from "./lib/basic-auth";
 import { logger } from "./lib/logger";

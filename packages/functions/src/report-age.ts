@@ -1,4 +1,4 @@
-import { measureUnfinishedAge, reportUnfinishedAge } from "@hls-s2/core";
+import { measureUnfinishedAge, reportUnfinishedAge } from "@hls-s2/core/usecases";
 import { logger } from "./lib/logger";
 import { metricSink, publishMetrics } from "./lib/metrics";
 import { getConfig, getStore } from "./lib/runtime";

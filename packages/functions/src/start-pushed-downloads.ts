@@ -1,8 +1,8 @@
-import { startPushedDownloads } from "@hls-s2/core";
+import { startPushedDownloads } from "@hls-s2/core/usecases";
 import * as v from "valibot";
 import { parseInput } from "./lib/input";
 import { logger } from "./lib/logger";
-import { getConfig, getSfn, getStateMachineArn, getStore } from "./lib/runtime";
+import { getConfig, getSfn, getStore } from "./lib/runtime";
 
 // EventBridge's scheduled event; `time` is the scheduled time, so a redelivered event names the same slot.
 const INPUT = v.looseObject({
@@ -13,9 +13,10 @@ const INPUT = v.looseObject({
 export async function handler(event: unknown) {
   const { time } = parseInput(INPUT, event ?? {});
   const at = time === undefined ? new Date() : new Date(time);
+  const { stateMachineArn, lookbackDays } = getConfig("StartPushedDownloads");
   const result = await startPushedDownloads(
-    { store: getStore(), sfn: getSfn(), stateMachineArn: getStateMachineArn() },
-    { now: () => at, lookbackDays: getConfig().lookbackDays },
+    { store: getStore(), sfn: getSfn(), stateMachineArn },
+    { now: () => at, lookbackDays },
   );
   logger.info(result.started ? "started pushed-granules run" : "no pushed-granules run", { ...result });
   return result;

@@ -4,7 +4,7 @@ import {
   reportUnfinishedAge,
   summarizeWindow,
   sweepAbandonedUploads,
-} from "@hls-s2/core";
+} from "@hls-s2/core/usecases";
 import * as v from "valibot";
 import { DAY, parseInput } from "./lib/input";
 import { logger } from "./lib/logger";

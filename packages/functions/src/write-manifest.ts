@@ -1,4 +1,4 @@
-import { writeManifest } from "@hls-s2/core";
+import { writeManifest } from "@hls-s2/core/usecases";
 import * as v from "valibot";
 import { DAY, parseInput } from "./lib/input";
 import { logger } from "./lib/logger";

@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createDocumentClient, GranuleStore } from "@hls-s2/core";
+import { createDocumentClient, GranuleStore } from "@hls-s2/core/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AWS_CLIENT_TIMEOUTS, createDynamoDBClient, createS3Client } from "../src/lib/clients";
 

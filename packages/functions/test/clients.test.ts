@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
-import { transferGranule } from "@hls-s2/core";
+import { transferGranule } from "@hls-s2/core/transfer";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { configureRuntime, getS3, resetRuntime } from "../src/lib/runtime";
 import { lambdaEnv } from "./helpers/local";

@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
-import { GranuleGoneError, type Hub, HubUnavailableError, objectKeyFor } from "@hls-s2/core";
+import { objectKeyFor } from "@hls-s2/core/domain";
+import { GranuleGoneError, HubUnavailableError } from "@hls-s2/core/errors";
+import type { Hub } from "@hls-s2/core/hub";
 import { aGranuleOfItsOwnDay } from "@hls-s2/testing/granules";
 import { rejection } from "@hls-s2/testing/rejection";
 import { describe, expect, it } from "vitest";

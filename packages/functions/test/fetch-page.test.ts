@@ -1,4 +1,4 @@
-import type { Hub } from "@hls-s2/core";
+import type { Hub } from "@hls-s2/core/hub";
 import { aDiscoveredGranule, aGranuleOfItsOwnDay } from "@hls-s2/testing/granules";
 import { describe, expect, it, vi } from "vitest";
 import { handler } from "../src/fetch-page";

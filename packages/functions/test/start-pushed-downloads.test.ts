@@ -7,7 +7,7 @@ import {
   SFNClient,
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
-import { PUSH_DOWNLOAD_INPUT, planWindow, writeManifest } from "@hls-s2/core";
+import { PUSH_DOWNLOAD_INPUT, planWindow, writeManifest } from "@hls-s2/core/usecases";
 import { aPushNotification } from "@hls-s2/testing/push";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";

@@ -3,14 +3,8 @@ import "./polyfills";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import {
-  DataFolderInUseError,
-  DownloaderError,
-  InvalidInputError,
-  PLATFORMS,
-  type Platform,
-  parseSize,
-} from "@hls-s2/core";
+import { PLATFORMS, type Platform, parseSize } from "@hls-s2/core/domain";
+import { DataFolderInUseError, DownloaderError, InvalidInputError } from "@hls-s2/core/errors";
 import { FAULT_PROFILE_NAMES, type FaultProfileName, type RunLocalOptions } from "./options";
 import { createProgressReporter } from "./progress";
 import { formatSummary, redriveCommand } from "./report";

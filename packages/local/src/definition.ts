@@ -1,4 +1,4 @@
-import { InvalidInputError } from "@hls-s2/core";
+import { InvalidInputError } from "@hls-s2/core/errors";
 
 /**
  * Turns the state machine definition the stacks synthesize into one aws-local-stepfunctions runs.

@@ -15,7 +15,8 @@ import {
   paginateListObjectsV2,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { granuleTableDefinition, InvalidInputError } from "@hls-s2/core";
+import { InvalidInputError } from "@hls-s2/core/errors";
+import { granuleTableDefinition } from "@hls-s2/core/store";
 import { createS3Client, S3_CHECKSUM_SETTINGS } from "@hls-s2/functions/lib/clients";
 import S3rver from "s3rver";
 import { dynamoDbLocalAvailable, startDynalite, startDynamoDbLocal } from "./dynamo-server";

@@ -1,5 +1,7 @@
 import "./polyfills";
-import { type Credentials, StatesError, type WindowSummary } from "@hls-s2/core";
+import type { WindowSummary } from "@hls-s2/core/domain";
+import { StatesError } from "@hls-s2/core/errors";
+import type { Credentials } from "@hls-s2/core/hub";
 import type { MockHub } from "@hls-s2/mock-hub";
 import { ExecutionError, StateMachine } from "aws-local-stepfunctions";
 import type { DistributedMapNote, LocalDefinition } from "./definition";

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { InvalidInputError, LAMBDA_UNKNOWN } from "@hls-s2/core";
+import { InvalidInputError, LAMBDA_UNKNOWN } from "@hls-s2/core/errors";
 import { asPrincipal } from "./aws-calls";
 import type { WorkflowTaskName } from "./workflow";
 

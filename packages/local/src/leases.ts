@@ -1,5 +1,5 @@
 import { paginateScan, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { createDocumentClient, SlotPool } from "@hls-s2/core";
+import { createDocumentClient, SlotPool } from "@hls-s2/core/store";
 import type { EmbeddedStores } from "./embedded";
 
 export interface ReleasedLease {

@@ -3,7 +3,7 @@ import { readFileSync, unlinkSync } from "node:fs";
 import { link, mkdir, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { DataFolderInUseError, InvalidInputError } from "@hls-s2/core";
+import { DataFolderInUseError, InvalidInputError } from "@hls-s2/core/errors";
 
 /** The lock file at the root of a data folder; it holds the holder's PID, host and start time as JSON. */
 export const LOCK_FILE_NAME = "run.lock";

@@ -2,7 +2,7 @@ import { type AwsCallListener, STATE_MACHINE_PRINCIPAL } from "./aws-calls";
 import "./polyfills";
 import { randomUUID } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { InvalidInputError, StatesError } from "@hls-s2/core";
+import { InvalidInputError, StatesError } from "@hls-s2/core/errors";
 import { ExecutionError, StateMachine } from "aws-local-stepfunctions";
 import type { Asl, AslState, DistributedMapNote } from "./definition";
 import { readItems, writeResults } from "./map-run-s3";

@@ -1,12 +1,7 @@
-import {
-  type Credentials,
-  InvalidInputError,
-  isValidDay,
-  MAX_HUB_DOWNLOAD_SLOTS,
-  PLATFORMS,
-  type Platform,
-  yesterdayOf,
-} from "@hls-s2/core";
+import { isValidDay, PLATFORMS, type Platform, yesterdayOf } from "@hls-s2/core/domain";
+import { InvalidInputError } from "@hls-s2/core/errors";
+import type { Credentials } from "@hls-s2/core/hub";
+import { MAX_HUB_DOWNLOAD_SLOTS } from "@hls-s2/core/store";
 import { FAULT_PROFILES, type FaultPlan, type MockHub } from "@hls-s2/mock-hub";
 import type { AwsCallListener } from "./aws-calls";
 import { checkLambdaOptions, type LocalLambdaOptions } from "./lambda";

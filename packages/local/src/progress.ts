@@ -1,4 +1,5 @@
-import { formatBytes, InvalidInputError } from "@hls-s2/core";
+import { formatBytes } from "@hls-s2/core/domain";
+import { InvalidInputError } from "@hls-s2/core/errors";
 
 /** What a local run has done so far; the runner updates it as the bound handlers return. */
 export interface ProgressSnapshot {

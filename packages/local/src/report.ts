@@ -1,4 +1,4 @@
-import { formatBytes, formatLatencyLines, type GranuleTally, TALLY_COUNT_KEYS } from "@hls-s2/core";
+import { formatBytes, formatLatencyLines, type GranuleTally, TALLY_COUNT_KEYS } from "@hls-s2/core/domain";
 import type { LocalRunSummary } from "./summary";
 
 function failureText(failures: Record<string, number>): string {

@@ -3,13 +3,10 @@ import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
-import {
-  type Credentials,
-  createDocumentClient,
-  daysBetween,
-  InvalidInputError,
-  StatesError,
-} from "@hls-s2/core";
+import { daysBetween } from "@hls-s2/core/domain";
+import { InvalidInputError, StatesError } from "@hls-s2/core/errors";
+import type { Credentials } from "@hls-s2/core/hub";
+import { createDocumentClient } from "@hls-s2/core/store";
 import { createS3Client } from "@hls-s2/functions/lib/clients";
 import { FAULT_PROFILES, type MockHub, startMockHub } from "@hls-s2/mock-hub";
 import { recordAwsCalls, refuseCallsAfterKill } from "./aws-calls";

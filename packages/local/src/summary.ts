@@ -1,16 +1,15 @@
 import {
-  createDocumentClient,
   type DayLatency,
   type DayTally,
   daysBetween,
   type FailedQuery,
-  GranuleStore,
   type GranuleTally,
   latencyByDay,
   type Platform,
-  summarizeWindow,
   type WindowSummary,
-} from "@hls-s2/core";
+} from "@hls-s2/core/domain";
+import { createDocumentClient, GranuleStore } from "@hls-s2/core/store";
+import { summarizeWindow } from "@hls-s2/core/usecases";
 import type { MockHub } from "@hls-s2/mock-hub";
 import type { DynamoBackend, EmbeddedStores } from "./embedded";
 import type { RunState } from "./execute";

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { emptyTally, parseSize } from "@hls-s2/core";
+import { emptyTally, parseSize } from "@hls-s2/core/domain";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DEFAULT_DATA_DIR, EXIT, exitCodeFor, main, parseCli } from "../src/cli";
 import { formatSummary } from "../src/report";

@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { DataFolderInUseError } from "@hls-s2/core";
+import { DataFolderInUseError } from "@hls-s2/core/errors";
 import { afterEach, describe, expect, it } from "vitest";
 import { LOCK_FILE_NAME, LOCK_TAKEOVER_FILE_NAME, type LockHolder, lockDataFolder } from "../src/lock";
 

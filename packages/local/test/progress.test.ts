@@ -1,4 +1,4 @@
-import { formatBytes } from "@hls-s2/core";
+import { formatBytes } from "@hls-s2/core/domain";
 import { describe, expect, it } from "vitest";
 import { createProgressReporter, formatProgress, type ProgressSnapshot } from "../src/progress";
 

@@ -8,7 +8,7 @@ import {
   S3ServiceException,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { transferGranule } from "@hls-s2/core";
+import { transferGranule } from "@hls-s2/core/transfer";
 import { createS3Client } from "@hls-s2/functions/lib/clients";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedStores, s3ClientConfig, startEmbeddedStores } from "../src/embedded";

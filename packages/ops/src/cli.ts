@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { ConfigError, DataFolderInUseError, InvalidInputError } from "@hls-s2/core";
+import { ConfigError, DataFolderInUseError, InvalidInputError } from "@hls-s2/core/errors";
 import type { ProgressReporter } from "@hls-s2/local";
 import { backfill } from "./commands/backfill";
 import { formatRecount, recount } from "./commands/recount";

@@ -6,7 +6,7 @@ import {
   type SFNClient,
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
-import type { Platform } from "@hls-s2/core";
+import type { Platform } from "@hls-s2/core/domain";
 import type { LocalRunSummary } from "@hls-s2/local";
 
 /** A deployed stage's state machine and the client that reaches it. */

@@ -1,10 +1,5 @@
-import {
-  formatBytes,
-  formatLatencyLines,
-  type GranuleTally,
-  TALLY_COUNT_KEYS,
-  type UnfinishedAge,
-} from "@hls-s2/core";
+import { formatBytes, formatLatencyLines, type GranuleTally, TALLY_COUNT_KEYS } from "@hls-s2/core/domain";
+import type { UnfinishedAge } from "@hls-s2/core/usecases";
 import type { BackfillResult } from "./commands/backfill";
 import type { RedriveResult } from "./commands/redrive";
 import type { RequeueResult } from "./commands/requeue";

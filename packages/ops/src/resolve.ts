@@ -4,16 +4,13 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { GetParametersByPathCommand, type Parameter, SSMClient } from "@aws-sdk/client-ssm";
 import {
-  ConfigError,
-  createDocumentClient,
   DEFAULT_LOOKBACK_DAYS,
-  GranuleStore,
-  InvalidInputError,
-  SlotPool,
   STAGE_PARAMETERS,
   type StageParameterKey,
   stageParameterPath,
-} from "@hls-s2/core";
+} from "@hls-s2/core/config";
+import { ConfigError, InvalidInputError } from "@hls-s2/core/errors";
+import { createDocumentClient, GranuleStore, SlotPool } from "@hls-s2/core/store";
 import type {
   DataFolderLock,
   EmbeddedStores,

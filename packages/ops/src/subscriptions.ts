@@ -1,19 +1,18 @@
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { DownloaderError, InvalidInputError } from "@hls-s2/core/errors";
 import {
   CDSE_CATALOGUE_URL,
   CDSE_TOKEN_URL,
   CdseTokenManager,
   type Credentials,
   createSubscription,
-  DownloaderError,
   hubBaseUrl,
-  InvalidInputError,
   listSubscriptions,
   type Subscription,
   terminateSubscription,
-} from "@hls-s2/core";
+} from "@hls-s2/core/hub";
 
 /** Exit codes, as the operator CLI's: 0 done, 1 the hub refused or failed, 2 bad command line, 3 environment. */
 export const SUBSCRIPTIONS_EXIT = { ok: 0, failed: 1, usage: 2, environment: 3 } as const;

@@ -1,6 +1,6 @@
 import { SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { GetParametersByPathCommand, SSMClient } from "@aws-sdk/client-ssm";
-import { InvalidInputError } from "@hls-s2/core";
+import { InvalidInputError } from "@hls-s2/core/errors";
 import { mockClient } from "aws-sdk-client-mock";
 import "aws-sdk-client-mock-vitest/extend";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";

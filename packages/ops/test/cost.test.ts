@@ -1,4 +1,4 @@
-import { DEFAULT_HUB_DOWNLOAD_SLOTS } from "@hls-s2/core";
+import { DEFAULT_HUB_DOWNLOAD_SLOTS } from "@hls-s2/core/store";
 import { describe, expect, it } from "vitest";
 import { measureLocalRun, stackFigures } from "../src/cost/measure";
 import {

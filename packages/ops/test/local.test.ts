@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { GranuleStore } from "@hls-s2/core";
+import { GranuleStore } from "@hls-s2/core/store";
 import {
   LOCK_FILE_NAME,
   type LocalRunSummary,

@@ -5,7 +5,7 @@ import {
   RedriveExecutionCommand,
   SFNClient,
 } from "@aws-sdk/client-sfn";
-import { InvalidInputError } from "@hls-s2/core";
+import { InvalidInputError } from "@hls-s2/core/errors";
 import { mockClient } from "aws-sdk-client-mock";
 import "aws-sdk-client-mock-vitest/extend";
 import { beforeEach, describe, expect, it } from "vitest";

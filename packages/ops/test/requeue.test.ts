@@ -1,5 +1,5 @@
 import { SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
-import type { GranuleRecord } from "@hls-s2/core";
+import type { GranuleRecord } from "@hls-s2/core/domain";
 import { mockClient } from "aws-sdk-client-mock";
 import "aws-sdk-client-mock-vitest/extend";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";

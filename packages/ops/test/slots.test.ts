@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SlotPool } from "@hls-s2/core";
+import { SlotPool } from "@hls-s2/core/store";
 import { startEmbeddedStores } from "@hls-s2/local";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { EXIT, main, parseCommandLine } from "../src/cli";

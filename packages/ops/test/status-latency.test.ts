@@ -1,4 +1,4 @@
-import { GranuleStore } from "@hls-s2/core";
+import { GranuleStore } from "@hls-s2/core/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "../src/commands/status";
 import { formatStatus } from "../src/format";

@@ -1,5 +1,6 @@
 import { ListExecutionsCommand, SFNClient } from "@aws-sdk/client-sfn";
-import { InvalidInputError, SlotPool } from "@hls-s2/core";
+import { InvalidInputError } from "@hls-s2/core/errors";
+import { SlotPool } from "@hls-s2/core/store";
 import { aUniqueDay } from "@hls-s2/testing/granules";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

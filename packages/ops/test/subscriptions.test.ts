@@ -5,7 +5,7 @@ import {
   listSubscriptions,
   pushSubscriptionRequest,
   terminateSubscription,
-} from "@hls-s2/core";
+} from "@hls-s2/core/hub";
 import { createCatalogue, type MockHub, startMockHub } from "@hls-s2/mock-hub";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runSubscriptionsCli } from "../src/subscriptions";

@@ -1,6 +1,6 @@
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { createDocumentClient, GranuleStore, granuleTableDefinition } from "@hls-s2/core";
+import { createDocumentClient, GranuleStore, granuleTableDefinition } from "@hls-s2/core/store";
 import { startDynalite } from "@hls-s2/local/dynamo-server";
 import { afterAll, beforeAll } from "vitest";
 

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { DiscoveredGranule } from "@hls-s2/core";
+import type { DiscoveredGranule } from "@hls-s2/core/domain";
 import type { MockProduct } from "@hls-s2/mock-hub";
 
 let sequence = 0;

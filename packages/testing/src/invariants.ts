@@ -1,12 +1,7 @@
 import { createHash } from "node:crypto";
-import {
-  type GranuleRecord,
-  type GranuleStore,
-  objectKeyFor,
-  PLATFORMS,
-  type Platform,
-  TERMINAL_ERROR_NAMES,
-} from "@hls-s2/core";
+import { type GranuleRecord, objectKeyFor, PLATFORMS, type Platform } from "@hls-s2/core/domain";
+import { TERMINAL_ERROR_NAMES } from "@hls-s2/core/errors";
+import type { GranuleStore } from "@hls-s2/core/store";
 import { type EmbeddedStores, listUploads } from "@hls-s2/local";
 import { granulesOf } from "./data-folder";
 

@@ -6,9 +6,6 @@ import { isPlatform, PLATFORMS, type Platform } from "../domain/granule";
  * stacks/settings.ts): each reads one environment string, so a value means the same on both sides.
  */
 
-/** An AWS region name (`us-west-2`): the shape both the Lambda config and the deploy settings accept. */
-export const AWS_REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d$/;
-
 /** `true`, `false`, `1` or `0`, any case. */
 export const flagField = v.pipe(
   v.string(),
@@ -59,10 +56,10 @@ export const platformsField = v.pipe(
   v.transform((list) => [...new Set(list)] as Platform[]),
 );
 
-/** An AWS region name. */
+/** An AWS region name (`us-west-2`). */
 export const awsRegionField = v.pipe(
   v.string(),
-  v.regex(AWS_REGION_PATTERN, "must be an AWS region like us-west-2"),
+  v.regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS region like us-west-2"),
 );
 
 /** An optional field whose default is written as the value it parses (`16` for "16"). */

@@ -79,6 +79,7 @@ export const FUNCTION_CONFIG = {
       "VERIFY_WITHOUT_CHECKSUM",
       "DOWNLOAD_HUB_SECRET_ID",
       "BUCKET_REGION",
+      "UPLOAD_BUCKET_LISTABLE",
     ],
     requires: ["TABLE_NAME", "BUCKET_NAME", "HUB_URL"],
   },
@@ -116,6 +117,3 @@ export const FUNCTION_CONFIG = {
 
 /** The configuration keys a function is given. */
 export type FunctionConfigKey<Name extends FunctionName> = (typeof FUNCTION_CONFIG)[Name]["keys"][number];
-/** The keys a function cannot start without. */
-export type FunctionRequiredKey<Name extends FunctionName> =
-  (typeof FUNCTION_CONFIG)[Name]["requires"][number];

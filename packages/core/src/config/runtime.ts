@@ -5,7 +5,6 @@ import { normalizeTileId } from "../domain/filters";
 import { PLATFORMS } from "../domain/granule";
 import {
   awsRegionField,
-  type CamelCase,
   type CamelFields,
   camelCase,
   camelFields,
@@ -66,6 +65,7 @@ export const CONFIG_SCHEMA = v.object({
   CDSE_TOKEN_URL: v.optional(httpUrlField),
   PLATFORMS: v.optional(platformsField, PLATFORMS.join(",")),
   LOOKBACK_DAYS: withDefault(integerField(1, 30), DEFAULT_LOOKBACK_DAYS),
+  /** Search results acquired more than this many days before their publication day are filtered out. */
   MAX_ACQUISITION_AGE_DAYS: withDefault(integerField(1, 366), 30),
   RECONCILIATION_HORIZON_DAYS: withDefault(integerField(1, 31), DEFAULT_RECONCILIATION_HORIZON_DAYS),
   UNFINISHED_AGE_ALARM_HOURS: withDefault(integerField(1, 744), DEFAULT_UNFINISHED_AGE_ALARM_HOURS),
@@ -91,8 +91,11 @@ export const CONFIG_SCHEMA = v.object({
   ),
   /** A file to read with `loadTileAllowList`; never set together with `tileAllowList`. */
   TILE_ALLOW_LIST_FILE: v.optional(v.string()),
+  /** Attempts of a granule before it stays FAILED. */
   MAX_ATTEMPTS: withDefault(integerField(1, 100), 5),
+  /** How long a download's claim and hub slot last unless renewed (seconds). */
   LEASE_SECONDS: withDefault(integerField(60, 86_400), 900),
+  /** Multipart part size of each upload (MiB); parts in flight per upload (memory ≈ part × (queue + 1)). */
   // S3 refuses parts under 5 MiB (except the last); the cap keeps part × queue inside Lambda memory.
   // 64 MiB: S3 bills each UploadPart as a PUT, and a 600 MB product takes 9 of them instead of 36 at
   // 16 MiB. A queue of 1 suffices: a part reaches S3 in about a second while the hub fills the next in
@@ -109,6 +112,12 @@ export const CONFIG_SCHEMA = v.object({
   FETCH_TIME_BUDGET_SECONDS: withDefault(integerField(10, 900), 600),
   /** Region of the upload bucket when it is not the function's own (HLS's bucket in another region). */
   BUCKET_REGION: v.optional(awsRegionField),
+  /**
+   * The upload bucket lets the Download role list its multipart uploads (set by the stack for a bucket
+   * the stage created; HLS's policy grants no list): an upload an attempt created but never recorded is
+   * then found and aborted by the next claim, instead of by the bucket's lifecycle rule a day later.
+   */
+  UPLOAD_BUCKET_LISTABLE: withDefault(flagField, false),
   /** Largest JSON answer (search page, checksum, token) read from a hub, in bytes. */
   // 8 MiB: a 1,000-entry CDSE page is ~2.5 MB; FetchPage has 512 MB. At least 64 KiB, at most 256 MiB.
   HUB_MAX_JSON_BYTES: withDefault(integerField(65_536, 256 * 1024 * 1024), 8 * 1024 * 1024),
@@ -138,20 +147,22 @@ export const CONFIG_SCHEMA = v.object({
 export type ConfigKey = keyof typeof CONFIG_SCHEMA.entries;
 export const CONFIG_KEYS = Object.keys(CONFIG_SCHEMA.entries) as ConfigKey[];
 
-/** The parsed, typed configuration of every Lambda handler and the local runner. */
-export type Config = Omit<CamelFields<v.InferOutput<typeof CONFIG_SCHEMA>>, "searchPageSize"> & {
-  searchPageSize: number;
-};
+/** What `keys` required does to the schema: valibot's own `required` (no key: the schema as it is). */
+function requiring(keys: readonly ConfigKey[]) {
+  return keys.length === 0 ? CONFIG_SCHEMA : v.required(CONFIG_SCHEMA, keys as [ConfigKey, ...ConfigKey[]]);
+}
 
-/** A Config whose `keys` are set: what a reader of those keys gets after requireConfig. */
-export type ConfigWith<Key extends ConfigKey> = Config & {
-  [K in Key as CamelCase<K>]-?: NonNullable<Config[CamelCase<K> & keyof Config]>;
-};
+/**
+ * The parsed, typed configuration of every Lambda handler and the local runner, with the keys `Key` set:
+ * the schema's output with `Key` required, in camelCase names, the search page size resolved.
+ */
+export type Config<Key extends ConfigKey = never> = Omit<
+  CamelFields<v.InferOutput<v.SchemaWithRequired<typeof CONFIG_SCHEMA, [Key, ...Key[]], undefined>>>,
+  "searchPageSize"
+> & { searchPageSize: number };
 
-/** The configuration of a function: the keys it requires (FUNCTION_CONFIG) are set. */
-export type FunctionConfig<Name extends FunctionName> = ConfigWith<
-  (typeof FUNCTION_CONFIG)[Name]["requires"][number]
->;
+/** The keys a function cannot start without (FUNCTION_CONFIG's `requires`). */
+export type RequiredBy<Name extends FunctionName> = (typeof FUNCTION_CONFIG)[Name]["requires"][number];
 
 /**
  * The configuration with `keys` checked present, typed so.
@@ -160,10 +171,10 @@ export type FunctionConfig<Name extends FunctionName> = ConfigWith<
 export function requireConfig<const Key extends ConfigKey>(
   config: Config,
   keys: readonly Key[],
-): ConfigWith<Key> {
+): Config<Key> {
   const missing = keys.filter((key) => (config as Record<string, unknown>)[camelCase(key)] === undefined);
   if (missing.length > 0) throw new ConfigError(missing.map((key) => ({ key, message: "is required" })));
-  return config as ConfigWith<Key>;
+  return config as Config<Key>;
 }
 
 /** The page-size rule the schema's range cannot say: DHuS caps `rows` at 100. Deploy settings check it too. */
@@ -187,19 +198,13 @@ export function searchPageSizeIssue(
 export function parseConfig<const Key extends ConfigKey = never>(
   env: Readonly<Record<string, string | undefined>>,
   options: { require?: readonly Key[] } = {},
-): ConfigWith<Key> {
-  const result = parseEnvironment(CONFIG_SCHEMA, env);
-  const issues: ConfigIssue[] = result.success ? [] : result.issues;
-  const named = result.input["FUNCTION_NAME"];
-  const required: readonly ConfigKey[] =
+): Config<Key> {
+  const named = env["FUNCTION_NAME"]?.trim() as FunctionName;
+  const required =
     options.require ??
-    (FUNCTION_NAMES.includes(named as FunctionName)
-      ? FUNCTION_CONFIG[named as FunctionName].requires
-      : WORKFLOW_REQUIRED_KEYS);
-  for (const key of required) {
-    // A present but invalid value is already named by the schema.
-    if (result.input[key] === undefined) issues.push({ key, message: "is required" });
-  }
+    (FUNCTION_NAMES.includes(named) ? FUNCTION_CONFIG[named].requires : WORKFLOW_REQUIRED_KEYS);
+  const result = parseEnvironment(requiring(required), env);
+  const issues: ConfigIssue[] = result.success ? [] : result.issues;
   if (result.input["TILE_ALLOW_LIST"] !== undefined && result.input["TILE_ALLOW_LIST_FILE"] !== undefined) {
     issues.push({
       key: "TILE_ALLOW_LIST_FILE",
@@ -211,11 +216,13 @@ export function parseConfig<const Key extends ConfigKey = never>(
     : undefined;
   if (pageSizeIssue !== undefined) issues.push(pageSizeIssue);
   if (!result.success || issues.length > 0) throw new ConfigError(issues);
-  const fields = camelFields(result.output);
-  return {
+  const fields = camelFields(result.output as v.InferOutput<typeof CONFIG_SCHEMA>);
+  const config: Config = {
     ...fields,
     searchPageSize: fields.searchPageSize ?? DEFAULT_SEARCH_PAGE_SIZE[fields.hubKind],
-  } as ConfigWith<Key>;
+  };
+  // The schema required `required`, the keys of Key among them.
+  return config as Config<Key>;
 }
 
 /**

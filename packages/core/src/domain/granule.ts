@@ -108,6 +108,12 @@ export interface GranuleRecord extends DiscoveredGranule {
   /** Epoch milliseconds of the last failure recorded (markFailed). */
   failedAtMs?: number;
   upload?: UploadProgress;
+  /**
+   * Set just before CreateMultipartUpload, removed when the new upload is recorded (or the granule is
+   * downloaded): still set at the next claim, it says an attempt died between S3 creating an upload and
+   * the table learning its id, so an upload nobody knows may be open on `key` (see abortUnrecordedUploads).
+   */
+  uploadCreating?: { key: string; atMs: number };
   /** DUPLICATE only: the granule id that holds this product name's object key. */
   duplicateOf?: string;
   /**

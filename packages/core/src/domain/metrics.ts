@@ -138,6 +138,17 @@ export const METRICS = {
     byErrorName: true,
     description: "failed download attempts by error name",
   },
+  UploadsUnrecorded: {
+    unit: "Count",
+    source: "download",
+    description:
+      "claims that found an earlier attempt's CreateMultipartUpload never recorded (its upload is looked for and aborted)",
+  },
+  LeasesLost: {
+    unit: "Count",
+    source: "download",
+    description: "downloads that found their lease taken over by another worker and left the granule to it",
+  },
   // Download: the hub quota (core/src/adapters/store/slots.ts) as each Download finds it.
   HubSlotsInUse: {
     unit: "Count",

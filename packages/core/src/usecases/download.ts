@@ -9,6 +9,7 @@ import {
   ChecksumNotPublishedError,
   HubSlotsBusyError,
   InvalidInputError,
+  LeaseLostError,
   TransferInterruptedError,
 } from "../domain/errors";
 import {
@@ -22,6 +23,7 @@ import { publicationLatencySeconds } from "../domain/latency";
 import type { MetricSink } from "../domain/metrics";
 import { holdObjectKey } from "./hold-object-key";
 import { type DownloadLogger, errorMessage, recordFailure } from "./record-failure";
+import { abortUploadsNobodyRecorded } from "./unrecorded-upload";
 
 /**
  * What a Download child reports: it downloaded the granule, or found nothing to do (downloaded already,
@@ -42,6 +44,7 @@ export interface DownloadDeps {
     | "claimGranule"
     | "recordChecksum"
     | "saveUploadProgress"
+    | "markUploadCreating"
     | "renewLease"
     | "markDownloaded"
     | "markFailed"
@@ -65,6 +68,8 @@ export interface DownloadDeps {
   floorWindowMs?: number;
   /** Check each product's zip archive (entries' CRC-32, directory, SAFE folder) before its object exists. */
   archiveCheck?: boolean;
+  /** The upload bucket lets us list multipart uploads: an upload an attempt never recorded is aborted at the next claim. */
+  listUploads?: boolean;
   /**
    * With archiveCheck, a product whose hub publishes no MD5 is verified by the zip check and the exact
    * length the hub states (CDSE) instead of waiting for a checksum.
@@ -146,6 +151,18 @@ export async function downloadGranule(input: DownloadInput, deps: DownloadDeps):
       if (deps.metrics !== undefined) reportDownloaded(result, deps.metrics);
       return result;
     } catch (error) {
+      // Our lease lapsed and another worker claimed the granule: its fate is that worker's to record
+      // (and, should it die too, the next run's: an expired DOWNLOADING lease is pending again). A
+      // FAILED written here could land over that worker's delivered object, or end for good a
+      // granule nobody failed. The upload stays as the checkpoint left it for the holder to resume.
+      if (error instanceof LeaseLostError) {
+        deps.logger?.info("lease lost to another worker: leaving the granule to it", {
+          granuleId,
+          error: errorMessage(error),
+        });
+        deps.metrics?.add("LeasesLost", 1);
+        return { granuleId, outcome: "leased-elsewhere" };
+      }
       deps.metrics?.add("DownloadFailed", 1, { errorName: error instanceof Error ? error.name : "Error" });
       await recordFailure({ granuleId, owner, error }, deps);
       throw error;
@@ -262,6 +279,7 @@ async function transferClaimed(
     if (expectedMd5 !== undefined) await store.recordChecksum(granuleId, owner, expectedMd5);
   }
   throwIfOutOfTime(granuleId, deps.signal);
+  await abortUploadsNobodyRecorded(granule, deps);
 
   const key = completing !== undefined ? resume!.key : objectKeyFor(granule.name, deps.objectPrefix);
   deps.logger?.info("downloading granule", {
@@ -309,6 +327,7 @@ async function transferClaimed(
         floorWindowMs: deps.floorWindowMs,
         signal: deps.signal,
         onProgress: checkpoint,
+        beforeCreate: (uploadKey) => store.markUploadCreating(granuleId, owner, uploadKey),
         now,
       },
     );

@@ -48,6 +48,7 @@ describe("parseConfig", () => {
       verifyWithoutChecksum: false,
       searchPageSize: 100,
       fetchTimeBudgetSeconds: 600,
+      uploadBucketListable: false,
       hubMaxJsonBytes: 8 * 1024 * 1024,
       downloadMinBytesPerSecond: 65_536,
       downloadFloorWindowSeconds: 60,

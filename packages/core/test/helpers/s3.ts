@@ -9,6 +9,7 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  ListMultipartUploadsCommand,
   NoSuchUpload,
   PutObjectCommand,
   S3Client,
@@ -292,6 +293,14 @@ export function memoryS3(client: S3Client, options: MemoryS3Options = {}) {
     state.objects.set(input.Key, body);
     return { ETag: `"${createHash("md5").update(body).digest("hex")}"` };
   });
+  // One page: the open uploads whose key starts with the prefix, oldest first, as S3 lists them.
+  mock.on(ListMultipartUploadsCommand).callsFake(async (input) => ({
+    Bucket: input.Bucket,
+    IsTruncated: false,
+    Uploads: [...state.uploads]
+      .filter(([, upload]) => upload.state === "open" && upload.key.startsWith(input.Prefix ?? ""))
+      .map(([uploadId, upload]) => ({ UploadId: uploadId, Key: upload.key })),
+  }));
   mock.on(AbortMultipartUploadCommand).callsFake(async (input) => {
     if (options.abortFails) {
       throw new S3ServiceException({

@@ -4,6 +4,7 @@ import { aDiscoveredGranule, aUniqueDay } from "@hls-s2/testing/granules";
 import { describe, expect, it } from "vitest";
 import type { Hub } from "../../src/adapters/hub/hub";
 import { SlotPool } from "../../src/adapters/store/slots";
+import { GranuleStore } from "../../src/adapters/store/store";
 import {
   ChecksumMismatchError,
   GranuleGoneError,
@@ -155,6 +156,7 @@ describe("downloadGranule", () => {
       claimGranule: (id, owner) => store.claimGranule(id, owner),
       recordChecksum: (id, owner, md5) => store.recordChecksum(id, owner, md5),
       saveUploadProgress: (id, owner, progress) => store.saveUploadProgress(id, owner, progress),
+      markUploadCreating: (id, owner, key) => store.markUploadCreating(id, owner, key),
       markFailed: (id, error, options) => store.markFailed(id, error, options),
       markDownloaded: (id, owner, result) => store.markDownloaded(id, owner, result),
       claimObjectKey: (key, id) => store.claimObjectKey(key, id),
@@ -266,6 +268,46 @@ describe("downloadGranule's failure record", () => {
     const record = await store.getGranule(granule.granuleId);
     expect(record).toMatchObject({ status: "DOWNLOADED", attempts: 1 });
     expect(record?.lastError).toBeUndefined();
+  });
+
+  it("records nothing when its lease was taken over: the granule is left to the new holder, then finished by a later run", async () => {
+    // Issue 22: a worker whose lease lapsed and was claimed by another (which then died too) recorded
+    // FAILED LeaseLostError, a terminal end for a granule nobody failed, possibly over a delivered object.
+    const granule = await aDiscoveredRecord();
+    const clock = { ms: Date.parse("2026-12-01T12:00:00Z") };
+    const atClock = new GranuleStore(dynamo.documentClient, {
+      tableName: TABLE,
+      now: () => new Date(clock.ms),
+    });
+    let stolen = false;
+    // At A's first checkpoint, twenty minutes have passed: A's 15-minute lease is over and B takes the
+    // granule; twenty more, and B's lease is over too (B died).
+    const stealing = new (class extends GranuleStore {
+      override async saveUploadProgress(...args: Parameters<GranuleStore["saveUploadProgress"]>) {
+        if (!stolen) {
+          stolen = true;
+          clock.ms += 20 * 60_000;
+          expect((await atClock.claimGranule(granule.granuleId, "exec-B")).outcome).toBe("claimed");
+          clock.ms += 20 * 60_000;
+        }
+        return super.saveUploadProgress(...args);
+      }
+    })(dynamo.documentClient, { tableName: TABLE, now: () => new Date(clock.ms) });
+    const { hub } = hubFor(product({ size: 16 * MIB }));
+    const { deps, memory } = depsWith(hub, { store: stealing, now: () => clock.ms });
+
+    const first = await downloadGranule({ granuleId: granule.granuleId, owner: "exec-A" }, deps);
+
+    expect(stolen).toBe(true);
+    expect(first).toEqual({ granuleId: granule.granuleId, outcome: "leased-elsewhere" });
+    const left = await atClock.getGranule(granule.granuleId);
+    expect(left).toMatchObject({ status: "DOWNLOADING", leaseOwner: "exec-B" });
+    expect(left?.lastError).toBeUndefined();
+
+    const later = await downloadGranule({ granuleId: granule.granuleId, owner: "exec-C" }, deps);
+    expect(later.outcome).toBe("downloaded");
+    expect(await atClock.getGranule(granule.granuleId)).toMatchObject({ status: "DOWNLOADED" });
+    expect(memory.objects.get(later.key!)?.length).toBe(16 * MIB);
   });
 
   it("counts a new attempt when another execution claims the FAILED granule", async () => {

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { Credentials } from "@hls-s2/core";
+import type { Credentials } from "@hls-s2/core/hub";
 
 /**
  * Compares two secrets in constant time. Both sides are hashed first: the SHA-256 digests always have

@@ -1,4 +1,4 @@
-import { describeIssues, InvalidInputError } from "@hls-s2/core";
+import { describeIssues, InvalidInputError } from "@hls-s2/core/errors";
 import * as v from "valibot";
 
 /** A `YYYY-MM-DD` day; whether it exists on the calendar is core's check. */

@@ -1,12 +1,12 @@
 import { Metrics } from "@aws-lambda-powertools/metrics";
+import type { Config } from "@hls-s2/core/config";
 import {
-  type Config,
   METRIC_DIMENSIONS,
   METRICS,
   METRICS_NAMESPACE,
   METRICS_SERVICE,
   type MetricSink,
-} from "@hls-s2/core";
+} from "@hls-s2/core/domain";
 
 /** CloudWatch metrics as EMF log lines; the alarms and the dashboard read this namespace (core/src/domain/metrics.ts). */
 export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE });

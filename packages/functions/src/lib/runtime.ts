@@ -4,22 +4,18 @@ import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/clien
 import type { SFNClient } from "@aws-sdk/client-sfn";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import {
-  buildHub,
   type Config,
-  ConfigError,
-  type Credentials,
-  createDocumentClient,
-  type FilterRules,
   FUNCTION_CONFIG,
-  type FunctionConfig,
   type FunctionName,
-  GranuleStore,
-  type Hub,
   loadTileAllowList,
   parseConfig,
+  type RequiredBy,
   requireConfig,
-  SlotPool,
-} from "@hls-s2/core";
+} from "@hls-s2/core/config";
+import type { FilterRules } from "@hls-s2/core/domain";
+import { ConfigError } from "@hls-s2/core/errors";
+import { buildHub, type Credentials, type Hub } from "@hls-s2/core/hub";
+import { createDocumentClient, GranuleStore, SlotPool } from "@hls-s2/core/store";
 import * as v from "valibot";
 import { createDynamoDBClient, createS3Client, createSecretsManagerClient, createSfnClient } from "./clients";
 import { metricSink, setStageDimensions } from "./metrics";
@@ -81,16 +77,14 @@ export function resetRuntime(): void {
  * The parsed configuration; with a function's name, typed with the keys that function requires
  * (core's FUNCTION_CONFIG) set. @throws ConfigError naming every bad or missing key.
  */
-export function getConfig(): Config;
-export function getConfig<const Name extends FunctionName>(name: Name): FunctionConfig<Name>;
-export function getConfig(name?: FunctionName): Config {
+export function getConfig<const Name extends FunctionName = never>(name?: Name): Config<RequiredBy<Name>> {
   if (config === undefined) {
     // The deployed environment names its function (FUNCTION_NAME), so the parse requires its keys.
     config = parseConfig(overrides.env ?? process.env);
     // Once per container, before any metric: every metric carries its stage and hub kind.
     setStageDimensions(config);
   }
-  return name === undefined ? config : requireConfig(config, FUNCTION_CONFIG[name].requires);
+  return requireConfig<RequiredBy<Name>>(config, name === undefined ? [] : FUNCTION_CONFIG[name].requires);
 }
 
 export function getStore(): GranuleStore {
@@ -131,18 +125,6 @@ export function getWorkS3(): S3Client {
 export function getSfn(): SFNClient {
   sfn ??= overrides.clients?.sfn ?? createSfnClient();
   return sfn;
-}
-
-/**
- * The state machine a pushed-granules run is started on, from STATE_MACHINE_ARN (only that function has it).
- * @throws ConfigError when the variable is missing.
- */
-export function getStateMachineArn(): string {
-  const arn = getConfig().stateMachineArn;
-  if (arn === undefined) {
-    throw new ConfigError([{ key: "STATE_MACHINE_ARN", message: "is required to start executions" }]);
-  }
-  return arn;
 }
 
 /** The hub of the configured kind, with credentials from Secrets Manager. @throws ConfigError */

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
-import type { Hub } from "@hls-s2/core";
+import type { Hub } from "@hls-s2/core/hub";
 import { type GranuleTable, useGranuleTable } from "@hls-s2/testing/dynamo";
 import { afterEach } from "vitest";
 import { resetRuntime } from "../../src/lib/runtime";

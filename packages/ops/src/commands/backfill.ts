@@ -1,4 +1,6 @@
-import { InvalidInputError, type Platform, planWindow } from "@hls-s2/core";
+import type { Platform } from "@hls-s2/core/domain";
+import { InvalidInputError } from "@hls-s2/core/errors";
+import { planWindow } from "@hls-s2/core/usecases";
 import type { ExecutionInput, Launched, Launcher } from "../executions";
 
 export interface BackfillInput {

@@ -1,4 +1,6 @@
-import { type GranuleStore, InvalidInputError, isValidDay, type PlatformRecount } from "@hls-s2/core";
+import { isValidDay } from "@hls-s2/core/domain";
+import { InvalidInputError } from "@hls-s2/core/errors";
+import type { GranuleStore, PlatformRecount } from "@hls-s2/core/store";
 
 export interface RecountResult {
   day: string;

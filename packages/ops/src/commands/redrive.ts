@@ -1,12 +1,8 @@
 import { type DescribeExecutionCommandOutput, RedriveExecutionCommand } from "@aws-sdk/client-sfn";
-import {
-  DAY_MS,
-  DEFAULT_LOOKBACK_DAYS,
-  InvalidInputError,
-  isValidDay,
-  planWindow,
-  type WindowInput,
-} from "@hls-s2/core";
+import { DEFAULT_LOOKBACK_DAYS } from "@hls-s2/core/config";
+import { DAY_MS, isValidDay } from "@hls-s2/core/domain";
+import { InvalidInputError } from "@hls-s2/core/errors";
+import { planWindow, type WindowInput } from "@hls-s2/core/usecases";
 import type { LocalRunSummary } from "@hls-s2/local";
 import { describeExecution, listExecutions, type SfnTarget, toIso } from "../executions";
 

@@ -1,14 +1,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import {
-  type DayReport,
-  type Equation,
-  FILTER_REASONS,
-  InvalidInputError,
-  isValidDay,
-  reportDay,
-  type TallyStore,
-  yesterdayOf,
-} from "@hls-s2/core";
+import { FILTER_REASONS, isValidDay, yesterdayOf } from "@hls-s2/core/domain";
+import { InvalidInputError } from "@hls-s2/core/errors";
+import { type DayReport, type Equation, reportDay, type TallyStore } from "@hls-s2/core/usecases";
 
 export interface ReportDeps {
   store: TallyStore;

@@ -1,4 +1,6 @@
-import { type GranuleStore, InvalidInputError, isValidDay } from "@hls-s2/core";
+import { isValidDay } from "@hls-s2/core/domain";
+import { InvalidInputError } from "@hls-s2/core/errors";
+import type { GranuleStore } from "@hls-s2/core/store";
 import type { ExecutionInput, Launched, Launcher } from "../executions";
 
 export interface RequeueCandidate {

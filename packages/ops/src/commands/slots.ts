@@ -1,4 +1,5 @@
-import { InvalidInputError, MAX_HUB_DOWNLOAD_SLOTS, type SlotLease, type SlotPool } from "@hls-s2/core";
+import { InvalidInputError } from "@hls-s2/core/errors";
+import { MAX_HUB_DOWNLOAD_SLOTS, type SlotLease, type SlotPool } from "@hls-s2/core/store";
 
 export interface SlotsResult {
   /** The quota in force now (after the change, when one was asked for). */

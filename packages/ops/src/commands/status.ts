@@ -1,15 +1,6 @@
-import {
-  type DayLatency,
-  type GranuleStore,
-  latencyByDay,
-  measureUnfinishedAge,
-  planWindow,
-  type SlotPool,
-  type SlotUsage,
-  summarizeWindow,
-  type UnfinishedAge,
-  type WindowSummary,
-} from "@hls-s2/core";
+import { type DayLatency, latencyByDay, type WindowSummary } from "@hls-s2/core/domain";
+import type { GranuleStore, SlotPool, SlotUsage } from "@hls-s2/core/store";
+import { measureUnfinishedAge, planWindow, summarizeWindow, type UnfinishedAge } from "@hls-s2/core/usecases";
 import { type ExecutionRow, listExecutions, type SfnTarget, toRow } from "../executions";
 
 /** The window's granules no download holds: what the next download run (or a free hub slot) picks up. */

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { parseSize } from "@hls-s2/core";
+import { parseSize } from "@hls-s2/core/domain";
 import { measureLocalRun, stackFigures } from "./measure";
 import { compareCosts, estimateMonthlyCost, formatComparison, formatCost } from "./model";
 import { PRICES } from "./prices";

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseConfig } from "@hls-s2/core";
+import { parseConfig } from "@hls-s2/core/config";
 import {
   type Asl,
   type AslState,

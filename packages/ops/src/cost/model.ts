@@ -1,4 +1,5 @@
-import { METRICS, objectWriteRequests } from "@hls-s2/core";
+import { METRICS } from "@hls-s2/core/domain";
+import { objectWriteRequests } from "@hls-s2/core/transfer";
 import { PRICES } from "./prices";
 
 /** What the synthesized stack fixes: each function's memory, the part size, what CloudWatch holds. */

@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { type DiscoveredGranule, type GranuleRecord, GranuleStore, type Platform } from "@hls-s2/core";
+import type { DiscoveredGranule, GranuleRecord, Platform } from "@hls-s2/core/domain";
+import { GranuleStore } from "@hls-s2/core/store";
 import { documentClientOf, startGranuleTable } from "@hls-s2/testing/dynamo";
 import { aDiscoveredGranule, aUniqueDay } from "@hls-s2/testing/granules";
 

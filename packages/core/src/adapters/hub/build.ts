@@ -1,4 +1,4 @@
-import type { ConfigWith } from "../../config/runtime";
+import type { Config } from "../../config/runtime";
 import { ConfigError } from "../../domain/errors";
 import type { FilterRules } from "../../domain/filters";
 import type { MetricSink } from "../../domain/metrics";
@@ -22,7 +22,7 @@ export interface HubWiring {
  */
 export function buildHub(
   config: Pick<
-    ConfigWith<"HUB_URL">,
+    Config<"HUB_URL">,
     "hubKind" | "hubUrl" | "downloadHubUrl" | "cdseTokenUrl" | "searchPageSize" | "hubMaxJsonBytes"
   >,
   { credentials, downloadCredentials, filterRules, metrics }: HubWiring,

@@ -258,7 +258,7 @@ export async function markDownloaded(
   const delivery = result.delivery === undefined ? "" : ", #delivery = :delivery";
   try {
     await leaseHolderUpdate(table, "markDownloaded", granuleId, owner, {
-      UpdateExpression: `SET #status = :downloaded, #s3Key = :s3Key, #bytesWritten = :bytes, #downloadedAt = :now, #updatedAt = :now${delivery} REMOVE #leaseOwner, #leaseExpiresAt, #upload, #lastError`,
+      UpdateExpression: `SET #status = :downloaded, #s3Key = :s3Key, #bytesWritten = :bytes, #downloadedAt = :now, #updatedAt = :now${delivery} REMOVE #leaseOwner, #leaseExpiresAt, #upload, #lastError, #uploadCreating`,
       names: [
         "s3Key",
         "bytesWritten",
@@ -267,6 +267,7 @@ export async function markDownloaded(
         "leaseExpiresAt",
         "upload",
         "lastError",
+        "uploadCreating",
         ...(delivery === "" ? [] : ["delivery"]),
       ],
       values: {

@@ -40,6 +40,7 @@ import { type PlatformRecount, recountDay } from "./recount";
 import {
   forgetAbandonedUpload,
   markUploadAbandoned,
+  markUploadCreating,
   recordChecksum,
   releaseAbandonedUpload,
   saveUploadProgress,
@@ -140,6 +141,14 @@ export class GranuleStore {
    */
   saveUploadProgress(granuleId: string, owner: string, progress: UploadProgress | null): Promise<void> {
     return saveUploadProgress(this.#table, granuleId, owner, progress);
+  }
+
+  /**
+   * Marks that the caller is about to create a multipart upload on `key` (see GranuleRecord.uploadCreating).
+   * @throws LeaseLostError when the caller no longer holds the lease; GranuleNotFoundError.
+   */
+  markUploadCreating(granuleId: string, owner: string, key: string): Promise<void> {
+    return markUploadCreating(this.#table, granuleId, owner, key);
   }
 
   /**

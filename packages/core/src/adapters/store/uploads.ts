@@ -40,14 +40,34 @@ export async function saveUploadProgress(
           values: { ":now": now },
         }
       : {
-          UpdateExpression: "SET #upload = :upload, #updatedAt = :now",
+          // The upload now known, the marker its Create left (markUploadCreating) has served.
+          UpdateExpression: "SET #upload = :upload, #updatedAt = :now REMOVE #uploadCreating",
           // Never over an upload the sweeper marked abandoned: it may be aborting it right now, and a
           // completing record on an aborted upload would later read NoSuchUpload as "completed".
           condition: "(attribute_not_exists(#upload.#abandonedAt) OR #upload.#uploadId <> :uploadId)",
-          names: ["upload", "updatedAt", "abandonedAt", "uploadId"],
+          names: ["upload", "updatedAt", "abandonedAt", "uploadId", "uploadCreating"],
           values: { ":upload": progress, ":now": now, ":uploadId": progress.uploadId },
         },
   );
+}
+
+/**
+ * Marks that this lease holder is about to create a multipart upload on `key`. S3 assigns the id, so
+ * an attempt that dies after CreateMultipartUpload and before saveUploadProgress leaves an upload the
+ * table cannot name; the marker tells the next claim to look for it. Applied twice: the same marker.
+ */
+export async function markUploadCreating(
+  table: StoreTable,
+  granuleId: string,
+  owner: string,
+  key: string,
+): Promise<void> {
+  const now = table.now();
+  await leaseHolderUpdate(table, "markUploadCreating", granuleId, owner, {
+    UpdateExpression: "SET #uploadCreating = :creating, #updatedAt = :now",
+    names: ["uploadCreating", "updatedAt"],
+    values: { ":creating": { key, atMs: now.getTime() }, ":now": now.toISOString() },
+  });
 }
 
 export async function markUploadAbandoned(

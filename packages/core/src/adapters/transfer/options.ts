@@ -71,6 +71,11 @@ export interface TransferOptions {
   signal?: AbortSignal;
   /** Called (serially) whenever completed parts extend the resumable prefix; the caller persists it. */
   onProgress?: (progress: UploadProgress) => Promise<void>;
+  /**
+   * Called just before CreateMultipartUpload on `key`, so the caller can note that an upload is about to
+   * exist before S3 names it (its id is then recorded by onProgress); a failure stops the transfer.
+   */
+  beforeCreate?: (key: string) => Promise<void>;
   /** Extra object metadata; `hub-id` and `md5` are always set by the transfer. */
   metadata?: Record<string, string>;
   /** Age from which an upload S3 no longer knows may have been aborted by a lifecycle rule; default 1 day. */
@@ -117,6 +122,7 @@ export interface ResolvedTransferOptions {
   floorWindowMs: number;
   signal?: AbortSignal;
   onProgress?: (progress: UploadProgress) => Promise<void>;
+  beforeCreate?: (key: string) => Promise<void>;
   metadata: Record<string, string>;
   lifecycleAbortAfterMs: number;
   now: () => number;
@@ -209,6 +215,7 @@ export function resolveTransferOptions(
     floorWindowMs,
     signal: options.signal,
     onProgress: options.onProgress,
+    beforeCreate: options.beforeCreate,
     metadata: options.metadata ?? {},
     lifecycleAbortAfterMs: options.lifecycleAbortAfterMs ?? DEFAULT_LIFECYCLE_ABORT_AFTER_MS,
     now: options.now ?? Date.now,

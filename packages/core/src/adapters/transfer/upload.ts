@@ -77,6 +77,7 @@ export class TransferUpload {
 
   private async create(): Promise<void> {
     const { granuleId } = this.input;
+    await this.options.beforeCreate?.(this.input.key);
     this.id = await createMultipartUpload(this.input, this.metadata(), granuleId, this.options.signal);
     this.open = true;
     this.createdAt = this.options.now();
