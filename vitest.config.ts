@@ -1,18 +1,38 @@
 import { availableParallelism } from "node:os";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 /** Every core: the files of the parallel group compete for CPU only, never for a time budget. */
 const CORES = Math.max(2, availableParallelism());
 
 /**
- * `npm test` runs four projects in three groups (docs/development.md):
- * - group 0, files in parallel on every core: unit (packages/ * /test) and stacks (test/stacks, test/iam;
- *   each stage synthesized once per file);
- * - group 1, one file at a time: e2e (local runs, reading the synthesis the global setup made once per
- *   run), whose 30 s test budget holds for one local run at a time on 2 cores, not for two beside the
- *   unit files (measured: every e2e file timed out so under load);
- * - group 2, one file at a time: reliability (test/reliability, test/chaos), whose crash, slot-kill,
- *   resume, quota and fault runs are bound to time or concurrency and get the machine to themselves.
+ * Reliability files bound to time or concurrency (kills at chosen moments, leases, deadlines, slot
+ * quotas, throughput floors, the chaos run's stalls): they get the machine to themselves.
+ */
+const TIMING_BOUND = [
+  "test/reliability/crash.test.ts",
+  "test/reliability/horizon.test.ts",
+  "test/reliability/lambda-ends.test.ts",
+  "test/reliability/lying-hub.test.ts",
+  "test/reliability/quota.test.ts",
+  "test/reliability/resume.test.ts",
+  "test/reliability/slot-kill.test.ts",
+  "test/chaos/**/*.test.ts",
+];
+
+/** Stack tests that change process-wide state (SST's project, cwd, env): one process each. */
+const SST_GLOBAL_STATE = ["test/stacks/sst-build.test.ts", "test/stacks/tile-settings.test.ts"];
+
+/**
+ * `npm test` runs five projects in three groups (docs/development.md):
+ * - group 0, files in parallel on every core: unit (packages/ * /test), stacks (test/stacks, test/iam;
+ *   sharing workers, so SST is imported and each stage synthesized once per worker) and stacks-alone
+ *   (SST_GLOBAL_STATE);
+ * - group 1, files in parallel on every core: e2e (test/e2e, and the test/reliability files not bound to
+ *   time: local runs, reading the synthesis the global setup made once per run). A local run keeps
+ *   one core busy, so on 2 cores two at a time each get one; beside the unit files under heavy load
+ *   they timed out (measured at load ~19), hence a group of their own;
+ * - group 2, one file at a time: reliability (TIMING_BOUND), whose runs are bound to time or
+ *   concurrency and get the machine to themselves.
  * The long scale run keeps its own config (vitest.scale.config.ts, `npm run test:scale`).
  */
 export default defineConfig({
@@ -32,27 +52,38 @@ export default defineConfig({
         test: {
           name: "stacks",
           include: ["test/stacks/**/*.test.ts", "test/iam/**/*.test.ts"],
-          // Each file in its own module cache: with files sharing a worker's cache, one file's synthesis
-          // left another's push-stage expectations failing in a full run (environments.test.ts).
+          exclude: [...configDefaults.exclude, ...SST_GLOBAL_STATE],
+          // Files share a worker's module cache: SST and the CDK are imported (4.6 s of CPU) and each
+          // stage synthesized (test/stacks/synthesized.ts, frozen) once per worker, not once per file.
+          // Measured, the project alone at load ~20: 177 CPU-s one process per file, 69 shared.
+          isolate: false,
+          maxWorkers: CORES,
+        },
+      },
+      {
+        extends: true,
+        // Their own process each: they change SST's global project, the cwd, process.env or SDK
+        // prototypes, which a shared worker would hand to the next file (environments.test.ts's
+        // push-stage test failed so in a full run, when every stack file shared workers).
+        test: { name: "stacks-alone", include: SST_GLOBAL_STATE, maxWorkers: CORES },
+      },
+      {
+        extends: true,
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts", "test/reliability/**/*.test.ts"],
+          exclude: [...configDefaults.exclude, ...TIMING_BOUND],
+          globalSetup: ["./test/setup/shared-synthesis.ts"],
+          setupFiles: ["./test/setup/synthesis.ts"],
+          sequence: { groupOrder: 1 },
           maxWorkers: CORES,
         },
       },
       {
         extends: true,
         test: {
-          name: "e2e",
-          include: ["test/e2e/**/*.test.ts"],
-          globalSetup: ["./test/setup/shared-synthesis.ts"],
-          setupFiles: ["./test/setup/synthesis.ts"],
-          sequence: { groupOrder: 1 },
-          maxWorkers: 1,
-        },
-      },
-      {
-        extends: true,
-        test: {
           name: "reliability",
-          include: ["test/reliability/**/*.test.ts", "test/chaos/**/*.test.ts"],
+          include: TIMING_BOUND,
           globalSetup: ["./test/setup/shared-synthesis.ts"],
           setupFiles: ["./test/setup/synthesis.ts"],
           sequence: { groupOrder: 2 },

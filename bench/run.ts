@@ -15,15 +15,8 @@ import { GiB, MiB, printTable, type Row } from "./lib";
 import { benchLinks, linksRows } from "./links";
 import { benchOrchestration, orchestrationRows } from "./orchestration";
 import { benchQuota, quotaRows } from "./quota";
-import {
-  benchHashing,
-  benchHubLimited,
-  benchTransfer,
-  HUB_QUOTA_BYTES_PER_SECOND,
-  hashingRows,
-  hubLimitedRows,
-  transferRows,
-} from "./transfer";
+import { benchHashing, benchHubLimited, benchTransfer, HUB_QUOTA_BYTES_PER_SECOND } from "./transfer";
+import { hashingRows, hubLimitedRows, transferRows } from "./transfer-rows";
 import { benchZipCheck, zipCheckRows } from "./zip-check";
 
 const BENCHMARKS = [

@@ -5,6 +5,7 @@ import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { objectKeyFor } from "@hls-s2/core/domain";
 import { createDocumentClient, GranuleStore } from "@hls-s2/core/store";
 import {
@@ -19,7 +20,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
 const DAY = "2026-03-21";
 const HUB_CREDENTIALS = { username: "lock-test", password: "lock-test-password" };
-const CLI = join(import.meta.dirname, "../../packages/local/src/cli.ts");
+const CLI = join(import.meta.dirname, "../../packages/local/src/run/cli.ts");
 const cleanups: (() => Promise<void>)[] = [];
 let synthDir: string;
 
@@ -153,7 +154,7 @@ describe("two local runs on one data folder", () => {
       }),
     ]);
     // Writes the first run issued alongside its last download request land before the snapshot.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
     const lock = JSON.parse(await readFile(join(dir, LOCK_FILE_NAME), "utf8")) as { pid: number };
     expect(lock.pid).toBe(first.child.pid);
     const before = await snapshot(dir);

@@ -29,6 +29,7 @@ describe("a local run against a hub that publishes product names twice", () => {
 
     const summary = await runLocal({
       dataDir,
+      dynamo: "dynalite",
       from: DAY,
       to: DAY,
       ...params,

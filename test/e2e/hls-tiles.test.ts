@@ -34,6 +34,7 @@ async function runDay(
   cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
   await runLocal({
     dataDir,
+    dynamo: "dynalite",
     from: DAY,
     to: DAY,
     ...params,
@@ -41,7 +42,7 @@ async function runDay(
     retryDelayMs: 10,
     ...(allTiles !== undefined && { allTiles }),
   });
-  const stores = await startEmbeddedStores({ dataDir });
+  const stores = await startEmbeddedStores({ dataDir, dynamo: "dynalite" });
   cleanups.push(() => stores.close());
   const store = new GranuleStore(createDocumentClient(stores.dynamo), { tableName: stores.tableName });
   const lists = await Promise.all(GRANULE_STATUSES.map((status) => store.listByStatus(DAY, status)));

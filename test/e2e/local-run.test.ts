@@ -42,6 +42,8 @@ function smallDay(
     retryDelayMs: 10,
     // These tests follow every catalogue product; the HLS tile filter is test/e2e/hls-tiles.test.ts's.
     allTiles: true,
+    // dynalite starts in a fraction of DynamoDB Local's seconds; the first test and the CLI's take "auto".
+    dynamo: "dynalite",
     ...extra,
   };
 }
@@ -60,6 +62,7 @@ describe("runLocal against the built-in mock hub", () => {
           mock = hub;
         },
         onProgress: (snapshot) => snapshots.push(snapshot.step),
+        dynamo: "auto",
       }),
     );
 
@@ -91,7 +94,7 @@ describe("runLocal against the built-in mock hub", () => {
       failures: {},
       bytes,
     });
-    // The end-to-end tests run on AWS's DynamoDB Local wherever a JDK is present (these machines).
+    // This run is on AWS's DynamoDB Local wherever a JDK is present (these machines).
     expect(summary.store.backend).toBe(dynamoDbLocalAvailable() ? "dynamodb-local" : "dynalite");
     expect(summary.run).toMatchObject({ manifest: 12, downloaded: 12, failed: 0, bytes });
     expect(summary.status).toBe("SUCCEEDED");
@@ -295,6 +298,7 @@ describe("runLocal against an external hub", () => {
 
     const summary = await runLocal({
       dataDir,
+      dynamo: "dynalite",
       from: DAY,
       to: DAY,
       platforms: ["S2A", "S2B"],
@@ -319,6 +323,7 @@ describe("runLocal against an external hub", () => {
 
     const run = runLocal({
       dataDir,
+      dynamo: "dynalite",
       from: DAY,
       to: DAY,
       retryDelayMs: 10,

@@ -78,6 +78,7 @@ describe("a local run's metrics", () => {
     const lines = await captureEmf(async () => {
       summary = await runLocal({
         dataDir,
+        dynamo: "dynalite",
         from: DAY,
         to: DAY,
         seed: "metrics-emf",

@@ -36,7 +36,7 @@ async function tempDataDir(): Promise<string> {
 }
 
 async function reopen(dataDir: string): Promise<{ stores: EmbeddedStores; store: GranuleStore }> {
-  const stores = await startEmbeddedStores({ dataDir });
+  const stores = await startEmbeddedStores({ dataDir, dynamo: "dynalite" });
   cleanups.push(() => stores.close());
   const store = new GranuleStore(createDocumentClient(stores.dynamo), { tableName: stores.tableName });
   return { stores, store };
@@ -93,6 +93,7 @@ describe("a hub outage, then npm run ops -- redrive --local DIR", () => {
     // Concurrency 10: every child starts before the first failure exceeds the tolerated 10%.
     const first = await runLocal({
       dataDir,
+      dynamo: "dynalite",
       from: DAY,
       to: DAY,
       ...params,
@@ -193,6 +194,7 @@ describe("a hub outage, then npm run ops -- redrive --local DIR", () => {
     // Concurrency 1 and the first granule failing: the threshold is exceeded at once, nothing else starts.
     const first = await runLocal({
       dataDir,
+      dynamo: "dynalite",
       from: DAY,
       to: DAY,
       ...params,

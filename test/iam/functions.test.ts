@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CreateMultipartUploadCommand } from "@aws-sdk/client-s3";
+import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
@@ -72,6 +72,7 @@ beforeAll(async () => {
   // Download recording FAILED), so Abort and the failure writes are recorded too.
   const summary = await runLocal({
     dataDir,
+    dynamo: "dynalite",
     from: DAY,
     to: DAY,
     seed: "iam",
@@ -108,7 +109,7 @@ afterAll(async () => {
  * Without it GetItem would look unused.
  */
 async function recordConditionFailurePaths(): Promise<void> {
-  const stores = await startEmbeddedStores({ dataDir });
+  const stores = await startEmbeddedStores({ dataDir, dynamo: "dynalite" });
   try {
     recordAwsCalls(stores.dynamo, "dynamodb", (call) => calls.push(call));
     recordAwsCalls(stores.s3, "s3", (call) => calls.push(call));
@@ -171,6 +172,34 @@ async function recordConditionFailurePaths(): Promise<void> {
     };
     expect(summary.sweptUploads.aborted).toBe(1);
 
+    // An upload whose Create was never recorded (its attempt died in between): the same child's next
+    // claim lists the key's uploads and aborts it before asking the hub anything.
+    const lastDigit = downloaded.name.endsWith("9") ? "8" : "9";
+    const orphaned = {
+      ...abandoned,
+      granuleId: randomUUID(),
+      name: `${downloaded.name.slice(0, -1)}${lastDigit}`,
+    };
+    await store.recordDiscovered(orphaned, DAY);
+    const child = `arn:aws:states:${app.region}:${SIMULATED_ACCOUNT}:execution:orphan:${orphaned.granuleId}`;
+    await store.claimGranule(orphaned.granuleId, child);
+    const orphanKey = `${orphaned.name}.zip`;
+    await store.markUploadCreating(orphaned.granuleId, child, orphanKey);
+    const orphan = await stores.s3.send(
+      new CreateMultipartUploadCommand({ Bucket: stores.bucketName, Key: orphanKey }),
+    );
+    // The hub is unreachable and the deadline a second away: the attempt fails after the abort.
+    await asPrincipal("Download", () =>
+      download.handler(
+        { granuleId: orphaned.granuleId, owner: child },
+        { getRemainingTimeInMillis: () => 61_000 },
+      ),
+    ).catch(() => undefined);
+    const open = await stores.s3.send(
+      new ListMultipartUploadsCommand({ Bucket: stores.bucketName, Prefix: orphanKey }),
+    );
+    expect((open.Uploads ?? []).map((upload) => upload.UploadId)).not.toContain(orphan.UploadId);
+
     // WriteManifest's recount: a day whose counter says one more than its index holds (an ADD an
     // older release applied twice) is listed anyway and its counter set from the index.
     await createDocumentClient(stores.dynamo).send(
@@ -230,7 +259,7 @@ async function recordSecretReads(): Promise<void> {
 
 /** One accepted CDSE push through the receiver, its table writes recorded. */
 async function recordPush(): Promise<number> {
-  const stores = await startEmbeddedStores();
+  const stores = await startEmbeddedStores({ dynamo: "dynalite" });
   try {
     recordAwsCalls(stores.dynamo, "dynamodb", (call) => calls.push(call));
     const runtime = await import("@hls-s2/functions/lib/runtime");
@@ -271,7 +300,7 @@ function pushEvent(): APIGatewayProxyEventV2 {
  * its ListExecutions and StartExecution (answered in-process, nothing leaves it) are recorded.
  */
 async function recordPushedDownloads(): Promise<{ started: boolean }> {
-  const stores = await startEmbeddedStores();
+  const stores = await startEmbeddedStores({ dynamo: "dynalite" });
   try {
     const store = new GranuleStore(createDocumentClient(stores.dynamo), { tableName: stores.tableName });
     const now = new Date();
@@ -343,7 +372,7 @@ function deployedNames(): NameMap {
     ),
   };
   // The local definition's Lambda Tasks name each function by a placeholder ARN of its logical id
-  // (packages/local/src/definition.ts flattenDefinitionString): the deployed function has that id.
+  // (packages/local/src/aws/definition.ts flattenDefinitionString): the deployed function has that id.
   for (const task of Object.keys(WORKFLOW_TASKS)) {
     const fn = findResource(app, "AWS::Lambda::Function", `${task}Function`);
     names[`arn:aws:lambda:us-east-1:123456789012:function:${fn.logicalId}`] =
@@ -487,6 +516,7 @@ describe("IAM proven offline: every call the deployed roles see", () => {
       "Download s3:UploadPart",
       "Download s3:CompleteMultipartUpload",
       "Download s3:AbortMultipartUpload",
+      "Download s3:ListMultipartUploads",
       "Download dynamodb:GetItem",
       "Summarize dynamodb:Query",
       "ReceivePush dynamodb:PutItem",

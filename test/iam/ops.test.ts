@@ -50,7 +50,7 @@ beforeAll(async () => {
   const table = findResource(app, "AWS::DynamoDB::Table", "Granules");
   tableName = String(resolveDeployed({ Ref: table.logicalId }, table.template, app));
 
-  stores = await startEmbeddedStores({ tableName });
+  stores = await startEmbeddedStores({ tableName, dynamo: "dynalite" });
   proxy = await startRecordingStandIn(stores.dynamoEndpoint);
   proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
   await seedFailedGranule();

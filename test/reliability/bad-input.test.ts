@@ -140,6 +140,7 @@ describe("bad hub data end to end", () => {
 
     const summary = await runLocal({
       dataDir,
+      dynamo: "dynalite",
       from: DAY,
       to: DAY,
       retryDelayMs: 5,
@@ -188,6 +189,7 @@ describe("bad hub data end to end", () => {
     // asked again, and the whole page then arrives.
     const summary = await runLocal({
       dataDir,
+      dynamo: "dynalite",
       from: DAY,
       to: DAY,
       retryDelayMs: 5,
@@ -210,6 +212,7 @@ describe("bad hub data end to end", () => {
 
     const run = runLocal({
       dataDir,
+      dynamo: "dynalite",
       from: "2026-01-01",
       to: "2026-03-01",
       granulesPerDay: 2,

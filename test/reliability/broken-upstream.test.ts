@@ -45,6 +45,7 @@ describe("a hub serving broken zips whose MD5s match", () => {
     await useSharedSynthesis(dataDir);
     const summary = await runLocal({
       dataDir,
+      dynamo: "dynalite",
       from: day,
       to: day,
       ...params,

@@ -25,6 +25,7 @@ let completed = 0;
 
 const summary = await runLocal({
   dataDir,
+  dynamo: "dynalite",
   from: day,
   to: day,
   platforms: ["S2A", "S2B", "S2C"],

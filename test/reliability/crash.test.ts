@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { type GranuleRecord, objectKeyFor } from "@hls-s2/core/domain";
 import { completedUploads, LOCAL_BUCKET_NAME, LOCAL_PART_SIZE_MIB, MOCK_CREDENTIALS } from "@hls-s2/local";
@@ -112,7 +113,7 @@ async function until(condition: () => Promise<boolean>, timeoutMs: number): Prom
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }
 
@@ -156,7 +157,7 @@ describe("a local run killed again and again", () => {
     hubs.push(await hubFor(catalogue, FIRST_RUN_BYTES_PER_SECOND));
     const first = startLocal(dataDir, hubs.at(-1)!);
     await until(async () => (await openUploads(dataDir)).size === multipart, 60_000);
-    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    await sleep(SETTLE_MS);
     const atFirstKill = await openUploads(dataDir);
     await kill(first);
     expect([...atFirstKill.values()].every((parts) => parts.length === 0)).toBe(true);
@@ -178,7 +179,7 @@ describe("a local run killed again and again", () => {
       async () => [...(await openUploads(dataDir)).values()].some((parts) => parts.length > 0),
       60_000,
     );
-    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    await sleep(SETTLE_MS);
     await kill(second);
     const afterSecond = await tableAfterKill(dataDir);
     const resumedParts = afterSecond.filter((granule) => (granule.upload?.parts.length ?? 0) > 0);

@@ -63,6 +63,7 @@ describe("credentials", () => {
     const { result: summary, output } = await captureOutput(() =>
       runLocal({
         dataDir,
+        dynamo: "dynalite",
         from: DAY,
         to: DAY,
         retryDelayMs: 5,

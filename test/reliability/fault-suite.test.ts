@@ -26,6 +26,7 @@ async function runDay(
   await useSharedSynthesis(dataDir);
   const summary = await runLocal({
     dataDir,
+    dynamo: "dynalite",
     from: day,
     to: day,
     ...params,

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { DAY_MS, formatDay, objectKeyFor } from "@hls-s2/core/domain";
 import { completedUploads, MOCK_CREDENTIALS } from "@hls-s2/local";
@@ -83,7 +84,7 @@ describe("a local run killed during day D, then a run for day D+1 only", () => {
     const deadline = Date.now() + 90_000;
     while (!killed.lines.some((line) => line["event"] === "progress" && Number(line["inFlight"]) >= 1)) {
       if (Date.now() > deadline) throw new Error("day D's downloads never started");
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
     }
     killed.child.kill("SIGKILL");
     expect(await killed.exited).toMatchObject({ signal: "SIGKILL" });

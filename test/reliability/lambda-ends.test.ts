@@ -68,6 +68,7 @@ describe("a query that fails for good", () => {
 
     const summary = await runLocal({
       dataDir,
+      dynamo: "dynalite",
       from: DAY,
       to: DAY,
       retryDelayMs: 5,
@@ -107,6 +108,7 @@ describe("a Lambda that Lambda ends", () => {
     // GenerateQueries has no retrier for it: the execution fails with what AWS would report.
     const run = runLocal({
       dataDir,
+      dynamo: "dynalite",
       from: DAY,
       to: DAY,
       granulesPerDay: 2,
@@ -139,6 +141,7 @@ describe("a Lambda that Lambda ends", () => {
 
     const summary = await runLocal({
       dataDir,
+      dynamo: "dynalite",
       from: DAY,
       to: DAY,
       ...params,

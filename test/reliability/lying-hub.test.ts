@@ -165,7 +165,7 @@ describe("a trickling hub", () => {
     const product = hub.catalogue.products[0]!;
     // 20 KiB/s for the first body, under a 100 KiB/s floor judged over 400 ms; the resume is served at full speed.
     hub.setFaults({ granules: { [product.id]: { kind: "trickle", bytesPerSecond: 20 * KIB, times: 1 } } });
-    const stores = await startEmbeddedStores({});
+    const stores = await startEmbeddedStores({ dynamo: "dynalite" });
     cleanups.add(() => stores.close());
     const client = new DhusHub({
       url: hub.url,
@@ -224,6 +224,7 @@ describe("the daily run against a hub that lies about framing, ranges and availa
     await useSharedSynthesis(dataDir);
     const summary = await runLocal({
       dataDir,
+      dynamo: "dynalite",
       from: day,
       to: day,
       ...params,

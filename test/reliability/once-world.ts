@@ -27,7 +27,7 @@ export async function world(cleanups: Cleanups, granules: number, shape: Partial
   });
   const hub = await startMockHub({ catalogue, port: 0, host: "127.0.0.1", credentials: CREDENTIALS });
   cleanups.add(() => hub.close());
-  const opened = await reopen(await tempDataDir(cleanups), cleanups);
+  const opened = await reopen(await tempDataDir(cleanups), cleanups, "dynalite");
   const clock = { ms: Date.now() };
   const store = new GranuleStore(createDocumentClient(opened.stores.dynamo), {
     tableName: opened.stores.tableName,

@@ -19,6 +19,7 @@ describe("one hub quota across every execution", () => {
     const summaries = await runLocalOverlapping(
       {
         dataDir,
+        dynamo: "dynalite",
         from: DAY,
         to: DAY,
         seed: "quota",
@@ -56,7 +57,7 @@ describe("one hub quota across every execution", () => {
     expect(summaries.reduce((sum, summary) => sum + summary.run.downloaded, 0)).toBe(products.length);
     // The runs did wait for slots (HubSlotsBusyError retried), and no slot stays held after them.
     expect(summaries.reduce((sum, summary) => sum + summary.run.retries, 0)).toBeGreaterThan(0);
-    const stores = await startEmbeddedStores({ dataDir });
+    const stores = await startEmbeddedStores({ dataDir, dynamo: "dynalite" });
     cleanups.add(() => stores.close());
     const pool = new SlotPool(createDocumentClient(stores.dynamo), { tableName: stores.tableName });
     expect((await pool.usage()).held).toEqual([]);
@@ -67,6 +68,7 @@ describe("one hub quota across every execution", () => {
     let hub: MockHub | undefined;
     const summary = await runLocal({
       dataDir,
+      dynamo: "dynalite",
       from: DAY,
       to: DAY,
       seed: "sessions",
@@ -86,7 +88,7 @@ describe("one hub quota across every execution", () => {
     expect(hub!.tokens.sessionRefusals).toBe(3);
     expect(summary.run.failures).toEqual({});
     expect(summary.totals).toMatchObject({ found: 6, downloaded: 6, failed: 0 });
-    const stores = await startEmbeddedStores({ dataDir });
+    const stores = await startEmbeddedStores({ dataDir, dynamo: "dynalite" });
     cleanups.add(() => stores.close());
     const store = new GranuleStore(createDocumentClient(stores.dynamo), {
       tableName: stores.tableName,

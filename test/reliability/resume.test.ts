@@ -26,7 +26,7 @@ async function oneProductWorld(seed: string, sizeBytes: number) {
   const product = catalogue.products[0]!;
   const hub = await startMockHub({ catalogue, port: 0, host: "127.0.0.1", credentials: CREDENTIALS });
   cleanups.add(() => hub.close());
-  const opened = await reopen(await tempDataDir(cleanups), cleanups);
+  const opened = await reopen(await tempDataDir(cleanups), cleanups, "dynalite");
   await opened.store.recordDiscovered(discoveredGranuleOf(product), DAY);
   const client = new DhusHub({
     url: hub.url,

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { HubSlotsBusyError } from "@hls-s2/core/errors";
 import { DhusHub } from "@hls-s2/core/hub";
 import { createDocumentClient, GranuleStore, SlotPool } from "@hls-s2/core/store";
@@ -19,13 +20,13 @@ async function until(condition: () => boolean, timeoutMs: number): Promise<void>
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
   }
 }
 
 describe("a hub slot holder killed mid-download", () => {
   it("frees its slot when its lease ends, and the granules then download, each once more at most", async () => {
-    const stores = await startEmbeddedStores();
+    const stores = await startEmbeddedStores({ dynamo: "dynalite" });
     cleanups.add(() => stores.close());
     const catalogue = createCatalogue({ seed: "slot-kill", days: [DAY], granulesPerDay: 2, sizeBytes: MIB });
     // One download at a time at the hub, each ~2 s: the kill lands mid-body.
@@ -105,7 +106,7 @@ describe("a hub slot holder killed mid-download", () => {
         } catch (error) {
           if (!(error instanceof HubSlotsBusyError)) throw error;
         }
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await sleep(50);
       }
     };
     const results = await Promise.all([retried(first!.id), retried(second!.id)]);

@@ -7,9 +7,9 @@ import {
 export * from "../../stacks/synth";
 
 /**
- * The stack tests' synthesizeApp: stacks/synth's, once per set of options in a worker. The stacks
- * project runs its files in shared workers (vitest.config.ts), so a stage several files assert on
- * (`test`, `prod`…) is synthesized once, not once per file. Options with aspects synthesize afresh
+ * The stack tests' synthesizeApp: stacks/synth's, once per set of options in a process (each
+ * stack-test file has its own, vitest.config.ts), so a stage a file's tests share is synthesized
+ * once for them, not once per test. Options with aspects synthesize afresh
  * (an aspect changes the app). The result is frozen: a test editing a template would otherwise change
  * it for the next file.
  */

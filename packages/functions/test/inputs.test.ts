@@ -14,6 +14,9 @@ const CASES: [string, (event: unknown) => Promise<unknown>, unknown, string][] =
   ["generate-queries", generateQueries, { form: "2024-01-01" }, "form"],
   ["fetch-page", fetchLinks, { day: "2024-01-01", platform: "L8" }, "platform"],
   ["fetch-page", fetchLinks, { platform: "S2A" }, "day"],
+  // Days are checked on the calendar here, once: core trusts them.
+  ["fetch-page", fetchLinks, { day: "2024-02-30", platform: "S2A" }, "day"],
+  ["summarize", summarize, { from: "2023-02-29", to: "2023-03-01" }, "from"],
   ["write-manifest", writeManifest, { from: "2024-01-01", to: "2024-01-02" }, "executionName"],
   ["download", downloadGranule, { granuleId: "", owner: "arn:exec" }, "granuleId"],
   ["download", downloadGranule, "not an object", "event"],

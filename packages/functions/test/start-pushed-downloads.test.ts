@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import {
   ExecutionAlreadyExists,
@@ -68,7 +69,7 @@ function fakeStepFunctions(options: { listLags?: boolean } = {}) {
   sfnMock.on(ListExecutionsCommand).callsFake(async (input: { statusFilter?: string }) => {
     const seen = snapshot();
     // A lagging list answers from before any StartExecution that runs meanwhile.
-    if (options.listLags === true) await new Promise((resolve) => setTimeout(resolve, 20));
+    if (options.listLags === true) await sleep(20);
     return {
       executions: seen
         .filter((execution) => input.statusFilter === undefined || execution.status === input.statusFilter)

@@ -1,40 +1,60 @@
-export * from "./aws-calls";
-export { buildCatalogue, type CatalogueParams, SYNTH_CACHE_FILE } from "./data-folder";
-export * from "./definition";
-export { dynamoDbLocalAvailable } from "./dynamo-server";
-export * from "./embedded";
-export { lambdaEnvironment } from "./environment";
-export { LOCAL_STATE_MACHINE_ARN } from "./execute";
-export * from "./executions";
-export type {
-  InvocationFault,
-  LambdaInvocation,
-  LocalLambdaContext,
-  LocalLambdaOptions,
-} from "./lambda";
-export * from "./leases";
-export * from "./lock";
-export * from "./map-run";
+// The package's public surface (tests, benchmarks, ops, the test toolkit). Two folders, one job each:
+// aws/ stands in for the AWS services, run/ runs HLS's day on them and imports aws/ only through its index.
 export {
-  DEFAULT_CONCURRENCY,
-  DEFAULT_GRANULES_PER_DAY,
-  DEFAULT_PRODUCT_SIZE,
-  DEFAULT_SEED,
-  type ExternalHub,
-  FAULT_PROFILE_NAMES,
-  type FaultProfileName,
-  type Interposer,
-  LOCAL_PART_SIZE_MIB,
-  MOCK_CREDENTIALS,
-  type OverlappingExecution,
-  type ProductSize,
-  type RedriveLocalOptions,
-  type RunLocalOptions,
-} from "./options";
-export * from "./progress";
-export * from "./report";
-export * from "./runner";
-export { completedUploads, type S3Request } from "./s3-gaps";
-export { listUploads } from "./s3rver-uploads";
-export type { LocalRunSummary } from "./summary";
-export * from "./workflow";
+  type AdaptOptions,
+  type Asl,
+  type AslState,
+  type AwsCall,
+  type AwsCallListener,
+  adaptDefinition,
+  asPrincipal,
+  type ChildRunOptions,
+  type ChildStatus,
+  completedUploads,
+  type DefinitionString,
+  DISTRIBUTED_MAP_RESOURCE,
+  type DistributedMapNote,
+  DYNAMODB_LOCAL_DIR,
+  type DynamoBackend,
+  dynamoClientConfig,
+  dynamoDbLocalAvailable,
+  type EmbeddedStores,
+  type EmbeddedStoresInput,
+  type EventLog,
+  type FailedState,
+  findRedrivableExecution,
+  flattenDefinitionString,
+  hasLocalTable,
+  type InvocationFault,
+  type LambdaInvocation,
+  LOCAL_BUCKET_NAME,
+  LOCAL_REGION,
+  LOCAL_STATE_MACHINE_ARN,
+  LOCAL_TABLE_NAME,
+  LOCAL_WORK_BUCKET_NAME,
+  type LocalDefinition,
+  type LocalExecutionRecord,
+  type LocalLambdaContext,
+  type LocalLambdaOptions,
+  listExecutionRecords,
+  listUploads,
+  loadSynthesizedWorkflow,
+  type MapRunChild,
+  type MapRunOptions,
+  type MapRunRecord,
+  recordAwsCalls,
+  refuseCallsAfterKill,
+  runMapRun,
+  type S3Request,
+  STATE_MACHINE_PRINCIPAL,
+  type SynthesizedWorkflow,
+  s3ClientConfig,
+  saveExecutionRecord,
+  startEmbeddedStores,
+  thresholdExceeded,
+  tileAllowListPath,
+  type WorkflowTaskName,
+} from "./aws";
+export { DataFolderInUseError, STATES_ERROR_NAMES, StatesError, type StatesErrorName } from "./errors";
+export { processIsAlive } from "./process";
+export * from "./run";

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Catalogue } from "./catalogue";
 import type { HubContext } from "./context";
 import type { FaultPlan } from "./faults";
@@ -151,7 +152,8 @@ async function sendProduct(
         if (reset) part = part.subarray(0, (faults.resetAfterBytes ?? 0) - sent);
         if (closed) return;
         // Pace before writing, so the body ends (and frees its download slot) right after its last byte.
-        if (rate !== undefined) await sleep(began + (sent / rate) * 1000 - Date.now());
+        const ahead = rate === undefined ? 0 : began + (sent / rate) * 1000 - Date.now();
+        if (ahead > 0) await sleep(ahead);
         if (closed) return;
         sent += part.length;
         ctx.stats.countGranule(granuleId, "bytesServed", part.length);
@@ -210,8 +212,4 @@ function drainOrClose(res: ServerResponse): Promise<void> {
     res.once("drain", done);
     res.once("close", done);
   });
-}
-
-function sleep(ms: number): Promise<void> {
-  return ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import type { MockHub } from "../src/index";
 import {
@@ -303,7 +304,7 @@ describe("CDSE identity and zipper", () => {
     expect(dhus.status).toBe(429);
     expect(await dhus.json()).toEqual({ detail: "Max session number 1 exceeded" });
     await running.arrayBuffer();
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
     expect(hub.stats.downloads.snapshot()).toMatchObject({ limit: 1, inFlight: 0, peak: 1, refused: 1 });
   });
 
@@ -318,7 +319,7 @@ describe("CDSE identity and zipper", () => {
     expect(third.status).toBe(429);
     expect(await third.json()).toEqual({ detail: "Max session number 2 exceeded" });
     await Promise.all(running.map((r) => r.arrayBuffer()));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
     const fourth = await fetch(url, { headers, method: "GET" });
     expect(fourth.status).toBe(200);
     await fourth.body?.cancel();

@@ -1,8 +1,10 @@
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { ConfigError, DataFolderInUseError, InvalidInputError } from "@hls-s2/core/errors";
+import { ConfigError, InvalidInputError } from "@hls-s2/core/errors";
 import type { ProgressReporter } from "@hls-s2/local";
+// The light entry: the local runtime itself loads only when a command needs it.
+import { DataFolderInUseError } from "@hls-s2/local/errors";
 import { backfill } from "./commands/backfill";
 import { formatRecount, recount } from "./commands/recount";
 import { redrive, redriveLocalExecution } from "./commands/redrive";

@@ -27,7 +27,7 @@ afterEach(async () => {
 
 /** Seeds a local-mode data folder the way `npm run local` leaves it, then releases it. */
 async function seedDataDir(day: string) {
-  const stores = await startEmbeddedStores({ dataDir });
+  const stores = await startEmbeddedStores({ dataDir, dynamo: "dynalite" });
   try {
     return {
       failed: await seedGranule(stores, day, "S2A", { status: "FAILED", error: "GranuleGoneError" }),

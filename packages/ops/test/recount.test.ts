@@ -72,7 +72,7 @@ describe("recount", () => {
   it("runs from the command line on a local-mode data folder", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "hls-s2-recount-"));
     try {
-      const stores = await startEmbeddedStores({ dataDir });
+      const stores = await startEmbeddedStores({ dataDir, dynamo: "dynalite" });
       try {
         await seedGranule(stores, "2025-05-21", "S2C", { status: "DISCOVERED" });
         await countTwice(stores, "2025-05-21", "S2C");

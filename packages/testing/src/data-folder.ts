@@ -4,7 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GRANULE_STATUSES, type GranuleRecord } from "@hls-s2/core/domain";
 import { GranuleStore } from "@hls-s2/core/store";
-import { type EmbeddedStores, listUploads, startEmbeddedStores } from "@hls-s2/local";
+import {
+  type EmbeddedStores,
+  type EmbeddedStoresInput,
+  listUploads,
+  startEmbeddedStores,
+} from "@hls-s2/local";
 import { afterEach } from "vitest";
 import { documentClientOf } from "./dynamo";
 
@@ -68,9 +73,16 @@ export interface OpenedData {
   store: GranuleStore;
 }
 
-/** Reopens a finished run's data folder to inspect its table and buckets. */
-export async function reopen(dataDir: string, cleanups: Pick<Cleanups, "add">): Promise<OpenedData> {
-  const stores = await startEmbeddedStores({ dataDir });
+/**
+ * Reopens a finished run's data folder to inspect its table and buckets; the folder's own stand-in by
+ * default. A fresh folder takes `dynamo` ("auto": DynamoDB Local when a JDK runs).
+ */
+export async function reopen(
+  dataDir: string,
+  cleanups: Pick<Cleanups, "add">,
+  dynamo: EmbeddedStoresInput["dynamo"] = "auto",
+): Promise<OpenedData> {
+  const stores = await startEmbeddedStores({ dataDir, dynamo });
   // A test may close early to hand the folder to the next run.
   cleanups.add(() => stores.close().catch(() => undefined));
   const store = new GranuleStore(documentClientOf(stores.dynamo), { tableName: stores.tableName });

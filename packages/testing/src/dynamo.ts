@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { createDocumentClient, GranuleStore, granuleTableDefinition } from "@hls-s2/core/store";
@@ -57,7 +58,7 @@ export async function createGranuleTable(client: DynamoDBClient, tableName: stri
   for (let tries = 0; tries < 500; tries++) {
     const described = await client.send(new DescribeTableCommand({ TableName: tableName }));
     if (described.Table?.TableStatus === "ACTIVE") return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await sleep(10);
   }
   throw new Error(`table ${tableName} did not become ACTIVE`);
 }

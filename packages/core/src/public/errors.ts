@@ -5,7 +5,6 @@ export type { ConfigIssue, RetryKind } from "../domain/errors";
 export {
   BACKOFF_RETRY,
   ConfigError,
-  DataFolderInUseError,
   DownloaderError,
   describeIssues,
   ERROR_CLASSES,
@@ -27,7 +26,6 @@ export {
   SESSIONS_EXHAUSTED_RETRY,
   SLOT_WAIT_ERROR_NAMES,
   SLOT_WAIT_RETRY,
-  StatesError,
   TERMINAL_ERROR_NAMES,
   UNHANDLED_ERROR_NAMES,
   UNHANDLED_RETRY,

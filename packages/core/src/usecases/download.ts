@@ -8,7 +8,6 @@ import {
   ChecksumMismatchError,
   ChecksumNotPublishedError,
   HubSlotsBusyError,
-  InvalidInputError,
   LeaseLostError,
   TransferInterruptedError,
 } from "../domain/errors";
@@ -115,9 +114,6 @@ export interface DownloadResult {
  *   the transfer — unchanged, their names drive Retry.
  */
 export async function downloadGranule(input: DownloadInput, deps: DownloadDeps): Promise<DownloadResult> {
-  if (input.granuleId === "") throw new InvalidInputError("granuleId is empty", { field: "granuleId" });
-  if (input.owner === "") throw new InvalidInputError("owner is empty", { field: "owner" });
-  if (deps.bucket === "") throw new InvalidInputError("bucket is empty", { field: "bucket" });
   // A raw AbortError/TimeoutError is in no Retry list: an attempt out of time must say "interrupted".
   throwIfOutOfTime(input.granuleId, deps.signal);
   const { granuleId, owner } = input;
@@ -249,6 +245,8 @@ async function transferClaimed(
   const now = deps.now ?? Date.now;
   const { granuleId } = granule;
   const { store, hub } = deps;
+  // First, before the hub is asked anything: an upload an earlier attempt created but never recorded.
+  await abortUploadsNobodyRecorded(granule, deps);
 
   // Every upload we created is on the granule (the transfer records it before its first part), so the
   // transfer either continues it or, when it cannot (another key: the prefix changed), aborts it.
@@ -279,7 +277,6 @@ async function transferClaimed(
     if (expectedMd5 !== undefined) await store.recordChecksum(granuleId, owner, expectedMd5);
   }
   throwIfOutOfTime(granuleId, deps.signal);
-  await abortUploadsNobodyRecorded(granule, deps);
 
   const key = completing !== undefined ? resume!.key : objectKeyFor(granule.name, deps.objectPrefix);
   deps.logger?.info("downloading granule", {

@@ -65,9 +65,6 @@ export function planWindow(input: WindowInput, options: PlanWindowOptions = {}):
       field: "lookbackDays",
     });
   }
-  if (options.platforms.length === 0) {
-    throw new InvalidInputError("options.platforms is empty", { field: "platforms" });
-  }
 
   const todayMs = parseDay(formatDay(options.today.getTime())) as number;
   let from: string;

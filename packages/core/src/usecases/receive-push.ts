@@ -86,8 +86,6 @@ export interface RecordPushResult {
 export function parsePushNotification(body: unknown, options: ParsePushOptions = {}): PushNotification {
   let { now } = options;
   now ??= () => new Date();
-  if (typeof now !== "function")
-    throw new InvalidInputError("options.now must be a function", { field: "now" });
   const parsed = v.safeParse(NOTIFICATION_SCHEMA, body);
   if (!parsed.success) throw invalid("notification", parsed.issues);
   const { SubscriptionEvent: event, ProductId: productId, value } = parsed.output;
@@ -136,8 +134,6 @@ export async function recordPushedGranule(
 ): Promise<RecordPushResult> {
   const { store, filterRules } = options;
   if (store === undefined) throw new InvalidInputError("options.store is required", { field: "store" });
-  if (filterRules === undefined)
-    throw new InvalidInputError("options.filterRules is required", { field: "filterRules" });
   const granuleId = notification.productId;
   const { granule } = notification;
   if (notification.event !== PUSH_RECORDED_EVENT || granule === undefined) {

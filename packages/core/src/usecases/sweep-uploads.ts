@@ -62,14 +62,13 @@ const SWEPT_STATUSES = ["DOWNLOADED", "FAILED", "DOWNLOADING"] as const satisfie
  * where every upload we create is known. Each upload is first held with a conditional write (so a
  * worker claiming the granule meanwhile never resumes or completes it), then aborted, then dropped from
  * the item; when the abort fails the hold is released, so the upload is abandoned only once aborted.
- * @throws InvalidInputError on a bad window, bucket or option.
+ * @throws InvalidInputError on a bad window or option.
  */
 export async function sweepAbandonedUploads(input: SweepInput, deps: SweepDeps): Promise<SweepResult> {
   let { abandonedLeaseMs, leaseMs, now } = deps;
   abandonedLeaseMs ??= DEFAULT_ABANDONED_LEASE_MS;
   leaseMs ??= 15 * 60 * 1000;
   now ??= Date.now;
-  if (deps.bucket === "") throw new InvalidInputError("bucket is empty", { field: "bucket" });
   if (!Number.isInteger(abandonedLeaseMs) || abandonedLeaseMs < 0) {
     throw new InvalidInputError(`abandonedLeaseMs must be a non-negative integer, got ${abandonedLeaseMs}`, {
       field: "abandonedLeaseMs",

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { GranuleStore } from "../adapters/store/store";
 import { DEFAULT_RECONCILIATION_HORIZON_DAYS } from "../config/runtime";
@@ -90,7 +91,7 @@ export async function writeManifest(
   options = { ...options };
   options.reconcileAttempts ??= 4;
   options.reconcileDelayMs ??= 1000;
-  options.sleep ??= (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  options.sleep ??= (ms) => sleep(ms);
   options.horizonDays ??= DEFAULT_RECONCILIATION_HORIZON_DAYS;
   options.now ??= () => new Date();
   if (!Number.isInteger(options.horizonDays) || options.horizonDays < 0) {
@@ -114,7 +115,6 @@ export async function writeManifest(
       },
     );
   }
-  if (deps.bucket === "") throw new InvalidInputError("bucket is empty", { field: "bucket" });
   const days = daysBetween(input.from, input.to);
 
   const items: ManifestItem[] = [];

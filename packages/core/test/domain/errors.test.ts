@@ -12,7 +12,6 @@ import {
   type RetryKind,
   SESSIONS_EXHAUSTED_ERROR_NAMES,
   SLOT_WAIT_ERROR_NAMES,
-  StatesError,
   TERMINAL_ERROR_NAMES,
 } from "../../src/domain/errors";
 
@@ -52,7 +51,6 @@ const INSTANCES: { [Name in DownloaderErrorName]: () => DownloaderError } = {
   LeaseLostError: () => new ERROR_CLASSES.LeaseLostError("g1", "owner", { cause }),
   ConfigError: () => new ERROR_CLASSES.ConfigError([{ key: "HUB_URL", message: "missing" }], { cause }),
   HubFramingError: () => new ERROR_CLASSES.HubFramingError("g1", "short body", { cause }),
-  DataFolderInUseError: () => new ERROR_CLASSES.DataFolderInUseError("/data", 42, { cause }),
   UploadOutcomeUnknownError: () => new ERROR_CLASSES.UploadOutcomeUnknownError("g1", "k", "u", { cause }),
   ManifestIncompleteError: () =>
     new ERROR_CLASSES.ManifestIncompleteError("2026-01-01", { recorded: 2, indexed: 1 }, { cause }),
@@ -83,12 +81,6 @@ describe("the error classes", () => {
       .filter(([, value]) => typeof value === "function" && value.prototype instanceof DownloaderError)
       .map(([name]) => name);
     expect(exported.sort()).toEqual([...NAMES].sort());
-  });
-
-  it("keeps the Step Functions service errors out of the retried ones", () => {
-    const error = new StatesError("States.ItemReaderFailed", "unreadable");
-    expect(error).toMatchObject({ name: "States.ItemReaderFailed", retryable: false });
-    expect(isRetryable(error)).toBe(false);
   });
 });
 
@@ -140,6 +132,6 @@ describe("the lists derived from the classes", () => {
   });
 
   it("leave unretried only the errors no Retry waits out and a later run still tries", () => {
-    expect(errorNamesOf("unretried")).toEqual(["DataFolderInUseError", "ManifestIncompleteError"]);
+    expect(errorNamesOf("unretried")).toEqual(["ManifestIncompleteError"]);
   });
 });

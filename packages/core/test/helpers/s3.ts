@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -251,8 +252,7 @@ export function memoryS3(client: S3Client, options: MemoryS3Options = {}) {
       });
     }
     const body = Buffer.from(input.Body as Uint8Array);
-    if (options.partDelayMs !== undefined)
-      await new Promise((resolve) => setTimeout(resolve, options.partDelayMs));
+    if (options.partDelayMs !== undefined) await sleep(options.partDelayMs);
     upload.parts.set(input.PartNumber, body);
     uploaded += body.length;
     // S3's part ETag is the part's MD5; any distinct value will do here and costs no hashing.

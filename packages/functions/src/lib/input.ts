@@ -1,8 +1,9 @@
+import { isValidDay } from "@hls-s2/core/domain";
 import { describeIssues, InvalidInputError } from "@hls-s2/core/errors";
 import * as v from "valibot";
 
-/** A `YYYY-MM-DD` day; whether it exists on the calendar is core's check. */
-export const DAY = v.pipe(v.string(), v.regex(/^\d{4}-\d{2}-\d{2}$/, "must be a YYYY-MM-DD date"));
+/** A `YYYY-MM-DD` day on the calendar: core trusts the days a handler hands it. */
+export const DAY = v.pipe(v.string(), v.check(isValidDay, "must be a YYYY-MM-DD date"));
 
 /** Validates a handler's event, naming the first bad field (and the first issues) in an InvalidInputError. */
 export function parseInput<const Schema extends v.GenericSchema>(

@@ -1,4 +1,4 @@
-import type { Asl } from "../../src/definition";
+import type { Asl } from "../../src/aws/definition";
 
 /** A Lambda ARN as CDK writes it into a DefinitionString. */
 function functionArn(logicalId: string) {

@@ -1,5 +1,4 @@
 import * as v from "valibot";
-import { isValidDay } from "../../domain/day";
 import {
   ChecksumNotPublishedError,
   describeIssues,
@@ -15,7 +14,7 @@ import {
   normalizeTileId,
   parseProductName,
 } from "../../domain/filters";
-import { type DiscoveredGranule, isPlatform, type Platform } from "../../domain/granule";
+import type { DiscoveredGranule, Platform } from "../../domain/granule";
 import { type Authorizer, basicAuth, type Credentials } from "./auth";
 import {
   GRANULE_ID_PATTERN,
@@ -27,6 +26,7 @@ import {
 } from "./dhus-entry";
 import { getJson, type HttpTuning, openProduct } from "./http";
 import {
+  checkSearchQuery,
   type DownloadStream,
   type Hub,
   type HubCallOptions,
@@ -198,24 +198,14 @@ export class DhusHub implements Hub {
   }
 
   #searchUrl(query: SearchQuery, offset: number): string {
-    if (!isValidDay(query.day)) {
-      throw new InvalidInputError(`query.day must be YYYY-MM-DD, got ${query.day}`, { field: "day" });
-    }
-    if (!isPlatform(query.platform)) {
-      throw new InvalidInputError(
-        `query.platform must be a Sentinel-2 platform (S2[A-Z]), got ${query.platform}`,
-        {
-          field: "platform",
-        },
-      );
-    }
+    checkSearchQuery(query);
     if (!Number.isSafeInteger(offset) || offset < 0) {
       throw new InvalidInputError(`offset must be a non-negative integer, got ${offset}`, {
         field: "offset",
       });
     }
-    const from = windowBound(query.from, `${query.day}T00:00:00.000Z`, "from");
-    const to = windowBound(query.to, `${query.day}T23:59:59.999Z`, "to");
+    const from = new Date(query.from ?? `${query.day}T00:00:00.000Z`).toISOString();
+    const to = new Date(query.to ?? `${query.day}T23:59:59.999Z`).toISOString();
     const q = [
       "(platformname:Sentinel-2)",
       "(processinglevel:Level-1C)",
@@ -333,14 +323,6 @@ function checkGranuleId(granuleId: string): string {
     );
   }
   return granuleId;
-}
-
-function windowBound(value: string | undefined, fallback: string, field: string): string {
-  if (value === undefined) return fallback;
-  const time = Date.parse(value);
-  if (Number.isNaN(time))
-    throw new InvalidInputError(`query.${field} is not a timestamp: ${value}`, { field });
-  return new Date(time).toISOString();
 }
 
 function platformName(platform: Platform): string {

@@ -1,27 +1,25 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
 import got, { type Request } from "got";
-import pRetry, { AbortError } from "p-retry";
 import {
   DownloaderError,
   GranuleGoneError,
-  HubThrottledError,
   HubUnavailableError,
   InvalidInputError,
-  isRetryable,
 } from "../../domain/errors";
 import { hubResponseMetric, hubStatusClass, type MetricSink } from "../../domain/metrics";
 import { type Authorizer, carryAuthOnTrustedRedirect, resolveAuth } from "./auth";
 import { parseContentLength, parseContentRange, readCapped } from "./body";
 import { hubStatusError, requestFailure, sanitizedCause } from "./failure";
 import type { DownloadStream } from "./hub";
+import { type RetryPolicy, withRetries } from "./retry";
 import { redactUrl } from "./url";
 
 /** Retry and timeout tuning of hub requests; tests make the delays small. */
 export interface HttpTuning {
   /** Retries after the first attempt for retryable failures (429, 5xx, timeouts, resets). Default 4. */
   retries?: number;
-  /** First backoff delay, doubled per retry, with jitter. Default 1000. */
+  /** First backoff delay, doubled per retry, times a random factor in [1, 2). Default 500 (0.5–1 s). */
   minTimeoutMs?: number;
   /** Longest backoff delay. Default 30000. */
   maxTimeoutMs?: number;
@@ -82,7 +80,7 @@ export const DEFAULT_MAX_JSON_BYTES = 8 * 1024 * 1024;
 
 const DEFAULTS = {
   retries: 4,
-  minTimeoutMs: 1000,
+  minTimeoutMs: 500,
   maxTimeoutMs: 30_000,
   maxRetryAfterSeconds: 120,
   timeoutMs: 60_000,
@@ -239,15 +237,12 @@ export async function openProduct(
   };
 }
 
-interface Settings {
-  retries: number;
-  minTimeoutMs: number;
-  maxTimeoutMs: number;
+/** The options with their defaults: the request's timeouts and cap, and its one retry policy. */
+interface Settings extends RetryPolicy {
   maxRetryAfterSeconds: number;
   timeoutMs: number;
   idleTimeoutMs: number;
   maxJsonBytes: number;
-  signal?: AbortSignal;
   metrics?: MetricSink;
 }
 
@@ -268,6 +263,7 @@ function checkOptions(url: string, options: HttpRequestOptions): Settings {
     maxJsonBytes: options.maxJsonBytes ?? DEFAULTS.maxJsonBytes,
     signal: options.signal,
     metrics: options.metrics,
+    onFailure: (error) => options.metrics?.add("HubErrors", 1, { errorName: error.name }),
   };
   if (!Number.isInteger(settings.retries) || settings.retries < 0) {
     throw new InvalidInputError(`retries must be a non-negative integer, got ${settings.retries}`, {
@@ -289,61 +285,9 @@ function checkOptions(url: string, options: HttpRequestOptions): Settings {
   return settings;
 }
 
-async function withRetries<T>(settings: Settings, attempt: () => Promise<T>): Promise<T> {
-  const { signal } = settings;
-  return pRetry(
-    async () => {
-      try {
-        return await attempt();
-      } catch (error) {
-        if (signal?.aborted) throw new AbortError(asError(signal.reason));
-        settings.metrics?.add("HubErrors", 1, { errorName: asError(error).name });
-        if (!isRetryable(error)) throw new AbortError(asError(error));
-        throw error;
-      }
-    },
-    {
-      retries: settings.retries,
-      // p-retry's own delay is off: the wait happens in onFailedAttempt, where Retry-After is known.
-      minTimeout: 0,
-      signal,
-      shouldRetry: ({ error }) => isRetryable(error),
-      onFailedAttempt: async ({ error, retriesLeft, retriesConsumed }) => {
-        if (retriesLeft <= 0 || !isRetryable(error)) return;
-        if (error instanceof HubThrottledError && error.retryAfterSeconds !== undefined) {
-          if (error.retryAfterSeconds > settings.maxRetryAfterSeconds) throw error;
-          await sleep(error.retryAfterSeconds * 1000, signal);
-          return;
-        }
-        const base = Math.min(settings.maxTimeoutMs, settings.minTimeoutMs * 2 ** retriesConsumed);
-        // Jitter spreads the retries of many parallel workers hitting one hub.
-        await sleep(Math.round(base * (0.5 + Math.random() / 2)), signal);
-      },
-    },
-  );
-}
-
 function countResponse(metrics: MetricSink | undefined, status: number): void {
   const statusClass = hubStatusClass(status);
   if (statusClass !== undefined) metrics?.add(hubResponseMetric(statusClass), 1);
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 function waitForResponse(request: Request): Promise<{ statusCode: number; headers: IncomingHttpHeaders }> {
@@ -353,8 +297,4 @@ function waitForResponse(request: Request): Promise<{ statusCode: number; header
     request.on("error", reject);
     request.once("response", resolve);
   });
-}
-
-function asError(value: unknown): Error {
-  return value instanceof Error ? value : new Error(String(value));
 }

@@ -1,6 +1,8 @@
 import type { Readable } from "node:stream";
+import { isValidDay } from "../../domain/day";
+import { InvalidInputError } from "../../domain/errors";
 import type { FilterReason } from "../../domain/filters";
-import type { DiscoveredGranule, Platform } from "../../domain/granule";
+import { type DiscoveredGranule, isPlatform, type Platform } from "../../domain/granule";
 
 /** One search: the granules a hub published for one platform in a publication window. */
 export interface SearchQuery {
@@ -10,6 +12,31 @@ export interface SearchQuery {
   /** Publication window inside the day, ISO-8601; default the whole day. */
   from?: string;
   to?: string;
+}
+
+/**
+ * The check every hub's listSearchPage makes before its first request: a calendar day, a Sentinel-2
+ * platform, window bounds that parse.
+ * @throws InvalidInputError naming the bad field.
+ */
+export function checkSearchQuery(query: SearchQuery): void {
+  if (!isValidDay(query.day)) {
+    throw new InvalidInputError(`query.day must be YYYY-MM-DD, got ${JSON.stringify(query.day)}`, {
+      field: "day",
+    });
+  }
+  if (!isPlatform(query.platform)) {
+    throw new InvalidInputError(
+      `query.platform must be a Sentinel-2 platform (S2[A-Z]), got ${JSON.stringify(query.platform)}`,
+      { field: "platform" },
+    );
+  }
+  for (const field of ["from", "to"] as const) {
+    const value = query[field];
+    if (value !== undefined && Number.isNaN(Date.parse(value))) {
+      throw new InvalidInputError(`query.${field} is not a timestamp: ${JSON.stringify(value)}`, { field });
+    }
+  }
 }
 
 /** An entry the hub listed that we did not record, and why (filter or validation). */

@@ -1,16 +1,13 @@
 import { GetCommand, UpdateCommand, type UpdateCommandInput } from "@aws-sdk/lib-dynamodb";
 import { InvalidInputError } from "../../domain/errors";
 import { FILTER_REASONS, type FilterReason } from "../../domain/filters";
-import type { Platform } from "../../domain/granule";
+import { isPlatform, type Platform } from "../../domain/granule";
 import type { QueryFailure } from "../../domain/tally";
 import {
   attributeNames,
   fetchKey,
   type Item,
   isConditionFailed,
-  requireCount,
-  requireDay,
-  requirePlatform,
   type StoreTable,
   withContext,
 } from "./dynamo";
@@ -82,22 +79,13 @@ export async function recordFetchProgress(
   platform: Platform,
   update: FetchProgressUpdate,
 ): Promise<FetchProgress> {
-  requireDay(day);
-  requirePlatform(platform);
-  requireCount(update.available, "available");
-  requireCount(update.fetchedDelta, "fetchedDelta");
-  requireCount(update.nextOffset, "nextOffset");
-  if (typeof update.finished !== "boolean") {
-    throw new InvalidInputError("finished must be a boolean", { field: "finished" });
-  }
   const versioned = update.expectedVersion !== undefined;
   if (versioned) {
-    requireCount(update.expectedVersion, "expectedVersion");
     if (!update.writeId)
       throw new InvalidInputError("writeId is required with expectedVersion", { field: "writeId" });
   }
   const counters = filteredAttributes(update.filteredDelta ?? {});
-  if (update.recordedDelta !== undefined && requireCount(update.recordedDelta, "recordedDelta") > 0) {
+  if (update.recordedDelta !== undefined && update.recordedDelta > 0) {
     counters["recorded"] = update.recordedDelta;
   }
   const counterAdds = Object.keys(counters).map((attribute) => `, #${attribute} :${attribute}`);
@@ -164,8 +152,11 @@ export async function getFetchProgress(
   day: string,
   platform: Platform,
 ): Promise<FetchProgress | undefined> {
-  requireDay(day);
-  requirePlatform(platform);
+  if (!isPlatform(platform)) {
+    throw new InvalidInputError(`platform must be a Sentinel-2 platform (S2[A-Z]), got ${String(platform)}`, {
+      field: "platform",
+    });
+  }
   try {
     const { Item: item } = await table.client.send(
       new GetCommand({ TableName: table.tableName, Key: fetchKey(day, platform), ConsistentRead: true }),
@@ -187,8 +178,6 @@ export async function recordFetchFailure(
   platform: Platform,
   failure: Omit<QueryFailure, "at">,
 ): Promise<QueryFailure> {
-  requireDay(day);
-  requirePlatform(platform);
   const recorded: QueryFailure = { ...failure, at: table.now().toISOString() };
   try {
     await table.client.send(
@@ -256,7 +245,6 @@ function filteredAttributes(delta: Partial<Record<FilterReason, number>>): Recor
     if (!(FILTER_REASONS as readonly string[]).includes(reason)) {
       throw new InvalidInputError(`unknown filter reason ${reason}`, { field: "filteredDelta" });
     }
-    requireCount(n, `filteredDelta.${reason}`);
     if (n > 0) attributes[filteredAttribute(reason as FilterReason)] = n;
   }
   return attributes;

@@ -5,9 +5,7 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from "@aws-sdk/lib-dynamodb";
-import { isValidDay } from "../../domain/day";
-import { InvalidInputError } from "../../domain/errors";
-import { type GranuleRecord, isPlatform, PLATFORMS, type Platform, TABLE_SCHEMA } from "../../domain/granule";
+import { type GranuleRecord, type Platform, TABLE_SCHEMA } from "../../domain/granule";
 import { asAwsFailure } from "../aws-failure";
 
 /**
@@ -58,38 +56,6 @@ export function isConditionFailed(error: unknown): boolean {
  */
 export function withContext(error: unknown, context: string): Error {
   return asAwsFailure(error, context);
-}
-
-export function requireText(value: unknown, field: string): string {
-  if (typeof value !== "string" || value === "") {
-    throw new InvalidInputError(`${field} must be a non-empty string`, { field });
-  }
-  return value;
-}
-
-export function requireDay(day: unknown): string {
-  if (typeof day !== "string" || !isValidDay(day)) {
-    throw new InvalidInputError(`day must be YYYY-MM-DD, got ${JSON.stringify(day)}`, { field: "day" });
-  }
-  return day;
-}
-
-export function requireCount(value: unknown, field: string): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
-    throw new InvalidInputError(`${field} must be a non-negative integer, got ${String(value)}`, { field });
-  }
-  return value;
-}
-
-export function requirePlatform(platform: unknown): void {
-  if (!isPlatform(platform)) {
-    throw new InvalidInputError(
-      `platform must be a Sentinel-2 platform (${PLATFORMS.join(", ")}, … S2[A-Z]), got ${String(platform)}`,
-      {
-        field: "platform",
-      },
-    );
-  }
 }
 
 /** Runs a conditional UpdateItem; the new record, or undefined when the condition failed. */

@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { isValidDay } from "../../domain/day";
 import {
   GranuleNotFoundError,
+  InvalidInputError,
   LeaseLostError,
   MISMATCH_ERROR_NAMES,
   WAITING_ERROR_NAMES,
@@ -24,9 +26,6 @@ import {
   type Item,
   isConditionFailed,
   PK,
-  requireCount,
-  requireDay,
-  requireText,
   type StoreTable,
   toRecord,
   withContext,
@@ -51,8 +50,10 @@ export async function recordDiscovered(
   day: string,
   options: { countLater?: boolean } = {},
 ): Promise<{ recorded: boolean }> {
-  requireText(granule.granuleId, "granuleId");
-  requireDay(day);
+  // The one check a store entry keeps: a day that parses but is not on the calendar never makes a key.
+  if (!isValidDay(day)) {
+    throw new InvalidInputError(`day must be YYYY-MM-DD, got ${JSON.stringify(day)}`, { field: "day" });
+  }
   const now = table.now().toISOString();
   const item: Item = {
     ...granuleKey(granule.granuleId),
@@ -109,7 +110,6 @@ export async function recordDiscovered(
 }
 
 export async function getGranule(table: StoreTable, granuleId: string): Promise<GranuleRecord | undefined> {
-  requireText(granuleId, "granuleId");
   const item = await getItem(table, granuleId);
   return item === undefined ? undefined : toRecord(item);
 }
@@ -130,8 +130,6 @@ export async function claimGranule(
   granuleId: string,
   owner: string,
 ): Promise<ClaimResult> {
-  requireText(granuleId, "granuleId");
-  requireText(owner, "owner");
   let current: GranuleRecord | undefined;
   for (let round = 0; round < CLAIM_ROUNDS; round++) {
     const nowMs = table.now().getTime();
@@ -213,7 +211,6 @@ export async function requeueGranule(
   granuleId: string,
   options: { forgetUpload?: boolean } = {},
 ): Promise<{ requeued: boolean; granule: GranuleRecord }> {
-  requireText(granuleId, "granuleId");
   const nowMs = table.now().getTime();
   // Forgetting the upload (an operator confirmed the object is missing) lets the next attempt upload afresh.
   const forget = options.forgetUpload === true ? ", #upload" : "";
@@ -252,8 +249,6 @@ export async function markDownloaded(
   owner: string,
   result: { s3Key: string; bytesWritten: number; delivery?: GranuleRecord["delivery"] },
 ): Promise<void> {
-  requireText(result.s3Key, "s3Key");
-  requireCount(result.bytesWritten, "bytesWritten");
   const now = table.now().toISOString();
   const delivery = result.delivery === undefined ? "" : ", #delivery = :delivery";
   try {
@@ -294,11 +289,9 @@ export async function markFailed(
   error: GranuleError,
   options: { owner?: string } = {},
 ): Promise<GranuleRecord> {
-  requireText(granuleId, "granuleId");
   const { owner } = options;
-  if (owner !== undefined) requireText(owner, "owner");
   const lastError: GranuleError = {
-    name: truncate(requireText(error.name, "error.name"), MAX_ERROR_NAME_LENGTH),
+    name: truncate(error.name, MAX_ERROR_NAME_LENGTH),
     message: truncate(String(error.message ?? ""), MAX_ERROR_MESSAGE_LENGTH),
   };
   const nowMs = table.now().getTime();
@@ -362,8 +355,6 @@ export async function leaseHolderUpdate(
     values: Record<string, unknown>;
   },
 ): Promise<GranuleRecord> {
-  requireText(granuleId, "granuleId");
-  requireText(owner, "owner");
   const holder = "#leaseOwner = :owner AND #status = :downloading";
   const updated = await conditionalUpdate(table, `${operation} ${granuleId}`, {
     Key: granuleKey(granuleId),

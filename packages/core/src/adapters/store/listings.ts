@@ -21,7 +21,6 @@ import {
   INDEX,
   PK,
   query,
-  requireDay,
   type StoreTable,
   toRecord,
 } from "./dynamo";
@@ -95,7 +94,6 @@ export async function listPendingReconciled(
 }
 
 export async function countByStatus(table: StoreTable, day: string): Promise<Record<GranuleStatus, number>> {
-  requireDay(day);
   const counts = await Promise.all(
     GRANULE_STATUSES.map(async (status) => {
       const perShard = await Promise.all(
@@ -193,7 +191,6 @@ async function queryStatus(
     limit?: number;
   } = {},
 ): Promise<GranuleRecord[]> {
-  requireDay(day);
   const records: GranuleRecord[] = [];
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   for (const dayShard of dayShardsOf(day)) {

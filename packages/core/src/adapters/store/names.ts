@@ -1,7 +1,7 @@
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { LeaseLostError } from "../../domain/errors";
 import type { GranuleStatus } from "../../domain/granule";
-import { attributeNames, conditionalUpdate, PK, requireText, type StoreTable, withContext } from "./dynamo";
+import { attributeNames, conditionalUpdate, PK, type StoreTable, withContext } from "./dynamo";
 import { getGranule, leaseHolderUpdate } from "./granules";
 
 // One name, one download: each object key is claimed once, by the first granule id that downloads it.
@@ -24,8 +24,6 @@ export async function claimObjectKey(
   key: string,
   granuleId: string,
 ): Promise<ObjectKeyClaim> {
-  requireText(key, "key");
-  requireText(granuleId, "granuleId");
   // Claimed if absent, or already ours (an SDK retry of a write that landed reads as ours). An
   // UpdateItem creates the item when absent: the Download role writes with UpdateItem only.
   const claimed = await conditionalUpdate(table, `claimObjectKey ${key}`, {
@@ -69,7 +67,6 @@ export async function markDuplicate(
   owner: string,
   duplicateOf: string,
 ): Promise<void> {
-  requireText(duplicateOf, "duplicateOf");
   await leaseHolderUpdate(table, "markDuplicate", granuleId, owner, {
     UpdateExpression:
       "SET #status = :duplicate, #duplicateOf = :of, #updatedAt = :now REMOVE #leaseOwner, #leaseExpiresAt, #upload",

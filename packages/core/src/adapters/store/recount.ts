@@ -1,14 +1,7 @@
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { GRANULE_STATUSES, PLATFORMS, type Platform } from "../../domain/granule";
 import { getFetchProgress } from "./cursor";
-import {
-  attributeNames,
-  fetchKey,
-  isConditionFailed,
-  requireDay,
-  type StoreTable,
-  withContext,
-} from "./dynamo";
+import { attributeNames, fetchKey, isConditionFailed, type StoreTable, withContext } from "./dynamo";
 import { listByStatus } from "./listings";
 
 // Reconciliation of the per (day, platform) `recorded` counters with the status index, for an
@@ -27,7 +20,6 @@ export interface PlatformRecount {
 const RECOUNT_ROUNDS = 3;
 
 export async function recountDay(table: StoreTable, day: string): Promise<PlatformRecount[]> {
-  requireDay(day);
   const indexed = new Map<Platform, number>();
   for (const status of GRANULE_STATUSES) {
     for (const granule of await listByStatus(table, day, status)) {

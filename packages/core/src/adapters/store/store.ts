@@ -16,7 +16,7 @@ import {
   recordFetchFailure,
   recordFetchProgress,
 } from "./cursor";
-import { requireText, type StoreTable } from "./dynamo";
+import type { StoreTable } from "./dynamo";
 import {
   type ClaimResult,
   claimGranule,
@@ -78,7 +78,9 @@ export class GranuleStore {
     leaseMs ??= DEFAULT_LEASE_MS;
     maxAttempts ??= DEFAULT_MAX_ATTEMPTS;
     now ??= () => new Date();
-    requireText(tableName, "tableName");
+    if (typeof tableName !== "string" || tableName === "") {
+      throw new InvalidInputError("tableName must be a non-empty string", { field: "tableName" });
+    }
     if (!Number.isInteger(leaseMs) || leaseMs <= 0) {
       throw new InvalidInputError(`leaseMs must be a positive integer, got ${leaseMs}`, { field: "leaseMs" });
     }
@@ -87,14 +89,13 @@ export class GranuleStore {
         field: "maxAttempts",
       });
     }
-    if (typeof now !== "function") throw new InvalidInputError("now must be a function", { field: "now" });
     this.#table = { client, tableName, leaseMs, maxAttempts, now };
   }
 
   /**
    * Records a newly discovered granule as DISCOVERED, unless the table already holds it (its state
    * is never overwritten, so re-fetching a day is harmless).
-   * @throws InvalidInputError on an empty id or a malformed day; InvalidHubDataError on a bad md5.
+   * @throws InvalidInputError on a day not on the calendar; InvalidHubDataError on a bad md5.
    */
   recordDiscovered(
     granule: DiscoveredGranule,
@@ -283,7 +284,7 @@ export class GranuleStore {
   /**
    * Records one step of a (day, platform) search: what the hub reports available, how many entries
    * this step read (added to the running total) and where to resume.
-   * @throws InvalidInputError on a malformed day, platform or count.
+   * @throws InvalidInputError on an unknown filter reason, or `expectedVersion` without `writeId`.
    */
   recordFetchProgress(day: string, platform: Platform, update: FetchProgressUpdate): Promise<FetchProgress> {
     return recordFetchProgress(this.#table, day, platform, update);
@@ -292,7 +293,6 @@ export class GranuleStore {
   /**
    * Records that a (day, platform) search failed for good (idempotent: one SET), for Summarize, its
    * alarm and `ops status` to report until a later page of that search is read.
-   * @throws InvalidInputError on a malformed day or platform.
    */
   recordFetchFailure(
     day: string,
@@ -312,7 +312,10 @@ export class GranuleStore {
     return recountDay(this.#table, day);
   }
 
-  /** Reads the progress of a (day, platform) search, or undefined before its first page. */
+  /**
+   * Reads the progress of a (day, platform) search, or undefined before its first page.
+   * @throws InvalidInputError on an unknown platform.
+   */
   getFetchProgress(day: string, platform: Platform): Promise<FetchProgress | undefined> {
     return getFetchProgress(this.#table, day, platform);
   }

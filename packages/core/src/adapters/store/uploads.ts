@@ -1,6 +1,6 @@
 import { normalizeMd5 } from "../../domain/filters";
 import type { GranuleStatus, UploadProgress } from "../../domain/granule";
-import { attributeNames, conditionalUpdate, granuleKey, requireText, type StoreTable } from "./dynamo";
+import { attributeNames, conditionalUpdate, granuleKey, type StoreTable } from "./dynamo";
 import { leaseHolderUpdate } from "./granules";
 
 // What a granule records of its download (the hub's MD5, the multipart upload to resume) and the
@@ -76,8 +76,6 @@ export async function markUploadAbandoned(
   uploadId: string,
   expected: { status: GranuleStatus; leaseExpiredBefore?: number; markedAt?: number },
 ): Promise<boolean> {
-  requireText(granuleId, "granuleId");
-  requireText(uploadId, "uploadId");
   const values: Record<string, unknown> = {
     ":status": expected.status,
     ":uploadId": uploadId,
@@ -111,8 +109,6 @@ export async function forgetAbandonedUpload(
   granuleId: string,
   uploadId: string,
 ): Promise<boolean> {
-  requireText(granuleId, "granuleId");
-  requireText(uploadId, "uploadId");
   const updated = await conditionalUpdate(table, `forgetAbandonedUpload ${granuleId}`, {
     Key: granuleKey(granuleId),
     UpdateExpression: "SET #updatedAt = :now REMOVE #upload",
@@ -129,8 +125,6 @@ export async function releaseAbandonedUpload(
   uploadId: string,
   markedAt: number,
 ): Promise<boolean> {
-  requireText(granuleId, "granuleId");
-  requireText(uploadId, "uploadId");
   // Only this sweeper's own hold: another sweep's, set meanwhile, is that sweep's to release.
   const updated = await conditionalUpdate(table, `releaseAbandonedUpload ${granuleId}`, {
     Key: granuleKey(granuleId),

@@ -12,7 +12,7 @@ import {
   HubUnavailableError,
   InvalidHubDataError,
 } from "./hub";
-import { ConfigError, DataFolderInUseError, InvalidInputError } from "./input";
+import { ConfigError, InvalidInputError } from "./input";
 import { LAMBDA_UNKNOWN } from "./states";
 import { AwsUnavailableError, GranuleNotFoundError, LeaseLostError, ManifestIncompleteError } from "./store";
 import {
@@ -57,7 +57,6 @@ export const ERROR_CLASSES = {
   LeaseLostError,
   ConfigError,
   HubFramingError,
-  DataFolderInUseError,
   UploadOutcomeUnknownError,
   ManifestIncompleteError,
 } as const;

@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import { DownloaderError } from "./contract";
 
-// Errors of bad input: settings, a held data folder, a malformed event, flag or option.
+// Errors of bad input: settings, a malformed event, flag or option.
 
 export interface ConfigIssue {
   key: string;
@@ -16,27 +16,6 @@ export class ConfigError extends DownloaderError {
     super(`invalid configuration: ${issues.map((i) => `${i.key}: ${i.message}`).join("; ")}`, options);
     this.name = "ConfigError";
     this.issues = issues;
-  }
-}
-
-/**
- * A local-mode data folder is held by another live run (its lock file names the holder's PID), so this
- * run could not start: the folder's table and buckets are the holder's until it ends.
- */
-export class DataFolderInUseError extends DownloaderError {
-  static override readonly retry = "unretried";
-  readonly dataDir: string;
-  readonly pid: number;
-  readonly lockFile?: string;
-  constructor(dataDir: string, pid: number, options?: ErrorOptions & { lockFile?: string; detail?: string }) {
-    super(
-      `data folder ${dataDir} in use by PID ${pid}${options?.detail === undefined ? "" : ` ${options.detail}`}`,
-      options,
-    );
-    this.name = "DataFolderInUseError";
-    this.dataDir = dataDir;
-    this.pid = pid;
-    this.lockFile = options?.lockFile;
   }
 }
 

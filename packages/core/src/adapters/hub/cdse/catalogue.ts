@@ -1,10 +1,16 @@
 import * as v from "valibot";
-import { DAY_MS, isValidDay } from "../../../domain/day";
+import { DAY_MS } from "../../../domain/day";
 import { describeIssues, InvalidHubDataError, InvalidInputError } from "../../../domain/errors";
 import type { FilterRules } from "../../../domain/filters";
-import { type DiscoveredGranule, isPlatform, type Platform } from "../../../domain/granule";
+import type { DiscoveredGranule, Platform } from "../../../domain/granule";
 import { getJson, type HttpTuning } from "../http";
-import type { HubCallOptions, RejectedEntry, SearchPage, SearchQuery } from "../hub";
+import {
+  checkSearchQuery,
+  type HubCallOptions,
+  type RejectedEntry,
+  type SearchPage,
+  type SearchQuery,
+} from "../hub";
 import { cdseEntryToGranule } from "./product";
 
 /** CDSE refuses `$skip` above this: a query with more results is split into smaller publication windows. */
@@ -224,15 +230,10 @@ function attributeEquals(name: string, value: string): string {
 
 /** The query's publication window in epoch ms: [from, to), default the whole day. */
 function windowOf(query: SearchQuery): Window {
-  if (!isValidDay(query.day))
-    throw new InvalidInputError(`day must be YYYY-MM-DD, got ${JSON.stringify(query.day)}`, { field: "day" });
-  if (!isPlatform(query.platform))
-    throw new InvalidInputError(`unknown platform ${JSON.stringify(query.platform)}`, { field: "platform" });
+  checkSearchQuery(query);
   const dayStart = Date.parse(`${query.day}T00:00:00.000Z`);
   const from = query.from === undefined ? dayStart : Date.parse(query.from);
   const to = query.to === undefined ? dayStart + DAY_MS : Date.parse(query.to);
-  if (Number.isNaN(from)) throw new InvalidInputError("from is not a timestamp", { field: "from" });
-  if (Number.isNaN(to)) throw new InvalidInputError("to is not a timestamp", { field: "to" });
   if (from >= to) throw new InvalidInputError("from must be before to", { field: "from" });
   return { from, to };
 }

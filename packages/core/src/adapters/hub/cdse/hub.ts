@@ -112,8 +112,6 @@ export class CdseHub implements Hub {
       throw new InvalidInputError("planTtlMs must be ≥ 0", { field: "planTtlMs" });
     if (!Number.isInteger(planConcurrency) || planConcurrency < 1)
       throw new InvalidInputError("planConcurrency must be a positive integer", { field: "planConcurrency" });
-    if (options.filterRules === undefined)
-      throw new InvalidInputError("filterRules is required", { field: "filterRules" });
     if (tokens === undefined) {
       if (options.credentials === undefined)
         throw new InvalidInputError("give tokens or credentials for downloads", { field: "tokens" });

@@ -14,6 +14,7 @@ import type { Credentials } from "../auth";
 import { readCapped } from "../body";
 import { parseRetryAfter } from "../failure";
 import { DEFAULT_MAX_JSON_BYTES } from "../http";
+import { withRetries } from "../retry";
 
 /** CDSE's public Keycloak client: the one its documentation gives for the password grant. */
 export const CDSE_CLIENT_ID = "cdse-public";
@@ -265,9 +266,14 @@ export class CdseTokenManager {
     body: string;
     headers: Record<string, string | string[] | undefined>;
   }> {
-    let lastError: unknown;
     // With throwHttpErrors off, only network errors are retried; a 5xx surfaces as HubUnavailableError.
-    for (let attempt = 0; attempt <= this.#retries; attempt++) {
+    const policy = {
+      retries: this.#retries,
+      minTimeoutMs: 250,
+      maxTimeoutMs: 2_000,
+      retryable: (error: unknown) => !(error instanceof HubAnswerTooLargeError),
+    };
+    return withRetries(policy, async () => {
       const request = got.stream.post(this.tokenUrl, {
         form,
         throwHttpErrors: false,
@@ -287,17 +293,11 @@ export class CdseTokenManager {
           response.statusCode === 200
             ? await readCapped(request, response.headers, this.tokenUrl, this.#maxJsonBytes)
             : await readCapped(request, response.headers, this.tokenUrl, MAX_REFUSAL_BYTES).catch(() => "");
-        request.destroy();
         return { statusCode: response.statusCode, body, headers: response.headers };
-      } catch (error) {
+      } finally {
         request.destroy();
-        if (error instanceof HubAnswerTooLargeError) throw error;
-        lastError = error;
-        // got's own retry waited between attempts; keep a short, growing pause for a network blip.
-        if (attempt < this.#retries) await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt));
       }
-    }
-    throw lastError;
+    });
   }
 
   #failure(outcome: Extract<GrantOutcome, { ok: false }>, grant: "password" | "refresh"): Error {

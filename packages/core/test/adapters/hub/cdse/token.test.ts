@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import { rejection } from "@hls-s2/testing/rejection";
 import { afterEach, describe, expect, it } from "vitest";
 import { CdseTokenManager } from "../../../../src/adapters/hub/cdse/token";
@@ -146,7 +147,7 @@ describe("CdseTokenManager", () => {
 
   it("shares one in-flight grant among concurrent callers", async () => {
     const hub = await startKeycloak(async (grant, i) => {
-      await new Promise((resolve) => setTimeout(resolve, 30));
+      await sleep(30);
       return issue(i, grant);
     });
     const tokens = managerFor(hub.url);

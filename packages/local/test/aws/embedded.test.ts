@@ -14,8 +14,8 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { afterEach, describe, expect, it } from "vitest";
-import { dynamoDbLocalAvailable } from "../src/dynamo-server";
-import { type DynamoBackend, type EmbeddedStores, startEmbeddedStores } from "../src/embedded";
+import { dynamoDbLocalAvailable } from "../../src/aws/dynamo-server";
+import { type DynamoBackend, type EmbeddedStores, startEmbeddedStores } from "../../src/aws/embedded";
 
 // DynamoDB Local is the local mode's store wherever a JDK runs (these machines have Java 17); the
 // S3 tests below do not care which DynamoDB serves and take the faster dynalite.

@@ -1,5 +1,5 @@
-import type { EmbeddedStores } from "./embedded";
-import { type SynthesizedWorkflow, tileAllowListPath } from "./workflow";
+import type { EmbeddedStores } from "../aws";
+import { type SynthesizedWorkflow, tileAllowListPath } from "../aws";
 
 /**
  * The environment a synthesized function has, pointed at the embedded stores and the hub: secret ids

@@ -7,9 +7,9 @@ import {
 } from "@aws-sdk/client-s3";
 import type { KoaContext } from "s3rver";
 import { afterEach, describe, expect, it } from "vitest";
-import { type EmbeddedStores, startEmbeddedStores } from "../src/embedded";
-import { ConditionalWrites } from "../src/s3-conditional";
-import { completedUploads } from "../src/s3-gaps";
+import { type EmbeddedStores, startEmbeddedStores } from "../../src/aws/embedded";
+import { ConditionalWrites } from "../../src/aws/s3-conditional";
+import { completedUploads } from "../../src/aws/s3-gaps";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -17,7 +17,10 @@ afterEach(async () => {
 });
 
 async function start(completions: string[] = []): Promise<EmbeddedStores> {
-  const stores = await startEmbeddedStores({ onUploadCompleted: ({ key }) => completions.push(key) });
+  const stores = await startEmbeddedStores({
+    dynamo: "dynalite",
+    onUploadCompleted: ({ key }) => completions.push(key),
+  });
   cleanups.push(() => stores.close());
   return stores;
 }

@@ -1,17 +1,17 @@
 import "./quiet";
-import "./polyfills";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { PLATFORMS, type Platform, parseSize } from "@hls-s2/core/domain";
-import { DataFolderInUseError, DownloaderError, InvalidInputError } from "@hls-s2/core/errors";
+import { DownloaderError, InvalidInputError } from "@hls-s2/core/errors";
+import { DataFolderInUseError } from "../errors";
 import { FAULT_PROFILE_NAMES, type FaultProfileName, type RunLocalOptions } from "./options";
 import { createProgressReporter } from "./progress";
 import { formatSummary, redriveCommand } from "./report";
 import { runLocal } from "./runner";
 import type { LocalRunSummary } from "./summary";
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
 export const DEFAULT_DATA_DIR = resolve(REPO_ROOT, ".local-data");
 
 /**

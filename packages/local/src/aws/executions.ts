@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Platform } from "@hls-s2/core/domain";
-import { StatesError } from "@hls-s2/core/errors";
+import { StatesError } from "../errors";
 import type { FailedState, MapRunRecord } from "./map-run";
 
 /**

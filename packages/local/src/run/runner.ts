@@ -1,21 +1,30 @@
-import "./polyfills";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { daysBetween } from "@hls-s2/core/domain";
-import { InvalidInputError, StatesError } from "@hls-s2/core/errors";
+import { InvalidInputError } from "@hls-s2/core/errors";
 import type { Credentials } from "@hls-s2/core/hub";
 import { createDocumentClient } from "@hls-s2/core/store";
 import { createS3Client } from "@hls-s2/functions/lib/clients";
 import { FAULT_PROFILES, type MockHub, startMockHub } from "@hls-s2/mock-hub";
-import { recordAwsCalls, refuseCallsAfterKill } from "./aws-calls";
+import {
+  adaptDefinition,
+  dynamoClientConfig,
+  type EmbeddedStores,
+  findRedrivableExecution,
+  type LocalExecutionRecord,
+  loadSynthesizedWorkflow,
+  recordAwsCalls,
+  refuseCallsAfterKill,
+  s3ClientConfig,
+  startEmbeddedStores,
+} from "../aws";
+import { StatesError } from "../errors";
 import { buildCatalogue, cleanDataDir, resolveCatalogueParams, SYNTH_CACHE_FILE } from "./data-folder";
-import { adaptDefinition } from "./definition";
-import { dynamoClientConfig, type EmbeddedStores, s3ClientConfig, startEmbeddedStores } from "./embedded";
 import { lambdaEnvironment } from "./environment";
 import { execute, type RunState } from "./execute";
-import { findRedrivableExecution, type LocalExecutionRecord } from "./executions";
 import { releaseStaleLocalLeases, releaseStaleLocalSlots } from "./leases";
 import { lockDataFolder } from "./lock";
 import {
@@ -29,7 +38,6 @@ import {
 } from "./options";
 import type { ProgressSnapshot } from "./progress";
 import { type LocalRunSummary, summarizeRun } from "./summary";
-import { loadSynthesizedWorkflow } from "./workflow";
 
 const MOCK_CDSE_TOKEN_PATH = "/auth/realms/CDSE/protocol/openid-connect/token";
 
@@ -159,7 +167,11 @@ async function runInFolder(
       hub.downloadUrl ??= hub.url;
     }
 
-    const stores = await startEmbeddedStores({ dataDir, onUploadCompleted: options.onUploadCompleted });
+    const stores = await startEmbeddedStores({
+      dataDir,
+      dynamo: options.dynamo,
+      onUploadCompleted: options.onUploadCompleted,
+    });
     resources.push(stores);
     // The folder's lock is ours, so any DOWNLOADING lease or hub slot in it belongs to a dead run.
     const releasedLeases = await releaseStaleLocalLeases(stores);
@@ -206,7 +218,7 @@ async function runInFolder(
     // Every execution ends before the stores close under it; then the first failure propagates.
     const settled = await Promise.allSettled(
       overlapping.map(async (spec, index) => {
-        if ((spec.delayMs ?? 0) > 0) await new Promise((resolve) => setTimeout(resolve, spec.delayMs));
+        if ((spec.delayMs ?? 0) > 0) await sleep(spec.delayMs);
         await spec.beforeStart?.();
         const runOptions = {
           ...options,
@@ -221,7 +233,6 @@ async function runInFolder(
         const nameSuffix = overlapping.length > 1 ? `-${index + 1}` : "";
         return execute({
           local,
-          env,
           stores,
           hub,
           workflow,

@@ -11,14 +11,14 @@ import {
 import { transferGranule } from "@hls-s2/core/transfer";
 import { createS3Client } from "@hls-s2/functions/lib/clients";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type EmbeddedStores, s3ClientConfig, startEmbeddedStores } from "../src/embedded";
+import { type EmbeddedStores, s3ClientConfig, startEmbeddedStores } from "../../src/aws/embedded";
 
 const MIB = 1024 * 1024;
 let stores: EmbeddedStores;
 let keyCounter = 0;
 
 beforeAll(async () => {
-  stores = await startEmbeddedStores();
+  stores = await startEmbeddedStores({ dynamo: "dynalite" });
 });
 afterAll(async () => {
   await stores.close();

@@ -1,9 +1,9 @@
 import { resolve } from "node:path";
 import { emptyTally, parseSize } from "@hls-s2/core/domain";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { DEFAULT_DATA_DIR, EXIT, exitCodeFor, main, parseCli } from "../src/cli";
-import { formatSummary } from "../src/report";
-import type { LocalRunSummary } from "../src/summary";
+import { DEFAULT_DATA_DIR, EXIT, exitCodeFor, main, parseCli } from "../../src/run/cli";
+import { formatSummary } from "../../src/run/report";
+import type { LocalRunSummary } from "../../src/run/summary";
 
 afterEach(() => {
   vi.restoreAllMocks();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { invokeLambda, type LocalLambdaContext, type LocalLambdaOptions } from "../src/lambda";
+import { invokeLambda, type LocalLambdaContext, type LocalLambdaOptions } from "../../src/aws/lambda";
 
 /** One invocation of a Download handler under `options`, its function's timeout as synthesized: 900 s. */
 function invoke(

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   CreateTableCommand,
   DescribeTableCommand,
@@ -216,7 +217,7 @@ async function ensureTable(dynamo: DynamoDBClient, tableName: string): Promise<v
       (index) => index.IndexStatus === "ACTIVE",
     );
     if (Table?.TableStatus === "ACTIVE" && indexesActive) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
   }
   throw new Error(`table ${tableName} did not become ACTIVE`);
 }

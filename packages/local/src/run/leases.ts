@@ -1,6 +1,6 @@
 import { paginateScan, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { createDocumentClient, SlotPool } from "@hls-s2/core/store";
-import type { EmbeddedStores } from "./embedded";
+import type { EmbeddedStores } from "../aws";
 
 export interface ReleasedLease {
   granuleId: string;

@@ -1,9 +1,10 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { describe, expect, it } from "vitest";
-import type { AwsCall } from "../src/aws-calls";
-import type { AslState, DistributedMapNote } from "../src/definition";
-import { type MapRunRecord, runMapRun, thresholdExceeded } from "../src/map-run";
+import type { AwsCall } from "../../src/aws/aws-calls";
+import type { AslState, DistributedMapNote } from "../../src/aws/definition";
+import { type MapRunRecord, runMapRun, thresholdExceeded } from "../../src/aws/map-run";
 
 const STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:local";
 const EXECUTION = { arn: "arn:aws:states:us-east-1:123456789012:execution:local:run-1", name: "run-1" };
@@ -251,7 +252,7 @@ describe("runMapRun", () => {
       onDownload: async () => {
         running++;
         peak = Math.max(peak, running);
-        await new Promise((r) => setTimeout(r, 15));
+        await sleep(15);
         running--;
       },
     });

@@ -5,8 +5,8 @@ import {
   adaptDefinition,
   DISTRIBUTED_MAP_RESOURCE,
   flattenDefinitionString,
-} from "../src/definition";
-import { workflowDefinition } from "./helpers/definitions";
+} from "../../src/aws/definition";
+import { workflowDefinition } from "../helpers/definitions";
 
 function processorOf(asl: Asl, mapState = "DownloadGranules"): Asl {
   return asl.States[mapState]!["ItemProcessor"] as Asl;

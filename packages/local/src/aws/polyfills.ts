@@ -1,5 +1,5 @@
 // aws-local-stepfunctions calls Promise.withResolvers, which Node 20 lacks (added in Node 22). The
-// runner imports this first so the local mode works however it is started (CLI, tsx, tests).
+// emulation's index (aws/index.ts) imports this first, so the local mode works however it is started.
 // Typed loosely: the repo's lib (ES2023) does not declare withResolvers.
 if (typeof (Promise as unknown as Record<string, unknown>)["withResolvers"] !== "function") {
   Object.defineProperty(Promise, "withResolvers", {

@@ -1,7 +1,7 @@
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type Catalogue, createCatalogue, MOCK_PLATFORMS } from "@hls-s2/mock-hub";
-import { DYNAMODB_LOCAL_DIR } from "./embedded";
+import { DYNAMODB_LOCAL_DIR } from "../aws";
 import {
   DEFAULT_GRANULES_PER_DAY,
   DEFAULT_PRODUCT_SIZE,

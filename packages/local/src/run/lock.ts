@@ -3,7 +3,10 @@ import { readFileSync, unlinkSync } from "node:fs";
 import { link, mkdir, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { DataFolderInUseError, InvalidInputError } from "@hls-s2/core/errors";
+import { setTimeout as sleep } from "node:timers/promises";
+import { InvalidInputError } from "@hls-s2/core/errors";
+import { DataFolderInUseError } from "../errors";
+import { processIsAlive } from "../process";
 
 /** The lock file at the root of a data folder; it holds the holder's PID, host and start time as JSON. */
 export const LOCK_FILE_NAME = "run.lock";
@@ -228,20 +231,6 @@ function inUse(folder: string, lockFile: string, holder: LockHolder | undefined)
   });
 }
 
-/** Signal 0 checks for the process without touching it: ESRCH means gone, EPERM means alive (another user's). */
-export function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 function ignoreMissing(error: unknown): void {
   if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((done) => setTimeout(done, ms));
 }

@@ -8,7 +8,7 @@ import type { Asl } from "./definition";
 
 export type { WorkflowTaskName };
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
 
 /** What the local run needs from the synthesized stacks. */
 export interface SynthesizedWorkflow {

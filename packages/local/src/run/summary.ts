@@ -11,10 +11,9 @@ import {
 import { createDocumentClient, GranuleStore } from "@hls-s2/core/store";
 import { summarizeWindow } from "@hls-s2/core/usecases";
 import type { MockHub } from "@hls-s2/mock-hub";
-import type { DynamoBackend, EmbeddedStores } from "./embedded";
+import type { DynamoBackend, EmbeddedStores, MapRunRecord } from "../aws";
 import type { RunState } from "./execute";
 import type { ReleasedLease } from "./leases";
-import type { MapRunRecord } from "./map-run";
 import type { CheckedOptions } from "./options";
 
 export interface LocalRunSummary {

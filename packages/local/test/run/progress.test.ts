@@ -1,6 +1,6 @@
 import { formatBytes } from "@hls-s2/core/domain";
 import { describe, expect, it } from "vitest";
-import { createProgressReporter, formatProgress, type ProgressSnapshot } from "../src/progress";
+import { createProgressReporter, formatProgress, type ProgressSnapshot } from "../../src/run/progress";
 
 function snapshot(overrides: Partial<ProgressSnapshot> = {}): ProgressSnapshot {
   return {

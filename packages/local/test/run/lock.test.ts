@@ -3,9 +3,10 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { DataFolderInUseError } from "@hls-s2/core/errors";
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
-import { LOCK_FILE_NAME, LOCK_TAKEOVER_FILE_NAME, type LockHolder, lockDataFolder } from "../src/lock";
+import { DataFolderInUseError } from "../../src/errors";
+import { LOCK_FILE_NAME, LOCK_TAKEOVER_FILE_NAME, type LockHolder, lockDataFolder } from "../../src/run/lock";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -152,7 +153,7 @@ describe("lockDataFolder", () => {
     const taking = lockDataFolder(dir).finally(() => {
       settled = true;
     });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
 
     expect(settled).toBe(false);
     expect(await readFile(join(dir, LOCK_FILE_NAME), "utf8")).toBe(stale);

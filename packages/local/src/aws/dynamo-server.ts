@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import dynalite from "dynalite";
-import { processIsAlive } from "./lock";
+import { processIsAlive } from "../process";
 
 /*
  * The DynamoDB stand-ins the embedded stores serve the table with: dynalite in this process, or
@@ -79,7 +79,7 @@ function dynamoDbLocalHome(): { home: string; version: string } {
 
 const LAUNCHER_SOURCE = resolve(
   dirname(fileURLToPath(import.meta.url)),
-  "../java/LoopbackDynamoDBLocal.java",
+  "../../java/LoopbackDynamoDBLocal.java",
 );
 
 /**

@@ -3,8 +3,8 @@ import { InvalidInputError } from "@hls-s2/core/errors";
 import type { Credentials } from "@hls-s2/core/hub";
 import { MAX_HUB_DOWNLOAD_SLOTS } from "@hls-s2/core/store";
 import { FAULT_PROFILES, type FaultPlan, type MockHub } from "@hls-s2/mock-hub";
-import type { AwsCallListener } from "./aws-calls";
-import { checkLambdaOptions, type LocalLambdaOptions } from "./lambda";
+import type { AwsCallListener, EmbeddedStoresInput } from "../aws";
+import { checkLambdaOptions, type LocalLambdaOptions } from "../aws";
 import type { ProgressSnapshot } from "./progress";
 
 export type FaultProfileName = keyof typeof FAULT_PROFILES;
@@ -103,6 +103,8 @@ export interface RunLocalOptions {
   interpose?: { s3?: Interposer; dynamodb?: Interposer };
   /** Extra Lambda environment (deploy settings such as SEARCH_PAGE_SIZE), over the synthesized one. */
   lambdaEnv?: Record<string, string>;
+  /** The DynamoDB stand-in (embedded.ts); default "auto". Tests not about DynamoDB Local take dynalite. */
+  dynamo?: EmbeddedStoresInput["dynamo"];
 }
 
 /** Given the embedded store's endpoint, starts what stands in front of it and says where it listens. */

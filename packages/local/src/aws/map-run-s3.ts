@@ -1,5 +1,6 @@
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { InvalidInputError, StatesError } from "@hls-s2/core/errors";
+import { InvalidInputError } from "@hls-s2/core/errors";
+import { StatesError } from "../errors";
 import { STATE_MACHINE_PRINCIPAL } from "./aws-calls";
 import type { AslState } from "./definition";
 import type { ChildStatus, MapRunChild, MapRunOptions, MapRunRecord } from "./map-run";
