@@ -55,7 +55,10 @@ export function errorNameSearch(
 
 export interface DashboardProps {
   settings: MetricStage &
-    Pick<StageSettings, "latencyAlarmHours" | "hubDownloadSlots" | "unfinishedAgeAlarmHours">;
+    Pick<
+      StageSettings,
+      "latencyAlarmHours" | "hubDownloadSlots" | "unfinishedAgeAlarmHours" | "pushMissedAlarmPerHour"
+    >;
   stateMachine: sfn.IStateMachine;
   functions: Record<string, lambda.IFunction>;
   alarms: cloudwatch.IAlarm[];
@@ -125,6 +128,23 @@ export function buildDashboard(scope: Construct, props: DashboardProps): cloudwa
       {
         right: [metric("GranuleAttempts", "Average", hour), metric("GranuleAttempts", "Maximum", hour)],
       },
+    ),
+  );
+  // Completeness: the daily run's count of yesterday against its week, and what the push never sent.
+  dashboard.addWidgets(
+    graph(
+      "Yesterday's S2MSI1C count vs its 7-day median (daily run)",
+      [metric("DayProductsFound", "Maximum", day)],
+      {
+        right: [metric("DayProductsOfMedian", "Minimum", day, "% of median")],
+        rightAnnotations: [{ value: 50, label: "DayProductsLow alarm (%)" }],
+        rightYAxis: { min: 0, showUnits: false },
+      },
+    ),
+    graph(
+      "Granules the searches found first (push missed them)",
+      [metric("GranulesMissedByPush", "Sum", hour)],
+      { leftAnnotations: [{ value: settings.pushMissedAlarmPerHour, label: "alarm (per hour)" }] },
     ),
   );
   // The safety net: every 15 minutes and every Summarize, the unfinished granules of recent days.

@@ -4,7 +4,7 @@ import {
   type StageParameterKey,
   stageParameterPath,
 } from "@hls-s2/core/config";
-import { manifestKeyFor } from "@hls-s2/core/usecases";
+import { DELIVERY_MANIFEST_PREFIX, manifestKeyFor } from "@hls-s2/core/usecases";
 import { Aws, Fn, RemovalPolicy } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";
@@ -125,6 +125,12 @@ export function Workflow({ stack, app }: StackContext) {
       resourceArns: [secret.secretArn],
     });
   readSecret(functions.FetchPage, storage.hubSecret);
+  // Summarize's one work-bucket call: PutObject of the closed days' delivery/<day>.jsonl.
+  iam.Grant.addToPrincipal({
+    grantee: functions.Summarize,
+    actions: ["s3:PutObject"],
+    resourceArns: [storage.workBucket.arnForObjects(`${DELIVERY_MANIFEST_PREFIX}*`)],
+  });
   readSecret(functions.Download, storage.hubSecret);
   if (storage.downloadHubSecret) readSecret(functions.Download, storage.downloadHubSecret);
   // WriteManifest's one S3 call: PutObject of manifests/<execution>.json.

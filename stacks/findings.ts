@@ -56,6 +56,12 @@ export function suppressWorkflowFindings(
         reason: `The sweeper aborts the uploads the table records under the upload prefix ("${objectPrefix}*"), whose keys are granules' names: only AbortMultipartUpload`,
         appliesTo: [finding("arn:<AWS::Partition>:s3:::<[A-Za-z0-9]+>\\/.*\\*")],
       },
+      {
+        id: "AwsSolutions-IAM5",
+        reason:
+          "One delivery manifest per closed day, delivery/<YYYY-MM-DD>.jsonl: only PutObject, only that prefix",
+        appliesTo: [finding("<WorkBucket[0-9A-F]+\\.Arn>\\/delivery\\/\\*")],
+      },
     ],
     true,
   );

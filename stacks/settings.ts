@@ -134,6 +134,10 @@ function settingsSchema(stage: string) {
     // beyond that p95 something is slow or stuck.
     // In the continuous mode a granule waits minutes: unset, the threshold is then 1 h.
     LATENCY_ALARM_HOURS: v.optional(integerField(1, 720)),
+    /** With push on, the alarm fires when searches record more granules first than this in an hour (a dead subscription). */
+    // 100: a dead subscription leaves every product to the poll, ~300–550 an hour on a 7,000–13,000 day;
+    // pushes CDSE drops now and then stay well under it.
+    PUSH_MISSED_ALARM_PER_HOUR: withDefault(integerField(1, 1_000_000), 100),
     /** The stage's own mock hub (never on prod). */
     MOCK_HUB_ENABLED: withDefault(flagField, !production),
     /** Region of the imported UPLOAD_BUCKET_NAME when it is not the stage's region (HLS's bucket). */

@@ -155,8 +155,9 @@ describe("stages", () => {
       ComparisonOperator: "LessThanThreshold",
       TreatMissingData: "breaching",
     });
-    // ExecutionsFailed, GranulesFailed, QueriesFailed, GranuleLatencyHigh, UnfinishedGranulesOld and this one.
-    expect(alarms).toHaveLength(6);
+    // ExecutionsFailed, GranulesFailed, QueriesFailed, GranuleLatencyHigh, UnfinishedGranulesOld,
+    // DayProductsLow and this one.
+    expect(alarms).toHaveLength(7);
     expect(resourcesOfType(prod.templates.Alarms, "AWS::SNS::Subscription")[0]?.[1].Properties).toMatchObject(
       {
         Protocol: "email",

@@ -11,11 +11,20 @@ beforeAll(async () => {
 
 describe("the Summarize sweeper's grants", () => {
   it("may abort multipart uploads in the upload bucket and do nothing else there: no read, list or put", () => {
-    const s3Actions = iamStatements(synthesized.templates.Workflow!)
+    const s3Statements = iamStatements(synthesized.templates.Workflow!)
       .filter(({ logicalId }) => logicalId.startsWith("SummarizeFunction"))
-      .flatMap(({ statement }) => [statement.Action].flat())
-      .filter((action) => action.startsWith("s3:"));
+      .map(({ statement }) => statement)
+      .filter((statement) => [statement.Action].flat().some((action) => action.startsWith("s3:")));
+    // Besides, one statement on the work bucket: the closed days' delivery manifests (issue 24).
+    const inWorkBucket = (statement: (typeof s3Statements)[number]) =>
+      JSON.stringify(statement.Resource).includes("WorkBucket");
+    const s3Actions = s3Statements
+      .filter((statement) => !inWorkBucket(statement))
+      .flatMap((statement) => [statement.Action].flat());
     expect(s3Actions).toEqual(["s3:AbortMultipartUpload"]);
+    const work = s3Statements.filter(inWorkBucket);
+    expect(work.map((statement) => [statement.Action].flat())).toEqual([["s3:PutObject"]]);
+    expect(JSON.stringify(work[0]!.Resource)).toMatch(/\/delivery\/\*"/);
   });
 });
 

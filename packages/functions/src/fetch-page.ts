@@ -4,7 +4,7 @@ import * as v from "valibot";
 import { deadlineSignal, type LambdaClock, workingTimeMs } from "./lib/deadline";
 import { DAY, parseInput } from "./lib/input";
 import { logger } from "./lib/logger";
-import { publishMetrics } from "./lib/metrics";
+import { metricSink, publishMetrics } from "./lib/metrics";
 import { getConfig, getHub, getStore } from "./lib/runtime";
 
 // Loose: from the second page on, the input is this handler's own previous output.
@@ -31,7 +31,8 @@ export async function handler(event: unknown, context?: LambdaClock) {
     logger.error("search failed", { day, platform, ...recorded });
     return { day, platform, failed: recorded };
   }
-  const budgetMs = getConfig("FetchPage").fetchTimeBudgetSeconds * 1000;
+  const { fetchTimeBudgetSeconds, pushEnabled } = getConfig("FetchPage");
+  const budgetMs = fetchTimeBudgetSeconds * 1000;
   const deadline = Date.now() + Math.min(budgetMs, workingTimeMs(context) ?? budgetMs);
   // The budget stops new pages; the signal stops the page in flight (its retry ladder included) at the
   // margin before Lambda's timeout, so the offset of every page read is recorded and the handler returns.
@@ -42,6 +43,12 @@ export async function handler(event: unknown, context?: LambdaClock) {
     { deadline, ...(signal !== undefined && { signal }) },
     // The hub client counted its answers into the buffer (lib/runtime.ts): publish them, also on failure.
   ).finally(publishMetrics);
+  // With push on, a granule the search recorded first is one the push never sent (a dead subscription
+  // shows here). recordDiscovered's conditional put counts only granules no push recorded before.
+  if (pushEnabled) {
+    metricSink.add("GranulesMissedByPush", result.recorded);
+    publishMetrics();
+  }
   if (result.rejected > 0)
     logger.info("rejected hub entries", { day, platform, rejected: result.rejected, sample: rejectedSample });
   logger.info("fetched links", result);

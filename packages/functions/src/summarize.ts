@@ -1,5 +1,6 @@
 import {
   measureUnfinishedAge,
+  reportClosedDays,
   reportUnfinishedAge,
   summarizeWindow,
   sweepAbandonedUploads,
@@ -8,14 +9,14 @@ import * as v from "valibot";
 import { DAY, parseInput } from "./lib/input";
 import { logger } from "./lib/logger";
 import { metricSink, metrics } from "./lib/metrics";
-import { getConfig, getS3, getStore } from "./lib/runtime";
+import { getConfig, getS3, getStore, getWorkS3 } from "./lib/runtime";
 
 const INPUT = v.object({ from: DAY, to: DAY });
 
 /**
  * Summarize: aborts the window's uploads nobody will continue (HLS's bucket grants no list, and may
  * have no abort rule when imported), then the window's counts and the unfinished granules' age as the
- * execution output and metrics.
+ * execution output and metrics; for the closed days, their delivery manifests and the day's count.
  */
 export async function handler(event: unknown) {
   const input = parseInput(INPUT, event);
@@ -47,6 +48,12 @@ export async function handler(event: unknown) {
     { horizonDays: reconciliationHorizonDays, thresholdHours: unfinishedAgeAlarmHours },
   );
   reportUnfinishedAge(unfinishedAge, metricSink);
+  const closed = await reportClosedDays(summary, {
+    store: getStore(),
+    s3: getWorkS3(),
+    bucket: config.workBucketName,
+    metrics: metricSink,
+  });
   metrics.publishStoredMetrics();
   logger.info("summary", {
     from: summary.from,
@@ -60,5 +67,7 @@ export async function handler(event: unknown) {
     ...summary,
     sweptUploads: { aborted: sweep.aborted.length, failed: sweep.failed.length },
     unfinishedAge,
+    deliveryManifests: closed.manifests,
+    ...(closed.products !== undefined && { dayProducts: closed.products }),
   };
 }

@@ -1,5 +1,5 @@
-import { AbortMultipartUploadCommand, S3Client } from "@aws-sdk/client-s3";
-import { aGranuleOfItsOwnDay } from "@hls-s2/testing/granules";
+import { AbortMultipartUploadCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { aDiscoveredGranule, aGranuleOfItsOwnDay, aUniqueDay } from "@hls-s2/testing/granules";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { metrics } from "../src/lib/metrics";
@@ -92,5 +92,36 @@ describe("summarize handler", () => {
       UploadId: "left-behind",
     });
     expect((await table.store.getGranule(granule.granuleId))!.upload).toBeUndefined();
+  });
+
+  it("writes a closed day's delivery manifest to the work bucket when the window ends before today", async () => {
+    // Prepare: a day long closed with one delivered granule.
+    const s3 = new S3Client({ region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "x" } });
+    const s3Mock = mockClient(s3);
+    s3Mock.on(PutObjectCommand).resolves({});
+    const env = lambdaEnv();
+    configureRuntime({ env, clients: { dynamo: table.documentClient, s3 } });
+    const day = aUniqueDay("2020-01-01");
+    const granule = aDiscoveredGranule({ publishedAt: `${day}T09:00:00.000Z` });
+    await table.store.recordDiscovered(granule, day);
+    await table.store.claimGranule(granule.granuleId, "w");
+    await table.store.markDownloaded(granule.granuleId, "w", {
+      s3Key: `${granule.name}.zip`,
+      bytesWritten: 10,
+    });
+    vi.spyOn(metrics, "publishStoredMetrics").mockImplementation(() => metrics);
+
+    // Act
+    const summary = await handler({ from: day, to: day });
+
+    // Assess
+    expect(summary.deliveryManifests).toEqual([{ day, key: `delivery/${day}.jsonl`, lines: 1 }]);
+    const put = s3Mock.commandCalls(PutObjectCommand)[0]!.args[0].input;
+    expect(put).toMatchObject({ Bucket: env["WORK_BUCKET_NAME"], Key: `delivery/${day}.jsonl` });
+    expect(JSON.parse(String(put.Body))).toMatchObject({
+      name: granule.name,
+      key: `${granule.name}.zip`,
+      bytes: 10,
+    });
   });
 });

@@ -8,6 +8,7 @@ import { DataFolderInUseError } from "@hls-s2/local/errors";
 import { backfill } from "./commands/backfill";
 import { formatRecount, recount } from "./commands/recount";
 import { redrive, redriveLocalExecution } from "./commands/redrive";
+import { formatReport, report } from "./commands/report";
 import { requeue } from "./commands/requeue";
 import { formatSlots, slots } from "./commands/slots";
 import { status } from "./commands/status";
@@ -23,7 +24,7 @@ import {
 /** Exit codes: 0 done, 1 the operation failed, 2 bad command line, 3 environment (stage, credentials, region, data folder). */
 export const EXIT = { ok: 0, failed: 1, usage: 2, environment: 3 } as const;
 
-export const COMMANDS = ["status", "backfill", "redrive", "requeue", "recount", "slots"] as const;
+export const COMMANDS = ["status", "report", "backfill", "redrive", "requeue", "recount", "slots"] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 export const USAGE = `Usage: npm run ops -- <command> (--stage NAME | --local DIR) [options]
@@ -31,6 +32,10 @@ export const USAGE = `Usage: npm run ops -- <command> (--stage NAME | --local DI
 Commands:
   status   [--day D | --from A --to B]        granules per day and platform (found, downloaded, failed by
                                               error, pending, bytes) and the latest executions; default yesterday
+  report   [--day D]                          completeness of a publication day (default yesterday) to hand to HLS:
+                                              found = filtered + recorded against the hub's count after the day
+                                              closed, recorded = delivered + failed + pending + duplicates, the
+                                              duplicates and withdrawn products, the delivery manifest's place
   backfill --from A [--to B] [--platforms S2A,S2B] [--download-only]
                                               start one execution for a window (≤ 31 days) and print its console link
   redrive  (--execution ARN | --day D)        redrive FAILED / TIMED_OUT / ABORTED executions (only their failed
@@ -59,6 +64,7 @@ Exit codes: 0 ok, 1 operation failed, 2 bad flags or dates, 3 unknown stage, no 
 /** Flags each command accepts besides the global ones. */
 const COMMAND_FLAGS: Record<CommandName, string[]> = {
   status: ["day", "from", "to"],
+  report: ["day"],
   backfill: ["from", "to", "platforms", "download-only"],
   redrive: ["execution", "day"],
   requeue: ["day", "dry-run", "granule"],
@@ -193,6 +199,13 @@ async function runCommand(parsed: ParsedCommandLine, context: OpsContext, today:
       );
       return { data: report, text: formatStatus(report, context.label) };
     }
+    case "report": {
+      const result = await report(
+        { day: flag("day") },
+        { store: await context.store(), workBucket: await context.workBucket(), today },
+      );
+      return { data: result, text: formatReport(result, context.label) };
+    }
     case "slots": {
       const result = await slots({ count: flag("count") }, { pool: await context.slots() });
       return { data: result, text: formatSlots(result) };
@@ -320,10 +333,12 @@ export async function main(argv: string[], io: CliIo = {}): Promise<number> {
       // Starting a run may create the folder; reading the table needs one that exists.
       const requireData =
         parsed.command === "status" ||
+        parsed.command === "report" ||
         parsed.command === "requeue" ||
         parsed.command === "redrive" ||
         parsed.command === "recount";
-      if (io.local?.onProgress === undefined && parsed.command !== "status" && parsed.command !== "recount") {
+      const reads = ["status", "report", "recount"].includes(parsed.command ?? "");
+      if (io.local?.onProgress === undefined && !reads) {
         const { createProgressReporter } = await import("@hls-s2/local");
         progress = createProgressReporter(stderr as never);
       }

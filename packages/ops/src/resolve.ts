@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { S3Client } from "@aws-sdk/client-s3";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { GetParametersByPathCommand, type Parameter, SSMClient } from "@aws-sdk/client-ssm";
 import {
@@ -38,6 +39,8 @@ export interface OpsContext {
   store(): Promise<GranuleStore>;
   /** The hub's download quota of the stage (or data folder), shared by every execution. */
   slots(): Promise<SlotPool>;
+  /** The work bucket (delivery manifests) and a client for it. */
+  workBucket(): Promise<{ s3: S3Client; bucket: string }>;
   launch: Launcher;
   /** Step Functions of the stage; absent in local mode. */
   sfn?: SfnTarget;
@@ -147,17 +150,23 @@ export async function openStage(
   };
   const store = new GranuleStore(createDocumentClient(dynamo), { tableName: resources.tableName });
   const slots = new SlotPool(createDocumentClient(dynamo), { tableName: resources.tableName });
+  let s3: S3Client | undefined;
   return {
     mode: "aws",
     label: `stage ${resources.stage} (${resources.region})`,
     store: async () => store,
     slots: async () => slots,
+    workBucket: async () => {
+      s3 ??= new S3Client(config);
+      return { s3, bucket: resources.workBucketName };
+    },
     launch: sfnLauncher(sfn, { now: options.now }),
     sfn,
     lookbackDays: resources.lookbackDays,
     close: async () => {
       dynamo.destroy();
       sfn.client.destroy();
+      s3?.destroy();
     },
   };
 }
@@ -232,6 +241,11 @@ export async function openLocal(
       lock ??= await local.lockDataFolder(dataDir);
       stores ??= await local.startEmbeddedStores({ dataDir });
       return new SlotPool(createDocumentClient(stores.dynamo), { tableName: stores.tableName });
+    },
+    workBucket: async () => {
+      lock ??= await local.lockDataFolder(dataDir);
+      stores ??= await local.startEmbeddedStores({ dataDir });
+      return { s3: stores.s3, bucket: stores.workBucketName };
     },
     launch: async (executionInput) => {
       // The runner takes the folder's lock and opens the same on-disk table itself: let both go first.

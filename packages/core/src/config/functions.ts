@@ -56,6 +56,8 @@ export const FUNCTION_CONFIG = {
       "FETCH_TIME_BUDGET_SECONDS",
       "TILE_ALLOW_LIST_FILE",
       "MAX_ACQUISITION_AGE_DAYS",
+      // With push on, what a search records first is counted as missed by the push (GranulesMissedByPush).
+      "PUSH_ENABLED",
     ],
     requires: ["TABLE_NAME", "HUB_URL"],
   },
@@ -82,10 +84,11 @@ export const FUNCTION_CONFIG = {
     requires: ["TABLE_NAME", "BUCKET_NAME", "HUB_URL"],
   },
   // It sweeps abandoned uploads in the upload bucket (hence its region), then counts the window in the
-  // table, and the unfinished granules of recent days by age.
+  // table, and the unfinished granules of recent days by age; it writes the closed days' delivery
+  // manifests to the work bucket.
   Summarize: {
     keys: [...WORKFLOW_KEYS, ...AGE_KEYS, "BUCKET_REGION"],
-    requires: ["TABLE_NAME", "BUCKET_NAME"],
+    requires: ["TABLE_NAME", "BUCKET_NAME", "WORK_BUCKET_NAME"],
   },
   // A conditional put and its counter, filtered as a search would be: no bucket, no hub.
   ReceivePush: {

@@ -135,6 +135,8 @@ export const CONFIG_SCHEMA = v.object({
     v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9-]*$/, "must be an SST stage name")),
     "local",
   ),
+  /** Push subscriptions are on for the stage: a granule a search records first is one the push missed (FetchPage). */
+  PUSH_ENABLED: withDefault(flagField, false),
   /** The secret of the Basic credentials CDSE presents to the push endpoint (the push function only). */
   PUSH_SECRET_ID: v.optional(v.string()),
   /** The state machine a pushed-granules run is started on (StartPushedDownloads only). */

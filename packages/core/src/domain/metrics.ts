@@ -23,12 +23,12 @@ export const METRIC_DIMENSIONS = {
 } as const;
 
 /** CloudWatch units the code uses (Powertools' MetricUnit values of the same spelling). */
-export type MetricUnitName = "Count" | "Bytes" | "Seconds" | "Megabytes/Second";
+export type MetricUnitName = "Count" | "Bytes" | "Seconds" | "Megabytes/Second" | "Percent";
 
 interface MetricSpec {
   unit: MetricUnitName;
   /** Who emits it: the dashboard groups by it. */
-  source: "summarize" | "download" | "hub";
+  source: "summarize" | "search" | "download" | "hub";
   /** True when the metric carries the `errorName` dimension besides the stage's. */
   byErrorName?: true;
   description: string;
@@ -85,6 +85,25 @@ export const METRICS = {
     unit: "Count",
     source: "summarize",
     description: "(day, platform) searches of the window that failed for good and were not read since",
+  },
+  // Summarize, for the day that closed last when its run searched it (usecases/report-day.ts): the day's
+  // S2MSI1C count and that count against its median over the 7 days before (the DayProductsLow alarm).
+  DayProductsFound: {
+    unit: "Count",
+    source: "summarize",
+    description:
+      "S2MSI1C products the searches found for the day that closed last (found − filtered by level)",
+  },
+  DayProductsOfMedian: {
+    unit: "Percent",
+    source: "summarize",
+    description: "DayProductsFound as a share of its median over the 7 days before",
+  },
+  // FetchPage, on a stage with push on: granules a search recorded that no push had recorded first.
+  GranulesMissedByPush: {
+    unit: "Count",
+    source: "search",
+    description: "granules a search recorded first on a stage with push enabled (the push never sent them)",
   },
   // Download: one value per granule verified in the bucket.
   GranuleBytes: { unit: "Bytes", source: "download", description: "size of the verified object" },

@@ -55,8 +55,10 @@ export const TALLY_COUNT_KEYS = [
 
 export interface PlatformTally extends GranuleTally {
   platform: Platform;
-  /** Results the hub reported for this day's search, when it was searched. */
+  /** Results the hub reported for this day's search (its count: DHuS totalResults, CDSE `@odata.count`), when it was searched. */
   available?: number;
+  /** When the hub last reported `available` (ISO): after the day's end, it is the count of the closed day. */
+  availableAt?: string;
   searchFinished?: boolean;
   /** The search's failure for good, while no page was read after it. */
   searchFailure?: QueryFailure;
@@ -201,6 +203,7 @@ export function tallyOfDay(
     const row = rowOf(platform);
     if (counter.lastFetchAt !== "") {
       row.available = counter.available;
+      row.availableAt = counter.lastFetchAt;
       row.searchFinished = counter.finished;
     }
     if (isQueryFailed(counter)) row.searchFailure = counter.failure;

@@ -1,6 +1,8 @@
 // @hls-s2/core/usecases: What each Lambda handler runs, given its dependencies.
 // What other packages import; core's own modules and tests import the modules themselves.
 
+export type { DeliveryLine } from "../usecases/delivery-manifest";
+export { DELIVERY_MANIFEST_PREFIX, deliveryManifestKey } from "../usecases/delivery-manifest";
 export type { DownloadDeps } from "../usecases/download";
 export { downloadGranule } from "../usecases/download";
 export type { FetchLinksDeps } from "../usecases/fetch-page";
@@ -14,11 +16,14 @@ export {
   recordPushedGranule,
 } from "../usecases/receive-push";
 export { recordQueryFailure } from "../usecases/record-query-failure";
+export type { DayReport, Equation } from "../usecases/report-day";
+export { reportClosedDays, reportDay } from "../usecases/report-day";
 export {
   PUSH_DOWNLOAD_INPUT,
   PUSHED_DOWNLOADS_INTERVAL_MINUTES,
   startPushedDownloads,
 } from "../usecases/start-pushed-downloads";
+export type { TallyStore } from "../usecases/summarize";
 export { summarizeWindow } from "../usecases/summarize";
 export { sweepAbandonedUploads } from "../usecases/sweep-uploads";
 export type { UnfinishedAge } from "../usecases/unfinished-age";

@@ -1,10 +1,40 @@
 import type { GranuleStore } from "../adapters/store/store";
 import { daysBetween } from "../domain/day";
-import { ALL_PLATFORM_IDS, GRANULE_STATUSES } from "../domain/granule";
+import { ALL_PLATFORM_IDS, GRANULE_STATUSES, type GranuleRecord } from "../domain/granule";
 import { type DayLatency, latencyStats } from "../domain/latency";
-import { type DayTally, tallyOfDay, tallyOfWindow, type WindowSummary } from "../domain/tally";
+import {
+  type DayTally,
+  type SearchCounter,
+  tallyOfDay,
+  tallyOfWindow,
+  type WindowSummary,
+} from "../domain/tally";
 
 export type TallyStore = Pick<GranuleStore, "listByStatus" | "getFetchProgress">;
+
+/**
+ * What a day's tally is made of: the granules the status index holds (every status) and the search
+ * counter of each platform id the table may hold (26 GetItems, not the built-in list: S2D's count too),
+ * in ALL_PLATFORM_IDS order.
+ */
+export async function readDay(
+  day: string,
+  deps: { store: TallyStore },
+): Promise<{ granules: GranuleRecord[]; counters: (SearchCounter | undefined)[] }> {
+  const [lists, counters] = await Promise.all([
+    Promise.all(GRANULE_STATUSES.map((status) => deps.store.listByStatus(day, status))),
+    readCounters(day, deps),
+  ]);
+  return { granules: lists.flat(), counters };
+}
+
+/** A day's search counters, one per ALL_PLATFORM_IDS entry (undefined where there is none). */
+export function readCounters(
+  day: string,
+  deps: { store: Pick<TallyStore, "getFetchProgress"> },
+): Promise<(SearchCounter | undefined)[]> {
+  return Promise.all(ALL_PLATFORM_IDS.map((platform) => deps.store.getFetchProgress(day, platform)));
+}
 
 /**
  * Tallies one day per platform (see tallyOfDay): the granules the status index holds (items, not
@@ -17,24 +47,19 @@ export async function tallyDay(
   deps: { store: TallyStore },
   options: { now?: Date } = {},
 ): Promise<DayTally> {
-  return (await readDay(day, deps, options)).tally;
+  return (await readTallyAndLatency(day, deps, options)).tally;
 }
 
 /** One read of a day's index and counters: its tally and its publication → verified-object latency. */
-async function readDay(
+async function readTallyAndLatency(
   day: string,
   deps: { store: TallyStore },
   options: { now?: Date },
 ): Promise<{ tally: DayTally; latency: DayLatency }> {
-  const nowMs = (options.now ?? new Date()).getTime();
-  const [lists, progress] = await Promise.all([
-    Promise.all(GRANULE_STATUSES.map((status) => deps.store.listByStatus(day, status))),
-    // Every platform id the table may hold (26 GetItems), not the built-in list: S2D's counters count too.
-    Promise.all(ALL_PLATFORM_IDS.map((platform) => deps.store.getFetchProgress(day, platform))),
-  ]);
-  const downloaded = lists[GRANULE_STATUSES.indexOf("DOWNLOADED")] ?? [];
+  const { granules, counters } = await readDay(day, deps);
+  const downloaded = granules.filter((granule) => granule.status === "DOWNLOADED");
   return {
-    tally: tallyOfDay(day, lists.flat(), progress, nowMs),
+    tally: tallyOfDay(day, granules, counters, (options.now ?? new Date()).getTime()),
     latency: { day, ...latencyStats(downloaded) },
   };
 }
@@ -56,7 +81,7 @@ export async function summarizeWindow(
   const days: DayTally[] = [];
   const latency: DayLatency[] = [];
   for (const day of daysBetween(input.from, input.to)) {
-    const read = await readDay(day, deps, options);
+    const read = await readTallyAndLatency(day, deps, options);
     days.push(read.tally);
     latency.push(read.latency);
   }

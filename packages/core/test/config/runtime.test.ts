@@ -34,6 +34,7 @@ describe("parseConfig", () => {
       hubKind: "dhus",
       hubUrl: "https://hub.example.test",
       platforms: ["S2A", "S2B", "S2C"],
+      pushEnabled: false,
       lookbackDays: 5,
       maxAcquisitionAgeDays: 30,
       reconciliationHorizonDays: 7,

@@ -47,6 +47,7 @@ let config: Config | undefined;
 let store: GranuleStore | undefined;
 let slots: SlotPool | undefined;
 let s3: S3Client | undefined;
+let workS3: S3Client | undefined;
 let sfn: SFNClient | undefined;
 let hub: Promise<Hub> | undefined;
 let pushCredentials: Promise<Credentials> | undefined;
@@ -65,6 +66,7 @@ export function resetRuntime(): void {
   store = undefined;
   slots = undefined;
   s3 = undefined;
+  workS3 = undefined;
   sfn = undefined;
   hub = undefined;
   pushCredentials = undefined;
@@ -111,6 +113,12 @@ export function getS3(): S3Client {
   const region = getConfig().bucketRegion;
   s3 ??= overrides.clients?.s3 ?? createS3Client(region === undefined ? {} : { region });
   return s3;
+}
+
+/** The S3 client of the work bucket, which is in the function's own region (getS3 may be the upload bucket's). */
+export function getWorkS3(): S3Client {
+  workS3 ??= overrides.clients?.s3 ?? (getConfig().bucketRegion === undefined ? getS3() : createS3Client());
+  return workS3;
 }
 
 /** The Step Functions client of the function that starts pushed-granules runs. */
