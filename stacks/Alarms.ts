@@ -85,20 +85,6 @@ export function Alarms({ stack, app }: StackContext) {
         ? cloudwatch.TreatMissingData.BREACHING
         : cloudwatch.TreatMissingData.NOT_BREACHING,
     }),
-    // The day's S2MSI1C count below half its median over the 7 days before: ESA's move to Zarr products
-    // (type S02MSIL1C), an API change or a dead search. Summarize computes the share (core
-    // usecases/report-day.ts): metric math has no median of a metric's own past, and every metric of an
-    // alarm shares its period, so a day cannot be compared with its week in CloudWatch.
-    new cloudwatch.Alarm(stack, "DayProductsLow", {
-      alarmDescription:
-        "Yesterday's S2MSI1C count is below half its 7-day median: product type, hub API or search changed? `npm run ops -- report --day D`",
-      metric: stageMetric(settings, "DayProductsOfMedian", "Minimum", Duration.days(1)),
-      threshold: 50,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-      // Emitted once a day by the daily run, and only with a median: silence is not a low count.
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    }),
   ];
   // With push on, what the searches record first the push never sent: more than the setting in an hour
   // is a dead subscription (FetchPage emits GranulesMissedByPush only where push is on).
@@ -110,6 +96,25 @@ export function Alarms({ stack, app }: StackContext) {
         threshold: settings.pushMissedAlarmPerHour,
         evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+  }
+  if (settings.scheduleEnabled) {
+    alarms.push(
+      // Only the daily run reports a closed day's count (the test stage has none).
+      // The day's S2MSI1C count below half its median over the 7 days before: ESA's move to Zarr products
+      // (type S02MSIL1C), an API change or a dead search. Summarize computes the share (core
+      // usecases/report-day.ts): metric math has no median of a metric's own past, and every metric of an
+      // alarm shares its period, so a day cannot be compared with its week in CloudWatch.
+      new cloudwatch.Alarm(stack, "DayProductsLow", {
+        alarmDescription:
+          "Yesterday's S2MSI1C count is below half its 7-day median: product type, hub API or search changed? `npm run ops -- report --day D`",
+        metric: stageMetric(settings, "DayProductsOfMedian", "Minimum", Duration.days(1)),
+        threshold: 50,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        // Emitted once a day by the daily run, and only with a median: silence is not a low count.
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
     );

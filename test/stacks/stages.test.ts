@@ -156,8 +156,8 @@ describe("stages", () => {
       TreatMissingData: "breaching",
     });
     // ExecutionsFailed, GranulesFailed, QueriesFailed, GranuleLatencyHigh, UnfinishedGranulesOld,
-    // DayProductsLow and this one.
-    expect(alarms).toHaveLength(7);
+    // DayProductsLow, GranulesMissedByPush (push is on by default on a CDSE prod) and this one.
+    expect(alarms).toHaveLength(8);
     expect(resourcesOfType(prod.templates.Alarms, "AWS::SNS::Subscription")[0]?.[1].Properties).toMatchObject(
       {
         Protocol: "email",
