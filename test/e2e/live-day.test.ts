@@ -11,7 +11,7 @@ afterEach(async () => {
 
 describe("a time-compressed live day of the continuous mode", () => {
   it("delivers every granule exactly once within minutes of its publication, with no 429 at a 4-download hub", async () => {
-    // Prepare: a few simulated minutes of a 13,000-granule day at 6×, 95 % pushed, 4 hub downloads.
+    // Prepare: a few simulated minutes of a 13,000-granule day at 12×, 95 % pushed, 4 hub downloads.
     const dataDir = await mkdtemp(join(tmpdir(), "hls-s2-live-"));
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
 
@@ -20,14 +20,14 @@ describe("a time-compressed live day of the continuous mode", () => {
       dataDir,
       granules: 13_000,
       dayShare: 30 / 13_000,
-      speed: 6,
+      speed: 12,
       pushShare: 0.95,
       lateShare: 0.05,
       pollMinutes: 5,
       hubDownloads: 4,
       sizeBytes: { min: 50_000, max: 800_000 },
-      // 20 MB/s per connection at 6× for products 1,000 times smaller than real.
-      bytesPerSecond: 120_000,
+      // 20 MB/s per connection at 12× for products 1,000 times smaller than real.
+      bytesPerSecond: 240_000,
       drainMinutes: 60,
       seed: "live-e2e",
     });
