@@ -1,5 +1,5 @@
-import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, type S3Client } from "@aws-sdk/client-s3";
-import { isNoSuchUpload } from "./multipart-upload";
+import { ListMultipartUploadsCommand, type S3Client } from "@aws-sdk/client-s3";
+import { abortMultipartUpload, isNoSuchUpload } from "./multipart-upload";
 
 /** What a search for uploads an attempt created but never recorded found and did. */
 export interface UnrecordedUploads {
@@ -40,16 +40,9 @@ export async function abortUnrecordedUploads(
         // The prefix also matches longer keys; the recorded upload is the transfer's to resume or abort.
         if (upload.Key !== key || upload.UploadId === undefined || upload.UploadId === recordedUploadId)
           continue;
-        try {
-          await s3.send(
-            new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: upload.UploadId }),
-            {
-              abortSignal: signal,
-            },
-          );
-        } catch (error) {
-          if (!isNoSuchUpload(error)) throw error;
-        }
+        // Already gone (aborted or completed meanwhile) is as good as aborted.
+        const failed = await abortMultipartUpload({ s3, bucket, key }, upload.UploadId);
+        if (failed !== undefined && !isNoSuchUpload(failed)) throw failed;
         aborted.push(upload.UploadId);
       }
       const more = page.IsTruncated === true;
