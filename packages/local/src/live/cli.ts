@@ -86,13 +86,16 @@ export function parseLiveCli(
 
 /** The summary for people. */
 export function formatLiveSummary(summary: LiveDaySummary, options: LiveDayOptions): string {
-  const { latencyMinutes: latency } = summary;
+  const { latencyMinutes: latency, idealLatencyMinutes: ideal } = summary;
   return [
     `Live day: ${summary.granules} granules over ${Math.round(options.dayShare! * 24 * 10) / 10} simulated hours at ${options.speed}× (${summary.realSeconds} s real)`,
     `  pushed ${summary.pushed} (${summary.pushedLate} late), never pushed ${summary.pushesDropped}; runs: ${summary.runs.pushed} pushed-granules, ${summary.runs.poll} polls, ${summary.runs.failed} failed`,
     `  delivered ${summary.delivered}/${summary.granules}, objects ${summary.objects}, downloads ${summary.downloadedOutcomes}: exactly once ${summary.exactlyOnce ? "yes" : "NO"}`,
     `  hub: ${summary.throttled} × 429, at most ${summary.peakDownloads} downloads at once (limit ${options.hubDownloads})`,
     `  publication → verified object, simulated minutes: p50 ${latency.p50 ?? "-"}, p95 ${latency.p95 ?? "-"}, max ${latency.max ?? "-"}`,
+    `  of which publication → recorded (push or poll): p50 ${summary.recordedMinutes.p50 ?? "-"}, p95 ${summary.recordedMinutes.p95 ?? "-"}, max ${summary.recordedMinutes.max ?? "-"}`,
+    `  an ideal downloader on this hub (no overhead, oldest first): p50 ${ideal.p50 ?? "-"}, p95 ${ideal.p95 ?? "-"}, max ${ideal.max ?? "-"}`,
+    `  download retries per granule (waits for a hub slot): ${summary.retriesPerGranule}`,
   ].join("\n");
 }
 
