@@ -23,8 +23,8 @@ export {
   PUSHED_DOWNLOADS_INTERVAL_MINUTES,
   startPushedDownloads,
 } from "../usecases/start-pushed-downloads";
-export type { TallyStore } from "../usecases/summarize";
-export { summarizeWindow } from "../usecases/summarize";
+export type { TallyStore, WindowFailures } from "../usecases/summarize";
+export { countWindowFailures, summarizeWindow } from "../usecases/summarize";
 export { sweepAbandonedUploads } from "../usecases/sweep-uploads";
 export type { UnfinishedAge } from "../usecases/unfinished-age";
 export { measureUnfinishedAge, reportUnfinishedAge } from "../usecases/unfinished-age";
