@@ -58,6 +58,8 @@ export interface StartPushedDownloadsOptions {
   kind?: ContinuousRunKind;
   /** Default RECORDED_SINCE_OVERLAP_MS (the local live day scales it with its clock). */
   overlapMs?: number;
+  /** Default ABNORMAL_END_MARGIN_MS (a compressed clock may scale it too). */
+  abnormalEndMarginMs?: number;
 }
 
 export type StartPushedDownloadsResult =
@@ -101,13 +103,18 @@ export async function startPushedDownloads(
   deps: StartPushedDownloadsDeps,
   options: StartPushedDownloadsOptions = {},
 ): Promise<StartPushedDownloadsResult> {
-  let { now, lookbackDays, kind, overlapMs } = options;
+  let { now, lookbackDays, kind, overlapMs, abnormalEndMarginMs } = options;
   now ??= () => new Date();
   lookbackDays ??= DEFAULT_LOOKBACK_DAYS;
   kind ??= "pushed";
   overlapMs ??= RECORDED_SINCE_OVERLAP_MS;
+  abnormalEndMarginMs ??= ABNORMAL_END_MARGIN_MS;
   if (!Number.isFinite(overlapMs) || overlapMs < 0)
     throw new InvalidInputError(`options.overlapMs must be ≥ 0, got ${overlapMs}`, { field: "overlapMs" });
+  if (!Number.isFinite(abnormalEndMarginMs) || abnormalEndMarginMs < 0)
+    throw new InvalidInputError(`options.abnormalEndMarginMs must be ≥ 0, got ${abnormalEndMarginMs}`, {
+      field: "abnormalEndMarginMs",
+    });
   if (typeof now !== "function")
     throw new InvalidInputError("options.now must be a function", { field: "now" });
   if (kind !== "pushed" && kind !== "poll")
@@ -133,7 +140,7 @@ export async function startPushedDownloads(
   if (running?.startDate !== undefined) {
     const dead = await endedAbnormallySince(
       deps,
-      running.startDate.getTime() - ABNORMAL_END_MARGIN_MS,
+      running.startDate.getTime() - abnormalEndMarginMs,
       parseDay(days[0]!)!,
     );
     if (dead !== undefined) {

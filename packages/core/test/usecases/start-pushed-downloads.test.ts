@@ -117,6 +117,16 @@ describe("startPushedDownloads", () => {
     expect(earlier.input).toEqual({ downloadOnly: true, recordedSince: "2026-12-01T15:04:30.000Z" });
     const none = await start(undefined);
     expect(none.input).toEqual({ downloadOnly: true, recordedSince: "2026-12-01T15:04:30.000Z" });
+    await expect(
+      startPushedDownloads(
+        {
+          store: storeWithDiscoveredOn(undefined),
+          sfn: new SFNClient({ region: "us-west-2" }),
+          stateMachineArn: ARN,
+        },
+        { abnormalEndMarginMs: -1 },
+      ),
+    ).rejects.toMatchObject({ field: "abnormalEndMarginMs" });
   });
 
   it("starts a run for a DOWNLOADING granule whose lease expired, and not for one whose worker still renews it", async () => {
