@@ -19,6 +19,7 @@ export { recordQueryFailure } from "../usecases/record-query-failure";
 export type { DayReport, Equation } from "../usecases/report-day";
 export { reportClosedDays, reportDay } from "../usecases/report-day";
 export {
+  ABNORMAL_END_MARGIN_MS,
   PUSH_DOWNLOAD_INPUT,
   PUSHED_DOWNLOADS_INTERVAL_MINUTES,
   startPushedDownloads,
