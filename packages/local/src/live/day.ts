@@ -3,7 +3,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { formatDay, type GranuleRecord, latencyStats } from "@hls-s2/core/domain";
 import { CdseTokenManager, createSubscription } from "@hls-s2/core/hub";
 import type { GranuleStore } from "@hls-s2/core/store";
-import { parsePushNotification, recordPushedGranule, startPushedDownloads } from "@hls-s2/core/usecases";
+import {
+  ABNORMAL_END_MARGIN_MS,
+  parsePushNotification,
+  recordPushedGranule,
+  startPushedDownloads,
+} from "@hls-s2/core/usecases";
 import { LOCAL_STATE_MACHINE_ARN } from "../aws";
 import { runLocalDriven } from "../run";
 import { type LiveRelease, liveCatalogue, planLiveDay, SIMULATED_DAY_MS } from "./catalogue";
@@ -135,7 +140,12 @@ export async function runLiveDay(options: LiveDayOptions): Promise<LiveDaySummar
           Date.now() > lastRelease && (await delivered(store, releases)).length === releases.length;
         while (Date.now() < lastRelease + drainMs) {
           const firing = new Date(dayStart + (tick % (SIMULATED_DAY_MS / MINUTE_MS)) * MINUTE_MS);
-          const common = { now: () => firing, lookbackDays: 1, overlapMs: 30_000 / speed };
+          const common = {
+            now: () => firing,
+            lookbackDays: 1,
+            overlapMs: 30_000 / speed,
+            abnormalEndMarginMs: ABNORMAL_END_MARGIN_MS / speed,
+          };
           if (tick % options.pollMinutes === 0) {
             if ((await startPushedDownloads(deps, { ...common, kind: "poll" })).started) runs.poll++;
           }
