@@ -70,6 +70,31 @@ export interface LiveDaySummary {
   exactlyOnce: boolean;
 }
 
+/** The plan of the day the options play: its products and their publication offsets. */
+function planOf(options: Omit<LiveDayOptions, "dataDir">) {
+  return planLiveDay({
+    seed: options.seed ?? "hls-s2-live",
+    granules: options.granules,
+    day: formatDay(Date.now()),
+    sizeBytes: options.sizeBytes,
+    dayShare: options.dayShare ?? 1,
+  });
+}
+
+/** The ideal downloader's latency on the day and hub the options describe (ideal.ts), without running it. */
+export function idealLiveDay(
+  options: Omit<LiveDayOptions, "dataDir">,
+): LiveDaySummary["idealLatencyMinutes"] {
+  return idealLatencyMinutes(planOf(options).releases, {
+    pollMinutes: options.pollMinutes,
+    pushShare: options.pushShare,
+    lateShare: options.lateShare,
+    downloads: options.hubDownloads,
+    bytesPerSecond: options.bytesPerSecond,
+    speed: options.speed,
+  });
+}
+
 /**
  * A time-compressed live day: the mock hub (CDSE API) publishes a day's catalogue in datatake bursts on
  * a clock `speed` times faster than real, pushes a share of it (some late, the rest never) through a push
@@ -79,14 +104,7 @@ export interface LiveDaySummary {
  */
 export async function runLiveDay(options: LiveDayOptions): Promise<LiveDaySummary> {
   const { speed } = options;
-  const seed = options.seed ?? "hls-s2-live";
-  const { releases, base } = planLiveDay({
-    seed,
-    granules: options.granules,
-    day: formatDay(Date.now()),
-    sizeBytes: options.sizeBytes,
-    dayShare: options.dayShare ?? 1,
-  });
+  const { releases, base } = planOf(options);
   const catalogue = liveCatalogue(releases, base);
   const drainMs = ((options.drainMinutes ?? 120) * MINUTE_MS) / speed;
 
