@@ -67,6 +67,9 @@ describe("credentials", () => {
         from: DAY,
         to: DAY,
         retryDelayMs: 5,
+        // The handlers' hub retries back off from 5 ms, not the deployed 500: the 5xx granule's twelve
+        // refused attempts and their logs stay, without ~20 s of sleep.
+        hubRetryDelayMs: 5,
         hub: { kind: "dhus", url: hub.url, credentials: CREDENTIALS },
       }),
     );
