@@ -11,6 +11,7 @@ import {
   startEmbeddedStores,
 } from "@hls-s2/local";
 import { NON_HLS_TILES, readTileList } from "@hls-s2/mock-hub";
+import { SHORT_HORIZON_ENV } from "@hls-s2/testing/data-folder";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 
 const DAY = "2026-03-14";
@@ -35,6 +36,7 @@ async function runDay(
   await runLocal({
     dataDir,
     dynamo: "dynalite",
+    lambdaEnv: SHORT_HORIZON_ENV,
     from: DAY,
     to: DAY,
     ...params,

@@ -14,7 +14,14 @@ import {
 } from "@hls-s2/local";
 import { EXIT, exitCodeFor, main } from "@hls-s2/local/cli";
 import { createCatalogue, type MockHub, startMockHub } from "@hls-s2/mock-hub";
-import { granulesOf, objectMd5, reopen, tempDataDir, useCleanups } from "@hls-s2/testing/data-folder";
+import {
+  granulesOf,
+  objectMd5,
+  reopen,
+  SHORT_HORIZON_ENV,
+  tempDataDir,
+  useCleanups,
+} from "@hls-s2/testing/data-folder";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 
 const DAY = "2026-03-14";
@@ -44,6 +51,7 @@ function smallDay(
     allTiles: true,
     // dynalite starts in a fraction of DynamoDB Local's seconds; the first test and the CLI's take "auto".
     dynamo: "dynalite",
+    lambdaEnv: SHORT_HORIZON_ENV,
     ...extra,
   };
 }
@@ -299,6 +307,7 @@ describe("runLocal against an external hub", () => {
     const summary = await runLocal({
       dataDir,
       dynamo: "dynalite",
+      lambdaEnv: SHORT_HORIZON_ENV,
       from: DAY,
       to: DAY,
       platforms: ["S2A", "S2B"],
@@ -324,6 +333,7 @@ describe("runLocal against an external hub", () => {
     const run = runLocal({
       dataDir,
       dynamo: "dynalite",
+      lambdaEnv: SHORT_HORIZON_ENV,
       from: DAY,
       to: DAY,
       retryDelayMs: 10,

@@ -8,6 +8,7 @@ import {
   type OpenedData,
   objectMd5,
   reopen,
+  SHORT_HORIZON_ENV,
   tempDataDir,
   useCleanups,
 } from "@hls-s2/testing/data-folder";
@@ -27,6 +28,7 @@ async function runDay(
   const summary = await runLocal({
     dataDir,
     dynamo: "dynalite",
+    lambdaEnv: SHORT_HORIZON_ENV,
     from: day,
     to: day,
     ...params,
