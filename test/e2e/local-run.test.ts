@@ -47,6 +47,8 @@ function smallDay(
     productSize: params.productSize,
     concurrency: 6,
     retryDelayMs: 10,
+    // The handlers' hub retries too back off from milliseconds, not the deployed 500 ms.
+    hubRetryDelayMs: 10,
     // These tests follow every catalogue product; the HLS tile filter is test/e2e/hls-tiles.test.ts's.
     allTiles: true,
     // dynalite starts in a fraction of DynamoDB Local's seconds; the first test and the CLI's take "auto".

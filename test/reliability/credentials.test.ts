@@ -68,8 +68,8 @@ describe("credentials", () => {
         from: DAY,
         to: DAY,
         retryDelayMs: 5,
-        // The handlers' hub retries back off from 5 ms, not the deployed 500: the 5xx granule's twelve
-        // refused attempts and their logs stay, without ~20 s of sleep.
+        // The handlers' hub retries back off from 5 ms, not the deployed 500: the 5xx granule's eight
+        // refused attempts and their logs stay, without ~10–20 s of backoff between them.
         hubRetryDelayMs: 5,
         hub: { kind: "dhus", url: hub.url, credentials: CREDENTIALS },
       }),

@@ -34,6 +34,8 @@ async function runDay(
     ...params,
     concurrency: 15,
     retryDelayMs: 5,
+    // The handlers' hub retries (5xx, 429, resets) back off from 5 ms, not the deployed 500 ms.
+    hubRetryDelayMs: 5,
     faults,
     // Every catalogue product is accounted for here; the HLS tile filter is test/e2e/hls-tiles.test.ts's.
     allTiles: true,
