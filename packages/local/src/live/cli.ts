@@ -11,8 +11,10 @@ of it, and the continuous mode runs (a pushed-granules run decided every simulat
 every --poll-minutes), all on 127.0.0.1. Prints latency percentiles in simulated minutes.
 
   --granules N        granules a whole day publishes (default 13000)
-  --hours H           simulated hours played, at the day's rate (default 24)
-  --speed S           simulated seconds per real second (default 60)
+  --hours H           simulated hours played, at the day's rate (default 1; under 3 the datatake
+                      bursts shrink with the share, so a short share still sees several)
+  --speed S           simulated seconds per real second (default 5). Every local cost is multiplied
+                      by it: above ~10 on 2 cores the local stand-ins, not the design, set the latency
   --push-share P      share of products pushed, 0–1 (default 0.95); 0: poll only
   --late-share L      of the pushed, share sent 30–180 simulated minutes late (default 0.05)
   --poll-minutes M    the continuous mode's poll interval, simulated minutes (default 5)
@@ -67,7 +69,7 @@ export function parseLiveCli(
     throw new InvalidInputError((error as Error).message, { cause: error });
   }
   const text = (name: string) => values[name] as string | undefined;
-  const speed = number("speed", text("speed"), 60, 1, 3600);
+  const speed = number("speed", text("speed"), 5, 1, 3600);
   const scale = number("size-scale", text("size-scale"), 1000, 1, 1_000_000);
   const mbPerSecond = number("mb-per-second", text("mb-per-second"), 20, 0.1, 10_000);
   return {
@@ -76,7 +78,7 @@ export function parseLiveCli(
     options: {
       dataDir: resolve(text("data-dir") ?? defaultDataDir),
       granules: Math.round(number("granules", text("granules"), 13_000, 1, 100_000)),
-      dayShare: number("hours", text("hours"), 24, 0.1, 24) / 24,
+      dayShare: number("hours", text("hours"), 1, 0.1, 24) / 24,
       speed,
       pushShare: number("push-share", text("push-share"), 0.95, 0, 1),
       lateShare: number("late-share", text("late-share"), 0.05, 0, 1),

@@ -41,6 +41,8 @@ export interface LiveDayOptions {
   /** Simulated minutes the run waits after the last publication for the last downloads; default 120. */
   drainMinutes?: number;
   seed?: string;
+  /** The table's stand-in (default "auto": DynamoDB Local when a JDK runs, else dynalite). */
+  dynamo?: "auto" | "dynamodb-local" | "dynalite";
   /** Called about every simulated hour with the progress so far. */
   onProgress?: (line: string) => void;
 }
@@ -113,6 +115,7 @@ export async function runLiveDay(options: LiveDayOptions): Promise<LiveDaySummar
       dataDir: options.dataDir,
       clean: true,
       mockKind: "cdse",
+      ...(options.dynamo === undefined ? {} : { dynamo: options.dynamo }),
       mockCatalogue: catalogue,
       allTiles: true,
       hubSlots: options.hubDownloads,
@@ -169,7 +172,8 @@ export async function runLiveDay(options: LiveDayOptions): Promise<LiveDaySummar
           }
           if ((await startPushedDownloads(deps, common)).started) runs.pushed++;
           if (tick % 10 === 0) options.onProgress?.(await progressLine(store, releases, tick, runs));
-          if (tick % 10 === 0 && (await allDelivered())) break;
+          // After the last publication every simulated minute: the drain ends as soon as all is delivered.
+          if ((tick % 10 === 0 || Date.now() > lastRelease) && (await allDelivered())) break;
           tick++;
           await sleep(Math.max(0, startMs + (tick * MINUTE_MS) / speed - Date.now()));
         }

@@ -20,11 +20,14 @@ describe("npm run local -- --live: its flags", () => {
     });
     expect(options).toMatchObject({
       granules: 13_000,
-      dayShare: 1,
       pushShare: 0.95,
       hubDownloads: 4,
       pollMinutes: 5,
     });
+  });
+
+  it("plays an hour of the day at 5× by default: 12 real minutes in which the local stand-ins keep up", () => {
+    expect(parseLiveCli([], "/d").options).toMatchObject({ speed: 5, dayShare: 1 / 24 });
   });
 
   it("refuses a flag out of range, naming it", () => {
