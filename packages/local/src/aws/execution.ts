@@ -1,6 +1,6 @@
 import "./polyfills";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { ExecutionError, StateMachine } from "aws-local-stepfunctions";
+import { ExecutionError } from "aws-local-stepfunctions";
 import { StatesError } from "../errors";
 import type { AwsCallListener } from "./aws-calls";
 import type { DistributedMapNote, LocalDefinition } from "./definition";
@@ -8,6 +8,7 @@ import { type LocalExecutionRecord, saveExecutionRecord } from "./executions";
 import { isLambdaError } from "./lambda";
 import type { TaskBinding } from "./lambda-tasks";
 import { type EventLog, type FailedState, type MapRunChild, type MapRunRecord, runMapRun } from "./map-run";
+import { stateMachine } from "./state-machine";
 
 /** The placeholder ARN of the local state machine (the Distributed Map's children run "on" it). */
 export const LOCAL_STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:local";
@@ -100,9 +101,9 @@ export async function runExecution(args: {
 
   // A redrive starts at the failed state: the states before it are not reachable from there, and
   // the definition was validated from its own StartAt on the first run.
-  const machine = new StateMachine(
-    { ...local.definition, StartAt: restartAt?.name ?? local.definition.StartAt } as never,
-    { validationOptions: restartAt === undefined ? { checkArn: false } : { noValidate: true } },
+  const machine = stateMachine(
+    { ...local.definition, StartAt: restartAt?.name ?? local.definition.StartAt },
+    restartAt === undefined ? { checkArn: false } : { noValidate: true },
   );
   const execution = machine.run((restartAt === undefined ? record.input : restartAt.input) as never, {
     overrides: { taskResourceLocalHandlers: bindings as never, retryIntervalOverrides },

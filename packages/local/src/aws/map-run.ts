@@ -3,11 +3,12 @@ import "./polyfills";
 import { randomUUID } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { InvalidInputError } from "@hls-s2/core/errors";
-import { ExecutionError, StateMachine } from "aws-local-stepfunctions";
+import { ExecutionError, type StateMachine } from "aws-local-stepfunctions";
 import { StatesError } from "../errors";
 import type { Asl, AslState, DistributedMapNote } from "./definition";
 import { readItems, writeResults } from "./map-run-s3";
 import { passState } from "./pass-state";
+import { stateMachine } from "./state-machine";
 
 /**
  * The Distributed Map semantics aws-local-stepfunctions lacks, implemented from the AWS Step Functions
@@ -131,9 +132,10 @@ export async function runMapRun(options: MapRunOptions): Promise<unknown> {
     if (machine === undefined) {
       // The item processor verbatim (Fail states included); a redriven child starts at its failed state.
       // Validated once from its own StartAt; a redrive's StartAt leaves the states before it unreachable.
-      machine = new StateMachine({ StartAt: startAt, States: processor.States } as never, {
-        validationOptions: startAt === processor.StartAt ? { checkArn: false } : { noValidate: true },
-      });
+      machine = stateMachine(
+        { StartAt: startAt, States: processor.States },
+        startAt === processor.StartAt ? { checkArn: false } : { noValidate: true },
+      );
       machines.set(startAt, machine);
     }
     return machine;
