@@ -19,6 +19,13 @@ const TIMING_BOUND = [
   "test/chaos/**/*.test.ts",
 ];
 
+/**
+ * Unit files that run the local workflow in-process: the runner sets POWERTOOLS_LOG_LEVEL and SST
+ * sets SST_STAGE for the rest of the process, and the functions' logger, made once, keeps that level;
+ * in a shared worker a later file's log assertions failed so. One process each.
+ */
+const UNIT_ALONE = ["packages/ops/test/cost.test.ts"];
+
 /** Stack tests that change process-wide state (SST's project, cwd, env): one process each. */
 const SST_GLOBAL_STATE = ["test/stacks/sst-build.test.ts", "test/stacks/tile-settings.test.ts"];
 
@@ -48,6 +55,7 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["packages/*/test/**/*.test.ts"],
+          exclude: [...configDefaults.exclude, ...UNIT_ALONE],
           // Files share a worker's module cache: the AWS SDK, the local runtime and the test helpers
           // are imported once per worker, not once per file (import was ~60% of this project's CPU).
           // What a file changes process-wide is put back after it (test/setup/shared-worker.ts).
@@ -56,6 +64,7 @@ export default defineConfig({
           maxWorkers: CORES,
         },
       },
+      { extends: true, test: { name: "unit-alone", include: UNIT_ALONE, maxWorkers: CORES } },
       {
         extends: true,
         test: {

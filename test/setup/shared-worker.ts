@@ -5,7 +5,9 @@ import { afterAll, beforeAll, vi } from "vitest";
  * Setup file of the projects whose files share a worker (isolate: false, vitest.config.ts): what a
  * file changes process-wide is put back when it ends, so the next file of the worker starts as it
  * would in a process of its own. A file that leaves the environment or the cwd changed fails, naming
- * what it left.
+ * what it left: restoring the variables is not enough once a module made in the file read them (the
+ * functions' logger keeps the log level it was made with), so such a file belongs in a project that
+ * gives each file its own process.
  */
 
 // aws-sdk-client-mock stubs with sinon's default sandbox: `mockClient(SFNClient)` replaces the send of
@@ -27,7 +29,8 @@ afterAll(() => {
   vi.useRealTimers();
   const left: string[] = [];
   for (const key of new Set([...Object.keys(env), ...Object.keys(process.env)])) {
-    if (process.env[key] === env[key]) continue;
+    // Powertools adds itself to the SDK's user agent when first imported: once, and harmless.
+    if (process.env[key] === env[key] || key === "AWS_SDK_UA_APP_ID") continue;
     left.push(`process.env.${key}`);
     if (env[key] === undefined) delete process.env[key];
     else process.env[key] = env[key];
