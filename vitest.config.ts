@@ -30,10 +30,10 @@ const UNIT_ALONE = ["packages/ops/test/cost.test.ts"];
 const SST_GLOBAL_STATE = ["test/stacks/sst-build.test.ts", "test/stacks/tile-settings.test.ts"];
 
 /**
- * `npm test` runs five projects in three groups (docs/development.md):
- * - group 0, files in parallel on every core: unit (packages/ * /test), stacks (test/stacks, test/iam;
- *   sharing workers, so SST is imported and each stage synthesized once per worker) and stacks-alone
- *   (SST_GLOBAL_STATE);
+ * `npm test` runs six projects in three groups (docs/development.md):
+ * - group 0, files in parallel on every core: unit (packages/ * /test, sharing workers), unit-alone
+ *   (UNIT_ALONE), stacks (test/stacks, test/iam; sharing workers, so SST is imported and each stage
+ *   synthesized once per worker) and stacks-alone (SST_GLOBAL_STATE);
  * - group 1, files in parallel on every core: e2e (test/e2e, and the test/reliability files not bound to
  *   time: local runs, reading the synthesis the global setup made once per run). A local run keeps
  *   one core busy, so on 2 cores two at a time each get one; beside the unit files under heavy load
