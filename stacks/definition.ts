@@ -187,6 +187,8 @@ export function buildWorkflowDefinition(
     payload: sfn.TaskInput.fromObject({
       from: sfn.JsonPath.stringAt("$.plan.from"),
       to: sfn.JsonPath.stringAt("$.plan.to"),
+      // A boolean: false for a pushed-granules run, which counts its window's FAILED granules only.
+      countWindow: sfn.JsonPath.stringAt("$.plan.countWindow"),
     }),
   });
 

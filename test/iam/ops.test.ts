@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { createServer, request as httpRequest, type Server } from "node:http";
+import { createServer, request as httpRequest, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { STAGE_PARAMETERS, stageParameterPath } from "@hls-s2/core/config";
@@ -26,8 +26,9 @@ import {
  * The operator policy of docs/operating.md (its `json operator-policy` block) against every
  * AWS call the ops CLI's commands make on a deployed stage. The CLI builds its own SDK clients from
  * the endpoint it is given, so its calls are observed on the wire: one loopback stand-in records
- * each request's operation (X-Amz-Target) and input, answers SSM and Step Functions itself, and
- * forwards DynamoDB to an embedded table.
+ * each request's operation (X-Amz-Target) and input, answers SSM and Step Functions itself,
+ * forwards DynamoDB to an embedded table, and answers S3's GetObject (a REST call, no X-Amz-Target)
+ * with NoSuchKey: a day without its delivery manifest.
  */
 
 const STAGE = "opstest";
@@ -39,6 +40,7 @@ let proxy: Server;
 let proxyUrl: string;
 let stateMachineArn: string;
 let tableName: string;
+let workBucketName: string;
 const calls: RecordedCall[] = [];
 /** What the stand-in answers for SSM and Step Functions, by "<service>:<operation>". */
 let answers: Record<string, (input: Record<string, unknown>) => unknown> = {};
@@ -49,6 +51,8 @@ beforeAll(async () => {
   stateMachineArn = String(resolveDeployed({ Ref: machine.logicalId }, machine.template, app));
   const table = findResource(app, "AWS::DynamoDB::Table", "Granules");
   tableName = String(resolveDeployed({ Ref: table.logicalId }, table.template, app));
+  const work = findResource(app, "AWS::S3::Bucket", "WorkBucket");
+  workBucketName = String(resolveDeployed({ Ref: work.logicalId }, work.template, app));
 
   stores = await startEmbeddedStores({ tableName, dynamo: "dynalite" });
   proxy = await startRecordingStandIn(stores.dynamoEndpoint);
@@ -60,7 +64,7 @@ beforeAll(async () => {
     stateMachineArn,
     tableName,
     uploadBucketName: "upload",
-    workBucketName: "work",
+    workBucketName,
     lookbackDays: "1",
   };
   const executionArn = executionArnOf("daily-run");
@@ -123,6 +127,10 @@ async function startRecordingStandIn(dynamoEndpoint: string): Promise<Server> {
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
       const body = Buffer.concat(chunks);
+      if (req.headers["x-amz-target"] === undefined) {
+        answerS3(req.method ?? "", req.headers.host ?? "", req.url ?? "/", res);
+        return;
+      }
       const [prefix = "", operation = ""] = String(req.headers["x-amz-target"] ?? "").split(".");
       const service = TARGET_SERVICES[prefix] ?? prefix;
       const input = JSON.parse(body.toString("utf8") || "{}") as Record<string, unknown>;
@@ -152,6 +160,26 @@ async function startRecordingStandIn(dynamoEndpoint: string): Promise<Server> {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return server;
+}
+
+/**
+ * S3's REST protocol: the bucket is the first path segment (path style, as the SDK addresses an IP
+ * endpoint) or the host's first label. Only GetObject is known; it answers 404 NoSuchKey.
+ */
+function answerS3(method: string, host: string, url: string, res: ServerResponse): void {
+  const path = decodeURIComponent(new URL(url, "http://stand-in").pathname).slice(1);
+  const virtual = /^([^.]+)\.127\.0\.0\.1(:\d+)?$/.exec(host)?.[1];
+  const [bucket, key] =
+    virtual !== undefined ? [virtual, path] : [path.split("/")[0] ?? "", path.split("/").slice(1).join("/")];
+  const command = method === "GET" && key !== "" ? "GetObject" : `${method} ${url}`;
+  calls.push({ principal: "Operator", service: "s3", command, input: { Bucket: bucket, Key: key } });
+  res.setHeader("content-type", "application/xml");
+  res.statusCode = command === "GetObject" ? 404 : 400;
+  res.end(
+    command === "GetObject"
+      ? `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>${key}</Key></Error>`
+      : `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NotImplemented</Code><Message>${command}</Message></Error>`,
+  );
 }
 
 /** One FAILED granule of DAY, written straight to the table (not through the proxy): what requeue finds. */
@@ -188,6 +216,7 @@ async function documentedOperatorPolicy(): Promise<PolicyDocument> {
     STAGE,
     STATE_MACHINE_NAME: stateMachineArn.split(":").at(-1)!,
     TABLE_NAME: tableName,
+    WORK_BUCKET_NAME: workBucketName,
   };
   const filled = block.replace(/\$\{([A-Z_]+)\}/g, (placeholder, name: string) => {
     const value = fill[name];
@@ -213,10 +242,11 @@ function io(): CliIo {
 }
 
 describe("the operator IAM policy of docs/operating.md", () => {
-  it("allows every call of status, slots, backfill, redrive, requeue and recount on a deployed stage, and grants nothing they do not use", async () => {
+  it("allows every call of status, report, slots, backfill, redrive, requeue and recount on a deployed stage, and grants nothing they do not use", async () => {
     const stage = ["--stage", STAGE];
     for (const argv of [
       ["status", ...stage, "--day", DAY],
+      ["report", ...stage, "--day", DAY],
       ["slots", ...stage, "4"],
       ["backfill", ...stage, "--from", DAY],
       ["redrive", ...stage, "--day", DAY],
@@ -239,6 +269,7 @@ describe("the operator IAM policy of docs/operating.md", () => {
       "dynamodb:Query",
       "dynamodb:UpdateItem",
       "dynamodb:BatchGetItem",
+      "s3:GetObject",
     ]) {
       expect(commands, expected).toContain(expected);
     }

@@ -181,7 +181,7 @@ describe("the daily flow", () => {
     expect(findState(definition, "DownloadGranules").Next).toBe("Summarize");
     expect(findState(definition, "Summarize")).toMatchObject({
       End: true,
-      Parameters: { "from.$": "$.plan.from", "to.$": "$.plan.to" },
+      Parameters: { "from.$": "$.plan.from", "to.$": "$.plan.to", "countWindow.$": "$.plan.countWindow" },
     });
   });
 

@@ -1,9 +1,11 @@
 import {
+  countWindowFailures,
   measureUnfinishedAge,
   reportClosedDays,
   reportUnfinishedAge,
   summarizeWindow,
   sweepAbandonedUploads,
+  type WindowFailures,
 } from "@hls-s2/core/usecases";
 import * as v from "valibot";
 import { DAY, parseInput } from "./lib/input";
@@ -11,15 +13,35 @@ import { logger } from "./lib/logger";
 import { metricSink, metrics } from "./lib/metrics";
 import { getConfig, getS3, getStore, getWorkS3 } from "./lib/runtime";
 
-const INPUT = v.object({ from: DAY, to: DAY });
+// countWindow is absent from the input of an execution started before it existed: count the window.
+const INPUT = v.object({ from: DAY, to: DAY, countWindow: v.optional(v.boolean(), true) });
 
 /**
  * Summarize: aborts the window's uploads nobody will continue (HLS's bucket grants no list, and may
  * have no abort rule when imported), then the window's counts and the unfinished granules' age as the
  * execution output and metrics; for the closed days, their delivery manifests and the day's count.
+ * A pushed-granules run (countWindow false) counts the window's FAILED granules only.
  */
-export async function handler(event: unknown) {
-  const input = parseInput(INPUT, event);
+export async function handler(event: {
+  from: string;
+  to: string;
+  countWindow: false;
+}): Promise<WindowFailures>;
+export async function handler(event: { from: string; to: string; countWindow?: true }): Promise<WindowReport>;
+export async function handler(event: unknown): Promise<WindowFailures | WindowReport>;
+export async function handler(event: unknown): Promise<WindowFailures | WindowReport> {
+  const { countWindow, ...input } = parseInput(INPUT, event);
+  if (countWindow) return summarizeWholeWindow(input);
+  const failures = await countWindowFailures(input, { store: getStore() });
+  metricSink.add("GranulesFailed", failures.failed);
+  metrics.publishStoredMetrics();
+  logger.info("failures of the window", { ...failures });
+  return failures;
+}
+
+type WindowReport = Awaited<ReturnType<typeof summarizeWholeWindow>>;
+
+async function summarizeWholeWindow(input: { from: string; to: string }) {
   const config = getConfig("Summarize");
   const sweep = await sweepAbandonedUploads(input, {
     store: getStore(),

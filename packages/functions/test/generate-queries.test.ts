@@ -31,6 +31,7 @@ describe("generate-queries handler", () => {
       fetchLinks: true,
       downloadsEnabled: false,
       recordedSince: null,
+      countWindow: true,
     });
   });
 

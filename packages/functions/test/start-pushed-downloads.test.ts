@@ -38,6 +38,7 @@ interface FakeExecution {
   input: string;
   status: ExecutionStatus;
   startDate: Date;
+  stopDate?: Date;
 }
 
 /**
@@ -82,6 +83,9 @@ function fakeStepFunctions(options: { listLags?: boolean } = {}) {
   return {
     executions,
     finish: (name: string) => (executions.find((e) => e.name === name)!.status = "SUCCEEDED"),
+    /** The run ends abnormally at `at` (FAILED, TIMED_OUT or ABORTED). */
+    end: (name: string, status: ExecutionStatus, at: Date) =>
+      Object.assign(executions.find((e) => e.name === name)!, { status, stopDate: at }),
   };
 }
 
@@ -146,7 +150,8 @@ async function manifestOf(executionName: string, today: Date): Promise<string[]>
   await writeManifest(
     { from, to, executionName, recordedSince },
     { store: table.store, s3: new S3Client({ region: "us-west-2" }), bucket: "work-bucket" },
-    { reconcileDelayMs: 1 },
+    // Written as the run starts, at its firing.
+    { reconcileDelayMs: 1, now: () => today },
   );
   const put = s3Mock.commandCalls(PutObjectCommand).at(-1)!.args[0].input;
   expect(put.Key).toBe(`manifests/${executionName}.json`);
@@ -215,6 +220,59 @@ describe("StartPushedDownloads, as the 1-minute rule invokes it", () => {
     expect(sfn.executions).toHaveLength(2);
   });
 
+  it("after a pushed-granules run fails beside a newer running one, the next firing's run takes the granules it left", async () => {
+    useLocalRuntime();
+    const sfn = fakeStepFunctions();
+    const left = await push(new Date());
+    const recordedAt = Date.now();
+    const f1 = nextFiring(new Date());
+    // The first run lists the granule; a second starts beside it for a later push.
+    const first = (await startPushedDownloads(scheduledEvent(f1))) as { executionName: string };
+    expect(await manifestOf(first.executionName, f1)).toContain(left);
+    await push(new Date());
+    const f2 = new Date(f1.getTime() + ONE_MINUTE);
+    const second = (await startPushedDownloads(scheduledEvent(f2))) as { executionName: string };
+    expect(second).toMatchObject({ started: true });
+    // The second started well after the granule was recorded; the first fails before its child ran.
+    sfn.executions[1]!.startDate = new Date(recordedAt + 2 * ONE_MINUTE);
+    sfn.end(first.executionName, "FAILED", new Date(recordedAt + 3 * ONE_MINUTE));
+
+    const f3 = new Date(f1.getTime() + 2 * ONE_MINUTE);
+    const third = await startPushedDownloads(scheduledEvent(f3));
+    expect(third).toMatchObject({ started: true, reconciles: first.executionName });
+    const thirdName = (third as { executionName: string }).executionName;
+    expect(JSON.parse(sfn.executions.at(-1)!.input)).toEqual({ downloadOnly: true });
+    expect(await manifestOf(thirdName, f3)).toContain(left);
+  });
+
+  it("a granule whose download's lease expired (its worker died) starts a run at the next firing, beside a running one", async () => {
+    useLocalRuntime();
+    const sfn = fakeStepFunctions();
+    const granuleId = await push(new Date());
+    const f1 = nextFiring(new Date());
+    const first = (await startPushedDownloads(scheduledEvent(f1))) as { executionName: string };
+    expect(await manifestOf(first.executionName, f1)).toContain(granuleId);
+    // Its start (moved past every granule this file records) leaves the next run nothing recorded since.
+    const startedAt = Date.now() + ONE_MINUTE;
+    sfn.executions[0]!.startDate = new Date(startedAt);
+    // That run's child claimed it and died mid-transfer: nobody renews the lease, and it ends before f2.
+    await table.store.claimGranule(granuleId, `${STATE_MACHINE_ARN}:child`);
+    await table.documentClient.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: { [TABLE_SCHEMA.partitionKey]: `granule#${granuleId}` },
+        UpdateExpression: "SET leaseExpiresAt = :at",
+        ExpressionAttributeValues: { ":at": startedAt + 1000 },
+      }),
+    );
+
+    const f2 = new Date(f1.getTime() + 2 * ONE_MINUTE);
+    const second = await startPushedDownloads(scheduledEvent(f2));
+    expect(second).toMatchObject({ started: true });
+    expect(second).toHaveProperty("recordedSince");
+    expect(await manifestOf((second as { executionName: string }).executionName, f2)).toEqual([granuleId]);
+  });
+
   it("starts nothing for a redelivery after its slot's run ended, and the next slot's run for what waits", async () => {
     useLocalRuntime();
     const sfn = fakeStepFunctions();
@@ -264,7 +322,10 @@ describe("StartPushedDownloads, as the 1-minute rule invokes it", () => {
     fakeStepFunctions();
     // A day nothing in this file records on.
     const result = await startPushedDownloads(scheduledEvent(new Date("2040-06-01T10:05:00Z")));
-    expect(result).toEqual({ started: false, reason: "no DISCOVERED granule in 2040-05-31, 2040-06-01" });
+    expect(result).toEqual({
+      started: false,
+      reason: "no DISCOVERED or expired DOWNLOADING granule in 2040-05-31, 2040-06-01",
+    });
     expect(sfnMock.commandCalls(ListExecutionsCommand)).toEqual([]);
     expect(sfnMock.commandCalls(StartExecutionCommand)).toEqual([]);
   });

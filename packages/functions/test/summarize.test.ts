@@ -56,6 +56,43 @@ describe("summarize handler", () => {
     expect(published).toHaveBeenCalledOnce();
   });
 
+  it("of a pushed-granules run (countWindow false) reads the window's FAILED granules only, and publishes their count", async () => {
+    const s3 = new S3Client({ region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "x" } });
+    const s3Mock = mockClient(s3);
+    configureRuntime({ env: lambdaEnv(), clients: { dynamo: table.documentClient, s3 } });
+    const { granule: done, day } = aGranuleOfItsOwnDay();
+    const { granule: failed } = aGranuleOfItsOwnDay();
+    await table.store.recordDiscovered(done, day);
+    await table.store.recordDiscovered(failed, day);
+    await table.store.claimGranule(done.granuleId, "w");
+    await table.store.markDownloaded(done.granuleId, "w", { s3Key: `${done.name}.zip`, bytesWritten: 4096 });
+    await table.store.markFailed(failed.granuleId, { name: "GranuleGoneError", message: "410" });
+    const added: [string, number][] = [];
+    vi.spyOn(metrics, "addMetric").mockImplementation((name, _unit, value) => {
+      added.push([name, value]);
+      return metrics;
+    });
+    vi.spyOn(metrics, "publishStoredMetrics").mockImplementation(() => metrics);
+    const reads: string[] = [];
+    const send = table.documentClient.send.bind(table.documentClient);
+    vi.spyOn(table.documentClient, "send").mockImplementation(((command: {
+      constructor: { name: string };
+      input: { ExpressionAttributeValues?: Record<string, unknown> };
+    }) => {
+      const status = command.input.ExpressionAttributeValues?.[":status"];
+      reads.push(`${command.constructor.name}${status === undefined ? "" : ` ${String(status)}`}`);
+      return send(command as never);
+    }) as never);
+
+    const summary = await handler({ from: day, to: day, countWindow: false });
+
+    expect(summary).toEqual({ from: day, to: day, countWindow: false, failed: 1 });
+    expect(added).toEqual([["GranulesFailed", 1]]);
+    // No whole-day read (DOWNLOADED holds the day), no counters, no sweep, no delivery manifest.
+    expect(new Set(reads)).toEqual(new Set(["QueryCommand FAILED"]));
+    expect(s3Mock.calls()).toEqual([]);
+  });
+
   it("aborts the upload a failed granule left, found in the table, never by listing the bucket", async () => {
     const s3 = new S3Client({ region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "x" } });
     const s3Mock = mockClient(s3);

@@ -144,6 +144,19 @@ export function claimBlocker(
   return liveLease ? "leased" : undefined;
 }
 
+/**
+ * A DOWNLOADING granule whose lease ended in [sinceMs, nowMs): its worker is gone (a live worker
+ * renews it), and the claim's condition (`leaseExpiresAt < now`) lets a new run's child take it.
+ */
+export function leaseExpiredBetween(
+  granule: Pick<GranuleRecord, "status" | "leaseExpiresAt">,
+  sinceMs: number,
+  nowMs: number,
+): boolean {
+  const expires = granule.leaseExpiresAt;
+  return granule.status === "DOWNLOADING" && expires !== undefined && expires < nowMs && expires >= sinceMs;
+}
+
 /** The object key of a granule: product name with `.zip` (the reference system's layout), under an optional prefix. */
 /** The one top-level folder a product's zip holds: `<name>.SAFE` (names are listed with or without it). */
 export function safeFolderOf(name: string): string {

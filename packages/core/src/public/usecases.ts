@@ -19,12 +19,13 @@ export { recordQueryFailure } from "../usecases/record-query-failure";
 export type { DayReport, Equation } from "../usecases/report-day";
 export { reportClosedDays, reportDay } from "../usecases/report-day";
 export {
+  ABNORMAL_END_MARGIN_MS,
   PUSH_DOWNLOAD_INPUT,
   PUSHED_DOWNLOADS_INTERVAL_MINUTES,
   startPushedDownloads,
 } from "../usecases/start-pushed-downloads";
-export type { TallyStore } from "../usecases/summarize";
-export { summarizeWindow } from "../usecases/summarize";
+export type { TallyStore, WindowFailures } from "../usecases/summarize";
+export { countWindowFailures, summarizeWindow } from "../usecases/summarize";
 export { sweepAbandonedUploads } from "../usecases/sweep-uploads";
 export type { UnfinishedAge } from "../usecases/unfinished-age";
 export { measureUnfinishedAge, reportUnfinishedAge } from "../usecases/unfinished-age";

@@ -48,6 +48,13 @@ export interface WindowPlan {
   downloadsEnabled: boolean;
   /** WindowInput.recordedSince, normalized; null: every pending granule of the window and horizon. */
   recordedSince: string | null;
+  /**
+   * Whether Summarize counts the whole window (upload sweep, tally, age, closed days). False for a
+   * pushed-granules run (download-only over the default window, started as often as every minute):
+   * its Summarize counts the window's FAILED granules only, and leaves the rest to the runs that
+   * publish it — the poll (yesterday and today), the daily run and the age report.
+   */
+  countWindow: boolean;
 }
 
 /**
@@ -120,6 +127,7 @@ export function planWindow(input: WindowInput, options: PlanWindowOptions = {}):
     fetchLinks: input.downloadOnly !== true,
     downloadsEnabled: options.downloadsEnabled && input.poll !== true,
     recordedSince,
+    countWindow: !(input.downloadOnly === true && input.from === undefined && input.to === undefined),
   };
 }
 

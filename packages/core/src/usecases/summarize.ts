@@ -87,3 +87,29 @@ export async function summarizeWindow(
   }
   return { ...tallyOfWindow(input.from, input.to, days), latency };
 }
+
+/** What a pushed-granules run's Summarize reports (WindowPlan.countWindow false). */
+export interface WindowFailures {
+  from: string;
+  to: string;
+  countWindow: false;
+  /** The window's FAILED granules, whatever their attempts (the GranulesFailed metric, as a tally counts it). */
+  failed: number;
+}
+
+/**
+ * The FAILED granules of a window, from that one status of the index (a few items a day; a tally reads
+ * every granule of every day): what a run started every minute publishes, the GranulesFailed alarm's
+ * source. The window's other counts, its latency and the age come from the runs that count it whole.
+ * @throws InvalidInputError on a bad window.
+ */
+export async function countWindowFailures(
+  input: { from: string; to: string },
+  deps: { store: Pick<TallyStore, "listByStatus"> },
+): Promise<WindowFailures> {
+  let failed = 0;
+  for (const day of daysBetween(input.from, input.to)) {
+    failed += (await deps.store.listByStatus(day, "FAILED")).length;
+  }
+  return { from: input.from, to: input.to, countWindow: false, failed };
+}

@@ -4,6 +4,7 @@ import type { GranuleStore } from "../adapters/store/store";
 import { DEFAULT_RECONCILIATION_HORIZON_DAYS } from "../config/runtime";
 import { daysBetween, recentDays } from "../domain/day";
 import { InvalidInputError } from "../domain/errors";
+import { leaseExpiredBetween } from "../domain/granule";
 
 /** One line of the Distributed Map's manifest: what a child execution needs to find its granule. */
 export interface ManifestItem {
@@ -18,8 +19,9 @@ export interface ManifestInput {
   /** The parent execution's name: one manifest per execution, so a redrive reads the same items. */
   executionName: string;
   /**
-   * ISO time (the plan's recordedSince): only the window's DISCOVERED granules recorded at or after it,
-   * no horizon and no recount; the earlier share is the running pushed-granules runs' (start-pushed-downloads.ts).
+   * ISO time (the plan's recordedSince): only what became pending in the window at or after it (DISCOVERED
+   * granules recorded, DOWNLOADING leases expired), no horizon and no recount; the earlier share is the
+   * running pushed-granules runs' (start-pushed-downloads.ts).
    */
   recordedSince?: string | null;
 }
@@ -122,7 +124,8 @@ export async function writeManifest(
   }
   const days = daysBetween(input.from, input.to);
   if (input.recordedSince != null) {
-    return putManifest(input.executionName, deps, await recordedSinceItems(days, input.recordedSince, deps));
+    const items = await recordedSinceItems(days, input.recordedSince, options.now(), deps);
+    return putManifest(input.executionName, deps, items);
   }
 
   const items: ManifestItem[] = [];
@@ -169,15 +172,27 @@ export async function writeManifest(
   };
 }
 
-/** The window's DISCOVERED granules recorded at or after `since`, newest day first (pushes land on today). */
+/**
+ * What became pending in the window at or after `since`, newest day first (pushes land on today): the
+ * DISCOVERED granules recorded since, and the DOWNLOADING ones whose lease expired since (a worker that
+ * died: the run that listed them is gone or has passed them). The runs before this one took what
+ * became pending before (start-pushed-downloads.ts), so the shares chain without a gap.
+ */
 async function recordedSinceItems(
   days: string[],
   since: string,
+  now: Date,
   deps: ManifestDeps,
 ): Promise<ManifestItem[]> {
   const items: ManifestItem[] = [];
+  const sinceMs = Date.parse(since);
   for (const day of [...days].reverse()) {
-    for (const granule of await deps.store.listByStatus(day, "DISCOVERED", { createdSince: since })) {
+    const [discovered, downloading] = await Promise.all([
+      deps.store.listByStatus(day, "DISCOVERED", { createdSince: since }),
+      deps.store.listByStatus(day, "DOWNLOADING"),
+    ]);
+    const expired = downloading.filter((granule) => leaseExpiredBetween(granule, sinceMs, now.getTime()));
+    for (const granule of [...discovered, ...expired]) {
       items.push({ granuleId: granule.granuleId, name: granule.name, day });
     }
   }

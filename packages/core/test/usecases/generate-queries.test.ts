@@ -34,6 +34,7 @@ describe("planWindow", () => {
       fetchLinks: true,
       downloadsEnabled: true,
       recordedSince: null,
+      countWindow: true,
     });
   });
 
@@ -109,6 +110,7 @@ describe("planWindow of the continuous mode", () => {
       fetchLinks: true,
       downloadsEnabled: false,
       recordedSince: null,
+      countWindow: true,
     });
   });
 
@@ -128,6 +130,21 @@ describe("planWindow of the continuous mode", () => {
     expect(() => planWindow({ poll: true, from: "2024-03-01" })).toThrow(
       expect.objectContaining({ field: "poll" }),
     );
+  });
+});
+
+describe("planWindow: which runs' Summarize counts the whole window", () => {
+  it("every run but a pushed-granules run's (download-only over the default window)", () => {
+    const today = new Date("2024-03-10T09:00:00Z");
+    const countWindow = (input: Parameters<typeof planWindow>[0]) =>
+      planWindow(input, { today, lookbackDays: 5 }).countWindow;
+    expect(countWindow({ downloadOnly: true })).toBe(false);
+    expect(countWindow({ downloadOnly: true, recordedSince: "2024-03-10T08:59:30Z" })).toBe(false);
+    expect(countWindow({})).toBe(true);
+    expect(countWindow({ poll: true })).toBe(true);
+    // A requeue's run, a download-only backfill: the operator reads their counts.
+    expect(countWindow({ from: "2024-03-01", to: "2024-03-02", downloadOnly: true })).toBe(true);
+    expect(countWindow({ from: "2024-03-01" })).toBe(true);
   });
 });
 

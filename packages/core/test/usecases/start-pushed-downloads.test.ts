@@ -71,6 +71,87 @@ describe("startPushedDownloads", () => {
     });
   });
 
+  it("takes the whole window after an abnormal end since the newest running run started (less the margin), only what is new otherwise", async () => {
+    const now = new Date("2026-12-01T15:07:00Z");
+    const running = new Date("2026-12-01T15:05:00Z");
+    const ended = (status: string, stopDate: string) => ({
+      name: `pushed-${status}`,
+      status,
+      startDate: new Date("2026-12-01T15:00:00Z"),
+      stopDate: new Date(stopDate),
+    });
+    const start = async (dead: { status: string; stopDate: string } | undefined) => {
+      sfnMock.reset();
+      sfnMock.on(ListExecutionsCommand).callsFake((input: { statusFilter: string }) => ({
+        executions:
+          input.statusFilter === "RUNNING"
+            ? [{ name: "pushed-20261201T1505Z", status: "RUNNING", startDate: running }]
+            : dead !== undefined && input.statusFilter === dead.status
+              ? [ended(dead.status, dead.stopDate)]
+              : [],
+      }));
+      sfnMock.on(StartExecutionCommand).resolves({ executionArn: `${ARN}:x` });
+      const result = await startPushedDownloads(
+        {
+          store: storeWithDiscoveredOn("2026-12-01"),
+          sfn: new SFNClient({ region: "us-west-2" }),
+          stateMachineArn: ARN,
+        },
+        { now: () => now, lookbackDays: 1 },
+      );
+      return {
+        result,
+        input: JSON.parse(sfnMock.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!),
+      };
+    };
+
+    for (const status of ["FAILED", "TIMED_OUT", "ABORTED"]) {
+      // Ended 90 s before the newest running run started: within the 2-minute margin.
+      const { result, input } = await start({ status, stopDate: "2026-12-01T15:03:30Z" });
+      expect(result, status).toMatchObject({ started: true, reconciles: `pushed-${status}` });
+      expect(input, status).toEqual({ downloadOnly: true });
+    }
+    // Ended long before: the newest running run's manifest was read after it, so it holds that share.
+    const earlier = await start({ status: "FAILED", stopDate: "2026-12-01T14:50:00Z" });
+    expect(earlier.result).not.toHaveProperty("reconciles");
+    expect(earlier.input).toEqual({ downloadOnly: true, recordedSince: "2026-12-01T15:04:30.000Z" });
+    const none = await start(undefined);
+    expect(none.input).toEqual({ downloadOnly: true, recordedSince: "2026-12-01T15:04:30.000Z" });
+    await expect(
+      startPushedDownloads(
+        {
+          store: storeWithDiscoveredOn(undefined),
+          sfn: new SFNClient({ region: "us-west-2" }),
+          stateMachineArn: ARN,
+        },
+        { abnormalEndMarginMs: -1 },
+      ),
+    ).rejects.toMatchObject({ field: "abnormalEndMarginMs" });
+  });
+
+  it("starts a run for a DOWNLOADING granule whose lease expired, and not for one whose worker still renews it", async () => {
+    const now = new Date("2026-12-01T15:07:00Z");
+    const store = (leaseExpiresAt: number) => ({
+      listByStatus: async (_day: string, status: string) =>
+        status === "DOWNLOADING"
+          ? [{ granuleId: "g1", status: "DOWNLOADING", leaseExpiresAt } as GranuleRecord]
+          : [],
+    });
+    sfnMock.on(ListExecutionsCommand).resolves({ executions: [] });
+    sfnMock.on(StartExecutionCommand).resolves({ executionArn: `${ARN}:x` });
+    const deps = { sfn: new SFNClient({ region: "us-west-2" }), stateMachineArn: ARN };
+    const live = await startPushedDownloads(
+      { ...deps, store: store(now.getTime()) },
+      { now: () => now, lookbackDays: 1 },
+    );
+    expect(live).toMatchObject({ started: false });
+    const expired = await startPushedDownloads(
+      { ...deps, store: store(now.getTime() - 1) },
+      { now: () => now, lookbackDays: 1 },
+    );
+    expect(expired).toMatchObject({ started: true, executionName: "pushed-20261201T1507Z" });
+  });
+
   it("starts a poll of yesterday and today named by its firing's minute, without asking the table", async () => {
     sfnMock.on(StartExecutionCommand).resolves({ executionArn: `${ARN}:poll` });
     const store = storeWithDiscoveredOn(undefined);

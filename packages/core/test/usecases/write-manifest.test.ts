@@ -283,3 +283,51 @@ describe("writeManifest of a pushed-granules run (recordedSince)", () => {
     expect(horizonAsked).toBe(false);
   });
 });
+
+describe("writeManifest of a pushed-granules run: leases that expired", () => {
+  it("lists the window's DOWNLOADING granules whose lease expired since recordedSince, not a live one nor one expired before", async () => {
+    // Prepare
+    const s3Mock = mockClient(S3Client);
+    s3Mock.on(PutObjectCommand).resolves({});
+    const day = aUniqueDay();
+    const store = new GranuleStore(dynamo.documentClient, { tableName: TABLE });
+    const since = Date.parse("2030-06-01T10:04:30.000Z");
+    const now = new Date("2030-06-01T10:07:00.000Z");
+    const leased = async (leaseExpiresAt: number) => {
+      const granule = aDiscoveredGranule();
+      await store.recordDiscovered(granule, day);
+      await store.claimGranule(granule.granuleId, `owner-${granule.granuleId}`);
+      await dynamo.documentClient.send(
+        new UpdateCommand({
+          TableName: TABLE,
+          Key: { pk: `granule#${granule.granuleId}` },
+          UpdateExpression: "SET leaseExpiresAt = :at, createdAt = :created",
+          ExpressionAttributeValues: { ":at": leaseExpiresAt, ":created": "2030-06-01T09:00:00.000Z" },
+        }),
+      );
+      return granule.granuleId;
+    };
+    const expiredSince = await leased(since + 60_000);
+    await leased(since - 1); // the run before this one listed it
+    await leased(now.getTime() + 60_000); // its worker renews it
+
+    // Act
+    const result = await writeManifest(
+      {
+        from: day,
+        to: day,
+        executionName: "pushed-20300601T1007Z",
+        recordedSince: new Date(since).toISOString(),
+      },
+      { store, s3: new S3Client({}), bucket: "work-bucket" },
+      { now: () => now },
+    );
+
+    // Assess
+    expect(result).toMatchObject({ count: 1 });
+    const put = s3Mock.commandCalls(PutObjectCommand)[0]!.args[0].input;
+    expect((JSON.parse(put.Body as string) as { granuleId: string }[]).map((item) => item.granuleId)).toEqual(
+      [expiredSince],
+    );
+  });
+});

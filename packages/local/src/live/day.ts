@@ -3,11 +3,17 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { formatDay, type GranuleRecord, latencyStats } from "@hls-s2/core/domain";
 import { CdseTokenManager, createSubscription } from "@hls-s2/core/hub";
 import type { GranuleStore } from "@hls-s2/core/store";
-import { parsePushNotification, recordPushedGranule, startPushedDownloads } from "@hls-s2/core/usecases";
+import {
+  ABNORMAL_END_MARGIN_MS,
+  parsePushNotification,
+  recordPushedGranule,
+  startPushedDownloads,
+} from "@hls-s2/core/usecases";
 import { LOCAL_STATE_MACHINE_ARN } from "../aws";
 import { runLocalDriven } from "../run";
 import { type LiveRelease, liveCatalogue, planLiveDay, SIMULATED_DAY_MS } from "./catalogue";
 import { LocalStepFunctions } from "./executions";
+import { idealLatencyMinutes, pushPlan } from "./ideal";
 
 const MINUTE_MS = 60_000;
 const PUSH_CREDENTIALS = { username: "cdse-push", password: "local-push" };
@@ -35,6 +41,8 @@ export interface LiveDayOptions {
   /** Simulated minutes the run waits after the last publication for the last downloads; default 120. */
   drainMinutes?: number;
   seed?: string;
+  /** The table's stand-in (default "auto": DynamoDB Local when a JDK runs, else dynalite). */
+  dynamo?: "auto" | "dynamodb-local" | "dynalite";
   /** Called about every simulated hour with the progress so far. */
   onProgress?: (line: string) => void;
 }
@@ -54,8 +62,39 @@ export interface LiveDaySummary {
   runs: { pushed: number; poll: number; failed: number };
   /** Publication → verified object in simulated minutes. */
   latencyMinutes: { p50?: number; p95?: number; max?: number };
+  /** Publication → recorded in the table (by a push or a poll), simulated minutes: the share of discovery. */
+  recordedMinutes: { p50?: number; p95?: number; max?: number };
+  /** The same for an ideal downloader on the same day and hub (ideal.ts): the bound no design beats. */
+  idealLatencyMinutes: { p50?: number; p95?: number; max?: number };
+  /** Download retries (nearly all waits for a hub slot) per granule, over every run. */
+  retriesPerGranule: number;
   realSeconds: number;
   exactlyOnce: boolean;
+}
+
+/** The plan of the day the options play: its products and their publication offsets. */
+function planOf(options: Omit<LiveDayOptions, "dataDir">) {
+  return planLiveDay({
+    seed: options.seed ?? "hls-s2-live",
+    granules: options.granules,
+    day: formatDay(Date.now()),
+    sizeBytes: options.sizeBytes,
+    dayShare: options.dayShare ?? 1,
+  });
+}
+
+/** The ideal downloader's latency on the day and hub the options describe (ideal.ts), without running it. */
+export function idealLiveDay(
+  options: Omit<LiveDayOptions, "dataDir">,
+): LiveDaySummary["idealLatencyMinutes"] {
+  return idealLatencyMinutes(planOf(options).releases, {
+    pollMinutes: options.pollMinutes,
+    pushShare: options.pushShare,
+    lateShare: options.lateShare,
+    downloads: options.hubDownloads,
+    bytesPerSecond: options.bytesPerSecond,
+    speed: options.speed,
+  });
 }
 
 /**
@@ -67,14 +106,7 @@ export interface LiveDaySummary {
  */
 export async function runLiveDay(options: LiveDayOptions): Promise<LiveDaySummary> {
   const { speed } = options;
-  const seed = options.seed ?? "hls-s2-live";
-  const { releases, base } = planLiveDay({
-    seed,
-    granules: options.granules,
-    day: formatDay(Date.now()),
-    sizeBytes: options.sizeBytes,
-    dayShare: options.dayShare ?? 1,
-  });
+  const { releases, base } = planOf(options);
   const catalogue = liveCatalogue(releases, base);
   const drainMs = ((options.drainMinutes ?? 120) * MINUTE_MS) / speed;
 
@@ -83,6 +115,7 @@ export async function runLiveDay(options: LiveDayOptions): Promise<LiveDaySummar
       dataDir: options.dataDir,
       clean: true,
       mockKind: "cdse",
+      ...(options.dynamo === undefined ? {} : { dynamo: options.dynamo }),
       mockCatalogue: catalogue,
       allTiles: true,
       hubSlots: options.hubDownloads,
@@ -128,13 +161,19 @@ export async function runLiveDay(options: LiveDayOptions): Promise<LiveDaySummar
           Date.now() > lastRelease && (await delivered(store, releases)).length === releases.length;
         while (Date.now() < lastRelease + drainMs) {
           const firing = new Date(dayStart + (tick % (SIMULATED_DAY_MS / MINUTE_MS)) * MINUTE_MS);
-          const common = { now: () => firing, lookbackDays: 1, overlapMs: 30_000 / speed };
+          const common = {
+            now: () => firing,
+            lookbackDays: 1,
+            overlapMs: 30_000 / speed,
+            abnormalEndMarginMs: ABNORMAL_END_MARGIN_MS / speed,
+          };
           if (tick % options.pollMinutes === 0) {
             if ((await startPushedDownloads(deps, { ...common, kind: "poll" })).started) runs.poll++;
           }
           if ((await startPushedDownloads(deps, common)).started) runs.pushed++;
           if (tick % 10 === 0) options.onProgress?.(await progressLine(store, releases, tick, runs));
-          if (tick % 10 === 0 && (await allDelivered())) break;
+          // After the last publication every simulated minute: the drain ends as soon as all is delivered.
+          if ((tick % 10 === 0 || Date.now() > lastRelease) && (await allDelivered())) break;
           tick++;
           await sleep(Math.max(0, startMs + (tick * MINUTE_MS) / speed - Date.now()));
         }
@@ -145,8 +184,14 @@ export async function runLiveDay(options: LiveDayOptions): Promise<LiveDaySummar
         const latency = latencyStats(records);
         const toMinutes = (seconds: number | undefined) =>
           seconds === undefined ? undefined : Math.round(((seconds * speed) / 60) * 10) / 10;
+        const minutesOf = (stats: ReturnType<typeof latencyStats>) => ({
+          p50: toMinutes(stats.p50Seconds),
+          p95: toMinutes(stats.p95Seconds),
+          max: toMinutes(stats.maxSeconds),
+        });
         const objects = (await stores.listKeys()).length;
         const downloadedOutcomes = sfn.executions.reduce((sum, e) => sum + (e.state?.downloaded ?? 0), 0);
+        const retries = sfn.executions.reduce((sum, e) => sum + (e.state?.retries ?? 0), 0);
         const gate = hub.mock?.stats.downloads.snapshot();
         return {
           granules: releases.length,
@@ -157,11 +202,19 @@ export async function runLiveDay(options: LiveDayOptions): Promise<LiveDaySummar
           throttled: gate?.refused ?? 0,
           peakDownloads: gate?.peak ?? 0,
           runs,
-          latencyMinutes: {
-            p50: toMinutes(latency.p50Seconds),
-            p95: toMinutes(latency.p95Seconds),
-            max: toMinutes(latency.maxSeconds),
-          },
+          latencyMinutes: minutesOf(latency),
+          recordedMinutes: minutesOf(
+            latencyStats(records.map((record) => ({ ...record, downloadedAt: record.createdAt }))),
+          ),
+          idealLatencyMinutes: idealLatencyMinutes(releases, {
+            pollMinutes: options.pollMinutes,
+            pushShare: options.pushShare,
+            lateShare: options.lateShare,
+            downloads: options.hubDownloads,
+            bytesPerSecond: options.bytesPerSecond,
+            speed,
+          }),
+          retriesPerGranule: Math.round((retries / Math.max(1, releases.length)) * 10) / 10,
           realSeconds: Math.round((Date.now() - startMs) / 1000),
           exactlyOnce:
             records.length === releases.length &&
@@ -198,25 +251,19 @@ async function progressLine(
   return `simulated ${hour}:${minute}  real ${new Date().toISOString().slice(11, 19)}  published ${published}  delivered ${done}  runs ${runs.pushed} pushed, ${runs.poll} polls`;
 }
 
-/**
- * Asks the mock hub to push each product pushed at all: within a simulated minute of its publication
- * (CDSE: "within a minute"), or 30–180 simulated minutes late. Seeded by the product id, so a seed plays
- * the same pushes.
- */
+/** Asks the mock hub to push each product its push plan pushes (ideal.ts), at its time. */
 function schedulePushes(releases: readonly LiveRelease[], options: LiveDayOptions, hubUrl: string) {
   const counts = { pushed: 0, pushedLate: 0, pushesDropped: 0 };
   const timers: NodeJS.Timeout[] = [];
   for (const { product, releaseMs } of releases) {
-    const draw = (salt: string) => fraction(`${product.id}:${salt}`);
-    if (draw("push") >= options.pushShare) {
+    const push = pushPlan(product.id, options);
+    if (!push.pushed) {
       counts.pushesDropped++;
       continue;
     }
-    const late = draw("late") < options.lateShare;
-    const delayMinutes = late ? 30 + draw("delay") * 150 : 0.25 + draw("delay") * 0.75;
     counts.pushed++;
-    if (late) counts.pushedLate++;
-    const at = releaseMs + (delayMinutes * MINUTE_MS) / options.speed;
+    if (push.late) counts.pushedLate++;
+    const at = releaseMs + (push.delayMinutes * MINUTE_MS) / options.speed;
     timers.push(
       setTimeout(
         () => {
@@ -235,13 +282,6 @@ function schedulePushes(releases: readonly LiveRelease[], options: LiveDayOption
     );
   }
   return { counts, cancel: () => timers.forEach(clearTimeout) };
-}
-
-/** A number in [0, 1) from a text (FNV-1a). */
-function fraction(text: string): number {
-  let hash = 2166136261;
-  for (const char of text) hash = Math.imul(hash ^ char.charCodeAt(0), 16777619);
-  return (hash >>> 0) / 4294967296;
 }
 
 /** The push endpoint on 127.0.0.1: Basic credentials checked, the body recorded by `record`, 204. */

@@ -7,6 +7,8 @@ interface LocalExecution {
   input: string;
   status: "RUNNING" | "SUCCEEDED" | "FAILED";
   startDate: Date;
+  /** When it ended, as ListExecutions reports it (the starter compares a failed run's end with the newest running start). */
+  stopDate?: Date;
   done: Promise<void>;
   state?: RunState;
   error?: unknown;
@@ -51,10 +53,12 @@ export class LocalStepFunctions {
         (state) => {
           execution.state = state;
           execution.status = state.record.status === "FAILED" ? "FAILED" : "SUCCEEDED";
+          execution.stopDate = new Date();
         },
         (error: unknown) => {
           execution.error = error;
           execution.status = "FAILED";
+          execution.stopDate = new Date();
         },
       );
       this.#executions.push(execution);
@@ -70,6 +74,7 @@ export class LocalStepFunctions {
             name: execution.name,
             status: execution.status,
             startDate: execution.startDate,
+            ...(execution.stopDate === undefined ? {} : { stopDate: execution.stopDate }),
             executionArn: this.#arn(execution.name),
           })),
       };
