@@ -19,14 +19,21 @@ const TIMING_BOUND = [
   "test/chaos/**/*.test.ts",
 ];
 
+/**
+ * Unit files that run the local workflow in-process: the runner sets POWERTOOLS_LOG_LEVEL and SST
+ * sets SST_STAGE for the rest of the process, and the functions' logger, made once, keeps that level;
+ * in a shared worker a later file's log assertions failed so. One process each.
+ */
+const UNIT_ALONE = ["packages/ops/test/cost.test.ts"];
+
 /** Stack tests that change process-wide state (SST's project, cwd, env): one process each. */
 const SST_GLOBAL_STATE = ["test/stacks/sst-build.test.ts", "test/stacks/tile-settings.test.ts"];
 
 /**
- * `npm test` runs five projects in three groups (docs/development.md):
- * - group 0, files in parallel on every core: unit (packages/ * /test), stacks (test/stacks, test/iam;
- *   sharing workers, so SST is imported and each stage synthesized once per worker) and stacks-alone
- *   (SST_GLOBAL_STATE);
+ * `npm test` runs six projects in three groups (docs/development.md):
+ * - group 0, files in parallel on every core: unit (packages/ * /test, sharing workers), unit-alone
+ *   (UNIT_ALONE), stacks (test/stacks, test/iam; sharing workers, so SST is imported and each stage
+ *   synthesized once per worker) and stacks-alone (SST_GLOBAL_STATE);
  * - group 1, files in parallel on every core: e2e (test/e2e, and the test/reliability files not bound to
  *   time: local runs, reading the synthesis the global setup made once per run). A local run keeps
  *   one core busy, so on 2 cores two at a time each get one; beside the unit files under heavy load
@@ -45,8 +52,19 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: "unit", include: ["packages/*/test/**/*.test.ts"], maxWorkers: CORES },
+        test: {
+          name: "unit",
+          include: ["packages/*/test/**/*.test.ts"],
+          exclude: [...configDefaults.exclude, ...UNIT_ALONE],
+          // Files share a worker's module cache: the AWS SDK, the local runtime and the test helpers
+          // are imported once per worker, not once per file (import was ~60% of this project's CPU).
+          // What a file changes process-wide is put back after it (test/setup/shared-worker.ts).
+          isolate: false,
+          setupFiles: ["./test/setup/shared-worker.ts"],
+          maxWorkers: CORES,
+        },
       },
+      { extends: true, test: { name: "unit-alone", include: UNIT_ALONE, maxWorkers: CORES } },
       {
         extends: true,
         test: {

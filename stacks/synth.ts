@@ -1,4 +1,5 @@
-import { rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Aspects, type IAspect } from "aws-cdk-lib";
@@ -68,6 +69,20 @@ export async function synthesizeApp(options: SynthesizeOptions): Promise<Synthes
   // Without a stage initProject prompts for a personal stage and hangs; the root avoids cwd lookups.
   // The project comes first: the settings resolve file paths against its root, as under `sst deploy`.
   await initProject({ stage, root: REPO_ROOT });
+  // SST's App rewrites <out>/types when made (rm, then append): two processes synthesizing at once in
+  // one checkout (parallel test workers, a local run) broke each other's with ENOENT. Nothing reads
+  // those types offline, so each synthesis writes its own, removed with the assembly.
+  const out = mkdtempSync(path.join(tmpdir(), "hls-s2-sst-"));
+  useProject().paths.out = out;
+  try {
+    return synthesizeIn(options);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+function synthesizeIn(options: SynthesizeOptions): SynthesizedApp {
+  const { stage } = options;
   const settings = resolveStageSettings(stage, {}, options.settings ?? {});
   const region = options.region ?? useProject().config.region ?? "us-east-1";
   const app = new App({ mode: "deploy", stage, name: useProject().config.name, region });

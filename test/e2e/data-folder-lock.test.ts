@@ -146,6 +146,9 @@ describe("two local runs on one data folder", () => {
       "--concurrency",
       "3",
       "--all-tiles",
+      // Not a test of DynamoDB Local: dynalite starts without a JVM; the intruders never reach a stand-in.
+      "--dynamo",
+      "dynalite",
     ]);
     await Promise.race([
       gate.downloading,

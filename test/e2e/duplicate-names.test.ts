@@ -1,7 +1,14 @@
 import { objectKeyFor } from "@hls-s2/core/domain";
 import { buildCatalogue, completedUploads, loadSynthesizedWorkflow, runLocal } from "@hls-s2/local";
 import type { MockHub } from "@hls-s2/mock-hub";
-import { granulesOf, incompleteUploads, reopen, tempDataDir, useCleanups } from "@hls-s2/testing/data-folder";
+import {
+  granulesOf,
+  incompleteUploads,
+  reopen,
+  SHORT_HORIZON_ENV,
+  tempDataDir,
+  useCleanups,
+} from "@hls-s2/testing/data-folder";
 import { beforeAll, describe, expect, it } from "vitest";
 
 const DAY = "2026-03-15";
@@ -30,6 +37,7 @@ describe("a local run against a hub that publishes product names twice", () => {
     const summary = await runLocal({
       dataDir,
       dynamo: "dynalite",
+      lambdaEnv: SHORT_HORIZON_ENV,
       from: DAY,
       to: DAY,
       ...params,

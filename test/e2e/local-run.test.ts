@@ -14,7 +14,14 @@ import {
 } from "@hls-s2/local";
 import { EXIT, exitCodeFor, main } from "@hls-s2/local/cli";
 import { createCatalogue, type MockHub, startMockHub } from "@hls-s2/mock-hub";
-import { granulesOf, objectMd5, reopen, tempDataDir, useCleanups } from "@hls-s2/testing/data-folder";
+import {
+  granulesOf,
+  objectMd5,
+  reopen,
+  SHORT_HORIZON_ENV,
+  tempDataDir,
+  useCleanups,
+} from "@hls-s2/testing/data-folder";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 
 const DAY = "2026-03-14";
@@ -40,10 +47,13 @@ function smallDay(
     productSize: params.productSize,
     concurrency: 6,
     retryDelayMs: 10,
+    // The handlers' hub retries too back off from milliseconds, not the deployed 500 ms.
+    hubRetryDelayMs: 10,
     // These tests follow every catalogue product; the HLS tile filter is test/e2e/hls-tiles.test.ts's.
     allTiles: true,
     // dynalite starts in a fraction of DynamoDB Local's seconds; the first test and the CLI's take "auto".
     dynamo: "dynalite",
+    lambdaEnv: SHORT_HORIZON_ENV,
     ...extra,
   };
 }
@@ -299,6 +309,7 @@ describe("runLocal against an external hub", () => {
     const summary = await runLocal({
       dataDir,
       dynamo: "dynalite",
+      lambdaEnv: SHORT_HORIZON_ENV,
       from: DAY,
       to: DAY,
       platforms: ["S2A", "S2B"],
@@ -324,6 +335,7 @@ describe("runLocal against an external hub", () => {
     const run = runLocal({
       dataDir,
       dynamo: "dynalite",
+      lambdaEnv: SHORT_HORIZON_ENV,
       from: DAY,
       to: DAY,
       retryDelayMs: 10,
@@ -349,8 +361,10 @@ describe("npm run local (the CLI's main)", () => {
     const stdout = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
     const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
     const flags = ["--data-dir", dataDir, "--day", DAY, "--platforms", "S2B"];
+    // dynalite, as smallDay's runs: the second run, without the flag, keeps the folder's stand-in.
+    const catalogue = ["--granules", "3", "--size", "64KiB", "--seed", "e2e-cli", "--dynamo", "dynalite"];
 
-    const first = await main([...flags, "--granules", "3", "--size", "64KiB", "--seed", "e2e-cli", "--json"]);
+    const first = await main([...flags, ...catalogue, "--json"]);
     const json = JSON.parse(stdout.mock.calls.map(([chunk]) => String(chunk)).join(""));
     stdout.mockClear();
     const second = await main(flags);

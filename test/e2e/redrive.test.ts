@@ -17,6 +17,7 @@ import {
 } from "@hls-s2/local";
 import type { FaultPlan, MockHub } from "@hls-s2/mock-hub";
 import { EXIT, main } from "@hls-s2/ops/cli";
+import { SHORT_HORIZON_ENV } from "@hls-s2/testing/data-folder";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 
 const DAY = "2026-04-02";
@@ -94,6 +95,7 @@ describe("a hub outage, then npm run ops -- redrive --local DIR", () => {
     const first = await runLocal({
       dataDir,
       dynamo: "dynalite",
+      lambdaEnv: SHORT_HORIZON_ENV,
       from: DAY,
       to: DAY,
       ...params,
@@ -195,6 +197,7 @@ describe("a hub outage, then npm run ops -- redrive --local DIR", () => {
     const first = await runLocal({
       dataDir,
       dynamo: "dynalite",
+      lambdaEnv: SHORT_HORIZON_ENV,
       from: DAY,
       to: DAY,
       ...params,

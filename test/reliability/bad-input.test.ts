@@ -8,6 +8,7 @@ import {
   incompleteUploads,
   objectMd5,
   reopen,
+  SHORT_HORIZON_ENV,
   tempDataDir,
   useCleanups,
 } from "@hls-s2/testing/data-folder";
@@ -141,6 +142,7 @@ describe("bad hub data end to end", () => {
     const summary = await runLocal({
       dataDir,
       dynamo: "dynalite",
+      lambdaEnv: SHORT_HORIZON_ENV,
       from: DAY,
       to: DAY,
       retryDelayMs: 5,
@@ -190,6 +192,7 @@ describe("bad hub data end to end", () => {
     const summary = await runLocal({
       dataDir,
       dynamo: "dynalite",
+      lambdaEnv: SHORT_HORIZON_ENV,
       from: DAY,
       to: DAY,
       retryDelayMs: 5,
@@ -213,6 +216,7 @@ describe("bad hub data end to end", () => {
     const run = runLocal({
       dataDir,
       dynamo: "dynalite",
+      lambdaEnv: SHORT_HORIZON_ENV,
       from: "2026-01-01",
       to: "2026-03-01",
       granulesPerDay: 2,

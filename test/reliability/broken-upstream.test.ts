@@ -7,6 +7,7 @@ import {
   incompleteUploads,
   objectMd5,
   reopen,
+  SHORT_HORIZON_ENV,
   tempDataDir,
   useCleanups,
 } from "@hls-s2/testing/data-folder";
@@ -46,6 +47,7 @@ describe("a hub serving broken zips whose MD5s match", () => {
     const summary = await runLocal({
       dataDir,
       dynamo: "dynalite",
+      lambdaEnv: SHORT_HORIZON_ENV,
       from: day,
       to: day,
       ...params,

@@ -1,6 +1,6 @@
 import { runLocal } from "@hls-s2/local";
 import { createCatalogue, startMockHub } from "@hls-s2/mock-hub";
-import { granulesOf, reopen, tempDataDir, useCleanups } from "@hls-s2/testing/data-folder";
+import { granulesOf, reopen, SHORT_HORIZON_ENV, tempDataDir, useCleanups } from "@hls-s2/testing/data-folder";
 import { describe, expect, it } from "vitest";
 import { KIB, shareSynthesis, useSharedSynthesis } from "./helpers";
 
@@ -64,9 +64,13 @@ describe("credentials", () => {
       runLocal({
         dataDir,
         dynamo: "dynalite",
+        lambdaEnv: SHORT_HORIZON_ENV,
         from: DAY,
         to: DAY,
         retryDelayMs: 5,
+        // The handlers' hub retries back off from 5 ms, not the deployed 500: the 5xx granule's eight
+        // refused attempts and their logs stay, without ~10–20 s of backoff between them.
+        hubRetryDelayMs: 5,
         hub: { kind: "dhus", url: hub.url, credentials: CREDENTIALS },
       }),
     );

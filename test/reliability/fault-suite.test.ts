@@ -8,6 +8,7 @@ import {
   type OpenedData,
   objectMd5,
   reopen,
+  SHORT_HORIZON_ENV,
   tempDataDir,
   useCleanups,
 } from "@hls-s2/testing/data-folder";
@@ -27,11 +28,14 @@ async function runDay(
   const summary = await runLocal({
     dataDir,
     dynamo: "dynalite",
+    lambdaEnv: SHORT_HORIZON_ENV,
     from: day,
     to: day,
     ...params,
     concurrency: 15,
     retryDelayMs: 5,
+    // The handlers' hub retries (5xx, 429, resets) back off from 5 ms, not the deployed 500 ms.
+    hubRetryDelayMs: 5,
     faults,
     // Every catalogue product is accounted for here; the HLS tile filter is test/e2e/hls-tiles.test.ts's.
     allTiles: true,

@@ -12,6 +12,9 @@ let dataDir: string;
 
 beforeEach(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "hls-s2-ops-slots-"));
+  // A folder holding dynalite data keeps dynalite, so each --local command below opens it in-process
+  // instead of starting DynamoDB Local's JVM (~3.5 s of CPU a start; embedded.test.ts tests that one).
+  await (await startEmbeddedStores({ dataDir, dynamo: "dynalite" })).close();
 });
 
 afterEach(async () => {

@@ -13,6 +13,15 @@ import {
 import { afterEach } from "vitest";
 import { documentClientOf } from "./dynamo";
 
+/**
+ * Lambda environment (runLocal's `lambdaEnv`) of a test whose window lies months before today and
+ * that is not about the reconciliation horizon: the horizon's days (ending today) hold nothing in its
+ * table either way, and a 1-day horizon reads that nothing with 72 DynamoDB queries instead of 504
+ * (WriteManifest 7 days, Summarize's age check 14, × 3 statuses × 8 index shards): two thirds of a
+ * small day's DynamoDB calls (measured 692 → 260 for three granules).
+ */
+export const SHORT_HORIZON_ENV: Readonly<Record<string, string>> = { RECONCILIATION_HORIZON_DAYS: "1" };
+
 /** Cleanups a test adds as it goes; `run` runs them, the last added first. */
 export interface Cleanups {
   add(cleanup: () => Promise<unknown>): void;

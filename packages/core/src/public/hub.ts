@@ -1,7 +1,7 @@
 // @hls-s2/core/hub: The hub clients (DHuS, CDSE), their credentials, and CDSE's push subscriptions.
 // What other packages import; core's own modules and tests import the modules themselves.
 export type { Credentials } from "../adapters/hub/auth";
-export { buildHub } from "../adapters/hub/build";
+export { buildHub, type HubWiring } from "../adapters/hub/build";
 export { CdseHub } from "../adapters/hub/cdse/hub";
 export type { Subscription } from "../adapters/hub/cdse/subscriptions";
 export {

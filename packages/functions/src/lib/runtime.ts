@@ -14,7 +14,7 @@ import {
 } from "@hls-s2/core/config";
 import type { FilterRules } from "@hls-s2/core/domain";
 import { ConfigError } from "@hls-s2/core/errors";
-import { buildHub, type Credentials, type Hub } from "@hls-s2/core/hub";
+import { buildHub, type Credentials, type Hub, type HubWiring } from "@hls-s2/core/hub";
 import { createDocumentClient, GranuleStore, SlotPool } from "@hls-s2/core/store";
 import * as v from "valibot";
 import { createDynamoDBClient, createS3Client, createSecretsManagerClient, createSfnClient } from "./clients";
@@ -34,6 +34,8 @@ export interface RuntimeOverrides {
   };
   credentials?: { hub?: Credentials; download?: Credentials; push?: Credentials };
   hub?: Hub;
+  /** The hub requests' backoff instead of the defaults (tests of the local run shorten it). */
+  hubRetryTuning?: HubWiring["retryTuning"];
 }
 
 const SECRET_SCHEMA = v.object({
@@ -188,6 +190,7 @@ async function connectHub(): Promise<Hub> {
     ...(downloadCredentials !== undefined && { downloadCredentials }),
     filterRules: getFilterRules(),
     metrics: metricSink,
+    ...(overrides.hubRetryTuning !== undefined && { retryTuning: overrides.hubRetryTuning }),
   });
 }
 

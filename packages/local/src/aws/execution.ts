@@ -7,8 +7,8 @@ import type { DistributedMapNote, LocalDefinition } from "./definition";
 import { type LocalExecutionRecord, saveExecutionRecord } from "./executions";
 import { isLambdaError } from "./lambda";
 import type { TaskBinding } from "./lambda-tasks";
-import { stateMachineOf } from "./machines";
 import { type EventLog, type FailedState, type MapRunChild, type MapRunRecord, runMapRun } from "./map-run";
+import { stateMachine } from "./state-machine";
 
 /** The placeholder ARN of the local state machine (the Distributed Map's children run "on" it). */
 export const LOCAL_STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:local";
@@ -101,9 +101,9 @@ export async function runExecution(args: {
 
   // A redrive starts at the failed state: the states before it are not reachable from there, and
   // the definition was validated from its own StartAt on the first run.
-  const machine = stateMachineOf(
+  const machine = stateMachine(
     { ...local.definition, StartAt: restartAt?.name ?? local.definition.StartAt },
-    restartAt === undefined,
+    restartAt === undefined ? { checkArn: false } : { noValidate: true },
   );
   const execution = machine.run((restartAt === undefined ? record.input : restartAt.input) as never, {
     overrides: { taskResourceLocalHandlers: bindings as never, retryIntervalOverrides },

@@ -6,9 +6,9 @@ import { InvalidInputError } from "@hls-s2/core/errors";
 import { ExecutionError, type StateMachine } from "aws-local-stepfunctions";
 import { StatesError } from "../errors";
 import type { Asl, AslState, DistributedMapNote } from "./definition";
-import { stateMachineOf } from "./machines";
 import { readItems, writeResults } from "./map-run-s3";
 import { passState } from "./pass-state";
+import { stateMachine } from "./state-machine";
 
 /**
  * The Distributed Map semantics aws-local-stepfunctions lacks, implemented from the AWS Step Functions
@@ -132,7 +132,10 @@ export async function runMapRun(options: MapRunOptions): Promise<unknown> {
     if (machine === undefined) {
       // The item processor verbatim (Fail states included); a redriven child starts at its failed state.
       // Validated once from its own StartAt; a redrive's StartAt leaves the states before it unreachable.
-      machine = stateMachineOf({ StartAt: startAt, States: processor.States }, startAt === processor.StartAt);
+      machine = stateMachine(
+        { StartAt: startAt, States: processor.States },
+        startAt === processor.StartAt ? { checkArn: false } : { noValidate: true },
+      );
       machines.set(startAt, machine);
     }
     return machine;

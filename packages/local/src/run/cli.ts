@@ -11,6 +11,7 @@ import { formatSummary, redriveCommand } from "./report";
 import { runLocal } from "./runner";
 import type { LocalRunSummary } from "./summary";
 
+const DYNAMO_STAND_INS = ["auto", "dynamodb-local", "dynalite"] as const;
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
 export const DEFAULT_DATA_DIR = resolve(REPO_ROOT, ".local-data");
 
@@ -56,6 +57,8 @@ an embedded DynamoDB and S3, all on 127.0.0.1. With no options: yesterday, 3 pla
   --token-url URL       CDSE token endpoint of the external hub (default <hub-url>/auth/realms/CDSE/…)
   --download-url URL    download host of the external hub (CDSE zipper, IntHub2; CDSE default <hub-url>)
   --all-tiles           record every tile, not only HLS's 18,952 (config/hls-tiles.txt, the default)
+  --dynamo STAND-IN     auto|dynamodb-local|dynalite: the DynamoDB stand-in (default auto: DynamoDB
+                        Local when a JDK runs, dynalite for a folder holding only a dynalite table)
   --json                print the summary as JSON on stdout
   --verbose             show the handlers' structured logs
   --live …              a time-compressed live day of the continuous mode (\`--live --help\`)
@@ -113,6 +116,7 @@ export function parseCli(
         "token-url": { type: "string" },
         "download-url": { type: "string" },
         "all-tiles": { type: "boolean" },
+        dynamo: { type: "string" },
         json: { type: "boolean" },
         verbose: { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -126,6 +130,15 @@ export function parseCli(
   if (values["clean"] === true) options.clean = true;
   if (values["download-only"] === true) options.downloadOnly = true;
   if (values["all-tiles"] === true) options.allTiles = true;
+  const dynamo = text("dynamo");
+  if (dynamo !== undefined) {
+    if (!(DYNAMO_STAND_INS as readonly string[]).includes(dynamo)) {
+      throw new InvalidInputError(`--dynamo must be one of ${DYNAMO_STAND_INS.join(", ")}, got ${dynamo}`, {
+        field: "dynamo",
+      });
+    }
+    options.dynamo = dynamo as (typeof DYNAMO_STAND_INS)[number];
+  }
 
   const day = text("day");
   if (day !== undefined && (text("from") !== undefined || text("to") !== undefined)) {

@@ -73,6 +73,11 @@ export interface RunLocalOptions {
   allTiles?: boolean;
   /** Wait before each Retry, instead of the definition's seconds-long backoff; default 100 ms. */
   retryDelayMs?: number;
+  /**
+   * First backoff of the handlers' own hub retries (doubled per retry, with jitter), instead of the
+   * deployed 500 ms: a test whose hub fails a request many times need not wait out seconds.
+   */
+  hubRetryDelayMs?: number;
   /** Hands over the built-in mock hub once it listens (tests read its counters after the run). */
   onMockHub?: (hub: MockHub) => void;
   /** Called whenever the run's counters change. */
@@ -133,6 +138,7 @@ export type RedriveLocalOptions = Pick<
   | "faults"
   | "hub"
   | "retryDelayMs"
+  | "hubRetryDelayMs"
   | "onMockHub"
   | "onProgress"
   | "onAwsCall"

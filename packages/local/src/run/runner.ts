@@ -237,6 +237,9 @@ async function runInFolder(
       env,
       clients: { dynamo: createDocumentClient(handlerClients.dynamo), s3: handlerClients.s3 },
       credentials: { hub: hub.credentials, download: hub.credentials },
+      ...(options.hubRetryDelayMs !== undefined && {
+        hubRetryTuning: { minTimeoutMs: options.hubRetryDelayMs },
+      }),
     });
     resources.push({ close: async () => runtime.resetRuntime() });
     // Every progress line says which DynamoDB stand-in holds the table.

@@ -46,6 +46,8 @@ describe("parseCli", () => {
         "abc",
         "--hub",
         "cdse",
+        "--dynamo",
+        "dynalite",
         "--json",
       ],
       {},
@@ -64,6 +66,7 @@ describe("parseCli", () => {
       faults: "light",
       seed: "abc",
       mockKind: "cdse",
+      dynamo: "dynalite",
     });
   });
 
@@ -102,6 +105,7 @@ describe("parseCli", () => {
     [["--size", "8MiB-2MiB"], /min above max/],
     [["--faults", "extreme"], /--faults/],
     [["--hub", "scihub"], /--hub must be/],
+    [["--dynamo", "dynamodb"], /--dynamo must be one of auto, dynamodb-local, dynalite/],
     [["--hub-url", "ftp://x"], /--hub-url must be an http/],
     [["--hub-url", "https://hub.example"], /HUB_USERNAME and HUB_PASSWORD/],
     [["--token-url", "https://id.example"], /--token-url needs --hub-url/],

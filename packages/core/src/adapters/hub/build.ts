@@ -5,6 +5,7 @@ import type { MetricSink } from "../../domain/metrics";
 import type { Credentials } from "./auth";
 import { CdseHub } from "./cdse/hub";
 import { DhusHub } from "./dhus";
+import type { HttpTuning } from "./http";
 import type { Hub } from "./hub";
 
 /** What a hub needs besides the config: the accounts (from wherever the caller keeps them) and the filters. */
@@ -14,6 +15,8 @@ export interface HubWiring {
   downloadCredentials?: Credentials;
   filterRules: Omit<FilterRules, "day">;
   metrics?: MetricSink;
+  /** Backoff of every hub request where not the defaults (http.ts): the local runner's tests shorten it. */
+  retryTuning?: Pick<HttpTuning, "minTimeoutMs" | "maxTimeoutMs">;
 }
 
 /**
@@ -25,9 +28,13 @@ export function buildHub(
     Config<"HUB_URL">,
     "hubKind" | "hubUrl" | "downloadHubUrl" | "cdseTokenUrl" | "searchPageSize" | "hubMaxJsonBytes"
   >,
-  { credentials, downloadCredentials, filterRules, metrics }: HubWiring,
+  { credentials, downloadCredentials, filterRules, metrics, retryTuning }: HubWiring,
 ): Hub {
-  const http = { maxJsonBytes: config.hubMaxJsonBytes, ...(metrics !== undefined && { metrics }) };
+  const http = {
+    ...retryTuning,
+    maxJsonBytes: config.hubMaxJsonBytes,
+    ...(metrics !== undefined && { metrics }),
+  };
   const download =
     config.downloadHubUrl === undefined
       ? undefined
