@@ -19,6 +19,8 @@ describe("the chaos run, short form", () => {
       searchPageSize: 2,
       pushEveryMinutes: 10,
       morningAndEveningPushes: false,
+      // A stalled part holds its invocation 2 s (the full run: 5 s) before it ends as at its timeout.
+      downloadTimeoutMs: 2_000,
     });
 
     // Every fault kind was injected, so a pass means each was survived.

@@ -40,7 +40,10 @@ export interface ChaosOptions {
   seed: string;
   /** Simulated minutes between push runs inside the hour without checksums; default 5 (CDSE's slot). */
   pushEveryMinutes?: number;
-  /** Emulated Lambda timeout of a Download invocation held by a stalled part, wall milliseconds; default 5,000. */
+  /**
+   * How long a stalled part holds its Download invocation before it ends as at its Lambda timeout, wall
+   * milliseconds from the stall; default 5,000.
+   */
   downloadTimeoutMs?: number;
   /** Reconciliation horizon the check holds the table to; default 7 days. */
   horizonDays?: number;
@@ -115,7 +118,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     }
     const pushed = new Set<string>();
     const stalledKeys = new Set<string>();
-    const timedOut = new Set<string>();
+    // The Download invocations of each multi-part product not stalled yet, any of which may send the
+    // part the proxy stalls: ended downloadTimeoutMs after that stall, standing for its 900 s timeout.
+    const stallable = new Map<string, AbortController[]>();
+    const endStalledInvocations = (key: string) => {
+      const invocations = stallable.get(key) ?? [];
+      stallable.delete(key);
+      // The ones already ended ignore it (only the lease holder uploads parts, the others end at once).
+      setTimeout(() => {
+        for (const invocation of invocations) invocation.abort();
+      }, options.downloadTimeoutMs ?? 5000).unref();
+    };
     const pushLost = new Set<string>();
     const invocations = { FetchPage: 0, Download: 0 };
     const onInvoke: NonNullable<LocalLambdaOptions["onInvoke"]> = ({ functionName, payload }) => {
@@ -126,19 +139,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         // Killed mid-transfer.
         if (++invocations.Download % 53 === 0) return count("killedDownload", { killAfterMs: 300 });
         // The invocation whose part the proxy stalls (a multi-part product's first upload) is ended
-        // after downloadTimeoutMs, standing for its 900 s timeout.
+        // downloadTimeoutMs after the stall, standing for its 900 s timeout. Timed from the stall, not
+        // from the invocation's start: on a loaded machine an invocation may not reach its second part
+        // within the time, and the one that does must still end, not wait for the S3 client's 120 s.
         const id = (payload as { granuleId?: string }).granuleId ?? "";
         const product = world.catalogue.get(id);
-        // Once per product: on a loaded machine the first invocation may not reach its second part
-        // within the time, and killing every later one too would stand for no real timeout.
-        if (
-          product !== undefined &&
-          world.multipart.has(id) &&
-          !stalledKeys.has(objectKeyFor(product.name)) &&
-          !timedOut.has(id)
-        ) {
-          timedOut.add(id);
-          return { killAfterMs: options.downloadTimeoutMs ?? 5000 };
+        const key = product === undefined ? undefined : objectKeyFor(product.name);
+        if (key !== undefined && world.multipart.has(id) && !stalledKeys.has(key)) {
+          const invocation = new AbortController();
+          stallable.set(key, [...(stallable.get(key) ?? []), invocation]);
+          return { timeoutSignal: invocation.signal };
         }
       }
       return undefined;
@@ -182,6 +192,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
               stall = await stallS3Parts(endpoint, (part) => {
                 if (part.partNumber !== 2 || stalledKeys.has(part.key)) return false;
                 stalledKeys.add(part.key);
+                endStalledInvocations(part.key);
                 return true;
               });
               return stall;

@@ -61,7 +61,8 @@ describe("one hub quota across every execution", () => {
     cleanups.add(() => stores.close());
     const pool = new SlotPool(createDocumentClient(stores.dynamo), { tableName: stores.tableName });
     expect((await pool.usage()).held).toEqual([]);
-  });
+    // Three executions of 18 granules: 21 s on a quiet machine, over the default 30 s at load ~11.
+  }, 120_000);
 
   it("completes the day with no HubAuthError while the identity service refuses new sessions for a while", async () => {
     const dataDir = await tempDataDir(cleanups);

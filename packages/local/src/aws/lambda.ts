@@ -52,6 +52,11 @@ export interface InvocationFault {
    * the invocation ends Lambda.Unknown "Task timed out" although the handler's work is done.
    */
   delayMs?: number;
+  /**
+   * Ends the invocation as its timeout does (Lambda.Unknown "Task timed out") once this aborts: for a
+   * harness that learns mid-invocation that it stands for one held until Lambda's timeout.
+   */
+  timeoutSignal?: AbortSignal;
 }
 
 /** The Lambda context the local runtime hands a handler: its clock, and the kill of its sandbox. */
@@ -119,14 +124,16 @@ export async function invokeLambda(args: {
   const end = sleep(killed ? fault.killAfterMs! : timeoutMs, "end" as const, { signal: ends.signal }).catch(
     () => undefined,
   );
+  const timedOut = fault?.timeoutSignal === undefined ? [] : [abortOf(fault.timeoutSignal, ends.signal)];
   try {
-    const winner = await Promise.race([work.then((result) => ({ result })), end]);
-    if (winner === "end" || winner === undefined) {
-      const error = killed
-        ? lambdaUnknown("Runtime exited with error: signal: killed")
-        : lambdaUnknown(
-            `${new Date().toISOString()} Task timed out after ${timeoutSeconds.toFixed(2)} seconds`,
-          );
+    const winner = await Promise.race([work.then((result) => ({ result })), end, ...timedOut]);
+    if (winner === "end" || winner === "timeout" || winner === undefined) {
+      const error =
+        killed && winner !== "timeout"
+          ? lambdaUnknown("Runtime exited with error: signal: killed")
+          : lambdaUnknown(
+              `${new Date().toISOString()} Task timed out after ${timeoutSeconds.toFixed(2)} seconds`,
+            );
       sandbox.abort(error);
       throw error;
     }
@@ -137,6 +144,14 @@ export async function invokeLambda(args: {
   } finally {
     ends.abort();
   }
+}
+
+/** Settles when `signal` aborts; never once `until` has (the race it was in is over). */
+function abortOf(signal: AbortSignal, until: AbortSignal): Promise<"timeout"> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve("timeout");
+    else signal.addEventListener("abort", () => resolve("timeout"), { once: true, signal: until });
+  });
 }
 
 /**

@@ -47,6 +47,28 @@ describe("invokeLambda", () => {
     expect(done).toBe(true);
   });
 
+  it("ends an invocation as its timeout does when its timeoutSignal aborts, and aborts its killed signal", async () => {
+    let context: LocalLambdaContext | undefined;
+    const never = (_event: unknown, given?: LocalLambdaContext) => {
+      context = given;
+      return new Promise<string>(() => undefined);
+    };
+    const timeout = new AbortController();
+    const ended = invoke(never, { onInvoke: () => ({ timeoutSignal: timeout.signal, killAfterMs: 60_000 }) });
+    setTimeout(() => timeout.abort(), 20);
+    await expect(ended).rejects.toMatchObject({
+      name: "Lambda.Unknown",
+      message: expect.stringContaining("Task timed out after 900.00 seconds"),
+    });
+    expect(context?.killed.aborted).toBe(true);
+    // An invocation that ended first is not touched by a later abort.
+    const later = new AbortController();
+    await expect(
+      invoke(async () => "done", { onInvoke: () => ({ timeoutSignal: later.signal }) }),
+    ).resolves.toBe("done");
+    later.abort();
+  });
+
   it("passes the answer of an invocation no fault picked, or one that ends in time", async () => {
     await expect(invoke(async () => "untouched", {})).resolves.toBe("untouched");
     await expect(invoke(async () => "quick", { onInvoke: () => ({ killAfterMs: 5000 }) })).resolves.toBe(
